@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test: Criterion unit tests and the end-to-end tests (real
+# binaries, real clients), all built with AddressSanitizer and
+# UndefinedBehaviorSanitizer. Usage: scripts/test.sh [meson test args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+scripts/npm-deps.sh
+
+build=build-test
+if [ ! -d "$build" ]; then
+  meson setup "$build" -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dwerror=true -Dbuildtype=debugoptimized >/dev/null
+fi
+ninja -C "$build"
+
+# Any sanitizer finding fails the test that triggered it.
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:strict_string_checks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp":print_suppressions=0
+
+set +e
+meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
+rc=$?
+set -e
+# The plain closing line CI reads: counts from meson's own log.
+python3 - "$build/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = bad = skip = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL"): ok += 1
+    elif r == "SKIP": skip += 1
+    else: bad += 1
+print(f"{ok} passed, {bad} failed, {skip} skipped")
+PY
+exit $rc

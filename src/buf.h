@@ -1,0 +1,80 @@
+#pragma once
+/*
+ * Growable byte buffers and non-owning views (STYLE R5).
+ *
+ * A buf owns its memory and keeps its capacity across buf_reset(), so a
+ * session or a poller reuses one buffer for every request or batch. The
+ * optional headroom in front of the payload lets libwebsockets write in
+ * place (it needs LWS_PRE bytes before the data).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MUST_CHECK __attribute__((warn_unused_result))
+
+struct buf {
+    uint8_t *mem;  /* owned; NULL until the first append */
+    size_t head;   /* headroom in front of the payload */
+    size_t len;    /* payload bytes at mem + head */
+    size_t cap;    /* payload capacity (excludes head) */
+};
+
+struct slice {
+    const uint8_t *p; /* not owned; lifetime stated where it is produced */
+    size_t len;
+};
+
+void buf_init(struct buf *b, size_t headroom);
+void buf_fini(struct buf *b);                     /* accepts a zeroed buf */
+void buf_reset(struct buf *b);                    /* len = 0, keeps capacity */
+void buf_reserve(struct buf *b, size_t extra);    /* ensures cap >= len + extra; aborts on OOM */
+void buf_append(struct buf *b, const void *p, size_t n);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Moves src's memory into dst (dst is finalised first); src is left empty. */
+void buf_take(struct buf *dst, struct buf *src);
+
+static inline uint8_t *buf_data(const struct buf *b) { return b->mem ? b->mem + b->head : NULL; }
+static inline void buf_putc(struct buf *b, char c)
+{
+    if (b->len == b->cap)
+        buf_reserve(b, 1);
+    b->mem[b->head + b->len++] = (uint8_t)c;
+}
+static inline void buf_puts(struct buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+static inline struct slice buf_slice(const struct buf *b) { return (struct slice){buf_data(b), b->len}; }
+static inline struct slice slice_str(const char *s) { return (struct slice){(const uint8_t *)s, strlen(s)}; }
+static inline int slice_eq(struct slice a, struct slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+/* Allocation that aborts on OOM, as h2o and redis do (STYLE R3). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Big-endian integer keys: byte order is numeric order (STYLE R6). */
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+static inline uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+static inline uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}

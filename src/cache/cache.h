@@ -1,0 +1,238 @@
+#pragma once
+/*
+ * The LMDB store: one environment, a named database per model (key: the
+ * RecID as big-endian u64), a DUPSORT index per to-many relation (key: the
+ * foreign-key value, duplicates: child RecIDs), and a meta database (per
+ * model: cursor, state, counts, last run, bounded run history).
+ *
+ * Threads: the poller is the only writer; any thread may read through its
+ * own struct cache_rd. An MDB_txn never changes threads (STYLE R7).
+ *
+ * Stored rows are pre-rendered JSON members plus an offset table, so a full
+ * record is one copy and a `select` is a few slices (see cache_int.h).
+ */
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "collector.h"
+#include "schema.h"
+
+struct cache;
+struct cache_rd;
+struct cache_wtxn;
+
+struct cache_opts {
+    const char *path;             /* directory of the environment; created if missing (unless read_only) */
+    size_t map_size;              /* bytes; 0 = default (64 GiB, sparse) */
+    bool read_only;               /* tools next to a running server */
+    const struct schema *schema;  /* must outlive the cache */
+};
+
+/* Opens (creating when writable) the environment and every model's and
+ * relation's database. Errors: -ENOENT (no store at a read-only path),
+ * -EPROTO (not a cwcache store, or made from an incompatible schema), -errno. */
+int cache_open(struct cache **out, const struct cache_opts *o) MUST_CHECK;
+void cache_close(struct cache *c); /* accepts NULL */
+const struct schema *cache_schema(const struct cache *c);
+
+/* ---- Values as the source delivers them ---------------------------------- */
+
+enum cache_value_kind {
+    CV_NULL,
+    CV_INT,      /* i: Int, BigInt; also Boolean sources that are ints */
+    CV_FLOAT,    /* f: Float (money included) */
+    CV_BOOL,     /* b */
+    CV_TEXT,     /* s: UTF-8 text (String; uniqueidentifier as text) */
+    CV_DECIMAL,  /* s: decimal text as the source printed it ("12.5000", "-0.10"); normalised on encode */
+    CV_DATETIME, /* ms: milliseconds since the Unix epoch, UTC */
+    CV_BYTES,    /* s: raw bytes (rendered base64) */
+};
+
+struct cache_value {
+    enum cache_value_kind kind;
+    union {
+        int64_t i;
+        double f;
+        bool b;
+        int64_t ms;
+        struct slice s; /* not owned: valid until cache_row_put/encode returns */
+    };
+};
+
+/* Encodes one row (vals[i] for model->fields[i]) into out (appended) in the
+ * stored format; the live fallback uses it too, so both paths render the
+ * same bytes. -EINVAL when a value cannot represent its field's type, with
+ * a message naming the field in err. */
+int cache_row_encode(const struct schema_model *m, const struct cache_value *vals, struct buf *out,
+                     char *err, size_t errlen) MUST_CHECK;
+/* The rendered JSON value of field `field` in an encoded row (a view into row). */
+int cache_row_value(struct slice row, const struct schema_model *m, const struct schema_field *f,
+                    struct slice *json_value) MUST_CHECK;
+/* The row's key (its pk value). */
+uint64_t cache_row_pk(struct slice row);
+/* An integer field's value for relation lookups: -ENOENT when the value is null. */
+int cache_row_int(struct slice row, const struct schema_model *m, const struct schema_field *f,
+                  int64_t *out) MUST_CHECK;
+
+/* ---- Meta ---------------------------------------------------------------- */
+
+enum cache_state { CACHE_COLD = 0, CACHE_WARMING = 1, CACHE_WARM = 2 };
+const char *cache_state_name(enum cache_state s); /* "cold", "warming", "warm" */
+
+/* Keyset cursor: the last applied (last-update, RecID). ts is in 100 ns
+ * ticks since the Unix epoch, fine enough for datetime2(7) and exact for
+ * datetime's 1/300 s ticks after rounding back. */
+struct cache_cursor {
+    bool set;       /* false: start from the beginning */
+    int64_t ts;
+    uint64_t pk;
+};
+
+#define CACHE_ERROR_MAX 256
+
+struct cache_meta {
+    enum cache_state state;
+    struct cache_cursor cursor;
+    uint64_t rows;                 /* maintained by put/delete; read-only for callers */
+    int64_t source_newest_ts;      /* newest last-update the source had at the last poll (100 ns ticks) */
+    int64_t last_run_start_ms, last_run_end_ms;
+    int64_t last_reconcile_ms;
+    int32_t last_status;           /* 0 ok, else a negative errno */
+    char last_error[CACHE_ERROR_MAX];
+};
+
+struct cache_run {
+    int64_t start_ms, end_ms;
+    uint64_t read, applied, skipped, deleted;
+    int32_t status;                /* 0 ok, else a negative errno */
+    char kind[16];                 /* "poll", "reconcile", "warm", "full" */
+    char error[CACHE_ERROR_MAX];
+};
+
+#define CACHE_RUNS_KEPT 200        /* run history per model; oldest dropped */
+
+/* ---- Write transactions (poller thread only) ------------------------------ */
+
+enum cache_put { CACHE_PUT_INSERTED, CACHE_PUT_UPDATED, CACHE_PUT_UNCHANGED };
+
+int cache_wtxn_begin(struct cache *c, struct cache_wtxn **out) MUST_CHECK;
+/* Commits and frees w. On failure nothing of w is applied. */
+int cache_wtxn_commit(struct cache_wtxn *w) MUST_CHECK;
+void cache_wtxn_abort(struct cache_wtxn *w); /* frees w; accepts NULL */
+/* Reads inside the write transaction see its own writes. */
+struct cache_rd *cache_wtxn_rd(struct cache_wtxn *w);
+
+/* Upserts one source row; relation indexes follow (a changed foreign key
+ * moves the index entry). A row whose XXH3 fingerprint equals the stored
+ * one is not written (*res = CACHE_PUT_UNCHANGED). res may be NULL. */
+int cache_row_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_value *vals,
+                  enum cache_put *res, char *err, size_t errlen) MUST_CHECK;
+/* Deletes a row and its index entries; -ENOENT if absent. */
+int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_t pk) MUST_CHECK;
+/* Writes meta (rows is kept as maintained, whatever the caller passes). */
+int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_meta *meta) MUST_CHECK;
+/* Appends to the model's run history, dropping the oldest beyond CACHE_RUNS_KEPT. */
+int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const struct cache_run *r) MUST_CHECK;
+
+/* Full rebuild (warm --full): rows go to a shadow copy of the model's
+ * database and its indexes, over as many transactions as needed; readers
+ * keep seeing the old copy until cache_rebuild_swap() commits with the
+ * transaction that calls it. cache_rebuild_begin() discards an unfinished
+ * earlier shadow. While a rebuild is open, cache_row_put() for that model
+ * writes to the shadow. */
+int cache_rebuild_begin(struct cache_wtxn *w, const struct schema_model *m) MUST_CHECK;
+int cache_rebuild_swap(struct cache_wtxn *w, const struct schema_model *m) MUST_CHECK;
+int cache_rebuild_abandon(struct cache_wtxn *w, const struct schema_model *m) MUST_CHECK;
+
+/* ---- Reads ---------------------------------------------------------------- */
+
+/* A reusable read handle: allocate once per thread or session; begin/end
+ * around each request (mdb_txn_renew/reset: no allocation). */
+int cache_rd_new(struct cache *c, struct cache_rd **out) MUST_CHECK;
+void cache_rd_free(struct cache_rd *rd); /* accepts NULL */
+int cache_rd_begin(struct cache_rd *rd) MUST_CHECK;
+void cache_rd_end(struct cache_rd *rd);
+
+/* *row points into LMDB and is valid until cache_rd_end() (or the write
+ * transaction's end). -ENOENT on a miss. */
+int cache_row_get(struct cache_rd *rd, const struct schema_model *m, uint64_t pk, struct slice *row) MUST_CHECK;
+/* Up to max keys in key order into pks, *n set: the first keys when
+ * from_start, else the keys greater than `after`. */
+int cache_keys_next(struct cache_rd *rd, const struct schema_model *m, bool from_start, uint64_t after,
+                    uint64_t *pks, size_t max, size_t *n) MUST_CHECK;
+typedef int (*cache_row_cb)(void *arg, struct slice row);
+/* Calls cb for every row in key order; a non-zero return stops and is returned. */
+int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb cb, void *arg) MUST_CHECK;
+/* Calls cb for every row of r->target whose foreign key equals fk (to-many r), in key order. */
+int cache_children(struct cache_rd *rd, const struct schema_relation *r, int64_t fk, cache_row_cb cb,
+                   void *arg) MUST_CHECK;
+/* Meta of a model; a model never written reads as cold and zero. */
+int cache_meta_get(struct cache_rd *rd, const struct schema_model *m, struct cache_meta *out) MUST_CHECK;
+typedef int (*cache_run_cb)(void *arg, const struct cache_run *r);
+/* Run history, newest first, at most `max` entries (0: all). */
+int cache_runs(struct cache_rd *rd, const struct schema_model *m, size_t max, cache_run_cb cb, void *arg) MUST_CHECK;
+
+struct cache_stats {
+    size_t map_size, map_used, page_size;
+    unsigned max_readers, readers;
+    uint64_t last_txn_id;
+};
+int cache_stats_get(struct cache *c, struct cache_stats *out) MUST_CHECK;
+/* Per-database figures; cb called with the LMDB database name. */
+typedef int (*cache_db_stat_cb)(void *arg, const char *db, uint64_t entries, uint64_t branch_pages,
+                                uint64_t leaf_pages, uint64_t overflow_pages, unsigned depth);
+int cache_db_stats(struct cache_rd *rd, cache_db_stat_cb cb, void *arg) MUST_CHECK;
+
+/* ---- Queries: collector + opts -> the `data` array ------------------------- */
+
+/* A parsed request: what to render for the root model and each included
+ * relation. Public so the live fallback can fetch exactly what it renders. */
+struct cache_plan_node {
+    const struct schema_model *model;
+    const struct schema_relation *via;    /* relation from the parent node; NULL at the root */
+    const struct schema_field **fields;   /* scalar fields rendered, in output order */
+    size_t n_fields;
+    struct cache_plan_node *children;     /* relations rendered after the scalars, in request order */
+    size_t n_children;
+};
+
+struct cache_plan {
+    const struct collector *collector;
+    struct cache_plan_node root;
+    uint64_t max_rows;                    /* from the collector (0: none) */
+    void *arena;                          /* owned allocations of the plan */
+};
+
+#define CACHE_INCLUDE_DEPTH_MAX 4
+
+/* Error text for `select` and `include` together, identical for every such request. */
+#define CACHE_ERR_SELECT_AND_INCLUDE "Please either use `include` or `select`, but not both at the same time."
+
+/* Parses opts (NULL or JSON null: full records) for a collector.
+ * On a bad request returns -EINVAL with a client-facing message in err
+ * (naming the unknown field or relation). The plan is freed with cache_plan_fini(). */
+int cache_plan_parse(struct cache_plan *p, const struct collector *col, const json_t *opts, char *err,
+                     size_t errlen) MUST_CHECK;
+void cache_plan_fini(struct cache_plan *p);
+
+/* Where rows come from: the LMDB store or the live fallback's fetched rows. */
+struct cache_source_ops {
+    int (*get)(void *ctx, const struct schema_model *m, uint64_t pk, struct slice *row);
+    int (*scan)(void *ctx, const struct schema_model *m, cache_row_cb cb, void *arg);
+    int (*children)(void *ctx, const struct schema_relation *r, int64_t fk, cache_row_cb cb, void *arg);
+};
+struct cache_source {
+    const struct cache_source_ops *ops;
+    void *ctx;
+};
+/* The LMDB store seen through rd (between cache_rd_begin and cache_rd_end). */
+struct cache_source cache_source_lmdb(struct cache_rd *rd);
+
+/* Appends the JSON array of the plan's rows to out: root rows in key order,
+ * to-one relations as an object or null, to-many as arrays in key order. */
+int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out) MUST_CHECK;
+/* true when every model the plan reads is warm in rd's snapshot. */
+bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd);

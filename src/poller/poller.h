@@ -1,0 +1,86 @@
+#pragma once
+/*
+ * The change poller: a thread that keeps the LMDB cache equal to the
+ * MSSQL source (keyset batches on last-update cursors, overlap re-reads,
+ * delete reconciliation, run history), plus the live fallback that answers
+ * queries on models that are not warm yet with a SELECT of its own.
+ *
+ * The poller only ever SELECTs. Passwords never reach a log line.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cache/cache.h"
+#include "schema.h"
+
+/* DATABASE_URL in the original's form:
+ * sqlserver://host:port;database=db;user=u;password=p;encrypt=true;trustServerCertificate=true
+ * (keys case-insensitive; values may be {braced} to contain ';'). */
+struct poller_db {
+    char *host;
+    unsigned port;            /* default 1433 */
+    char *database, *user, *password;
+    bool encrypt, trust_server_certificate;
+    char *app_name;           /* reported to sys.dm_exec_sessions; default "cwcache" */
+    unsigned login_timeout_s; /* default 15 */
+    unsigned query_timeout_s; /* default 120 */
+};
+/* -EINVAL with a message (that never contains the password) in err. */
+int poller_db_parse(struct poller_db *out, const char *url, char *err, size_t errlen) MUST_CHECK;
+void poller_db_fini(struct poller_db *db);
+
+struct poller_opts {
+    const struct poller_db *db;
+    const struct schema *schema;
+    struct cache *cache;
+    const bool *models;         /* schema->n_models flags: which models to poll */
+    unsigned interval_ms;       /* between polls; default 5000 */
+    unsigned overlap_s;         /* late-commit window re-read before the cursor; default 120 */
+    unsigned reconcile_s;       /* delete reconciliation interval; default 900 */
+    unsigned batch_rows;        /* keyset page size; default 5000 */
+    /* Called on the poller thread after each committed batch (the server
+     * wakes its event loop with lws_cancel_service()). May be NULL. */
+    void (*on_commit)(void *arg);
+    void *on_commit_arg;
+};
+
+struct poller;
+/* Starts the poller thread. It connects on its own (retrying with backoff). */
+int poller_start(struct poller **out, const struct poller_opts *o) MUST_CHECK;
+/* Asks the thread to stop after its current batch and joins it; accepts NULL. */
+void poller_stop(struct poller *p);
+/* Requests a delete reconciliation at the next opportunity. */
+void poller_reconcile_now(struct poller *p);
+
+/* Warm-up progress for one model: rows applied so far and the estimated total. */
+typedef void (*poller_progress_cb)(void *arg, const struct schema_model *m, uint64_t done,
+                                   uint64_t total, bool finished);
+/* Runs the poller in the calling thread until every chosen model is caught
+ * up (full: rebuilt from scratch and swapped in atomically), then returns:
+ * 0, or a negative errno with the error in err. `stop` (may be NULL) is
+ * polled between batches: when it becomes true the warm-up stops, abandons
+ * any unfinished rebuild and returns -EINTR. */
+int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progress, void *arg,
+                const volatile bool *stop, char *err, size_t errlen) MUST_CHECK;
+
+/* Live fallback: a small pool of connections separate from the poller's. */
+struct poller_live;
+int poller_live_new(struct poller_live **out, const struct poller_db *db, const struct schema *s,
+                    unsigned pool_size) MUST_CHECK;
+void poller_live_free(struct poller_live *l); /* accepts NULL */
+/* Renders the plan from live SELECTs into out: the same bytes that
+ * cache_query_render() gives for the same data. Blocks: call it from a
+ * worker thread, never from the event loop. -EIO with err on SQL errors. */
+int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct buf *out, char *err,
+                      size_t errlen) MUST_CHECK;
+
+/* Verification (cwcachectl verify): walks source and cache in key order in
+ * chunks and counts differences. */
+struct poller_verify_result {
+    uint64_t missing, extra, different, compared;
+    uint64_t first_missing[5], first_extra[5], first_different[5];
+};
+int poller_verify(const struct poller_db *db, struct cache *c, const struct schema_model *m,
+                  struct poller_verify_result *out, char *err, size_t errlen) MUST_CHECK;

@@ -1,6 +1,6 @@
 #pragma once
 /*
- * The data model, read from schema/*.prisma (a subset of the Prisma schema
+ * The data model, read from the .prisma files of schema/ (a subset of the Prisma schema
  * language). Immutable after schema_load(); every thread reads it freely.
  *
  * Field and relation names from requests are only ever resolved through

@@ -1092,8 +1092,9 @@ static int load_dir(struct parser *p, const char *dir)
     }
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) {
-            char *path = xmalloc(strlen(dir) + strlen(names[i]) + 2);
-            sprintf(path, "%s/%s", dir, names[i]);
+            size_t size = strlen(dir) + strlen(names[i]) + 2;
+            char *path = xmalloc(size);
+            snprintf(path, size, "%s/%s", dir, names[i]);
             rc = load_one(p, path);
             free(path);
         }

@@ -199,11 +199,20 @@ struct cache_plan_node {
     size_t n_children;
 };
 
+/* One equality of the collector's fixed `where`, its value rendered exactly
+ * as rows render the field, so matching is a byte comparison. */
+struct cache_plan_where {
+    const struct schema_field *field;     /* a scalar field of the root model */
+    struct slice json;                    /* canonical JSON value, in the plan's arena */
+};
+
 struct cache_plan {
     const struct collector *collector;
     struct cache_plan_node root;
     uint64_t max_rows;                    /* from the collector (0: none) */
     void *arena;                          /* owned allocations of the plan */
+    const struct cache_plan_where *where; /* the collector's filter on root rows (ANDed) */
+    size_t n_where;
 };
 
 #define CACHE_INCLUDE_DEPTH_MAX 4

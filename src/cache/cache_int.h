@@ -1,0 +1,213 @@
+#pragma once
+/*
+ * Internal header of the cache module: only src/cache/ and tests/cache/
+ * include it (STYLE R2).
+ *
+ * STORE LAYOUT (one LMDB environment, every key big-endian so byte order
+ * is numeric order)
+ *
+ *   "meta"                      plain database
+ *       "\0fmt"                 u32 CACHE_FORMAT_VERSION, u64 XXH3 of the schema shape
+ *       "\0shape"               the schema shape text (see shape.c), to name what changed
+ *       "\0slots"               one byte per model (schema order): bit 0 = live slot,
+ *                               bit 1 = a rebuild into the other slot is open
+ *       [0x01][be16 model id]   struct cache_meta, versioned fixed layout (meta.c)
+ *       [0x02][be16 model id][be64 seq]
+ *                               struct cache_run; seq grows by one per run, the oldest
+ *                               beyond CACHE_RUNS_KEPT are deleted
+ *   "m:<Model>@<slot>"          slot 0 and 1: key [be64 pk], value an encoded row (row.c)
+ *   "i:<Model>.<relation>@<slot>"
+ *                               per to-many relation, MDB_DUPSORT|MDB_DUPFIXED:
+ *                               key [be64 fk], duplicates [be64 child pk]. The slot
+ *                               follows the child model (relation->target), because
+ *                               the child's rows carry the foreign key.
+ *   The int64 pk/fk is stored as its uint64 bit pattern.
+ *
+ * SLOTS INSTEAD OF GENERATION-NAMED DATABASES
+ * A rebuild fills the model's non-live slot over many transactions; the
+ * swap flips the model's live bit in "\0slots" and empties the old slot,
+ * all in the transaction that calls cache_rebuild_swap(). Readers read
+ * "\0slots" once in cache_rd_begin(), from the same snapshot as the rows,
+ * so a reader sees either the old slot or the new one, never a mix.
+ * With exactly two fixed names per database, every DBI handle is opened
+ * once, in cache_open(), by one transaction that commits before any other
+ * transaction uses the environment. That follows LMDB's caveats for
+ * mdb_dbi_open() (never from concurrent transactions, the handle is private
+ * until its transaction commits) without a lock on the read path, and
+ * handles are never closed while the environment is open, so no reader can
+ * hold a stale one. mdb_drop(dbi, 0) empties a database but keeps its handle.
+ *
+ * SCHEMA CHANGES
+ * cache_open() compares the schema shape's fingerprint with the stored one
+ * and refuses a mismatch with -EPROTO, logging the first model that
+ * differs: the operator warms a fresh data directory. Model ids and field
+ * positions are baked into keys and rows, so nothing else is safe.
+ */
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/cache.h"
+
+#define CACHE_FORMAT_VERSION 1u
+#define CACHE_SLOTS 2
+#define CACHE_SLOT_LIVE 0x01u    /* bit 0 of a "\0slots" byte: the live slot */
+#define CACHE_SLOT_REBUILD 0x02u /* bit 1: a rebuild into the other slot is open */
+#define CACHE_NEST_MAX 8         /* cached cursors per database: nesting of scan/children */
+#define CACHE_META_KEY_MODEL 0x01u
+#define CACHE_META_KEY_RUN 0x02u
+
+/* Every database the cache uses gets a dense number: rows of model m in slot
+ * s are db m*2+s, index of to-many relation t in slot s is db (n_models+t)*2+s. */
+struct cache {
+    MDB_env *env;
+    const struct schema *schema;
+    bool read_only;
+    MDB_dbi meta;
+    MDB_dbi *dbi;            /* n_db handles, numbered as above */
+    char **db_name;          /* n_db names, for stats */
+    size_t n_db;
+    /* Per model: the to-many relations whose child is this model (their
+     * index follows this model's rows). */
+    const struct schema_relation ***incoming;
+    size_t *n_incoming;
+};
+
+struct cache_rd {
+    struct cache *c;
+    MDB_txn *txn;
+    bool active;             /* between begin and end */
+    struct cache_wtxn *w;    /* non-NULL: the read view of a write transaction */
+    uint8_t *slots;          /* n_models bytes read at begin (or the wtxn's) */
+    unsigned nest;           /* depth of scan/children callbacks in progress */
+    uint64_t epoch;          /* bumped per begin: cursors renewed lazily */
+    MDB_cursor **cur;        /* n_db * CACHE_NEST_MAX cached cursors */
+    uint64_t *cur_epoch;
+};
+
+struct cache_wtxn {
+    struct cache *c;
+    MDB_txn *txn;
+    struct cache_rd rd;
+    struct buf enc;          /* reused encode buffer: no allocation per row */
+    struct buf old;          /* copy of the replaced row: a write may spill the page it sits on */
+    uint8_t *slots;          /* working copy of "\0slots" */
+};
+
+/* ---- env.c ---------------------------------------------------------------- */
+/* The one place LMDB codes become negative errnos (STYLE R3). */
+int cache_err_from_mdb(int rc);
+static inline size_t cache_db_rows(size_t model, unsigned slot) { return model * 2 + slot; }
+static inline size_t cache_db_index(const struct cache *c, size_t to_many, unsigned slot)
+{
+    return (c->schema->n_models + to_many) * 2 + slot;
+}
+
+/* ---- fmt.c ---------------------------------------------------------------- */
+/* Checks the stored format and schema fingerprint (-EPROTO on a mismatch,
+ * logged with what differs); a writable open of a new store writes them. */
+int cache_fmt_check(struct cache *c, MDB_txn *txn, const char *path) MUST_CHECK;
+
+/* ---- shape.c: what of the schema the stored bytes depend on ---------------- */
+/* Appends the shape text: one line per model. */
+void cache_shape_render(const struct schema *s, struct buf *out);
+uint64_t cache_shape_fingerprint(struct slice shape);
+/* The first line of `a` that differs from `b` (for the operator's message). */
+struct slice cache_shape_first_diff(struct slice a, struct slice b);
+
+/* ---- slots.c --------------------------------------------------------------- */
+int cache_slots_load(struct cache *c, MDB_txn *txn, uint8_t *slots) MUST_CHECK;
+int cache_slots_store(struct cache *c, MDB_txn *txn, const uint8_t *slots) MUST_CHECK;
+static inline unsigned cache_slot_live(const uint8_t *slots, size_t model)
+{
+    return slots[model] & CACHE_SLOT_LIVE;
+}
+/* Where writes to the model go: the shadow while a rebuild is open. */
+static inline unsigned cache_slot_write(const uint8_t *slots, size_t model)
+{
+    unsigned live = slots[model] & CACHE_SLOT_LIVE;
+    return (slots[model] & CACHE_SLOT_REBUILD) ? live ^ 1u : live;
+}
+
+/* ---- decimal.c -------------------------------------------------------------- */
+/* Appends the decimal as Prisma's Decimal (decimal.js toString) prints it,
+ * without quotes. -EINVAL unless text is [-]digits[.digits] with a digit. */
+int cache_decimal_normalise(const char *text, size_t len, struct buf *out) MUST_CHECK;
+
+/* ---- value.c: one value as JSON --------------------------------------------- */
+/* Appends the JSON rendering of v for field f; -EINVAL (message in err) when
+ * the kind cannot represent the field's type. */
+int cache_value_render(const struct schema_field *f, const struct cache_value *v, struct buf *out,
+                       char *err, size_t errlen) MUST_CHECK;
+void cache_base64_put(struct buf *out, const uint8_t *p, size_t n);
+
+/* ---- row.c: the stored row -------------------------------------------------- */
+/*
+ * Encoded row (all integers big-endian, read with get_be*; rows may be
+ * unaligned in LMDB):
+ *   [0]      u8  row format version (1)
+ *   [1]      u8  reserved (0)
+ *   [2..4)   u16 n: number of scalar fields
+ *   [4..12)  u64 pk
+ *   [12..20) u64 XXH3-64 of the body
+ *   [20..)   u32 off[n+1]: start of member i in the body; off[n] = body length + 1
+ *   body     members `"name":value` joined by ',', in schema order
+ * A full record is '{' body '}'; member i is body[off[i], off[i+1]-1).
+ */
+#define CACHE_ROW_VERSION 1u
+#define CACHE_ROW_HDR 20u
+
+struct cache_row_view {
+    const uint8_t *body;
+    size_t body_len;
+    const uint8_t *off;      /* n+1 big-endian u32 */
+    size_t n;
+    uint64_t pk, hash;
+};
+/* Validates the header against the model: -EPROTO for a foreign or damaged row. */
+int cache_row_view(struct slice row, const struct schema_model *m, struct cache_row_view *v) MUST_CHECK;
+/* Member i (`"name":value`) of a validated view. */
+struct slice cache_row_member(const struct cache_row_view *v, size_t i);
+/* Value of member i, after its key (whose length the name gives). */
+struct slice cache_row_member_value(const struct cache_row_view *v, const struct schema_field *f);
+/* Parses a rendered JSON integer or null (-ENOENT). -EPROTO on anything else. */
+int cache_json_int(struct slice json, int64_t *out) MUST_CHECK;
+
+/* ---- index.c ---------------------------------------------------------------- */
+int cache_index_add(struct cache_wtxn *w, const struct schema_relation *r, unsigned slot, int64_t fk,
+                    uint64_t child_pk) MUST_CHECK;
+int cache_index_del(struct cache_wtxn *w, const struct schema_relation *r, unsigned slot, int64_t fk,
+                    uint64_t child_pk) MUST_CHECK;
+/* Moves (or adds, or removes) the index entries of one child row: old_row or
+ * new_row may be empty slices (insert / delete). */
+int cache_index_update(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                       struct slice old_row, struct slice new_row) MUST_CHECK;
+
+/* ---- read.c ----------------------------------------------------------------- */
+/* The cached cursor of database db at the current nesting level (opened or
+ * renewed as needed). Valid until cache_rd_end(); do not close it. */
+int cache_rd_cursor(struct cache_rd *rd, size_t db, MDB_cursor **out) MUST_CHECK;
+/* Releases a cursor from cache_rd_cursor() that was not cached (deep nesting). */
+void cache_rd_cursor_done(struct cache_rd *rd, size_t db, MDB_cursor *cur);
+int cache_rd_init(struct cache_rd *rd, struct cache *c) MUST_CHECK;
+void cache_rd_fini(struct cache_rd *rd);
+
+/* ---- meta.c: versioned fixed-layout records ---------------------------------- */
+#define CACHE_META_VERSION 1u
+#define CACHE_RUN_VERSION 1u
+void cache_meta_encode(const struct cache_meta *m, struct buf *out);
+int cache_meta_decode(struct slice in, struct cache_meta *m) MUST_CHECK;
+void cache_run_encode(const struct cache_run *r, struct buf *out);
+int cache_run_decode(struct slice in, struct cache_run *r) MUST_CHECK;
+
+/* ---- where.c: the collector's fixed filter ----------------------------------- */
+/* Renders a collector filter's JSON value as the row encoding renders the
+ * field, so filtering is a byte comparison. -EINVAL with err. */
+int cache_where_canonical(const struct schema_field *f, const char *json_value, struct buf *out,
+                          char *err, size_t errlen) MUST_CHECK;
+
+/* ---- arena.c: plan allocations ------------------------------------------------ */
+void *cache_arena_alloc(void **arena, size_t n);
+void cache_arena_free(void **arena);
+

@@ -1,0 +1,240 @@
+/*
+ * The environment: open/close, and the one translation of LMDB codes.
+ *
+ * Every database handle is opened here, once, by a single transaction that
+ * commits before cache_open() returns (see cache_int.h for why). A process-
+ * wide mutex serialises that transaction against other cache_open() calls
+ * in the same process, which is all LMDB asks of mdb_dbi_open().
+ */
+#include "cache/cache_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)64 << 30) /* sparse: costs address space, not disk */
+#define MAX_READERS 512                    /* sessions, workers and tools together */
+
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int cache_err_from_mdb(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return -ENOENT; /* a normal miss: never logged */
+    case MDB_KEYEXIST: return -EEXIST;
+    case MDB_MAP_FULL: return -ENOSPC;
+    case MDB_DBS_FULL:
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL:
+    case MDB_CURSOR_FULL: return -ENOSPC;
+    case MDB_MAP_RESIZED: return -EAGAIN;
+    case MDB_INCOMPATIBLE:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH: return -EPROTO;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND: return -EIO;
+    case MDB_BAD_RSLOT:
+    case MDB_BAD_TXN:
+    case MDB_BAD_VALSIZE:
+    case MDB_BAD_DBI: return -EINVAL;
+    default: return rc > 0 ? -rc : -EIO;
+    }
+}
+
+const struct schema *cache_schema(const struct cache *c) { return c->schema; }
+
+/* The names of every database, numbered as cache_db_rows()/cache_db_index(). */
+static void names_build(struct cache *c)
+{
+    const struct schema *s = c->schema;
+    c->n_db = ((size_t)s->n_models + s->n_to_many) * CACHE_SLOTS;
+    c->db_name = xcalloc(c->n_db, sizeof *c->db_name);
+    c->dbi = xcalloc(c->n_db, sizeof *c->dbi);
+    struct buf b;
+    buf_init(&b, 0);
+    for (size_t m = 0; m < s->n_models; m++) {
+        const struct schema_model *md = &s->models[m];
+        for (unsigned sl = 0; sl < CACHE_SLOTS; sl++) {
+            buf_reset(&b);
+            buf_printf(&b, "m:%s@%u", md->name, sl);
+            c->db_name[cache_db_rows(m, sl)] = xstrndup((const char *)buf_data(&b), b.len);
+        }
+        for (size_t r = 0; r < md->n_relations; r++) {
+            const struct schema_relation *rel = &md->relations[r];
+            if (!rel->to_many)
+                continue;
+            for (unsigned sl = 0; sl < CACHE_SLOTS; sl++) {
+                buf_reset(&b);
+                buf_printf(&b, "i:%s.%s@%u", md->name, rel->name, sl);
+                c->db_name[cache_db_index(c, rel->to_many_id, sl)] =
+                    xstrndup((const char *)buf_data(&b), b.len);
+            }
+        }
+    }
+    buf_fini(&b);
+}
+
+/* Per model, the to-many relations whose rows (children) live in it. */
+static void incoming_build(struct cache *c)
+{
+    const struct schema *s = c->schema;
+    c->incoming = xcalloc(s->n_models, sizeof *c->incoming);
+    c->n_incoming = xcalloc(s->n_models, sizeof *c->n_incoming);
+    for (size_t m = 0; m < s->n_models; m++)
+        c->incoming[m] = xcalloc(s->n_to_many + 1u, sizeof **c->incoming);
+    for (size_t m = 0; m < s->n_models; m++) {
+        const struct schema_model *md = &s->models[m];
+        for (size_t r = 0; r < md->n_relations; r++) {
+            const struct schema_relation *rel = &md->relations[r];
+            if (!rel->to_many)
+                continue;
+            size_t child = rel->target->id;
+            c->incoming[child][c->n_incoming[child]++] = rel;
+        }
+    }
+}
+
+static bool schema_usable(const struct schema *s)
+{
+    for (size_t m = 0; m < s->n_models; m++) {
+        const struct schema_model *md = &s->models[m];
+        if (!md->pk || (md->pk->type != SCHEMA_INT && md->pk->type != SCHEMA_BIGINT)) {
+            log_error(LOG_CACHE, "model %s: the cache needs an Int or BigInt @id", md->name);
+            return false;
+        }
+        for (size_t r = 0; r < md->n_relations; r++)
+            if (md->relations[r].to_many && !md->relations[r].fk) {
+                log_error(LOG_CACHE, "relation %s.%s has no foreign key field", md->name,
+                          md->relations[r].name);
+                return false;
+            }
+    }
+    return true;
+}
+
+/* Opens (writable: creates) every data database and the "\0slots" record. */
+static int dbs_open(struct cache *c, MDB_txn *txn, const char *path)
+{
+    for (size_t i = 0; i < c->n_db; i++) {
+        bool index = i >= cache_db_index(c, 0, 0);
+        unsigned flags = (index ? MDB_DUPSORT | MDB_DUPFIXED : 0) | (c->read_only ? 0 : MDB_CREATE);
+        int rc = cache_err_from_mdb(mdb_dbi_open(txn, c->db_name[i], flags, &c->dbi[i]));
+        if (rc == -ENOENT) {
+            log_error(LOG_CACHE, "%s: database %s is missing: the store is damaged", path,
+                      c->db_name[i]);
+            return -EPROTO;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Opens the meta database, checks (or writes) the format, opens every data
+ * database, all in one transaction that commits so the handles persist. */
+static int dbs_open_all(struct cache *c, const char *path)
+{
+    MDB_txn *txn = NULL;
+    pthread_mutex_lock(&open_lock);
+    int rc = cache_err_from_mdb(mdb_txn_begin(c->env, NULL, c->read_only ? MDB_RDONLY : 0, &txn));
+    if (rc < 0)
+        goto out;
+    rc = cache_err_from_mdb(mdb_dbi_open(txn, "meta", c->read_only ? 0 : MDB_CREATE, &c->meta));
+    if (rc == -ENOENT) {
+        log_error(LOG_CACHE, "%s: not a cwcache store (no meta database)", path);
+        rc = -EPROTO;
+    }
+    if (rc < 0)
+        goto out;
+    if ((rc = cache_fmt_check(c, txn, path)) < 0)
+        goto out;
+    if ((rc = dbs_open(c, txn, path)) < 0)
+        goto out;
+    rc = cache_err_from_mdb(mdb_txn_commit(txn));
+    txn = NULL;
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&open_lock);
+    return rc;
+}
+
+static int env_prepare(struct cache *c, const struct cache_opts *o)
+{
+    int rc;
+    if (!o->read_only && mkdir(o->path, 0750) < 0 && errno != EEXIST)
+        return -errno;
+    if (o->read_only) {
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/data.mdb", o->path);
+        if (stat(p, &st) < 0)
+            return -errno;
+    }
+    if ((rc = cache_err_from_mdb(mdb_env_create(&c->env))) < 0)
+        return rc;
+    size_t dbs = c->n_db + 1;
+    if ((rc = cache_err_from_mdb(mdb_env_set_maxdbs(c->env, (MDB_dbi)dbs))) < 0)
+        return rc;
+    if ((rc = cache_err_from_mdb(mdb_env_set_maxreaders(c->env, MAX_READERS))) < 0)
+        return rc;
+    /* A read-only opener adopts the size the writer chose unless told otherwise. */
+    if (!o->read_only || o->map_size) {
+        size_t sz = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
+        if ((rc = cache_err_from_mdb(mdb_env_set_mapsize(c->env, sz))) < 0)
+            return rc;
+    }
+    /* MDB_NOTLS: a read handle's txn may be reset on one thread and renewed
+     * on another (sessions move between workers); reader slots belong to
+     * the txn, not the thread. */
+    unsigned flags = MDB_NOTLS | (o->read_only ? MDB_RDONLY : 0);
+    return cache_err_from_mdb(mdb_env_open(c->env, o->path, flags, 0640));
+}
+
+int cache_open(struct cache **out, const struct cache_opts *o)
+{
+    *out = NULL;
+    if (!o || !o->path || !o->schema)
+        return -EINVAL;
+    if (!schema_usable(o->schema))
+        return -EINVAL;
+    struct cache *c = xcalloc(1, sizeof *c);
+    c->schema = o->schema;
+    c->read_only = o->read_only;
+    names_build(c);
+    incoming_build(c);
+    int rc = env_prepare(c, o);
+    if (rc == 0)
+        rc = dbs_open_all(c, o->path);
+    if (rc < 0) {
+        if (rc != -EPROTO && rc != -ENOENT)
+            log_error(LOG_CACHE, "%s: cannot open the store: %s", o->path, strerror(-rc));
+        cache_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void cache_close(struct cache *c)
+{
+    if (!c)
+        return;
+    if (c->env)
+        mdb_env_close(c->env);
+    for (size_t i = 0; i < c->n_db; i++)
+        free(c->db_name[i]);
+    free(c->db_name);
+    free(c->dbi);
+    if (c->incoming)
+        for (size_t m = 0; m < c->schema->n_models; m++)
+            free(c->incoming[m]);
+    free(c->incoming);
+    free(c->n_incoming);
+    free(c);
+}

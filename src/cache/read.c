@@ -1,0 +1,186 @@
+/*
+ * Read handles. A cache_rd keeps its MDB_txn and its cursors across
+ * requests: begin renews the txn, end resets it (no allocation), and
+ * cursors are renewed lazily on first use in a txn. Cursors are cached per
+ * database and per nesting level, because rendering an include calls
+ * cache_children() from inside another scan, possibly on the same index
+ * (a self relation nested in itself).
+ */
+#include "cache/cache_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int cache_rd_init(struct cache_rd *rd, struct cache *c)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->c = c;
+    rd->slots = xcalloc(c->schema->n_models + 1u, 1);
+    rd->cur = xcalloc(c->n_db * CACHE_NEST_MAX, sizeof *rd->cur);
+    rd->cur_epoch = xcalloc(c->n_db * CACHE_NEST_MAX, sizeof *rd->cur_epoch);
+    return 0;
+}
+
+/* A write txn's rd is finalised before its txn ends: LMDB allows closing a
+ * write cursor only while its txn lives; read-only cursors close any time. */
+static void cursors_close(struct cache_rd *rd)
+{
+    for (size_t i = 0; i < rd->c->n_db * CACHE_NEST_MAX; i++) {
+        if (rd->cur[i])
+            mdb_cursor_close(rd->cur[i]);
+        rd->cur[i] = NULL;
+    }
+}
+
+void cache_rd_fini(struct cache_rd *rd)
+{
+    if (!rd->c)
+        return;
+    cursors_close(rd);
+    if (rd->txn && !rd->w)
+        mdb_txn_abort(rd->txn);
+    free(rd->slots);
+    free(rd->cur);
+    free(rd->cur_epoch);
+    memset(rd, 0, sizeof *rd);
+}
+
+int cache_rd_new(struct cache *c, struct cache_rd **out)
+{
+    struct cache_rd *rd = xmalloc(sizeof *rd);
+    int rc = cache_rd_init(rd, c);
+    if (rc < 0) {
+        free(rd);
+        return rc;
+    }
+    *out = rd;
+    return 0;
+}
+
+void cache_rd_free(struct cache_rd *rd)
+{
+    if (!rd)
+        return;
+    cache_rd_fini(rd);
+    free(rd);
+}
+
+int cache_rd_begin(struct cache_rd *rd)
+{
+    if (rd->w)
+        return 0; /* the write txn's view is always open */
+    if (rd->active)
+        return -EBUSY;
+    int rc = rd->txn ? mdb_txn_renew(rd->txn) : mdb_txn_begin(rd->c->env, NULL, MDB_RDONLY, &rd->txn);
+    if ((rc = cache_err_from_mdb(rc)) < 0)
+        return rc;
+    if ((rc = cache_slots_load(rd->c, rd->txn, rd->slots)) < 0) {
+        mdb_txn_reset(rd->txn);
+        return rc;
+    }
+    rd->active = true;
+    rd->nest = 0;
+    rd->epoch++;
+    return 0;
+}
+
+void cache_rd_end(struct cache_rd *rd)
+{
+    if (rd->w || !rd->active)
+        return;
+    mdb_txn_reset(rd->txn); /* keeps the reader slot and the cursors for the next begin */
+    rd->active = false;
+}
+
+int cache_rd_cursor(struct cache_rd *rd, size_t db, MDB_cursor **out)
+{
+    if (!rd->active)
+        return -EINVAL;
+    MDB_dbi dbi = rd->c->dbi[db];
+    if (rd->nest >= CACHE_NEST_MAX) /* deeper than any plan nests: a private cursor */
+        return cache_err_from_mdb(mdb_cursor_open(rd->txn, dbi, out));
+    size_t i = db * CACHE_NEST_MAX + rd->nest;
+    int rc = 0;
+    if (!rd->cur[i])
+        rc = mdb_cursor_open(rd->txn, dbi, &rd->cur[i]);
+    else if (rd->cur_epoch[i] != rd->epoch)
+        rc = mdb_cursor_renew(rd->txn, rd->cur[i]);
+    if ((rc = cache_err_from_mdb(rc)) < 0)
+        return rc;
+    rd->cur_epoch[i] = rd->epoch;
+    *out = rd->cur[i];
+    return 0;
+}
+
+void cache_rd_cursor_done(struct cache_rd *rd, size_t db, MDB_cursor *cur)
+{
+    (void)db;
+    if (rd->nest >= CACHE_NEST_MAX)
+        mdb_cursor_close(cur);
+}
+
+static MDB_dbi rows_dbi(struct cache_rd *rd, const struct schema_model *m)
+{
+    return rd->c->dbi[cache_db_rows(m->id, cache_slot_live(rd->slots, m->id))];
+}
+
+int cache_row_get(struct cache_rd *rd, const struct schema_model *m, uint64_t pk, struct slice *row)
+{
+    if (!rd->active)
+        return -EINVAL;
+    uint8_t k[8];
+    put_be64(k, pk);
+    MDB_val key = {8, k}, val;
+    int rc = cache_err_from_mdb(mdb_get(rd->txn, rows_dbi(rd, m), &key, &val));
+    if (rc < 0)
+        return rc;
+    *row = (struct slice){val.mv_data, val.mv_size};
+    return 0;
+}
+
+int cache_keys_next(struct cache_rd *rd, const struct schema_model *m, bool from_start, uint64_t after,
+                    uint64_t *pks, size_t max, size_t *n)
+{
+    MDB_cursor *cur;
+    size_t db = cache_db_rows(m->id, cache_slot_live(rd->slots, m->id));
+    *n = 0;
+    int rc = cache_rd_cursor(rd, db, &cur);
+    if (rc < 0)
+        return rc;
+    uint8_t k[8];
+    put_be64(k, after);
+    MDB_val key = {8, k}, val;
+    if (from_start)
+        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    else if ((rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)) == 0 && get_be64(key.mv_data) == after)
+        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    for (; rc == 0 && *n < max; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+        pks[(*n)++] = get_be64(key.mv_data);
+    cache_rd_cursor_done(rd, db, cur);
+    rc = cache_err_from_mdb(rc);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb cb, void *arg)
+{
+    MDB_cursor *cur;
+    size_t db = cache_db_rows(m->id, cache_slot_live(rd->slots, m->id));
+    int rc = cache_rd_cursor(rd, db, &cur);
+    if (rc < 0)
+        return rc;
+    MDB_val key, val;
+    rd->nest++;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        int r = cb(arg, (struct slice){val.mv_data, val.mv_size});
+        if (r) {
+            rd->nest--;
+            cache_rd_cursor_done(rd, db, cur);
+            return r;
+        }
+    }
+    rd->nest--;
+    cache_rd_cursor_done(rd, db, cur);
+    rc = cache_err_from_mdb(rc);
+    return rc == -ENOENT ? 0 : rc;
+}

@@ -1,0 +1,264 @@
+/*
+ * One FreeTDS db-lib connection, shared by the poller thread, the live
+ * pool and verification.
+ *
+ * db-lib's error and message handlers are process-wide. Each connection
+ * stores a pointer to itself with dbsetuserdata(); the handlers find it with
+ * dbgetuserdata() and keep the text, and the failing call returns -EIO with
+ * it. During dbopen() the DBPROCESS carries no user data yet, so the thread
+ * that logs in names its connection in a thread-local first.
+ *
+ * Every handler answer is INT_CANCEL: db-lib then fails the call in
+ * progress (a timeout marks the connection dead), and the caller closes and
+ * reconnects. INT_EXIT would end the whole process.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned lib_users;
+static _Thread_local struct pconn *tl_opening;
+
+static struct pconn *owner(DBPROCESS *dbp)
+{
+    struct pconn *c = dbp ? (struct pconn *)dbgetuserdata(dbp) : NULL;
+    return c ? c : tl_opening;
+}
+
+static int on_error(DBPROCESS *dbp, int severity, int dberr, int oserr, char *dberrstr,
+                    char *oserrstr)
+{
+    (void)severity;
+    struct pconn *c = owner(dbp);
+    if (c) {
+        if (oserr && oserrstr && *oserrstr)
+            snprintf(c->err, sizeof c->err, "%s (%s)", dberrstr ? dberrstr : "db-lib error",
+                     oserrstr);
+        else
+            snprintf(c->err, sizeof c->err, "%s", dberrstr ? dberrstr : "db-lib error");
+    }
+    /* SYBETIME included: a hung server must fail the call, never block. */
+    (void)dberr;
+    return INT_CANCEL;
+}
+
+static int on_message(DBPROCESS *dbp, DBINT msgno, int msgstate, int severity, char *msgtext,
+                      char *srvname, char *proc, int line)
+{
+    (void)msgstate, (void)srvname, (void)proc, (void)line;
+    /* Severity 10 and below are informational ("Changed database context"). */
+    if (severity <= 10)
+        return 0;
+    struct pconn *c = owner(dbp);
+    if (c)
+        snprintf(c->err, sizeof c->err, "SQL Server error %d (severity %d): %s", (int)msgno,
+                 severity, msgtext ? msgtext : "");
+    return 0;
+}
+
+int pconn_lib_acquire(void)
+{
+    pthread_mutex_lock(&lib_mu);
+    int rc = 0;
+    /* dbinit() counts its callers; dbexit() only tears down at zero. */
+    if (dbinit() == FAIL) {
+        rc = -EIO;
+    } else {
+        lib_users++;
+        dberrhandle(on_error);
+        dbmsghandle(on_message);
+    }
+    pthread_mutex_unlock(&lib_mu);
+    return rc;
+}
+
+void pconn_lib_release(void)
+{
+    pthread_mutex_lock(&lib_mu);
+    if (lib_users > 0) {
+        lib_users--;
+        dbexit();
+    }
+    pthread_mutex_unlock(&lib_mu);
+}
+
+static LOGINREC *login_new(const struct poller_db *db)
+{
+    LOGINREC *login = dblogin();
+    if (!login)
+        return NULL;
+    DBSETLUSER(login, db->user);
+    DBSETLPWD(login, db->password);
+    DBSETLAPP(login, db->app_name ? db->app_name : "cwcache");
+    DBSETLCHARSET(login, "UTF-8");
+    DBSETLDBNAME(login, db->database);
+    DBSETLVERSION(login, DBVERSION_74);
+    /* encrypt=true requires TLS; false turns it off. FreeTDS checks the
+     * certificate only when freetds.conf names a CA file, which is what
+     * trustServerCertificate=false asks operators to configure. */
+    DBSETLENCRYPT(login, db->encrypt ? TRUE : FALSE);
+    return login;
+}
+
+int pconn_open(struct pconn *c, const struct poller_db *db, char *err, size_t errlen)
+{
+    pconn_close(c);
+    c->err[0] = '\0';
+    LOGINREC *login = login_new(db);
+    if (!login) {
+        snprintf(err, errlen, "db-lib: cannot allocate a login record");
+        return -ENOMEM;
+    }
+    dbsetlogintime((int)(db->login_timeout_s ? db->login_timeout_s : 15));
+    dbsettime((int)(db->query_timeout_s ? db->query_timeout_s : 120));
+    char server[300];
+    snprintf(server, sizeof server, "%s:%u", db->host, db->port ? db->port : 1433);
+    tl_opening = c;
+    DBPROCESS *dbp = dbopen(login, server);
+    tl_opening = NULL;
+    dbloginfree(login);
+    if (!dbp) {
+        snprintf(err, errlen, "cannot connect to %s (database %s, user %s): %s", server,
+                 db->database, db->user, c->err[0] ? c->err : "login failed");
+        return -EIO;
+    }
+    dbsetuserdata(dbp, (BYTE *)c);
+    c->dbp = dbp;
+    return 0;
+}
+
+void pconn_close(struct pconn *c)
+{
+    if (c->dbp) {
+        dbsetuserdata(c->dbp, NULL);
+        dbclose(c->dbp);
+        c->dbp = NULL;
+    }
+    free(c->types);
+    c->types = NULL;
+    c->types_cap = 0;
+    c->ncols = 0;
+}
+
+bool pconn_is_open(const struct pconn *c) { return c->dbp && !dbdead(c->dbp); }
+
+static int fail(struct pconn *c, const char *what)
+{
+    if (!c->err[0])
+        snprintf(c->err, sizeof c->err, "%s failed", what);
+    if (c->dbp && !dbdead(c->dbp))
+        dbcancel(c->dbp);
+    return -EIO;
+}
+
+/* Positions on the first result set that has columns. */
+static int first_result(struct pconn *c)
+{
+    RETCODE rc;
+    if (dbsqlok(c->dbp) == FAIL)
+        return fail(c, "query");
+    while ((rc = dbresults(c->dbp)) == SUCCEED) {
+        int n = dbnumcols(c->dbp);
+        if (n <= 0)
+            continue;
+        if (n > c->types_cap) {
+            c->types = xrealloc(c->types, sizeof *c->types * (size_t)n);
+            c->types_cap = n;
+        }
+        for (int i = 0; i < n; i++)
+            c->types[i] = dbcoltype(c->dbp, i + 1);
+        c->ncols = n;
+        return 0;
+    }
+    if (rc == FAIL)
+        return fail(c, "dbresults");
+    snprintf(c->err, sizeof c->err, "the query returned no result set");
+    return -EIO;
+}
+
+int pconn_exec(struct pconn *c, const char *stmt, const struct pparam *ps, size_t n)
+{
+    if (!c->dbp)
+        return -ENOTCONN;
+    c->err[0] = '\0';
+    c->ncols = 0;
+    struct buf decl;
+    buf_init(&decl, 0);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&decl, "%s%s %s", i ? ", " : "", ps[i].name, ps[i].decl);
+    int rc = -EIO;
+    if (dbrpcinit(c->dbp, "sp_executesql", 0) == FAIL)
+        goto out;
+    /* Named @stmt/@params: some SQL Server-compatible servers reject them unnamed.
+     * SYBVARCHAR goes out as nvarchar (db-lib converts from UTF-8). */
+    if (dbrpcparam(c->dbp, "@stmt", 0, SYBVARCHAR, -1, (DBINT)strlen(stmt), (BYTE *)stmt) == FAIL)
+        goto out;
+    if (n && dbrpcparam(c->dbp, "@params", 0, SYBVARCHAR, -1, (DBINT)decl.len,
+                        buf_data(&decl)) == FAIL)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if (dbrpcparam(c->dbp, ps[i].name, 0, ps[i].type, -1, ps[i].len, (BYTE *)ps[i].val) ==
+            FAIL)
+            goto out;
+    if (dbrpcsend(c->dbp) == FAIL)
+        goto out;
+    rc = first_result(c);
+    buf_fini(&decl);
+    return rc;
+out:
+    buf_fini(&decl);
+    dbrpcinit(c->dbp, "", DBRPCRESET);
+    return fail(c, "sp_executesql");
+}
+
+int pconn_batch(struct pconn *c, const char *sql)
+{
+    if (!c->dbp)
+        return -ENOTCONN;
+    c->err[0] = '\0';
+    c->ncols = 0;
+    if (dbcmd(c->dbp, sql) == FAIL || dbsqlsend(c->dbp) == FAIL)
+        return fail(c, "query");
+    return first_result(c);
+}
+
+int pconn_next_row(struct pconn *c)
+{
+    STATUS st = dbnextrow(c->dbp);
+    if (st == REG_ROW)
+        return 1;
+    if (st == NO_MORE_ROWS) {
+        RETCODE rc;
+        /* Drain what follows (sp_executesql's return status, DONE tokens). */
+        while ((rc = dbresults(c->dbp)) == SUCCEED)
+            while (dbnextrow(c->dbp) != NO_MORE_ROWS)
+                ;
+        if (rc == FAIL)
+            return fail(c, "dbresults");
+        return 0;
+    }
+    if (st == FAIL || st == BUF_FULL)
+        return fail(c, "dbnextrow");
+    /* A compute row: never produced by our SELECTs. */
+    snprintf(c->err, sizeof c->err, "unexpected row kind %d", (int)st);
+    return fail(c, "dbnextrow");
+}
+
+void pconn_cancel(struct pconn *c)
+{
+    if (c->dbp && !dbdead(c->dbp))
+        dbcancel(c->dbp);
+}
+
+const BYTE *pconn_col_data(const struct pconn *c, int i, int *len)
+{
+    BYTE *p = dbdata(c->dbp, i + 1);
+    *len = p ? dbdatlen(c->dbp, i + 1) : 0;
+    return p;
+}

@@ -1,0 +1,256 @@
+/*
+ * db-lib wire values -> struct cache_value.
+ *
+ * Dates are converted by hand from db-lib's structs rather than through
+ * dbdatecrack(): the arithmetic is exact, needs no DBPROCESS and rounds
+ * datetime's 1/300 s ticks to milliseconds the way the node tedious driver
+ * (under the original Prisma service) does, so both render the same text.
+ * Decimals go through dbconvert() to text; the cache normalises the digits.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int64_t pconv_datetime_ms(int32_t days, int32_t ticks300)
+{
+    /* tedious: Math.round(ticks * 10 / 3). ticks*10 mod 3 is never 1.5, so
+     * rounding half up is (ticks*10 + 1) / 3 in integers. */
+    int64_t ms = ((int64_t)ticks300 * 10 + 1) / 3;
+    return ((int64_t)days - PT_DAYS_1900_TO_1970) * 86400000LL + ms;
+}
+
+static int64_t datetime_ticks(int32_t days, int32_t ticks300)
+{
+    /* 1/300 s = 33333.33 ticks of 100 ns: rounded, and exact on the way back. */
+    int64_t t = ((int64_t)ticks300 * 100000 + 1) / 3;
+    return ((int64_t)days - PT_DAYS_1900_TO_1970) * PT_TICKS_PER_DAY + t;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+void pconv_ticks_to_datetime(int64_t ticks, DBDATETIME *out)
+{
+    int64_t days = floor_div(ticks, PT_TICKS_PER_DAY);
+    int64_t rem = ticks - days * PT_TICKS_PER_DAY;
+    int64_t t300 = (rem * 3 + 50000) / 100000;
+    if (t300 >= 300LL * 86400) {
+        days++;
+        t300 -= 300LL * 86400;
+    }
+    out->dtdays = (DBINT)(days + PT_DAYS_1900_TO_1970);
+    out->dttime = (DBINT)t300;
+}
+
+void pconv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out)
+{
+    int64_t days = floor_div(ticks, PT_TICKS_PER_DAY);
+    memset(out, 0, sizeof *out);
+    out->time = (DBUBIGINT)(ticks - days * PT_TICKS_PER_DAY);
+    out->date = (DBINT)(days + PT_DAYS_1900_TO_1970);
+    out->time_prec = 7;
+    out->has_time = 1;
+    out->has_date = 1;
+}
+
+void pconv_uuid_text(const uint8_t b[16], char out[37])
+{
+    /* The first three groups are little-endian on the wire; SQL Server and
+     * tedious print them byte-swapped, in upper case. */
+    static const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const char hex[] = "0123456789ABCDEF";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        uint8_t v = b[order[i]];
+        *o++ = hex[v >> 4];
+        *o++ = hex[v & 15];
+    }
+    *o = '\0';
+}
+
+static int64_t rd_i64(const BYTE *p, int n)
+{
+    switch (n) {
+    case 1: return p[0]; /* tinyint is unsigned */
+    case 2: { int16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { int32_t v; memcpy(&v, p, 4); return v; }
+    default: { int64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
+{
+    switch (type) {
+    case SYBDATETIME: {
+        DBDATETIME d;
+        if (len < (int)sizeof d)
+            return -EPROTO;
+        memcpy(&d, data, sizeof d);
+        *ticks = datetime_ticks(d.dtdays, d.dttime);
+        return 0;
+    }
+    case SYBDATETIME4: {
+        DBDATETIME4 d;
+        if (len < (int)sizeof d)
+            return -EPROTO;
+        memcpy(&d, data, sizeof d);
+        *ticks = ((int64_t)d.days - PT_DAYS_1900_TO_1970) * PT_TICKS_PER_DAY +
+                 (int64_t)d.minutes * 60 * 10000000LL;
+        return 0;
+    }
+    case SYBDATETIMN:
+        if (len == 4)
+            return date_value(SYBDATETIME4, data, len, ticks);
+        return date_value(SYBDATETIME, data, len, ticks);
+    case SYBMSDATE:
+    case SYBMSDATETIME2:
+    case SYBMSDATETIMEOFFSET: {
+        DBDATETIMEALL d;
+        if (len < (int)sizeof d)
+            return -EPROTO;
+        memcpy(&d, data, sizeof d);
+        /* time counts 100 ns units; for datetimeoffset date/time are UTC already. */
+        *ticks = ((int64_t)d.date - PT_DAYS_1900_TO_1970) * PT_TICKS_PER_DAY + (int64_t)d.time;
+        return 0;
+    }
+    default:
+        return -EPROTO;
+    }
+}
+
+int pconv_ticks(int type, const BYTE *data, int len, int64_t *ticks)
+{
+    if (!data)
+        return -EPROTO;
+    return date_value(type, data, len, ticks);
+}
+
+static int decimal_text(int type, const BYTE *data, int len, char slot[PCONV_SLOT],
+                        struct cache_value *out)
+{
+    DBINT n = dbconvert(NULL, type, data, len, SYBCHAR, (BYTE *)slot, PCONV_SLOT - 1);
+    if (n < 0)
+        return -EPROTO;
+    /* db-lib pads SYBCHAR output with blanks when asked for a fixed size. */
+    while (n > 0 && slot[n - 1] == ' ')
+        n--;
+    slot[n] = '\0';
+    out->kind = CV_DECIMAL;
+    out->s = (struct slice){(const uint8_t *)slot, (size_t)n};
+    return 0;
+}
+
+static void money_value(int type, const BYTE *data, int len, struct cache_value *out)
+{
+    int64_t v;
+    if (type == SYBMONEY4 || len == 4) {
+        int32_t m4;
+        memcpy(&m4, data, 4);
+        v = m4;
+    } else {
+        DBMONEY m;
+        memcpy(&m, data, sizeof m);
+        v = (int64_t)((uint64_t)(uint32_t)m.mnyhigh << 32 | m.mnylow);
+    }
+    /* tedious divides the 64-bit count of 1/10000 units by 10000 as a double. */
+    out->kind = CV_FLOAT;
+    out->f = (double)v / 10000.0;
+}
+
+static int float_value(const BYTE *data, int len, struct cache_value *out)
+{
+    out->kind = CV_FLOAT;
+    if (len == 4) {
+        float f;
+        memcpy(&f, data, 4);
+        out->f = f;
+    } else if (len == 8) {
+        memcpy(&out->f, data, 8);
+    } else {
+        return -EPROTO;
+    }
+    return 0;
+}
+
+static int int_value(const BYTE *data, int len, struct cache_value *out)
+{
+    if (len != 1 && len != 2 && len != 4 && len != 8)
+        return -EPROTO;
+    out->kind = CV_INT;
+    out->i = rd_i64(data, len);
+    return 0;
+}
+
+int pconv_value(int type, const BYTE *data, int len, char slot[PCONV_SLOT], struct cache_value *out,
+                char *err, size_t errlen)
+{
+    int rc = 0;
+    if (!data) {
+        out->kind = CV_NULL;
+        return 0;
+    }
+    switch (type) {
+    case SYBINT1: case SYBINT2: case SYBINT4: case SYBINT8: case SYBINTN:
+        rc = int_value(data, len, out);
+        break;
+    case SYBBIT: case SYBBITN:
+        out->kind = CV_BOOL;
+        out->b = len > 0 && data[0] != 0;
+        break;
+    case SYBDECIMAL: case SYBNUMERIC:
+        rc = decimal_text(type, data, len, slot, out);
+        break;
+    case SYBMONEY: case SYBMONEY4: case SYBMONEYN:
+        money_value(type, data, len, out);
+        break;
+    case SYBREAL: case SYBFLT8: case SYBFLTN:
+        rc = float_value(data, len, out);
+        break;
+    case SYBDATETIME: case SYBDATETIME4: case SYBDATETIMN:
+    case SYBMSDATE: case SYBMSDATETIME2: case SYBMSDATETIMEOFFSET: {
+        out->kind = CV_DATETIME;
+        if ((type == SYBDATETIME || type == SYBDATETIMN) && len == (int)sizeof(DBDATETIME)) {
+            DBDATETIME d;
+            memcpy(&d, data, sizeof d);
+            out->ms = pconv_datetime_ms(d.dtdays, d.dttime);
+            break;
+        }
+        int64_t t;
+        rc = date_value(type, data, len, &t);
+        /* Below a millisecond JavaScript's Date truncates; floor keeps pre-1970 right. */
+        out->ms = floor_div(t, PT_TICKS_PER_MS);
+        break;
+    }
+    case SYBCHAR: case SYBVARCHAR: case SYBTEXT: case SYBNTEXT: case SYBNVARCHAR:
+    case PT_XVARCHAR: case PT_XCHAR: case PT_XNVARCHAR: case PT_XNCHAR:
+        out->kind = CV_TEXT;
+        out->s = (struct slice){data, (size_t)len};
+        break;
+    case SYBBINARY: case SYBVARBINARY: case SYBIMAGE: case PT_XVARBINARY: case PT_XBINARY:
+        out->kind = CV_BYTES;
+        out->s = (struct slice){data, (size_t)len};
+        break;
+    case PT_UNIQUE:
+        if (len != 16) {
+            rc = -EPROTO;
+            break;
+        }
+        pconv_uuid_text(data, slot);
+        out->kind = CV_TEXT;
+        out->s = (struct slice){(const uint8_t *)slot, 36};
+        break;
+    default:
+        snprintf(err, errlen, "unsupported SQL wire type %d", type);
+        return -EPROTO;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "malformed value of SQL wire type %d (%d bytes)", type, len);
+    return rc;
+}

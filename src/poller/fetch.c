@@ -1,0 +1,101 @@
+/*
+ * Row reading shared by the passes, verification and the live fallback:
+ * the current db-lib row becomes one struct cache_value per schema field
+ * (SELECTs list the columns in field order), with no allocation per row
+ * (STYLE R6): values point into db-lib's row buffer or the per-column slots.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void prow_init(struct prow *r, const struct schema_model *m)
+{
+    size_t n = m->n_fields ? m->n_fields : 1;
+    r->m = m;
+    r->vals = xcalloc(n, sizeof *r->vals);
+    r->slots = xcalloc(n, sizeof *r->slots);
+}
+
+void prow_fini(struct prow *r)
+{
+    free(r->vals);
+    free(r->slots);
+    memset(r, 0, sizeof *r);
+}
+
+int prow_read(struct prow *r, const struct pconn *c, char *err, size_t errlen)
+{
+    const struct schema_model *m = r->m;
+    if (c->ncols < (int)m->n_fields) {
+        snprintf(err, errlen, "model %s: the source returned %d columns, expected %zu", m->name,
+                 c->ncols, m->n_fields);
+        return -EPROTO;
+    }
+    for (size_t i = 0; i < m->n_fields; i++) {
+        int len;
+        const BYTE *p = pconn_col_data(c, (int)i, &len);
+        char e[160];
+        int rc = pconv_value(pconn_col_type(c, (int)i), p, len, r->slots[i], &r->vals[i], e, sizeof e);
+        if (rc < 0) {
+            snprintf(err, errlen, "model %s, field %s (column %s): %s", m->name, m->fields[i].name,
+                     m->fields[i].column, e);
+            return rc;
+        }
+    }
+    const struct cache_value *pk = &r->vals[m->pk->index];
+    if (pk->kind != CV_INT) {
+        snprintf(err, errlen, "model %s: primary key %s is NULL or not an integer", m->name,
+                 m->pk->column);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+uint64_t prow_pk(const struct prow *r) { return (uint64_t)r->vals[r->m->pk->index].i; }
+
+int prow_cursor_ticks(const struct prow *r, const struct pconn *c, int cursor_col, int64_t *ts,
+                      bool *has_ts)
+{
+    (void)r;
+    int len;
+    const BYTE *p = pconn_col_data(c, cursor_col, &len);
+    if (!p) {
+        *has_ts = false;
+        return 0;
+    }
+    *has_ts = true;
+    return pconv_ticks(pconn_col_type(c, cursor_col), p, len, ts);
+}
+
+void pkeyset_set(struct pkeyset *k, const struct psrc_model *pm, enum psql_kind kind, int32_t batch,
+                 int64_t ts, uint64_t pk)
+{
+    const struct schema_model *m = pm->m;
+    k->batch = batch;
+    k->n = 0;
+    k->ps[k->n++] = (struct pparam){"@batch", "int", SYBINT4, &k->batch, -1};
+    if (kind == PSQL_KEYSET) {
+        if (pm->cursor_type == SYBMSDATETIME2) {
+            pconv_ticks_to_datetime2(ts, &k->dt2);
+            k->ps[k->n++] = (struct pparam){"@t", pm->cursor_decl, SYBMSDATETIME2, &k->dt2,
+                                            (int)sizeof k->dt2};
+        } else {
+            pconv_ticks_to_datetime(ts, &k->dt);
+            k->ps[k->n++] = (struct pparam){"@t", "datetime", SYBDATETIME, &k->dt, -1};
+        }
+    }
+    bool has_id = kind == PSQL_KEYSET || kind == PSQL_KEYSET_NULLS || kind == PSQL_ROWS ||
+                  kind == PSQL_KEYS || kind == PSQL_NULLS;
+    if (!has_id)
+        return;
+    if (psql_pk_type(m) == SYBINT8) {
+        k->id8 = (int64_t)pk;
+        k->ps[k->n++] = (struct pparam){"@id", "bigint", SYBINT8, &k->id8, -1};
+    } else {
+        k->id4 = (int32_t)(int64_t)pk;
+        k->ps[k->n++] = (struct pparam){"@id", "int", SYBINT4, &k->id4, -1};
+    }
+}

@@ -1,0 +1,365 @@
+/*
+ * DESIGN
+ *
+ * The poller thread owns one FreeTDS connection and is the only LMDB
+ * writer. It polls the chosen models sequentially on that connection,
+ * round-robin, one batch per model per turn: a large table's initial load
+ * proceeds a page at a time while the small tables keep being polled.
+ *
+ * Each model runs passes (sync.c): a keyset poll from its cursor (or a
+ * full re-read for models without a last-update column) every interval,
+ * and a delete reconciliation every reconcile_s (or on request) once warm.
+ * While any pass has more pages the loop continues at once; when all are
+ * idle it sleeps on a condition variable until the earliest model is due,
+ * so poller_stop() is answered within the current batch.
+ *
+ * Errors: a failed batch commits nothing (the cursor stays, the batch is
+ * replayed). A model whose data fails (conversion, missing column) backs
+ * off alone; a failed connection (SQL error, disconnect, timeout from
+ * dbsettime) is closed and reopened with exponential backoff and jitter.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define BACKOFF_MIN_MS 250
+#define BACKOFF_MAX_MS 30000
+#define LOG_REPEAT_MS 60000
+
+struct poller {
+    struct poller_opts o;
+    bool *models;
+    struct psync *sync;     /* one per schema model; used where models[i] */
+    bool *usable;           /* passed the column check */
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, reconcile_req;
+    struct pconn conn;
+    struct psync_env env;
+    bool checked;
+    int64_t conn_backoff_ms;
+    size_t rr;
+    char last_log[256];
+    int64_t last_log_ms;
+    uint32_t rand;
+};
+
+static void opts_defaults(struct poller_opts *o)
+{
+    if (!o->interval_ms)
+        o->interval_ms = 5000;
+    if (!o->overlap_s)
+        o->overlap_s = 120;
+    if (!o->reconcile_s)
+        o->reconcile_s = 900;
+    if (!o->batch_rows)
+        o->batch_rows = 5000;
+}
+
+static bool stopping(struct poller *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool s = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+/* Sleeps up to ms, waking early on stop or a reconcile request. */
+static void sleep_ms(struct poller *p, int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && !p->reconcile_req)
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Next backoff: doubles up to the cap; the wait is jittered in [d/2, d]. */
+static int64_t backoff_next(struct poller *p, int64_t *cur)
+{
+    *cur = *cur ? *cur * 2 : BACKOFF_MIN_MS;
+    if (*cur > BACKOFF_MAX_MS)
+        *cur = BACKOFF_MAX_MS;
+    p->rand = p->rand * 1103515245u + 12345u;
+    return *cur / 2 + (int64_t)((p->rand >> 8) % (uint32_t)(*cur / 2 + 1));
+}
+
+/* Logs a failure once, then again only when it changes or a minute passed (STYLE R8). */
+static void log_failure(struct poller *p, const char *msg)
+{
+    int64_t now = pclock_mono_ms();
+    if (strncmp(p->last_log, msg, sizeof p->last_log - 1) == 0 && now - p->last_log_ms < LOG_REPEAT_MS)
+        return;
+    snprintf(p->last_log, sizeof p->last_log, "%s", msg);
+    p->last_log_ms = now;
+    log_warn(LOG_POLLER, "%s", msg);
+}
+
+static void disable_missing(struct poller *p, struct psrc_model *checked)
+{
+    const struct schema *s = p->o.schema;
+    for (size_t i = 0; i < s->n_models; i++) {
+        if (!p->models[i])
+            continue;
+        struct psync *sy = &p->sync[i];
+        sy->src.ok = checked[i].ok;
+        sy->src.cursor_type = checked[i].cursor_type;
+        sy->src.cursor_decl = checked[i].cursor_decl;
+        p->usable[i] = checked[i].ok;
+        if (!checked[i].ok) {
+            log_error(LOG_POLLER, "%s: not polled", checked[i].error);
+            psync_record_error(sy, &p->env, -ENOENT, checked[i].error);
+        }
+    }
+}
+
+static int connect_and_check(struct poller *p)
+{
+    char err[PCONN_ERR_MAX + 128];
+    int rc = pconn_open(&p->conn, p->o.db, err, sizeof err);
+    if (rc < 0) {
+        log_failure(p, err);
+        return rc;
+    }
+    if (p->checked)
+        return 0;
+    const struct schema *s = p->o.schema;
+    struct psrc_model *checked = xcalloc(s->n_models, sizeof *checked);
+    for (size_t i = 0; i < s->n_models; i++)
+        checked[i] = (struct psrc_model){.m = &s->models[i], .ok = true,
+                                         .cursor_type = SYBDATETIME, .cursor_decl = "datetime"};
+    rc = psrc_check(&p->conn, s, p->models, checked, err, sizeof err);
+    if (rc == 0) {
+        disable_missing(p, checked);
+        p->checked = true;
+        log_info(LOG_POLLER, "connected to %s:%u, database %s", p->o.db->host, p->o.db->port,
+                 p->o.db->database);
+    } else {
+        log_failure(p, err);
+        pconn_close(&p->conn);
+    }
+    free(checked);
+    return rc;
+}
+
+static bool conn_error(int rc) { return rc == -EIO || rc == -ENOTCONN; }
+
+static enum psync_pass due_pass(struct poller *p, struct psync *s, int64_t now)
+{
+    const struct schema_model *m = s->src.m;
+    bool warm = s->state == CACHE_WARM;
+    if (m->cursor && warm && (s->reconcile_requested || now >= s->next_reconcile_ms))
+        return PASS_RECONCILE;
+    (void)p;
+    if (now >= s->next_poll_ms)
+        return m->cursor ? PASS_POLL : PASS_FULL;
+    return PASS_NONE;
+}
+
+static void pass_finished(struct poller *p, struct psync *s, enum psync_pass pass, int64_t now)
+{
+    s->backoff_ms = 0;
+    if (pass == PASS_RECONCILE) {
+        s->reconcile_requested = false;
+        s->next_reconcile_ms = now + (int64_t)p->o.reconcile_s * 1000;
+    } else {
+        s->next_poll_ms = now + p->o.interval_ms;
+    }
+}
+
+/* One batch of model s. Returns <0 on a connection error (caller reconnects). */
+static int model_turn(struct poller *p, struct psync *s, bool *busy, int64_t *earliest)
+{
+    int64_t now = pclock_mono_ms();
+    char err[PCONN_ERR_MAX + 256];
+    int rc;
+    if (s->pass == PASS_NONE) {
+        enum psync_pass due = due_pass(p, s, now);
+        if (due == PASS_NONE) {
+            if (s->next_poll_ms < *earliest)
+                *earliest = s->next_poll_ms;
+            return 0;
+        }
+        rc = psync_begin(s, &p->env, due, err, sizeof err);
+        if (rc < 0)
+            goto fail;
+    }
+    enum psync_pass pass = s->pass;
+    bool done;
+    rc = psync_step(s, &p->env, &done, err, sizeof err);
+    if (rc < 0)
+        goto fail;
+    if (done)
+        pass_finished(p, s, pass, pclock_mono_ms());
+    else
+        *busy = true;
+    return 0;
+fail:
+    log_failure(p, err);
+    psync_record_error(s, &p->env, rc, err);
+    s->pass = PASS_NONE;
+    s->next_poll_ms = pclock_mono_ms() + backoff_next(p, &s->backoff_ms);
+    return conn_error(rc) ? rc : 0;
+}
+
+static void take_requests(struct poller *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool req = p->reconcile_req;
+    p->reconcile_req = false;
+    pthread_mutex_unlock(&p->mu);
+    if (!req)
+        return;
+    for (size_t i = 0; i < p->o.schema->n_models; i++)
+        if (p->models[i])
+            p->sync[i].reconcile_requested = true;
+}
+
+/* One round over every model; returns the wait before the next round. */
+static int64_t round_robin(struct poller *p)
+{
+    size_t n = p->o.schema->n_models;
+    bool busy = false;
+    int64_t earliest = pclock_mono_ms() + p->o.interval_ms;
+    for (size_t k = 0; k < n && !stopping(p); k++) {
+        size_t i = (p->rr + k) % n;
+        if (!p->models[i] || !p->usable[i])
+            continue;
+        if (model_turn(p, &p->sync[i], &busy, &earliest) < 0) {
+            pconn_close(&p->conn);
+            return backoff_next(p, &p->conn_backoff_ms);
+        }
+    }
+    p->rr = n ? (p->rr + 1) % n : 0;
+    p->conn_backoff_ms = 0;
+    return busy ? 0 : earliest - pclock_mono_ms();
+}
+
+static void *thread_main(void *arg)
+{
+    struct poller *p = arg;
+    while (!stopping(p)) {
+        take_requests(p);
+        if (!pconn_is_open(&p->conn)) {
+            pconn_close(&p->conn);
+            if (connect_and_check(p) < 0) {
+                sleep_ms(p, backoff_next(p, &p->conn_backoff_ms));
+                continue;
+            }
+        }
+        int64_t wait = round_robin(p);
+        if (wait > 0)
+            sleep_ms(p, wait);
+    }
+    pconn_close(&p->conn);
+    return NULL;
+}
+
+static void poller_free(struct poller *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->o.schema->n_models; i++)
+        if (p->models[i])
+            psync_fini(&p->sync[i]);
+    cache_rd_free(p->env.rd);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->sync);
+    free(p->usable);
+    free(p->models);
+    free(p);
+}
+
+static struct poller *poller_new(const struct poller_opts *o)
+{
+    struct poller *p = xcalloc(1, sizeof *p);
+    p->o = *o;
+    opts_defaults(&p->o);
+    size_t n = o->schema->n_models;
+    p->models = xcalloc(n ? n : 1, sizeof *p->models);
+    p->usable = xcalloc(n ? n : 1, sizeof *p->usable);
+    p->sync = xcalloc(n ? n : 1, sizeof *p->sync);
+    for (size_t i = 0; i < n; i++) {
+        p->models[i] = o->models ? o->models[i] : true;
+        if (p->models[i])
+            psync_init(&p->sync[i], &o->schema->models[i]);
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->mu, NULL);
+    p->rand = (uint32_t)pclock_mono_ns();
+    p->env = (struct psync_env){.cache = o->cache, .conn = &p->conn,
+                                .batch_rows = p->o.batch_rows, .overlap_s = p->o.overlap_s,
+                                .on_commit = o->on_commit, .on_commit_arg = o->on_commit_arg};
+    return p;
+}
+
+int poller_start(struct poller **out, const struct poller_opts *o)
+{
+    *out = NULL;
+    if (!o || !o->db || !o->schema || !o->cache)
+        return -EINVAL;
+    struct poller *p = poller_new(o);
+    int rc = cache_rd_new(o->cache, &p->env.rd);
+    if (rc < 0) {
+        poller_free(p);
+        return rc;
+    }
+    rc = pconn_lib_acquire();
+    if (rc < 0) {
+        poller_free(p);
+        return rc;
+    }
+    rc = -pthread_create(&p->th, NULL, thread_main, p);
+    if (rc < 0) {
+        pconn_lib_release();
+        poller_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void poller_stop(struct poller *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    pconn_lib_release();
+    poller_free(p);
+}
+
+void poller_reconcile_now(struct poller *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->reconcile_req = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}

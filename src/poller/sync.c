@@ -1,0 +1,505 @@
+/*
+ * One model's passes, one batch per call (the scheduler interleaves models):
+ *
+ *  poll       keyset pages ORDER BY last-update, pk from the cursor minus the
+ *             overlap window; each page, its index updates and the new cursor
+ *             commit in one LMDB transaction. The cursor only moves forward
+ *             and never past the source clock read at the pass start, so a
+ *             row committed late with an older timestamp is still inside the
+ *             next pass's window. Unchanged rows (same XXH3) are not written.
+ *  full       models without a cursor column: every row in pk order, and
+ *             keys the source no longer has are deleted between pages.
+ *  reconcile  source keys in pk order in chunks, merged with the cache's
+ *             keys in the same range: what the source lacks is deleted.
+ *
+ * A failed batch aborts its transaction: the cursor stays and the rows are
+ * read again by the next pass.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define RECONCILE_CHUNK_MIN 10000
+#define IDLE_RUN_EVERY_MS 60000 /* an empty poll is recorded at most this often */
+
+int64_t pclock_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t pclock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t pclock_mono_ms(void) { return (int64_t)(pclock_mono_ns() / 1000000u); }
+
+void psync_init(struct psync *s, const struct schema_model *m)
+{
+    memset(s, 0, sizeof *s);
+    psrc_init(&s->src, m);
+    prow_init(&s->row, m);
+}
+
+void psync_fini(struct psync *s)
+{
+    psrc_fini(&s->src);
+    prow_fini(&s->row);
+    free(s->keys);
+    memset(s, 0, sizeof *s);
+}
+
+/* (ts, pk) order, with the NULL last-update segment (ts INT64_MIN) first. */
+static int cursor_cmp(const struct cache_cursor *a, const struct cache_cursor *b)
+{
+    if (!a->set || !b->set)
+        return a->set - b->set;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return a->pk < b->pk ? -1 : a->pk > b->pk;
+}
+
+static const char *pass_kind(enum psync_pass p, bool rebuild)
+{
+    if (rebuild)
+        return "full";
+    switch (p) {
+    case PASS_POLL: return "poll";
+    case PASS_FULL: return "poll";
+    case PASS_RECONCILE: return "reconcile";
+    default: return "none";
+    }
+}
+
+int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char *err,
+                size_t errlen)
+{
+    const struct schema_model *m = s->src.m;
+    memset(&s->run, 0, sizeof s->run);
+    s->run.start_ms = pclock_now_ms();
+    snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild));
+    s->key_after = 0;
+    s->key_started = false;
+    s->in_nulls_tail = false;
+    s->warmed_now = false;
+    if (!s->rebuild) {
+        struct cache_meta meta;
+        int rc = cache_rd_begin(e->rd);
+        if (rc == 0) {
+            rc = cache_meta_get(e->rd, m, &meta);
+            cache_rd_end(e->rd);
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "model %s: reading meta: error %d", m->name, rc);
+            return rc;
+        }
+        s->cursor = meta.cursor;
+        s->state = meta.state;
+    }
+    s->pass = pass;
+    if (pass != PASS_POLL)
+        return 0;
+    int rc = psrc_clock_read(e->conn, &s->src, &s->clock);
+    if (rc < 0) {
+        snprintf(err, errlen, "model %s: reading the source clock: %s", m->name, e->conn->err);
+        s->pass = PASS_NONE;
+        return rc;
+    }
+    s->scan = s->cursor;
+    s->scan_nulls = s->scan.set && s->scan.ts == INT64_MIN;
+    if (s->scan.set && !s->scan_nulls && e->overlap_s) {
+        /* Re-read the late-commit window; unchanged rows cost no write. */
+        s->scan.ts -= (int64_t)e->overlap_s * 10000000LL;
+        s->scan.pk = 0;
+    }
+    return 0;
+}
+
+static enum psql_kind poll_kind(const struct psync *s)
+{
+    if (!s->scan.set)
+        return PSQL_KEYSET_FIRST;
+    return s->scan_nulls ? PSQL_KEYSET_NULLS : PSQL_KEYSET;
+}
+
+static int exec_kind(struct psync *s, struct psync_env *e, enum psql_kind k, int32_t batch,
+                     struct pkeyset *ks, int64_t ts, uint64_t pk)
+{
+    pkeyset_set(ks, &s->src, k, batch, ts, pk);
+    return pconn_exec(e->conn, s->src.stmt[k], ks->ps, ks->n);
+}
+
+/* Deletes cache keys in (after, last] (or (after, end) when to_end) that
+ * are not in the sorted source keys. */
+static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m, bool from_start,
+                       uint64_t after, const uint64_t *keys, size_t n, bool to_end,
+                       uint64_t *deleted)
+{
+    if (!to_end && n == 0)
+        return 0;
+    uint64_t chunk[256], gone[256];
+    size_t j = 0;
+    for (;;) {
+        size_t got, ng = 0;
+        int rc = cache_keys_next(cache_wtxn_rd(w), m, from_start, after, chunk, 256, &got);
+        if (rc < 0)
+            return rc;
+        bool stop = got < 256;
+        for (size_t i = 0; i < got; i++) {
+            uint64_t k = chunk[i];
+            if (!to_end && k > keys[n - 1]) {
+                stop = true;
+                break;
+            }
+            while (j < n && keys[j] < k)
+                j++;
+            if (j >= n || keys[j] != k)
+                gone[ng++] = k;
+        }
+        for (size_t i = 0; i < ng; i++) {
+            rc = cache_row_delete(w, m, gone[i]);
+            if (rc < 0 && rc != -ENOENT)
+                return rc;
+            (*deleted)++;
+        }
+        if (stop || got == 0)
+            return 0;
+        from_start = false;
+        after = chunk[got - 1];
+    }
+}
+
+struct batch {
+    size_t n;                   /* rows read */
+    bool have_last;
+    struct cache_cursor last;   /* last row's position (uncapped) */
+    struct cache_cursor capped; /* last position not past the clock */
+    int64_t newest;
+};
+
+static void keys_push(struct psync *s, size_t n, uint64_t k)
+{
+    if (n >= s->keys_cap) {
+        s->keys_cap = s->keys_cap ? s->keys_cap * 2 : 1024;
+        s->keys = xrealloc(s->keys, s->keys_cap * sizeof *s->keys);
+    }
+    s->keys[n] = k;
+}
+
+/* Applies one fetched row: convert, upsert, track positions. */
+static int apply_row(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct batch *b,
+                     char *err, size_t errlen)
+{
+    const struct schema_model *m = s->src.m;
+    uint64_t t0 = pclock_mono_ns();
+    int rc = prow_read(&s->row, e->conn, err, errlen);
+    if (rc < 0)
+        return rc;
+    uint64_t pk = prow_pk(&s->row);
+    if (s->pass == PASS_POLL) {
+        int64_t ts;
+        bool has;
+        rc = prow_cursor_ticks(&s->row, e->conn, m->cursor->index, &ts, &has);
+        if (rc < 0) {
+            snprintf(err, errlen, "model %s: cursor column %s: not a date", m->name,
+                     m->cursor->column);
+            return rc;
+        }
+        b->last = (struct cache_cursor){true, has ? ts : INT64_MIN, pk};
+        if (!has || ts <= s->clock)
+            b->capped = b->last;
+        if (has && ts > b->newest)
+            b->newest = ts;
+    } else {
+        keys_push(s, b->n, pk);
+    }
+    b->n++;
+    uint64_t t1 = pclock_mono_ns();
+    enum cache_put res;
+    rc = cache_row_put(w, m, s->row.vals, &res, err, errlen);
+    e->ns_fetch += t1 - t0;
+    e->ns_apply += pclock_mono_ns() - t1;
+    if (rc < 0)
+        return rc;
+    if (res == CACHE_PUT_UNCHANGED)
+        s->run.skipped++;
+    else
+        s->run.applied++;
+    return 0;
+}
+
+static int read_rows(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct batch *b,
+                     char *err, size_t errlen)
+{
+    int rc;
+    for (;;) {
+        uint64_t t0 = pclock_mono_ns();
+        rc = pconn_next_row(e->conn);
+        e->ns_fetch += pclock_mono_ns() - t0;
+        if (rc <= 0)
+            break;
+        rc = apply_row(s, e, w, b, err, errlen);
+        if (rc < 0) {
+            pconn_cancel(e->conn);
+            return rc;
+        }
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
+    return rc;
+}
+
+static int read_keys(struct psync *s, struct psync_env *e, size_t *n, char *err, size_t errlen)
+{
+    int rc;
+    *n = 0;
+    while ((rc = pconn_next_row(e->conn)) == 1) {
+        int len;
+        const BYTE *p = pconn_col_data(e->conn, 0, &len);
+        struct cache_value v;
+        char slot[PCONV_SLOT];
+        rc = pconv_value(pconn_col_type(e->conn, 0), p, len, slot, &v, err, errlen);
+        if (rc == 0 && v.kind != CV_INT) {
+            snprintf(err, errlen, "model %s: key %s is not an integer", s->src.m->name,
+                     s->src.m->pk->column);
+            rc = -EPROTO;
+        }
+        if (rc < 0) {
+            pconn_cancel(e->conn);
+            return rc;
+        }
+        keys_push(s, *n, (uint64_t)v.i);
+        (*n)++;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
+    return rc;
+}
+
+/* Meta and run record written with the batch that ends a pass (or moves the cursor). */
+static int finish_meta(struct psync *s, struct cache_wtxn *w, bool done, const struct batch *b,
+                       bool *write_run)
+{
+    const struct schema_model *m = s->src.m;
+    struct cache_meta meta;
+    int rc = cache_meta_get(cache_wtxn_rd(w), m, &meta);
+    if (rc < 0)
+        return rc;
+    if (!s->rebuild) {
+        meta.cursor = s->cursor;
+        meta.state = s->state;
+    }
+    if (b->newest > meta.source_newest_ts)
+        meta.source_newest_ts = b->newest;
+    *write_run = false;
+    if (!done)
+        return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
+    int64_t now = pclock_now_ms();
+    s->run.end_ms = now;
+    bool empty = s->run.read == 0 && s->run.deleted == 0 && s->pass != PASS_RECONCILE;
+    *write_run = !empty || s->warmed_now || now - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS ||
+                 meta.last_status != 0;
+    if (!*write_run)
+        return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
+    if (empty)
+        s->last_empty_run_ms = now;
+    meta.last_run_start_ms = s->run.start_ms;
+    meta.last_run_end_ms = now;
+    meta.last_status = 0;
+    meta.last_error[0] = '\0';
+    if (s->pass == PASS_RECONCILE)
+        meta.last_reconcile_ms = now;
+    rc = cache_meta_put(w, m, &meta);
+    if (rc == 0)
+        rc = cache_run_append(w, m, &s->run);
+    return rc;
+}
+
+/* The new committed cursor and state after a poll batch. */
+static void advance_cursor(struct psync *s, const struct batch *b, bool done)
+{
+    if (b->capped.set && cursor_cmp(&b->capped, &s->cursor) > 0)
+        s->cursor = b->capped;
+    if (b->have_last) {
+        s->scan = b->last;
+        s->scan_nulls = b->last.ts == INT64_MIN;
+    }
+    if (done && s->state != CACHE_WARM) {
+        /* A short page reached the end of the table as it was at the pass start. */
+        s->state = CACHE_WARM;
+        s->warmed_now = true;
+    } else if (s->state == CACHE_COLD && b->n > 0) {
+        s->state = CACHE_WARMING;
+    }
+}
+
+static void advance_keys(struct psync *s, size_t n, bool done)
+{
+    if (n) {
+        s->key_after = s->keys[n - 1];
+        s->key_started = true;
+    }
+    if (done && s->pass == PASS_FULL && s->state != CACHE_WARM) {
+        s->state = CACHE_WARM;
+        s->warmed_now = true;
+    } else if (s->pass == PASS_FULL && s->state == CACHE_COLD && n > 0) {
+        s->state = CACHE_WARMING;
+    }
+}
+
+static int run_query(struct psync *s, struct psync_env *e, int32_t batch, struct pkeyset *ks)
+{
+    switch (s->pass) {
+    case PASS_POLL:
+        return exec_kind(s, e, poll_kind(s), batch, ks, s->scan.ts, s->scan.pk);
+    case PASS_FULL:
+        return exec_kind(s, e, s->key_started ? PSQL_ROWS : PSQL_ROWS_FIRST, batch, ks, 0,
+                         s->key_after);
+    default:
+        return exec_kind(s, e, s->key_started ? PSQL_KEYS : PSQL_KEYS_FIRST, batch, ks, 0,
+                         s->key_after);
+    }
+}
+
+static int step_txn(struct psync *s, struct psync_env *e, struct cache_wtxn *w, int32_t batch,
+                    bool *done, bool *dirty, char *err, size_t errlen)
+{
+    uint64_t deleted_before = s->run.deleted;
+    struct batch b = {0};
+    size_t nkeys = 0;
+    int rc;
+    if (s->pass == PASS_RECONCILE) {
+        rc = read_keys(s, e, &nkeys, err, errlen);
+        b.n = nkeys;
+    } else {
+        rc = read_rows(s, e, w, &b, err, errlen);
+        b.have_last = b.last.set;
+        nkeys = s->pass == PASS_FULL ? b.n : 0;
+    }
+    if (rc < 0)
+        return rc;
+    s->run.read += b.n;
+    *done = b.n < (size_t)batch;
+    if (s->pass != PASS_POLL && !s->rebuild) {
+        rc = delete_gaps(w, s->src.m, !s->key_started, s->key_after, s->keys, nkeys, *done,
+                         &s->run.deleted);
+        if (rc < 0) {
+            snprintf(err, errlen, "model %s: deleting rows gone at the source: error %d",
+                     s->src.m->name, rc);
+            return rc;
+        }
+    }
+    if (s->pass == PASS_POLL)
+        advance_cursor(s, &b, *done);
+    else
+        advance_keys(s, nkeys, *done);
+    bool wrote_run;
+    rc = finish_meta(s, w, *done, &b, &wrote_run);
+    /* An idle poll changes nothing: its transaction is aborted, not committed. */
+    *dirty = b.n > 0 || s->run.deleted != deleted_before || wrote_run || s->warmed_now;
+    if (rc < 0)
+        snprintf(err, errlen, "model %s: writing meta: error %d", s->src.m->name, rc);
+    return rc;
+}
+
+int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size_t errlen)
+{
+    *done = false;
+    int32_t batch = (int32_t)(e->batch_rows ? e->batch_rows : 5000);
+    if (s->pass == PASS_RECONCILE && batch < RECONCILE_CHUNK_MIN)
+        batch = RECONCILE_CHUNK_MIN;
+    struct pkeyset ks;
+    int rc = run_query(s, e, batch, &ks);
+    if (rc < 0) {
+        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
+        goto fail;
+    }
+    struct cache_wtxn *w;
+    rc = cache_wtxn_begin(e->cache, &w);
+    if (rc < 0) {
+        pconn_cancel(e->conn);
+        snprintf(err, errlen, "model %s: opening a write transaction: error %d", s->src.m->name, rc);
+        goto fail;
+    }
+    struct cache_cursor saved_cursor = s->cursor, saved_scan = s->scan;
+    enum cache_state saved_state = s->state;
+    uint64_t saved_after = s->key_after;
+    bool saved_started = s->key_started, saved_nulls = s->scan_nulls;
+    struct cache_run saved_run = s->run;
+    bool dirty = false;
+    rc = step_txn(s, e, w, batch, done, &dirty, err, errlen);
+    if (rc == 0 && !dirty) {
+        cache_wtxn_abort(w);
+    } else if (rc == 0) {
+        uint64_t t0 = pclock_mono_ns();
+        rc = cache_wtxn_commit(w);
+        e->ns_commit += pclock_mono_ns() - t0;
+        if (rc < 0)
+            snprintf(err, errlen, "model %s: commit: error %d", s->src.m->name, rc);
+    } else {
+        cache_wtxn_abort(w);
+    }
+    if (rc < 0) {
+        /* Nothing of the batch is applied: forget its positions too. */
+        s->cursor = saved_cursor, s->scan = saved_scan, s->state = saved_state;
+        s->key_after = saved_after, s->key_started = saved_started, s->scan_nulls = saved_nulls;
+        s->run = saved_run;
+        goto fail;
+    }
+    if (e->on_commit && (s->run.applied || s->run.deleted))
+        e->on_commit(e->on_commit_arg);
+    if (*done)
+        s->pass = PASS_NONE;
+    return 0;
+fail:
+    s->pass = PASS_NONE;
+    *done = true;
+    return rc;
+}
+
+void psync_record_error(struct psync *s, struct psync_env *e, int rc, const char *msg)
+{
+    const struct schema_model *m = s->src.m;
+    struct cache_wtxn *w;
+    if (cache_wtxn_begin(e->cache, &w) < 0)
+        return;
+    struct cache_meta meta;
+    int r = cache_meta_get(cache_wtxn_rd(w), m, &meta);
+    int64_t now = pclock_now_ms();
+    if (r == 0) {
+        meta.last_status = rc;
+        meta.last_run_end_ms = now;
+        if (!meta.last_run_start_ms || s->run.start_ms)
+            meta.last_run_start_ms = s->run.start_ms ? s->run.start_ms : now;
+        snprintf(meta.last_error, sizeof meta.last_error, "%s", msg);
+        r = cache_meta_put(w, m, &meta);
+    }
+    if (r == 0) {
+        struct cache_run run = s->run;
+        if (!run.start_ms)
+            run.start_ms = now;
+        if (!run.kind[0])
+            snprintf(run.kind, sizeof run.kind, "poll");
+        run.end_ms = now;
+        run.status = rc;
+        snprintf(run.error, sizeof run.error, "%s", msg);
+        r = cache_run_append(w, m, &run);
+    }
+    if (r == 0)
+        r = cache_wtxn_commit(w);
+    else
+        cache_wtxn_abort(w);
+    if (r < 0)
+        log_warn(LOG_POLLER, "%s: recording an error in meta failed: %d", m->name, r);
+}

@@ -1,0 +1,174 @@
+/*
+ * poller_verify: walks the source in pk order in chunks, encodes every
+ * source row exactly as the poller would store it and compares the bytes
+ * with the cached row; cache keys inside each chunk's key range that the
+ * source lacks are extra. Memory stays at one chunk, whatever the table size.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VERIFY_CHUNK 5000
+
+struct verify {
+    struct pconn conn;
+    struct psrc_model src;
+    struct prow row;
+    struct cache_rd *rd;
+    struct buf enc;
+    uint64_t *keys;
+    struct poller_verify_result *res;
+};
+
+static void note(uint64_t *first, uint64_t count, uint64_t key)
+{
+    if (count <= 5)
+        first[count - 1] = key;
+}
+
+static int compare_row(struct verify *v, char *err, size_t errlen)
+{
+    const struct schema_model *m = v->src.m;
+    buf_reset(&v->enc);
+    int rc = cache_row_encode(m, v->row.vals, &v->enc, err, errlen);
+    if (rc < 0)
+        return rc;
+    uint64_t pk = prow_pk(&v->row);
+    struct slice cached;
+    rc = cache_row_get(v->rd, m, pk, &cached);
+    v->res->compared++;
+    if (rc == -ENOENT) {
+        v->res->missing++;
+        note(v->res->first_missing, v->res->missing, pk);
+        return 0;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "model %s: reading cached row %llu: error %d", m->name,
+                 (unsigned long long)pk, rc);
+        return rc;
+    }
+    if (!slice_eq(cached, buf_slice(&v->enc))) {
+        v->res->different++;
+        note(v->res->first_different, v->res->different, pk);
+    }
+    return 0;
+}
+
+/* Cache keys in (after, keys[n-1]] (to the end when last) absent from keys. */
+static int count_extra(struct verify *v, bool from_start, uint64_t after, size_t n, bool last)
+{
+    if (!last && n == 0)
+        return 0;
+    uint64_t chunk[512];
+    size_t j = 0;
+    for (;;) {
+        size_t got;
+        int rc = cache_keys_next(v->rd, v->src.m, from_start, after, chunk, 512, &got);
+        if (rc < 0)
+            return rc;
+        for (size_t i = 0; i < got; i++) {
+            if (!last && chunk[i] > v->keys[n - 1])
+                return 0;
+            while (j < n && v->keys[j] < chunk[i])
+                j++;
+            if (j >= n || v->keys[j] != chunk[i]) {
+                v->res->extra++;
+                note(v->res->first_extra, v->res->extra, chunk[i]);
+            }
+        }
+        if (got < 512)
+            return 0;
+        from_start = false;
+        after = chunk[got - 1];
+    }
+}
+
+static int verify_chunk(struct verify *v, bool first, uint64_t after, size_t *n, char *err,
+                        size_t errlen)
+{
+    struct pkeyset ks;
+    enum psql_kind k = first ? PSQL_ROWS_FIRST : PSQL_ROWS;
+    pkeyset_set(&ks, &v->src, k, VERIFY_CHUNK, 0, after);
+    int rc = pconn_exec(&v->conn, v->src.stmt[k], ks.ps, ks.n);
+    if (rc < 0) {
+        snprintf(err, errlen, "model %s: %s", v->src.m->name, v->conn.err);
+        return rc;
+    }
+    rc = cache_rd_begin(v->rd);
+    if (rc < 0) {
+        pconn_cancel(&v->conn);
+        snprintf(err, errlen, "opening a cache read transaction: error %d", rc);
+        return rc;
+    }
+    *n = 0;
+    while ((rc = pconn_next_row(&v->conn)) == 1) {
+        rc = prow_read(&v->row, &v->conn, err, errlen);
+        if (rc == 0)
+            rc = compare_row(v, err, errlen);
+        if (rc < 0) {
+            pconn_cancel(&v->conn);
+            break;
+        }
+        v->keys[(*n)++] = prow_pk(&v->row);
+    }
+    if (rc == 0)
+        rc = count_extra(v, first, after, *n, *n < VERIFY_CHUNK);
+    else if (!err[0] || rc == -EIO)
+        snprintf(err, errlen, "model %s: %s", v->src.m->name, v->conn.err);
+    cache_rd_end(v->rd);
+    return rc;
+}
+
+static int verify_walk(struct verify *v, char *err, size_t errlen)
+{
+    bool first = true;
+    uint64_t after = 0;
+    for (;;) {
+        size_t n;
+        int rc = verify_chunk(v, first, after, &n, err, errlen);
+        if (rc < 0)
+            return rc;
+        if (n < VERIFY_CHUNK)
+            return 0;
+        after = v->keys[n - 1];
+        first = false;
+    }
+}
+
+int poller_verify(const struct poller_db *db, struct cache *c, const struct schema_model *m,
+                  struct poller_verify_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (err && errlen)
+        err[0] = '\0';
+    struct verify v = {.res = out};
+    int rc = cache_rd_new(c, &v.rd);
+    if (rc < 0) {
+        snprintf(err, errlen, "opening a cache reader: error %d", rc);
+        return rc;
+    }
+    rc = pconn_lib_acquire();
+    if (rc < 0) {
+        snprintf(err, errlen, "db-lib initialisation failed");
+        cache_rd_free(v.rd);
+        return rc;
+    }
+    psrc_init(&v.src, m);
+    prow_init(&v.row, m);
+    buf_init(&v.enc, 0);
+    v.keys = xmalloc(VERIFY_CHUNK * sizeof *v.keys);
+    rc = pconn_open(&v.conn, db, err, errlen);
+    if (rc == 0)
+        rc = verify_walk(&v, err, errlen);
+    pconn_close(&v.conn);
+    free(v.keys);
+    buf_fini(&v.enc);
+    prow_fini(&v.row);
+    psrc_fini(&v.src);
+    pconn_lib_release();
+    cache_rd_free(v.rd);
+    return rc;
+}

@@ -1,0 +1,195 @@
+/*
+ * poller_warm: the poller's passes run to completion in the calling thread,
+ * model after model, for cron jobs and Kubernetes Jobs before business
+ * hours. `full` rebuilds each model into a shadow copy that replaces the old
+ * one in a single commit; a stop or an error abandons the shadow, and the
+ * old copy (with its cursor) stays as it was.
+ *
+ * Everything it opens (the connection, db-lib's state) is closed before it
+ * returns.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct warm {
+    const struct poller_opts *o;
+    struct pconn conn;
+    struct psync_env env;
+    poller_progress_cb progress;
+    void *arg;
+    const volatile bool *stop;
+};
+
+static int rebuild_txn(struct warm *w, const struct schema_model *m, int op, const struct psync *s)
+{
+    struct cache_wtxn *t;
+    int rc = cache_wtxn_begin(w->env.cache, &t);
+    if (rc < 0)
+        return rc;
+    if (op == 0) {
+        rc = cache_rebuild_begin(t, m);
+    } else if (op == 1) {
+        rc = cache_rebuild_swap(t, m);
+        struct cache_meta meta;
+        if (rc == 0)
+            rc = cache_meta_get(cache_wtxn_rd(t), m, &meta);
+        if (rc == 0) {
+            /* The new copy's cursor and state replace the old ones with the swap. */
+            meta.cursor = s->cursor;
+            meta.state = CACHE_WARM;
+            rc = cache_meta_put(t, m, &meta);
+        }
+    } else {
+        rc = cache_rebuild_abandon(t, m);
+    }
+    if (rc < 0) {
+        cache_wtxn_abort(t);
+        return rc;
+    }
+    return cache_wtxn_commit(t);
+}
+
+static int run_pass(struct warm *w, struct psync *s, enum psync_pass pass, uint64_t total,
+                    char *err, size_t errlen)
+{
+    const struct schema_model *m = s->src.m;
+    int rc = psync_begin(s, &w->env, pass, err, errlen);
+    if (rc < 0)
+        return rc;
+    for (bool done = false; !done;) {
+        if (w->stop && *w->stop) {
+            s->pass = PASS_NONE;
+            snprintf(err, errlen, "model %s: interrupted", m->name);
+            return -EINTR;
+        }
+        rc = psync_step(s, &w->env, &done, err, errlen);
+        if (rc < 0)
+            return rc;
+        if (w->progress && pass != PASS_RECONCILE)
+            w->progress(w->arg, m, psync_done(s), total, false);
+    }
+    return 0;
+}
+
+static int warm_model(struct warm *w, struct psync *s, bool full, char *err, size_t errlen)
+{
+    const struct schema_model *m = s->src.m;
+    uint64_t total = 0;
+    int rc = psrc_count(&w->conn, &s->src, &total);
+    if (rc < 0) {
+        snprintf(err, errlen, "model %s: counting rows: %s", m->name, w->conn.err);
+        return rc;
+    }
+    if (full) {
+        rc = rebuild_txn(w, m, 0, s);
+        if (rc < 0) {
+            snprintf(err, errlen, "model %s: starting the rebuild: error %d", m->name, rc);
+            return rc;
+        }
+        s->rebuild = true;
+        s->cursor = (struct cache_cursor){0};
+        s->state = CACHE_COLD;
+    }
+    rc = run_pass(w, s, m->cursor ? PASS_POLL : PASS_FULL, total, err, errlen);
+    if (rc == 0 && full) {
+        rc = rebuild_txn(w, m, 1, s);
+        if (rc < 0)
+            snprintf(err, errlen, "model %s: swapping in the rebuilt copy: error %d", m->name, rc);
+    } else if (rc == 0 && m->cursor) {
+        /* Caught up also means rows deleted at the source are gone here. */
+        rc = run_pass(w, s, PASS_RECONCILE, total, err, errlen);
+    }
+    if (rc < 0 && full && rebuild_txn(w, m, 2, s) < 0)
+        log_warn(LOG_POLLER, "%s: abandoning the rebuild failed", m->name);
+    s->rebuild = false;
+    if (rc < 0 && rc != -EINTR)
+        psync_record_error(s, &w->env, rc, err);
+    if (rc == 0 && w->progress)
+        w->progress(w->arg, m, psync_done(s), total, true);
+    return rc;
+}
+
+static int check_models(struct warm *w, struct psync *sync, const bool *models, char *err,
+                        size_t errlen)
+{
+    const struct schema *s = w->o->schema;
+    struct psrc_model *checked = xcalloc(s->n_models ? s->n_models : 1, sizeof *checked);
+    for (size_t i = 0; i < s->n_models; i++)
+        checked[i] = (struct psrc_model){.m = &s->models[i], .ok = true,
+                                         .cursor_type = SYBDATETIME, .cursor_decl = "datetime"};
+    int rc = psrc_check(&w->conn, s, models, checked, err, errlen);
+    for (size_t i = 0; rc == 0 && i < s->n_models; i++) {
+        if (!models[i])
+            continue;
+        sync[i].src.cursor_type = checked[i].cursor_type;
+        sync[i].src.cursor_decl = checked[i].cursor_decl;
+        if (!checked[i].ok) {
+            psync_record_error(&sync[i], &w->env, -ENOENT, checked[i].error);
+            snprintf(err, errlen, "%s", checked[i].error);
+            rc = -ENOENT;
+        }
+    }
+    free(checked);
+    return rc;
+}
+
+static int warm_all(struct warm *w, bool full, char *err, size_t errlen)
+{
+    const struct schema *s = w->o->schema;
+    size_t n = s->n_models;
+    bool *models = xcalloc(n ? n : 1, sizeof *models);
+    struct psync *sync = xcalloc(n ? n : 1, sizeof *sync);
+    for (size_t i = 0; i < n; i++) {
+        models[i] = w->o->models ? w->o->models[i] : true;
+        if (models[i])
+            psync_init(&sync[i], &s->models[i]);
+    }
+    int rc = check_models(w, sync, models, err, errlen);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (models[i])
+            rc = warm_model(w, &sync[i], full, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        if (models[i])
+            psync_fini(&sync[i]);
+    free(sync);
+    free(models);
+    return rc;
+}
+
+int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progress, void *arg,
+                const volatile bool *stop, char *err, size_t errlen)
+{
+    if (!o || !o->db || !o->schema || !o->cache) {
+        snprintf(err, errlen, "poller_warm: missing db, schema or cache");
+        return -EINVAL;
+    }
+    struct warm w = {.o = o, .progress = progress, .arg = arg, .stop = stop};
+    w.env = (struct psync_env){.cache = o->cache, .conn = &w.conn,
+                               .batch_rows = o->batch_rows ? o->batch_rows : 5000,
+                               .overlap_s = o->overlap_s ? o->overlap_s : 120,
+                               .on_commit = o->on_commit, .on_commit_arg = o->on_commit_arg};
+    int rc = cache_rd_new(o->cache, &w.env.rd);
+    if (rc < 0) {
+        snprintf(err, errlen, "opening a cache reader: error %d", rc);
+        return rc;
+    }
+    rc = pconn_lib_acquire();
+    if (rc < 0) {
+        snprintf(err, errlen, "db-lib initialisation failed");
+        cache_rd_free(w.env.rd);
+        return rc;
+    }
+    rc = pconn_open(&w.conn, o->db, err, errlen);
+    if (rc == 0)
+        rc = warm_all(&w, full, err, errlen);
+    pconn_close(&w.conn);
+    pconn_lib_release();
+    cache_rd_free(w.env.rd);
+    return rc;
+}

@@ -1117,6 +1117,9 @@ static void warm_progress_cb(void *arg, const struct schema_model *m, uint64_t d
         p->last_shown = 0;
     }
     p->done = done;
+    /* Every batch at debug level: scripts can follow the warm-up step by step. */
+    log_debug(LOG_TOOL, "warm: %s: batch: %" PRIu64 "/%" PRIu64 "%s", m->name, done, total,
+              finished ? " finished" : "");
     if (finished) {
         progress_finish(p, done);
         return;

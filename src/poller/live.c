@@ -1,0 +1,549 @@
+/*
+ * The live fallback: answers a plan straight from the source when the
+ * cache cannot (a model not warm yet). It fetches what the plan renders,
+ * encodes every row with cache_row_encode() (the stored format), and hands
+ * the rows to cache_query_render() through an in-memory struct
+ * cache_source, so the bytes are the ones the cached path would give:
+ *
+ *   root      SELECT cols FROM t [WHERE collector filter] ORDER BY pk
+ *   to-one    SELECT cols FROM target WHERE [pk] IN (@P1, ...)          (parents' foreign keys)
+ *   to-many   SELECT cols FROM target WHERE [fk] IN (@P1, ...) ORDER BY pk (parents' keys)
+ *
+ * one IN query per relation level in chunks, as Prisma does. Connections
+ * come from a small pool of their own, opened on first use and reopened
+ * after a failure.
+ */
+#include "poller/poller_int.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define LIVE_IN_MAX 300     /* keys per IN list */
+#define LIVE_STMT_MAX 3900  /* characters: keeps @stmt a plain nvarchar(4000) */
+
+struct poller_live {
+    const struct poller_db *db;
+    const struct schema *schema;
+    struct pconn *conns;
+    bool *busy;
+    unsigned n;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+/* ---- in-memory rows ------------------------------------------------------ */
+
+struct lrow {
+    uint64_t pk;
+    size_t off, len;
+};
+
+struct lset { /* every row of one model fetched for the request */
+    struct buf data;
+    struct lrow *rows;
+    size_t n, cap;
+    bool sorted;
+};
+
+struct lidx {
+    int64_t fk;
+    size_t row;
+};
+
+struct lrows { /* the rows of one plan node */
+    struct lrow *v;
+    size_t n, cap;
+};
+
+struct lstore {
+    const struct schema *s;
+    const struct schema_model *root_model;
+    struct lset *sets;
+    struct lidx **idx;     /* per to-many relation id, built on first use */
+    size_t *n_idx;
+    struct lrows root;
+};
+
+static void lrows_push(struct lrows *l, struct lrow r)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = r;
+}
+
+static void lset_push(struct lset *s, struct lrow r)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->rows = xrealloc(s->rows, s->cap * sizeof *s->rows);
+    }
+    s->rows[s->n++] = r;
+    s->sorted = false;
+}
+
+static struct slice lrow_slice(const struct lset *s, const struct lrow *r)
+{
+    return (struct slice){buf_data(&s->data) + r->off, r->len};
+}
+
+static void lstore_init(struct lstore *st, const struct schema *s)
+{
+    memset(st, 0, sizeof *st);
+    st->s = s;
+    st->sets = xcalloc(s->n_models ? s->n_models : 1, sizeof *st->sets);
+    st->idx = xcalloc(s->n_to_many ? s->n_to_many : 1, sizeof *st->idx);
+    st->n_idx = xcalloc(s->n_to_many ? s->n_to_many : 1, sizeof *st->n_idx);
+}
+
+static void lstore_fini(struct lstore *st)
+{
+    for (size_t i = 0; i < st->s->n_models; i++) {
+        buf_fini(&st->sets[i].data);
+        free(st->sets[i].rows);
+    }
+    for (size_t i = 0; i < st->s->n_to_many; i++)
+        free(st->idx[i]);
+    free(st->sets);
+    free(st->idx);
+    free(st->n_idx);
+    free(st->root.v);
+}
+
+static int cmp_lrow(const void *a, const void *b)
+{
+    const struct lrow *x = a, *y = b;
+    if (x->pk != y->pk)
+        return x->pk < y->pk ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Sorts a model's rows by key and drops rows fetched twice (two plan nodes). */
+static void lset_sort(struct lset *s)
+{
+    if (s->sorted)
+        return;
+    qsort(s->rows, s->n, sizeof *s->rows, cmp_lrow);
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (w == 0 || s->rows[w - 1].pk != s->rows[i].pk)
+            s->rows[w++] = s->rows[i];
+    s->n = w;
+    s->sorted = true;
+}
+
+/* ---- the cache_source over the fetched rows ------------------------------- */
+
+static int mem_get(void *ctx, const struct schema_model *m, uint64_t pk, struct slice *row)
+{
+    struct lstore *st = ctx;
+    struct lset *s = &st->sets[m->id];
+    lset_sort(s);
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->rows[mid].pk < pk)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == s->n || s->rows[lo].pk != pk)
+        return -ENOENT;
+    *row = lrow_slice(s, &s->rows[lo]);
+    return 0;
+}
+
+static int mem_scan(void *ctx, const struct schema_model *m, cache_row_cb cb, void *arg)
+{
+    struct lstore *st = ctx;
+    struct lset *s = &st->sets[m->id];
+    if (m == st->root_model) {
+        for (size_t i = 0; i < st->root.n; i++) {
+            int rc = cb(arg, lrow_slice(s, &st->root.v[i]));
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    lset_sort(s);
+    for (size_t i = 0; i < s->n; i++) {
+        int rc = cb(arg, lrow_slice(s, &s->rows[i]));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int cmp_lidx(const void *a, const void *b)
+{
+    const struct lidx *x = a, *y = b;
+    if (x->fk != y->fk)
+        return x->fk < y->fk ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row; /* rows are in key order */
+}
+
+static void idx_build(struct lstore *st, const struct schema_relation *r)
+{
+    struct lset *s = &st->sets[r->target->id];
+    lset_sort(s);
+    struct lidx *v = xmalloc((s->n ? s->n : 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        int64_t fk;
+        if (cache_row_int(lrow_slice(s, &s->rows[i]), r->target, r->fk, &fk) == 0)
+            v[n++] = (struct lidx){fk, i};
+    }
+    qsort(v, n, sizeof *v, cmp_lidx);
+    st->idx[r->to_many_id] = v;
+    st->n_idx[r->to_many_id] = n;
+}
+
+static int mem_children(void *ctx, const struct schema_relation *r, int64_t fk, cache_row_cb cb,
+                        void *arg)
+{
+    struct lstore *st = ctx;
+    if (!r->to_many || r->to_many_id >= st->s->n_to_many)
+        return -EINVAL;
+    if (!st->idx[r->to_many_id])
+        idx_build(st, r);
+    const struct lidx *v = st->idx[r->to_many_id];
+    size_t n = st->n_idx[r->to_many_id], lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].fk < fk)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const struct lset *s = &st->sets[r->target->id];
+    for (size_t i = lo; i < n && v[i].fk == fk; i++) {
+        int rc = cb(arg, lrow_slice(s, &s->rows[v[i].row]));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static const struct cache_source_ops mem_ops = {mem_get, mem_scan, mem_children};
+
+/* ---- fetching -------------------------------------------------------------- */
+
+struct fetch {
+    struct pconn *c;
+    struct lstore *st;
+    struct buf sql;
+    char *err;
+    size_t errlen;
+};
+
+/* Runs the prepared statement and stores every row of m (and in node rows). */
+static int fetch_rows(struct fetch *f, const struct schema_model *m, const struct pparam *ps,
+                      size_t n, struct lrows *node)
+{
+    int rc = pconn_exec(f->c, (const char *)buf_data(&f->sql), ps, n);
+    if (rc < 0) {
+        snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
+        return rc;
+    }
+    struct prow row;
+    prow_init(&row, m);
+    struct lset *set = &f->st->sets[m->id];
+    while ((rc = pconn_next_row(f->c)) == 1) {
+        rc = prow_read(&row, f->c, f->err, f->errlen);
+        size_t off = set->data.len;
+        if (rc == 0)
+            rc = cache_row_encode(m, row.vals, &set->data, f->err, f->errlen);
+        if (rc < 0) {
+            pconn_cancel(f->c);
+            break;
+        }
+        struct lrow r = {prow_pk(&row), off, set->data.len - off};
+        lset_push(set, r);
+        lrows_push(node, r);
+    }
+    if (rc < 0 && rc == -EIO && f->c->err[0])
+        snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
+    prow_fini(&row);
+    return rc < 0 ? rc : 0;
+}
+
+struct wparam {
+    int64_t i;
+    int32_t b;
+    json_t *j;
+};
+
+/* The collector's filter as SQL, where it translates exactly; *exact false
+ * when some condition is left to the renderer (then no TOP either). */
+static size_t root_where(const struct cache_plan *p, struct buf *sql, struct pparam *ps,
+                         struct wparam *wv, char (*names)[16], bool *exact)
+{
+    size_t n = 0, conds = 0;
+    *exact = true;
+    for (size_t i = 0; i < p->n_where; i++) {
+        const struct cache_plan_where *w = &p->where[i];
+        json_t *j = json_loadb((const char *)w->json.p, w->json.len, JSON_DECODE_ANY, NULL);
+        wv[i].j = j;
+        if (!j || !(json_is_null(j) || json_is_boolean(j) || json_is_integer(j) || json_is_string(j))) {
+            *exact = false;
+            continue;
+        }
+        buf_puts(sql, conds++ ? " AND " : " WHERE ");
+        psql_ident(sql, w->field->column);
+        if (json_is_null(j)) {
+            buf_puts(sql, " IS NULL");
+            continue;
+        }
+        snprintf(names[n], sizeof names[n], "@w%u", (unsigned)(i % 100000u));
+        buf_printf(sql, " = %s", names[n]);
+        if (json_is_string(j)) {
+            /* SQL Server compares strings case-insensitively, the renderer by bytes. */
+            *exact = false;
+            ps[n] = (struct pparam){names[n], "nvarchar(4000)", SYBVARCHAR, json_string_value(j),
+                                    (int)json_string_length(j)};
+        } else if (json_is_boolean(j)) {
+            wv[i].b = json_is_true(j) ? 1 : 0;
+            ps[n] = (struct pparam){names[n], "int", SYBINT4, &wv[i].b, -1};
+        } else {
+            wv[i].i = json_integer_value(j);
+            ps[n] = (struct pparam){names[n], "bigint", SYBINT8, &wv[i].i, -1};
+        }
+        n++;
+    }
+    return n;
+}
+
+static int fetch_root(struct fetch *f, const struct cache_plan *p)
+{
+    const struct schema_model *m = p->root.model;
+    size_t nw = p->n_where;
+    struct pparam *ps = xcalloc(nw + 1, sizeof *ps);
+    struct wparam *wv = xcalloc(nw + 1, sizeof *wv);
+    char (*names)[16] = xcalloc(nw + 1, sizeof *names);
+    struct buf where;
+    buf_init(&where, 0);
+    bool exact;
+    size_t n = root_where(p, &where, ps, wv, names, &exact);
+    int32_t max = p->max_rows && p->max_rows <= INT32_MAX ? (int32_t)p->max_rows : 0;
+    buf_reset(&f->sql);
+    buf_puts(&f->sql, "SELECT ");
+    if (exact && max) {
+        buf_puts(&f->sql, "TOP (@max) ");
+        ps[n++] = (struct pparam){"@max", "int", SYBINT4, &max, -1};
+    }
+    psql_columns(&f->sql, m);
+    buf_puts(&f->sql, " FROM ");
+    psql_table(&f->sql, m);
+    buf_append(&f->sql, buf_data(&where), where.len);
+    buf_puts(&f->sql, " ORDER BY ");
+    psql_ident(&f->sql, m->pk->column);
+    buf_putc(&f->sql, '\0');
+    int rc = fetch_rows(f, m, ps, n, &f->st->root);
+    for (size_t i = 0; i < nw; i++)
+        json_decref(wv[i].j);
+    buf_fini(&where);
+    free(names);
+    free(wv);
+    free(ps);
+    return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct keys the child node needs from its parent rows. */
+static size_t child_keys(const struct lstore *st, const struct cache_plan_node *parent,
+                         const struct lrows *rows, const struct schema_relation *r, int64_t **out)
+{
+    int64_t *k = xmalloc((rows->n ? rows->n : 1) * sizeof *k);
+    size_t n = 0;
+    const struct lset *set = &st->sets[parent->model->id];
+    for (size_t i = 0; i < rows->n; i++) {
+        if (r->to_many) {
+            k[n++] = (int64_t)rows->v[i].pk;
+            continue;
+        }
+        int64_t fk;
+        if (cache_row_int(lrow_slice(set, &rows->v[i]), parent->model, r->fk, &fk) == 0)
+            k[n++] = fk;
+    }
+    qsort(k, n, sizeof *k, cmp_i64);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        if (w == 0 || k[w - 1] != k[i])
+            k[w++] = k[i];
+    *out = k;
+    return w;
+}
+
+static void in_prefix(struct buf *b, const struct cache_plan_node *c)
+{
+    const struct schema_model *t = c->model;
+    buf_reset(b);
+    buf_puts(b, "SELECT ");
+    psql_columns(b, t);
+    buf_puts(b, " FROM ");
+    psql_table(b, t);
+    buf_puts(b, " WHERE ");
+    psql_ident(b, c->via->to_many ? c->via->fk->column : t->pk->column);
+    buf_puts(b, " IN (");
+}
+
+static int fetch_in_chunk(struct fetch *f, const struct cache_plan_node *c, const int64_t *keys,
+                          size_t n, struct lrows *node)
+{
+    struct pparam ps[LIVE_IN_MAX];
+    char names[LIVE_IN_MAX][12];
+    in_prefix(&f->sql, c);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "@P%u", (unsigned)(i + 1) % 100000u);
+        buf_printf(&f->sql, "%s%s", i ? ", " : "", names[i]);
+        ps[i] = (struct pparam){names[i], "bigint", SYBINT8, &keys[i], -1};
+    }
+    buf_puts(&f->sql, ") ORDER BY ");
+    psql_ident(&f->sql, c->model->pk->column);
+    buf_putc(&f->sql, '\0');
+    return fetch_rows(f, c->model, ps, n, node);
+}
+
+static int fetch_children(struct fetch *f, const struct cache_plan_node *parent,
+                          const struct lrows *rows);
+
+static int fetch_child(struct fetch *f, const struct cache_plan_node *parent,
+                       const struct lrows *rows, const struct cache_plan_node *c)
+{
+    int64_t *keys;
+    size_t nk = child_keys(f->st, parent, rows, c->via, &keys);
+    in_prefix(&f->sql, c);
+    size_t room = f->sql.len + 40 < LIVE_STMT_MAX ? (LIVE_STMT_MAX - f->sql.len - 40) / 9 : 1;
+    size_t chunk = room < LIVE_IN_MAX ? (room ? room : 1) : LIVE_IN_MAX;
+    struct lrows node = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < nk; i += chunk)
+        rc = fetch_in_chunk(f, c, keys + i, nk - i < chunk ? nk - i : chunk, &node);
+    free(keys);
+    if (rc == 0)
+        rc = fetch_children(f, c, &node);
+    free(node.v);
+    return rc;
+}
+
+static int fetch_children(struct fetch *f, const struct cache_plan_node *parent,
+                          const struct lrows *rows)
+{
+    for (size_t i = 0; i < parent->n_children; i++) {
+        int rc = fetch_child(f, parent, rows, &parent->children[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+int poller_live_new(struct poller_live **out, const struct poller_db *db, const struct schema *s,
+                    unsigned pool_size)
+{
+    *out = NULL;
+    if (!db || !s)
+        return -EINVAL;
+    int rc = pconn_lib_acquire();
+    if (rc < 0)
+        return rc;
+    struct poller_live *l = xcalloc(1, sizeof *l);
+    l->db = db;
+    l->schema = s;
+    l->n = pool_size ? pool_size : 2;
+    l->conns = xcalloc(l->n, sizeof *l->conns);
+    l->busy = xcalloc(l->n, sizeof *l->busy);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    *out = l;
+    return 0;
+}
+
+void poller_live_free(struct poller_live *l)
+{
+    if (!l)
+        return;
+    for (unsigned i = 0; i < l->n; i++)
+        pconn_close(&l->conns[i]);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    free(l->conns);
+    free(l->busy);
+    free(l);
+    pconn_lib_release();
+}
+
+static unsigned pool_take(struct poller_live *l)
+{
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        for (unsigned i = 0; i < l->n; i++)
+            if (!l->busy[i]) {
+                l->busy[i] = true;
+                pthread_mutex_unlock(&l->mu);
+                return i;
+            }
+        pthread_cond_wait(&l->cv, &l->mu);
+    }
+}
+
+static void pool_give(struct poller_live *l, unsigned i)
+{
+    pthread_mutex_lock(&l->mu);
+    l->busy[i] = false;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static int live_fetch_render(struct pconn *c, const struct schema *s, const struct cache_plan *p,
+                             struct buf *out, char *err, size_t errlen)
+{
+    struct lstore st;
+    lstore_init(&st, s);
+    st.root_model = p->root.model;
+    struct fetch f = {.c = c, .st = &st, .err = err, .errlen = errlen};
+    buf_init(&f.sql, 0);
+    int rc = fetch_root(&f, p);
+    if (rc == 0)
+        rc = fetch_children(&f, &p->root, &st.root);
+    if (rc == 0) {
+        struct cache_source src = {&mem_ops, &st};
+        rc = cache_query_render(p, &src, out);
+        if (rc < 0)
+            snprintf(err, errlen, "rendering the live answer: error %d", rc);
+    }
+    buf_fini(&f.sql);
+    lstore_fini(&st);
+    return rc;
+}
+
+int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct buf *out, char *err,
+                      size_t errlen)
+{
+    unsigned i = pool_take(l);
+    struct pconn *c = &l->conns[i];
+    int rc = 0;
+    if (!pconn_is_open(c))
+        rc = pconn_open(c, l->db, err, errlen);
+    if (rc == 0)
+        rc = live_fetch_render(c, l->schema, p, out, err, errlen);
+    if (rc == -EIO || rc == -ENOTCONN) {
+        /* The next query gets a fresh connection. */
+        log_warn(LOG_LIVE, "%s", err);
+        pconn_close(c);
+    }
+    pool_give(l, i);
+    return rc;
+}

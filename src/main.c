@@ -1,1 +1,190 @@
-int main(void) { return 0; }
+/*
+ * cwcache: configuration, signals, and the three kinds of threads.
+ *
+ *   main thread   the libwebsockets service loop (sio_run); never blocks
+ *   poller        keeps LMDB equal to the SQL source (poller_start)
+ *   workers       render answers (started by sio_new)
+ *
+ * Shutdown on SIGTERM/SIGINT: the loop stops taking work, finishes the
+ * answers in flight (bounded), then the poller commits its batch and
+ * stops, and the workers are joined before the lws context goes.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cache/cache.h"
+#include "collector.h"
+#include "conf.h"
+#include "log.h"
+#include "poller/poller.h"
+#include "schema.h"
+#include "sio/sio.h"
+
+struct app {
+    struct conf cf;
+    struct poller_db db;
+    struct schema *schema;
+    struct collector_set cs;
+    struct cache *cache;
+    struct poller_live *live;
+    struct sio *sio;
+    struct poller *poller;
+    bool *models;
+};
+
+static struct sio *volatile g_sio;
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+    if (g_sio)
+        sio_stop(g_sio);
+}
+
+static void signals_install(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-write is an EPIPE, not a death */
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int fail(const char *what, const char *msg)
+{
+    log_error(LOG_MAIN, "%s: %s", what, msg);
+    return -EINVAL;
+}
+
+/* Everything before the server binds: any error stops startup. */
+static int load(struct app *a)
+{
+    char err[512];
+    int rc;
+    if (!a->cf.psk && !a->cf.insecure_no_psk)
+        return fail("PSK", "not set: refusing to start. Set PSK in the environment or the config "
+                           "file, or pass --insecure-no-psk to accept every client without a key");
+    if (!a->cf.database_url)
+        return fail("DATABASE_URL", "not set (sqlserver://host:port;database=..;user=..;password=..)");
+    if ((rc = poller_db_parse(&a->db, a->cf.database_url, err, sizeof err)) < 0)
+        return fail("DATABASE_URL", err);
+    if ((rc = schema_load(&a->schema, a->cf.schema, err, sizeof err)) < 0)
+        return fail("schema", err);
+    if ((rc = collector_set_load(&a->cs, a->cf.collectors, a->schema, err, sizeof err)) < 0)
+        return fail("collectors", err);
+    if ((rc = mkdir_p(a->cf.data_dir)) < 0)
+        return fail(a->cf.data_dir, strerror(-rc));
+    struct cache_opts co = {.path = a->cf.data_dir, .schema = a->schema};
+    if ((rc = cache_open(&a->cache, &co)) < 0)
+        return fail(a->cf.data_dir, rc == -EPROTO ? "not a cwcache store, or built from another schema"
+                                                  : strerror(-rc));
+    if ((rc = poller_live_new(&a->live, &a->db, a->schema, a->cf.live_pool)) < 0)
+        return fail("live fallback", strerror(-rc));
+    a->models = xcalloc(a->schema->n_models ? a->schema->n_models : 1, sizeof *a->models);
+    collector_set_models(&a->cs, a->schema, a->models);
+    return 0;
+}
+
+static int serve_start(struct app *a)
+{
+    char err[512];
+    const struct conf *c = &a->cf;
+    struct sio_opts so = {
+        .bind = c->bind, .port = (int)c->port, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
+        .ping_interval_ms = c->ping_interval, .ping_timeout_ms = c->ping_timeout,
+        .max_payload = c->max_payload, .workers = c->workers,
+        .psk = c->insecure_no_psk && !c->psk ? NULL : c->psk,
+        .cors_origins = c->cors_origins, .auth_delay_ms = c->auth_delay_ms,
+        .auth_delay_max_ms = c->auth_delay_max_ms, .shutdown_timeout_ms = c->shutdown_timeout_ms,
+        .schema = a->schema, .collectors = &a->cs, .cache = a->cache, .live = a->live,
+    };
+    int rc = sio_new(&a->sio, &so, err, sizeof err);
+    if (rc < 0)
+        return fail("server", err);
+    g_sio = a->sio;
+    if (g_stop)
+        sio_stop(a->sio);
+    if (c->port_file) {
+        FILE *f = fopen(c->port_file, "w");
+        if (!f || fprintf(f, "%d\n", sio_port(a->sio)) < 0 || fclose(f) != 0)
+            return fail(c->port_file, "cannot write the port file");
+    }
+    if (!c->poller) {
+        log_info(LOG_MAIN, "poller disabled: serving the cache as it is (cold models go live)");
+        return 0;
+    }
+    struct poller_opts po = {
+        .db = &a->db, .schema = a->schema, .cache = a->cache, .models = a->models,
+        .interval_ms = c->poll_interval_ms, .on_commit = sio_on_commit, .on_commit_arg = a->sio,
+    };
+    if ((rc = poller_start(&a->poller, &po)) < 0)
+        return fail("poller", strerror(-rc));
+    return 0;
+}
+
+static void app_fini(struct app *a)
+{
+    poller_stop(a->poller); /* commits its batch; before the lws context goes */
+    g_sio = NULL;
+    sio_free(a->sio);
+    poller_live_free(a->live);
+    cache_close(a->cache);
+    collector_set_fini(&a->cs);
+    schema_free(a->schema);
+    poller_db_fini(&a->db);
+    free(a->models);
+    conf_fini(&a->cf);
+}
+
+int main(int argc, char **argv)
+{
+    struct app a = {0};
+    char err[512];
+    conf_init(&a.cf);
+    int rc = conf_load(&a.cf, argc, argv, err, sizeof err);
+    if (rc != 0) {
+        if (rc > 0)
+            conf_usage(stdout, argv[0]);
+        else
+            fprintf(stderr, "cwcache: %s\n", err);
+        conf_fini(&a.cf);
+        return rc > 0 ? 0 : 2;
+    }
+    log_level = (enum log_level)log_level_parse(a.cf.log_level);
+    if (a.cf.insecure_no_psk && !a.cf.psk)
+        log_warn(LOG_MAIN, "--insecure-no-psk: no PSK, every client is accepted");
+    signals_install();
+    rc = load(&a);
+    if (rc == 0)
+        rc = serve_start(&a);
+    if (rc == 0)
+        rc = sio_run(a.sio);
+    app_fini(&a);
+    if (rc == 0)
+        log_info(LOG_MAIN, "stopped");
+    return rc == 0 ? 0 : 1;
+}

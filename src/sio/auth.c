@@ -1,0 +1,127 @@
+/*
+ * Session and socket ids, the PSK comparison and the per-address delay
+ * that slows down key guessing.
+ */
+#include "sio/sio_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int b64url_val(char c)
+{
+    const char *p = c ? strchr(b64url, c) : NULL;
+    return p ? (int)(p - b64url) : -1;
+}
+
+static void random_bytes(uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            abort(); /* no entropy at all: ids would be guessable */
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+void sio_id_make(char out[SIO_ID_LEN + 1], uint32_t slot)
+{
+    uint8_t raw[15];
+    put_be32(raw, slot);
+    random_bytes(raw + 4, sizeof raw - 4);
+    for (int i = 0, o = 0; i < 15; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+        out[o++] = b64url[v >> 18 & 63];
+        out[o++] = b64url[v >> 12 & 63];
+        out[o++] = b64url[v >> 6 & 63];
+        out[o++] = b64url[v & 63];
+    }
+    out[SIO_ID_LEN] = '\0';
+}
+
+void sio_id_random(char out[SIO_ID_LEN + 1])
+{
+    uint8_t r[4];
+    random_bytes(r, sizeof r);
+    sio_id_make(out, get_be32(r));
+}
+
+int sio_id_slot(const char *s, size_t len, uint32_t *slot)
+{
+    if (len != SIO_ID_LEN)
+        return -EINVAL;
+    uint8_t raw[15];
+    for (int i = 0, o = 0; i < SIO_ID_LEN; i += 4) {
+        uint32_t v = 0;
+        for (int k = 0; k < 4; k++) {
+            int d = b64url_val(s[i + k]);
+            if (d < 0)
+                return -EINVAL;
+            v = v << 6 | (uint32_t)d;
+        }
+        raw[o++] = (uint8_t)(v >> 16);
+        raw[o++] = (uint8_t)(v >> 8);
+        raw[o++] = (uint8_t)v;
+    }
+    *slot = get_be32(raw);
+    return 0;
+}
+
+bool sio_psk_equal(const char *expected, const char *given, size_t given_len)
+{
+    /* Every byte of the expected key is compared whatever the input, so
+     * the time depends only on the key's length, never on how much of a
+     * guess is right. */
+    size_t n = strlen(expected);
+    unsigned diff = (unsigned)(n != given_len);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t g = i < given_len ? (uint8_t)given[i] : 0;
+        diff |= (unsigned)((uint8_t)expected[i] ^ g);
+    }
+    return diff == 0;
+}
+
+static struct sio_auth_entry *entry_find(struct sio_auth_table *t, const char *addr, int64_t now)
+{
+    struct sio_auth_entry *victim = NULL;
+    for (size_t i = 0; i < SIO_AUTH_SLOTS; i++) {
+        struct sio_auth_entry *e = &t->e[i];
+        if (e->addr[0] && strcmp(e->addr, addr) == 0) {
+            if (now - e->last_ms > SIO_AUTH_FORGET_MS)
+                e->failures = 0;
+            return e;
+        }
+        if (!e->addr[0]) {
+            if (!victim || victim->addr[0])
+                victim = e;
+        } else if (!victim || (victim->addr[0] && e->last_ms < victim->last_ms)) {
+            victim = e;
+        }
+    }
+    /* A full table forgets the address that failed longest ago: the
+     * table stays bounded under a flood of source addresses. */
+    snprintf(victim->addr, sizeof victim->addr, "%s", addr);
+    victim->failures = 0;
+    return victim;
+}
+
+unsigned sio_auth_fail(struct sio_auth_table *t, const char *addr, int64_t now_ms)
+{
+    struct sio_auth_entry *e = entry_find(t, addr, now_ms);
+    e->last_ms = now_ms;
+    if (e->failures < 64)
+        e->failures++;
+    if (e->failures <= 2 || t->base_ms == 0)
+        return 0;
+    uint64_t d = t->base_ms;
+    for (uint32_t k = 3; k < e->failures && d < t->max_ms; k++)
+        d *= 2;
+    return (unsigned)(d < t->max_ms ? d : t->max_ms);
+}

@@ -1,0 +1,107 @@
+/*
+ * Engine.IO behaviour of a session: heartbeat answers, the upgrade from
+ * polling to websocket, client-initiated close, and handing messages to
+ * the Socket.IO layer. Anything engine.io would call a parse error closes
+ * the session.
+ */
+#include "sio/sio_int.h"
+
+#include <errno.h>
+
+#include "log.h"
+
+static struct sio_pkt *pkt_lit(const char *text)
+{
+    struct sio_pkt *p = sio_pkt_new();
+    buf_puts(&p->b, text);
+    return p;
+}
+
+/* Packets on a websocket that is not (yet) the session's transport. The
+ * client proves the websocket works (2probe -> 3probe), we release the
+ * pending polling GET with a noop so the client stops polling, and the
+ * client's "5" moves the session over. Anything else ends the attempt but
+ * not the session, as engine.io does. */
+static void probe_packet(struct sio_session *ss, struct lws *from, const struct eio_packet *p)
+{
+    struct sio_conn *c = lws_wsi_user(from);
+    if (p->type == EIO_PING && slice_eq(p->data, slice_str("probe"))) {
+        sio_pktq_push(&c->resp, pkt_lit("3probe"));
+        lws_callback_on_writable(from);
+        ss->upgrading = true;
+        sio_session_send_lit(ss, "6");
+        return;
+    }
+    if (p->type == EIO_UPGRADE && ss->upgrading) {
+        ss->transport = SIO_T_WEBSOCKET;
+        ss->ws_wsi = from;
+        ss->probe_wsi = NULL;
+        ss->upgrading = false;
+        if (ss->get_wsi) {
+            /* A GET that raced the upgrade is answered with a noop:
+             * whatever is queued now belongs to the websocket. */
+            struct sio_conn *g = lws_wsi_user(ss->get_wsi);
+            sio_pktq_push(&g->resp, pkt_lit("6"));
+            g->resp_started = true;
+            lws_callback_on_writable(ss->get_wsi);
+            ss->get_wsi = NULL;
+        }
+        sio_session_kick(ss);
+        return;
+    }
+    log_debug(LOG_SIO, "session %s: upgrade aborted by packet type %d", ss->sid, (int)p->type);
+    ss->probe_wsi = NULL;
+    ss->upgrading = false;
+    sio_ws_close_req(from, LWS_CLOSE_STATUS_NORMAL);
+}
+
+int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio_packet *p)
+{
+    if (from && from == ss->probe_wsi) {
+        probe_packet(ss, from, p);
+        return 0;
+    }
+    switch (p->type) {
+    case EIO_PONG:
+        sio_session_pong(ss);
+        return 0;
+    case EIO_MESSAGE:
+        return sio_socket_message(ss, p->data);
+    case EIO_CLOSE:
+        sio_session_close(ss, "closed by client");
+        return -1;
+    case EIO_PING:
+        /* v4 heartbeats go server -> client; a ping outside an upgrade
+         * means the client speaks another protocol revision. */
+        sio_session_close(ss, "invalid heartbeat direction");
+        return -1;
+    case EIO_OPEN:
+    case EIO_UPGRADE:
+    case EIO_NOOP:
+        return 0;
+    }
+    return 0;
+}
+
+int sio_engine_message(struct sio_session *ss, struct lws *from, struct slice msg)
+{
+    struct eio_packet p;
+    int rc = sio_eio_decode(msg, &p);
+    if (rc < 0) {
+        if (rc == -ENOTSUP)
+            log_info(LOG_SIO, "session %s: binary message refused, closing", ss->sid);
+        sio_session_close(ss, "parse error");
+        return -1;
+    }
+    return sio_engine_packet(ss, from, &p);
+}
+
+int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice body)
+{
+    struct slice rest = body, seg;
+    bool started = false;
+    while (sio_eio_payload_next(&rest, &seg, &started))
+        if (sio_engine_message(ss, from, seg) < 0)
+            return -1;
+    return 0;
+}

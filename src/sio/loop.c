@@ -1,0 +1,250 @@
+/*
+ * DESIGN
+ *
+ * One libwebsockets context with one vhost and one protocol serves every
+ * connection: HTTP requests (the route table in http.c) and websockets
+ * (ws.c) arrive at the same callback below, which only dispatches.
+ *
+ * The service loop runs in the thread that calls sio_run() and never
+ * blocks: requests are parsed here, rendered on worker threads
+ * (worker.c), and the finished packets come back through a locked list
+ * and lws_cancel_service(), which lands here as
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED. Per-session timers (heartbeat, the
+ * delayed auth refusal) are lws_sul entries on the same loop, so all
+ * session state is touched by this one thread.
+ *
+ * Sessions are named by handles (slot + generation) everywhere outside
+ * the session table; a connection or a job that outlives its session
+ * finds nothing and drops its data.
+ *
+ * Shutdown: sio_stop() sets a flag and wakes the loop. The loop then
+ * refuses new sessions and new events, waits (bounded) for the workers'
+ * in-flight answers to be written, closes every session and returns; the
+ * caller stops the poller and frees the server (workers joined before the
+ * context is destroyed).
+ */
+#include "sio/sio_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+void sio_conn_busy(struct sio *s, struct sio_conn *c, bool busy)
+{
+    if (c->busy == busy)
+        return;
+    c->busy = busy;
+    if (busy)
+        s->writing++;
+    else
+        s->writing--;
+}
+
+void sio_conn_fini(struct sio *s, struct sio_conn *c)
+{
+    sio_conn_busy(s, c, false);
+    sio_pktq_clear(&c->resp);
+    sio_pkt_free(c->tx);
+    c->tx = NULL;
+    buf_fini(&c->rx);
+}
+
+static void on_wake(struct sio *s)
+{
+    sio_workers_drain_results(s);
+    unsigned commits = atomic_load_explicit(&s->commits, memory_order_acquire);
+    if (commits != s->commits_seen) {
+        /* A poller batch committed: answers read LMDB afresh anyway, so
+         * there is nothing to invalidate; the count is kept for tracing. */
+        log_debug(LOG_SIO, "poller committed %u batch(es)", commits - s->commits_seen);
+        s->commits_seen = commits;
+    }
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct sio *s = ctx ? lws_context_user(ctx) : NULL;
+    struct sio_conn *c = user;
+    if (!s)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return sio_http_request(s, wsi, c, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_BODY:
+        return sio_http_body(s, wsi, c, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return sio_http_body_done(s, wsi, c);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return sio_http_writeable(s, wsi, c);
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (c)
+            sio_http_closed(s, wsi, c);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return sio_http_confirm_upgrade(s, wsi, c, in);
+    case LWS_CALLBACK_ESTABLISHED:
+        return sio_ws_established(s, wsi, c);
+    case LWS_CALLBACK_RECEIVE:
+        return sio_ws_receive(s, wsi, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return sio_ws_writeable(s, wsi, c);
+    case LWS_CALLBACK_CLOSED:
+        if (c)
+            sio_ws_closed(s, wsi, c);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c)
+            sio_conn_fini(s, c);
+        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        on_wake(s);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols protocols[] = {
+    {"cwcache-sio", callback, sizeof(struct sio_conn), 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* lws speaks through our log: its errors and warnings only. */
+static void lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (level & LLL_ERR)
+        log_error("lws", "%.*s", (int)n, line);
+    else
+        log_warn("lws", "%.*s", (int)n, line);
+}
+
+static int context_create(struct sio *s, char *err, size_t errlen)
+{
+    struct lws_context_creation_info info = {0};
+    info.port = s->o.port;
+    info.iface = s->o.bind && s->o.bind[0] ? s->o.bind : NULL;
+    info.protocols = protocols;
+    info.user = s;
+    info.max_http_header_data = 8192;
+    info.timeout_secs = 30;
+    info.alpn = "http/1.1";
+    if (s->o.tls_cert && s->o.tls_cert[0]) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = s->o.tls_cert;
+        info.ssl_private_key_filepath = s->o.tls_key;
+    }
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use, or bad TLS files?)",
+                 info.iface ? info.iface : "*", s->o.port);
+        return -EADDRINUSE;
+    }
+    s->vh = lws_get_vhost_by_name(s->ctx, "default");
+    return 0;
+}
+
+int sio_new(struct sio **out, const struct sio_opts *o, char *err, size_t errlen)
+{
+    struct sio *s = xcalloc(1, sizeof *s);
+    s->o = *o;
+    s->auth.base_ms = o->auth_delay_ms;
+    s->auth.max_ms = o->auth_delay_max_ms;
+    s->models = xcalloc(o->schema->n_models ? o->schema->n_models : 1, sizeof *s->models);
+    collector_set_models(o->collectors, o->schema, s->models);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    int rc = context_create(s, err, errlen);
+    if (rc == 0 && o->cache && cache_rd_new(o->cache, &s->rd) < 0) {
+        snprintf(err, errlen, "cannot open a cache read handle");
+        rc = -EIO;
+    }
+    if (rc == 0)
+        rc = sio_workers_start(s, err, errlen);
+    if (rc < 0) {
+        sio_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int sio_port(const struct sio *s) { return s->vh ? lws_get_vhost_listen_port(s->vh) : -1; }
+
+void sio_stop(struct sio *s)
+{
+    s->stop_req = 1;
+    if (s->ctx)
+        lws_cancel_service(s->ctx);
+}
+
+void sio_on_commit(void *arg)
+{
+    struct sio *s = arg;
+    atomic_fetch_add_explicit(&s->commits, 1, memory_order_release);
+    lws_cancel_service(s->ctx);
+}
+
+static void tick_cb(lws_sorted_usec_list_t *sul)
+{
+    struct sio *s = lws_container_of(sul, struct sio, sul_tick);
+    lws_sul_schedule(s->ctx, 0, &s->sul_tick, tick_cb, 20 * LWS_US_PER_MS);
+}
+
+static bool queues_empty(const struct sio *s)
+{
+    for (uint32_t i = 0; i < s->n_slots; i++)
+        if (s->slots[i] && s->slots[i]->outq.n)
+            return false;
+    return true;
+}
+
+/* Bounded: in-flight answers are finished and written, then every
+ * session is closed and the close frames get a moment to leave. */
+static void drain(struct sio *s)
+{
+    s->draining = true;
+    int64_t deadline = sio_now_ms() + s->o.shutdown_timeout_ms;
+    lws_sul_schedule(s->ctx, 0, &s->sul_tick, tick_cb, 20 * LWS_US_PER_MS);
+    log_info(LOG_SIO, "draining: %u answer(s) in flight", atomic_load(&s->w.inflight));
+    while (sio_now_ms() < deadline &&
+           (atomic_load(&s->w.inflight) || !queues_empty(s) || s->writing))
+        lws_service(s->ctx, 0);
+    if (atomic_load(&s->w.inflight))
+        log_warn(LOG_SIO, "shutdown: %u answer(s) still in flight after %u ms, dropped",
+                 atomic_load(&s->w.inflight), s->o.shutdown_timeout_ms);
+    sio_session_close_all(s);
+    int64_t flush = sio_now_ms() + 200;
+    while (sio_now_ms() < flush && s->writing)
+        lws_service(s->ctx, 0);
+    lws_sul_cancel(&s->sul_tick);
+}
+
+int sio_run(struct sio *s)
+{
+    log_info(LOG_SIO, "listening on port %d", sio_port(s));
+    while (!s->stop_req)
+        if (lws_service(s->ctx, 0) < 0)
+            break;
+    drain(s);
+    return 0;
+}
+
+void sio_free(struct sio *s)
+{
+    if (!s)
+        return;
+    sio_workers_stop(s);
+    if (s->ctx) {
+        sio_sessions_fini(s);
+        lws_context_destroy(s->ctx);
+    }
+    cache_rd_free(s->rd);
+    free(s->models);
+    free(s);
+}

@@ -1,0 +1,247 @@
+/*
+ * Engine.IO sessions. A session lives in a slot of a growable table; its
+ * handle is the slot plus a generation that moves on when the slot is
+ * freed, so connections and worker results that outlive a session find
+ * nothing instead of a dangling pointer. The sid embeds the slot (see
+ * sio_id_make) and is checked in full, so a lookup costs no hashing.
+ */
+#include "sio/sio_int.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "log.h"
+
+int64_t sio_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- packet queues ---------------------------------------------------------- */
+
+void sio_pktq_init(struct sio_pktq *q) { *q = (struct sio_pktq){0}; }
+
+void sio_pktq_push(struct sio_pktq *q, struct sio_pkt *p)
+{
+    p->next = NULL;
+    if (q->last)
+        q->last->next = p;
+    else
+        q->head = p;
+    q->last = p;
+    q->n++;
+}
+
+struct sio_pkt *sio_pktq_pop(struct sio_pktq *q)
+{
+    struct sio_pkt *p = q->head;
+    if (!p)
+        return NULL;
+    q->head = p->next;
+    if (!q->head)
+        q->last = NULL;
+    q->n--;
+    p->next = NULL;
+    return p;
+}
+
+void sio_pktq_clear(struct sio_pktq *q)
+{
+    struct sio_pkt *p;
+    while ((p = sio_pktq_pop(q)))
+        sio_pkt_free(p);
+}
+
+void sio_pktq_take(struct sio_pktq *dst, struct sio_pktq *src)
+{
+    if (!src->head)
+        return;
+    if (dst->last)
+        dst->last->next = src->head;
+    else
+        dst->head = src->head;
+    dst->last = src->last;
+    dst->n += src->n;
+    *src = (struct sio_pktq){0};
+}
+
+struct sio_pkt *sio_pkt_new(void)
+{
+    struct sio_pkt *p = xmalloc(sizeof *p);
+    p->next = NULL;
+    buf_init(&p->b, SIO_HEADROOM);
+    return p;
+}
+
+void sio_pkt_free(struct sio_pkt *p)
+{
+    if (!p)
+        return;
+    buf_fini(&p->b);
+    free(p);
+}
+
+/* ---- the slot table --------------------------------------------------------- */
+
+static uint32_t slot_alloc(struct sio *s)
+{
+    if (s->n_free)
+        return s->free_slots[--s->n_free];
+    if (s->n_slots == s->cap_slots) {
+        uint32_t cap = s->cap_slots ? s->cap_slots * 2 : 64;
+        s->slots = xrealloc(s->slots, cap * sizeof *s->slots);
+        s->gens = xrealloc(s->gens, cap * sizeof *s->gens);
+        s->free_slots = xrealloc(s->free_slots, cap * sizeof *s->free_slots);
+        for (uint32_t i = s->cap_slots; i < cap; i++) {
+            s->slots[i] = NULL;
+            s->gens[i] = 1;
+        }
+        s->cap_slots = cap;
+    }
+    return s->n_slots++;
+}
+
+struct sio_session *sio_session_new(struct sio *s, enum sio_transport t)
+{
+    uint32_t slot = slot_alloc(s);
+    struct sio_session *ss = xcalloc(1, sizeof *ss);
+    ss->srv = s;
+    ss->h = (sio_handle)s->gens[slot] << 32 | slot;
+    ss->transport = t;
+    sio_pktq_init(&ss->outq);
+    sio_id_make(ss->sid, slot);
+    s->slots[slot] = ss;
+    s->n_sessions++;
+    return ss;
+}
+
+struct sio_session *sio_session_get(struct sio *s, sio_handle h)
+{
+    uint32_t slot = (uint32_t)h;
+    if (!h || slot >= s->n_slots || s->gens[slot] != (uint32_t)(h >> 32))
+        return NULL;
+    return s->slots[slot];
+}
+
+struct sio_session *sio_session_by_sid(struct sio *s, const char *sid, size_t len)
+{
+    uint32_t slot;
+    if (sio_id_slot(sid, len, &slot) < 0 || slot >= s->n_slots || !s->slots[slot])
+        return NULL;
+    struct sio_session *ss = s->slots[slot];
+    return memcmp(ss->sid, sid, SIO_ID_LEN) == 0 ? ss : NULL;
+}
+
+/* ---- sending ---------------------------------------------------------------- */
+
+void sio_session_kick(struct sio_session *ss)
+{
+    if (!ss->outq.n)
+        return;
+    if (ss->transport == SIO_T_WEBSOCKET) {
+        if (ss->ws_wsi)
+            lws_callback_on_writable(ss->ws_wsi);
+    } else if (ss->get_wsi) {
+        lws_callback_on_writable(ss->get_wsi);
+    }
+}
+
+void sio_session_send(struct sio_session *ss, struct sio_pkt *p)
+{
+    sio_pktq_push(&ss->outq, p);
+    sio_session_kick(ss);
+}
+
+void sio_session_send_lit(struct sio_session *ss, const char *text)
+{
+    struct sio_pkt *p = sio_pkt_new();
+    buf_puts(&p->b, text);
+    sio_session_send(ss, p);
+}
+
+/* ---- heartbeat -------------------------------------------------------------- */
+
+static void ping_cb(lws_sorted_usec_list_t *sul)
+{
+    struct sio_session *ss = lws_container_of(sul, struct sio_session, sul_ping);
+    if (ss->awaiting_pong) {
+        sio_session_close(ss, "ping timeout");
+        return;
+    }
+    sio_session_send_lit(ss, "2");
+    ss->awaiting_pong = true;
+    lws_sul_schedule(ss->srv->ctx, 0, &ss->sul_ping, ping_cb,
+                     (lws_usec_t)ss->srv->o.ping_timeout_ms * LWS_US_PER_MS);
+}
+
+void sio_session_ping_start(struct sio_session *ss)
+{
+    ss->awaiting_pong = false;
+    lws_sul_schedule(ss->srv->ctx, 0, &ss->sul_ping, ping_cb,
+                     (lws_usec_t)ss->srv->o.ping_interval_ms * LWS_US_PER_MS);
+}
+
+void sio_session_pong(struct sio_session *ss) { sio_session_ping_start(ss); }
+
+/* ---- closing ---------------------------------------------------------------- */
+
+/* A pending GET learns about the close from a "1" packet, as engine.io's
+ * polling transport sends it; the connection owns that packet, so it is
+ * written even though the session is gone. */
+static void release_get(struct sio_session *ss)
+{
+    struct sio_conn *c = lws_wsi_user(ss->get_wsi);
+    if (c && !c->resp_started) {
+        struct sio_pkt *p = sio_pkt_new();
+        buf_puts(&p->b, "1");
+        sio_pktq_push(&c->resp, p);
+        c->resp_started = true;
+        c->h = 0;
+        lws_callback_on_writable(ss->get_wsi);
+    }
+    ss->get_wsi = NULL;
+}
+
+void sio_session_close(struct sio_session *ss, const char *why)
+{
+    struct sio *s = ss->srv;
+    uint32_t slot = (uint32_t)ss->h;
+    log_debug(LOG_SIO, "session %s closed: %s", ss->sid, why);
+    lws_sul_cancel(&ss->sul_ping);
+    lws_sul_cancel(&ss->sul_auth);
+    if (ss->get_wsi)
+        release_get(ss);
+    if (ss->ws_wsi)
+        sio_ws_close_req(ss->ws_wsi, LWS_CLOSE_STATUS_NORMAL);
+    if (ss->probe_wsi)
+        sio_ws_close_req(ss->probe_wsi, LWS_CLOSE_STATUS_NORMAL);
+    sio_pktq_clear(&ss->outq);
+    sio_socket_fini(ss);
+    free(ss->hdr_psk);
+    free(ss->query_psk);
+    s->slots[slot] = NULL;
+    s->gens[slot]++;
+    s->free_slots[s->n_free++] = slot;
+    s->n_sessions--;
+    free(ss);
+}
+
+void sio_session_close_all(struct sio *s)
+{
+    for (uint32_t i = 0; i < s->n_slots; i++)
+        if (s->slots[i])
+            sio_session_close(s->slots[i], "server shutdown");
+}
+
+void sio_sessions_fini(struct sio *s)
+{
+    sio_session_close_all(s);
+    free(s->slots);
+    free(s->gens);
+    free(s->free_slots);
+    s->slots = NULL;
+    s->gens = s->free_slots = NULL;
+    s->n_slots = s->cap_slots = s->n_free = 0;
+}

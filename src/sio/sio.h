@@ -1,0 +1,56 @@
+#pragma once
+/*
+ * The Socket.IO server: Engine.IO v4 (HTTP long-polling, websocket and the
+ * upgrade between them) and Socket.IO v5 on the main namespace, served by
+ * one libwebsockets context, answering collector events from the LMDB
+ * cache (or the live fallback) on a small pool of worker threads.
+ *
+ * Threads: sio_run() runs the libwebsockets service loop in the calling
+ * thread until sio_stop() is called (from any thread or a signal handler).
+ * Workers are started by sio_new() and joined by sio_free().
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "cache/cache.h"
+#include "collector.h"
+#include "poller/poller.h"
+#include "schema.h"
+
+struct sio_opts {
+    const char *bind;              /* interface or address; NULL: all */
+    int port;                      /* 0: the kernel picks one (see sio_port()) */
+    const char *tls_cert, *tls_key;/* both set: https/wss */
+    unsigned ping_interval_ms;     /* Engine.IO pingInterval (25000) */
+    unsigned ping_timeout_ms;      /* Engine.IO pingTimeout (20000) */
+    size_t max_payload;            /* Engine.IO maxPayload (1000000) */
+    unsigned workers;              /* query worker threads (2) */
+    const char *psk;               /* NULL or "": no authentication (caller checked the flag) */
+    const char *cors_origins;      /* comma-separated allow-list; NULL/"": echo any Origin */
+    unsigned auth_delay_ms;        /* first delay after repeated PSK failures (250) */
+    unsigned auth_delay_max_ms;    /* cap of the exponential delay (8000) */
+    unsigned shutdown_timeout_ms;  /* bounded wait for in-flight acks on stop (5000) */
+
+    const struct schema *schema;
+    const struct collector_set *collectors;
+    struct cache *cache;
+    struct poller_live *live;      /* live fallback for cold models; may be NULL (then cold = error) */
+};
+
+struct sio;
+
+/* Creates the lws context (binds the port) and starts the workers.
+ * -EADDRINUSE/-EACCES/-EINVAL etc. with a message in err. */
+int sio_new(struct sio **out, const struct sio_opts *o, char *err, size_t errlen) MUST_CHECK;
+/* The port actually bound (useful with port 0). */
+int sio_port(const struct sio *s);
+/* Serves until sio_stop(); then drains in-flight acks (bounded) and returns 0. */
+int sio_run(struct sio *s) MUST_CHECK;
+/* Async-signal-safe: asks sio_run() to finish. */
+void sio_stop(struct sio *s);
+/* The poller's on_commit callback: wakes the loop (any thread). arg is the struct sio. */
+void sio_on_commit(void *arg);
+/* Joins the workers, closes every session, destroys the context; accepts NULL. */
+void sio_free(struct sio *s);

@@ -5,7 +5,7 @@
  * dbdatecrack(): the arithmetic is exact, needs no DBPROCESS and rounds
  * datetime's 1/300 s ticks to milliseconds the way the node tedious driver
  * (under the original Prisma service) does, so both render the same text.
- * Decimals go through dbconvert() to text; the cache normalises the digits.
+ * Decimals are printed as text with their scale; the cache normalises the digits.
  */
 #include "poller/poller_int.h"
 
@@ -132,18 +132,51 @@ int pconv_ticks(int type, const BYTE *data, int len, int64_t *ticks)
     return date_value(type, data, len, ticks);
 }
 
-static int decimal_text(int type, const BYTE *data, int len, char slot[PCONV_SLOT],
-                        struct cache_value *out)
+/* Bytes of a TDS numeric (sign byte included) by precision, as on the wire. */
+static const uint8_t numeric_bytes[39] = {1,  2,  2,  3,  3,  4,  4,  4,  5,  5,  6,  6,  6,
+                                          7,  7,  8,  8,  9,  9,  9,  10, 10, 11, 11, 11, 12,
+                                          12, 13, 13, 14, 14, 14, 15, 15, 16, 16, 16, 17, 17};
+
+/* DBNUMERIC -> "-123.4500": db-lib keeps array[0] as the sign (1: negative)
+ * and the magnitude big-endian after it. Done by hand because dbconvert()
+ * needs a DBPROCESS for numerics; 38 digits fit in 128 bits. */
+int pconv_decimal_text(const DBNUMERIC *n, char out[PCONV_SLOT])
 {
-    DBINT n = dbconvert(NULL, type, data, len, SYBCHAR, (BYTE *)slot, PCONV_SLOT - 1);
-    if (n < 0)
+    if (n->precision < 1 || n->precision > 38 || n->scale > n->precision)
         return -EPROTO;
-    /* db-lib pads SYBCHAR output with blanks when asked for a fixed size. */
-    while (n > 0 && slot[n - 1] == ' ')
-        n--;
-    slot[n] = '\0';
+    unsigned __int128 v = 0;
+    for (int i = 1; i < numeric_bytes[n->precision]; i++)
+        v = v << 8 | n->array[i];
+    char digits[48];
+    int nd = 0;
+    do {
+        digits[nd++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    while (nd <= n->scale)
+        digits[nd++] = '0';
+    int o = 0;
+    if (n->array[0] == 1)
+        out[o++] = '-';
+    for (int i = nd - 1; i >= 0; i--) {
+        out[o++] = digits[i];
+        if (i == n->scale && i > 0)
+            out[o++] = '.';
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int decimal_text(const BYTE *data, int len, char slot[PCONV_SLOT], struct cache_value *out)
+{
+    DBNUMERIC n;
+    memset(&n, 0, sizeof n);
+    memcpy(&n, data, (size_t)len < sizeof n ? (size_t)len : sizeof n);
+    int o = pconv_decimal_text(&n, slot);
+    if (o < 0)
+        return o;
     out->kind = CV_DECIMAL;
-    out->s = (struct slice){(const uint8_t *)slot, (size_t)n};
+    out->s = (struct slice){(const uint8_t *)slot, (size_t)o};
     return 0;
 }
 
@@ -205,7 +238,7 @@ int pconv_value(int type, const BYTE *data, int len, char slot[PCONV_SLOT], stru
         out->b = len > 0 && data[0] != 0;
         break;
     case SYBDECIMAL: case SYBNUMERIC:
-        rc = decimal_text(type, data, len, slot, out);
+        rc = decimal_text(data, len, slot, out);
         break;
     case SYBMONEY: case SYBMONEY4: case SYBMONEYN:
         money_value(type, data, len, out);
@@ -222,7 +255,7 @@ int pconv_value(int type, const BYTE *data, int len, char slot[PCONV_SLOT], stru
             out->ms = pconv_datetime_ms(d.dtdays, d.dttime);
             break;
         }
-        int64_t t;
+        int64_t t = 0;
         rc = date_value(type, data, len, &t);
         /* Below a millisecond JavaScript's Date truncates; floor keeps pre-1970 right. */
         out->ms = floor_div(t, PT_TICKS_PER_MS);

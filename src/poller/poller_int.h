@@ -94,6 +94,8 @@ const BYTE *pconn_col_data(const struct pconn *c, int i, int *len);
  * -EPROTO with a message for a type the cache cannot represent. */
 int pconv_value(int type, const BYTE *data, int len, char slot[PCONV_SLOT], struct cache_value *out,
                 char *err, size_t errlen) MUST_CHECK;
+/* DBNUMERIC as decimal text with its scale ("-12.5000"); length, or -EPROTO. */
+int pconv_decimal_text(const DBNUMERIC *n, char out[PCONV_SLOT]);
 /* datetime ticks (1/300 s) to milliseconds, rounded as the node tedious driver does. */
 int64_t pconv_datetime_ms(int32_t days, int32_t ticks300);
 /* A date/time value of any db-lib date type as 100 ns ticks since the Unix epoch.

@@ -1,0 +1,108 @@
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "poller/poller_int.h"
+
+TestSuite(poller_sql);
+
+static const char schema_text[] =
+    "/// @cursor lastUpdate\n"
+    "model Company {\n"
+    "  companyRecId Int      @id @map(\"Company_RecID\")\n"
+    "  name         String?  @map(\"Company_Name\") @db.NVarChar(50)\n"
+    "  odd          String?  @map(\"We]ird\") @db.NVarChar(5)\n"
+    "  lastUpdate   DateTime? @map(\"Last_Update\") @db.DateTime\n"
+    "  @@map(\"Company\")\n"
+    "}\n"
+    "model BillingTerms {\n"
+    "  billingTermsRecId BigInt @id @map(\"Billing_Terms_RecID\")\n"
+    "  description String @map(\"Description\") @db.NVarChar(50)\n"
+    "  @@map(\"Billing_Terms\")\n"
+    "}\n";
+
+static struct schema *load(void)
+{
+    struct schema *s;
+    char err[256];
+    int rc = schema_parse(&s, "test.prisma", schema_text, strlen(schema_text), err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    return s;
+}
+
+static void expect(const struct schema_model *m, enum psql_kind k, const char *want)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    psql_build(&b, m, k);
+    cr_assert_str_eq((const char *)buf_data(&b), want);
+    buf_fini(&b);
+}
+
+Test(poller_sql, keyset_pages_follow_last_update_then_key)
+{
+    struct schema *s = load();
+    const struct schema_model *m = schema_model_find(s, "Company");
+    const char *cols = "[Company_RecID], [Company_Name], [We]]ird], [Last_Update]";
+    char want[512];
+    snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE [Last_Update] > @t "
+             "OR ([Last_Update] = @t AND [Company_RecID] > @id) ORDER BY [Last_Update], [Company_RecID]", cols);
+    expect(m, PSQL_KEYSET, want);
+    snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] ORDER BY [Last_Update], "
+             "[Company_RecID]", cols);
+    expect(m, PSQL_KEYSET_FIRST, want);
+    snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE ([Last_Update] IS NULL "
+             "AND [Company_RecID] > @id) OR [Last_Update] IS NOT NULL ORDER BY [Last_Update], [Company_RecID]", cols);
+    expect(m, PSQL_KEYSET_NULLS, want);
+    schema_free(s);
+}
+
+Test(poller_sql, key_walks_and_counts)
+{
+    struct schema *s = load();
+    const struct schema_model *m = schema_model_find(s, "BillingTerms");
+    expect(m, PSQL_KEYS, "SELECT TOP (@batch) [Billing_Terms_RecID] FROM [dbo].[Billing_Terms] WHERE "
+           "[Billing_Terms_RecID] > @id ORDER BY [Billing_Terms_RecID]");
+    expect(m, PSQL_KEYS_FIRST, "SELECT TOP (@batch) [Billing_Terms_RecID] FROM [dbo].[Billing_Terms] "
+           "ORDER BY [Billing_Terms_RecID]");
+    expect(m, PSQL_ROWS, "SELECT TOP (@batch) [Billing_Terms_RecID], [Description] FROM [dbo].[Billing_Terms] "
+           "WHERE [Billing_Terms_RecID] > @id ORDER BY [Billing_Terms_RecID]");
+    expect(m, PSQL_COUNT, "SELECT COUNT_BIG(*) FROM [dbo].[Billing_Terms]");
+    cr_assert_str_eq(psql_pk_decl(m), "bigint");
+    cr_assert_eq(psql_pk_type(m), SYBINT8);
+    schema_free(s);
+}
+
+Test(poller_sql, statements_without_a_cursor_are_not_built)
+{
+    struct schema *s = load();
+    struct psrc_model pm;
+    psrc_init(&pm, schema_model_find(s, "BillingTerms"));
+    cr_assert_null(pm.stmt[PSQL_KEYSET]);
+    cr_assert_not_null(pm.stmt[PSQL_ROWS]);
+    psrc_fini(&pm);
+    psrc_init(&pm, schema_model_find(s, "Company"));
+    cr_assert_not_null(pm.stmt[PSQL_KEYSET]);
+    cr_assert_eq(pm.clock, PSRC_CLOCK_LOCAL, "Last_Update is local time: GETDATE()");
+    psrc_fini(&pm);
+    schema_free(s);
+}
+
+Test(poller_sql, keyset_parameters_are_typed)
+{
+    struct schema *s = load();
+    struct psrc_model pm;
+    psrc_init(&pm, schema_model_find(s, "Company"));
+    struct pkeyset k;
+    pkeyset_set(&k, &pm, PSQL_KEYSET, 5000, 0, 42);
+    cr_assert_eq(k.n, 3);
+    cr_assert_str_eq(k.ps[0].name, "@batch");
+    cr_assert_str_eq(k.ps[1].decl, "datetime");
+    cr_assert_eq(k.ps[1].type, SYBDATETIME);
+    cr_assert_eq(k.dt.dtdays, 25567);
+    cr_assert_str_eq(k.ps[2].decl, "int");
+    cr_assert_eq(k.id4, 42);
+    pkeyset_set(&k, &pm, PSQL_KEYSET_FIRST, 10, 0, 0);
+    cr_assert_eq(k.n, 1);
+    psrc_fini(&pm);
+    schema_free(s);
+}

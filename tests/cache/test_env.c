@@ -1,0 +1,120 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fixture.h"
+#include "log.h"
+
+TestSuite(cache_env, .init = fx_open, .fini = fx_close);
+
+static int open_at(const char *dir, const struct schema *s, bool ro, struct cache **out)
+{
+    struct cache_opts o = {.path = dir, .map_size = ro ? 0 : 64u << 20, .read_only = ro, .schema = s};
+    return cache_open(out, &o);
+}
+
+Test(cache_env, reopen_keeps_rows_and_schema)
+{
+    struct cache_value cat = cv_int(1);
+    fx_subcategory(5, &cat, "five");
+    cache_close(fx_cache);
+    cr_assert_eq(open_at(fx_dir, fx_schema, false, &fx_cache), 0);
+    struct cache_rd *rd;
+    struct slice row;
+    cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    cr_assert_eq(cache_row_get(rd, fx_model("Subcategory"), 5, &row), 0);
+    cr_assert_eq(cache_schema(fx_cache), fx_schema);
+    cache_rd_end(rd);
+    cache_rd_free(rd);
+}
+
+Test(cache_env, read_only_open_sees_what_another_handle_writes)
+{
+    struct cache *ro;
+    cr_assert_eq(open_at(fx_dir, fx_schema, true, &ro), 0);
+    struct cache_rd *rd;
+    struct slice row;
+    cr_assert_eq(cache_rd_new(ro, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    cr_assert_eq(cache_row_get(rd, fx_model("Category"), 1, &row), -ENOENT);
+    cache_rd_end(rd);
+    fx_category(1, "one"); /* written through the writable handle */
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    cr_assert_eq(cache_row_get(rd, fx_model("Category"), 1, &row), 0);
+    char *j = fx_row_json(row, fx_model("Category"));
+    cr_assert_str_eq(j, "{\"id\":1,\"name\":\"one\"}");
+    free(j);
+    cache_rd_end(rd);
+    struct cache_wtxn *w;
+    cr_assert_eq(cache_wtxn_begin(ro, &w), -EROFS);
+    cache_rd_free(rd);
+    cache_close(ro);
+}
+
+Test(cache_env, read_only_open_of_a_missing_store_is_enoent)
+{
+    struct cache *c = (struct cache *)1;
+    char p[128];
+    snprintf(p, sizeof p, "%s/nothing-here", fx_dir);
+    cr_assert_eq(open_at(p, fx_schema, true, &c), -ENOENT);
+    cr_assert_null(c);
+}
+
+Test(cache_env, a_different_schema_is_refused_with_eproto)
+{
+    cache_close(fx_cache);
+    fx_cache = NULL;
+    char *text = strdup(fx_schema_text);
+    char *p = strstr(text, "name          String\n");
+    memcpy(p, "title", 5); /* Category.name renamed: stored rows no longer match */
+    struct schema *other = fx_schema_parse(text);
+    struct cache *c = NULL;
+    cr_assert_eq(open_at(fx_dir, other, false, &c), -EPROTO);
+    cr_assert_eq(open_at(fx_dir, other, true, &c), -EPROTO);
+    cr_assert_null(c);
+    cr_assert_eq(open_at(fx_dir, fx_schema, false, &fx_cache), 0, "the original still opens");
+    schema_free(other);
+    free(text);
+}
+
+Test(cache_env, a_foreign_lmdb_env_is_refused)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/cwcache-foreign-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
+    MDB_val k = {3, "abc"}, v = {3, "def"};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    struct cache *c = NULL;
+    cr_assert_eq(open_at(dir, fx_schema, true, &c), -EPROTO, "no meta database");
+    fx_dir_remove(dir);
+}
+
+Test(cache_env, bad_options_are_einval)
+{
+    struct cache *c;
+    struct cache_opts o = {.path = NULL, .schema = fx_schema};
+    cr_assert_eq(cache_open(&c, &o), -EINVAL);
+    o = (struct cache_opts){.path = fx_dir, .schema = NULL};
+    cr_assert_eq(cache_open(&c, &o), -EINVAL);
+}
+
+Test(cache_env, mdb_codes_translate_to_negative_errno)
+{
+    cr_assert_eq(cache_err_from_mdb(MDB_SUCCESS), 0);
+    cr_assert_eq(cache_err_from_mdb(MDB_NOTFOUND), -ENOENT);
+    cr_assert_eq(cache_err_from_mdb(MDB_MAP_FULL), -ENOSPC);
+    cr_assert_eq(cache_err_from_mdb(MDB_INCOMPATIBLE), -EPROTO);
+    cr_assert_eq(cache_err_from_mdb(EACCES), -EACCES);
+    cr_assert_eq(cache_err_from_mdb(MDB_CORRUPTED), -EIO);
+}

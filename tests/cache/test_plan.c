@@ -1,0 +1,192 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "fixture.h"
+
+TestSuite(cache_plan, .init = fx_open, .fini = fx_close);
+
+static struct collector col(const char *model)
+{
+    return (struct collector){.event = "fetchX", .model = fx_model(model)};
+}
+
+static int parse(struct cache_plan *p, const char *model, const char *opts, char *err, size_t errlen)
+{
+    static struct collector c;
+    c = col(model);
+    json_t *j = opts ? json_loads(opts, JSON_DECODE_ANY, NULL) : NULL;
+    cr_assert(!opts || j, "bad test JSON %s", opts);
+    int rc = cache_plan_parse(p, &c, j, err, errlen);
+    json_decref(j);
+    return rc;
+}
+
+static void error_is(const char *model, const char *opts, const char *want)
+{
+    struct cache_plan p;
+    char err[256] = "";
+    cr_assert_eq(parse(&p, model, opts, err, sizeof err), -EINVAL, "%s accepted", opts);
+    cr_assert_str_eq(err, want, "for %s", opts);
+    cr_assert_null(p.arena, "a failed parse frees what it allocated");
+}
+
+Test(cache_plan, no_opts_is_every_scalar_in_schema_order)
+{
+    struct cache_plan p;
+    char err[128];
+    cr_assert_eq(parse(&p, "Product", NULL, err, sizeof err), 0);
+    cr_assert_eq(p.root.n_fields, 4);
+    cr_assert_str_eq(p.root.fields[3]->name, "price");
+    cr_assert_eq(p.root.n_children, 0);
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Product", "null", err, sizeof err), 0);
+    cr_assert_eq(p.root.n_fields, 4);
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Product", "{}", err, sizeof err), 0);
+    cr_assert_eq(p.root.n_fields, 4);
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Product", "{\"select\":null,\"include\":null}", err, sizeof err), 0);
+    cr_assert_eq(p.root.n_fields, 4);
+    cache_plan_fini(&p);
+}
+
+Test(cache_plan, select_keeps_schema_order_and_relations_in_request_order)
+{
+    struct cache_plan p;
+    char err[128];
+    cr_assert_eq(parse(&p, "Company", "{\"select\":{\"children\":true,\"name\":true,\"parent\":"
+                                      "{\"select\":{\"id\":true}},\"id\":true,\"deleted\":false}}",
+                       err, sizeof err), 0, "%s", err);
+    cr_assert_eq(p.root.n_fields, 2);
+    cr_assert_str_eq(p.root.fields[0]->name, "id");
+    cr_assert_str_eq(p.root.fields[1]->name, "name");
+    cr_assert_eq(p.root.n_children, 2);
+    cr_assert_str_eq(p.root.children[0].via->name, "children");
+    cr_assert_eq(p.root.children[0].n_fields, 4);
+    cr_assert_str_eq(p.root.children[1].via->name, "parent");
+    cr_assert_eq(p.root.children[1].n_fields, 1);
+    cache_plan_fini(&p);
+}
+
+Test(cache_plan, arrays_dedupe_and_false_entries_are_left_out)
+{
+    struct cache_plan p;
+    char err[128];
+    cr_assert_eq(parse(&p, "Company", "{\"include\":[\"children\",\"children\"]}", err, sizeof err), 0);
+    cr_assert_eq(p.root.n_children, 1);
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Company", "{\"include\":{\"children\":false,\"parent\":true}}", err,
+                       sizeof err), 0);
+    cr_assert_eq(p.root.n_children, 1);
+    cr_assert_str_eq(p.root.children[0].via->name, "parent");
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Company", "{\"select\":[\"name\",\"name\"]}", err, sizeof err), 0);
+    cr_assert_eq(p.root.n_fields, 1);
+    cache_plan_fini(&p);
+}
+
+Test(cache_plan, nesting_up_to_the_limit_is_accepted)
+{
+    struct cache_plan p;
+    char err[256];
+    cr_assert_eq(parse(&p, "Company", "{\"include\":{\"children\":{\"include\":{\"children\":{\"include\":"
+                                      "{\"children\":{\"include\":{\"parent\":true}}}}}}}}",
+                       err, sizeof err), 0, "%s", err);
+    cache_plan_fini(&p);
+}
+
+Test(cache_plan, collector_filter_and_max_rows_are_kept)
+{
+    struct cache_plan p;
+    char err[128];
+    struct collector_filter f = {fx_field("Product", "price"), "\"12.50\""};
+    struct collector c = col("Product");
+    c.where = &f;
+    c.n_where = 1;
+    c.max_rows = 5;
+    cr_assert_eq(cache_plan_parse(&p, &c, NULL, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(p.max_rows, 5);
+    cr_assert_eq(p.n_where, 1);
+    cr_assert_eq(p.where[0].json.len, 6);
+    cr_assert_eq(memcmp(p.where[0].json.p, "\"12.5\"", 6), 0);
+    cache_plan_fini(&p);
+    f.json_value = "\"twelve\"";
+    cr_assert_eq(cache_plan_parse(&p, &c, NULL, err, sizeof err), -EINVAL);
+}
+
+Test(cache_plan, select_and_include_together)
+{
+    error_is("Company", "{\"select\":[\"id\"],\"include\":[\"parent\"]}", CACHE_ERR_SELECT_AND_INCLUDE);
+    error_is("Company", "{\"include\":{\"parent\":{\"select\":{\"id\":true},\"include\":{\"parent\":true}}}}",
+             CACHE_ERR_SELECT_AND_INCLUDE);
+}
+
+Test(cache_plan, unknown_names)
+{
+    error_is("Company", "{\"select\":[\"foo\"]}", "Unknown field \"foo\" on model Company");
+    error_is("Company", "{\"select\":{\"id\":true,\"foo\":true}}", "Unknown field \"foo\" on model Company");
+    error_is("Company", "{\"include\":[\"foo\"]}", "Unknown relation \"foo\" on model Company");
+    error_is("Company", "{\"include\":{\"parent\":{\"include\":{\"bar\":true}}}}",
+             "Unknown relation \"bar\" on model Company");
+    error_is("Product", "{\"include\":{\"subcategory\":{\"select\":[\"nope\"]}}}",
+             "Unknown field \"nope\" on model Subcategory");
+    error_is("Company", "{\"include\":[\"name\"]}",
+             "Field \"name\" on model Company is not a relation and cannot be included");
+}
+
+Test(cache_plan, unknown_options)
+{
+    error_is("Company", "{\"where\":{\"id\":1}}",
+             "Unknown option \"where\" in options: only select and include are supported");
+    error_is("Company", "{\"include\":{\"children\":{\"take\":1}}}",
+             "Unknown option \"take\" in relation \"children\" on model Company: only select and "
+             "include are supported");
+}
+
+Test(cache_plan, too_deep)
+{
+    error_is("Company", "{\"include\":{\"children\":{\"include\":{\"children\":{\"include\":"
+                        "{\"children\":{\"include\":{\"children\":{\"include\":{\"parent\":true}}}}}}}}}}",
+             "Relation \"parent\" on model Company is nested too deep: at most 4 levels of "
+             "include/select are allowed");
+    error_is("Company", "{\"select\":{\"parent\":{\"select\":{\"parent\":{\"select\":{\"parent\":"
+                        "{\"select\":{\"parent\":{\"select\":{\"parent\":true}}}}}}}}}}",
+             "Relation \"parent\" on model Company is nested too deep: at most 4 levels of "
+             "include/select are allowed");
+}
+
+Test(cache_plan, bad_types)
+{
+    error_is("Company", "[\"id\"]", "Invalid options: expected an object with select or include, got an array");
+    error_is("Company", "\"id\"", "Invalid options: expected an object with select or include, got a string");
+    error_is("Company", "{\"select\":\"id\"}",
+             "Invalid select on model Company: expected an array of field names or an object, got a string");
+    error_is("Company", "{\"select\":[1]}",
+             "Invalid select on model Company: array entries must be field names, got a number");
+    error_is("Company", "{\"select\":{\"id\":1}}",
+             "Invalid value for \"id\" in select on model Company: expected true, false or an object, got a number");
+    error_is("Company", "{\"select\":{\"id\":{\"select\":{}}}}",
+             "Field \"id\" on model Company is not a relation: select it with true");
+    error_is("Company", "{\"include\":true}",
+             "Invalid include on model Company: expected an array of relation names or an object, got a boolean");
+    error_is("Company", "{\"include\":[null]}",
+             "Invalid include on model Company: array entries must be relation names, got null");
+    error_is("Company", "{\"include\":{\"parent\":\"yes\"}}",
+             "Invalid value for \"parent\" in include on model Company: expected true, false or an object, got a string");
+    error_is("Company", "{\"include\":{\"parent\":[\"id\"]}}",
+             "Invalid value for \"parent\" in include on model Company: expected true, false or an object, got an array");
+    error_is("Company", "{\"select\":{}}", "The select on model Company needs at least one field set to true");
+    error_is("Company", "{\"select\":{\"id\":false}}",
+             "The select on model Company needs at least one field set to true");
+    error_is("Company", "{\"select\":[]}", "The select on model Company needs at least one field set to true");
+}
+
+Test(cache_plan, fini_accepts_null_and_twice)
+{
+    struct cache_plan p;
+    char err[64];
+    cr_assert_eq(parse(&p, "Company", NULL, err, sizeof err), 0);
+    cache_plan_fini(&p);
+    cache_plan_fini(&p);
+    cache_plan_fini(NULL);
+}

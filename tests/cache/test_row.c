@@ -1,0 +1,149 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "fixture.h"
+
+TestSuite(cache_row, .init = fx_open, .fini = fx_close);
+
+static struct buf enc(const struct cache_value *vals)
+{
+    struct buf b;
+    char err[128] = "";
+    buf_init(&b, 0);
+    cr_assert_eq(cache_row_encode(fx_model("AllTypes"), vals, &b, err, sizeof err), 0, "%s", err);
+    return b;
+}
+
+static void expect_full(const struct cache_value *vals, const char *want)
+{
+    struct buf b = enc(vals);
+    char *got = fx_row_json(buf_slice(&b), fx_model("AllTypes"));
+    cr_assert_str_eq(got, want);
+    free(got);
+    buf_fini(&b);
+}
+
+Test(cache_row, full_record_is_the_body_in_braces)
+{
+    struct cache_value v[] = {cv_int(7), cv_int(-5), cv_int(INT64_MIN), cv_text("a\"\\\t"),
+                              cv_bool(false), cv_dt(1709294400000LL), cv_dec("12345678901234567890.123456789"),
+                              cv_float(2.5), {.kind = CV_BYTES, .s = {(const uint8_t *)"hi", 2}}};
+    expect_full(v, "{\"id\":7,\"i\":-5,\"b\":-9223372036854775808,\"s\":\"a\\\"\\\\\\t\",\"t\":false,"
+                   "\"d\":\"2024-03-01T12:00:00.000Z\",\"dec\":\"12345678901234567890.123456789\","
+                   "\"f\":2.5,\"by\":\"aGk=\"}");
+}
+
+Test(cache_row, nulls_empty_strings_and_extremes)
+{
+    struct cache_value v[] = {cv_int(INT64_MAX), cv_null(), cv_int(INT64_MAX), cv_text(""), cv_null(),
+                              cv_dt(-62135596800000LL), cv_dec("-0.000"), cv_float(-1.7976931348623157e308),
+                              cv_null()};
+    expect_full(v, "{\"id\":9223372036854775807,\"i\":null,\"b\":9223372036854775807,\"s\":\"\","
+                   "\"t\":null,\"d\":\"0001-01-01T00:00:00.000Z\",\"dec\":\"0\","
+                   "\"f\":-1.7976931348623157e+308,\"by\":null}");
+    struct cache_value w[] = {cv_int(1), cv_null(), cv_null(), cv_text("日本語 ünïcödé"), cv_null(),
+                              cv_dt(253402300799999LL), cv_null(), cv_float(5e-324), cv_null()};
+    expect_full(w, "{\"id\":1,\"i\":null,\"b\":null,\"s\":\"日本語 ünïcödé\",\"t\":null,"
+                   "\"d\":\"9999-12-31T23:59:59.999Z\",\"dec\":null,\"f\":5e-324,\"by\":null}");
+}
+
+Test(cache_row, values_pk_and_ints_read_back_without_parsing_json)
+{
+    struct cache_value v[] = {cv_int(42), cv_int(-17), cv_null(), cv_text("x"), cv_bool(true),
+                              cv_null(), cv_dec("1.50"), cv_null(), cv_null()};
+    struct buf b = enc(v);
+    const struct schema_model *m = fx_model("AllTypes");
+    struct slice row = buf_slice(&b), val;
+    cr_assert_eq(cache_row_pk(row), 42);
+    cr_assert_eq(cache_row_value(row, m, fx_field("AllTypes", "dec"), &val), 0);
+    cr_assert_eq(val.len, 5);
+    cr_assert_eq(memcmp(val.p, "\"1.5\"", 5), 0);
+    cr_assert_eq(cache_row_value(row, m, fx_field("AllTypes", "t"), &val), 0);
+    cr_assert_eq(memcmp(val.p, "true", 4), 0);
+    int64_t i;
+    cr_assert_eq(cache_row_int(row, m, fx_field("AllTypes", "i"), &i), 0);
+    cr_assert_eq(i, -17);
+    cr_assert_eq(cache_row_int(row, m, fx_field("AllTypes", "b"), &i), -ENOENT);
+    cr_assert_eq(cache_row_int(row, m, fx_field("AllTypes", "id"), &i), 0);
+    cr_assert_eq(i, 42);
+    buf_fini(&b);
+}
+
+Test(cache_row, encode_appends_after_existing_bytes)
+{
+    struct cache_value v[] = {cv_int(1), cv_null(), cv_null(), cv_null(), cv_null(), cv_null(),
+                              cv_null(), cv_null(), cv_null()};
+    struct buf b;
+    char err[64];
+    buf_init(&b, 0);
+    buf_append(&b, "abc", 3);
+    cr_assert_eq(cache_row_encode(fx_model("AllTypes"), v, &b, err, sizeof err), 0);
+    cr_assert_eq(memcmp(buf_data(&b), "abc", 3), 0);
+    cr_assert_eq(cache_row_pk((struct slice){buf_data(&b) + 3, b.len - 3}), 1);
+    buf_fini(&b);
+}
+
+Test(cache_row, same_values_same_fingerprint_changed_value_other)
+{
+    struct cache_value v[] = {cv_int(1), cv_int(2), cv_null(), cv_text("a"), cv_null(), cv_null(),
+                              cv_null(), cv_null(), cv_null()};
+    struct buf a = enc(v), b = enc(v);
+    v[3] = cv_text("b");
+    struct buf c = enc(v);
+    struct cache_row_view va, vb, vc;
+    cr_assert_eq(cache_row_view(buf_slice(&a), fx_model("AllTypes"), &va), 0);
+    cr_assert_eq(cache_row_view(buf_slice(&b), fx_model("AllTypes"), &vb), 0);
+    cr_assert_eq(cache_row_view(buf_slice(&c), fx_model("AllTypes"), &vc), 0);
+    cr_assert_eq(va.hash, vb.hash);
+    cr_assert_neq(va.hash, vc.hash);
+    buf_fini(&a), buf_fini(&b), buf_fini(&c);
+}
+
+Test(cache_row, bad_values_fail_and_leave_the_buffer_as_it_was)
+{
+    struct cache_value v[] = {cv_int(1), cv_text("nope"), cv_null(), cv_null(), cv_null(), cv_null(),
+                              cv_null(), cv_null(), cv_null()};
+    struct buf b;
+    char err[128] = "";
+    buf_init(&b, 0);
+    cr_assert_eq(cache_row_encode(fx_model("AllTypes"), v, &b, err, sizeof err), -EINVAL);
+    cr_assert_eq(b.len, 0);
+    cr_assert(strstr(err, "field i"), "%s", err);
+    v[1] = cv_null();
+    v[0] = cv_null();
+    cr_assert_eq(cache_row_encode(fx_model("AllTypes"), v, &b, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "key id"), "%s", err);
+    buf_fini(&b);
+}
+
+Test(cache_row, damaged_or_foreign_rows_are_rejected)
+{
+    struct cache_value v[] = {cv_int(1), cv_null(), cv_null(), cv_null(), cv_null(), cv_null(),
+                              cv_null(), cv_null(), cv_null()};
+    struct buf b = enc(v);
+    struct cache_row_view view;
+    struct slice s = buf_slice(&b), val;
+    cr_assert_eq(cache_row_view((struct slice){s.p, 10}, fx_model("AllTypes"), &view), -EPROTO);
+    cr_assert_eq(cache_row_view((struct slice){s.p, s.len - 1}, fx_model("AllTypes"), &view), -EPROTO);
+    cr_assert_eq(cache_row_view(s, fx_model("Category"), &view), -EPROTO, "field count differs");
+    cr_assert_eq(cache_row_value(s, fx_model("AllTypes"), fx_field("Category", "name"), &val), -EINVAL);
+    buf_data(&b)[0] = 9;
+    cr_assert_eq(cache_row_view(s, fx_model("AllTypes"), &view), -EPROTO, "unknown version");
+    buf_fini(&b);
+}
+
+Test(cache_row, json_int_parser)
+{
+    int64_t i;
+    cr_assert_eq(cache_json_int(slice_str("0"), &i), 0);
+    cr_assert_eq(i, 0);
+    cr_assert_eq(cache_json_int(slice_str("-9223372036854775808"), &i), 0);
+    cr_assert_eq(i, INT64_MIN);
+    cr_assert_eq(cache_json_int(slice_str("9223372036854775807"), &i), 0);
+    cr_assert_eq(i, INT64_MAX);
+    cr_assert_eq(cache_json_int(slice_str("null"), &i), -ENOENT);
+    cr_assert_eq(cache_json_int(slice_str("9223372036854775808"), &i), -EPROTO);
+    cr_assert_eq(cache_json_int(slice_str("\"1\""), &i), -EPROTO);
+    cr_assert_eq(cache_json_int(slice_str("-"), &i), -EPROTO);
+    cr_assert_eq(cache_json_int(slice_str(""), &i), -EPROTO);
+}

@@ -53,6 +53,9 @@ void buf_reserve(struct buf *b, size_t extra)
 {
     if (b->mem && b->cap - b->len >= extra)
         return;
+    /* A request that cannot fit in memory is an OOM: doubling would wrap. */
+    if (extra > SIZE_MAX / 4 - b->len - b->head)
+        abort();
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len < extra)
         cap *= 2;

@@ -7,33 +7,32 @@
 
 static const char hex[] = "0123456789abcdef";
 
-/* Length of a valid UTF-8 sequence starting at s (at most n bytes), or 0. */
-static size_t utf8_seq_len(const uint8_t *s, size_t n)
+/* Scans one UTF-8 sequence at s (n > 0 bytes, s[0] >= 0x80) the way the
+ * WHATWG decoder does (Node's Buffer#toString, TextDecoder): returns how many
+ * bytes it covers and sets *ok. An invalid sequence covers its "maximal
+ * subpart" (the longest prefix that could still have become valid, at least
+ * one byte), which is replaced by a single U+FFFD: so the replacement
+ * characters match what JavaScript would have produced from the same bytes. */
+static size_t utf8_scan(const uint8_t *s, size_t n, bool *ok)
 {
-    uint8_t c = s[0];
-    size_t len;
-    uint32_t min;
-    if (c < 0xC2)
-        return 0;
-    if (c < 0xE0)
-        len = 2, min = 0x80;
-    else if (c < 0xF0)
-        len = 3, min = 0x800;
-    else if (c < 0xF5)
-        len = 4, min = 0x10000;
+    uint8_t c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+    *ok = false;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c >= 0xE0 && c <= 0xEF)
+        need = 2, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        need = 3, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
     else
-        return 0;
-    if (len > n)
-        return 0;
-    uint32_t cp = c & (0x3F >> (len - 1));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3F);
+        return 1; /* 80..C1, F5..FF never start a sequence */
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= n || s[i] < lo || s[i] > hi)
+            return i; /* the maximal subpart ends before this byte */
+        lo = 0x80, hi = 0xBF; /* only the second byte has special bounds */
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
+    *ok = true;
+    return need + 1;
 }
 
 void json_put_str(struct buf *b, const char *str, size_t n)
@@ -48,10 +47,14 @@ void json_put_str(struct buf *b, const char *str, size_t n)
             i++;
             continue;
         }
-        size_t ulen = c >= 0x80 ? utf8_seq_len(s + i, n - i) : 0;
-        if (ulen) {
-            i += ulen;
-            continue;
+        size_t len = 1;
+        if (c >= 0x80) {
+            bool ok;
+            len = utf8_scan(s + i, n - i, &ok);
+            if (ok) {
+                i += len;
+                continue;
+            }
         }
         buf_append(b, s + run, i - run);
         switch (c) {
@@ -67,10 +70,11 @@ void json_put_str(struct buf *b, const char *str, size_t n)
                 char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
                 buf_append(b, e, 6);
             } else {
-                buf_append(b, "\xEF\xBF\xBD", 3); /* invalid UTF-8 byte: U+FFFD */
+                buf_append(b, "\xEF\xBF\xBD", 3); /* invalid UTF-8: U+FFFD */
             }
         }
-        run = ++i;
+        i += len;
+        run = i;
     }
     buf_append(b, s + run, n - run);
     buf_putc(b, '"');
@@ -179,12 +183,23 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 
 void json_put_datetime_ms(struct buf *b, int64_t ms)
 {
+    /* ECMAScript dates span +-8.64e15 ms; outside it a Date is invalid and
+     * JSON.stringify writes null. The bound also keeps the arithmetic below
+     * far from overflow. */
+    if (ms > 8640000000000000 || ms < -8640000000000000) {
+        buf_append(b, "null", 4);
+        return;
+    }
     int64_t days = ms >= 0 ? ms / 86400000 : -((-ms + 86399999) / 86400000);
     int64_t rem = ms - days * 86400000;
     int64_t y;
     unsigned mo, d;
     civil_from_days(days, &y, &mo, &d);
-    buf_printf(b, "\"%04" PRId64 "-%02u-%02uT%02u:%02u:%02u.%03uZ\"", y, mo, d,
-               (unsigned)(rem / 3600000), (unsigned)(rem / 60000 % 60),
-               (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000));
+    /* Years outside 0..9999 use the expanded form: sign and six digits. */
+    if (y >= 0 && y <= 9999)
+        buf_printf(b, "\"%04" PRId64, y);
+    else
+        buf_printf(b, "\"%c%06" PRId64, y < 0 ? '-' : '+', y < 0 ? -y : y);
+    buf_printf(b, "-%02u-%02uT%02u:%02u:%02u.%03uZ\"", mo, d, (unsigned)(rem / 3600000),
+               (unsigned)(rem / 60000 % 60), (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000));
 }

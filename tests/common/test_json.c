@@ -1,0 +1,174 @@
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "json.h"
+
+/* Expected strings below were produced by Node 20's JSON.stringify. */
+
+TestSuite(common_json);
+
+static struct buf out;
+
+static const char *text(void)
+{
+    buf_putc(&out, '\0');
+    out.len--;
+    return (const char *)buf_data(&out);
+}
+
+static void str_is(const char *in, size_t n, const char *want)
+{
+    buf_reset(&out);
+    json_put_str(&out, in, n);
+    cr_assert_eq(out.len, strlen(want), "got %s want %s", text(), want);
+    cr_assert_str_eq(text(), want);
+}
+
+static void dbl_is(double v, const char *want)
+{
+    buf_reset(&out);
+    json_put_double(&out, v);
+    cr_assert_str_eq(text(), want, "%.17g", v);
+}
+
+static void dt_is(int64_t ms, const char *want)
+{
+    buf_reset(&out);
+    json_put_datetime_ms(&out, ms);
+    cr_assert_str_eq(text(), want, "%lld", (long long)ms);
+}
+
+Test(common_json, string_escapes_like_json_stringify)
+{
+    str_is("plain", 5, "\"plain\"");
+    str_is("", 0, "\"\"");
+    str_is("\"\\\b\f\n\r\t/", 8, "\"\\\"\\\\\\b\\f\\n\\r\\t/\"");
+    /* Other controls as \u00XX; DEL and U+2028 pass through as JSON.stringify does. */
+    str_is("\x00\x01\x1f\x7f", 4, "\"\\u0000\\u0001\\u001f\x7f\"");
+    str_is("a\xe2\x80\xa8z", 5, "\"a\xe2\x80\xa8z\"");
+    buf_fini(&out);
+}
+
+Test(common_json, valid_utf8_is_copied)
+{
+    str_is("\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\"");             /* été */
+    str_is("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");                       /* € */
+    str_is("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");               /* 😀 */
+    str_is("\xf4\x8f\xbf\xbf", 4, "\"\xf4\x8f\xbf\xbf\"");               /* U+10FFFF */
+    str_is("\xef\xbf\xbf\xc2\x80", 5, "\"\xef\xbf\xbf\xc2\x80\"");       /* U+FFFF, U+0080 */
+    buf_fini(&out);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+Test(common_json, invalid_utf8_becomes_fffd_per_maximal_subpart)
+{
+    /* The same bytes through Node's Buffer#toString then JSON.stringify. */
+    str_is("a\xe2\x82" "b", 4, "\"a" FFFD "b\"");                 /* truncated 3-byte */
+    str_is("\xed\xa0\x80", 3, "\"" FFFD FFFD FFFD "\"");          /* UTF-16 surrogate */
+    str_is("\xf0\x9f\x98", 3, "\"" FFFD "\"");                    /* truncated at the end */
+    str_is("\xf4\x90\x80\x80", 4, "\"" FFFD FFFD FFFD FFFD "\""); /* above U+10FFFF */
+    str_is("\xc0\xaf", 2, "\"" FFFD FFFD "\"");                   /* overlong '/' */
+    str_is("\xe0\x80\xaf", 3, "\"" FFFD FFFD FFFD "\"");          /* overlong 3-byte */
+    str_is("\xff" "d", 2, "\"" FFFD "d\"");
+    str_is("\x80\x80", 2, "\"" FFFD FFFD "\"");                   /* lone continuations */
+    str_is("\xc3", 1, "\"" FFFD "\"");
+    str_is("\xc3\"", 2, "\"" FFFD "\\\"\"");                      /* quote after a broken lead */
+    static const char mixed[] = "a\xe2\x82" "b\xed\xa0\x80" "c\xf0\x9f\x98\xf4\x90\x80\x80\xc0\xaf\xff"
+                                "d\xe2\x82\xac";
+    str_is(mixed, sizeof mixed - 1,
+           "\"a" FFFD "b" FFFD FFFD FFFD "c" FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD "d\xe2\x82\xac\"");
+    buf_fini(&out);
+}
+
+Test(common_json, length_is_explicit)
+{
+    str_is("a\0b", 3, "\"a\\u0000b\"");
+    buf_reset(&out);
+    json_put_cstr(&out, "x\"y");
+    cr_assert_str_eq(text(), "\"x\\\"y\"");
+    buf_fini(&out);
+}
+
+Test(common_json, doubles_print_like_javascript)
+{
+    dbl_is(0.1, "0.1");
+    dbl_is(1e21, "1e+21");
+    dbl_is(1e20, "100000000000000000000");
+    dbl_is(999999999999999900000.0, "999999999999999900000");
+    dbl_is(1.5e-7, "1.5e-7");
+    dbl_is(1e-7, "1e-7");
+    dbl_is(-1e-7, "-1e-7");
+    dbl_is(0.000001, "0.000001");
+    dbl_is(0.00001234, "0.00001234");
+    dbl_is(123456789012.0, "123456789012");
+    dbl_is(-0.0, "0");
+    dbl_is(0.0, "0");
+    dbl_is(12.3456, "12.3456");
+    dbl_is(1234.5678, "1234.5678");
+    dbl_is(3657691.5, "3657691.5");
+    dbl_is(9.95, "9.95");
+    dbl_is(4.35, "4.35");
+    dbl_is(0.1 + 0.2, "0.30000000000000004");
+    dbl_is(1.0 / 3, "0.3333333333333333");
+    dbl_is(100, "100");
+    dbl_is(-1.5, "-1.5");
+    dbl_is(9007199254740992.0, "9007199254740992");
+    dbl_is(9007199254740994.0, "9007199254740994");
+    dbl_is(5e-324, "5e-324");
+    dbl_is(1.7976931348623157e308, "1.7976931348623157e+308");
+    dbl_is(1e300, "1e+300");
+    dbl_is(NAN, "null");
+    dbl_is(INFINITY, "null");
+    dbl_is(-INFINITY, "null");
+    buf_fini(&out);
+}
+
+Test(common_json, datetimes_like_date_to_json)
+{
+    dt_is(0, "\"1970-01-01T00:00:00.000Z\"");
+    dt_is(-1, "\"1969-12-31T23:59:59.999Z\"");
+    dt_is(1709208000000, "\"2024-02-29T12:00:00.000Z\"");
+    dt_is(-6847804800000, "\"1753-01-01T00:00:00.000Z\"");   /* SQL Server datetime minimum */
+    dt_is(253402300799999, "\"9999-12-31T23:59:59.999Z\"");  /* and maximum year */
+    dt_is(-62135596800000, "\"0001-01-01T00:00:00.000Z\"");
+    dt_is(-62135596800001, "\"0000-12-31T23:59:59.999Z\"");
+    dt_is(253402300800000, "\"+010000-01-01T00:00:00.000Z\"");
+    dt_is(8640000000000000, "\"+275760-09-13T00:00:00.000Z\"");
+    dt_is(-8640000000000000, "\"-271821-04-20T00:00:00.000Z\"");
+    dt_is(8640000000000001, "null");
+    dt_is(INT64_MIN, "null");
+    buf_fini(&out);
+}
+
+Test(common_json, integers_and_bools)
+{
+    buf_reset(&out);
+    json_put_i64(&out, INT64_MIN);
+    buf_putc(&out, ' ');
+    json_put_i64(&out, -1);
+    buf_putc(&out, ' ');
+    json_put_u64(&out, UINT64_MAX);
+    buf_putc(&out, ' ');
+    json_put_bool(&out, true);
+    buf_putc(&out, ' ');
+    json_put_bool(&out, false);
+    cr_assert_str_eq(text(), "-9223372036854775808 -1 18446744073709551615 true false");
+    buf_fini(&out);
+}
+
+Test(common_json, appends_after_headroom_and_existing_data)
+{
+    struct buf b;
+    buf_init(&b, 16);
+    buf_puts(&b, "[");
+    json_put_cstr(&b, "x");
+    buf_putc(&b, ',');
+    json_put_double(&b, 2.5);
+    buf_putc(&b, ']');
+    cr_assert_eq(b.len, 9);
+    cr_assert(memcmp(buf_data(&b), "[\"x\",2.5]", 9) == 0);
+    cr_assert_eq(buf_data(&b), b.mem + 16);
+    buf_fini(&b);
+}

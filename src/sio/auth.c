@@ -31,10 +31,23 @@ static void random_bytes(uint8_t *p, size_t n)
     }
 }
 
+/* The slot is masked with a per-process random word so that ids do not
+ * show how many sessions the server has had. */
+static uint32_t slot_mask;
+static pthread_once_t mask_once = PTHREAD_ONCE_INIT;
+
+static void mask_init(void)
+{
+    uint8_t r[4];
+    random_bytes(r, sizeof r);
+    slot_mask = get_be32(r);
+}
+
 void sio_id_make(char out[SIO_ID_LEN + 1], uint32_t slot)
 {
     uint8_t raw[15];
-    put_be32(raw, slot);
+    pthread_once(&mask_once, mask_init);
+    put_be32(raw, slot ^ slot_mask);
     random_bytes(raw + 4, sizeof raw - 4);
     for (int i = 0, o = 0; i < 15; i += 3) {
         uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
@@ -70,7 +83,8 @@ int sio_id_slot(const char *s, size_t len, uint32_t *slot)
         raw[o++] = (uint8_t)(v >> 8);
         raw[o++] = (uint8_t)v;
     }
-    *slot = get_be32(raw);
+    pthread_once(&mask_once, mask_init);
+    *slot = get_be32(raw) ^ slot_mask;
     return 0;
 }
 

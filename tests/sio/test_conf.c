@@ -1,0 +1,168 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+    strcpy(path, "/tmp/cwcache-conf-XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void cleanup(void)
+{
+    if (path[0])
+        unlink(path);
+    unsetenv("PORT");
+    unsetenv("PSK");
+    unsetenv("DATABASE_URL");
+}
+
+TestSuite(main_conf, .init = cleanup, .fini = cleanup);
+
+Test(main_conf, defaults_match_the_original)
+{
+    struct conf c;
+    char err[256];
+    char *argv[] = {"cwcache", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 1, argv, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.port, 3000);
+    cr_assert_eq(c.ping_interval, 25000);
+    cr_assert_eq(c.ping_timeout, 20000);
+    cr_assert_eq(c.max_payload, 1000000);
+    cr_assert_eq(c.workers, 2);
+    cr_assert_str_eq(c.data_dir, "./data");
+    cr_assert_null(c.psk);
+    conf_fini(&c);
+}
+
+Test(main_conf, flag_beats_env_beats_file_beats_default)
+{
+    struct conf c;
+    char err[256];
+    write_file("# comment\nport = 1111\nworkers = 3\npsk = \"from file # not a comment\"\n"
+               "data_dir = /tmp/x   # trailing comment\n");
+    setenv("PORT", "2222", 1);
+    char *argv[] = {"cwcache", "--config", path, "--port=3333", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 4, argv, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.port, 3333);
+    cr_assert_eq(c.workers, 3);
+    cr_assert_str_eq(c.psk, "from file # not a comment");
+    cr_assert_str_eq(c.data_dir, "/tmp/x");
+    conf_fini(&c);
+
+    char *argv2[] = {"cwcache", "--config=", NULL};
+    argv2[1] = malloc(strlen(path) + 10);
+    sprintf(argv2[1], "--config=%s", path);
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 2, argv2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.port, 2222); /* env over file */
+    conf_fini(&c);
+    free(argv2[1]);
+}
+
+Test(main_conf, file_errors_name_file_and_line)
+{
+    struct conf c;
+    char err[256], want[128];
+    char *argv[] = {"cwcache", "--config", path, NULL};
+    write_file("port = 1\n\nnonsense\n");
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, argv, err, sizeof err), -EINVAL);
+    snprintf(want, sizeof want, "%s:3: expected key = value", path);
+    cr_assert_str_eq(err, want);
+    conf_fini(&c);
+    unlink(path);
+
+    write_file("bogus = 1\n");
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, argv, err, sizeof err), -EINVAL);
+    snprintf(want, sizeof want, "%s:1: unknown key \"bogus\"", path);
+    cr_assert_str_eq(err, want);
+    conf_fini(&c);
+    unlink(path);
+
+    write_file("port = 70000\n");
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, argv, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, ":1: port: expected a port number"), "%s", err);
+    conf_fini(&c);
+}
+
+Test(main_conf, bad_flags_and_values)
+{
+    struct conf c;
+    char err[256];
+    char *a1[] = {"cwcache", "--nope", "1", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, a1, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "unknown option --nope"), "%s", err);
+    conf_fini(&c);
+    char *a2[] = {"cwcache", "--workers", "-1", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, a2, err, sizeof err), -EINVAL);
+    conf_fini(&c);
+    char *a3[] = {"cwcache", "--port", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 2, a3, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "needs a value"), "%s", err);
+    conf_fini(&c);
+    char *a4[] = {"cwcache", "--psk", "x", NULL}; /* the key never goes on a command line */
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, a4, err, sizeof err), -EINVAL);
+    conf_fini(&c);
+    char *a5[] = {"cwcache", "--log-level", "loud", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, a5, err, sizeof err), -EINVAL);
+    conf_fini(&c);
+    char *a6[] = {"cwcache", "--tls-cert", "x.pem", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, a6, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "tls_cert and tls_key"), "%s", err);
+    conf_fini(&c);
+}
+
+Test(main_conf, bare_boolean_flags_and_help)
+{
+    struct conf c;
+    char err[256];
+    char *a1[] = {"cwcache", "--insecure-no-psk", "--poller", "false", "--port", "0", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 6, a1, err, sizeof err), 0, "%s", err);
+    cr_assert(c.insecure_no_psk);
+    cr_assert_not(c.poller);
+    cr_assert_eq(c.port, 0);
+    conf_fini(&c);
+    char *a2[] = {"cwcache", "--port", "x", "--help", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 4, a2, err, sizeof err), 1);
+    conf_fini(&c);
+}
+
+Test(main_conf, environment_is_read_as_the_original_names_it)
+{
+    struct conf c;
+    char err[256];
+    char *argv[] = {"cwcache", NULL};
+    setenv("PSK", "k", 1);
+    setenv("DATABASE_URL", "sqlserver://h:1;database=d", 1);
+    setenv("PORT", "", 1); /* empty: ignored */
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 1, argv, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(c.psk, "k");
+    cr_assert_str_eq(c.database_url, "sqlserver://h:1;database=d");
+    cr_assert_eq(c.port, 3000);
+    setenv("PORT", "abc", 1);
+    cr_assert_eq(conf_load(&c, 1, argv, err, sizeof err), -EINVAL);
+    cr_assert(strstr(err, "environment PORT"), "%s", err);
+    conf_fini(&c);
+}

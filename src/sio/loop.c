@@ -85,7 +85,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             sio_http_closed(s, wsi, c);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return sio_http_confirm_upgrade(s, wsi, c, in);
+        return sio_http_confirm_upgrade(s, wsi, in);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return c ? sio_http_filter_ws(s, wsi, c) : -1;
     case LWS_CALLBACK_ESTABLISHED:
         return sio_ws_established(s, wsi, c);
     case LWS_CALLBACK_RECEIVE:

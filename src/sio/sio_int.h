@@ -324,7 +324,10 @@ int sio_http_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c);
 int sio_http_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade proceed, 1 when
  * an error answer was written, -1 to hang up. */
-int sio_http_confirm_upgrade(struct sio *s, struct lws *wsi, struct sio_conn *c, const char *proto);
+int sio_http_confirm_upgrade(struct sio *s, struct lws *wsi, const char *proto);
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: binds the websocket to its
+ * session (creating one for a direct websocket handshake); -1 refuses. */
+int sio_http_filter_ws(struct sio *s, struct lws *wsi, struct sio_conn *c);
 /* Creates a session for a handshake request (polling GET or websocket). */
 struct sio_session *sio_http_handshake(struct sio *s, struct lws *wsi, enum sio_transport t);
 void sio_http_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);

@@ -1,5 +1,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -150,4 +155,78 @@ Test(cache_index, callback_result_stops_the_walk)
     cr_assert_eq(cache_children(rd, fx_rel("Category", "subcategories"), 1, stop_at_first, &calls), 7);
     cr_assert_eq(calls, 1);
     cache_rd_free(rd);
+}
+
+/* The writer keeps moving children between parents, 40 rows a txn. */
+static void churn_forever(void)
+{
+    struct cache_opts o = {.path = fx_dir, .map_size = 64u << 20, .schema = fx_schema};
+    if (cache_open(&fx_cache, &o))
+        _exit(1);
+    unsigned seed = 1;
+    for (;;) {
+        struct cache_wtxn *w;
+        char err[64];
+        if (cache_wtxn_begin(fx_cache, &w))
+            _exit(1);
+        for (int k = 0; k < 40; k++) {
+            int64_t id = rand_r(&seed) % 200, cat = rand_r(&seed) % 6;
+            struct cache_value v[] = {cv_int(id), cat ? cv_int(cat) : cv_null(), cv_text("x")};
+            int rc = rand_r(&seed) % 5 ? cache_row_put(w, fx_model("Subcategory"), v, NULL, err, sizeof err)
+                                       : cache_row_delete(w, fx_model("Subcategory"), (uint64_t)id);
+            if (rc && rc != -ENOENT)
+                _exit(1);
+        }
+        if (cache_wtxn_commit(w))
+            _exit(1);
+    }
+}
+
+struct check {
+    struct cache_rd *rd;
+    size_t indexed_rows;
+};
+
+static int check_row(void *arg, struct slice row)
+{
+    struct check *c = arg;
+    int64_t cat;
+    if (cache_row_int(row, fx_model("Subcategory"), fx_field("Subcategory", "categoryId"), &cat) == 0)
+        c->indexed_rows++;
+    return 0;
+}
+
+static int child_matches(void *arg, struct slice row)
+{
+    int64_t *want = arg, cat;
+    cr_assert_eq(cache_row_int(row, fx_model("Subcategory"), fx_field("Subcategory", "categoryId"), &cat), 0);
+    cr_assert_eq(cat, *want, "index entry under %lld for a row with fk %lld", (long long)*want, (long long)cat);
+    return 0;
+}
+
+Test(cache_index, kill_9_mid_write_leaves_rows_and_index_consistent)
+{
+    cache_close(fx_cache);
+    fx_cache = NULL;
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0)
+        churn_forever();
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status), "the writer failed instead of being killed");
+    struct cache_opts o = {.path = fx_dir, .map_size = 64u << 20, .schema = fx_schema};
+    cr_assert_eq(cache_open(&fx_cache, &o), 0);
+    struct check c = {0};
+    cr_assert_eq(cache_rd_new(fx_cache, &c.rd), 0);
+    cr_assert_eq(cache_rd_begin(c.rd), 0);
+    cr_assert_eq(cache_scan(c.rd, fx_model("Subcategory"), check_row, &c), 0);
+    for (int64_t cat = 1; cat < 6; cat++)
+        cr_assert_eq(cache_children(c.rd, fx_rel("Category", "subcategories"), cat, child_matches, &cat), 0);
+    cache_rd_free(c.rd);
+    cr_assert_gt(c.indexed_rows, 0, "the writer got some work done");
+    cr_assert_eq(index_entries(), c.indexed_rows, "one entry per row with a foreign key, no more");
 }

@@ -1,0 +1,245 @@
+/*
+ * bench_cache_render: how close the query renderer gets to a plain memcpy
+ * of its own output. Fills a temporary store with N generated Company-like
+ * rows, then renders every row as full records and as a 2-field select,
+ * REPS times each, and reports medians: rows/s, MB/s, and the ratio of the
+ * render time to a memcpy of the same output bytes measured in the same
+ * run (the limit: a renderer cannot beat copying its answer).
+ *
+ * usage: bench_cache_render [N] [REPS]    (defaults 10000 and 7)
+ *        bench_cache_render --smoke       (tiny run for the test suite)
+ * Exit codes: 0 success, 1 error, 2 usage.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "schema.h"
+
+static const char schema_text[] =
+    "model Company {\n"
+    "  companyRecId       Int       @id\n"
+    "  companyId          String\n"
+    "  companyName        String\n"
+    "  phoneNbr           String?\n"
+    "  faxNbr             String?\n"
+    "  websiteUrl         String?\n"
+    "  accountNbr         String?\n"
+    "  companyStatusRecId Int?\n"
+    "  ownerLevelRecId    Int?\n"
+    "  billingTermsRecId  Int?\n"
+    "  taxCodeRecId       Int?\n"
+    "  deleteFlag         Boolean\n"
+    "  leadFlag           Boolean\n"
+    "  annualRevenue      Float?\n"
+    "  numberOfEmployees  Int?\n"
+    "  creditLimit        Decimal?\n"
+    "  dateAcquired       DateTime?\n"
+    "  lastUpdate         DateTime\n"
+    "  updatedBy          String?\n"
+    "  parentRecId        Int?\n"
+    "}\n";
+
+#define NF 20
+#define BATCH 20000
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One generated row; text lives in t until the next call. */
+static void row_make(uint64_t i, struct cache_value *v, char t[6][64])
+{
+    snprintf(t[0], 64, "C%06" PRIu64, i);
+    snprintf(t[1], 64, "Company %" PRIu64 " Holdings, Inc.", i * 7919 % 100000);
+    snprintf(t[2], 64, "+1 555 %04" PRIu64, i % 10000);
+    snprintf(t[3], 64, "https://www.c%" PRIu64 ".example.com/", i);
+    snprintf(t[4], 64, "%" PRIu64 ".%02" PRIu64, i % 100000, i % 100);
+    snprintf(t[5], 64, "user%" PRIu64, i % 50);
+    int64_t ms = 1500000000000LL + (int64_t)i * 1000;
+    struct cache_value r[NF] = {
+        {.kind = CV_INT, .i = (int64_t)i},
+        {.kind = CV_TEXT, .s = {(const uint8_t *)t[0], strlen(t[0])}},
+        {.kind = CV_TEXT, .s = {(const uint8_t *)t[1], strlen(t[1])}},
+        {.kind = CV_TEXT, .s = {(const uint8_t *)t[2], strlen(t[2])}},
+        {.kind = CV_NULL},
+        {.kind = CV_TEXT, .s = {(const uint8_t *)t[3], strlen(t[3])}},
+        {.kind = i % 3 ? CV_TEXT : CV_NULL, .s = {(const uint8_t *)t[0], strlen(t[0])}},
+        {.kind = CV_INT, .i = (int64_t)(i % 7)},
+        {.kind = CV_INT, .i = (int64_t)(i % 3)},
+        {.kind = CV_INT, .i = 1},
+        {.kind = i % 2 ? CV_INT : CV_NULL, .i = 12},
+        {.kind = CV_BOOL, .b = i % 97 == 0},
+        {.kind = CV_BOOL, .b = i % 5 == 0},
+        {.kind = CV_FLOAT, .f = (double)(i % 1000) * 1234.5},
+        {.kind = CV_INT, .i = (int64_t)(i % 5000)},
+        {.kind = CV_DECIMAL, .s = {(const uint8_t *)t[4], strlen(t[4])}},
+        {.kind = CV_DATETIME, .ms = ms - 86400000LL * 365},
+        {.kind = CV_DATETIME, .ms = ms},
+        {.kind = CV_TEXT, .s = {(const uint8_t *)t[5], strlen(t[5])}},
+        {.kind = i > 10 ? CV_INT : CV_NULL, .i = (int64_t)(i / 10)},
+    };
+    memcpy(v, r, sizeof r);
+}
+
+static int fill(struct cache *c, const struct schema_model *m, uint64_t n)
+{
+    struct cache_value v[NF];
+    char t[6][64], err[256];
+    for (uint64_t i = 1; i <= n;) {
+        struct cache_wtxn *w;
+        int rc = cache_wtxn_begin(c, &w);
+        for (uint64_t k = 0; rc == 0 && k < BATCH && i <= n; k++, i++) {
+            row_make(i, v, t);
+            rc = cache_row_put(w, m, v, NULL, err, sizeof err);
+        }
+        if (rc < 0) {
+            fprintf(stderr, "bench_cache_render: fill: %s %s\n", strerror(-rc), err);
+            cache_wtxn_abort(w);
+            return rc;
+        }
+        if ((rc = cache_wtxn_commit(w)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+struct result {
+    double render_s, memcpy_s;
+    size_t bytes;
+};
+
+/* Median render time and median memcpy time of the same bytes. */
+static int measure(struct cache_rd *rd, const struct cache_plan *p, int reps, struct result *res)
+{
+    double tr[64], tm[64];
+    struct buf out, copy;
+    buf_init(&out, 0);
+    buf_init(&copy, 0);
+    int rc = 0;
+    for (int r = 0; r < reps && rc == 0; r++) {
+        buf_reset(&out);
+        double t0 = now_s();
+        if ((rc = cache_rd_begin(rd)) < 0)
+            break;
+        struct cache_source src = cache_source_lmdb(rd);
+        rc = cache_query_render(p, &src, &out);
+        cache_rd_end(rd);
+        tr[r] = now_s() - t0;
+        if (r == 0) { /* touch the copy's pages once, as the render's buffer is by now */
+            buf_reserve(&copy, out.len);
+            memset(buf_data(&copy), 0, out.len);
+        }
+        t0 = now_s();
+        memcpy(buf_data(&copy), buf_data(&out), out.len);
+        tm[r] = now_s() - t0;
+        if (memcmp(buf_data(&copy), buf_data(&out), 1) != 0) /* keep the copy observable */
+            rc = -EIO;
+    }
+    res->bytes = out.len;
+    res->render_s = median(tr, reps);
+    res->memcpy_s = median(tm, reps);
+    buf_fini(&out);
+    buf_fini(&copy);
+    return rc;
+}
+
+static void report(const char *name, uint64_t n, const struct result *r)
+{
+    printf("%-14s %10.1f MB %10.2f ms %12.0f rows/s %9.0f MB/s %9.2f ms memcpy %7.1fx memcpy\n", name,
+           (double)r->bytes / 1e6, r->render_s * 1e3, (double)n / r->render_s,
+           (double)r->bytes / 1e6 / r->render_s, r->memcpy_s * 1e3, r->render_s / r->memcpy_s);
+}
+
+static int run_case(struct cache *c, const struct schema_model *m, const char *name, const char *opts,
+                    uint64_t n, int reps)
+{
+    struct collector col = {.event = "bench", .model = m};
+    struct cache_plan p;
+    struct cache_rd *rd;
+    struct result res;
+    char err[256];
+    json_t *j = opts ? json_loads(opts, 0, NULL) : NULL;
+    int rc = cache_plan_parse(&p, &col, j, err, sizeof err);
+    json_decref(j);
+    if (rc < 0) {
+        fprintf(stderr, "bench_cache_render: %s\n", err);
+        return rc;
+    }
+    if ((rc = cache_rd_new(c, &rd)) == 0) {
+        rc = measure(rd, &p, reps, &res);
+        cache_rd_free(rd);
+    }
+    if (rc == 0)
+        report(name, n, &res);
+    cache_plan_fini(&p);
+    return rc;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int bench(uint64_t n, int reps)
+{
+    struct schema *s = NULL;
+    char err[256], dir[] = "/tmp/bench-cache-XXXXXX";
+    int rc = schema_parse(&s, "bench.prisma", schema_text, strlen(schema_text), err, sizeof err);
+    if (rc < 0 || !mkdtemp(dir)) {
+        fprintf(stderr, "bench_cache_render: setup: %s\n", rc < 0 ? err : strerror(errno));
+        schema_free(s);
+        return 1;
+    }
+    struct cache *c = NULL;
+    struct cache_opts o = {.path = dir, .schema = s};
+    const struct schema_model *m = schema_model_find(s, "Company");
+    double t0 = now_s();
+    if ((rc = cache_open(&c, &o)) == 0 && (rc = fill(c, m, n)) == 0) {
+        printf("bench_cache_render: %" PRIu64 " rows filled in %.2f s; medians of %d runs\n", n,
+               now_s() - t0, reps);
+        rc = run_case(c, m, "full", NULL, n, reps);
+        if (rc == 0)
+            rc = run_case(c, m, "select 2", "{\"select\":[\"companyId\",\"companyName\"]}", n, reps);
+    }
+    cache_close(c);
+    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    schema_free(s);
+    return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t n = 10000;
+    int reps = 7;
+    if (argc == 2 && strcmp(argv[1], "--smoke") == 0)
+        return bench(500, 1);
+    if (argc > 3 || (argc > 1 && (n = strtoull(argv[1], NULL, 10)) == 0) ||
+        (argc > 2 && ((reps = atoi(argv[2])) < 1 || reps > 64))) {
+        fprintf(stderr, "usage: bench_cache_render [rows] [reps 1..64] | --smoke\n");
+        return 2;
+    }
+    return bench(n, reps);
+}

@@ -351,6 +351,12 @@ void poller_stop(struct poller *p)
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->th, NULL);
     pconn_lib_release();
+    if (p->o.timing) {
+        p->o.timing->rows += p->env.rows;
+        p->o.timing->ns_fetch += p->env.ns_fetch;
+        p->o.timing->ns_apply += p->env.ns_apply;
+        p->o.timing->ns_commit += p->env.ns_commit;
+    }
     poller_free(p);
 }
 

@@ -44,6 +44,16 @@ struct poller_opts {
      * wakes its event loop with lws_cancel_service()). May be NULL. */
     void (*on_commit)(void *arg);
     void *on_commit_arg;
+    /* Optional (benchmarks): time spent per phase is added here by
+     * poller_warm (the thread adds it when it stops). May be NULL. */
+    struct poller_timing *timing;
+};
+
+struct poller_timing {
+    uint64_t rows;      /* rows read */
+    uint64_t ns_fetch;  /* waiting for and converting db-lib rows */
+    uint64_t ns_apply;  /* cache_row_put: encode, fingerprint, LMDB put, indexes */
+    uint64_t ns_commit; /* LMDB commits */
 };
 
 struct poller;

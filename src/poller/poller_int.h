@@ -230,7 +230,7 @@ struct psync_env {
     void (*on_commit)(void *arg);
     void *on_commit_arg;
     /* counts for tests and benchmarks: time spent per phase (ns) */
-    uint64_t ns_fetch, ns_apply, ns_commit;
+    uint64_t rows, ns_fetch, ns_apply, ns_commit;
 };
 
 void psync_init(struct psync *s, const struct schema_model *m);

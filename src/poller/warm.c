@@ -191,5 +191,11 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
     pconn_close(&w.conn);
     pconn_lib_release();
     cache_rd_free(w.env.rd);
+    if (o->timing) {
+        o->timing->rows += w.env.rows;
+        o->timing->ns_fetch += w.env.ns_fetch;
+        o->timing->ns_apply += w.env.ns_apply;
+        o->timing->ns_commit += w.env.ns_commit;
+    }
     return rc;
 }

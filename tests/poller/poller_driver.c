@@ -14,6 +14,7 @@
  *                      every collector with several opts, rendered from the
  *                      cache and from the live fallback: exit 1 unless equal
  *   runs MODEL         the model's run history (kind read applied skipped deleted status)
+ *   dump MODEL         the model's full records rendered from the cache (JSON)
  *
  * Options: --models A,B  --batch N  --interval-ms N  --reconcile-s N
  *          --overlap-s N  --verbose
@@ -309,6 +310,36 @@ static int cmd_runs(struct drv *d)
     return rc < 0;
 }
 
+/* Full records of one model rendered from the cache, as a client receives them. */
+static int cmd_dump(struct drv *d)
+{
+    const struct schema_model *m = d->runs_model ? schema_model_find(d->schema, d->runs_model) : NULL;
+    if (!m)
+        return usage();
+    struct collector col = {.event = "dump", .model = m};
+    struct cache_plan plan;
+    char err[512];
+    if (cache_plan_parse(&plan, &col, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    struct cache_rd *rd;
+    struct buf out;
+    buf_init(&out, 0);
+    int rc = cache_rd_new(d->cache, &rd);
+    if (rc == 0 && (rc = cache_rd_begin(rd)) == 0) {
+        struct cache_source src = cache_source_lmdb(rd);
+        rc = cache_query_render(&plan, &src, &out);
+        cache_rd_end(rd);
+    }
+    if (rc == 0)
+        printf("%.*s\n", (int)out.len, (const char *)buf_data(&out));
+    buf_fini(&out);
+    cache_rd_free(rd);
+    cache_plan_fini(&plan);
+    return rc < 0;
+}
+
 /* ---- live: cached and live answers of the same data ---------------------------- */
 
 static json_t *opts_cases(const struct schema_model *m)
@@ -443,6 +474,8 @@ int main(int argc, char **argv)
         rc = cmd_live(&d);
     else if (strcmp(d.cmd, "runs") == 0)
         rc = cmd_runs(&d);
+    else if (strcmp(d.cmd, "dump") == 0)
+        rc = cmd_dump(&d);
     else
         rc = usage();
     free(d.models);

@@ -291,6 +291,77 @@ def case_live(env):
     check("equal" in r.stdout, "nothing compared")
 
 
+TYPES_SCHEMA = """
+/// @cursor lastUpdate
+model Types {
+  typesRecId Int       @id @map("Types_RecID")
+  tiny       Int?      @map("C_Tiny") @db.TinyInt
+  small      Int?      @map("C_Small") @db.SmallInt
+  big        BigInt?   @map("C_Big")
+  flag       Boolean?  @map("C_Bit")
+  dec        Decimal?  @map("C_Dec") @db.Decimal(18, 4)
+  money      Float?    @map("C_Money") @db.Money
+  smallMoney Float?    @map("C_SmallMoney") @db.SmallMoney
+  real       Float?    @map("C_Real") @db.Real
+  dbl        Float?    @map("C_Float")
+  dt         DateTime? @map("C_Datetime") @db.DateTime
+  sdt        DateTime? @map("C_SmallDatetime") @db.SmallDateTime
+  dt2        DateTime? @map("C_Datetime2") @db.DateTime2
+  day        DateTime? @map("C_Date") @db.Date
+  nvc        String?   @map("C_NVarChar") @db.NVarChar(50)
+  vc         String?   @map("C_VarChar") @db.VarChar(50)
+  ntext      String?   @map("C_NText") @db.NText
+  guid       String?   @map("C_Guid") @db.UniqueIdentifier
+  bin        Bytes?    @map("C_Bin") @db.VarBinary(16)
+  lastUpdate DateTime  @map("Last_Update") @db.DateTime
+  @@map("Types")
+}
+"""
+
+TYPES_ROW = {
+    "typesRecId": 1, "tiny": 200, "small": -12345, "big": 9007199254740991, "flag": True,
+    "dec": "-3657691.5", "money": 12345.6789, "smallMoney": -2.5, "real": 0.10000000149011612,
+    "dbl": 1234.5678, "dt": "2024-03-01T12:00:00.007Z", "sdt": "2024-03-01T12:01:00.000Z",
+    "dt2": "2024-03-01T12:00:00.123Z", "day": "2024-03-01T00:00:00.000Z",
+    "nvc": "Zürich ✓", "vc": "plain", "ntext": "long text", "guid": "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+    "bin": "AAH/", "lastUpdate": "2024-03-01T12:00:00.000Z",
+}
+
+
+def case_types(env):
+    """Every wire type converts to the cached JSON value Prisma would send, NULLs included."""
+    import json
+    write_schema(env, TYPES_SCHEMA)
+    env.start_server()
+    env.exec_sql(
+        "CREATE TABLE [dbo].[Types] ([Types_RecID] int NOT NULL PRIMARY KEY, [C_Tiny] tinyint NULL, "
+        "[C_Small] smallint NULL, [C_Big] bigint NULL, [C_Bit] bit NULL, [C_Dec] decimal(18,4) NULL, "
+        "[C_Money] money NULL, [C_SmallMoney] smallmoney NULL, [C_Real] real NULL, [C_Float] float NULL, "
+        "[C_Datetime] datetime NULL, [C_SmallDatetime] smalldatetime NULL, [C_Datetime2] datetime2(7) NULL, "
+        "[C_Date] date NULL, [C_NVarChar] nvarchar(50) NULL, [C_VarChar] varchar(50) NULL, "
+        "[C_NText] ntext NULL, [C_Guid] uniqueidentifier NULL, [C_Bin] varbinary(16) NULL, "
+        "[Last_Update] datetime NOT NULL)\nGO\n"
+        "INSERT INTO [dbo].[Types] ([Types_RecID], [C_Tiny], [C_Small], [C_Big], [C_Bit], [C_Dec], [C_Money], "
+        "[C_SmallMoney], [C_Real], [C_Float], [C_Datetime], [C_SmallDatetime], [C_Datetime2], [C_Date], "
+        "[C_NVarChar], [C_VarChar], [C_NText], [C_Guid], [C_Bin], [Last_Update]) VALUES (1, 200, -12345, "
+        "9007199254740991, 1, -3657691.5000, 12345.6789, -2.5, 0.1, 1234.5678, '2024-03-01T12:00:00.007', "
+        "'2024-03-01T12:01:00', '2024-03-01T12:00:00.1234567', '2024-03-01', N'Zürich ✓', 'plain', "
+        "N'long text', '6F9619FF-8B86-D011-B42D-00C04FC964FF', 0x0001FF, '2024-03-01T12:00:00')\n"
+        "INSERT INTO [dbo].[Types] ([Types_RecID], [Last_Update]) VALUES (2, '2024-03-01T12:00:00')\nGO\n")
+    env.drv("warm")
+    out = env.drv("dump", "Types").stdout
+    rows = json.loads(out)
+    check(len(rows) == 2, out)
+    for k, v in TYPES_ROW.items():
+        check(rows[0].get(k) == v, f"{k}: cached {rows[0].get(k)!r}, expected {v!r}\n{out}")
+    for k in TYPES_ROW:
+        if k not in ("typesRecId", "lastUpdate"):
+            check(rows[1][k] is None, f"{k}: NULL expected, cached {rows[1][k]!r}")
+    ok, vout = env.verify()
+    check(ok, vout)
+    print(out)
+
+
 CASES = {n[5:]: f for n, f in list(globals().items()) if n.startswith("case_")}
 
 

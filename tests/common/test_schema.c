@@ -677,6 +677,7 @@ Test(common_schema_cw, tables_keys_and_cursors)
         {"ProductInventory", "Inventory_By_Warehouse", "Inventory_By_Warehouse_RecID", "lastUpdate"},
         {"ItemVendor", "iv_item_Vendor", "IV_Item_Vendor_ID", "lastUpdate"},
         {"Market", "Market", "Market_RecID", "lastUpdateUtc"},
+        {"Currency", "Currency", "Currency_RecID", "lastUpdate"},
         {"BillingTerms", "Billing_Terms", "Billing_Terms_RecID", NULL},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -688,6 +689,9 @@ Test(common_schema_cw, tables_keys_and_cursors)
         else
             cr_assert_null(m->cursor, "%s", m->name);
     }
+    /* A nullable last-update column is still a cursor (the poller reads NULL rows too). */
+    cr_assert(model(cw, "Currency")->cursor->optional);
+    cr_assert_not(model(cw, "Company")->cursor->optional);
 }
 
 Test(common_schema_cw, readme_field_names_and_every_scalar_type)

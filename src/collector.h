@@ -9,7 +9,10 @@
  *    "description": "..."}                   optional, for humans
  *
  * Unknown keys, unknown models and unknown fields stop startup with
- * "file: message". Immutable after loading.
+ * "file: message", and so does a `where` value of the wrong JSON type for its
+ * field (Int/BigInt: integer; Boolean: true/false; Float: number; Decimal:
+ * number or decimal string; DateTime: ISO-8601 string; String/Bytes: string;
+ * null only on optional fields). Immutable after loading.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,7 +39,9 @@ struct collector_set {
     size_t n;
 };
 
-/* Loads every *.json file of dir. Errors in err ("path: message"), -EINVAL. */
+/* Loads every *.json file of dir. Errors in err ("path: message"), -EINVAL;
+ * -ENOENT (or -errno) when dir cannot be read or holds no *.json file.
+ * On error *out is left empty. */
 int collector_set_load(struct collector_set *out, const char *dir, const struct schema *s, char *err,
                        size_t errlen) MUST_CHECK;
 void collector_set_fini(struct collector_set *cs);

@@ -29,7 +29,8 @@ struct schema_model;
 struct schema_field {
     char *name;            /* camelCase name clients use */
     char *column;          /* SQL column (@map, else the name) */
-    char *db_type;         /* native type from @db.X, e.g. "NVarChar(50)", "Money"; NULL if none */
+    char *db_type;         /* native type from @db.X with blanks removed, e.g. "NVarChar(50)",
+                            * "Money", "Decimal(18,4)"; NULL if none */
     enum schema_type type;
     bool optional;         /* declared with '?' */
     bool is_id;            /* @id */
@@ -61,7 +62,8 @@ struct schema_model {
     struct schema_relation *relations;
     size_t n_relations;
     const struct schema_field *pk;     /* the @id field: Int or BigInt */
-    const struct schema_field *cursor; /* last-update field (/// @cursor fieldName), or NULL: re-read fully */
+    const struct schema_field *cursor; /* last-update field (/// @cursor fieldName), or NULL: re-read fully.
+                                        * Always DateTime; may be optional (NULL values in the table). */
     uint16_t id;                   /* position in schema->models */
 };
 

@@ -18,6 +18,7 @@
 #include "poller/poller_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,6 +402,8 @@ static int step_txn(struct psync *s, struct psync_env *e, struct cache_wtxn *w, 
             return rc;
         }
     }
+    log_debug(LOG_POLLER, "%s: %s page of %zu rows (%s), last (%" PRId64 ", %" PRIu64 ")",
+              s->src.m->name, s->run.kind, b.n, *done ? "last" : "more", b.last.ts, b.last.pk);
     if (s->pass == PASS_POLL)
         advance_cursor(s, &b, *done);
     else

@@ -217,7 +217,8 @@ def case_ties(env):
     env.start_server()
     env.exec_sql("CREATE TABLE [dbo].[Tie] ([Tie_RecID] int NOT NULL PRIMARY KEY, "
                  "[Name] nvarchar(50) NULL, [Last_Update] datetime NOT NULL)\nGO\n")
-    ts = "'2021-06-01T10:00:00.003'"
+    # tdslite stores literals as written: give datetimes in its canonical form (a 1/300 s value).
+    ts = "'2021-06-01 10:00:00.0033333'"
     rows = [(str(i), f"N'tie {i}'", ts) for i in range(1, 3001)]
     insert_batches(env, "Tie", ["Tie_RecID", "Name", "Last_Update"], rows)
     env.drv("warm", "--batch", "499")

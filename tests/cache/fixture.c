@@ -160,3 +160,12 @@ char *fx_row_json(struct slice row, const struct schema_model *m)
     s[v.body_len + 2] = '\0';
     return s;
 }
+
+char *fx_strdup_slice(struct slice s)
+{
+    char *p = malloc(s.len + 1);
+    if (s.len)
+        memcpy(p, s.p, s.len);
+    p[s.len] = '\0';
+    return p;
+}

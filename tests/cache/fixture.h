@@ -40,5 +40,9 @@ void fx_product(int64_t id, const struct cache_value *subcategory, const char *n
 void fx_company(int64_t id, const char *name, bool deleted, const struct cache_value *parent);
 void fx_delete(const char *model, uint64_t pk);
 
+/* A NUL-terminated copy of a slice (caller frees); strndup would read past it
+ * under ASan's strict string checks. */
+char *fx_strdup_slice(struct slice s);
+
 /* The row's full record rendered as a string (caller frees). */
 char *fx_row_json(struct slice row, const struct schema_model *m);

@@ -13,7 +13,7 @@ static char *name_of(struct cache_rd *rd, int64_t id)
         return strdup("(none)");
     cr_assert_eq(rc, 0);
     cr_assert_eq(cache_row_value(row, fx_model("Subcategory"), fx_field("Subcategory", "name"), &val), 0);
-    return strndup((const char *)val.p, val.len);
+    return fx_strdup_slice(val);
 }
 
 static void rebuild_op(int (*op)(struct cache_wtxn *, const struct schema_model *))

@@ -44,7 +44,7 @@ static char *render_col(const struct collector *c, const char *opts)
     cache_rd_end(rd);
     cache_rd_free(rd);
     cache_plan_fini(&p);
-    char *s = strndup((const char *)buf_data(&out), out.len);
+    char *s = fx_strdup_slice(buf_slice(&out));
     buf_fini(&out);
     return s;
 }

@@ -222,6 +222,32 @@ Test(common_schema, self_relation_and_named_pairs_between_same_models)
     schema_free(s);
 }
 
+Test(common_schema, crlf_line_endings)
+{
+    char crlf[sizeof one_to_many * 2 + 32];
+    size_t n = 0;
+    const char *text = "/// @cursor at\nmodel T {\n  id Int @id\n  at DateTime\n}\n";
+    for (const char *p = one_to_many; *p; p++) {
+        if (*p == '\n')
+            crlf[n++] = '\r';
+        crlf[n++] = *p;
+    }
+    crlf[n] = '\0';
+    struct schema *s = parse_ok(crlf);
+    cr_assert_eq(rel(model(s, "Parent"), "children")->fk, field(model(s, "Child"), "parentRecId"));
+    schema_free(s);
+    n = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            crlf[n++] = '\r';
+        crlf[n++] = *p;
+    }
+    crlf[n] = '\0';
+    s = parse_ok(crlf);
+    cr_assert_eq(model(s, "T")->cursor, field(model(s, "T"), "at"));
+    schema_free(s);
+}
+
 Test(common_schema, to_one_without_declared_inverse_is_accepted)
 {
     struct schema *s = parse_ok("model A {\n  aRecId Int @id\n}\n"

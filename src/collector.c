@@ -115,12 +115,15 @@ static int where_parse(struct collector *c, const json_t *where, const char *pat
     c->where = xcalloc(json_object_size(where), sizeof *c->where);
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)where, key, v) {
+    json_object_foreach((json_t *)where, key, v)
+    {
         const struct schema_field *f = schema_field_find(c->model, key, strlen(key));
         if (!f) {
             if (schema_relation_find(c->model, key, strlen(key)))
-                return fail(err, errlen, path, "where: \"%s\" is a relation; only scalar fields "
-                            "can be filtered", key);
+                return fail(err, errlen, path,
+                            "where: \"%s\" is a relation; only scalar fields "
+                            "can be filtered",
+                            key);
             return fail(err, errlen, path, "where: unknown field \"%s\" in model %s", key,
                         c->model->name);
         }
@@ -155,11 +158,14 @@ static int collector_from_json(struct collector *c, const json_t *root, const st
         return fail(err, errlen, path, "expected a JSON object");
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)root, key, v) {
+    json_object_foreach((json_t *)root, key, v)
+    {
         if (strcmp(key, "model") && strcmp(key, "where") && strcmp(key, "maxRows") &&
             strcmp(key, "description"))
-            return fail(err, errlen, path, "unknown key \"%s\" (expected model, where, maxRows, "
-                        "description)", key);
+            return fail(err, errlen, path,
+                        "unknown key \"%s\" (expected model, where, maxRows, "
+                        "description)",
+                        key);
     }
     json_t *model = json_object_get(root, "model");
     if (!json_is_string(model))
@@ -213,8 +219,8 @@ static int collector_cmp(const void *a, const void *b)
     return strcmp(((const struct collector *)a)->event, ((const struct collector *)b)->event);
 }
 
-int collector_set_load(struct collector_set *out, const char *dir, const struct schema *s, char *err,
-                       size_t errlen)
+int collector_set_load(struct collector_set *out, const char *dir, const struct schema *s,
+                       char *err, size_t errlen)
 {
     *out = (struct collector_set){0};
     DIR *d = opendir(dir);
@@ -263,7 +269,8 @@ void collector_set_fini(struct collector_set *cs)
     *cs = (struct collector_set){0};
 }
 
-const struct collector *collector_find(const struct collector_set *cs, const char *event, size_t len)
+const struct collector *collector_find(const struct collector_set *cs, const char *event,
+                                       size_t len)
 {
     if (memchr(event, '\0', len))
         return NULL; /* no event name contains NUL; strncmp would stop early */

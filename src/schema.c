@@ -39,24 +39,24 @@ struct pfield {
     bool optional, list;
     bool is_id, is_unique;
     struct pos id_at;
-    char *column;          /* @map */
-    char *db_type;         /* text after @db. */
-    bool has_relation;     /* @relation(...) present */
+    char *column;      /* @map */
+    char *db_type;     /* text after @db. */
+    bool has_relation; /* @relation(...) present */
     struct pos rel_at;
     char *rel_name;
-    char *rel_fields;      /* the single name in fields: [...] */
-    char *rel_refs;        /* the single name in references: [...] */
+    char *rel_fields; /* the single name in fields: [...] */
+    char *rel_refs;   /* the single name in references: [...] */
     struct pos fields_at, refs_at;
-    size_t out_index;      /* index in the final fields or relations array */
+    size_t out_index; /* index in the final fields or relations array */
 };
 
 struct pmodel {
     char *name;
-    char *table;           /* @@map */
+    char *table; /* @@map */
     struct pos at;
     struct pfield *fields;
     size_t n_fields, cap_fields;
-    char *cursor;          /* /// @cursor name */
+    char *cursor; /* /// @cursor name */
     struct pos cursor_at;
 };
 
@@ -101,7 +101,7 @@ struct parser {
 #define GROW(arr, n, cap)                                                                          \
     do {                                                                                           \
         if ((n) == (cap)) {                                                                        \
-            (cap) = (cap) ? (cap) * 2 : 8;                                                         \
+            (cap) = (cap) ? (cap)*2 : 8;                                                           \
             (arr) = xrealloc((arr), (cap) * sizeof *(arr));                                        \
         }                                                                                          \
     } while (0)
@@ -141,7 +141,10 @@ static bool is_ident_start(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-static bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
+static bool is_ident_char(char c)
+{
+    return is_ident_start(c) || (c >= '0' && c <= '9');
+}
 
 static void lex_step(struct parser *p, size_t n)
 {
@@ -207,8 +210,11 @@ static int lex(struct parser *p)
     p->tok_end = p->s + p->pos;
     lex_space(p);
     struct tok *t = &p->cur;
-    *t = (struct tok){.line = p->line, .col = p->col, .doc_first = doc_mark,
-                      .n_doc = p->n_docs - doc_mark, .p = p->s + p->pos};
+    *t = (struct tok){.line = p->line,
+                      .col = p->col,
+                      .doc_first = doc_mark,
+                      .n_doc = p->n_docs - doc_mark,
+                      .p = p->s + p->pos};
     if (p->pos >= p->len)
         return 0; /* T_EOF */
     char c = p->s[p->pos];
@@ -725,9 +731,9 @@ static const struct {
     const char *name;
     enum schema_type type;
 } scalar_types[] = {
-    {"Int", SCHEMA_INT},           {"BigInt", SCHEMA_BIGINT},     {"String", SCHEMA_STRING},
-    {"Boolean", SCHEMA_BOOLEAN},   {"DateTime", SCHEMA_DATETIME}, {"Decimal", SCHEMA_DECIMAL},
-    {"Float", SCHEMA_FLOAT},       {"Bytes", SCHEMA_BYTES},
+    {"Int", SCHEMA_INT},         {"BigInt", SCHEMA_BIGINT},     {"String", SCHEMA_STRING},
+    {"Boolean", SCHEMA_BOOLEAN}, {"DateTime", SCHEMA_DATETIME}, {"Decimal", SCHEMA_DECIMAL},
+    {"Float", SCHEMA_FLOAT},     {"Bytes", SCHEMA_BYTES},
 };
 
 const char *schema_type_name(enum schema_type t)
@@ -764,7 +770,10 @@ static struct schema_model *target_find(struct schema *s, const char *name)
     return NULL;
 }
 
-static bool is_key_type(enum schema_type t) { return t == SCHEMA_INT || t == SCHEMA_BIGINT; }
+static bool is_key_type(enum schema_type t)
+{
+    return t == SCHEMA_INT || t == SCHEMA_BIGINT;
+}
 
 static int scalar_make(struct parser *p, struct schema_model *m, struct pfield *pf)
 {
@@ -805,10 +814,11 @@ static int relation_make(struct parser *p, struct schema *s, struct schema_model
     if (pf->column || pf->db_type)
         return fail(p, pf->at, "relation field '%s' cannot have @map or @db", pf->name);
     if (pf->list && (pf->rel_fields || pf->rel_refs))
-        return fail(p, pf->rel_at, "fields:/references: belong on the to-one side, not on list '%s'",
-                    pf->name);
+        return fail(p, pf->rel_at,
+                    "fields:/references: belong on the to-one side, not on list '%s'", pf->name);
     if (!pf->rel_fields != !pf->rel_refs)
-        return fail(p, pf->rel_at, "@relation on '%s' needs both fields: and references:", pf->name);
+        return fail(p, pf->rel_at,
+                    "@relation on '%s' needs both fields: and references:", pf->name);
     struct schema_relation *r = &m->relations[m->n_relations];
     r->name = xstrdup(pf->name);
     r->relation_name = pf->rel_name ? xstrdup(pf->rel_name) : NULL;
@@ -838,7 +848,8 @@ static int model_cursor_resolve(struct parser *p, struct schema_model *m, const 
     return 0;
 }
 
-static int model_build(struct parser *p, struct schema *s, struct pmodel *pm, struct schema_model *m)
+static int model_build(struct parser *p, struct schema *s, struct pmodel *pm,
+                       struct schema_model *m)
 {
     int rc;
     size_t n_rel = 0;
@@ -865,15 +876,15 @@ static int model_build(struct parser *p, struct schema *s, struct pmodel *pm, st
 static int relation_keys_resolve(struct parser *p, struct schema_relation *r,
                                  const struct pfield *pf)
 {
-    const struct schema_field *fk = schema_field_find(r->model, pf->rel_fields,
-                                                      strlen(pf->rel_fields));
+    const struct schema_field *fk =
+        schema_field_find(r->model, pf->rel_fields, strlen(pf->rel_fields));
     if (!fk)
         return fail(p, pf->fields_at, "unknown field '%s' in fields: of '%s'", pf->rel_fields,
                     pf->name);
     if (!is_key_type(fk->type))
         return fail(p, pf->fields_at, "fields: '%s' must be Int or BigInt", pf->rel_fields);
-    const struct schema_field *ref = schema_field_find(r->target, pf->rel_refs,
-                                                       strlen(pf->rel_refs));
+    const struct schema_field *ref =
+        schema_field_find(r->target, pf->rel_refs, strlen(pf->rel_refs));
     if (!ref)
         return fail(p, pf->refs_at, "unknown field '%s' in references: (model '%s')", pf->rel_refs,
                     r->target->name);
@@ -923,8 +934,9 @@ static int relation_pair(struct parser *p, struct schema_relation *r, const stru
         return rc;
     if (r->to_many) {
         if (!o || o->to_many || !o->fk)
-            return fail(p, pf->at, "relation '%s' has no opposite to-one field with fields: on '%s'",
-                        r->name, r->target->name);
+            return fail(p, pf->at,
+                        "relation '%s' has no opposite to-one field with fields: on '%s'", r->name,
+                        r->target->name);
         r->fk = o->fk;
         r->inverse = o;
         o->inverse = r;
@@ -932,10 +944,14 @@ static int relation_pair(struct parser *p, struct schema_relation *r, const stru
     }
     if (!r->fk) {
         if (o && !o->to_many)
-            return fail(p, pf->at, "one-to-one relation '%s': the side without fields: is not "
-                        "supported", r->name);
-        return fail(p, pf->at, "to-one relation '%s' needs @relation(fields: [...], references: "
-                    "[...])", r->name);
+            return fail(p, pf->at,
+                        "one-to-one relation '%s': the side without fields: is not "
+                        "supported",
+                        r->name);
+        return fail(p, pf->at,
+                    "to-one relation '%s' needs @relation(fields: [...], references: "
+                    "[...])",
+                    r->name);
     }
     if (o && !o->to_many)
         return fail(p, pf->at, "one-to-one relation '%s' is not supported: make '%s.%s' a list",

@@ -34,7 +34,8 @@ static char err[512];
 
 static void setup(void)
 {
-    int rc = schema_parse(&sch, "small.prisma", small_schema, strlen(small_schema), err, sizeof err);
+    int rc =
+        schema_parse(&sch, "small.prisma", small_schema, strlen(small_schema), err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
     strcpy(dir, "/tmp/cwcache-coll-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
@@ -128,10 +129,14 @@ Test(common_collector, where_values_kept_as_compact_json)
     const struct collector *c = &cs.items[0];
     cr_assert_eq(c->n_where, 8);
     static const char *const want[][2] = {
-        {"flag", "false"},   {"label", "\"a \\\"b\\\"\""},
-        {"parentRecId", "3"}, {"big", "9007199254740993"},
-        {"price", "1.5"},    {"qty", "\"12.3400\""},
-        {"changed", "\"2024-03-01T12:00:00.000Z\""}, {"tagRecId", "null"},
+        {"flag", "false"},
+        {"label", "\"a \\\"b\\\"\""},
+        {"parentRecId", "3"},
+        {"big", "9007199254740993"},
+        {"price", "1.5"},
+        {"qty", "\"12.3400\""},
+        {"changed", "\"2024-03-01T12:00:00.000Z\""},
+        {"tagRecId", "null"},
     };
     for (size_t i = 0; i < 8; i++) {
         const struct collector_filter *f = NULL;
@@ -179,11 +184,14 @@ Test(common_collector, wrong_value_types)
               "where.price (Float): expected a number");
     one_fails("{\"model\": \"Child\", \"where\": {\"qty\": \"1.2.3\"}}",
               "where.qty (Decimal): expected a number or a decimal string");
-    one_fails("{\"model\": \"Child\", \"where\": {\"changed\": \"yesterday\"}}",
-              "where.changed (DateTime): expected an ISO-8601 string (\"2024-03-01T12:00:00.000Z\")");
-    one_fails("{\"model\": \"Child\", \"where\": {\"changed\": \"2024-03-01T12:00:00.Z\"}}",
-              "where.changed (DateTime): expected an ISO-8601 string (\"2024-03-01T12:00:00.000Z\")");
-    one_fails("{\"model\": \"Child\", \"maxRows\": -1}", "\"maxRows\" must be a non-negative integer");
+    one_fails(
+        "{\"model\": \"Child\", \"where\": {\"changed\": \"yesterday\"}}",
+        "where.changed (DateTime): expected an ISO-8601 string (\"2024-03-01T12:00:00.000Z\")");
+    one_fails(
+        "{\"model\": \"Child\", \"where\": {\"changed\": \"2024-03-01T12:00:00.Z\"}}",
+        "where.changed (DateTime): expected an ISO-8601 string (\"2024-03-01T12:00:00.000Z\")");
+    one_fails("{\"model\": \"Child\", \"maxRows\": -1}",
+              "\"maxRows\" must be a non-negative integer");
     one_fails("{\"model\": \"Child\", \"maxRows\": \"10\"}",
               "\"maxRows\" must be a non-negative integer");
 }

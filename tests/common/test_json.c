@@ -52,11 +52,11 @@ Test(common_json, string_escapes_like_json_stringify)
 
 Test(common_json, valid_utf8_is_copied)
 {
-    str_is("\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\"");             /* été */
-    str_is("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");                       /* € */
-    str_is("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");               /* 😀 */
-    str_is("\xf4\x8f\xbf\xbf", 4, "\"\xf4\x8f\xbf\xbf\"");               /* U+10FFFF */
-    str_is("\xef\xbf\xbf\xc2\x80", 5, "\"\xef\xbf\xbf\xc2\x80\"");       /* U+FFFF, U+0080 */
+    str_is("\xc3\xa9t\xc3\xa9", 5, "\"\xc3\xa9t\xc3\xa9\"");       /* été */
+    str_is("\xe2\x82\xac", 3, "\"\xe2\x82\xac\"");                 /* € */
+    str_is("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");         /* 😀 */
+    str_is("\xf4\x8f\xbf\xbf", 4, "\"\xf4\x8f\xbf\xbf\"");         /* U+10FFFF */
+    str_is("\xef\xbf\xbf\xc2\x80", 5, "\"\xef\xbf\xbf\xc2\x80\""); /* U+FFFF, U+0080 */
     buf_fini(&out);
 }
 
@@ -65,20 +65,27 @@ Test(common_json, valid_utf8_is_copied)
 Test(common_json, invalid_utf8_becomes_fffd_per_maximal_subpart)
 {
     /* The same bytes through Node's Buffer#toString then JSON.stringify. */
-    str_is("a\xe2\x82" "b", 4, "\"a" FFFD "b\"");                 /* truncated 3-byte */
+    str_is("a\xe2\x82"
+           "b",
+           4, "\"a" FFFD "b\"");                                  /* truncated 3-byte */
     str_is("\xed\xa0\x80", 3, "\"" FFFD FFFD FFFD "\"");          /* UTF-16 surrogate */
     str_is("\xf0\x9f\x98", 3, "\"" FFFD "\"");                    /* truncated at the end */
     str_is("\xf4\x90\x80\x80", 4, "\"" FFFD FFFD FFFD FFFD "\""); /* above U+10FFFF */
     str_is("\xc0\xaf", 2, "\"" FFFD FFFD "\"");                   /* overlong '/' */
     str_is("\xe0\x80\xaf", 3, "\"" FFFD FFFD FFFD "\"");          /* overlong 3-byte */
-    str_is("\xff" "d", 2, "\"" FFFD "d\"");
-    str_is("\x80\x80", 2, "\"" FFFD FFFD "\"");                   /* lone continuations */
+    str_is("\xff"
+           "d",
+           2, "\"" FFFD "d\"");
+    str_is("\x80\x80", 2, "\"" FFFD FFFD "\""); /* lone continuations */
     str_is("\xc3", 1, "\"" FFFD "\"");
-    str_is("\xc3\"", 2, "\"" FFFD "\\\"\"");                      /* quote after a broken lead */
-    static const char mixed[] = "a\xe2\x82" "b\xed\xa0\x80" "c\xf0\x9f\x98\xf4\x90\x80\x80\xc0\xaf\xff"
+    str_is("\xc3\"", 2, "\"" FFFD "\\\"\""); /* quote after a broken lead */
+    static const char mixed[] = "a\xe2\x82"
+                                "b\xed\xa0\x80"
+                                "c\xf0\x9f\x98\xf4\x90\x80\x80\xc0\xaf\xff"
                                 "d\xe2\x82\xac";
     str_is(mixed, sizeof mixed - 1,
-           "\"a" FFFD "b" FFFD FFFD FFFD "c" FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD "d\xe2\x82\xac\"");
+           "\"a" FFFD "b" FFFD FFFD FFFD "c" FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD
+           "d\xe2\x82\xac\"");
     buf_fini(&out);
 }
 
@@ -130,8 +137,8 @@ Test(common_json, datetimes_like_date_to_json)
     dt_is(0, "\"1970-01-01T00:00:00.000Z\"");
     dt_is(-1, "\"1969-12-31T23:59:59.999Z\"");
     dt_is(1709208000000, "\"2024-02-29T12:00:00.000Z\"");
-    dt_is(-6847804800000, "\"1753-01-01T00:00:00.000Z\"");   /* SQL Server datetime minimum */
-    dt_is(253402300799999, "\"9999-12-31T23:59:59.999Z\"");  /* and maximum year */
+    dt_is(-6847804800000, "\"1753-01-01T00:00:00.000Z\"");  /* SQL Server datetime minimum */
+    dt_is(253402300799999, "\"9999-12-31T23:59:59.999Z\""); /* and maximum year */
     dt_is(-62135596800000, "\"0001-01-01T00:00:00.000Z\"");
     dt_is(-62135596800001, "\"0000-12-31T23:59:59.999Z\"");
     dt_is(253402300800000, "\"+010000-01-01T00:00:00.000Z\"");

@@ -189,7 +189,8 @@ Test(common_schema, self_relation_and_named_pairs_between_same_models)
         "model Company {\n"
         "  companyRecId Int  @id\n"
         "  parentRecId  Int?\n"
-        "  parent   Company?  @relation(\"Tree\", fields: [parentRecId], references: [companyRecId])\n"
+        "  parent   Company?  @relation(\"Tree\", fields: [parentRecId], references: "
+        "[companyRecId])\n"
         "  children Company[] @relation(\"Tree\")\n"
         "  billed   Opp[]     @relation(name: \"Bill\")\n"
         "  shipped  Opp[]     @relation(\"Ship\")\n"
@@ -355,13 +356,15 @@ Test(common_schema, syntax_errors)
 {
     parse_fails("model {\n}\n", "t.prisma:1:7: expected a model name, found '{'");
     parse_fails("model A\n  id Int @id\n}\n", "t.prisma:2:3: expected '{', found 'id'");
-    parse_fails("model A {\n  id Int @id\n", "t.prisma:3:1: expected a field or '}', found end of file");
+    parse_fails("model A {\n  id Int @id\n",
+                "t.prisma:3:1: expected a field or '}', found end of file");
     parse_fails("model A {\n  id Int @id @map(\"X)\n}\n", "t.prisma:2:19: unterminated string");
     parse_fails("model A {\n  id Int @id\n  $x Int\n}\n", "t.prisma:3:3: unexpected character '$'");
     parse_fails("model A {\n  id Int @id\n  name\n}\n",
                 "t.prisma:4:1: expected a field type, found '}'");
-    parse_fails("modle A {\n}\n",
-                "t.prisma:1:1: expected 'model', 'enum', 'datasource' or 'generator', found 'modle'");
+    parse_fails(
+        "modle A {\n}\n",
+        "t.prisma:1:1: expected 'model', 'enum', 'datasource' or 'generator', found 'modle'");
     parse_fails("model A {\n  id Int @id @default(autoincrement(\n}\n",
                 "t.prisma:2:22: unterminated '('");
     parse_fails("datasource db {\n  provider = \"sqlserver\"\n", "t.prisma:1:15: unterminated '{'");
@@ -374,7 +377,8 @@ Test(common_schema, syntax_errors)
 
 Test(common_schema, attribute_errors)
 {
-    parse_fails("model A {\n  id Int @id @ignore\n}\n", "t.prisma:2:14: unknown attribute '@ignore'");
+    parse_fails("model A {\n  id Int @id @ignore\n}\n",
+                "t.prisma:2:14: unknown attribute '@ignore'");
     parse_fails("model A {\n  id Int @id\n  @@fulltext([id])\n}\n",
                 "t.prisma:3:3: unknown attribute '@@fulltext'");
     parse_fails("model A {\n  a Int\n  b Int\n  @@id([a, b])\n}\n",
@@ -476,16 +480,18 @@ Test(common_schema, relation_pairing_errors)
                 "model C {\n  id Int @id\n  pId Int\n"
                 "  p P @relation(\"B\", fields: [pId], references: [pId])\n}\n",
                 "t.prisma:3:3: relation 'kids' has no opposite to-one field with fields: on 'C'");
-    parse_fails("model P {\n  pId Int @id\n  kid C?\n}\n"
-                "model C {\n  id Int @id\n  pId Int\n"
-                "  p P @relation(fields: [pId], references: [pId])\n}\n",
-                "t.prisma:3:3: one-to-one relation 'kid': the side without fields: is not supported");
+    parse_fails(
+        "model P {\n  pId Int @id\n  kid C?\n}\n"
+        "model C {\n  id Int @id\n  pId Int\n"
+        "  p P @relation(fields: [pId], references: [pId])\n}\n",
+        "t.prisma:3:3: one-to-one relation 'kid': the side without fields: is not supported");
     parse_fails("model P {\n  pId Int @id\n  other C?\n}\nmodel C {\n  id Int @id\n}\n",
                 "t.prisma:3:3: to-one relation 'other' needs @relation(fields: [...], references: "
                 "[...])");
-    parse_fails("model P {\n  pId Int @id\n  kids C[] @relation(fields: [pId], references: [id])\n}\n"
-                "model C {\n  id Int @id\n}\n",
-                "t.prisma:3:12: fields:/references: belong on the to-one side, not on list 'kids'");
+    parse_fails(
+        "model P {\n  pId Int @id\n  kids C[] @relation(fields: [pId], references: [id])\n}\n"
+        "model C {\n  id Int @id\n}\n",
+        "t.prisma:3:12: fields:/references: belong on the to-one side, not on list 'kids'");
 }
 
 Test(common_schema, error_buffer_is_truncated_safely)
@@ -518,7 +524,10 @@ static void cw_load(void)
     cr_assert_eq(rc, 0, "%s", err);
 }
 
-static void cw_free(void) { schema_free(cw); }
+static void cw_free(void)
+{
+    schema_free(cw);
+}
 
 TestSuite(common_schema_cw, .init = cw_load, .fini = cw_free);
 
@@ -658,7 +667,8 @@ Test(common_schema_cw, relation_keys_and_inverses_spot_checks)
     r = rel(company, "opportunityShipToCompanies");
     cr_assert_str_eq(r->fk->column, "Ship_To_Company_RecID");
     cr_assert_eq(r->inverse, rel(opp, "shipToCompany"));
-    cr_assert_str_eq(rel(company, "opportunityBillToCompanies")->fk->column, "Bill_To_Company_RecID");
+    cr_assert_str_eq(rel(company, "opportunityBillToCompanies")->fk->column,
+                     "Bill_To_Company_RecID");
     r = rel(company, "childCompanies");
     cr_assert_str_eq(r->fk->column, "Parent_Company_RecID");
     cr_assert_eq(r->inverse, rel(company, "parentCompany"));
@@ -700,7 +710,8 @@ Test(common_schema_cw, tables_keys_and_cursors)
         {"ProductCategory", "IV_Category", "IV_Cat_RecID", "lastUpdate"},
         {"ProductSubcategory", "IV_SubCategory", "IV_SubCat_RecID", "lastUpdate"},
         {"ProductManufacturer", "Manufacturer", "Manufacturer_RecID", "lastUpdateUtc"},
-        {"ProductInventory", "Inventory_By_Warehouse", "Inventory_By_Warehouse_RecID", "lastUpdate"},
+        {"ProductInventory", "Inventory_By_Warehouse", "Inventory_By_Warehouse_RecID",
+         "lastUpdate"},
         {"ItemVendor", "iv_item_Vendor", "IV_Item_Vendor_ID", "lastUpdate"},
         {"Market", "Market", "Market_RecID", "lastUpdateUtc"},
         {"Currency", "Currency", "Currency_RecID", "lastUpdate"},
@@ -722,14 +733,14 @@ Test(common_schema_cw, tables_keys_and_cursors)
 
 Test(common_schema_cw, readme_field_names_and_every_scalar_type)
 {
-    static const char *const company[] = {"companyRecId", "companyId", "companyName", "phoneNbr",
-                                          "websiteUrl", "accountNbr"};
-    static const char *const member[] = {"memberRecId", "memberId", "firstName", "lastName",
+    static const char *const company[] = {"companyRecId", "companyId",  "companyName",
+                                          "phoneNbr",     "websiteUrl", "accountNbr"};
+    static const char *const member[] = {"memberRecId",  "memberId",     "firstName", "lastName",
                                          "emailAddress", "inactiveFlag", "title"};
     static const char *const product[] = {
-        "ivItemRecId", "itemId", "description", "longDescription", "ivSubcatRecId",
-        "manufacturerRecId", "listPrice", "currentCost", "taxableFlag", "inactiveFlag",
-        "mfgItemId", "vendorSku", "minimumStock", "recurringFlag", "lastUpdate"};
+        "ivItemRecId",       "itemId",    "description",  "longDescription", "ivSubcatRecId",
+        "manufacturerRecId", "listPrice", "currentCost",  "taxableFlag",     "inactiveFlag",
+        "mfgItemId",         "vendorSku", "minimumStock", "recurringFlag",   "lastUpdate"};
     for (size_t i = 0; i < sizeof company / sizeof *company; i++)
         field(model(cw, "Company"), company[i]);
     for (size_t i = 0; i < sizeof member / sizeof *member; i++)

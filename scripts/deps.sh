@@ -13,6 +13,7 @@ pkgs=(
   libsqlite3-dev                   # the TDS test server's backend
   libcriterion-dev                 # unit tests
   python3 python3-socketio python3-requests python3-websocket  # e2e client
+  python3-yaml                     # tests/tools: the Kubernetes manifests parse
 )
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm  >/dev/null 2>&1 || pkgs+=(npm)

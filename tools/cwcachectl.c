@@ -125,7 +125,9 @@ static void fmt_duration(char *out, size_t n, double s)
     if (s < 0)
         s = 0;
     uint64_t t = (uint64_t)s;
-    if (s < 1)
+    if (s == 0)
+        snprintf(out, n, "0s");
+    else if (s < 1)
         snprintf(out, n, "%ums", (unsigned)(s * 1000));
     else if (t < 60)
         snprintf(out, n, "%.1fs", s);
@@ -1046,8 +1048,9 @@ static void warm_signals_install(void)
 struct warm_progress {
     bool tty;
     const struct schema_model *cur; /* the model being shown */
+    double mark;                    /* when the previous model finished */
     double start, last_shown;
-    uint64_t done;                  /* latest figures of cur */
+    uint64_t done;                  /* rows of cur so far */
     size_t models_done;
     uint64_t rows_done;             /* sum over finished models */
 };
@@ -1113,24 +1116,31 @@ static void warm_progress_cb(void *arg, const struct schema_model *m, uint64_t d
         if (p->cur && p->tty)
             fputc('\n', stderr); /* another model's unfinished line stays as it was */
         p->cur = m;
-        p->start = now;
-        p->last_shown = 0;
+        /* The model started when the previous one finished (or the warm-up
+         * began): its first callback only comes after its first batch. */
+        p->start = p->mark;
+        p->last_shown = p->tty ? 0 : now;
+        p->done = 0;
     }
-    p->done = done;
+    /* Later passes (delete reconciliation) count from zero again: keep the
+     * rows of the copying pass. */
+    if (done > p->done)
+        p->done = done;
     /* Every batch at debug level: scripts can follow the warm-up step by step. */
     log_debug(LOG_TOOL, "warm: %s: batch: %" PRIu64 "/%" PRIu64 "%s", m->name, done, total,
               finished ? " finished" : "");
     if (finished) {
-        progress_finish(p, done);
+        progress_finish(p, p->done);
+        p->mark = now;
         return;
     }
     if (now - p->last_shown < (p->tty ? PROGRESS_TTY_EVERY_S : PROGRESS_LOG_EVERY_S))
         return;
     p->last_shown = now;
     if (p->tty)
-        progress_draw_tty(p, done, total);
+        progress_draw_tty(p, p->done, total);
     else
-        progress_log(p, done, total);
+        progress_log(p, p->done, total);
 }
 
 struct warm_st {
@@ -1158,9 +1168,9 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
         .models = pick,
         .batch_rows = (unsigned)st->batch_rows, /* 0: the poller's default */
     };
-    struct warm_progress p = {.tty = isatty(STDERR_FILENO) == 1};
-    char err[ERR_LEN] = "";
     double t0 = now_s();
+    struct warm_progress p = {.tty = isatty(STDERR_FILENO) == 1, .mark = t0};
+    char err[ERR_LEN] = "";
     warm_signals_install();
     int rc = poller_warm(&o, st->full, warm_progress_cb, &p, &warm_stop, err, sizeof err);
     if (p.cur && p.tty)

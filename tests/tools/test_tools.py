@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""cwcachectl against a store filled from tdslite (meson suite 'tools').
+
+Usage: test_tools.py CASE CWCACHECTL TDSLITE SCHEMA COLLECTORS DEPLOY_DIR [CWCACHE]
+
+Cases:
+  usage      usage errors exit 2, a missing or foreign data directory exits 1
+             with a clear message, every command has --help
+  commands   warm (one model, then all), status (exit 1 while a needed model
+             is cold, 0 once all are warm), runs, get (with nested includes),
+             stats, verify (0 when equal; 1 naming the keys after rows were
+             changed, added and deleted behind the cache's back)
+  interrupt  SIGINT during `warm --full` exits 1 "interrupted" and leaves the
+             old data in place; SIGTERM during a normal warm exits 1 and the
+             next warm completes
+  deploy     the systemd units pass `systemd-analyze verify`, the timer and
+             the cron line fire at 06:00 on weekdays, the Kubernetes YAML
+             parses with the same schedule
+
+Each case starts its own tdslite on a free port with its own temp directory.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+USER, PASSWORD, DATABASE = "sa", "tdslite", "cwwebapp_demo"
+
+
+def fail(msg):
+    print("FAIL:", msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Env:
+    def __init__(self, ctl, tdslite, schema, collectors):
+        self.ctl, self.tdslite = ctl, tdslite
+        self.schema, self.collectors = schema, collectors
+        self.tmp = tempfile.mkdtemp(prefix="tools-test-")
+        self.db = os.path.join(self.tmp, "source.db")
+        self.data = os.path.join(self.tmp, "data")
+        self.server = None
+        self.url = None
+
+    def close(self):
+        if self.server and self.server.poll() is None:
+            self.server.terminate()
+            self.server.wait(timeout=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def generate(self, size):
+        r = subprocess.run([self.tdslite, "--db", self.db, "--generate", str(size),
+                            "--schema", self.schema], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, f"tdslite --generate: {r.stderr}")
+
+    def serve(self):
+        ready = os.path.join(self.tmp, "ready")
+        self.server = subprocess.Popen(
+            [self.tdslite, "--db", self.db, "--port", "0", "--ready-file", ready,
+             "--user", USER, "--password", PASSWORD, "--database", DATABASE,
+             "--log-level", "warn"])
+        deadline = time.time() + 20
+        while not os.path.exists(ready) or os.path.getsize(ready) == 0:
+            check(self.server.poll() is None, f"tdslite exited {self.server.returncode}")
+            check(time.time() < deadline, "tdslite did not get ready")
+            time.sleep(0.02)
+        port = int(open(ready).read().strip())
+        self.url = (f"sqlserver://127.0.0.1:{port};database={DATABASE};user={USER};"
+                    f"password={PASSWORD};encrypt=false;trustServerCertificate=true")
+
+    def args(self, *a):
+        return [self.ctl, "--data-dir", self.data, "--schema", self.schema,
+                "--collectors", self.collectors, *a]
+
+    def run(self, *a, env_url=True, timeout=120):
+        env = dict(os.environ)
+        env.pop("DATABASE_URL", None)
+        if env_url and self.url:
+            env["DATABASE_URL"] = self.url
+        return subprocess.run(self.args(*a), capture_output=True, text=True, timeout=timeout,
+                              env=env)
+
+    def ok(self, *a, code=0, **kw):
+        r = self.run(*a, **kw)
+        check(r.returncode == code, f"cwcachectl {' '.join(a)}: exit {r.returncode}, "
+                                    f"wanted {code}\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def sql(self, query, *params):
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            cur = con.execute(query, params)
+            rows = cur.fetchall()
+            con.commit()
+            return rows
+        finally:
+            con.close()
+
+
+def model_info(env):
+    """Model name -> (table, pk column, needed) from `status --json` and the schema."""
+    text = open(os.path.join(env.schema, "connectwise.prisma")
+                if os.path.isdir(env.schema) else env.schema).read()
+    info = {}
+    for m in re.finditer(r"^model (\w+) \{(.*?)^\}", text, re.S | re.M):
+        body = m.group(2)
+        table = re.search(r'@@map\("([^"]+)"\)', body)
+        pk = re.search(r'^\s*\w+\s+\w+\s+@id\s+@map\("([^"]+)"\)', body, re.M)
+        info[m.group(1)] = (table.group(1) if table else m.group(1), pk.group(1) if pk else None)
+    return info
+
+
+# ---- usage -----------------------------------------------------------------
+
+def case_usage(env):
+    def expect(code, args, stderr_has=None, **kw):
+        r = env.run(*args, env_url=False, **kw)
+        check(r.returncode == code,
+              f"{args}: exit {r.returncode}, wanted {code}\n{r.stdout}\n{r.stderr}")
+        if stderr_has:
+            check(stderr_has in r.stderr, f"{args}: stderr lacks {stderr_has!r}: {r.stderr}")
+        return r
+
+    bare = subprocess.run([env.ctl], capture_output=True, text=True, timeout=10)
+    check(bare.returncode == 2 and "no command" in bare.stderr, f"bare: {bare.stderr}")
+    expect(2, ["frobnicate"], "unknown command 'frobnicate'")
+    expect(2, ["status", "--bogus"], "unknown option '--bogus'")
+    expect(2, ["--log-level", "loud", "status"], "--log-level")
+    expect(2, ["get", "Company"], "expected MODEL RECID")
+    expect(2, ["get", "Company", "12x"], "RECID '12x'")
+    expect(2, ["get", "NoSuchModel", "1"], "unknown model 'NoSuchModel'")
+    expect(2, ["runs", "-n", "0"], "-n")
+    expect(2, ["runs", "-n"], "needs a value")
+    expect(2, ["warm", "--batch-rows", "0"], "--batch-rows")
+    expect(2, ["warm"], "DATABASE_URL is not set")
+    expect(2, ["verify", "--database-url", "mysql://x"], "DATABASE_URL")
+
+    # Missing data directory: exit 1 with a message naming it, for every reader.
+    for cmd in (["status"], ["runs"], ["stats"], ["get", "Company", "1"]):
+        r = expect(1, cmd, "does not exist")
+        check(env.data in r.stderr, f"{cmd}: message does not name the directory: {r.stderr}")
+    # A directory that is not a store.
+    os.makedirs(env.data)
+    expect(1, ["status"], "is not a cwcache store")
+    with open(os.path.join(env.data, "data.mdb"), "wb") as f:
+        f.write(b"this is not an LMDB file" * 300)
+    r = expect(1, ["status"])
+    check("cwcache store" in r.stderr or "cannot open" in r.stderr, f"garbage store: {r.stderr}")
+
+    for cmd in ("status", "runs", "get", "verify", "warm", "stats"):
+        r = expect(0, [cmd, "--help"])
+        check(r.stdout.startswith(f"Usage: cwcachectl {cmd}"), f"{cmd} --help: {r.stdout}")
+        check("--data-dir" in r.stdout, f"{cmd} --help lacks the global options")
+    r = expect(0, ["--help"])
+    for cmd in ("status", "runs", "get", "verify", "warm", "stats"):
+        check(f"  {cmd} " in r.stdout, f"--help does not list {cmd}")
+
+
+# ---- commands --------------------------------------------------------------
+
+def status_json(env, *a, code=None):
+    r = env.run("status", "--json", *a)
+    if code is not None:
+        check(r.returncode == code, f"status exit {r.returncode}, wanted {code}\n{r.stdout}{r.stderr}")
+    try:
+        return json.loads(r.stdout), r.returncode
+    except ValueError:
+        fail(f"status --json is not JSON: {r.stdout!r} {r.stderr}")
+
+
+def case_commands(env):
+    info = model_info(env)
+    env.generate(300)
+    env.serve()
+
+    # One model: status must fail while the other needed models are cold.
+    env.ok("warm", "Company")
+    st, _ = status_json(env, code=1)
+    models = {m["model"]: m for m in st["models"]}
+    check(models["Company"]["state"] == "warm" and models["Company"]["ready"],
+          f"Company after warm: {models['Company']}")
+    n_company = env.sql("SELECT COUNT(*) FROM Company")[0][0]
+    check(models["Company"]["rows"] == n_company, f"rows {models['Company']['rows']} != {n_company}")
+    check(st["summary"]["ready"] is False and st["summary"]["notReady"] > 0, f"summary {st['summary']}")
+    r = env.ok("status", code=1)
+    check("NOT READY" in r.stdout, f"status text: {r.stdout}")
+
+    # Everything the collectors need.
+    r = env.ok("warm")
+    check(re.search(r"warm: \d+ models caught up, \d+ rows", r.stdout), f"warm summary: {r.stdout}")
+    st, _ = status_json(env, code=0)
+    check(st["summary"]["ready"] is True, f"summary after warm: {st['summary']}")
+    needed = [m for m in st["models"] if m["needed"]]
+    check(len(needed) >= 5, f"needed models: {[m['model'] for m in needed]}")
+    for m in needed:
+        table, _ = info[m["model"]]
+        n = env.sql(f'SELECT COUNT(*) FROM "{table}"')[0][0]
+        check(m["state"] == "warm" and m["rows"] == n,
+              f"{m['model']}: state {m['state']} rows {m['rows']}, source {n}")
+        check(m["lastStatus"] == 0 and m["lastRunEnd"], f"{m['model']}: last run {m}")
+    company = next(m for m in st["models"] if m["model"] == "Company")
+    check(company["cursor"] and re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",
+                                         company["cursor"]["lastUpdate"]),
+          f"Company cursor: {company['cursor']}")
+    check(company["lagSeconds"] is not None and company["lagSeconds"] >= 0, f"lag: {company}")
+    r = env.ok("status")
+    lines = r.stdout.splitlines()
+    check(lines[0].startswith("MODEL") and re.search(r"^\d+ models: .* ready$", lines[-1]),
+          f"status text: {r.stdout}")
+    check(any(re.match(r"Company\s+\*\s+warm\s+%d\s" % n_company, l) for l in lines),
+          f"no Company line: {r.stdout}")
+    status_json(env, "Company", code=0)
+
+    # runs: newest first, -n, one model, JSON.
+    r = env.ok("runs")
+    check(r.stdout.startswith("START") and len(r.stdout.splitlines()) > 2, f"runs: {r.stdout}")
+    runs = json.loads(env.ok("runs", "Company", "-n", "2", "--json").stdout)
+    check(len(runs) == 2 and all(x["model"] == "Company" for x in runs), f"runs Company: {runs}")
+    runs = json.loads(env.ok("runs", "Company", "--json").stdout)
+    check(all(a["start"] >= b["start"] for a, b in zip(runs, runs[1:])), "runs not newest first")
+    check(all(x["status"] == 0 and x["kind"] in ("poll", "reconcile", "full", "warm") for x in runs),
+          f"runs: {runs}")
+    # The first warm-up applied every row; the second found nothing new.
+    check(runs[-1]["applied"] + runs[-2]["applied"] == n_company, f"applied: {runs}")
+    check(runs[0]["applied"] == 0 and runs[1]["applied"] == 0, f"second warm applied: {runs}")
+    allruns = json.loads(env.ok("runs", "-n", "1000", "--json").stdout)
+    check(len({x["model"] for x in allruns}) == len(needed), "runs of all models")
+
+    # get: the record as the server renders it.
+    rec_id, name = env.sql("SELECT Company_RecID, Company_Name FROM Company ORDER BY Company_RecID "
+                           "LIMIT 1 OFFSET 7")[0]
+    rec = json.loads(env.ok("get", "Company", str(rec_id)).stdout)
+    check(rec["companyRecId"] == rec_id and rec["companyName"] == name, f"get Company: {rec}")
+    child = env.sql("SELECT Parent_Company_RecID FROM Company WHERE Parent_Company_RecID IS NOT NULL "
+                    "LIMIT 1")
+    if child:
+        parent = json.loads(env.ok("get", "company", str(child[0][0]), "--include",
+                                   "childCompanies").stdout)
+        check(isinstance(parent["childCompanies"], list) and parent["childCompanies"],
+              f"childCompanies: {parent}")
+    prod = env.sql("SELECT IV_Item_RecID FROM IV_Item WHERE IV_SubCat_RecID IS NOT NULL LIMIT 1")
+    if prod:
+        p = json.loads(env.ok("get", "ProductCatalog", str(prod[0][0]), "--include",
+                              "subcategory.category,manufacturer").stdout)
+        check(isinstance(p["subcategory"], dict) and "category" in p["subcategory"],
+              f"nested include: {p}")
+        check("manufacturer" in p, f"include manufacturer: {p}")
+    r = env.ok("get", "Company", "999999999", code=1)
+    check("not in the cache" in r.stderr, f"get miss: {r.stderr}")
+    r = env.ok("get", "Company", str(rec_id), "--include", "noSuchRelation", code=2)
+    check("noSuchRelation" in r.stderr, f"bad include: {r.stderr}")
+
+    # stats
+    s = json.loads(env.ok("stats", "--json").stdout)
+    check(s["mapSize"] > 0 and 0 < s["mapUsed"] <= s["mapSize"] and s["pageSize"] >= 4096, f"stats {s}")
+    check(sum(d["entries"] for d in s["databases"]) >= n_company, f"stats databases {s['databases']}")
+    r = env.ok("stats")
+    check("map size" in r.stdout and "DATABASE" in r.stdout, f"stats text: {r.stdout}")
+
+    # verify: equal now.
+    r = env.ok("verify")
+    check("DIFFERENT" not in r.stdout and re.search(r"verify: \d+ models checked, \d+ equal, 0 different",
+                                                    r.stdout), f"verify: {r.stdout}")
+
+    # Behind the cache's back (Last_Update untouched, so no poll would see it):
+    # a changed row, a new row and a deleted row.
+    changed, deleted = env.sql("SELECT Company_RecID FROM Company ORDER BY Company_RecID "
+                               "LIMIT 2 OFFSET 20")
+    changed, deleted = changed[0], deleted[0]
+    env.sql("UPDATE Company SET Company_Name = 'Changed behind the cache' WHERE Company_RecID = ?",
+            changed)
+    env.sql("DELETE FROM Company WHERE Company_RecID = ?", deleted)
+    added = env.sql("SELECT MAX(Company_RecID) + 1000 FROM Company")[0][0]
+    env.sql("CREATE TABLE tmp_row AS SELECT * FROM Company WHERE Company_RecID = ?", rec_id)
+    env.sql("UPDATE tmp_row SET Company_RecID = ?", added)
+    env.sql("INSERT INTO Company SELECT * FROM tmp_row")
+    env.sql("DROP TABLE tmp_row")
+    r = env.ok("verify", "Company", code=1)
+    check(re.search(r"Company: DIFFERENT: \d+ compared, 1 missing, 1 extra, 1 different", r.stdout),
+          f"verify after changes: {r.stdout}")
+    check(re.search(r"different: %d\b" % changed, r.stdout), f"changed key not named: {r.stdout}")
+    check(re.search(r"extra in the cache: %d\b" % deleted, r.stdout), f"deleted key: {r.stdout}")
+    check(re.search(r"missing from the cache: %d\b" % added, r.stdout), f"added key: {r.stdout}")
+    v = json.loads(env.ok("verify", "Company", "--json", code=1).stdout.splitlines()[0])
+    check(v["equal"] is False and v["first_different"] == [changed] and v["first_extra"] == [deleted]
+          and v["first_missing"] == [added], f"verify --json: {v}")
+    # Other models are still equal, and verify of them alone succeeds.
+    env.ok("verify", "ProductCatalog")
+
+
+# ---- interrupt ---------------------------------------------------------------
+
+def start_warm(env, *a):
+    env_vars = dict(os.environ, DATABASE_URL=env.url)
+    return subprocess.Popen(env.args("warm", "--log-level", "debug", *a), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env_vars)
+
+
+def signal_after_batches(proc, sig, batches):
+    """Sends sig once the warm-up has logged `batches` batches; returns (rc, stderr)."""
+    seen, lines = 0, []
+    deadline = time.time() + 60
+    for line in proc.stderr:
+        lines.append(line)
+        if ": batch: " in line:
+            seen += 1
+            if seen == batches:
+                proc.send_signal(sig)
+                break
+        check(time.time() < deadline, "warm-up produced no batches")
+    check(seen == batches, f"warm-up ended before {batches} batches:\n{''.join(lines)}")
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, "".join(lines) + err, out
+
+
+def case_interrupt(env):
+    env.generate(2000)
+    env.serve()
+    env.ok("warm", "Company")
+    rows_before = status_json(env, "Company")[0]["models"][0]["rows"]
+    rec_id, name = env.sql("SELECT Company_RecID, Company_Name FROM Company ORDER BY Company_RecID "
+                           "LIMIT 1 OFFSET 3")[0]
+    env.sql("UPDATE Company SET Company_Name = 'Renamed at the source' WHERE Company_RecID = ?", rec_id)
+    env.sql("DELETE FROM Company WHERE Company_RecID = (SELECT MAX(Company_RecID) FROM Company)")
+
+    # SIGINT in the middle of a full rebuild: exit 1, "interrupted", old data intact.
+    proc = start_warm(env, "Company", "--full", "--batch-rows", "10")
+    rc, err, out = signal_after_batches(proc, signal.SIGINT, 3)
+    check(rc == 1, f"interrupted warm --full exit {rc}\n{err}")
+    check("interrupted" in err and "previous data stays" in err, f"interrupt message: {err}")
+    check("caught up" not in out and "rebuilt" not in out, f"summary printed after interrupt: {out}")
+    rec = json.loads(env.ok("get", "Company", str(rec_id)).stdout)
+    check(rec["companyName"] == name, f"partial swap: {rec['companyName']!r} != {name!r}")
+    st = status_json(env, "Company")[0]["models"][0]
+    check(st["rows"] == rows_before and st["state"] == "warm", f"after interrupt: {st}")
+    r = env.ok("verify", "Company", code=1)
+    check("1 extra, 1 different" in r.stdout, f"verify after interrupted rebuild: {r.stdout}")
+
+    # Completed rebuild: the new data replaces the old in one swap.
+    r = env.ok("warm", "Company", "--full")
+    check("rebuilt" in r.stdout, f"warm --full summary: {r.stdout}")
+    rec = json.loads(env.ok("get", "Company", str(rec_id)).stdout)
+    check(rec["companyName"] == "Renamed at the source", f"after rebuild: {rec}")
+    env.ok("verify", "Company")
+    check(status_json(env, "Company")[0]["models"][0]["rows"] == rows_before - 1, "rows after rebuild")
+
+    # SIGTERM during a first warm-up into a new store: exit 1, and the next run completes.
+    env.data = os.path.join(env.tmp, "data2")
+    proc = start_warm(env, "Company", "--batch-rows", "20")
+    rc, err, _ = signal_after_batches(proc, signal.SIGTERM, 2)
+    check(rc == 1 and "interrupted" in err, f"SIGTERM warm exit {rc}\n{err}")
+    st, code = status_json(env, "Company")
+    check(code == 1 and st["models"][0]["state"] != "warm", f"status after SIGTERM: {st}")
+    env.ok("warm", "Company")
+    env.ok("verify", "Company")
+
+
+# ---- deploy ----------------------------------------------------------------
+
+def case_deploy(env, deploy):
+    import yaml  # python3-yaml (scripts/deps.sh)
+
+    # systemd units: verify them with ExecStart pointing at the built tool.
+    units = os.path.join(env.tmp, "units")
+    os.makedirs(units)
+    for name in ("cwcache-warm.service", "cwcache-warm.timer", "cwcache.service"):
+        src = os.path.join(deploy, name)
+        text = open(src).read().replace("/usr/local/bin/cwcachectl", env.ctl)
+        text = text.replace("/usr/local/bin/cwcache ", env.server_bin + " ")
+        open(os.path.join(units, name), "w").write(text)
+    sa = shutil.which("systemd-analyze")
+    if sa:
+        r = subprocess.run([sa, "verify", "--man=no", *sorted(
+            os.path.join(units, n) for n in os.listdir(units))], capture_output=True, text=True,
+            timeout=60)
+        check(r.returncode == 0 and not r.stderr.strip(), f"systemd-analyze verify:\n{r.stderr}")
+        r = subprocess.run([sa, "calendar", "--iterations=7", "Mon..Fri *-*-* 06:00:00"],
+                           capture_output=True, text=True, timeout=10)
+        elapses = re.findall(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d (\d\d:\d\d:\d\d)", r.stdout)
+        check(len(elapses) == 7 and all(d not in ("Sat", "Sun") and t == "06:00:00"
+                                        for d, t in elapses), f"timer calendar: {r.stdout}")
+    else:
+        print("systemd-analyze not installed: unit check skipped", file=sys.stderr)
+    timer = open(os.path.join(deploy, "cwcache-warm.timer")).read()
+    check(re.search(r"^OnCalendar=Mon\.\.Fri \*-\*-\* 06:00:00$", timer, re.M), "timer OnCalendar")
+    check(re.search(r"^Unit=cwcache-warm\.service$", timer, re.M), "timer Unit=")
+    service = open(os.path.join(deploy, "cwcache-warm.service")).read()
+    exec_start = re.search(r"^ExecStart=(.*?)(?<!\\)$", service.replace("\\\n", " "), re.M).group(1)
+    check(exec_start.split()[-1] == "warm", f"warm service ExecStart: {exec_start}")
+
+    # The cron line: 06:00 Monday to Friday, running cwcachectl warm as a user.
+    cron = [l for l in open(os.path.join(deploy, "cwcache-warm.cron"))
+            if l.strip() and not l.startswith("#") and "=" not in l.split()[0]]
+    check(len(cron) == 1, f"cron lines: {cron}")
+    f = cron[0].split()
+    check(f[:5] == ["0", "6", "*", "*", "1-5"] and f[5] == "cwcache" and "warm" in f,
+          f"cron line: {cron[0]}")
+    # The command runs under sh: check its syntax.
+    r = subprocess.run(["sh", "-n", "-c", " ".join(f[6:])], capture_output=True, text=True)
+    check(r.returncode == 0, f"cron command syntax: {r.stderr}")
+
+    # The environment file parses in sh the way systemd reads it (the URL holds ';').
+    envfile = os.path.join(deploy, "cwcache.env.example")
+    r = subprocess.run(["sh", "-c", f'set -a; . "{envfile}"; printf %s "$DATABASE_URL"'],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.startswith("sqlserver://") and ";password=" in r.stdout,
+          f"env file under sh: {r.stdout!r} {r.stderr}")
+
+    # Kubernetes: a CronJob with the same schedule and a Job, both running the warm-up.
+    docs = list(yaml.safe_load_all(open(os.path.join(deploy, "kubernetes", "cwcache-warm.yaml"))))
+    kinds = {d["kind"]: d for d in docs if d}
+    check(set(kinds) >= {"CronJob", "Job"}, f"kinds: {list(kinds)}")
+    cj = kinds["CronJob"]["spec"]
+    check(cj["schedule"] == "0 6 * * 1-5" and cj["concurrencyPolicy"] == "Forbid", f"cronjob: {cj}")
+    for pod in (cj["jobTemplate"]["spec"]["template"]["spec"], kinds["Job"]["spec"]["template"]["spec"]):
+        c = pod["containers"][0]
+        check(c["args"][0] == "cwcachectl" and c["args"][-1] == "warm", f"container args: {c['args']}")
+        check(pod["restartPolicy"] == "Never", "restartPolicy")
+        check(any(e["name"] == "DATABASE_URL" for e in c["env"]), "DATABASE_URL env")
+    # The server's manifest: the warm-up's volume claim and data directory are the server's.
+    srv = {d["kind"]: d for d in yaml.safe_load_all(open(os.path.join(deploy, "kubernetes",
+                                                                       "cwcache.yaml"))) if d}
+    check(set(srv) >= {"PersistentVolumeClaim", "Deployment", "Service"}, f"server kinds: {list(srv)}")
+    pod = srv["Deployment"]["spec"]["template"]["spec"]
+    claim = srv["PersistentVolumeClaim"]["metadata"]["name"]
+    check(pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim, "server claim")
+    check(cj["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+          ["claimName"] == claim, "warm-up claim differs from the server's")
+    data_arg = [a for a in pod["containers"][0]["args"] if a.startswith("--data-dir=")]
+    warm_args = cj["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    check(data_arg and data_arg[0] in warm_args, f"data dirs differ: {data_arg} {warm_args}")
+    labels = srv["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    aff = cj["jobTemplate"]["spec"]["template"]["spec"]["affinity"]["podAffinity"]
+    sel = aff["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]["matchLabels"]
+    check(all(labels.get(k) == v for k, v in sel.items()), "warm-up affinity does not match the server")
+
+
+def main():
+    if len(sys.argv) < 7:
+        fail(__doc__)
+    case, ctl, tdslite, schema, collectors, deploy = sys.argv[1:7]
+    env = Env(os.path.abspath(ctl), os.path.abspath(tdslite), schema, collectors)
+    env.server_bin = os.path.abspath(sys.argv[7]) if len(sys.argv) > 7 else "/bin/true"
+    t0 = time.time()
+    try:
+        if case == "usage":
+            case_usage(env)
+        elif case == "commands":
+            case_commands(env)
+        elif case == "interrupt":
+            case_interrupt(env)
+        elif case == "deploy":
+            case_deploy(env, deploy)
+        else:
+            fail(f"unknown case {case}")
+    finally:
+        env.close()
+    print(f"ok: {case} ({time.time() - t0:.1f}s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -284,6 +284,13 @@ static long content_length(struct lws *wsi)
     return *e || v < 0 ? -1 : v;
 }
 
+static bool chunked(struct lws *wsi)
+{
+    char b[64];
+    return lws_hdr_copy(wsi, b, sizeof b, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 &&
+           strstr(b, "chunked");
+}
+
 static int poll_post(struct sio *s, struct lws *wsi, struct sio_conn *c, struct sio_session *ss)
 {
     char ct[128];
@@ -296,6 +303,14 @@ static int poll_post(struct sio *s, struct lws *wsi, struct sio_conn *c, struct 
     c->h = ss->h;
     buf_init(&c->rx, 0);
     long len = content_length(wsi);
+    if (len < 0 && chunked(wsi)) {
+        /* lws 4.1 does not decode chunked request bodies; engine.io
+         * clients always send a length. The unread body makes the
+         * connection unusable, so it is closed after the answer. */
+        c->kind = CONN_SIMPLE;
+        respond_text(wsi, c, 411, "text/plain", "Content-Length required");
+        return -1;
+    }
     c->rx_too_big = len > 0 && (size_t)len > s->o.max_payload;
     if (len <= 0)
         return sio_http_body_done(s, wsi, c); /* no body will follow */

@@ -265,10 +265,11 @@ def case_kill_server(env):
 def case_kill_poller(env):
     """kill -9 the poller process mid-sync and restart: 0 differences and no
     duplicate index entries (the cached includes equal the live ones)."""
-    env.generate(1500)
+    env.generate(400)
     env.start_server()
-    p = env.drv_start("warm", "--batch", "50")
-    time.sleep(1.0)
+    p = env.drv_start("warm", "--batch", "20")
+    time.sleep(0.7)
+    check(p.poll() is None, "warm finished before the kill: make the data set larger")
     p.kill()
     p.communicate()
     env.churn_once(50, seed=11)

@@ -1,0 +1,277 @@
+/*
+ * bench_poller_ingest: initial ingest of a Company-like table from tdslite
+ * into LMDB, and the steady-state CPU of polling an idle source.
+ *
+ *   bench_poller_ingest --tdslite PATH [--schema poller_company.prisma]
+ *                       [--rows N] [--runs R] [--idle-s S] [--dir DIR] [--smoke]
+ *
+ * Ingest: R runs of poller_warm into a fresh store; per run rows/s and the
+ * split between fetch (db-lib rows and their conversion), apply (encode,
+ * fingerprint, LMDB put, relation index) and commit. Baseline, measured in
+ * the same run: poller_verify over the same table against an empty store,
+ * which fetches and encodes every row but writes nothing; the ratio says
+ * what storing costs on top of reading. Medians of the runs are reported.
+ *
+ * Idle: the poller thread against the unchanged source with the default 5 s
+ * interval for S seconds; CPU time from getrusage over wall time.
+ *
+ * The source (DIR/source.db) is generated once and reused by later runs.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "log.h"
+#include "poller/poller.h"
+#include "schema.h"
+
+#define RUNS_MAX 32
+
+struct bench {
+    const char *tdslite, *schema_path, *dir;
+    unsigned long rows;
+    unsigned runs, idle_s;
+    pid_t server;
+    char url[256];
+    struct schema *schema;
+    struct poller_db db;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int run_wait(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    if (pid < 0 || waitpid(pid, &st, 0) < 0)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int generate(struct bench *b, const char *db)
+{
+    char rows[32];
+    snprintf(rows, sizeof rows, "%lu", b->rows);
+    char *argv[] = {(char *)b->tdslite, "--db", (char *)db, "--generate", rows, "--schema",
+                    (char *)b->schema_path, "--log-level", "warn", NULL};
+    fprintf(stderr, "generating %lu rows (reused when already there)...\n", b->rows);
+    return run_wait(argv) == 0 ? 0 : -1;
+}
+
+static int serve(struct bench *b, const char *db)
+{
+    char ready[512];
+    snprintf(ready, sizeof ready, "%s/ready", b->dir);
+    unlink(ready);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char *argv[] = {(char *)b->tdslite, "--db", (char *)db, "--port", "0", "--ready-file", ready,
+                        "--log-level", "warn", NULL};
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    b->server = pid;
+    for (int i = 0; i < 3000; i++) {
+        FILE *f = fopen(ready, "r");
+        unsigned port = 0;
+        if (f && fscanf(f, "%u", &port) == 1 && port) {
+            fclose(f);
+            snprintf(b->url, sizeof b->url,
+                     "sqlserver://127.0.0.1:%u;database=cwwebapp_demo;user=sa;password=tdslite;"
+                     "encrypt=false",
+                     port);
+            return 0;
+        }
+        if (f)
+            fclose(f);
+        usleep(10000);
+    }
+    return -1;
+}
+
+static int store_open(struct bench *b, const char *name, struct cache **c)
+{
+    char path[512], cmd[600];
+    snprintf(path, sizeof path, "%s/%s", b->dir, name);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        return -1;
+    struct cache_opts o = {.path = path, .schema = b->schema, .map_size = (size_t)16 << 30};
+    return cache_open(c, &o);
+}
+
+struct sample {
+    double rows_s, fetch, apply, commit, verify_rows_s;
+};
+
+static int one_run(struct bench *b, struct sample *s)
+{
+    struct cache *c;
+    char err[512];
+    if (store_open(b, "store", &c) < 0)
+        return -1;
+    struct poller_timing t = {0};
+    struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c, .timing = &t};
+    double t0 = now_s();
+    int rc = poller_warm(&o, false, NULL, NULL, NULL, err, sizeof err);
+    double wall = now_s() - t0;
+    cache_close(c);
+    if (rc < 0) {
+        fprintf(stderr, "warm: %s\n", err);
+        return rc;
+    }
+    double total = (double)(t.ns_fetch + t.ns_apply + t.ns_commit);
+    s->rows_s = (double)t.rows / wall;
+    s->fetch = (double)t.ns_fetch / total;
+    s->apply = (double)t.ns_apply / total;
+    s->commit = (double)t.ns_commit / total;
+    /* Baseline: read and encode every row, store nothing. */
+    if (store_open(b, "empty", &c) < 0)
+        return -1;
+    struct poller_verify_result r;
+    t0 = now_s();
+    rc = poller_verify(&b->db, c, &b->schema->models[0], &r, err, sizeof err);
+    wall = now_s() - t0;
+    cache_close(c);
+    if (rc < 0) {
+        fprintf(stderr, "verify: %s\n", err);
+        return rc;
+    }
+    s->verify_rows_s = (double)r.compared / wall;
+    printf("run: %.0f rows/s (fetch %.0f%%, apply %.0f%%, commit %.0f%%), read+encode baseline "
+           "%.0f rows/s\n",
+           s->rows_s, 100 * s->fetch, 100 * s->apply, 100 * s->commit, s->verify_rows_s);
+    return 0;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static int idle(struct bench *b)
+{
+    struct cache *c;
+    char err[512];
+    if (store_open(b, "store", &c) < 0)
+        return -1;
+    struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c};
+    int rc = poller_warm(&o, false, NULL, NULL, NULL, err, sizeof err);
+    struct poller *p = NULL;
+    if (rc == 0)
+        rc = poller_start(&p, &o);
+    if (rc < 0) {
+        cache_close(c);
+        return rc;
+    }
+    sleep(1); /* the first poll and reconciliation after start are not idle work */
+    double c0 = cpu_s(), t0 = now_s();
+    sleep(b->idle_s);
+    double cpu = cpu_s() - c0, wall = now_s() - t0;
+    poller_stop(p);
+    cache_close(c);
+    printf("idle: %.3f%% of one core over %.0f s of polls every 5 s (%.2f ms CPU per second)\n",
+           100 * cpu / wall, wall, 1000 * cpu / wall);
+    return 0;
+}
+
+static int parse(struct bench *b, int argc, char **argv)
+{
+    static const struct option opts[] = {{"tdslite", 1, 0, 't'}, {"schema", 1, 0, 's'},
+                                         {"rows", 1, 0, 'n'},    {"runs", 1, 0, 'r'},
+                                         {"idle-s", 1, 0, 'i'},  {"dir", 1, 0, 'd'},
+                                         {"smoke", 0, 0, 'S'},   {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 't': b->tdslite = optarg; break;
+        case 's': b->schema_path = optarg; break;
+        case 'n': b->rows = strtoul(optarg, NULL, 10); break;
+        case 'r': b->runs = (unsigned)atoi(optarg); break;
+        case 'i': b->idle_s = (unsigned)atoi(optarg); break;
+        case 'd': b->dir = optarg; break;
+        case 'S': b->rows = 2000, b->runs = 1, b->idle_s = 1; break;
+        default: return -1;
+        }
+    }
+    if (!b->tdslite || !b->schema_path || b->runs == 0 || b->runs > RUNS_MAX || !b->rows)
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench b = {.rows = 1000000, .runs = 5, .idle_s = 60, .dir = "/tmp/cwcache-bench-poller"};
+    if (parse(&b, argc, argv) < 0) {
+        fprintf(stderr, "usage: bench_poller_ingest --tdslite PATH --schema FILE [--rows N] "
+                        "[--runs R] [--idle-s S] [--dir DIR] [--smoke]\n");
+        return 2;
+    }
+    log_level = LOG_WARN;
+    mkdir(b.dir, 0755);
+    char db[512], err[512];
+    snprintf(db, sizeof db, "%s/source-%lu.db", b.dir, b.rows);
+    if (schema_load(&b.schema, b.schema_path, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    int rc = generate(&b, db) == 0 && serve(&b, db) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = poller_db_parse(&b.db, b.url, err, sizeof err);
+    struct sample s[RUNS_MAX];
+    for (unsigned i = 0; rc == 0 && i < b.runs; i++)
+        rc = one_run(&b, &s[i]);
+    if (rc == 0) {
+        double v[RUNS_MAX], base[RUNS_MAX], f[RUNS_MAX], a[RUNS_MAX], c[RUNS_MAX];
+        for (unsigned i = 0; i < b.runs; i++)
+            v[i] = s[i].rows_s, base[i] = s[i].verify_rows_s, f[i] = s[i].fetch,
+            a[i] = s[i].apply, c[i] = s[i].commit;
+        double mv = median(v, b.runs), mb = median(base, b.runs);
+        printf("ingest of %lu rows, median of %u runs: %.0f rows/s; fetch %.0f%%, apply %.0f%%, "
+               "commit %.0f%%; read+encode baseline %.0f rows/s (ingest/baseline %.2f)\n",
+               b.rows, b.runs, mv, 100 * median(f, b.runs), 100 * median(a, b.runs),
+               100 * median(c, b.runs), mb, mv / mb);
+        rc = idle(&b);
+    }
+    if (b.server > 0) {
+        kill(b.server, SIGTERM);
+        waitpid(b.server, NULL, 0);
+    }
+    poller_db_fini(&b.db);
+    schema_free(b.schema);
+    return rc == 0 ? 0 : 1;
+}

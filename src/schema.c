@@ -1097,8 +1097,8 @@ static int load_one(struct parser *p, const char *path)
 
 static int load_dir(struct parser *p, const char *dir)
 {
-    char **names;
-    size_t n;
+    char **names = NULL;
+    size_t n = 0;
     int rc = dir_list(dir, &names, &n, p->err, p->errlen);
     if (rc < 0)
         return rc;

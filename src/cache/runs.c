@@ -55,7 +55,7 @@ static int oldest(MDB_cursor *cur, const struct schema_model *m, uint64_t *seq)
 
 static int runs_trim(MDB_cursor *cur, const struct schema_model *m, uint64_t last)
 {
-    uint64_t first;
+    uint64_t first = 0;
     int rc;
     while ((rc = oldest(cur, m, &first)) == 0 && last - first + 1 > CACHE_RUNS_KEPT)
         if ((rc = cache_err_from_mdb(mdb_cursor_del(cur, 0))) < 0)

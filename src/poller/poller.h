@@ -50,7 +50,7 @@ struct poller_opts {
 };
 
 struct poller_timing {
-    uint64_t rows;      /* rows read */
+    uint64_t rows;      /* rows read by poll and full passes (reconciliation keys excluded) */
     uint64_t ns_fetch;  /* waiting for and converting db-lib rows */
     uint64_t ns_apply;  /* cache_row_put: encode, fingerprint, LMDB put, indexes */
     uint64_t ns_commit; /* LMDB commits */

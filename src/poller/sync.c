@@ -391,7 +391,8 @@ static int step_txn(struct psync *s, struct psync_env *e, struct cache_wtxn *w, 
     if (rc < 0)
         return rc;
     s->run.read += b.n;
-    e->rows += b.n;
+    if (s->pass != PASS_RECONCILE)
+        e->rows += b.n;
     *done = b.n < (size_t)batch;
     if (s->pass != PASS_POLL && !s->rebuild) {
         rc = delete_gaps(w, s->src.m, !s->key_started, s->key_after, s->keys, nkeys, *done,

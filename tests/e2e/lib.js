@@ -211,7 +211,17 @@ async function rawConnected(server, auth = { psk: PSK }) {
   return ws;
 }
 
+// SIGTERM, then the exit code (sanitizer builds exit non-zero on a leak).
+function stopServer(server) {
+  return new Promise((resolve) => {
+    if (server.proc.exitCode !== null) return resolve(server.proc.exitCode);
+    server.proc.on("exit", (code) => resolve(code));
+    server.proc.kill("SIGTERM");
+  });
+}
+
 module.exports = {
+  stopServer,
   ROOT, PSK, PY, startSource, startServer, waitReady, connect, emit, upgraded, sql, httpReq,
   rawWs, rawConnected, sleep, stopAll, tmpdir,
 };

@@ -16,7 +16,10 @@ test.before(async () => {
   server = await L.startServer(source);
   await L.waitReady(server);
 });
-test.after(() => L.stopAll());
+test.after(async () => {
+  assert.equal(await L.stopServer(server), 0, "clean exit (no sanitizer report)");
+  L.stopAll();
+});
 
 // The examples, each with a check of its answer against the source.
 const examples = {
@@ -163,6 +166,6 @@ test("cold cache: the live fallback answers with the same data", async (t) => {
     }
   } finally {
     s.close();
-    cold.proc.kill("SIGTERM");
   }
+  assert.equal(await L.stopServer(cold), 0, "clean exit (no sanitizer report)");
 });

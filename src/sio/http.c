@@ -29,12 +29,18 @@ struct route {
 static int route_eio(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m);
 static int route_healthz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m);
 static int route_readyz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m);
+static int route_metrics(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m);
+static int route_status(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m);
+static int route_status_json(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m);
 
 /* Operator endpoints are added here (GET /metrics, GET /status). */
 static const struct route routes[] = {
     {"/socket.io", true, route_eio},
     {"/healthz", false, route_healthz},
     {"/readyz", false, route_readyz},
+    {"/metrics", false, route_metrics},
+    {"/status", false, route_status},
+    {"/status.json", false, route_status_json},
 };
 
 static const struct route *route_find(const char *path)
@@ -194,6 +200,39 @@ static int route_readyz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum
                    : respond(wsi, c, 503, "application/json", buf_data(&b), b.len, NULL, NULL);
     buf_fini(&b);
     return rc;
+}
+
+/* ---- operator endpoints (metrics.c, status.c) ---------------------------------- */
+
+typedef unsigned (*ops_fn)(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);
+
+static int route_ops(struct sio *s, struct lws *wsi, struct sio_conn *c, ops_fn fn)
+{
+    struct buf b;
+    const char *ctype = "text/plain";
+    buf_init(&b, 0);
+    unsigned status = fn(s, wsi, &b, &ctype);
+    int rc = respond(wsi, c, status, ctype, buf_data(&b), b.len, "cache-control:", "no-store");
+    buf_fini(&b);
+    return rc;
+}
+
+static int route_metrics(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m)
+{
+    (void)m;
+    return route_ops(s, wsi, c, sio_metrics_http);
+}
+
+static int route_status(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m)
+{
+    (void)m;
+    return route_ops(s, wsi, c, sio_status_http);
+}
+
+static int route_status_json(struct sio *s, struct lws *wsi, struct sio_conn *c, enum method m)
+{
+    (void)m;
+    return route_ops(s, wsi, c, sio_status_json_http);
 }
 
 /* ---- Engine.IO over HTTP ----------------------------------------------------------- */

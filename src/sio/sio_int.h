@@ -241,6 +241,9 @@ struct sio_job {
     uint64_t ack_id;
     struct cache_plan plan;
     struct sio_pkt *pkt;          /* the answer, built by the worker */
+    const struct collector *col;  /* for the per-collector metrics */
+    int64_t t0_us;                /* arrival (sio_metrics_now_us) */
+    bool failed;                  /* answered success:false */
 };
 
 struct sio_workers {
@@ -275,6 +278,7 @@ struct sio {
     lws_sorted_usec_list_t sul_tick; /* wakes the loop while draining */
     atomic_uint commits;
     unsigned commits_seen;
+    struct sio_metrics *metrics;  /* loop thread only (metrics.c) */
 };
 
 /* session.c */
@@ -346,3 +350,18 @@ void sio_ws_close_req(struct lws *wsi, int code);
 void sio_conn_fini(struct sio *s, struct sio_conn *c);
 /* Marks a connection as having (or no longer having) bytes to write. */
 void sio_conn_busy(struct sio *s, struct sio_conn *c, bool busy);
+
+/* metrics.c: GET /metrics (Prometheus text format). The per-collector
+ * counters live on the loop thread only. */
+struct sio_metrics;
+struct sio_metrics *sio_metrics_new(const struct collector_set *cs);
+void sio_metrics_free(struct sio_metrics *m); /* accepts NULL */
+int64_t sio_metrics_now_us(void);
+/* One answered event (col NULL: an unknown event); us from arrival to answer. */
+void sio_metrics_observe(struct sio *s, const struct collector *col, bool failed, int64_t us);
+
+/* Operator endpoints (metrics.c, status.c): fill body and *ctype, return the HTTP status. */
+unsigned sio_metrics_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);
+/* status.c: GET /status (the page) and /status.json; 401 without the PSK. */
+unsigned sio_status_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);
+unsigned sio_status_json_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);

@@ -136,6 +136,7 @@ static void dispatch(struct sio_session *ss, uint64_t id, const struct sio_event
     const struct collector *col = collector_find(s->o.collectors, ev->name, ev->name_len);
     char err[512];
     if (!col) {
+        sio_metrics_observe(s, NULL, true, 0);
         int n = snprintf(err, sizeof err, "Unknown event: %.*s", (int)ev->name_len, ev->name);
         send_error_ack(ss, id, err, n < (int)sizeof err ? (size_t)n : sizeof err - 1);
         return;
@@ -147,12 +148,15 @@ static void dispatch(struct sio_session *ss, uint64_t id, const struct sio_event
     struct sio_job *j = xcalloc(1, sizeof *j);
     err[0] = '\0';
     if (cache_plan_parse(&j->plan, col, ev->opts, err, sizeof err) < 0) {
+        sio_metrics_observe(s, col, true, 0);
         free(j);
         send_error_ack(ss, id, err, strlen(err));
         return;
     }
     j->h = ss->h;
     j->ack_id = id;
+    j->col = col;
+    j->t0_us = sio_metrics_now_us();
     ss->inflight++;
     sio_workers_submit(s, j);
 }

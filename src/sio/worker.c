@@ -53,6 +53,7 @@ static void job_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
             snprintf(err, sizeof err, "data is not cached yet and no live database is configured");
         }
     }
+    j->failed = rc < 0;
     if (rc < 0) {
         log_warn(LOG_SIO, "%s: %s", j->plan.collector->event, err);
         buf_reset(&p->b);
@@ -157,6 +158,7 @@ void sio_workers_drain_results(struct sio *s)
         /* The session may be gone (client left mid-query): the handle's
          * generation no longer matches and the answer is dropped. */
         struct sio_session *ss = sio_session_get(s, j->h);
+        sio_metrics_observe(s, j->col, j->failed, sio_metrics_now_us() - j->t0_us);
         if (ss)
             sio_socket_answer(ss, j->pkt);
         else

@@ -1,0 +1,274 @@
+/*
+ * GET /metrics: the server's figures in the Prometheus text format (0.0.4).
+ *
+ * Per model (from the cache's meta, read on the loop thread): rows, state,
+ * readiness, cursor lag, last run duration, result and time. Per collector:
+ * requests, errors and a latency histogram. Then connected clients and the
+ * LMDB map use.
+ *
+ * The per-collector counters are only ever touched on the loop thread: a
+ * request is counted when its answer comes back from the workers
+ * (sio_workers_drain_results) or when it is refused at dispatch, both on
+ * the loop, and /metrics is rendered there too. So plain integers suffice.
+ */
+#include "sio/sio_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Latency buckets in seconds: 1 ms (a cached answer) to 10 s (a large live query). */
+static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,  0.5,    1,     2.5,  5,     10};
+#define N_BUCKETS (sizeof buckets / sizeof buckets[0])
+
+struct coll_counters {
+    uint64_t requests, errors;
+    uint64_t le[N_BUCKETS]; /* non-cumulative; summed when rendered */
+    double sum_s;
+};
+
+struct sio_metrics {
+    const struct collector_set *cs;
+    struct coll_counters *c;   /* cs->n entries */
+    uint64_t unknown_events;
+};
+
+struct sio_metrics *sio_metrics_new(const struct collector_set *cs)
+{
+    struct sio_metrics *m = xcalloc(1, sizeof *m);
+    m->cs = cs;
+    m->c = xcalloc(cs && cs->n ? cs->n : 1, sizeof *m->c);
+    return m;
+}
+
+void sio_metrics_free(struct sio_metrics *m)
+{
+    if (!m)
+        return;
+    free(m->c);
+    free(m);
+}
+
+int64_t sio_metrics_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void sio_metrics_observe(struct sio *s, const struct collector *col, bool failed, int64_t us)
+{
+    struct sio_metrics *m = s->metrics;
+    if (!m)
+        return;
+    if (!col) {
+        m->unknown_events++;
+        return;
+    }
+    struct coll_counters *c = &m->c[col - m->cs->items];
+    double secs = us > 0 ? (double)us / 1e6 : 0;
+    c->requests++;
+    c->errors += failed;
+    c->sum_s += secs;
+    for (size_t i = 0; i < N_BUCKETS; i++)
+        if (secs <= buckets[i]) {
+            c->le[i]++;
+            break;
+        }
+}
+
+/* A label value: backslash, quote and newline escaped, as the text format requires. */
+static void label_put(struct buf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            buf_putc(b, '\\');
+        if (*v == '\n')
+            buf_puts(b, "\\n");
+        else
+            buf_putc(b, *v);
+    }
+}
+
+static void help_type(struct buf *b, const char *name, const char *type, const char *help)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* ---- per model ---------------------------------------------------------------- */
+
+struct model_row {
+    const struct schema_model *m;
+    struct cache_meta meta;
+    bool needed;
+};
+
+static void model_gauge(struct buf *b, const struct model_row *rows, size_t n, const char *name,
+                        const char *help, double (*val)(const struct model_row *r, bool *ok))
+{
+    help_type(b, name, "gauge", help);
+    for (size_t i = 0; i < n; i++) {
+        bool ok = true;
+        double v = val(&rows[i], &ok);
+        if (ok)
+            buf_printf(b, "%s{model=\"%s\"} %.17g\n", name, rows[i].m->name, v);
+    }
+}
+
+static double v_rows(const struct model_row *r, bool *ok) { (void)ok; return (double)r->meta.rows; }
+static double v_needed(const struct model_row *r, bool *ok) { (void)ok; return r->needed; }
+static double v_ready(const struct model_row *r, bool *ok)
+{
+    (void)ok;
+    return r->meta.state == CACHE_WARM && r->meta.last_status == 0;
+}
+static double v_lag(const struct model_row *r, bool *ok)
+{
+    *ok = r->meta.cursor.set && r->meta.source_newest_ts != 0;
+    double lag = (double)(r->meta.source_newest_ts - r->meta.cursor.ts) / 1e7;
+    return lag < 0 ? 0 : lag;
+}
+static double v_run_s(const struct model_row *r, bool *ok)
+{
+    *ok = r->meta.last_run_end_ms != 0;
+    return (double)(r->meta.last_run_end_ms - r->meta.last_run_start_ms) / 1e3;
+}
+static double v_run_ok(const struct model_row *r, bool *ok)
+{
+    *ok = r->meta.last_run_end_ms != 0;
+    return r->meta.last_status == 0;
+}
+static double v_run_ts(const struct model_row *r, bool *ok)
+{
+    *ok = r->meta.last_run_end_ms != 0;
+    return (double)r->meta.last_run_end_ms / 1e3;
+}
+
+static void model_states(struct buf *b, const struct model_row *rows, size_t n)
+{
+    static const char name[] = "cwcache_model_state";
+    help_type(b, name, "gauge", "1 for the model's sync state (cold, warming, warm), 0 for the others");
+    for (size_t i = 0; i < n; i++)
+        for (int st = CACHE_COLD; st <= CACHE_WARM; st++)
+            buf_printf(b, "%s{model=\"%s\",state=\"%s\"} %d\n", name, rows[i].m->name,
+                       cache_state_name((enum cache_state)st), rows[i].meta.state == (enum cache_state)st);
+}
+
+static void models_render(struct sio *s, struct buf *b)
+{
+    const struct schema *sc = s->o.schema;
+    struct model_row *rows = xcalloc(sc->n_models ? sc->n_models : 1, sizeof *rows);
+    bool read = s->rd && cache_rd_begin(s->rd) == 0;
+    for (size_t i = 0; i < sc->n_models; i++) {
+        rows[i].m = &sc->models[i];
+        rows[i].needed = s->models[i];
+        /* Without a readable store every model reads as cold and empty. */
+        if (!read || cache_meta_get(s->rd, rows[i].m, &rows[i].meta) < 0)
+            rows[i].meta = (struct cache_meta){.state = CACHE_COLD};
+    }
+    if (read)
+        cache_rd_end(s->rd);
+    size_t n = sc->n_models;
+    model_gauge(b, rows, n, "cwcache_model_rows", "Rows of the model in the cache", v_rows);
+    model_states(b, rows, n);
+    model_gauge(b, rows, n, "cwcache_model_needed", "1 when a collector needs the model", v_needed);
+    model_gauge(b, rows, n, "cwcache_model_ready", "1 when warm and the last run succeeded", v_ready);
+    model_gauge(b, rows, n, "cwcache_model_cursor_lag_seconds",
+                "Source's newest last-update minus the cursor, at the last poll", v_lag);
+    model_gauge(b, rows, n, "cwcache_model_last_run_duration_seconds",
+                "Duration of the model's last poller run", v_run_s);
+    model_gauge(b, rows, n, "cwcache_model_last_run_success",
+                "1 when the model's last poller run succeeded", v_run_ok);
+    model_gauge(b, rows, n, "cwcache_model_last_run_timestamp_seconds",
+                "End of the model's last poller run, Unix time", v_run_ts);
+    free(rows);
+}
+
+/* ---- per collector -------------------------------------------------------------- */
+
+static void coll_line(struct buf *b, const char *name, const char *event, const char *le,
+                      uint64_t v)
+{
+    buf_printf(b, "%s{collector=\"", name);
+    label_put(b, event);
+    if (le)
+        buf_printf(b, "\",le=\"%s", le);
+    buf_printf(b, "\"} %" PRIu64 "\n", v);
+}
+
+static void histogram_render(struct buf *b, const char *h, const char *event,
+                             const struct coll_counters *c)
+{
+    char name[96], le[32];
+    uint64_t cum = 0;
+    snprintf(name, sizeof name, "%s_bucket", h);
+    for (size_t k = 0; k < N_BUCKETS; k++) {
+        cum += c->le[k];
+        snprintf(le, sizeof le, "%g", buckets[k]);
+        coll_line(b, name, event, le, cum);
+    }
+    coll_line(b, name, event, "+Inf", c->requests);
+    buf_printf(b, "%s_sum{collector=\"", h);
+    label_put(b, event);
+    buf_printf(b, "\"} %.6f\n", c->sum_s);
+    snprintf(name, sizeof name, "%s_count", h);
+    coll_line(b, name, event, NULL, c->requests);
+}
+
+static void collectors_render(struct sio *s, struct buf *b)
+{
+    const struct sio_metrics *m = s->metrics;
+    const struct collector_set *cs = m->cs;
+    help_type(b, "cwcache_collector_requests_total", "counter", "Events answered, per collector");
+    for (size_t i = 0; i < cs->n; i++)
+        coll_line(b, "cwcache_collector_requests_total", cs->items[i].event, NULL, m->c[i].requests);
+    help_type(b, "cwcache_collector_errors_total", "counter",
+              "Events answered with success:false, per collector");
+    for (size_t i = 0; i < cs->n; i++)
+        coll_line(b, "cwcache_collector_errors_total", cs->items[i].event, NULL, m->c[i].errors);
+    static const char h[] = "cwcache_collector_request_duration_seconds";
+    help_type(b, h, "histogram", "Time from an event's arrival to its answer, per collector");
+    for (size_t i = 0; i < cs->n; i++)
+        histogram_render(b, h, cs->items[i].event, &m->c[i]);
+    help_type(b, "cwcache_unknown_events_total", "counter", "Events naming no collector");
+    buf_printf(b, "cwcache_unknown_events_total %" PRIu64 "\n", m->unknown_events);
+}
+
+/* ---- server and store ------------------------------------------------------------ */
+
+static void server_render(struct sio *s, struct buf *b)
+{
+    help_type(b, "cwcache_clients_connected", "gauge", "Engine.IO sessions open");
+    buf_printf(b, "cwcache_clients_connected %zu\n", s->n_sessions);
+    help_type(b, "cwcache_requests_in_flight", "gauge", "Events being answered by the workers");
+    buf_printf(b, "cwcache_requests_in_flight %u\n", atomic_load(&s->w.inflight));
+    struct cache_stats st;
+    if (!s->o.cache || cache_stats_get(s->o.cache, &st) < 0)
+        return;
+    help_type(b, "cwcache_lmdb_map_size_bytes", "gauge", "LMDB map size");
+    buf_printf(b, "cwcache_lmdb_map_size_bytes %zu\n", st.map_size);
+    help_type(b, "cwcache_lmdb_map_used_bytes", "gauge", "LMDB map pages in use, in bytes");
+    buf_printf(b, "cwcache_lmdb_map_used_bytes %zu\n", st.map_used);
+    help_type(b, "cwcache_lmdb_readers", "gauge", "LMDB reader slots in use");
+    buf_printf(b, "cwcache_lmdb_readers %u\n", st.readers);
+    help_type(b, "cwcache_lmdb_max_readers", "gauge", "LMDB reader slots");
+    buf_printf(b, "cwcache_lmdb_max_readers %u\n", st.max_readers);
+}
+
+unsigned sio_metrics_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype)
+{
+    if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) {
+        *ctype = "text/plain";
+        buf_puts(body, "method not allowed");
+        return 405;
+    }
+    *ctype = "text/plain; version=0.0.4; charset=utf-8";
+    models_render(s, body);
+    if (s->metrics)
+        collectors_render(s, body);
+    server_render(s, body);
+    return 200;
+}

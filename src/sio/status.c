@@ -1,0 +1,237 @@
+/*
+ * GET /status and GET /status.json: a read-only status page for operators,
+ * showing what `cwcachectl status` shows (the JSON has the same shape as
+ * `cwcachectl status --json`, plus the server's own figures).
+ *
+ * Both answer only clients that present the PSK, as a header x-psk or a
+ * query ?psk= (compared in constant time), and 401 otherwise: the page
+ * names tables and error texts from the source database. The page is plain
+ * HTML with a little JavaScript, no external assets and no build step,
+ * embedded here as a C string; it fetches status.json with the query it
+ * was loaded with and refreshes itself every five seconds.
+ */
+#include "sio/sio_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+static const char page[] =
+    "<!doctype html>\n"
+    "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>cwcache status</title>\n"
+    "<style>\n"
+    "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#f6f7f9}\n"
+    "h1{font-size:20px;margin:0 0 4px}\n"
+    "#summary{margin:8px 0 16px;padding:10px 14px;border-radius:6px;font-weight:600}\n"
+    ".ok{background:#d8f3dc;color:#1b4332}.bad{background:#ffe0e0;color:#7a1010}\n"
+    ".stale{background:#fff3c4;color:#5c4400}\n"
+    "table{border-collapse:collapse;width:100%;background:#fff;box-shadow:0 1px 2px #0002}\n"
+    "th,td{padding:5px 8px;border-bottom:1px solid #e4e6ea;text-align:left;white-space:nowrap}\n"
+    "th{background:#2b3445;color:#fff;font-weight:600;position:sticky;top:0}\n"
+    "td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+    "td.err{white-space:normal;color:#7a1010}\n"
+    ".st{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600}\n"
+    ".warm{background:#2d6a4f;color:#fff}.warming{background:#e9a400;color:#fff}"
+    ".cold{background:#6c757d;color:#fff}\n"
+    "#meta{color:#5a6372;font-size:12px}\n"
+    "</style></head><body>\n"
+    "<h1>cwcache status</h1>\n"
+    "<div id=\"meta\">loading&hellip;</div>\n"
+    "<div id=\"summary\" class=\"stale\">waiting for the first answer</div>\n"
+    "<table><thead><tr><th>Model</th><th>Needed</th><th>State</th><th>Rows</th>"
+    "<th>Cursor (last update #RecID)</th><th>Lag</th><th>Last run</th><th>Duration</th>"
+    "<th>Result</th><th>Error</th></tr></thead><tbody id=\"rows\"></tbody></table>\n"
+    "<script>\n"
+    "'use strict';\n"
+    "function dur(s){if(s===null||s===undefined)return '-';if(s<1)return Math.round(s*1000)+' ms';"
+    "if(s<60)return s.toFixed(1)+' s';if(s<3600)return Math.floor(s/60)+' min '+Math.round(s%60)+' s';"
+    "return Math.floor(s/3600)+' h '+Math.round(s%3600/60)+' min';}\n"
+    "function cell(tr,text,cls){const td=document.createElement('td');td.textContent=text;"
+    "if(cls)td.className=cls;tr.appendChild(td);return td;}\n"
+    "function row(m){const tr=document.createElement('tr');cell(tr,m.model);"
+    "cell(tr,m.needed?'yes':'');const st=document.createElement('span');"
+    "st.className='st '+m.state;st.textContent=m.state;cell(tr,'').appendChild(st);"
+    "cell(tr,m.rows.toLocaleString('en'),'n');"
+    "cell(tr,m.cursor?m.cursor.lastUpdate+' #'+m.cursor.recId:'-');cell(tr,dur(m.lagSeconds),'n');"
+    "cell(tr,m.lastRunEnd||'-');cell(tr,m.lastRunEnd?dur(m.lastRunMs/1000):'-','n');"
+    "cell(tr,m.lastRunEnd?(m.lastStatus===0?'ok':'failed'):'-');cell(tr,m.lastError||'','err');"
+    "return tr;}\n"
+    "function show(d){const s=d.summary,el=document.getElementById('summary');"
+    "el.className=s.ready?'ok':'bad';"
+    "el.textContent=(s.ready?'Ready':'NOT READY')+': '+s.models+' models, '+s.warm+' warm, '+"
+    "s.warming+' warming, '+s.cold+' cold, '+s.failed+' failed; '+s.rows.toLocaleString('en')+' rows';"
+    "const tb=document.getElementById('rows');tb.replaceChildren(...d.models.map(row));"
+    "document.getElementById('meta').textContent=d.server.clients+"
+    "' client(s) connected, LMDB '+(d.server.mapUsed/1048576).toFixed(1)+' MiB used; updated '+"
+    "new Date().toISOString();}\n"
+    "async function refresh(){try{const r=await fetch('status.json'+location.search,"
+    "{cache:'no-store'});if(!r.ok)throw new Error('HTTP '+r.status);show(await r.json());}"
+    "catch(e){const el=document.getElementById('summary');el.className='stale';"
+    "el.textContent='cannot refresh: '+e.message;}}\n"
+    "refresh();setInterval(refresh,5000);\n"
+    "</script></body></html>\n";
+
+/* PSK from the header x-psk or the query ?psk=, first non-empty wins, as
+ * for Socket.IO clients. No PSK configured: everyone may look. */
+static bool authorized(struct sio *s, struct lws *wsi)
+{
+    const char *want = s->o.psk;
+    if (!want || !want[0])
+        return true;
+    char given[512];
+    int n = lws_hdr_custom_copy(wsi, given, sizeof given, "x-psk:", 6);
+    if (n > 0)
+        return sio_psk_equal(want, given, (size_t)n);
+    const char *q = sio_http_arg(wsi, "psk=", given, sizeof given);
+    return q && q[0] && sio_psk_equal(want, q, strlen(q));
+}
+
+static unsigned refuse(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype)
+{
+    *ctype = "text/plain";
+    if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) {
+        buf_puts(body, "method not allowed");
+        return 405;
+    }
+    if (!authorized(s, wsi)) {
+        buf_puts(body, "Unauthorized");
+        return 401;
+    }
+    return 0;
+}
+
+unsigned sio_status_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype)
+{
+    unsigned st = refuse(s, wsi, body, ctype);
+    if (st)
+        return st;
+    *ctype = "text/html; charset=utf-8";
+    buf_append(body, page, sizeof page - 1);
+    return 200;
+}
+
+/* ---- status.json: the shape of `cwcachectl status --json` ---------------------- */
+
+struct status_sum {
+    size_t models, by_state[3], failed, not_ready;
+    uint64_t rows;
+};
+
+static void time_or_null(struct buf *b, int64_t ms)
+{
+    if (ms)
+        json_put_datetime_ms(b, ms);
+    else
+        buf_puts(b, "null");
+}
+
+/* Cursor ticks are 100 ns since the epoch; floor to milliseconds. */
+static int64_t ticks_ms(int64_t t) { return t >= 0 ? t / 10000 : -((-t + 9999) / 10000); }
+
+static void model_cursor(struct buf *b, const struct cache_meta *m)
+{
+    buf_puts(b, ",\"cursor\":");
+    if (m->cursor.set) {
+        buf_puts(b, "{\"lastUpdate\":");
+        json_put_datetime_ms(b, ticks_ms(m->cursor.ts));
+        buf_puts(b, ",\"recId\":");
+        json_put_u64(b, m->cursor.pk);
+        buf_putc(b, '}');
+    } else {
+        buf_puts(b, "null");
+    }
+    buf_puts(b, ",\"sourceNewest\":");
+    time_or_null(b, m->source_newest_ts ? ticks_ms(m->source_newest_ts) : 0);
+    buf_puts(b, ",\"lagSeconds\":");
+    if (m->cursor.set && m->source_newest_ts) {
+        double lag = (double)(m->source_newest_ts - m->cursor.ts) / 1e7;
+        json_put_double(b, lag < 0 ? 0 : lag);
+    } else {
+        buf_puts(b, "null");
+    }
+}
+
+static void model_json(struct buf *b, const struct schema_model *mo, const struct cache_meta *m,
+                       bool needed)
+{
+    bool ready = m->state == CACHE_WARM && m->last_status == 0;
+    buf_puts(b, "{\"model\":");
+    json_put_cstr(b, mo->name);
+    buf_printf(b, ",\"needed\":%s,\"ready\":%s,\"state\":\"%s\",\"rows\":", needed ? "true" : "false",
+               ready ? "true" : "false", cache_state_name(m->state));
+    json_put_u64(b, m->rows);
+    model_cursor(b, m);
+    buf_puts(b, ",\"lastRunStart\":");
+    time_or_null(b, m->last_run_start_ms);
+    buf_puts(b, ",\"lastRunEnd\":");
+    time_or_null(b, m->last_run_end_ms);
+    buf_puts(b, ",\"lastRunMs\":");
+    json_put_i64(b, m->last_run_end_ms ? m->last_run_end_ms - m->last_run_start_ms : 0);
+    buf_puts(b, ",\"lastStatus\":");
+    json_put_i64(b, m->last_status);
+    buf_puts(b, ",\"lastError\":");
+    json_put_cstr(b, m->last_status ? (m->last_error[0] ? m->last_error : strerror(-m->last_status))
+                                    : "");
+    buf_puts(b, ",\"lastReconcile\":");
+    time_or_null(b, m->last_reconcile_ms);
+    buf_putc(b, '}');
+}
+
+static void sum_add(struct status_sum *s, const struct cache_meta *m, bool needed)
+{
+    s->models++;
+    s->by_state[m->state <= CACHE_WARM ? m->state : CACHE_COLD]++;
+    s->failed += m->last_status != 0;
+    s->not_ready += needed && !(m->state == CACHE_WARM && m->last_status == 0);
+    s->rows += m->rows;
+}
+
+static void models_json(struct sio *s, struct buf *b, struct status_sum *sum)
+{
+    const struct schema *sc = s->o.schema;
+    bool read = s->rd && cache_rd_begin(s->rd) == 0;
+    buf_puts(b, "{\"models\":[");
+    for (size_t i = 0; i < sc->n_models; i++) {
+        struct cache_meta m;
+        if (!read || cache_meta_get(s->rd, &sc->models[i], &m) < 0)
+            m = (struct cache_meta){.state = CACHE_COLD};
+        if (i)
+            buf_putc(b, ',');
+        model_json(b, &sc->models[i], &m, s->models[i]);
+        sum_add(sum, &m, s->models[i]);
+    }
+    if (read)
+        cache_rd_end(s->rd);
+    buf_putc(b, ']');
+}
+
+static void summary_json(struct sio *s, struct buf *b, const struct status_sum *sum)
+{
+    buf_printf(b, ",\"summary\":{\"models\":%zu,\"warm\":%zu,\"warming\":%zu,\"cold\":%zu,"
+                  "\"failed\":%zu,\"notReady\":%zu,\"rows\":",
+               sum->models, sum->by_state[CACHE_WARM], sum->by_state[CACHE_WARMING],
+               sum->by_state[CACHE_COLD], sum->failed, sum->not_ready);
+    json_put_u64(b, sum->rows);
+    buf_printf(b, ",\"ready\":%s}", sum->not_ready ? "false" : "true");
+    struct cache_stats st = {0};
+    if (s->o.cache && cache_stats_get(s->o.cache, &st) < 0)
+        st = (struct cache_stats){0};
+    buf_printf(b, ",\"server\":{\"clients\":%zu,\"mapSize\":%zu,\"mapUsed\":%zu}}", s->n_sessions, st.map_size,
+               st.map_used);
+}
+
+unsigned sio_status_json_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype)
+{
+    unsigned st = refuse(s, wsi, body, ctype);
+    if (st)
+        return st;
+    struct status_sum sum = {0};
+    *ctype = "application/json";
+    models_json(s, body, &sum);
+    summary_json(s, body, &sum);
+    return 200;
+}

@@ -209,3 +209,33 @@ test("SIGTERM: in-flight answers finish, exit 0", async () => {
   assert.equal(await exited, 0);
   s.close();
 });
+
+test("heartbeat: pings every pingInterval, no pong within pingTimeout closes", async () => {
+  const hb = await L.startServer(source, { args: ["--ping-interval", "300", "--ping-timeout", "200", "--poller", "false"] });
+  try {
+    const quiet = await L.rawWs(hb);
+    assert.match((await quiet.next()).data, /"pingInterval":300,"pingTimeout":200,/);
+    const t0 = Date.now();
+    assert.equal((await quiet.next(2000)).data, "2");
+    const closed = await quiet.next(2000);
+    assert.ok(closed.close !== undefined, "closed without a pong");
+    assert.ok(Date.now() - t0 >= 150, "not before pingTimeout");
+
+    const alive = await L.rawWs(hb);
+    await alive.next();
+    for (let i = 0; i < 4; i++) {
+      assert.equal((await alive.next(2000)).data, "2");
+      alive.send("3");
+    }
+    assert.equal(alive.closed, null, "pongs keep the session");
+    alive.close();
+
+    // A parked polling GET is released by the ping.
+    const r = await L.httpReq(`${hb.url}/socket.io/?EIO=4&transport=polling`);
+    const sid = JSON.parse(r.body.slice(1)).sid;
+    const g = await L.httpReq(`${hb.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+    assert.equal(g.body, "2");
+  } finally {
+    assert.equal(await L.stopServer(hb), 0);
+  }
+});

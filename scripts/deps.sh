@@ -14,6 +14,7 @@ pkgs=(
   libcriterion-dev                 # unit tests
   python3 python3-socketio python3-requests python3-websocket  # e2e client
   python3-yaml                     # tests/tools: the Kubernetes manifests parse
+  chromium                         # tests/tools: the /status page in headless Chromium
 )
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm  >/dev/null 2>&1 || pkgs+=(npm)

@@ -13,6 +13,13 @@ Cases:
   interrupt  SIGINT during `warm --full` exits 1 "interrupted" and leaves the
              old data in place; SIGTERM during a normal warm exits 1 and the
              next warm completes
+  metrics    GET /metrics of a running server parses as the Prometheus text
+             format, with the model, collector (after real Socket.IO requests),
+             client and LMDB figures and their types
+  status_page  GET /status and /status.json: 401 without the PSK (header or
+             query); the JSON matches `cwcachectl status --json`; headless
+             Chromium renders the page (its script fills the table) and
+             screenshots it at 1200x800, not blank
   deploy     the systemd units pass `systemd-analyze verify`, the timer and
              the cron line fire at 06:00 on weekdays, the Kubernetes YAML
              parses with the same schedule
@@ -59,11 +66,13 @@ class Env:
         self.data = os.path.join(self.tmp, "data")
         self.server = None
         self.url = None
+        self.procs = []
 
     def close(self):
-        if self.server and self.server.poll() is None:
-            self.server.terminate()
-            self.server.wait(timeout=10)
+        for p in self.procs + [self.server]:
+            if p and p.poll() is None:
+                p.terminate()
+                p.wait(timeout=15)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def generate(self, size):
@@ -453,6 +462,253 @@ def case_deploy(env, deploy):
     check(all(labels.get(k) == v for k, v in sel.items()), "warm-up affinity does not match the server")
 
 
+# ---- the server's operator endpoints -----------------------------------------
+
+PSK = "tools-test-psk"
+
+
+def start_server(env):
+    """A warm store and a cwcache server on a free port with the PSK set."""
+    port_file = os.path.join(env.tmp, "server.port")
+    srv_env = dict(os.environ, DATABASE_URL=env.url, PSK=PSK)
+    srv = subprocess.Popen([env.server_bin, "--data-dir", env.data, "--schema", env.schema,
+                            "--collectors", env.collectors, "--port", "0", "--port-file", port_file,
+                            "--log-level", "warn"], env=srv_env)
+    env.procs.append(srv)
+    deadline = time.time() + 20
+    while not os.path.exists(port_file) or os.path.getsize(port_file) == 0:
+        check(srv.poll() is None, f"cwcache exited {srv.returncode}")
+        check(time.time() < deadline, "cwcache did not start")
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{int(open(port_file).read())}"
+
+
+def stop_server(env):
+    """SIGTERM: the server must exit 0 (a sanitizer report would make it fail)."""
+    srv = env.procs.pop()
+    srv.send_signal(signal.SIGTERM)
+    rc = srv.wait(timeout=30)
+    check(rc == 0, f"cwcache exited {rc} on SIGTERM")
+
+
+def http_get(url, headers=None):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=10) as r:
+            return r.status, r.headers.get("content-type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("content-type", ""), e.read().decode()
+
+
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*$")
+SAMPLE = re.compile(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
+
+
+def parse_metrics(text):
+    """Prometheus text format 0.0.4 -> ({name: type}, [(name, labels, value)]); fails on any
+    line that breaks the format."""
+    types, samples = {}, []
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ", 3)
+            check(METRIC_NAME.match(name) and name not in types, f"bad TYPE line: {line}")
+            check(typ in ("counter", "gauge", "histogram", "summary", "untyped"), f"type: {line}")
+            types[name] = typ
+            continue
+        if line.startswith("#") or not line:
+            continue
+        m = SAMPLE.match(line)
+        check(m, f"bad sample line: {line!r}")
+        labels = {}
+        if m.group(3):
+            rest = m.group(3)
+            while rest:
+                lm = LABEL.match(rest)
+                check(lm, f"bad labels in {line!r}")
+                labels[lm.group(1)] = lm.group(2)
+                rest = rest[lm.end():]
+        value = float(m.group(4))
+        name = m.group(1)
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        family = name if name in types else base
+        check(family in types, f"sample {name} has no TYPE")
+        if types[family] == "counter":
+            check(name.endswith("_total") and value >= 0, f"counter {name}")
+        samples.append((name, labels, value))
+    return types, samples
+
+
+def socketio_requests(base, events):
+    """Emits events (name, opts) over Socket.IO with the PSK; returns the acks."""
+    import socketio  # python3-socketio
+    sio = socketio.Client(reconnection=False)
+    sio.connect(base, auth={"psk": PSK}, transports=["websocket"], wait_timeout=10)
+    acks = [sio.call(ev, opts, timeout=20) for ev, opts in events]
+    sio.disconnect()
+    return acks
+
+
+def case_metrics(env):
+    env.generate(200)
+    env.serve()
+    env.ok("warm")
+    base = start_server(env)
+    acks = socketio_requests(base, [("fetchCompanies", None), ("fetchCompanies", None),
+                                    ("fetchProducts", {"select": ["ivItemRecId"], "include": ["manufacturer"]}),
+                                    ("noSuchEvent", None)])
+    check(acks[0]["success"] and acks[1]["success"] and not acks[2]["success"]
+          and not acks[3]["success"], f"acks: {[a.get('success') for a in acks]}")
+
+    st, ctype, text = http_get(base + "/metrics")
+    check(st == 200 and ctype.startswith("text/plain") and "version=0.0.4" in ctype,
+          f"/metrics: {st} {ctype}")
+    types, samples = parse_metrics(text)
+    want = {
+        "cwcache_model_rows": "gauge", "cwcache_model_state": "gauge",
+        "cwcache_model_ready": "gauge", "cwcache_model_cursor_lag_seconds": "gauge",
+        "cwcache_model_last_run_duration_seconds": "gauge",
+        "cwcache_model_last_run_success": "gauge",
+        "cwcache_collector_requests_total": "counter", "cwcache_collector_errors_total": "counter",
+        "cwcache_collector_request_duration_seconds": "histogram",
+        "cwcache_clients_connected": "gauge", "cwcache_lmdb_map_size_bytes": "gauge",
+        "cwcache_lmdb_map_used_bytes": "gauge", "cwcache_unknown_events_total": "counter",
+    }
+    for name, typ in want.items():
+        check(types.get(name) == typ, f"{name}: type {types.get(name)}, wanted {typ}")
+
+    def value(name, **labels):
+        vals = [v for n, l, v in samples if n == name and all(l.get(k) == x for k, x in labels.items())]
+        check(len(vals) == 1, f"{name}{labels}: {len(vals)} samples")
+        return vals[0]
+
+    n_company = env.sql("SELECT COUNT(*) FROM Company")[0][0]
+    check(value("cwcache_model_rows", model="Company") == n_company, "Company rows")
+    check(value("cwcache_model_state", model="Company", state="warm") == 1
+          and value("cwcache_model_state", model="Company", state="cold") == 0, "Company state")
+    check(value("cwcache_model_ready", model="Company") == 1, "Company ready")
+    check(value("cwcache_model_cursor_lag_seconds", model="Company") >= 0, "lag")
+    check(value("cwcache_collector_requests_total", collector="fetchCompanies") == 2, "requests")
+    check(value("cwcache_collector_errors_total", collector="fetchCompanies") == 0, "errors")
+    check(value("cwcache_collector_requests_total", collector="fetchProducts") == 1, "bad request")
+    check(value("cwcache_collector_errors_total", collector="fetchProducts") == 1, "bad request error")
+    check(value("cwcache_unknown_events_total") == 1, "unknown events")
+    h = "cwcache_collector_request_duration_seconds"
+    buckets = [(l["le"], v) for n, l, v in samples
+               if n == h + "_bucket" and l["collector"] == "fetchCompanies"]
+    check(buckets[-1][0] == "+Inf" and buckets[-1][1] == 2, f"histogram +Inf: {buckets}")
+    check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), f"not cumulative: {buckets}")
+    check(value(h + "_count", collector="fetchCompanies") == 2 and
+          value(h + "_sum", collector="fetchCompanies") > 0, "histogram count/sum")
+    check(value("cwcache_clients_connected") >= 0, "clients")
+    check(0 < value("cwcache_lmdb_map_used_bytes") <= value("cwcache_lmdb_map_size_bytes"), "map use")
+    stop_server(env)
+
+
+def png_pixels(path):
+    """(width, height, rows of RGB(A) bytes) of an 8-bit RGB or RGBA PNG."""
+    import struct
+    import zlib
+    data = open(path, "rb").read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG")
+    pos, idat = 8, b""
+    while pos < len(data):
+        n, typ = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if typ == b"IHDR":
+            w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+        elif typ == b"IDAT":
+            idat += body
+    check(depth == 8 and ctype in (2, 6), f"PNG depth {depth} colour type {ctype}")
+    bpp = 3 if ctype == 2 else 4
+    raw, stride, rows, prev = zlib.decompress(idat), w * bpp, [], bytearray(w * bpp)
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, bpp, rows
+
+
+def chromium(args, tmp):
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    return subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                           "--no-first-run", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tempfile.mkdtemp(dir=tmp)}", "--window-size=1200,800",
+                           "--virtual-time-budget=5000", *args],
+                          capture_output=True, text=True, timeout=90)
+
+
+def case_status_page(env):
+    env.generate(200)
+    env.serve()
+    env.ok("warm")
+    base = start_server(env)
+    # The PSK, compared as for Socket.IO clients: header or query; 401 otherwise.
+    for path in ("/status", "/status.json"):
+        check(http_get(base + path)[0] == 401, f"{path} without the PSK")
+        check(http_get(base + path, {"x-psk": "wrong"})[0] == 401, f"{path} with a wrong PSK")
+        check(http_get(base + path + "?psk=wrong")[0] == 401, f"{path} with a wrong ?psk=")
+        check(http_get(base + path, {"x-psk": PSK})[0] == 200, f"{path} with x-psk")
+    st, ctype, page = http_get(base + "/status?psk=" + PSK)
+    check(st == 200 and ctype.startswith("text/html") and "<script>" in page
+          and "http" not in page.split("<script>")[0].lower().replace("http-equiv", ""),
+          "status page: external assets or wrong type")
+    st, _, body = http_get(base + "/status.json", {"x-psk": PSK})
+    d = json.loads(body)
+    ctl = json.loads(env.ok("status", "--json").stdout)
+    check([m["model"] for m in d["models"]] == [m["model"] for m in ctl["models"]], "models differ")
+    for a, b in zip(d["models"], ctl["models"]):
+        check(set(a) == set(b), f"status.json keys differ from cwcachectl's: {set(a) ^ set(b)}")
+        check(a["rows"] == b["rows"] and a["state"] == b["state"], f"{a['model']}: {a} vs {b}")
+    check(d["summary"]["ready"] is True and "clients" in d["server"], f"summary {d['summary']}")
+
+    if not (shutil.which("chromium") or os.path.exists("/usr/bin/chromium")):
+        print("chromium not installed (scripts/deps.sh installs it): browser check skipped")
+        return
+    # The page after its script ran: the table holds the models from status.json.
+    r = chromium(["--dump-dom", base + "/status?psk=" + PSK], env.tmp)
+    check(r.returncode == 0, f"chromium --dump-dom: {r.stderr[-2000:]}")
+    check("Ready: " in r.stdout and ">Company<" in r.stdout and ">warm<" in r.stdout,
+          f"page did not render the status: {r.stdout[:3000]}")
+    r = chromium(["--dump-dom", base + "/status"], env.tmp)
+    check("Unauthorized" in r.stdout and "Company" not in r.stdout, "page served without the PSK")
+    shot = os.path.join(env.tmp, "status.png")
+    r = chromium([f"--screenshot={shot}", base + "/status?psk=" + PSK], env.tmp)
+    check(r.returncode == 0 and os.path.exists(shot), f"chromium --screenshot: {r.stderr[-2000:]}")
+    w, h, bpp, rows = png_pixels(shot)
+    check((w, h) == (1200, 800), f"screenshot is {w}x{h}")
+    bg = rows[h - 1][:bpp]
+    colours, off = set(), 0
+    for row in rows[::4]:
+        for x in range(0, w * bpp, bpp * 4):
+            px = row[x:x + bpp]
+            colours.add(px)
+            off += px != bg
+    sampled = (h // 4) * (w // 4)
+    check(len(colours) > 20 and off > sampled * 0.05,
+          f"screenshot looks blank: {len(colours)} colours, {off}/{sampled} non-background")
+    stop_server(env)
+
+
 def main():
     if len(sys.argv) < 7:
         fail(__doc__)
@@ -469,6 +725,10 @@ def main():
             case_interrupt(env)
         elif case == "deploy":
             case_deploy(env, deploy)
+        elif case == "metrics":
+            case_metrics(env)
+        elif case == "status_page":
+            case_status_page(env)
         else:
             fail(f"unknown case {case}")
     finally:

@@ -18,6 +18,7 @@
  * errors on stderr, so `--json` output stays machine-readable.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -353,6 +354,18 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
+/* getopt's '?' (unknown) or ':' (value missing). optopt holds a short
+ * option's letter; for a long option it is 0 or the option's code (>= 256
+ * here), and the word getopt just consumed names it. */
+static int bad_option(const struct ctl *c, int opt, const char *word)
+{
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+    const char *name = optopt > 0 && optopt < 128 && isalnum(optopt) ? shortopt : word;
+    if (opt == ':')
+        return usagef(c, "option '%s' needs a value", name);
+    return usagef(c, "unknown option '%s'", name);
+}
+
 /* A command's own options: shorts for getopt, longs, and a handler that
  * returns OPTS_CONTINUE or an exit code. */
 typedef int (*own_opt_fn)(struct ctl *c, int opt, const char *arg, void *st);
@@ -395,10 +408,8 @@ static int opts_parse(struct ctl *c, const struct cmd *cmd, int argc, char **arg
     while (rc == OPTS_CONTINUE && (opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
         if (opt == 'h')
             help = true;
-        else if (opt == '?')
-            rc = usagef(c, "unknown option '%s'", argv[optind - 1]);
-        else if (opt == ':')
-            rc = usagef(c, "option '%s' needs a value", argv[optind - 1]);
+        else if (opt == '?' || opt == ':')
+            rc = bad_option(c, opt, argv[optind - 1]);
         else if (!global_opt(c, opt, optarg, &rc))
             rc = own && own->fn ? own->fn(c, opt, optarg, st) : usagef(c, "unknown option");
     }
@@ -1362,10 +1373,8 @@ static int main_opts(struct ctl *c, int argc, char **argv, int *cmd_at)
             main_help();
             return EXIT_OK;
         }
-        if (opt == '?')
-            rc = usagef(c, "unknown option '%s'", argv[optind - 1]);
-        else if (opt == ':')
-            rc = usagef(c, "option '%s' needs a value", argv[optind - 1]);
+        if (opt == '?' || opt == ':')
+            rc = bad_option(c, opt, argv[optind - 1]);
         else
             global_opt(c, opt, optarg, &rc);
     }

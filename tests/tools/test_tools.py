@@ -157,7 +157,9 @@ def case_usage(env):
     expect(2, ["get", "Company", "12x"], "RECID '12x'")
     expect(2, ["get", "NoSuchModel", "1"], "unknown model 'NoSuchModel'")
     expect(2, ["runs", "-n", "0"], "-n")
-    expect(2, ["runs", "-n"], "needs a value")
+    expect(2, ["runs", "-n"], "'-n' needs a value")
+    expect(2, ["runs", "-x"], "unknown option '-x'")
+    expect(2, ["get", "Company", "1", "--include"], "'--include' needs a value")
     expect(2, ["warm", "--batch-rows", "0"], "--batch-rows")
     expect(2, ["warm"], "DATABASE_URL is not set")
     expect(2, ["verify", "--database-url", "mysql://x"], "DATABASE_URL")
@@ -561,6 +563,11 @@ def case_metrics(env):
                                     ("noSuchEvent", None)])
     check(acks[0]["success"] and acks[1]["success"] and not acks[2]["success"]
           and not acks[3]["success"], f"acks: {[a.get('success') for a in acks]}")
+    # A warm-up (and a full rebuild) next to the running server: the writers take turns.
+    env.ok("warm", "Company")
+    env.ok("warm", "Company", "--full")
+    check(socketio_requests(base, [("fetchCompanies", None)])[0]["success"], "after warm --full")
+    socketio_requests(base, [("fetchCompanies", None)])
 
     st, ctype, text = http_get(base + "/metrics")
     check(st == 200 and ctype.startswith("text/plain") and "version=0.0.4" in ctype,
@@ -590,7 +597,7 @@ def case_metrics(env):
           and value("cwcache_model_state", model="Company", state="cold") == 0, "Company state")
     check(value("cwcache_model_ready", model="Company") == 1, "Company ready")
     check(value("cwcache_model_cursor_lag_seconds", model="Company") >= 0, "lag")
-    check(value("cwcache_collector_requests_total", collector="fetchCompanies") == 2, "requests")
+    check(value("cwcache_collector_requests_total", collector="fetchCompanies") == 4, "requests")
     check(value("cwcache_collector_errors_total", collector="fetchCompanies") == 0, "errors")
     check(value("cwcache_collector_requests_total", collector="fetchProducts") == 1, "bad request")
     check(value("cwcache_collector_errors_total", collector="fetchProducts") == 1, "bad request error")
@@ -598,9 +605,9 @@ def case_metrics(env):
     h = "cwcache_collector_request_duration_seconds"
     buckets = [(l["le"], v) for n, l, v in samples
                if n == h + "_bucket" and l["collector"] == "fetchCompanies"]
-    check(buckets[-1][0] == "+Inf" and buckets[-1][1] == 2, f"histogram +Inf: {buckets}")
+    check(buckets[-1][0] == "+Inf" and buckets[-1][1] == 4, f"histogram +Inf: {buckets}")
     check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), f"not cumulative: {buckets}")
-    check(value(h + "_count", collector="fetchCompanies") == 2 and
+    check(value(h + "_count", collector="fetchCompanies") == 4 and
           value(h + "_sum", collector="fetchCompanies") > 0, "histogram count/sum")
     check(value("cwcache_clients_connected") >= 0, "clients")
     check(0 < value("cwcache_lmdb_map_used_bytes") <= value("cwcache_lmdb_map_size_bytes"), "map use")

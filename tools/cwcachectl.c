@@ -42,12 +42,12 @@
 #include "poller/poller.h"
 #include "schema.h"
 
-#define EXIT_OK    0
-#define EXIT_ERR   1
+#define EXIT_OK 0
+#define EXIT_ERR 1
 #define EXIT_USAGE 2
 
-#define ERR_LEN        512
-#define VERIFY_KEYS    5   /* poller_verify reports the first five keys of each kind */
+#define ERR_LEN 512
+#define VERIFY_KEYS 5 /* poller_verify reports the first five keys of each kind */
 #define RUNS_DEFAULT_N 20
 
 /* Long-only option codes, above any character getopt returns. */
@@ -69,7 +69,7 @@ struct ctl {
     struct schema *schema;
     struct collector_set cs;
     bool cs_loaded;
-    bool *needed;          /* schema->n_models flags: models a collector can reach */
+    bool *needed; /* schema->n_models flags: models a collector can reach */
     struct cache *cache;
     struct poller_db db;
     bool db_parsed;
@@ -185,8 +185,10 @@ static int data_dir_check(const struct ctl *c)
     struct stat st;
     if (stat(c->data_dir, &st) < 0) {
         if (errno == ENOENT)
-            errorf(c, "data directory %s does not exist (use --data-dir, or fill it with "
-                      "'cwcachectl warm')", c->data_dir);
+            errorf(c,
+                   "data directory %s does not exist (use --data-dir, or fill it with "
+                   "'cwcachectl warm')",
+                   c->data_dir);
         else
             errorf(c, "data directory %s: %s", c->data_dir, strerror(errno));
         return EXIT_ERR;
@@ -205,8 +207,10 @@ static int ctl_open(struct ctl *c, bool read_only)
     struct cache_opts o = {.path = c->data_dir, .read_only = read_only, .schema = c->schema};
     int rc = cache_open(&c->cache, &o);
     if (rc == -ENOENT)
-        errorf(c, "%s is not a cwcache store (no LMDB environment in it; fill it with "
-                  "'cwcachectl warm')", c->data_dir);
+        errorf(c,
+               "%s is not a cwcache store (no LMDB environment in it; fill it with "
+               "'cwcachectl warm')",
+               c->data_dir);
     else if (rc == -EPROTO)
         errorf(c, "%s is not a cwcache store, or was made from an incompatible schema",
                c->data_dir);
@@ -299,13 +303,17 @@ static void read_end(struct cache_rd *rd)
 
 /* ---- Options ------------------------------------------------------------- */
 
-#define GLOBAL_LONG_OPTS                                                                           \
-    {"data-dir", required_argument, NULL, OPT_DATA_DIR},                                           \
-        {"schema", required_argument, NULL, OPT_SCHEMA},                                           \
-        {"collectors", required_argument, NULL, OPT_COLLECTORS},                                   \
-        {"database-url", required_argument, NULL, OPT_DATABASE_URL},                               \
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},                                     \
-        {"help", no_argument, NULL, 'h'}
+/* Accepted by every command, before or after its name; {0}-terminated. */
+static const struct option global_longs[] = {
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"schema", required_argument, NULL, OPT_SCHEMA},
+    {"collectors", required_argument, NULL, OPT_COLLECTORS},
+    {"database-url", required_argument, NULL, OPT_DATABASE_URL},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+#define N_GLOBAL_LONGS (sizeof global_longs / sizeof global_longs[0] - 1)
 
 static const char global_help[] =
     "Global options (before or after the command):\n"
@@ -324,10 +332,18 @@ static bool global_opt(struct ctl *c, int opt, const char *arg, int *rc)
 {
     *rc = OPTS_CONTINUE;
     switch (opt) {
-    case OPT_DATA_DIR: c->data_dir = arg; return true;
-    case OPT_SCHEMA: c->schema_path = arg; return true;
-    case OPT_COLLECTORS: c->collectors_dir = arg; return true;
-    case OPT_DATABASE_URL: c->db_url = arg; return true;
+    case OPT_DATA_DIR:
+        c->data_dir = arg;
+        return true;
+    case OPT_SCHEMA:
+        c->schema_path = arg;
+        return true;
+    case OPT_COLLECTORS:
+        c->collectors_dir = arg;
+        return true;
+    case OPT_DATABASE_URL:
+        c->db_url = arg;
+        return true;
     case OPT_LOG_LEVEL: {
         int l = log_level_parse(arg);
         if (l < 0)
@@ -336,7 +352,8 @@ static bool global_opt(struct ctl *c, int opt, const char *arg, int *rc)
             log_level = (enum log_level)l;
         return true;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -390,12 +407,11 @@ struct cmd {
 static int opts_parse(struct ctl *c, const struct cmd *cmd, int argc, char **argv,
                       const struct cmd_opts *own, void *st, int *first)
 {
-    static const struct option global[] = {GLOBAL_LONG_OPTS};
-    size_t n_global = sizeof global / sizeof global[0];
+    size_t n_global = N_GLOBAL_LONGS;
     struct option all[24];
     size_t n_own = own ? own->n_longs : 0;
     assert(n_global + n_own < sizeof all / sizeof all[0]);
-    memcpy(all, global, sizeof global);
+    memcpy(all, global_longs, n_global * sizeof *all);
     if (n_own)
         memcpy(all + n_global, own->longs, n_own * sizeof *all);
     memset(&all[n_global + n_own], 0, sizeof *all);
@@ -481,12 +497,13 @@ static void json_put_time_or_null(struct buf *b, int64_t ms, bool set)
         buf_puts(b, "null");
 }
 
-static void status_row_json(struct buf *b, const struct schema_model *mo, const struct cache_meta *m,
-                            bool needed)
+static void status_row_json(struct buf *b, const struct schema_model *mo,
+                            const struct cache_meta *m, bool needed)
 {
     buf_puts(b, "{\"model\":");
     json_put_cstr(b, mo->name);
-    buf_printf(b, ",\"needed\":%s,\"ready\":%s,\"state\":\"%s\",\"rows\":", needed ? "true" : "false",
+    buf_printf(b,
+               ",\"needed\":%s,\"ready\":%s,\"state\":\"%s\",\"rows\":", needed ? "true" : "false",
                meta_ready(m) ? "true" : "false", cache_state_name(m->state));
     json_put_u64(b, m->rows);
     buf_puts(b, ",\"cursor\":");
@@ -516,8 +533,8 @@ static void status_row_json(struct buf *b, const struct schema_model *mo, const 
     buf_puts(b, ",\"lastStatus\":");
     json_put_i64(b, m->last_status);
     buf_puts(b, ",\"lastError\":");
-    json_put_cstr(b, m->last_status ? (m->last_error[0] ? m->last_error : status_text(m->last_status))
-                                    : "");
+    json_put_cstr(
+        b, m->last_status ? (m->last_error[0] ? m->last_error : status_text(m->last_status)) : "");
     buf_puts(b, ",\"lastReconcile\":");
     json_put_time_or_null(b, m->last_reconcile_ms, m->last_reconcile_ms != 0);
     buf_putc(b, '}');
@@ -526,8 +543,9 @@ static void status_row_json(struct buf *b, const struct schema_model *mo, const 
 static void status_sum_print(const struct status_sum *s, bool json, struct buf *b)
 {
     if (json) {
-        buf_printf(b, "],\"summary\":{\"models\":%zu,\"warm\":%zu,\"warming\":%zu,\"cold\":%zu,"
-                      "\"failed\":%zu,\"notReady\":%zu,\"rows\":",
+        buf_printf(b,
+                   "],\"summary\":{\"models\":%zu,\"warm\":%zu,\"warming\":%zu,\"cold\":%zu,"
+                   "\"failed\":%zu,\"notReady\":%zu,\"rows\":",
                    s->models, s->by_state[CACHE_WARM], s->by_state[CACHE_WARMING],
                    s->by_state[CACHE_COLD], s->failed, s->not_ready);
         json_put_u64(b, s->rows);
@@ -595,7 +613,6 @@ static int status_walk(struct ctl *c, struct cache_rd *rd, const bool *pick, boo
     buf_fini(&b);
     return rc;
 }
-
 
 /* Parses options, loads the definitions and opens the store: OPTS_CONTINUE
  * or an exit code. */
@@ -1054,16 +1071,16 @@ static void warm_signals_install(void)
 
 #define PROGRESS_TTY_EVERY_S 0.1 /* redraws per second on a terminal */
 #define PROGRESS_LOG_EVERY_S 5.0 /* log lines when not a terminal (cron, Kubernetes) */
-#define PROGRESS_BAR_WIDTH   30
+#define PROGRESS_BAR_WIDTH 30
 
 struct warm_progress {
     bool tty;
     const struct schema_model *cur; /* the model being shown */
     double mark;                    /* when the previous model finished */
     double start, last_shown;
-    uint64_t done;                  /* rows of cur so far */
+    uint64_t done; /* rows of cur so far */
     size_t models_done;
-    uint64_t rows_done;             /* sum over finished models */
+    uint64_t rows_done; /* sum over finished models */
 };
 
 static void progress_figures(const struct warm_progress *p, uint64_t done, uint64_t total,
@@ -1164,8 +1181,8 @@ static int warm_opt(struct ctl *c, int opt, const char *arg, void *stp)
     struct warm_st *st = stp;
     if (opt == OPT_FULL)
         st->full = true;
-    else if (opt == OPT_BATCH_ROWS && (!parse_u64(arg, &st->batch_rows) || st->batch_rows == 0 ||
-                                       st->batch_rows > 1000000))
+    else if (opt == OPT_BATCH_ROWS &&
+             (!parse_u64(arg, &st->batch_rows) || st->batch_rows == 0 || st->batch_rows > 1000000))
         return usagef(c, "--batch-rows: '%s' is not a number from 1 to 1000000", arg);
     return OPTS_CONTINUE;
 }
@@ -1187,8 +1204,10 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
     if (p.cur && p.tty)
         fputc('\n', stderr);
     if (rc == -EINTR || (rc < 0 && warm_stop)) {
-        errorf(c, "interrupted%s", st->full ? ": the unfinished rebuild was discarded, the "
-                                              "previous data stays in place" : "");
+        errorf(c, "interrupted%s",
+               st->full ? ": the unfinished rebuild was discarded, the "
+                          "previous data stays in place"
+                        : "");
         return EXIT_ERR;
     }
     if (rc < 0) {
@@ -1326,7 +1345,8 @@ static const struct cmd cmds[] = {
      "Prints the cached record with key RECID as the server renders it in a response's\n"
      "data array (one JSON object). Exit 1 when the record is not in the cache.\n"
      "  --include LIST   relations to include, comma-separated; a dot nests\n"
-     "                   (subcategory.category = {\"subcategory\":{\"include\":{\"category\":true}}})\n"},
+     "                   (subcategory.category = "
+     "{\"subcategory\":{\"include\":{\"category\":true}}})\n"},
     {"verify", cmd_verify, "compare the cache with the source database",
      "Usage: cwcachectl verify [MODEL...] [--json]\n"
      "Walks the cache and the source (DATABASE_URL) in key order and prints, per model,\n"
@@ -1365,10 +1385,10 @@ static void main_help(void)
 /* Options before the command; stops at the first non-option (the command). */
 static int main_opts(struct ctl *c, int argc, char **argv, int *cmd_at)
 {
-    static const struct option longs[] = {GLOBAL_LONG_OPTS, {0}};
     int opt, rc = OPTS_CONTINUE;
     opterr = 0;
-    while (rc == OPTS_CONTINUE && (opt = getopt_long(argc, argv, "+:h", longs, NULL)) != -1) {
+    while (rc == OPTS_CONTINUE &&
+           (opt = getopt_long(argc, argv, "+:h", global_longs, NULL)) != -1) {
         if (opt == 'h') {
             main_help();
             return EXIT_OK;
@@ -1384,7 +1404,8 @@ static int main_opts(struct ctl *c, int argc, char **argv, int *cmd_at)
 
 int main(int argc, char **argv)
 {
-    struct ctl c = {.data_dir = "./data", .schema_path = "schema/", .collectors_dir = "collectors/"};
+    struct ctl c = {
+        .data_dir = "./data", .schema_path = "schema/", .collectors_dir = "collectors/"};
     int at, rc = main_opts(&c, argc, argv, &at);
     if (rc != OPTS_CONTINUE)
         return rc;

@@ -32,7 +32,7 @@ struct coll_counters {
 
 struct sio_metrics {
     const struct collector_set *cs;
-    struct coll_counters *c;   /* cs->n entries */
+    struct coll_counters *c; /* cs->n entries */
     uint64_t unknown_events;
 };
 
@@ -118,8 +118,16 @@ static void model_gauge(struct buf *b, const struct model_row *rows, size_t n, c
     }
 }
 
-static double v_rows(const struct model_row *r, bool *ok) { (void)ok; return (double)r->meta.rows; }
-static double v_needed(const struct model_row *r, bool *ok) { (void)ok; return r->needed; }
+static double v_rows(const struct model_row *r, bool *ok)
+{
+    (void)ok;
+    return (double)r->meta.rows;
+}
+static double v_needed(const struct model_row *r, bool *ok)
+{
+    (void)ok;
+    return r->needed;
+}
 static double v_ready(const struct model_row *r, bool *ok)
 {
     (void)ok;
@@ -150,11 +158,13 @@ static double v_run_ts(const struct model_row *r, bool *ok)
 static void model_states(struct buf *b, const struct model_row *rows, size_t n)
 {
     static const char name[] = "cwcache_model_state";
-    help_type(b, name, "gauge", "1 for the model's sync state (cold, warming, warm), 0 for the others");
+    help_type(b, name, "gauge",
+              "1 for the model's sync state (cold, warming, warm), 0 for the others");
     for (size_t i = 0; i < n; i++)
         for (int st = CACHE_COLD; st <= CACHE_WARM; st++)
             buf_printf(b, "%s{model=\"%s\",state=\"%s\"} %d\n", name, rows[i].m->name,
-                       cache_state_name((enum cache_state)st), rows[i].meta.state == (enum cache_state)st);
+                       cache_state_name((enum cache_state)st),
+                       rows[i].meta.state == (enum cache_state)st);
 }
 
 static void models_render(struct sio *s, struct buf *b)
@@ -175,7 +185,8 @@ static void models_render(struct sio *s, struct buf *b)
     model_gauge(b, rows, n, "cwcache_model_rows", "Rows of the model in the cache", v_rows);
     model_states(b, rows, n);
     model_gauge(b, rows, n, "cwcache_model_needed", "1 when a collector needs the model", v_needed);
-    model_gauge(b, rows, n, "cwcache_model_ready", "1 when warm and the last run succeeded", v_ready);
+    model_gauge(b, rows, n, "cwcache_model_ready", "1 when warm and the last run succeeded",
+                v_ready);
     model_gauge(b, rows, n, "cwcache_model_cursor_lag_seconds",
                 "Source's newest last-update minus the cursor, at the last poll", v_lag);
     model_gauge(b, rows, n, "cwcache_model_last_run_duration_seconds",
@@ -224,7 +235,8 @@ static void collectors_render(struct sio *s, struct buf *b)
     const struct collector_set *cs = m->cs;
     help_type(b, "cwcache_collector_requests_total", "counter", "Events answered, per collector");
     for (size_t i = 0; i < cs->n; i++)
-        coll_line(b, "cwcache_collector_requests_total", cs->items[i].event, NULL, m->c[i].requests);
+        coll_line(b, "cwcache_collector_requests_total", cs->items[i].event, NULL,
+                  m->c[i].requests);
     help_type(b, "cwcache_collector_errors_total", "counter",
               "Events answered with success:false, per collector");
     for (size_t i = 0; i < cs->n; i++)

@@ -48,7 +48,8 @@ static const char page[] =
     "<script>\n"
     "'use strict';\n"
     "function dur(s){if(s===null||s===undefined)return '-';if(s<1)return Math.round(s*1000)+' ms';"
-    "if(s<60)return s.toFixed(1)+' s';if(s<3600)return Math.floor(s/60)+' min '+Math.round(s%60)+' s';"
+    "if(s<60)return s.toFixed(1)+' s';if(s<3600)return Math.floor(s/60)+' min '+Math.round(s%60)+' "
+    "s';"
     "return Math.floor(s/3600)+' h '+Math.round(s%3600/60)+' min';}\n"
     "function cell(tr,text,cls){const td=document.createElement('td');td.textContent=text;"
     "if(cls)td.className=cls;tr.appendChild(td);return td;}\n"
@@ -63,7 +64,8 @@ static const char page[] =
     "function show(d){const s=d.summary,el=document.getElementById('summary');"
     "el.className=s.ready?'ok':'bad';"
     "el.textContent=(s.ready?'Ready':'NOT READY')+': '+s.models+' models, '+s.warm+' warm, '+"
-    "s.warming+' warming, '+s.cold+' cold, '+s.failed+' failed; '+s.rows.toLocaleString('en')+' rows';"
+    "s.warming+' warming, '+s.cold+' cold, '+s.failed+' failed; '+s.rows.toLocaleString('en')+' "
+    "rows';"
     "const tb=document.getElementById('rows');tb.replaceChildren(...d.models.map(row));"
     "document.getElementById('meta').textContent=d.server.clients+"
     "' client(s) connected, LMDB '+(d.server.mapUsed/1048576).toFixed(1)+' MiB used; updated '+"
@@ -130,7 +132,10 @@ static void time_or_null(struct buf *b, int64_t ms)
 }
 
 /* Cursor ticks are 100 ns since the epoch; floor to milliseconds. */
-static int64_t ticks_ms(int64_t t) { return t >= 0 ? t / 10000 : -((-t + 9999) / 10000); }
+static int64_t ticks_ms(int64_t t)
+{
+    return t >= 0 ? t / 10000 : -((-t + 9999) / 10000);
+}
 
 static void model_cursor(struct buf *b, const struct cache_meta *m)
 {
@@ -161,7 +166,8 @@ static void model_json(struct buf *b, const struct schema_model *mo, const struc
     bool ready = m->state == CACHE_WARM && m->last_status == 0;
     buf_puts(b, "{\"model\":");
     json_put_cstr(b, mo->name);
-    buf_printf(b, ",\"needed\":%s,\"ready\":%s,\"state\":\"%s\",\"rows\":", needed ? "true" : "false",
+    buf_printf(b,
+               ",\"needed\":%s,\"ready\":%s,\"state\":\"%s\",\"rows\":", needed ? "true" : "false",
                ready ? "true" : "false", cache_state_name(m->state));
     json_put_u64(b, m->rows);
     model_cursor(b, m);
@@ -211,8 +217,9 @@ static void models_json(struct sio *s, struct buf *b, struct status_sum *sum)
 
 static void summary_json(struct sio *s, struct buf *b, const struct status_sum *sum)
 {
-    buf_printf(b, ",\"summary\":{\"models\":%zu,\"warm\":%zu,\"warming\":%zu,\"cold\":%zu,"
-                  "\"failed\":%zu,\"notReady\":%zu,\"rows\":",
+    buf_printf(b,
+               ",\"summary\":{\"models\":%zu,\"warm\":%zu,\"warming\":%zu,\"cold\":%zu,"
+               "\"failed\":%zu,\"notReady\":%zu,\"rows\":",
                sum->models, sum->by_state[CACHE_WARM], sum->by_state[CACHE_WARMING],
                sum->by_state[CACHE_COLD], sum->failed, sum->not_ready);
     json_put_u64(b, sum->rows);
@@ -220,8 +227,8 @@ static void summary_json(struct sio *s, struct buf *b, const struct status_sum *
     struct cache_stats st = {0};
     if (s->o.cache && cache_stats_get(s->o.cache, &st) < 0)
         st = (struct cache_stats){0};
-    buf_printf(b, ",\"server\":{\"clients\":%zu,\"mapSize\":%zu,\"mapUsed\":%zu}}", s->n_sessions, st.map_size,
-               st.map_used);
+    buf_printf(b, ",\"server\":{\"clients\":%zu,\"mapSize\":%zu,\"mapUsed\":%zu}}", s->n_sessions,
+               st.map_size, st.map_used);
 }
 
 unsigned sio_status_json_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype)

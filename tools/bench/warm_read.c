@@ -30,7 +30,8 @@ static int on_err(DBPROCESS *p, int sev, int dberr, int oserr, char *msg, char *
     return INT_CANCEL;
 }
 
-static int on_msg(DBPROCESS *p, DBINT no, int st, int sev, char *msg, char *srv, char *proc, int line)
+static int on_msg(DBPROCESS *p, DBINT no, int st, int sev, char *msg, char *srv, char *proc,
+                  int line)
 {
     (void)p, (void)st, (void)srv, (void)proc, (void)line;
     if (sev > 10)

@@ -262,29 +262,31 @@ static void cell_read(sqlite3_stmt *st, int i, struct tds_val *v)
 static int row_put(struct tds_session *s, sqlite3_stmt *st, const struct tds_column *cols, int n,
                    struct tds_error *e)
 {
-    uint8_t bitmap[(2000 + 7) / 8];
+    struct buf *row = &s->row;
+    buf_reset(row);
     size_t bm_len = ((size_t)n + 7) / 8;
     bool any_null = false;
-    memset(bitmap, 0, bm_len);
+    buf_putc(row, 0);
+    buf_reserve(row, bm_len);
+    uint8_t *bm = buf_data(row) + 1;
+    memset(bm, 0, bm_len);
     for (int i = 0; i < n; i++)
         if (sqlite3_column_type(st, i) == SQLITE_NULL) {
-            bitmap[i / 8] |= (uint8_t)(1u << (i % 8));
+            bm[i / 8] |= (uint8_t)(1u << (i % 8));
             any_null = true;
         }
-    if (any_null) {
-        tds_put_u8(&s->conn, 0xD2);
-        tds_put(&s->conn, bitmap, bm_len);
-    } else {
-        tds_put_u8(&s->conn, 0xD1);
-    }
+    buf_data(row)[0] = any_null ? 0xD2 : 0xD1;
+    if (any_null)
+        row->len += bm_len;
     for (int i = 0; i < n; i++) {
-        if (any_null && (bitmap[i / 8] >> (i % 8) & 1))
+        if (any_null && (buf_data(row)[1 + i / 8] >> (i % 8) & 1))
             continue;
         struct tds_val v;
         cell_read(st, i, &v);
-        if (tds_val_put(&s->conn, &cols[i].type, &v, &s->scratch, e) < 0)
+        if (tds_val_put(row, &cols[i].type, &v, &s->scratch, e) < 0)
             return -EINVAL;
     }
+    tds_put(&s->conn, buf_data(row), row->len);
     return 0;
 }
 

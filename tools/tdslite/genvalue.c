@@ -134,11 +134,13 @@ static int64_t row_time(const struct gv_table *t, uint64_t id, struct rng *r,
         return clk->now_s - clk->late_s;
     }
     uint64_t rows = t->rows ? t->rows : 1;
-    uint64_t group = (id - 1) / BULK_ROWS;
-    if (group % 3 == 0 && rows >= BULK_ROWS) {
-        /* bulk import: every row of the group has the same timestamp */
+    /* Bulk imports of thousands of rows; small tables get proportionally smaller ones. */
+    uint64_t bulk = rows / 10 < BULK_ROWS ? rows / 10 : BULK_ROWS;
+    uint64_t group = bulk >= 20 ? (id - 1) / bulk : 1;
+    if (group % 3 == 0) {
+        /* every row of the group has the same timestamp */
         *frac = (uint32_t)((group * 7919) % 300) * 33333u;
-        return GEN_START_S + (int64_t)(group * BULK_ROWS * (uint64_t)GEN_SPAN_S / rows);
+        return GEN_START_S + (int64_t)(group * bulk * (uint64_t)GEN_SPAN_S / rows);
     }
     *frac = (uint32_t)rng_below(r, 10000000);
     if (rng_chance(r, 10)) /* touched recently */

@@ -761,16 +761,17 @@ static int rw_select(struct rw *r, size_t i, struct buf *o, size_t *next)
     return 0;
 }
 
-static int rw_number(const struct token *t, struct buf *o)
+/* A literal with more digits than a double keeps becomes text, so that
+ * decimal(38,x) and money extremes are stored exactly. */
+static bool num_needs_text(const struct token *t)
 {
-    /* A literal with more digits than a double keeps becomes text, so that
-     * decimal(38,x) values are stored exactly. */
     size_t sig = 0;
-    bool lead = true, exp = false;
+    bool lead = true;
     for (size_t k = 0; k < t->len; k++) {
         char c = t->p[k];
-        exp |= c == 'e' || c == 'E';
-        if (!isdigit((unsigned char)c) || exp)
+        if (c == 'e' || c == 'E')
+            return false;
+        if (!isdigit((unsigned char)c))
             continue;
         if (c != '0')
             lead = false;
@@ -778,15 +779,34 @@ static int rw_number(const struct token *t, struct buf *o)
             sig++;
     }
     bool frac = memchr(t->p, '.', t->len) != NULL;
-    if (!exp && ((frac && sig > 15) || (!frac && sig > 18))) {
-        buf_putc(o, ' ');
-        buf_putc(o, '\'');
+    return (frac && sig > 15) || (!frac && sig > 18);
+}
+
+static void rw_number(const struct token *t, bool neg, struct buf *o)
+{
+    if (num_needs_text(t)) {
+        out_str(o, neg ? "'-" : "'");
         buf_append(o, t->p, t->len);
         buf_putc(o, '\'');
-        return 0;
+        return;
     }
+    if (neg)
+        out_str(o, "-");
     out_word(o, t->p, t->len);
-    return 0;
+}
+
+/* Is the '-' at i a sign (not a subtraction)? */
+static bool unary_minus(const struct rw *r, size_t i)
+{
+    static const char *const kw[] = {"SELECT", "VALUES", "WHERE", "AND",  "OR",   "NOT", "THEN",
+                                     "ELSE",   "WHEN",   "SET",   "ON",   "BY",   "IN",  "IS",
+                                     "LIKE",   "BETWEEN", "CASE", "RETURN", NULL};
+    if (i == 0)
+        return true;
+    const struct token *p = &r->t[i - 1];
+    if (p->k == T_OP)
+        return !tok_op(p, ")");
+    return p->k == T_WORD && tok_any(p, kw);
 }
 
 static int rw_word(struct rw *r, size_t i, struct buf *o, size_t *next)
@@ -865,7 +885,8 @@ static int rw_one(struct rw *r, size_t i, struct buf *o, size_t *next)
         out_word(o, t->p + 1, t->len - 1);
         return 0;
     case T_NUM:
-        return rw_number(t, o);
+        rw_number(t, false, o);
+        return 0;
     case T_HEX: {
         out_str(o, "X'");
         if ((t->len - 2) % 2)
@@ -900,6 +921,11 @@ static int rw_one(struct rw *r, size_t i, struct buf *o, size_t *next)
             limit_flush(r, o);
             r->depth--;
         } else if (tok_op(t, ";")) {
+            return 0;
+        } else if (tok_op(t, "-") && tok_at(r, i + 1) && r->t[i + 1].k == T_NUM &&
+                   num_needs_text(&r->t[i + 1]) && unary_minus(r, i)) {
+            rw_number(&r->t[i + 1], true, o);
+            *next = i + 2;
             return 0;
         }
         out_word(o, t->p, t->len);
@@ -1154,8 +1180,11 @@ static bool starts_stmt(const struct token *t, size_t s, size_t k, bool seen_val
     if (!tok_any(&t[k], stmt_starts))
         return false;
     const struct token *prev = &t[k - 1], *first = &t[s];
-    if (tok_is(prev, "ON") || tok_is(prev, "DELETE") || tok_is(prev, "UPDATE"))
+    if ((tok_is(first, "CREATE") || tok_is(first, "ALTER")) &&
+        (tok_is(prev, "ON") || tok_is(prev, "DELETE") || tok_is(prev, "UPDATE")))
         return false; /* ON DELETE CASCADE, ON DELETE SET NULL */
+    if (tok_is(&t[k], "IF") && (tok_is(prev, "TABLE") || tok_is(prev, "INDEX")))
+        return false; /* DROP TABLE IF EXISTS, CREATE TABLE IF NOT EXISTS */
     if (tok_is(&t[k], "SELECT")) {
         static const char *const setops[] = {"UNION", "ALL", "EXCEPT", "INTERSECT", "AS", NULL};
         if (tok_any(prev, setops))

@@ -181,6 +181,7 @@ static int request(struct tds_session *s)
 void session_run(struct tds_session *s)
 {
     buf_init(&s->scratch, 0);
+    buf_init(&s->row, 0);
     int rc;
     while ((rc = tds_msg_read(&s->conn)) == 0) {
         if ((rc = request(s)) < 0)
@@ -204,4 +205,5 @@ void session_run(struct tds_session *s)
     sqlite3_close(s->db);
     s->db = NULL;
     buf_fini(&s->scratch);
+    buf_fini(&s->row);
 }

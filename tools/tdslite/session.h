@@ -33,6 +33,7 @@ struct tds_session {
     char dbname[RW_NAME_MAX], user[RW_NAME_MAX];
     bool logged_in;
     struct buf scratch;       /* value encoding, reused for every cell */
+    struct buf row;           /* one encoded row, sent whole */
     /* The DONE of the last statement is held back: only when the next one
      * starts (or the request ends) do we know whether DONE_MORE is due. */
     bool done_pending;

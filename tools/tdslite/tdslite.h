@@ -263,10 +263,10 @@ struct tds_val {
     const uint8_t *p; /* TEXT (UTF-8) or BLOB; not owned */
     size_t len;
 };
-/* Writes one column value (ROW encoding; NULL as the type's NULL). scratch is
- * reused between calls. -ERANGE/-EINVAL with e set when the value does not
- * fit the column's type (e.g. 300 in a tinyint). */
-int tds_val_put(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+/* Appends one column value to out (ROW encoding; NULL as the type's NULL).
+ * scratch is reused between calls. -ERANGE/-EINVAL with e set when the value
+ * does not fit the column's type (e.g. 300 in a tinyint). */
+int tds_val_put(struct buf *out, const struct tds_type *t, const struct tds_val *v,
                 struct buf *scratch, struct tds_error *e) MUST_CHECK;
 
 /* ---- prelogin.c / login.c ------------------------------------------------------------------- */

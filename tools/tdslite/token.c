@@ -225,7 +225,27 @@ void tds_tok_colmetadata(struct tds_conn *c, const struct tds_column *cols, size
     }
 }
 
-/* ---- values ---------------------------------------------------------------------------------- */
+/* ---- values ----------------------------------------------------------------------------------
+ * A row is encoded into a buffer first and sent whole: a value that does not
+ * fit its type then yields an ERROR after the last complete row, never in the
+ * middle of one. */
+
+static void buf_putc_u8(struct buf *b, uint8_t v) { buf_append(b, &v, 1); }
+static void wbuf_u16(struct buf *b, uint16_t v)
+{
+    uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    buf_append(b, x, 2);
+}
+static void wbuf_u32(struct buf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    buf_append(b, x, 4);
+}
+static void wbuf_u64(struct buf *b, uint64_t v)
+{
+    wbuf_u32(b, (uint32_t)v);
+    wbuf_u32(b, (uint32_t)(v >> 32));
+}
 
 static const char *kind_label(const struct tds_type *t) { return tds_type_name(t); }
 
@@ -293,7 +313,7 @@ static int val_int(const struct tds_type *t, const struct tds_val *v, struct buf
     return conv_fail(t, v, scratch, e);
 }
 
-static int put_int(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_int(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                    struct buf *scratch, struct tds_error *e)
 {
     int64_t x;
@@ -310,7 +330,7 @@ static int put_int(struct tds_conn *c, const struct tds_type *t, const struct td
     uint8_t b[9] = {t->size};
     for (int i = 0; i < t->size; i++)
         b[1 + i] = (uint8_t)((uint64_t)x >> (8 * i));
-    tds_put(c, b, 1u + t->size);
+    buf_append(c, b, 1u + t->size);
     return 0;
 }
 
@@ -371,7 +391,7 @@ static int val_dec(const struct tds_type *t, const struct tds_val *v, uint8_t sc
     return 0;
 }
 
-static int put_decimal(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_decimal(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                        struct buf *scratch, struct tds_error *e)
 {
     struct tds_dec d;
@@ -386,11 +406,11 @@ static int put_decimal(struct tds_conn *c, const struct tds_type *t, const struc
     uint8_t b[18] = {len, d.neg ? 0 : 1};
     for (int i = 0; i < len - 1; i++)
         b[2 + i] = (uint8_t)(d.mag >> (8 * i));
-    tds_put(c, b, 1u + len);
+    buf_append(c, b, 1u + len);
     return 0;
 }
 
-static int put_money(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_money(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                      struct buf *scratch, struct tds_error *e)
 {
     struct tds_dec d;
@@ -412,15 +432,15 @@ static int put_money(struct tds_conn *c, const struct tds_type *t, const struct 
             b[1 + i] = (uint8_t)(u >> (32 + 8 * i));
             b[5 + i] = (uint8_t)(u >> (8 * i));
         }
-        tds_put(c, b, 9);
+        buf_append(c, b, 9);
     } else {
         uint8_t b[5] = {4, (uint8_t)u, (uint8_t)(u >> 8), (uint8_t)(u >> 16), (uint8_t)(u >> 24)};
-        tds_put(c, b, 5);
+        buf_append(c, b, 5);
     }
     return 0;
 }
 
-static int put_float(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_float(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                      struct buf *scratch, struct tds_error *e)
 {
     double d;
@@ -430,11 +450,11 @@ static int put_float(struct tds_conn *c, const struct tds_type *t, const struct 
         float f = (float)d;
         uint8_t b[5] = {4};
         memcpy(b + 1, &f, 4); /* x86-64 and every Debian target we build on are little-endian */
-        tds_put(c, b, 5);
+        buf_append(c, b, 5);
     } else {
         uint8_t b[9] = {8};
         memcpy(b + 1, &d, 8);
-        tds_put(c, b, 9);
+        buf_append(c, b, 9);
     }
     return 0;
 }
@@ -460,7 +480,7 @@ static void put_u24(uint8_t *b, uint32_t v)
     b[2] = (uint8_t)(v >> 16);
 }
 
-static int put_datetime(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_datetime(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                         struct buf *scratch, struct tds_error *e)
 {
     struct tds_when w;
@@ -485,18 +505,18 @@ static int put_datetime(struct tds_conn *c, const struct tds_type *t, const stru
             return -ERANGE;
         }
         uint8_t b[5] = {4, (uint8_t)days, (uint8_t)(days >> 8), (uint8_t)mins, (uint8_t)(mins >> 8)};
-        tds_put(c, b, 5);
+        buf_append(c, b, 5);
         return 0;
     }
     uint32_t d = (uint32_t)days;
     uint8_t b[9] = {8,           (uint8_t)d,          (uint8_t)(d >> 8),     (uint8_t)(d >> 16),
                     (uint8_t)(d >> 24), (uint8_t)t300, (uint8_t)(t300 >> 8), (uint8_t)(t300 >> 16),
                     (uint8_t)(t300 >> 24)};
-    tds_put(c, b, 9);
+    buf_append(c, b, 9);
     return 0;
 }
 
-static int put_datetime2(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_datetime2(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                          struct buf *scratch, struct tds_error *e)
 {
     struct tds_when w;
@@ -506,7 +526,7 @@ static int put_datetime2(struct tds_conn *c, const struct tds_type *t, const str
     if (t->kind == TK_DATE) {
         b[0] = 3;
         put_u24(b + 1, (uint32_t)w.days);
-        tds_put(c, b, 4);
+        buf_append(c, b, 4);
         return 0;
     }
     uint64_t div = 1;
@@ -522,11 +542,11 @@ static int put_datetime2(struct tds_conn *c, const struct tds_type *t, const str
     for (int i = 0; i < tl; i++)
         b[1 + i] = (uint8_t)(units >> (8 * i));
     put_u24(b + 1 + tl, (uint32_t)w.days);
-    tds_put(c, b, 4u + tl);
+    buf_append(c, b, 4u + tl);
     return 0;
 }
 
-static int put_guid(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_guid(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                     struct buf *scratch, struct tds_error *e)
 {
     uint8_t b[17] = {16};
@@ -540,22 +560,22 @@ static int put_guid(struct tds_conn *c, const struct tds_type *t, const struct t
                       kind_label(t), (int)(len > 60 ? 60 : len), s);
         return -EINVAL;
     }
-    tds_put(c, b, 17);
+    buf_append(c, b, 17);
     return 0;
 }
 
 /* PLP: total length, then one chunk and the terminator (MS-TDS 2.2.5.2.3). */
-static void put_plp(struct tds_conn *c, const void *p, size_t n)
+static void put_plp(struct buf *c, const void *p, size_t n)
 {
-    tds_put_u64(c, n);
+    wbuf_u64(c, n);
     if (n > 0) {
-        tds_put_u32(c, (uint32_t)n);
-        tds_put(c, p, n);
+        wbuf_u32(c, (uint32_t)n);
+        buf_append(c, p, n);
     }
-    tds_put_u32(c, 0);
+    wbuf_u32(c, 0);
 }
 
-static int put_chars(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+static int put_chars(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                      struct buf *scratch)
 {
     size_t len;
@@ -584,27 +604,27 @@ static int put_chars(struct tds_conn *c, const struct tds_type *t, const struct 
         size_t lim = t->kind == TK_NVARCHAR ? (size_t)t->length * 2 : t->length;
         if (n > lim)
             n = lim;
-        tds_put_u16(c, (uint16_t)n);
-        tds_put(c, buf_data(scratch), n);
+        wbuf_u16(c, (uint16_t)n);
+        buf_append(c, buf_data(scratch), n);
     } else {
         put_plp(c, buf_data(scratch), n);
     }
     return 0;
 }
 
-static void put_null(struct tds_conn *c, const struct tds_type *t)
+static void put_null(struct buf *c, const struct tds_type *t)
 {
     if (tds_type_is_text(t) || t->kind == TK_VARBINARY) {
         if (t->length == TDS_LEN_MAX)
-            tds_put_u64(c, UINT64_MAX);
+            wbuf_u64(c, UINT64_MAX);
         else
-            tds_put_u16(c, 0xFFFF);
+            wbuf_u16(c, 0xFFFF);
         return;
     }
-    tds_put_u8(c, 0);
+    buf_putc_u8(c, 0);
 }
 
-int tds_val_put(struct tds_conn *c, const struct tds_type *t, const struct tds_val *v,
+int tds_val_put(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                 struct buf *scratch, struct tds_error *e)
 {
     if (v->cls == TDS_VAL_NULL) {
@@ -619,7 +639,7 @@ int tds_val_put(struct tds_conn *c, const struct tds_type *t, const struct tds_v
         if (val_int(t, v, scratch, &x, e) < 0)
             return -EINVAL;
         uint8_t b[2] = {1, x != 0};
-        tds_put(c, b, 2);
+        buf_append(c, b, 2);
         return 0;
     }
     case TK_DECIMAL:

@@ -1175,11 +1175,12 @@ static const char *const stmt_starts[] = {
 
 /* Does the keyword at k start a new statement, given the current one began at s? */
 static bool starts_stmt(const struct token *t, size_t s, size_t k, bool seen_values,
-                        bool seen_set, bool seen_main)
+                        bool seen_set, bool seen_main, size_t main_k)
 {
     if (!tok_any(&t[k], stmt_starts))
         return false;
-    const struct token *prev = &t[k - 1], *first = &t[s];
+    /* After WITH ... AS (...), the statement is the one the CTEs feed. */
+    const struct token *prev = &t[k - 1], *first = &t[seen_main ? main_k : s];
     if ((tok_is(first, "CREATE") || tok_is(first, "ALTER")) &&
         (tok_is(prev, "ON") || tok_is(prev, "DELETE") || tok_is(prev, "UPDATE")))
         return false; /* ON DELETE CASCADE, ON DELETE SET NULL */
@@ -1237,9 +1238,11 @@ int rw_batch_parse(struct rw_batch *out, const char *sql, size_t len, const char
     size_t s = 0;
     int d = 0;
     bool seen_values = false, seen_set = false, seen_main = false;
+    size_t main_k = 0;
     for (size_t k = 0; k <= ts.n && rc == 0; k++) {
         bool end = k == ts.n || (d == 0 && tok_op(&ts.t[k], ";")) ||
-                   (d == 0 && k > s && starts_stmt(ts.t, s, k, seen_values, seen_set, seen_main));
+                   (d == 0 && k > s &&
+                    starts_stmt(ts.t, s, k, seen_values, seen_set, seen_main, main_k));
         if (end) {
             if (k > s) {
                 struct rw_stmt st = {0};
@@ -1262,8 +1265,11 @@ int rw_batch_parse(struct rw_batch *out, const char *sql, size_t len, const char
             seen_values = true;
         else if (d == 0 && tok_is(&ts.t[k], "SET"))
             seen_set = true;
-        else if (d == 0 && k > s && tok_any(&ts.t[k], stmt_starts))
+        else if (d == 0 && k > s && !seen_main && tok_is(&ts.t[s], "WITH") &&
+                 tok_any(&ts.t[k], stmt_starts)) {
             seen_main = true;
+            main_k = k;
+        }
     }
     free(ts.t);
     if (rc < 0)

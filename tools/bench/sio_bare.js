@@ -11,7 +11,7 @@ const answers = JSON.parse(fs.readFileSync(process.argv[2], "utf8")); // key -> 
 const srv = http.createServer((req, res) => res.writeHead(404).end());
 const wss = new WebSocket.Server({ server: srv, path: "/socket.io/" });
 wss.on("connection", (ws) => {
-  ws.send('0{"sid":"bare","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}');
+  ws.send('0{"sid":"bare","upgrades":[],"pingInterval":25000,"pingTimeout":120000,"maxPayload":1000000}');
   ws.on("message", (buf) => {
     const m = buf.toString();
     if (m.startsWith("40")) return ws.send('40{"sid":"baresocket"}');

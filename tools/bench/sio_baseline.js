@@ -34,7 +34,9 @@ function collect(event, opts) {
 }
 
 const srv = http.createServer();
-const io = new Server(srv, { cors: { origin: true, credentials: true } });
+// A long pingTimeout on every server of the benchmark: under full load a
+// starved client must not drop its session in the middle of a run.
+const io = new Server(srv, { cors: { origin: true, credentials: true }, pingTimeout: 120000 });
 io.use((socket, next) => {
   const psk = socket.handshake.auth?.psk || socket.handshake.headers["x-psk"] || socket.handshake.query?.psk;
   next(psk === process.env.PSK ? undefined : new Error("Unauthorized"));

@@ -165,7 +165,7 @@ async function startCwcache(dir, url, tag) {
   const pf = path.join(dir, `cw-${tag}.port`);
   const p = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data-" + tag),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
-    "--poll-interval-ms", "600000"], { DATABASE_URL: url, PSK, PORT: "" }, dir, "cwcache-" + tag);
+    "--poll-interval-ms", "600000", "--ping-timeout", "120000"], { DATABASE_URL: url, PSK, PORT: "" }, dir, "cwcache-" + tag);
   const port = await portOf(pf, p, "cwcache");
   await waitReady(port);
   return { name: "cwcache", port, pid: p.pid };

@@ -143,7 +143,6 @@ static void accept_one(const struct tds_server *srv, int lfd)
     pthread_mutex_unlock(&reg.mu);
     tds_conn_init(&s->conn, fd, spid);
     s->srv = srv;
-    log_debug(LOG_TDS, "spid %u: connection accepted", spid);
     reg_add(s);
     pthread_t th;
     pthread_attr_t attr;

@@ -198,8 +198,7 @@ void session_run(struct tds_session *s)
     if (rc == -EPROTO || rc == -EMSGSIZE)
         log_info(LOG_TDS, "spid %u: %s: connection closed", s->conn.spid,
                  rc == -EPROTO ? "malformed TDS packet" : "request too large");
-    else
-        log_debug(LOG_TDS, "spid %u: connection closed (%s)", s->conn.spid, strerror(-rc));
+    /* A normal end is not logged: the login line is the connection's one debug line. */
     if (s->db && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);

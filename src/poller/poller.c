@@ -107,7 +107,11 @@ static void log_failure(struct poller *p, const char *msg)
     int64_t now = pclock_mono_ms();
     if (strncmp(p->last_log, msg, sizeof p->last_log - 1) == 0 && now - p->last_log_ms < LOG_REPEAT_MS)
         return;
-    snprintf(p->last_log, sizeof p->last_log, "%s", msg);
+    /* Only a prefix is kept for the comparison above: copy without snprintf,
+     * whose truncation warning (-Wformat-truncation) fails release builds. */
+    size_t n = strnlen(msg, sizeof p->last_log - 1);
+    memcpy(p->last_log, msg, n);
+    p->last_log[n] = '\0';
     p->last_log_ms = now;
     log_warn(LOG_POLLER, "%s", msg);
 }

@@ -4,18 +4,25 @@
 # and by .ci/run. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
+# What building and running the server needs.
 pkgs=(
   build-essential meson ninja-build pkg-config
   freetds-dev freetds-bin          # db-lib client + tsql
   liblmdb-dev lmdb-utils           # the store + mdb_stat for operators
   libwebsockets-dev                # Engine.IO/Socket.IO transport
   libxxhash-dev libjansson-dev
-  libsqlite3-dev                   # the TDS test server's backend
-  libcriterion-dev                 # unit tests
-  python3 python3-socketio python3-requests python3-websocket  # e2e client
-  python3-yaml                     # tests/tools: the Kubernetes manifests parse
-  chromium                         # tests/tools: the /status page in headless Chromium
+  libsqlite3-dev                   # the TDS test server's backend (the demo database)
 )
+# What the tests add (`deps.sh --test`): the heavy ones (Chromium) stay off
+# a machine that only runs the product.
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(
+    libcriterion-dev               # unit tests
+    python3 python3-socketio python3-requests python3-websocket  # e2e client
+    python3-yaml                   # tests/tools: the Kubernetes manifests parse
+    chromium                       # tests/tools: the /status page in headless Chromium
+  )
+fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm  >/dev/null 2>&1 || pkgs+=(npm)
 [ "${CWCACHE_DEPS_EXTRA:-}" ] && read -r -a extra <<<"$CWCACHE_DEPS_EXTRA" && pkgs+=("${extra[@]}")

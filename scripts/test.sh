@@ -4,7 +4,7 @@
 # UndefinedBehaviorSanitizer. Usage: scripts/test.sh [meson test args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --test
 scripts/npm-deps.sh
 
 build=build-test

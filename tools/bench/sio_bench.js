@@ -1,14 +1,15 @@
 // Socket.IO benchmark: cwcache against a Node socket.io 4 baseline serving
-// the same data from memory, and a bare websocket server answering with
-// prebuilt bytes (the limit). Main figure: the server process's CPU time
+// the same data from memory, and sio_bare (tools/bench/sio_bare.c), a C
+// server on the same libwebsockets framing answering with prebuilt bytes
+// (the limit). Main figure: the server process's CPU time
 // per ack (utime+stime from /proc/PID/stat around a fixed workload), with
 // acks/s and p50/p99 latency, through socket.io-client and a bare ws client.
 // Each cell is the median of --runs runs; ratios are against the baseline
 // measured in the same run.
 //
 // usage: node tools/bench/sio_bench.js [--runs 5] [--companies 5000] [--big 50000]
-//        [--smoke]   (tiny data set, one run: checks the harness works)
-// env: CWCACHE, TDSLITE (binaries; default build/...), CWCACHE_ROOT
+//        [--smoke]   (tiny data set, one run: checks the harness works) [--keep] (keep the work dir)
+// env: CWCACHE, TDSLITE, SIO_BARE (binaries; default build/...), CWCACHE_ROOT
 "use strict";
 const { spawn, execFileSync } = require("child_process");
 const fs = require("fs");
@@ -29,6 +30,7 @@ const COMPANIES = SMOKE ? 200 : Number(arg("companies", 5000));
 const BIG = SMOKE ? 0 : Number(arg("big", 50000));
 const CWCACHE = process.env.CWCACHE || path.join(ROOT, "build/cwcache");
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
+const SIO_BARE = process.env.SIO_BARE || path.join(ROOT, "build/tools/bench/sio_bare");
 const PSK = "bench-psk";
 const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"]).toString());
 const procs = new Set();
@@ -173,99 +175,131 @@ async function startCwcache(dir, url, tag) {
 
 // The reference servers get the data (and the prebuilt answers) from cwcache.
 async function startReferences(dir, cw, workloads, tag) {
-  const c = await wsClient(cw.port);
-  const full = {}, answers = {};
-  for (const ev of new Set(workloads.flatMap((w) => [w.event, w.bg && w.bg.event].filter(Boolean)))) {
-    const s = await sioClient(cw.port);
-    full[ev] = { full: (await s.call(ev, undefined)).data, rel: {} };
-    s.close();
-  }
+  const full = {}, answers = [];
   const s = await sioClient(cw.port);
+  for (const ev of new Set(workloads.flatMap((w) => [w.event, w.bg && w.bg.event].filter(Boolean))))
+    full[ev] = { full: (await s.call(ev, undefined)).data, rel: {} };
   for (const w of workloads)
-    for (const r of [w, w.bg].filter(Boolean)) answers[key(r.event, r.opts)] = JSON.stringify(await s.call(r.event, r.opts));
+    for (const r of [w, w.bg].filter(Boolean)) {
+      const req = JSON.stringify([r.event, r.opts === undefined ? null : r.opts]);
+      answers.push(req + "\t" + JSON.stringify(await s.call(r.event, r.opts)));
+    }
   s.close();
-  c.close();
   fs.writeFileSync(path.join(dir, `data-${tag}.json`), JSON.stringify(full));
-  fs.writeFileSync(path.join(dir, `answers-${tag}.json`), JSON.stringify(answers));
+  fs.writeFileSync(path.join(dir, `answers-${tag}.txt`), answers.join("\n") + "\n");
   const refs = [];
-  for (const [name, script, file] of [["node", "sio_baseline.js", `data-${tag}.json`], ["bare", "sio_bare.js", `answers-${tag}.json`]]) {
+  for (const [name, cmd, args] of [
+    ["node", process.execPath, [path.join(__dirname, "sio_baseline.js"), path.join(dir, `data-${tag}.json`)]],
+    ["bare", SIO_BARE, [path.join(dir, `answers-${tag}.txt`)]],
+  ]) {
     const pf = path.join(dir, `${name}-${tag}.port`);
-    const p = start(process.execPath, [path.join(__dirname, script), path.join(dir, file), pf], { PSK }, dir, `${name}-${tag}`);
+    const p = start(cmd, [...args, pf], { PSK }, dir, `${name}-${tag}`);
     refs.push({ name, port: await portOf(pf, p, name), pid: p.pid });
   }
   return refs;
 }
 
-// A request whose answer is closest to `bytes`, among whole collectors and selects.
+// The request whose answer is closest to `bytes` among whole collectors,
+// selects and includes: on the generated data set a 9-field select of the
+// members (~22 KB at 5000 companies).
 async function requestNear(cw, bytes) {
+  const member9 = ["memberRecId", "memberId", "firstName", "lastName", "title", "emailAddress", "phoneNbr", "inactiveFlag", "lastUpdate"];
+  const cands = [
+    ["fetchMembers", { select: member9 }],
+    ["fetchMembers", { select: member9.slice(0, 7) }],
+    ["fetchMembers", undefined],
+    ["fetchProductCategories", { include: ["subcategories"] }],
+    ["fetchProductSubcategories", { include: ["category"] }],
+    ["fetchProductCategories", undefined],
+    ["fetchProducts", { select: ["itemId"] }],
+  ];
   const s = await sioClient(cw.port);
   let best;
-  for (const ev of ["fetchProductCategories", "fetchProductSubcategories", "fetchManufacturers", "fetchMembers", "fetchProducts", "fetchCompanies"])
-    for (const opts of [undefined, { select: ["itemId"] }, { select: ["companyId"] }, { select: ["memberId"] }, { select: ["description"] }]) {
-      const r = await s.call(ev, opts);
-      if (!r.success) continue;
-      const n = JSON.stringify(r).length;
-      if (!best || Math.abs(n - bytes) < Math.abs(best.n - bytes)) best = { event: ev, opts, n };
-    }
+  for (const [event, opts] of cands) {
+    const r = await s.call(event, opts);
+    if (!r.success) continue;
+    const n = JSON.stringify(r).length;
+    if (!best || Math.abs(n - bytes) < Math.abs(best.n - bytes)) best = { event, opts, n };
+  }
   s.close();
   return best;
 }
 
-function workloadsFor(companies, near22k, tag) {
+// Ack counts are sized so that each measurement takes the servers at least
+// a few hundred clock ticks of CPU (/proc/PID/stat counts in 10 ms ticks).
+function workloadsFor(companies, near, tag) {
   const sel = { event: "fetchCompanies", opts: { select: ["companyId", "companyName"] } };
   const full = { event: "fetchCompanies", opts: undefined };
-  const small = { event: "fetchCompanies", opts: { select: ["companyId"] } };
-  const k = SMOKE ? 0.05 : 1;
-  const w = [];
-  if (tag === "main") {
-    w.push({ name: `select 2 fields of ${companies}, 1 client`, ...sel, clients: 1, total: Math.ceil(200 * k) });
-    w.push({ name: `select 2 fields of ${companies}, 50 clients`, ...sel, clients: 50, total: Math.ceil(1000 * k) });
-    w.push({ name: `full fetchCompanies of ${companies}, 4 clients`, ...full, clients: 4, total: Math.ceil(60 * k) });
-    w.push({ name: `${(near22k.n / 1024).toFixed(0)} KB answer (${near22k.event}), 50 clients`, event: near22k.event, opts: near22k.opts, clients: 50, total: Math.ceil(3000 * k) });
-    w.push({ name: `small requests while 4 clients fetch all ${companies}`, event: "fetchProductCategories", opts: { select: ["description"] }, clients: 1, total: Math.ceil(200 * k), bgClients: 4, bg: full, latencyOnly: true });
-  } else {
-    w.push({ name: `full fetchCompanies of ${companies}, 2 clients`, ...full, clients: 2, total: 10 });
-  }
-  void small;
-  return w;
+  const small = { event: "fetchProductCategories", opts: { select: ["description"] } };
+  const n = (x) => (SMOKE ? Math.max(2, Math.ceil(x / 50)) : x);
+  if (tag === "big")
+    return [{ name: `full fetchCompanies of ${companies}, 2 clients`, ...full, clients: 2, total: n(16) }];
+  return [
+    { name: `select 2 fields of ${companies}, 1 client`, ...sel, clients: 1, total: n(1500) },
+    { name: `select 2 fields of ${companies}, 50 clients`, ...sel, clients: 50, total: n(3000) },
+    { name: `full fetchCompanies of ${companies}, 4 clients`, ...full, clients: 4, total: n(120) },
+    { name: `${(near.n / 1024).toFixed(1)} KB answer (${near.event} ${JSON.stringify(near.opts || null)}), 50 clients`,
+      event: near.event, opts: near.opts, clients: 50, total: n(10000) },
+    { name: `small requests (${small.event} select description), 1 client, while 4 clients fetch all ${companies}`,
+      ...small, clients: 1, total: n(300), bgClients: 4, bg: full, latencyOnly: true },
+  ];
 }
 
 async function suite(dir, companies, tag) {
+  const t0 = Date.now();
   const url = await startSource(dir, companies);
   const cw = await startCwcache(dir, url, tag);
+  console.log(`\n== ${companies} companies: source generated and cache warm in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const near = tag === "main" ? await requestNear(cw, 22 * 1024) : null;
   const workloads = workloadsFor(companies, near, tag);
   const servers = [cw, ...(await startReferences(dir, cw, workloads, tag))];
   const rows = [];
   for (const w of workloads)
     for (const kind of ["sio", "ws"]) {
+      // Runs interleave the servers, so a noisy moment hits all of them.
+      const rs = Object.fromEntries(servers.map((s) => [s.name, []]));
+      for (let r = 0; r < RUNS; r++) for (const s of servers) rs[s.name].push(await measure(s, kind, w));
       const cells = {};
-      for (const s of servers) {
-        const rs = [];
-        for (let r = 0; r < RUNS; r++) rs.push(await measure(s, kind, w));
-        cells[s.name] = Object.fromEntries(["cpuPerAck", "acksPerS", "p50", "p99"].map((m) => [m, median(rs.map((x) => x[m]))]));
-      }
-      rows.push({ w, kind, cells });
+      for (const s of servers)
+        cells[s.name] = Object.fromEntries(["cpuPerAck", "acksPerS", "p50", "p99"].map((m) => [m, median(rs[s.name].map((x) => x[m]))]));
+      // Ratios: the median of each run's ratio against the server measured
+      // next to it, not a ratio of medians.
+      const ratio = (a, b, m) => median(rs[a].map((x, i) => x[m] / rs[b][i][m]));
+      const ratios = { cpuNode: ratio("cwcache", "node", "cpuPerAck"), p99Node: ratio("cwcache", "node", "p99"),
+        cpuBare: ratio("cwcache", "bare", "cpuPerAck") };
+      rows.push({ w, kind, cells, ratios });
       print(rows[rows.length - 1]);
     }
   return rows;
 }
 
-function print({ w, kind, cells }) {
+function print({ w, kind, cells, ratios }) {
   const f = (x) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-  const cw = cells.cwcache, nd = cells.node, bare = cells.bare;
   console.log(`\n${w.name} [${kind === "sio" ? "socket.io-client" : "bare ws client"}]`);
   console.log("  server   cpu ms/ack   acks/s     p50 ms    p99 ms");
   for (const [n, c] of Object.entries(cells))
     console.log(`  ${n.padEnd(8)} ${f(c.cpuPerAck).padStart(10)} ${f(c.acksPerS).padStart(9)} ${f(c.p50).padStart(9)} ${f(c.p99).padStart(9)}`);
-  console.log(`  cwcache/node: cpu per ack ${f(cw.cpuPerAck / nd.cpuPerAck)}, p99 ${f(cw.p99 / nd.p99)}; cwcache/bare cpu ${f(cw.cpuPerAck / bare.cpuPerAck)}`);
+  console.log(`  cwcache/node: cpu per ack ${f(ratios.cpuNode)}, p99 ${f(ratios.p99Node)}; cwcache/bare: cpu per ack ${f(ratios.cpuBare)}`);
+}
+
+// One line per workload and client: the figures docs/server.md quotes.
+function summary(rows) {
+  const f = (x) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+  console.log("\n| workload | client | cwcache cpu ms/ack | node | bare | cw/node cpu | cw/bare cpu | cwcache acks/s | node acks/s | cwcache p50/p99 ms | node p50/p99 ms | cw/node p99 |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+  for (const { w, kind, cells: c, ratios: r } of rows)
+    console.log(`| ${w.name} | ${kind === "sio" ? "socket.io-client" : "ws"} | ${f(c.cwcache.cpuPerAck)} | ${f(c.node.cpuPerAck)} | ${f(c.bare.cpuPerAck)} | ${f(r.cpuNode)} | ${f(r.cpuBare)} | ${f(c.cwcache.acksPerS)} | ${f(c.node.acksPerS)} | ${f(c.cwcache.p50)}/${f(c.cwcache.p99)} | ${f(c.node.p50)}/${f(c.node.p99)} | ${f(r.p99Node)} |`);
 }
 
 (async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cwcache-sio-bench-"));
   console.log(`sio_bench: ${RUNS} run(s) per cell, medians; CPU = server utime+stime; work dir ${dir}`);
-  await suite(dir, COMPANIES, "main");
-  if (BIG) await suite(dir, BIG, "big");
+  const rows = await suite(dir, COMPANIES, "main");
+  if (BIG) rows.push(...(await suite(dir, BIG, "big")));
+  summary(rows);
+  procs.forEach((p) => p.kill("SIGTERM"));
+  if (!argv.includes("--keep")) fs.rmSync(dir, { recursive: true, force: true });
+  if (SMOKE && !rows.every((r) => Object.values(r.cells).every((c) => c.acksPerS > 0))) throw new Error("a server answered nothing");
   process.exit(0);
 })().catch((e) => {
   console.error("sio_bench:", e);

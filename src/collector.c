@@ -1,5 +1,7 @@
 #include "collector.h"
 
+#include "dirlist.h"
+
 /*
  * Collector definitions are read once at startup with jansson. Every key is
  * checked against a fixed table and every `where` value against its field's
@@ -7,7 +9,6 @@
  * serving unfiltered or empty data.
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -223,36 +224,22 @@ int collector_set_load(struct collector_set *out, const char *dir, const struct 
                        char *err, size_t errlen)
 {
     *out = (struct collector_set){0};
-    DIR *d = opendir(dir);
-    if (!d) {
-        int rc = -errno;
-        snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+    struct dirlist files;
+    int rc = dirlist_read(&files, dir, ".json", err, errlen);
+    if (rc < 0)
         return rc;
-    }
-    size_t cap = 0;
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l <= 5 || e->d_name[0] == '.' || strcmp(e->d_name + l - 5, ".json") != 0)
-            continue;
-        if (out->n == cap) {
-            cap = cap ? cap * 2 : 16;
-            out->items = xrealloc(out->items, cap * sizeof *out->items);
-        }
-        struct collector *c = &out->items[out->n++];
-        *c = (struct collector){0};
-        size_t size = strlen(dir) + l + 2;
-        char *path = xmalloc(size);
-        snprintf(path, size, "%s/%s", dir, e->d_name);
-        rc = collector_load(c, path, e->d_name, l - 5, s, err, errlen);
+    out->items = xcalloc(files.n, sizeof *out->items);
+    for (size_t i = 0; i < files.n && rc == 0; i++) {
+        const char *name = files.names[i];
+        char *path = dirlist_path(dir, name);
+        rc = collector_load(&out->items[out->n++], path, name, strlen(name) - 5, s, err, errlen);
         free(path);
     }
-    closedir(d);
     if (rc == 0 && out->n == 0) {
         snprintf(err, errlen, "%s: no *.json collector files", dir);
         rc = -ENOENT;
     }
+    dirlist_fini(&files);
     if (rc < 0) {
         collector_set_fini(out);
         return rc;

@@ -1,5 +1,7 @@
 #include "schema.h"
 
+#include "dirlist.h"
+
 /*
  * DESIGN
  *
@@ -18,12 +20,12 @@
  * error path releases everything with those two calls.
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- Declarations produced by pass one ------------------------------------ */
 
@@ -313,17 +315,17 @@ static int take_string(struct parser *p, char **out, const char *what)
 
 /* ---- Pass one: blocks, fields, attributes ----------------------------------- */
 
-/* Skips a parenthesised argument list, nesting included; cur is '('. */
-static int skip_parens(struct parser *p)
+/* Skips a bracketed group, nesting included; cur is the opening bracket. */
+static int skip_nested(struct parser *p, char open_c, char close_c)
 {
     struct tok open = p->cur;
     int depth = 0, rc;
     do {
         if (p->cur.kind == T_EOF)
-            return fail(p, tok_pos(p, &open), "unterminated '('");
-        if (tok_punct(&p->cur, '('))
+            return fail(p, tok_pos(p, &open), open_c == '(' ? "unterminated '('" : "unterminated '{'");
+        if (tok_punct(&p->cur, open_c))
             depth++;
-        else if (tok_punct(&p->cur, ')'))
+        else if (tok_punct(&p->cur, close_c))
             depth--;
         if ((rc = lex(p)) < 0)
             return rc;
@@ -331,23 +333,8 @@ static int skip_parens(struct parser *p)
     return 0;
 }
 
-/* Skips a { ... } block; cur is '{'. */
-static int skip_block(struct parser *p)
-{
-    struct tok open = p->cur;
-    int depth = 0, rc;
-    do {
-        if (p->cur.kind == T_EOF)
-            return fail(p, tok_pos(p, &open), "unterminated '{'");
-        if (tok_punct(&p->cur, '{'))
-            depth++;
-        else if (tok_punct(&p->cur, '}'))
-            depth--;
-        if ((rc = lex(p)) < 0)
-            return rc;
-    } while (depth > 0);
-    return 0;
-}
+static int skip_parens(struct parser *p) { return skip_nested(p, '(', ')'); }
+static int skip_block(struct parser *p) { return skip_nested(p, '{', '}'); }
 
 /* @map("x") and @@map("x"), also with the named form @map(name: "x"). */
 static int parse_map_args(struct parser *p, char **out)
@@ -1050,37 +1037,6 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The *.prisma names of dir, sorted. */
-static int dir_list(const char *dir, char ***names, size_t *n, char *err, size_t errlen)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        int rc = -errno;
-        snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
-        return rc;
-    }
-    size_t cap = 0;
-    *names = NULL;
-    *n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l <= 7 || e->d_name[0] == '.' || strcmp(e->d_name + l - 7, ".prisma") != 0)
-            continue;
-        GROW(*names, *n, cap);
-        (*names)[(*n)++] = xstrdup(e->d_name);
-    }
-    closedir(d);
-    if (*n)
-        qsort(*names, *n, sizeof **names, name_cmp);
-    return 0;
-}
-
 static int load_one(struct parser *p, const char *path)
 {
     char *text;
@@ -1097,26 +1053,20 @@ static int load_one(struct parser *p, const char *path)
 
 static int load_dir(struct parser *p, const char *dir)
 {
-    char **names = NULL;
-    size_t n = 0;
-    int rc = dir_list(dir, &names, &n, p->err, p->errlen);
+    struct dirlist files;
+    int rc = dirlist_read(&files, dir, ".prisma", p->err, p->errlen);
     if (rc < 0)
         return rc;
-    if (n == 0) {
+    if (files.n == 0) {
         snprintf(p->err, p->errlen, "%s: no *.prisma files", dir);
         rc = -ENOENT;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0) {
-            size_t size = strlen(dir) + strlen(names[i]) + 2;
-            char *path = xmalloc(size);
-            snprintf(path, size, "%s/%s", dir, names[i]);
-            rc = load_one(p, path);
-            free(path);
-        }
-        free(names[i]);
+    for (size_t i = 0; i < files.n && rc == 0; i++) {
+        char *path = dirlist_path(dir, files.names[i]);
+        rc = load_one(p, path);
+        free(path);
     }
-    free(names);
+    dirlist_fini(&files);
     return rc;
 }
 
@@ -1124,14 +1074,8 @@ int schema_load(struct schema **out, const char *path, char *err, size_t errlen)
 {
     struct parser p = {.err = err, .errlen = errlen};
     *out = NULL;
-    DIR *d = opendir(path);
-    int rc;
-    if (d) {
-        closedir(d);
-        rc = load_dir(&p, path);
-    } else {
-        rc = load_one(&p, path);
-    }
+    struct stat st;
+    int rc = stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? load_dir(&p, path) : load_one(&p, path);
     if (rc == 0)
         rc = resolve(&p, out);
     parser_fini(&p);

@@ -161,6 +161,7 @@ int sio_new(struct sio **out, const struct sio_opts *o, char *err, size_t errlen
     s->models = xcalloc(o->schema->n_models ? o->schema->n_models : 1, sizeof *s->models);
     collector_set_models(o->collectors, o->schema, s->models);
     s->metrics = sio_metrics_new(o->collectors);
+    sio_answers_init(&s->answers, o->cache ? o->answer_cache_bytes : 0);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     int rc = context_create(s, err, errlen);
     if (rc == 0 && o->cache && cache_rd_new(o->cache, &s->rd) < 0) {
@@ -249,6 +250,7 @@ void sio_free(struct sio *s)
     }
     cache_rd_free(s->rd);
     sio_metrics_free(s->metrics);
+    sio_answers_fini(&s->answers);
     free(s->models);
     free(s);
 }

@@ -9,6 +9,7 @@
  *   engine.c   Engine.IO packet handling for a session (heartbeat, upgrade, close)
  *   socket.c   Socket.IO handling: CONNECT/auth, EVENT dispatch, acks
  *   worker.c   query worker threads, job and result queues
+ *   answers.c  rendered answers reused while the LMDB store is unchanged
  *   http.c     HTTP route table, polling transport, CORS, error bodies
  *   ws.c       websocket transport: message assembly, fragmented writes
  *   loop.c     the lws context, the protocol callback, run/stop/drain
@@ -244,7 +245,36 @@ struct sio_job {
     const struct collector *col;  /* for the per-collector metrics */
     int64_t t0_us;                /* arrival (sio_metrics_now_us) */
     bool failed;                  /* answered success:false */
+    /* answer reuse (answers.c): the request's argument text, and what
+     * the worker reports back when it rendered from the warm cache */
+    struct buf key;
+    bool from_cache;              /* rendered from LMDB, not the live fallback */
+    uint64_t txn;                 /* newest LMDB txn id when rendering began */
+    size_t body_off, body_len;    /* the `data` array inside pkt */
 };
+
+/* ---- Answer reuse (answers.c) --------------------------------------------- */
+
+#define SIO_ANSWERS_MAX 256
+
+struct sio_answer;
+struct sio_answers {
+    struct sio_answer *head, *tail;
+    size_t n, bytes, cap_bytes;   /* cap_bytes 0: reuse is off */
+};
+
+void sio_answers_init(struct sio_answers *a, size_t cap_bytes);
+void sio_answers_fini(struct sio_answers *a);
+/* The `data` array rendered for exactly this argument text, if it was
+ * rendered from the snapshot whose txn id is `txn` (the newest one).
+ * *body is valid until the next put or fini; a stale entry is dropped. */
+bool sio_answers_get(struct sio_answers *a, struct slice key, uint64_t txn, struct slice *body,
+                     const struct collector **col);
+/* The newest committed LMDB txn id (mdb_env_info: no lock, no syscall). */
+bool sio_answers_txn(struct cache *c, uint64_t *txn);
+/* Keeps a copy of body for key (ignored when too large or reuse is off). */
+void sio_answers_put(struct sio_answers *a, struct slice key, struct slice body, uint64_t txn,
+                     const struct collector *col);
 
 struct sio_workers {
     pthread_t *threads;
@@ -279,6 +309,7 @@ struct sio {
     atomic_uint commits;
     unsigned commits_seen;
     struct sio_metrics *metrics;  /* loop thread only (metrics.c) */
+    struct sio_answers answers;   /* loop thread only (answers.c) */
 };
 
 /* session.c */

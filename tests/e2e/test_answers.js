@@ -1,0 +1,81 @@
+// Answer reuse (src/sio/answers.c): an identical request is answered from
+// the kept rendering only while the LMDB store is unchanged. A change in
+// the source, once the poller commits it, must show in the very next
+// answer to the same request, through both clients.
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { execFileSync } = require("child_process");
+const L = require("./lib");
+
+let source, server;
+
+test.before(async () => {
+  source = await L.startSource(200);
+  server = await L.startServer(source);
+  await L.waitReady(server);
+});
+test.after(async () => {
+  assert.equal(await L.stopServer(server), 0, "clean exit (no sanitizer report)");
+  L.stopAll();
+});
+
+// Renames a company in the source and moves its last-update to now (the
+// poller never reads past the source's clock).
+function rename(db, recId, name) {
+  const code =
+    "import sqlite3,sys\n" +
+    "c=sqlite3.connect(sys.argv[1])\n" +
+    "c.execute(\"UPDATE Company SET Company_Name=?, Last_Update=strftime('%Y-%m-%d %H:%M:%f','now'), Last_Update_UTC=strftime('%Y-%m-%d %H:%M:%f','now') WHERE Company_RecID=?\",(sys.argv[2],int(sys.argv[3])))\n" +
+    "c.commit()";
+  execFileSync("/usr/bin/python3", ["-c", code, db, name, String(recId)]);
+}
+
+const SELECT = { select: ["companyRecId", "companyName"] };
+
+test("a repeated request gets the same bytes, and a committed change ends the reuse", async () => {
+  const s = await L.connect(server, { transports: ["websocket"] });
+  try {
+    const first = await L.emit(s, "fetchCompanies", SELECT);
+    assert.equal(first.success, true, first.error);
+    const again = await L.emit(s, "fetchCompanies", SELECT);
+    assert.deepEqual(again, first, "an unchanged store gives the same answer");
+    const other = await L.emit(s, "fetchCompanies", { select: ["companyRecId"] });
+    assert.deepEqual(Object.keys(other.data[0]), ["companyRecId"], "other options are another request");
+
+    const id = first.data[3].companyRecId;
+    rename(source.db, id, "Renamed After Reuse Ltd");
+    const end = Date.now() + 30000;
+    let seen;
+    while (Date.now() < end) {
+      const r = await L.emit(s, "fetchCompanies", SELECT);
+      seen = r.data.find((row) => row.companyRecId === id).companyName;
+      if (seen === "Renamed After Reuse Ltd") break;
+      await L.sleep(100);
+    }
+    assert.equal(seen, "Renamed After Reuse Ltd", "the poller's commit reached the answer");
+    // The polling transport sees the same, newer answer.
+    const p = await L.connect(server, { transports: ["polling"] });
+    try {
+      const r = await L.emit(p, "fetchCompanies", SELECT);
+      assert.equal(r.data.find((row) => row.companyRecId === id).companyName, "Renamed After Reuse Ltd");
+    } finally {
+      p.close();
+    }
+  } finally {
+    s.close();
+  }
+});
+
+test("bad requests are never kept: the same text fails again", async () => {
+  const s = await L.connect(server, { transports: ["websocket"] });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await L.emit(s, "fetchCompanies", { select: ["noSuchField"] });
+      assert.equal(r.success, false);
+      assert.match(r.error, /noSuchField/);
+    }
+  } finally {
+    s.close();
+  }
+});

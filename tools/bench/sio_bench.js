@@ -163,14 +163,17 @@ async function startSource(dir, companies) {
   return `sqlserver://127.0.0.1:${await portOf(pf, p, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite`;
 }
 
-async function startCwcache(dir, url, tag) {
-  const pf = path.join(dir, `cw-${tag}.port`);
+// name "cwcache": as shipped; "cw-norm": answer reuse off (--answer-cache-mb 0),
+// every ack rendered from LMDB, on the same data directory without a poller.
+async function startCwcache(dir, url, tag, name = "cwcache") {
+  const pf = path.join(dir, `${name}-${tag}.port`);
+  const extra = name === "cwcache" ? [] : ["--answer-cache-mb", "0", "--poller", "false"];
   const p = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data-" + tag),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
-    "--poll-interval-ms", "600000", "--ping-timeout", "120000"], { DATABASE_URL: url, PSK, PORT: "" }, dir, "cwcache-" + tag);
-  const port = await portOf(pf, p, "cwcache");
+    "--poll-interval-ms", "600000", "--ping-timeout", "120000", ...extra], { DATABASE_URL: url, PSK, PORT: "" }, dir, `${name}-${tag}`);
+  const port = await portOf(pf, p, name);
   await waitReady(port);
-  return { name: "cwcache", port, pid: p.pid };
+  return { name, port, pid: p.pid };
 }
 
 // The reference servers get the data (and the prebuilt answers) from cwcache.
@@ -252,7 +255,7 @@ async function suite(dir, companies, tag) {
   console.log(`\n== ${companies} companies: source generated and cache warm in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const near = tag === "main" ? await requestNear(cw, 22 * 1024) : null;
   const workloads = workloadsFor(companies, near, tag);
-  const servers = [cw, ...(await startReferences(dir, cw, workloads, tag))];
+  const servers = [cw, await startCwcache(dir, url, tag, "cw-norm"), ...(await startReferences(dir, cw, workloads, tag))];
   const rows = [];
   for (const w of workloads)
     for (const kind of ["sio", "ws"]) {
@@ -266,7 +269,8 @@ async function suite(dir, companies, tag) {
       // next to it, not a ratio of medians.
       const ratio = (a, b, m) => median(rs[a].map((x, i) => x[m] / rs[b][i][m]));
       const ratios = { cpuNode: ratio("cwcache", "node", "cpuPerAck"), p99Node: ratio("cwcache", "node", "p99"),
-        cpuBare: ratio("cwcache", "bare", "cpuPerAck") };
+        cpuBare: ratio("cwcache", "bare", "cpuPerAck"), cpuNodeNoReuse: ratio("cw-norm", "node", "cpuPerAck"),
+        p99NodeNoReuse: ratio("cw-norm", "node", "p99") };
       rows.push({ w, kind, cells, ratios });
       print(rows[rows.length - 1]);
     }
@@ -280,15 +284,16 @@ function print({ w, kind, cells, ratios }) {
   for (const [n, c] of Object.entries(cells))
     console.log(`  ${n.padEnd(8)} ${f(c.cpuPerAck).padStart(10)} ${f(c.acksPerS).padStart(9)} ${f(c.p50).padStart(9)} ${f(c.p99).padStart(9)}`);
   console.log(`  cwcache/node: cpu per ack ${f(ratios.cpuNode)}, p99 ${f(ratios.p99Node)}; cwcache/bare: cpu per ack ${f(ratios.cpuBare)}`);
+  console.log(`  cw-norm/node (no answer reuse): cpu per ack ${f(ratios.cpuNodeNoReuse)}, p99 ${f(ratios.p99NodeNoReuse)}`);
 }
 
 // One line per workload and client: the figures docs/server.md quotes.
 function summary(rows) {
   const f = (x) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
-  console.log("\n| workload | client | cwcache cpu ms/ack | node | bare | cw/node cpu | cw/bare cpu | cwcache acks/s | node acks/s | cwcache p50/p99 ms | node p50/p99 ms | cw/node p99 |");
+  console.log("\n| workload | client | cpu ms/ack cwcache / no reuse / node / bare | cw/node cpu | no-reuse/node cpu | cw/bare cpu | acks/s cwcache / node | p50/p99 ms cwcache | no reuse | node | cw/node p99 | no-reuse/node p99 |");
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const { w, kind, cells: c, ratios: r } of rows)
-    console.log(`| ${w.name} | ${kind === "sio" ? "socket.io-client" : "ws"} | ${f(c.cwcache.cpuPerAck)} | ${f(c.node.cpuPerAck)} | ${f(c.bare.cpuPerAck)} | ${f(r.cpuNode)} | ${f(r.cpuBare)} | ${f(c.cwcache.acksPerS)} | ${f(c.node.acksPerS)} | ${f(c.cwcache.p50)}/${f(c.cwcache.p99)} | ${f(c.node.p50)}/${f(c.node.p99)} | ${f(r.p99Node)} |`);
+    console.log(`| ${w.name} | ${kind === "sio" ? "socket.io-client" : "ws"} | ${f(c.cwcache.cpuPerAck)} / ${f(c["cw-norm"].cpuPerAck)} / ${f(c.node.cpuPerAck)} / ${f(c.bare.cpuPerAck)} | ${f(r.cpuNode)} | ${f(r.cpuNodeNoReuse)} | ${f(r.cpuBare)} | ${f(c.cwcache.acksPerS)} / ${f(c.node.acksPerS)} | ${f(c.cwcache.p50)}/${f(c.cwcache.p99)} | ${f(c["cw-norm"].p50)}/${f(c["cw-norm"].p99)} | ${f(c.node.p50)}/${f(c.node.p99)} | ${f(r.p99Node)} | ${f(r.p99NodeNoReuse)} |`);
 }
 
 (async () => {

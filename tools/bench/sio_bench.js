@@ -35,6 +35,7 @@ const PSK = "bench-psk";
 const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"]).toString());
 const procs = new Set();
 process.on("exit", () => procs.forEach((p) => p.kill("SIGTERM")));
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(1)); // still stops the servers
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function start(cmd, args, env, dir, name) {

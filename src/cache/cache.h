@@ -130,6 +130,11 @@ struct cache_rd *cache_wtxn_rd(struct cache_wtxn *w);
  * one is not written (*res = CACHE_PUT_UNCHANGED). res may be NULL. */
 int cache_row_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_value *vals,
                   enum cache_put *res, char *err, size_t errlen) MUST_CHECK;
+/* The same for a row already encoded by cache_row_encode() (the poller
+ * encodes on its fetch thread). Keys above the largest stored key are
+ * appended without a lookup. -EPROTO when row is not an encoded row of m. */
+int cache_row_put_encoded(struct cache_wtxn *w, const struct schema_model *m, struct slice row,
+                          enum cache_put *res) MUST_CHECK;
 /* Deletes a row and its index entries; -ENOENT if absent. */
 int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_t pk) MUST_CHECK;
 /* Writes meta (rows is kept as maintained, whatever the caller passes). */

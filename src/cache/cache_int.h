@@ -93,6 +93,12 @@ struct cache_wtxn {
     struct buf enc;          /* reused encode buffer: no allocation per row */
     struct buf old;          /* copy of the replaced row: a write may spill the page it sits on */
     uint8_t *slots;          /* working copy of "\0slots" */
+    /* Per rows database (n_db entries, allocated on first put): the largest
+     * key, read once per transaction and raised by appends. A key above it
+     * is new, so it is appended without a lookup (see write.c). A stale
+     * (too high) value only costs the ordinary path. */
+    uint64_t *tail;
+    uint8_t *tail_known;
 };
 
 /* ---- env.c ---------------------------------------------------------------- */
@@ -103,6 +109,10 @@ static inline size_t cache_db_index(const struct cache *c, size_t to_many, unsig
 {
     return (c->schema->n_models + to_many) * 2 + slot;
 }
+
+/* ---- write.c -------------------------------------------------------------- */
+/* Forgets the cached largest key of database db (after emptying it). */
+void cache_wtxn_tail_forget(struct cache_wtxn *w, size_t db);
 
 /* ---- fmt.c ---------------------------------------------------------------- */
 /* Checks the stored format and schema fingerprint (-EPROTO on a mismatch,

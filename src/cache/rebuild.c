@@ -17,6 +17,7 @@ static int slot_empty(struct cache_wtxn *w, const struct schema_model *m, unsign
 {
     struct cache *c = w->c;
     int rc = cache_err_from_mdb(mdb_drop(w->txn, c->dbi[cache_db_rows(m->id, slot)], 0));
+    cache_wtxn_tail_forget(w, cache_db_rows(m->id, slot));
     for (size_t i = 0; rc == 0 && i < c->n_incoming[m->id]; i++) {
         size_t db = cache_db_index(c, c->incoming[m->id][i]->to_many_id, slot);
         rc = cache_err_from_mdb(mdb_drop(w->txn, c->dbi[db], 0));

@@ -37,6 +37,8 @@ static void wtxn_free(struct cache_wtxn *w)
 {
     buf_fini(&w->enc);
     buf_fini(&w->old);
+    free(w->tail);
+    free(w->tail_known);
     free(w);
 }
 
@@ -81,25 +83,78 @@ static int row_store(struct cache_wtxn *w, MDB_dbi dbi, struct slice row)
     return cache_err_from_mdb(mdb_put(w->txn, dbi, &key, &val, 0));
 }
 
-int cache_row_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_value *vals,
-                  enum cache_put *res, char *err, size_t errlen)
+void cache_wtxn_tail_forget(struct cache_wtxn *w, size_t db)
 {
-    buf_reset(&w->enc);
-    int rc = cache_row_encode(m, vals, &w->enc, err, errlen);
+    if (w->tail_known)
+        w->tail_known[db] = 0;
+}
+
+/* The largest key of rows database db in this txn (*empty when none),
+ * looked up once per transaction. */
+static int tail_get(struct cache_wtxn *w, size_t db, uint64_t *last, bool *empty)
+{
+    if (!w->tail) {
+        w->tail = xcalloc(w->c->n_db, sizeof *w->tail);
+        w->tail_known = xcalloc(w->c->n_db, 1);
+    }
+    if (!w->tail_known[db]) {
+        MDB_cursor *cur;
+        int rc = cache_err_from_mdb(mdb_cursor_open(w->txn, w->c->dbi[db], &cur));
+        if (rc < 0)
+            return rc;
+        MDB_val k, v;
+        rc = cache_err_from_mdb(mdb_cursor_get(cur, &k, &v, MDB_LAST));
+        mdb_cursor_close(cur);
+        if (rc < 0 && rc != -ENOENT)
+            return rc;
+        /* An empty database: 0 with known = 2, so key 0 itself is appendable. */
+        w->tail[db] = rc == 0 && k.mv_size == 8 ? get_be64(k.mv_data) : 0;
+        w->tail_known[db] = rc == 0 ? 1 : 2;
+    }
+    *last = w->tail[db];
+    *empty = w->tail_known[db] == 2;
+    return 0;
+}
+
+/*
+ * A key above the database's largest is new: no lookup, and MDB_APPEND
+ * fills leaf pages completely instead of splitting them in half as an
+ * ordinary insert at the right edge does (an initial load in pk order
+ * writes and syncs about half the pages). -EEXIST when the key is not
+ * above the tail after all (a stale tail): the caller takes the ordinary path.
+ */
+static int row_append(struct cache_wtxn *w, const struct schema_model *m, size_t db, unsigned slot,
+                      struct slice row)
+{
+    uint64_t pk = cache_row_pk(row), last;
+    bool empty;
+    int rc = tail_get(w, db, &last, &empty);
     if (rc < 0)
         return rc;
-    struct slice row = buf_slice(&w->enc), old = {NULL, 0};
-    unsigned slot;
-    MDB_dbi dbi = write_dbi(w, m, &slot);
+    if (!empty && pk <= last)
+        return -EEXIST;
+    MDB_val key = {8, (void *)(row.p + 4)}, val = {row.len, (void *)row.p};
+    rc = cache_err_from_mdb(mdb_put(w->txn, w->c->dbi[db], &key, &val, MDB_APPEND));
+    if (rc < 0)
+        return rc; /* -EEXIST (MDB_KEYEXIST): nothing was written */
+    w->tail[db] = pk;
+    w->tail_known[db] = 1;
+    return cache_index_update(w, m, slot, (struct slice){NULL, 0}, row);
+}
+
+/* The ordinary upsert: look the key up, skip an unchanged row, move index entries. */
+static int row_upsert(struct cache_wtxn *w, const struct schema_model *m, MDB_dbi dbi,
+                      unsigned slot, struct slice row, enum cache_put *res)
+{
+    struct slice old = {NULL, 0};
     MDB_val key = {8, (void *)(row.p + 4)}, val;
-    rc = cache_err_from_mdb(mdb_get(w->txn, dbi, &key, &val));
+    int rc = cache_err_from_mdb(mdb_get(w->txn, dbi, &key, &val));
     if (rc < 0 && rc != -ENOENT)
         return rc;
     if (rc == 0) {
         old = (struct slice){val.mv_data, val.mv_size};
         if (row_same(old, row)) {
-            if (res)
-                *res = CACHE_PUT_UNCHANGED;
+            *res = CACHE_PUT_UNCHANGED;
             return 0;
         }
         /* Copy: an index write may spill the dirty page `old` points into. */
@@ -111,9 +166,38 @@ int cache_row_put(struct cache_wtxn *w, const struct schema_model *m, const stru
         return rc;
     if ((rc = row_store(w, dbi, row)) < 0)
         return rc;
-    if (res)
-        *res = old.len ? CACHE_PUT_UPDATED : CACHE_PUT_INSERTED;
+    *res = old.len ? CACHE_PUT_UPDATED : CACHE_PUT_INSERTED;
     return 0;
+}
+
+int cache_row_put_encoded(struct cache_wtxn *w, const struct schema_model *m, struct slice row,
+                          enum cache_put *res)
+{
+    struct cache_row_view v;
+    int rc = cache_row_view(row, m, &v);
+    if (rc < 0)
+        return rc;
+    enum cache_put r;
+    unsigned slot;
+    MDB_dbi dbi = write_dbi(w, m, &slot);
+    rc = row_append(w, m, cache_db_rows(m->id, slot), slot, row);
+    if (rc == 0)
+        r = CACHE_PUT_INSERTED;
+    else if (rc == -EEXIST)
+        rc = row_upsert(w, m, dbi, slot, row, &r);
+    if (rc == 0 && res)
+        *res = r;
+    return rc;
+}
+
+int cache_row_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_value *vals,
+                  enum cache_put *res, char *err, size_t errlen)
+{
+    buf_reset(&w->enc);
+    int rc = cache_row_encode(m, vals, &w->enc, err, errlen);
+    if (rc < 0)
+        return rc;
+    return cache_row_put_encoded(w, m, buf_slice(&w->enc), res);
 }
 
 int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_t pk)

@@ -51,9 +51,11 @@ struct poller_opts {
 
 struct poller_timing {
     uint64_t rows;      /* rows read by poll and full passes (reconciliation keys excluded) */
-    uint64_t ns_fetch;  /* waiting for and converting db-lib rows */
-    uint64_t ns_apply;  /* cache_row_put: encode, fingerprint, LMDB put, indexes */
+    uint64_t ns_fetch;  /* waiting for db-lib rows, converting and encoding them (fetch side) */
+    uint64_t ns_apply;  /* LMDB puts of encoded rows, indexes, meta (writer side) */
     uint64_t ns_commit; /* LMDB commits */
+    uint64_t ns_pass;   /* wall time of those passes: warm-up fetches and writes in two
+                           threads, so fetch + apply + commit can exceed it */
 };
 
 struct poller;

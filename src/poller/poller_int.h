@@ -8,7 +8,9 @@
  *   sql.c      the SELECT texts the poller sends (identifiers quoted, values always parameters)
  *   source.c   per-model source facts: column check against INFORMATION_SCHEMA, cursor kind
  *   fetch.c    row reading: one result row -> values -> cache_row_put / cache_row_encode
+ *   page.c     one fetched batch of encoded rows, handed from the fetch side to the writer
  *   sync.c     one model's passes: keyset poll, full re-read, delete reconciliation
+ *   ingest.c   warm-up passes pipelined: a fetch thread reads pages while this one writes
  *   poller.c   the thread: round-robin scheduling, interval, backoff, reconnects
  *   warm.c     poller_warm: the same passes run to completion in the caller's thread
  *   live.c     the live fallback: pool, fetch by plan, render through an in-memory source
@@ -194,6 +196,43 @@ struct pkeyset {
 void pkeyset_set(struct pkeyset *k, const struct psrc_model *pm, enum psql_kind kind, int32_t batch,
                  int64_t ts, uint64_t pk);
 
+/* ---- page.c -------------------------------------------------------------- */
+
+struct ppage_row {
+    uint64_t pk;
+    size_t off, len;            /* the encoded row in ppage.rows; len 0: a key only */
+};
+
+/* One batch of one pass as the fetch side read it: rows encoded (STYLE R6:
+ * buffers keep their capacity across batches) and the positions the writer
+ * commits with them. Written by one thread, then handed to another. */
+struct ppage {
+    struct buf rows;            /* encoded rows back to back */
+    struct ppage_row *ent;      /* n entries in source order until ppage_sort() */
+    size_t n, cap;
+    bool done;                  /* a short page: the pass ends with it */
+    /* poll: the last row's position (uncapped) and the last one not past the clock */
+    struct cache_cursor last, capped;
+    int64_t newest;             /* newest last-update seen */
+    /* full and reconcile: the key range the page covers starts after `after` */
+    bool from_start;
+    uint64_t after;
+};
+void ppage_init(struct ppage *pg);
+void ppage_fini(struct ppage *pg);
+void ppage_reset(struct ppage *pg);
+/* Encodes one row of m into the page. -EINVAL with err (see cache_row_encode). */
+int ppage_add_row(struct ppage *pg, const struct schema_model *m, const struct cache_value *vals,
+                  uint64_t pk, char *err, size_t errlen) MUST_CHECK;
+void ppage_add_key(struct ppage *pg, uint64_t pk);
+/* Orders the entries by key (stable; a no-op when they already are): the
+ * writer then appends new keys at the tree's right edge and walks it in order. */
+void ppage_sort(struct ppage *pg);
+static inline struct slice ppage_row(const struct ppage *pg, size_t i)
+{
+    return (struct slice){buf_data(&pg->rows) + pg->ent[i].off, pg->ent[i].len};
+}
+
 /* ---- sync.c -------------------------------------------------------------- */
 
 enum psync_pass { PASS_NONE, PASS_POLL, PASS_FULL, PASS_RECONCILE };
@@ -214,8 +253,7 @@ struct psync {
     struct cache_cursor cursor; /* the committed cursor (or, rebuilding, the shadow's) */
     enum cache_state state;     /* likewise */
     struct cache_run run;       /* the pass's run record, appended at its end */
-    uint64_t *keys;             /* source key chunk (reconcile) */
-    size_t keys_cap;
+    struct ppage page;          /* the batch psync_step() fetches and applies */
     /* scheduling (poller.c) */
     int64_t next_poll_ms, next_reconcile_ms, backoff_ms, last_empty_run_ms;
     bool reconcile_requested;
@@ -229,8 +267,10 @@ struct psync_env {
     unsigned overlap_s;
     void (*on_commit)(void *arg);
     void *on_commit_arg;
-    /* counts for tests and benchmarks: time spent per phase (ns) */
+    /* counts for tests and benchmarks: time spent per phase (ns). ns_fetch is
+     * only written by the fetch side, the others by the writer. */
     uint64_t rows, ns_fetch, ns_apply, ns_commit;
+    uint64_t ns_pass;           /* wall time of pipelined passes (ingest.c) */
 };
 
 void psync_init(struct psync *s, const struct schema_model *m);
@@ -238,6 +278,25 @@ void psync_fini(struct psync *s);
 /* Starts a pass (reads the clock for polls). */
 int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char *err,
                 size_t errlen) MUST_CHECK;
+/*
+ * A batch is fetched, then applied. The halves touch disjoint state so they
+ * may run on two threads (ingest.c): the fetch side owns the connection,
+ * s->row and the read position (s->scan, s->scan_nulls, s->key_after,
+ * s->key_started, which it advances past each page it reads); the writer
+ * owns the cache, s->cursor, s->state and s->run.
+ */
+/* Rows (or keys) of the current pass per batch. */
+int32_t psync_batch(const struct psync *s, const struct psync_env *e);
+/* Reads the next batch of the current pass into pg and moves the read position past it.
+ * -EIO (connection), -EPROTO/-EINVAL (a value), with err. */
+int psync_fetch(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
+                size_t errlen) MUST_CHECK;
+/* Writes pg into w: rows, deletes, the new cursor and state, meta and (when the
+ * page ends the pass) the run record. *dirty false: nothing to commit. */
+int psync_apply(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct ppage *pg,
+                bool *dirty, char *err, size_t errlen) MUST_CHECK;
+/* Commits w, adding the time to e->ns_commit. */
+int psync_commit(struct psync_env *e, struct cache_wtxn *w) MUST_CHECK;
 /* Runs one batch of the current pass and commits it with the cursor.
  * *done: the pass finished (its run record was committed with the batch).
  * On error nothing of the batch is applied; the pass is abandoned and the
@@ -247,6 +306,20 @@ int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size
 void psync_record_error(struct psync *s, struct psync_env *e, int rc, const char *msg);
 /* Rows applied in the current pass so far. */
 static inline uint64_t psync_done(const struct psync *s) { return s->run.applied + s->run.skipped; }
+
+/* ---- ingest.c ------------------------------------------------------------ */
+
+/* Called by pingest_pass() after each commit. */
+typedef void (*pingest_progress_cb)(void *arg, const struct psync *s);
+
+/* Runs the current pass (begun with psync_begin(); poll or full) to its end
+ * with a fetch thread reading pages ahead while this thread writes them.
+ * A transaction takes every page already fetched (up to PINGEST_TXN_ROWS
+ * rows), each with its cursor, so commits overlap fetching and batch up when
+ * writing falls behind. -EINTR when *stop is set (checked between commits).
+ * On error the pass ends; what was committed stays. */
+int pingest_pass(struct psync *s, struct psync_env *e, const volatile bool *stop,
+                 pingest_progress_cb progress, void *arg, char *err, size_t errlen) MUST_CHECK;
 
 int64_t pclock_now_ms(void);     /* wall clock, ms since the epoch */
 int64_t pclock_mono_ms(void);    /* monotonic ms */

@@ -51,13 +51,14 @@ void psync_init(struct psync *s, const struct schema_model *m)
     memset(s, 0, sizeof *s);
     psrc_init(&s->src, m);
     prow_init(&s->row, m);
+    ppage_init(&s->page);
 }
 
 void psync_fini(struct psync *s)
 {
     psrc_fini(&s->src);
     prow_fini(&s->row);
-    free(s->keys);
+    ppage_fini(&s->page);
     memset(s, 0, sizeof *s);
 }
 
@@ -141,13 +142,15 @@ static int exec_kind(struct psync *s, struct psync_env *e, enum psql_kind k, int
     return pconn_exec(e->conn, s->src.stmt[k], ks->ps, ks->n);
 }
 
-/* Deletes cache keys in (after, last] (or (after, end) when to_end) that
- * are not in the sorted source keys. */
-static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m, bool from_start,
-                       uint64_t after, const uint64_t *keys, size_t n, bool to_end,
+/* Deletes cache keys in the page's range (after its start, up to its last
+ * key, or to the end when the page ends the pass) that the page lacks. */
+static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m, const struct ppage *pg,
                        uint64_t *deleted)
 {
-    if (!to_end && n == 0)
+    size_t n = pg->n;
+    bool from_start = pg->from_start;
+    uint64_t after = pg->after;
+    if (!pg->done && n == 0)
         return 0;
     uint64_t chunk[256], gone[256];
     size_t j = 0;
@@ -159,13 +162,13 @@ static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m, bool 
         bool stop = got < 256;
         for (size_t i = 0; i < got; i++) {
             uint64_t k = chunk[i];
-            if (!to_end && k > keys[n - 1]) {
+            if (!pg->done && k > pg->ent[n - 1].pk) {
                 stop = true;
                 break;
             }
-            while (j < n && keys[j] < k)
+            while (j < n && pg->ent[j].pk < k)
                 j++;
-            if (j >= n || keys[j] != k)
+            if (j >= n || pg->ent[j].pk != k)
                 gone[ng++] = k;
         }
         for (size_t i = 0; i < ng; i++) {
@@ -181,29 +184,11 @@ static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m, bool 
     }
 }
 
-struct batch {
-    size_t n;                   /* rows read */
-    bool have_last;
-    struct cache_cursor last;   /* last row's position (uncapped) */
-    struct cache_cursor capped; /* last position not past the clock */
-    int64_t newest;
-};
-
-static void keys_push(struct psync *s, size_t n, uint64_t k)
-{
-    if (n >= s->keys_cap) {
-        s->keys_cap = s->keys_cap ? s->keys_cap * 2 : 1024;
-        s->keys = xrealloc(s->keys, s->keys_cap * sizeof *s->keys);
-    }
-    s->keys[n] = k;
-}
-
-/* Applies one fetched row: convert, upsert, track positions. */
-static int apply_row(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct batch *b,
-                     char *err, size_t errlen)
+/* Converts and encodes the current db-lib row into the page; tracks positions. */
+static int fetch_row(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
+                     size_t errlen)
 {
     const struct schema_model *m = s->src.m;
-    uint64_t t0 = pclock_mono_ns();
     int rc = prow_read(&s->row, e->conn, err, errlen);
     if (rc < 0)
         return rc;
@@ -217,40 +202,21 @@ static int apply_row(struct psync *s, struct psync_env *e, struct cache_wtxn *w,
                      m->cursor->column);
             return rc;
         }
-        b->last = (struct cache_cursor){true, has ? ts : INT64_MIN, pk};
+        pg->last = (struct cache_cursor){true, has ? ts : INT64_MIN, pk};
         if (!has || ts <= s->clock)
-            b->capped = b->last;
-        if (has && ts > b->newest)
-            b->newest = ts;
-    } else {
-        keys_push(s, b->n, pk);
+            pg->capped = pg->last;
+        if (has && ts > pg->newest)
+            pg->newest = ts;
     }
-    b->n++;
-    uint64_t t1 = pclock_mono_ns();
-    enum cache_put res;
-    rc = cache_row_put(w, m, s->row.vals, &res, err, errlen);
-    e->ns_fetch += t1 - t0;
-    e->ns_apply += pclock_mono_ns() - t1;
-    if (rc < 0)
-        return rc;
-    if (res == CACHE_PUT_UNCHANGED)
-        s->run.skipped++;
-    else
-        s->run.applied++;
-    return 0;
+    return ppage_add_row(pg, m, s->row.vals, pk, err, errlen);
 }
 
-static int read_rows(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct batch *b,
-                     char *err, size_t errlen)
+static int fetch_rows(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
+                      size_t errlen)
 {
     int rc;
-    for (;;) {
-        uint64_t t0 = pclock_mono_ns();
-        rc = pconn_next_row(e->conn);
-        e->ns_fetch += pclock_mono_ns() - t0;
-        if (rc <= 0)
-            break;
-        rc = apply_row(s, e, w, b, err, errlen);
+    while ((rc = pconn_next_row(e->conn)) == 1) {
+        rc = fetch_row(s, e, pg, err, errlen);
         if (rc < 0) {
             pconn_cancel(e->conn);
             return rc;
@@ -261,10 +227,10 @@ static int read_rows(struct psync *s, struct psync_env *e, struct cache_wtxn *w,
     return rc;
 }
 
-static int read_keys(struct psync *s, struct psync_env *e, size_t *n, char *err, size_t errlen)
+static int fetch_keys(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
+                      size_t errlen)
 {
     int rc;
-    *n = 0;
     while ((rc = pconn_next_row(e->conn)) == 1) {
         int len;
         const BYTE *p = pconn_col_data(e->conn, 0, &len);
@@ -280,16 +246,75 @@ static int read_keys(struct psync *s, struct psync_env *e, size_t *n, char *err,
             pconn_cancel(e->conn);
             return rc;
         }
-        keys_push(s, *n, (uint64_t)v.i);
-        (*n)++;
+        ppage_add_key(pg, (uint64_t)v.i);
     }
     if (rc < 0)
         snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
     return rc;
 }
 
+static int run_query(struct psync *s, struct psync_env *e, int32_t batch, struct pkeyset *ks)
+{
+    switch (s->pass) {
+    case PASS_POLL:
+        return exec_kind(s, e, poll_kind(s), batch, ks, s->scan.ts, s->scan.pk);
+    case PASS_FULL:
+        return exec_kind(s, e, s->key_started ? PSQL_ROWS : PSQL_ROWS_FIRST, batch, ks, 0,
+                         s->key_after);
+    default:
+        return exec_kind(s, e, s->key_started ? PSQL_KEYS : PSQL_KEYS_FIRST, batch, ks, 0,
+                         s->key_after);
+    }
+}
+
+int32_t psync_batch(const struct psync *s, const struct psync_env *e)
+{
+    int32_t batch = (int32_t)(e->batch_rows ? e->batch_rows : 5000);
+    if (s->pass == PASS_RECONCILE && batch < RECONCILE_CHUNK_MIN)
+        batch = RECONCILE_CHUNK_MIN;
+    return batch;
+}
+
+/* The next page starts after this one (keyset position or last key). */
+static void fetch_advance(struct psync *s, const struct ppage *pg)
+{
+    if (s->pass == PASS_POLL) {
+        if (pg->last.set) {
+            s->scan = pg->last;
+            s->scan_nulls = pg->last.ts == INT64_MIN;
+        }
+    } else if (pg->n) {
+        /* Full and reconcile pages come ORDER BY pk: the last entry is the largest. */
+        s->key_after = pg->ent[pg->n - 1].pk;
+        s->key_started = true;
+    }
+}
+
+int psync_fetch(struct psync *s, struct psync_env *e, struct ppage *pg, char *err, size_t errlen)
+{
+    uint64_t t0 = pclock_mono_ns();
+    int32_t batch = psync_batch(s, e);
+    ppage_reset(pg);
+    pg->from_start = !s->key_started;
+    pg->after = s->key_after;
+    struct pkeyset ks;
+    int rc = run_query(s, e, batch, &ks);
+    if (rc < 0)
+        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
+    else if (s->pass == PASS_RECONCILE)
+        rc = fetch_keys(s, e, pg, err, errlen);
+    else
+        rc = fetch_rows(s, e, pg, err, errlen);
+    e->ns_fetch += pclock_mono_ns() - t0;
+    if (rc < 0)
+        return rc;
+    pg->done = pg->n < (size_t)batch;
+    fetch_advance(s, pg);
+    return 0;
+}
+
 /* Meta and run record written with the batch that ends a pass (or moves the cursor). */
-static int finish_meta(struct psync *s, struct cache_wtxn *w, bool done, const struct batch *b,
+static int finish_meta(struct psync *s, struct cache_wtxn *w, const struct ppage *pg,
                        bool *write_run)
 {
     const struct schema_model *m = s->src.m;
@@ -301,10 +326,10 @@ static int finish_meta(struct psync *s, struct cache_wtxn *w, bool done, const s
         meta.cursor = s->cursor;
         meta.state = s->state;
     }
-    if (b->newest > meta.source_newest_ts)
-        meta.source_newest_ts = b->newest;
+    if (pg->newest > meta.source_newest_ts)
+        meta.source_newest_ts = pg->newest;
     *write_run = false;
-    if (!done)
+    if (!pg->done)
         return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
     int64_t now = pclock_now_ms();
     s->run.end_ms = now;
@@ -327,147 +352,137 @@ static int finish_meta(struct psync *s, struct cache_wtxn *w, bool done, const s
     return rc;
 }
 
-/* The new committed cursor and state after a poll batch. */
-static void advance_cursor(struct psync *s, const struct batch *b, bool done)
+/* The new committed cursor and state after a page. */
+static void advance_state(struct psync *s, const struct ppage *pg)
 {
-    if (b->capped.set && cursor_cmp(&b->capped, &s->cursor) > 0)
-        s->cursor = b->capped;
-    if (b->have_last) {
-        s->scan = b->last;
-        s->scan_nulls = b->last.ts == INT64_MIN;
-    }
-    if (done && s->state != CACHE_WARM) {
+    if (s->pass == PASS_POLL && pg->capped.set && cursor_cmp(&pg->capped, &s->cursor) > 0)
+        s->cursor = pg->capped;
+    if (s->pass == PASS_RECONCILE)
+        return;
+    if (pg->done && s->state != CACHE_WARM) {
         /* A short page reached the end of the table as it was at the pass start. */
         s->state = CACHE_WARM;
         s->warmed_now = true;
-    } else if (s->state == CACHE_COLD && b->n > 0) {
+    } else if (s->state == CACHE_COLD && pg->n > 0) {
         s->state = CACHE_WARMING;
     }
 }
 
-static void advance_keys(struct psync *s, size_t n, bool done)
+static int apply_rows(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct ppage *pg)
 {
-    if (n) {
-        s->key_after = s->keys[n - 1];
-        s->key_started = true;
+    ppage_sort(pg);
+    for (size_t i = 0; i < pg->n; i++) {
+        enum cache_put res;
+        int rc = cache_row_put_encoded(w, s->src.m, ppage_row(pg, i), &res);
+        if (rc < 0)
+            return rc;
+        if (res == CACHE_PUT_UNCHANGED)
+            s->run.skipped++;
+        else
+            s->run.applied++;
     }
-    if (done && s->pass == PASS_FULL && s->state != CACHE_WARM) {
-        s->state = CACHE_WARM;
-        s->warmed_now = true;
-    } else if (s->pass == PASS_FULL && s->state == CACHE_COLD && n > 0) {
-        s->state = CACHE_WARMING;
-    }
+    e->rows += pg->n;
+    return 0;
 }
 
-static int run_query(struct psync *s, struct psync_env *e, int32_t batch, struct pkeyset *ks)
+int psync_apply(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct ppage *pg,
+                bool *dirty, char *err, size_t errlen)
 {
-    switch (s->pass) {
-    case PASS_POLL:
-        return exec_kind(s, e, poll_kind(s), batch, ks, s->scan.ts, s->scan.pk);
-    case PASS_FULL:
-        return exec_kind(s, e, s->key_started ? PSQL_ROWS : PSQL_ROWS_FIRST, batch, ks, 0,
-                         s->key_after);
-    default:
-        return exec_kind(s, e, s->key_started ? PSQL_KEYS : PSQL_KEYS_FIRST, batch, ks, 0,
-                         s->key_after);
-    }
-}
-
-static int step_txn(struct psync *s, struct psync_env *e, struct cache_wtxn *w, int32_t batch,
-                    bool *done, bool *dirty, char *err, size_t errlen)
-{
-    uint64_t deleted_before = s->run.deleted;
-    struct batch b = {0};
-    size_t nkeys = 0;
-    int rc;
-    if (s->pass == PASS_RECONCILE) {
-        rc = read_keys(s, e, &nkeys, err, errlen);
-        b.n = nkeys;
-    } else {
-        rc = read_rows(s, e, w, &b, err, errlen);
-        b.have_last = b.last.set;
-        nkeys = s->pass == PASS_FULL ? b.n : 0;
-    }
-    if (rc < 0)
+    const struct schema_model *m = s->src.m;
+    uint64_t t0 = pclock_mono_ns(), deleted_before = s->run.deleted;
+    int rc = s->pass == PASS_RECONCILE ? 0 : apply_rows(s, e, w, pg);
+    if (rc < 0) {
+        snprintf(err, errlen, "model %s: storing a row: error %d", m->name, rc);
         return rc;
-    s->run.read += b.n;
-    if (s->pass != PASS_RECONCILE)
-        e->rows += b.n;
-    *done = b.n < (size_t)batch;
+    }
+    s->run.read += pg->n;
     if (s->pass != PASS_POLL && !s->rebuild) {
-        rc = delete_gaps(w, s->src.m, !s->key_started, s->key_after, s->keys, nkeys, *done,
-                         &s->run.deleted);
+        ppage_sort(pg);
+        rc = delete_gaps(w, m, pg, &s->run.deleted);
         if (rc < 0) {
-            snprintf(err, errlen, "model %s: deleting rows gone at the source: error %d",
-                     s->src.m->name, rc);
+            snprintf(err, errlen, "model %s: deleting rows gone at the source: error %d", m->name,
+                     rc);
             return rc;
         }
     }
-    log_debug(LOG_POLLER, "%s: %s page of %zu rows (%s), last (%" PRId64 ", %" PRIu64 ")",
-              s->src.m->name, s->run.kind, b.n, *done ? "last" : "more", b.last.ts, b.last.pk);
-    if (s->pass == PASS_POLL)
-        advance_cursor(s, &b, *done);
-    else
-        advance_keys(s, nkeys, *done);
+    log_debug(LOG_POLLER, "%s: %s page of %zu rows (%s), last (%" PRId64 ", %" PRIu64 ")", m->name,
+              s->run.kind, pg->n, pg->done ? "last" : "more", pg->last.ts, pg->last.pk);
+    advance_state(s, pg);
     bool wrote_run;
-    rc = finish_meta(s, w, *done, &b, &wrote_run);
+    rc = finish_meta(s, w, pg, &wrote_run);
     /* An idle poll changes nothing: its transaction is aborted, not committed. */
-    *dirty = b.n > 0 || s->run.deleted != deleted_before || wrote_run || s->warmed_now;
+    *dirty = pg->n > 0 || s->run.deleted != deleted_before || wrote_run || s->warmed_now;
+    e->ns_apply += pclock_mono_ns() - t0;
     if (rc < 0)
-        snprintf(err, errlen, "model %s: writing meta: error %d", s->src.m->name, rc);
+        snprintf(err, errlen, "model %s: writing meta: error %d", m->name, rc);
+    return rc;
+}
+
+/* Everything a failed batch must put back: nothing of it is applied. */
+struct saved {
+    struct cache_cursor cursor, scan;
+    enum cache_state state;
+    uint64_t key_after;
+    bool key_started, scan_nulls;
+    struct cache_run run;
+};
+
+static void save(const struct psync *s, struct saved *v)
+{
+    *v = (struct saved){s->cursor, s->scan, s->state, s->key_after, s->key_started,
+                        s->scan_nulls, s->run};
+}
+
+static void restore(struct psync *s, const struct saved *v)
+{
+    s->cursor = v->cursor, s->scan = v->scan, s->state = v->state;
+    s->key_after = v->key_after, s->key_started = v->key_started, s->scan_nulls = v->scan_nulls;
+    s->run = v->run;
+}
+
+int psync_commit(struct psync_env *e, struct cache_wtxn *w)
+{
+    uint64_t t0 = pclock_mono_ns();
+    int rc = cache_wtxn_commit(w);
+    e->ns_commit += pclock_mono_ns() - t0;
     return rc;
 }
 
 int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size_t errlen)
 {
     *done = false;
-    int32_t batch = (int32_t)(e->batch_rows ? e->batch_rows : 5000);
-    if (s->pass == PASS_RECONCILE && batch < RECONCILE_CHUNK_MIN)
-        batch = RECONCILE_CHUNK_MIN;
-    struct pkeyset ks;
-    int rc = run_query(s, e, batch, &ks);
-    if (rc < 0) {
-        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
+    struct saved v;
+    save(s, &v);
+    int rc = psync_fetch(s, e, &s->page, err, errlen);
+    if (rc < 0)
         goto fail;
-    }
     struct cache_wtxn *w;
     rc = cache_wtxn_begin(e->cache, &w);
     if (rc < 0) {
-        pconn_cancel(e->conn);
         snprintf(err, errlen, "model %s: opening a write transaction: error %d", s->src.m->name, rc);
         goto fail;
     }
-    struct cache_cursor saved_cursor = s->cursor, saved_scan = s->scan;
-    enum cache_state saved_state = s->state;
-    uint64_t saved_after = s->key_after;
-    bool saved_started = s->key_started, saved_nulls = s->scan_nulls;
-    struct cache_run saved_run = s->run;
     bool dirty = false;
-    rc = step_txn(s, e, w, batch, done, &dirty, err, errlen);
+    rc = psync_apply(s, e, w, &s->page, &dirty, err, errlen);
     if (rc == 0 && !dirty) {
         cache_wtxn_abort(w);
     } else if (rc == 0) {
-        uint64_t t0 = pclock_mono_ns();
-        rc = cache_wtxn_commit(w);
-        e->ns_commit += pclock_mono_ns() - t0;
+        rc = psync_commit(e, w);
         if (rc < 0)
             snprintf(err, errlen, "model %s: commit: error %d", s->src.m->name, rc);
     } else {
         cache_wtxn_abort(w);
     }
-    if (rc < 0) {
-        /* Nothing of the batch is applied: forget its positions too. */
-        s->cursor = saved_cursor, s->scan = saved_scan, s->state = saved_state;
-        s->key_after = saved_after, s->key_started = saved_started, s->scan_nulls = saved_nulls;
-        s->run = saved_run;
+    if (rc < 0)
         goto fail;
-    }
     if (e->on_commit && (s->run.applied || s->run.deleted))
         e->on_commit(e->on_commit_arg);
+    *done = s->page.done;
     if (*done)
         s->pass = PASS_NONE;
     return 0;
 fail:
+    restore(s, &v); /* nothing of the batch is applied: forget its positions too */
     s->pass = PASS_NONE;
     *done = true;
     return rc;

@@ -55,6 +55,19 @@ static int rebuild_txn(struct warm *w, const struct schema_model *m, int op, con
     return cache_wtxn_commit(t);
 }
 
+struct pass_progress {
+    struct warm *w;
+    uint64_t total;
+};
+
+static void on_page(void *arg, const struct psync *s)
+{
+    struct pass_progress *pp = arg;
+    pp->w->progress(pp->w->arg, s->src.m, psync_done(s), pp->total, false);
+}
+
+/* Poll and full passes carry the rows: they are pipelined (ingest.c).
+ * Reconciliation reads keys only and runs batch by batch. */
 static int run_pass(struct warm *w, struct psync *s, enum psync_pass pass, uint64_t total,
                     char *err, size_t errlen)
 {
@@ -62,6 +75,10 @@ static int run_pass(struct warm *w, struct psync *s, enum psync_pass pass, uint6
     int rc = psync_begin(s, &w->env, pass, err, errlen);
     if (rc < 0)
         return rc;
+    if (pass != PASS_RECONCILE) {
+        struct pass_progress pp = {w, total};
+        return pingest_pass(s, &w->env, w->stop, w->progress ? on_page : NULL, &pp, err, errlen);
+    }
     for (bool done = false; !done;) {
         if (w->stop && *w->stop) {
             s->pass = PASS_NONE;
@@ -71,8 +88,6 @@ static int run_pass(struct warm *w, struct psync *s, enum psync_pass pass, uint6
         rc = psync_step(s, &w->env, &done, err, errlen);
         if (rc < 0)
             return rc;
-        if (w->progress && pass != PASS_RECONCILE)
-            w->progress(w->arg, m, psync_done(s), total, false);
     }
     return 0;
 }
@@ -196,6 +211,7 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
         o->timing->ns_fetch += w.env.ns_fetch;
         o->timing->ns_apply += w.env.ns_apply;
         o->timing->ns_commit += w.env.ns_commit;
+        o->timing->ns_pass += w.env.ns_pass;
     }
     return rc;
 }

@@ -265,10 +265,13 @@ def case_kill_server(env):
 def case_kill_poller(env):
     """kill -9 the poller process mid-sync and restart: 0 differences and no
     duplicate index entries (the cached includes equal the live ones)."""
-    env.generate(400)
+    env.generate(600)
     env.start_server()
     p = env.drv_start("warm", "--batch", "20")
-    time.sleep(0.7)
+    # Kill right after the first model is done (so mid-sync, whatever the
+    # machine's speed): warm-up is pipelined and a fixed sleep can outlast it.
+    line = p.stderr.readline()
+    check("done" in line, "warm printed no progress: " + line)
     check(p.poll() is None, "warm finished before the kill: make the data set larger")
     p.kill()
     p.communicate()

@@ -114,12 +114,6 @@ static void fmt_time_ms(char *out, size_t n, int64_t ms)
     buf_fini(&b);
 }
 
-/* Cursor ticks are 100 ns since the epoch; floor to milliseconds. */
-static int64_t ticks_to_ms(int64_t ticks)
-{
-    return ticks >= 0 ? ticks / 10000 : -((-ticks + 9999) / 10000);
-}
-
 /* A duration in seconds, compact: "850ms", "42s", "3m04s", "2h05m", "3d04h". */
 static void fmt_duration(char *out, size_t n, double s)
 {
@@ -439,44 +433,15 @@ static int opts_parse(struct ctl *c, const struct cmd *cmd, int argc, char **arg
 
 /* ---- status -------------------------------------------------------------- */
 
-struct status_sum {
-    size_t models, by_state[3], failed, not_ready;
-    uint64_t rows;
-};
-
-/* A model is ready when it is warm and its last run did not fail. */
-static bool meta_ready(const struct cache_meta *m)
-{
-    return m->state == CACHE_WARM && m->last_status == 0;
-}
-
-/* Seconds the cursor is behind the source's newest last-update; < 0 when unknown. */
-static double meta_lag_s(const struct cache_meta *m)
-{
-    if (!m->cursor.set || m->source_newest_ts == 0)
-        return -1;
-    double lag = (double)(m->source_newest_ts - m->cursor.ts) / 1e7;
-    return lag < 0 ? 0 : lag;
-}
-
-static void status_sum_add(struct status_sum *s, const struct cache_meta *m, bool needed)
-{
-    s->models++;
-    s->by_state[m->state <= CACHE_WARM ? m->state : CACHE_COLD]++;
-    s->failed += m->last_status != 0;
-    s->not_ready += needed && !meta_ready(m);
-    s->rows += m->rows;
-}
-
 static void status_row_text(const struct schema_model *mo, const struct cache_meta *m, bool needed)
 {
     char cursor[80] = "-", lag[24] = "-", run[80] = "-", t[40], d[24];
     if (m->cursor.set) {
-        fmt_time_ms(t, sizeof t, ticks_to_ms(m->cursor.ts));
+        fmt_time_ms(t, sizeof t, cache_ticks_ms(m->cursor.ts));
         snprintf(cursor, sizeof cursor, "%s#%" PRIu64, t, m->cursor.pk);
     }
-    double l = meta_lag_s(m);
-    if (l >= 0)
+    double l;
+    if (cache_meta_lag_s(m, &l))
         fmt_duration(lag, sizeof lag, l);
     if (m->last_run_end_ms) {
         fmt_time_ms(t, sizeof t, m->last_run_end_ms);
@@ -485,71 +450,15 @@ static void status_row_text(const struct schema_model *mo, const struct cache_me
     }
     printf("%-28s %c %-7s %10" PRIu64 " %-34s %8s %-34s %-6s %s\n", mo->name, needed ? '*' : ' ',
            cache_state_name(m->state), m->rows, cursor, lag, run,
-           m->last_run_end_ms ? (m->last_status ? "failed" : "ok") : "-",
-           m->last_status ? (m->last_error[0] ? m->last_error : status_text(m->last_status)) : "");
+           m->last_run_end_ms ? (m->last_status ? "failed" : "ok") : "-", cache_meta_error(m));
 }
 
-static void json_put_time_or_null(struct buf *b, int64_t ms, bool set)
-{
-    if (set)
-        json_put_datetime_ms(b, ms);
-    else
-        buf_puts(b, "null");
-}
-
-static void status_row_json(struct buf *b, const struct schema_model *mo,
-                            const struct cache_meta *m, bool needed)
-{
-    buf_puts(b, "{\"model\":");
-    json_put_cstr(b, mo->name);
-    buf_printf(b,
-               ",\"needed\":%s,\"ready\":%s,\"state\":\"%s\",\"rows\":", needed ? "true" : "false",
-               meta_ready(m) ? "true" : "false", cache_state_name(m->state));
-    json_put_u64(b, m->rows);
-    buf_puts(b, ",\"cursor\":");
-    if (m->cursor.set) {
-        buf_puts(b, "{\"lastUpdate\":");
-        json_put_datetime_ms(b, ticks_to_ms(m->cursor.ts));
-        buf_puts(b, ",\"recId\":");
-        json_put_u64(b, m->cursor.pk);
-        buf_putc(b, '}');
-    } else {
-        buf_puts(b, "null");
-    }
-    buf_puts(b, ",\"sourceNewest\":");
-    json_put_time_or_null(b, ticks_to_ms(m->source_newest_ts), m->source_newest_ts != 0);
-    double l = meta_lag_s(m);
-    buf_puts(b, ",\"lagSeconds\":");
-    if (l >= 0)
-        json_put_double(b, l);
-    else
-        buf_puts(b, "null");
-    buf_puts(b, ",\"lastRunStart\":");
-    json_put_time_or_null(b, m->last_run_start_ms, m->last_run_start_ms != 0);
-    buf_puts(b, ",\"lastRunEnd\":");
-    json_put_time_or_null(b, m->last_run_end_ms, m->last_run_end_ms != 0);
-    buf_puts(b, ",\"lastRunMs\":");
-    json_put_i64(b, m->last_run_end_ms ? m->last_run_end_ms - m->last_run_start_ms : 0);
-    buf_puts(b, ",\"lastStatus\":");
-    json_put_i64(b, m->last_status);
-    buf_puts(b, ",\"lastError\":");
-    json_put_cstr(
-        b, m->last_status ? (m->last_error[0] ? m->last_error : status_text(m->last_status)) : "");
-    buf_puts(b, ",\"lastReconcile\":");
-    json_put_time_or_null(b, m->last_reconcile_ms, m->last_reconcile_ms != 0);
-    buf_putc(b, '}');
-}
-
-static void status_sum_print(const struct status_sum *s, bool json, struct buf *b)
+static void status_sum_print(const struct cache_report_sum *s, bool json, struct buf *b)
 {
     if (json) {
-        buf_printf(b,
-                   "],\"summary\":{\"models\":%zu,\"warm\":%zu,\"warming\":%zu,\"cold\":%zu,"
-                   "\"failed\":%zu,\"notReady\":%zu,\"rows\":",
-                   s->models, s->by_state[CACHE_WARM], s->by_state[CACHE_WARMING],
-                   s->by_state[CACHE_COLD], s->failed, s->not_ready);
-        json_put_u64(b, s->rows);
-        buf_printf(b, ",\"ready\":%s}}\n", s->not_ready ? "false" : "true");
+        buf_puts(b, "],\"summary\":");
+        cache_report_summary_json(b, s);
+        buf_puts(b, "}\n");
         return;
     }
     printf("%zu models: %zu warm, %zu warming, %zu cold, %zu failed; %" PRIu64 " rows; %s\n",
@@ -576,7 +485,7 @@ static const struct cmd_opts json_opts = {"", json_longs, 1, flag_json_opt};
 
 static int status_walk(struct ctl *c, struct cache_rd *rd, const bool *pick, bool json)
 {
-    struct status_sum sum = {0};
+    struct cache_report_sum sum = {0};
     struct buf b;
     buf_init(&b, 0);
     if (json)
@@ -599,11 +508,11 @@ static int status_walk(struct ctl *c, struct cache_rd *rd, const bool *pick, boo
         if (json) {
             if (sum.models)
                 buf_putc(&b, ',');
-            status_row_json(&b, mo, &m, c->needed[i]);
+            cache_report_model_json(&b, mo, &m, c->needed[i]);
         } else {
             status_row_text(mo, &m, c->needed[i]);
         }
-        status_sum_add(&sum, &m, c->needed[i]);
+        cache_report_sum_add(&sum, &m, c->needed[i]);
     }
     if (rc == EXIT_OK) {
         status_sum_print(&sum, json, &b);

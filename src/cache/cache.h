@@ -114,6 +114,35 @@ struct cache_run {
 
 #define CACHE_RUNS_KEPT 200        /* run history per model; oldest dropped */
 
+/* ---- Status report (cwcachectl status --json, GET /status.json) ----------- */
+
+/* A model is ready when it is warm and its last run did not fail. */
+bool cache_meta_ready(const struct cache_meta *m);
+/* Seconds the cursor is behind the source's newest last-update (never
+ * negative) into *out; false, *out untouched, when either is unknown. */
+bool cache_meta_lag_s(const struct cache_meta *m, double *out);
+/* The last run's error text: "" after a success, else last_error or, when
+ * that is empty, strerror of the status. Valid as long as m. */
+const char *cache_meta_error(const struct cache_meta *m);
+/* Cursor ticks (100 ns since the epoch) floored to milliseconds. */
+int64_t cache_ticks_ms(int64_t ticks);
+
+/* Totals over the models reported; zero-initialise, then add each model. */
+struct cache_report_sum {
+    size_t models, by_state[3], failed, not_ready; /* not_ready: needed models only */
+    uint64_t rows;
+};
+void cache_report_sum_add(struct cache_report_sum *s, const struct cache_meta *m, bool needed);
+/* Appends one element of "models": {"model":...,"needed":...,"ready":...,
+ * "state":...,"rows":...,"cursor":{"lastUpdate":...,"recId":...}|null,
+ * "sourceNewest":...,"lagSeconds":...,"lastRunStart":...,"lastRunEnd":...,
+ * "lastRunMs":...,"lastStatus":...,"lastError":...,"lastReconcile":...}. */
+void cache_report_model_json(struct buf *b, const struct schema_model *mo,
+                             const struct cache_meta *m, bool needed);
+/* Appends the value of "summary": {"models":...,"warm":...,"warming":...,
+ * "cold":...,"failed":...,"notReady":...,"rows":...,"ready":...}. */
+void cache_report_summary_json(struct buf *b, const struct cache_report_sum *s);
+
 /* ---- Write transactions (poller thread only) ------------------------------ */
 
 enum cache_put { CACHE_PUT_INSERTED, CACHE_PUT_UPDATED, CACHE_PUT_UNCHANGED };

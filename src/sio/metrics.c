@@ -131,13 +131,13 @@ static double v_needed(const struct model_row *r, bool *ok)
 static double v_ready(const struct model_row *r, bool *ok)
 {
     (void)ok;
-    return r->meta.state == CACHE_WARM && r->meta.last_status == 0;
+    return cache_meta_ready(&r->meta);
 }
 static double v_lag(const struct model_row *r, bool *ok)
 {
-    *ok = r->meta.cursor.set && r->meta.source_newest_ts != 0;
-    double lag = (double)(r->meta.source_newest_ts - r->meta.cursor.ts) / 1e7;
-    return lag < 0 ? 0 : lag;
+    double lag = 0;
+    *ok = cache_meta_lag_s(&r->meta, &lag);
+    return lag;
 }
 static double v_run_s(const struct model_row *r, bool *ok)
 {

@@ -12,11 +12,7 @@
  */
 #include "sio/sio_int.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "json.h"
 
 static const char page[] =
     "<!doctype html>\n"
@@ -116,87 +112,11 @@ unsigned sio_status_http(struct sio *s, struct lws *wsi, struct buf *body, const
     return 200;
 }
 
-/* ---- status.json: the shape of `cwcachectl status --json` ---------------------- */
+/* ---- status.json: `cwcachectl status --json` plus "server" ------------------ */
 
-struct status_sum {
-    size_t models, by_state[3], failed, not_ready;
-    uint64_t rows;
-};
-
-static void time_or_null(struct buf *b, int64_t ms)
-{
-    if (ms)
-        json_put_datetime_ms(b, ms);
-    else
-        buf_puts(b, "null");
-}
-
-/* Cursor ticks are 100 ns since the epoch; floor to milliseconds. */
-static int64_t ticks_ms(int64_t t)
-{
-    return t >= 0 ? t / 10000 : -((-t + 9999) / 10000);
-}
-
-static void model_cursor(struct buf *b, const struct cache_meta *m)
-{
-    buf_puts(b, ",\"cursor\":");
-    if (m->cursor.set) {
-        buf_puts(b, "{\"lastUpdate\":");
-        json_put_datetime_ms(b, ticks_ms(m->cursor.ts));
-        buf_puts(b, ",\"recId\":");
-        json_put_u64(b, m->cursor.pk);
-        buf_putc(b, '}');
-    } else {
-        buf_puts(b, "null");
-    }
-    buf_puts(b, ",\"sourceNewest\":");
-    time_or_null(b, m->source_newest_ts ? ticks_ms(m->source_newest_ts) : 0);
-    buf_puts(b, ",\"lagSeconds\":");
-    if (m->cursor.set && m->source_newest_ts) {
-        double lag = (double)(m->source_newest_ts - m->cursor.ts) / 1e7;
-        json_put_double(b, lag < 0 ? 0 : lag);
-    } else {
-        buf_puts(b, "null");
-    }
-}
-
-static void model_json(struct buf *b, const struct schema_model *mo, const struct cache_meta *m,
-                       bool needed)
-{
-    bool ready = m->state == CACHE_WARM && m->last_status == 0;
-    buf_puts(b, "{\"model\":");
-    json_put_cstr(b, mo->name);
-    buf_printf(b,
-               ",\"needed\":%s,\"ready\":%s,\"state\":\"%s\",\"rows\":", needed ? "true" : "false",
-               ready ? "true" : "false", cache_state_name(m->state));
-    json_put_u64(b, m->rows);
-    model_cursor(b, m);
-    buf_puts(b, ",\"lastRunStart\":");
-    time_or_null(b, m->last_run_start_ms);
-    buf_puts(b, ",\"lastRunEnd\":");
-    time_or_null(b, m->last_run_end_ms);
-    buf_puts(b, ",\"lastRunMs\":");
-    json_put_i64(b, m->last_run_end_ms ? m->last_run_end_ms - m->last_run_start_ms : 0);
-    buf_puts(b, ",\"lastStatus\":");
-    json_put_i64(b, m->last_status);
-    buf_puts(b, ",\"lastError\":");
-    json_put_cstr(b, m->last_status ? (m->last_error[0] ? m->last_error : strerror(-m->last_status))
-                                    : "");
-    buf_puts(b, ",\"lastReconcile\":");
-    time_or_null(b, m->last_reconcile_ms);
-    buf_putc(b, '}');
-}
-
-static void sum_add(struct status_sum *s, const struct cache_meta *m, bool needed)
-{
-    s->models++;
-    s->by_state[m->state <= CACHE_WARM ? m->state : CACHE_COLD]++;
-    s->failed += m->last_status != 0;
-    s->not_ready += needed && !(m->state == CACHE_WARM && m->last_status == 0);
-    s->rows += m->rows;
-}
-
-static void models_json(struct sio *s, struct buf *b, struct status_sum *sum)
+/* Every model, as the status command lists them with no names given; a
+ * meta record that cannot be read shows as cold rather than failing the page. */
+static void models_json(struct sio *s, struct buf *b, struct cache_report_sum *sum)
 {
     const struct schema *sc = s->o.schema;
     bool read = s->rd && cache_rd_begin(s->rd) == 0;
@@ -207,23 +127,18 @@ static void models_json(struct sio *s, struct buf *b, struct status_sum *sum)
             m = (struct cache_meta){.state = CACHE_COLD};
         if (i)
             buf_putc(b, ',');
-        model_json(b, &sc->models[i], &m, s->models[i]);
-        sum_add(sum, &m, s->models[i]);
+        cache_report_model_json(b, &sc->models[i], &m, s->models[i]);
+        cache_report_sum_add(sum, &m, s->models[i]);
     }
     if (read)
         cache_rd_end(s->rd);
     buf_putc(b, ']');
 }
 
-static void summary_json(struct sio *s, struct buf *b, const struct status_sum *sum)
+static void summary_json(struct sio *s, struct buf *b, const struct cache_report_sum *sum)
 {
-    buf_printf(b,
-               ",\"summary\":{\"models\":%zu,\"warm\":%zu,\"warming\":%zu,\"cold\":%zu,"
-               "\"failed\":%zu,\"notReady\":%zu,\"rows\":",
-               sum->models, sum->by_state[CACHE_WARM], sum->by_state[CACHE_WARMING],
-               sum->by_state[CACHE_COLD], sum->failed, sum->not_ready);
-    json_put_u64(b, sum->rows);
-    buf_printf(b, ",\"ready\":%s}", sum->not_ready ? "false" : "true");
+    buf_puts(b, ",\"summary\":");
+    cache_report_summary_json(b, sum);
     struct cache_stats st = {0};
     if (s->o.cache && cache_stats_get(s->o.cache, &st) < 0)
         st = (struct cache_stats){0};
@@ -236,7 +151,7 @@ unsigned sio_status_json_http(struct sio *s, struct lws *wsi, struct buf *body, 
     unsigned st = refuse(s, wsi, body, ctype);
     if (st)
         return st;
-    struct status_sum sum = {0};
+    struct cache_report_sum sum = {0};
     *ctype = "application/json";
     models_json(s, body, &sum);
     summary_json(s, body, &sum);

@@ -1,7 +1,6 @@
 #!/usr/bin/python3
 """End-to-end with Debian's python3-socketio client (polling and websocket):
 README examples answered with the source's data, wrong PSK refused."""
-import json
 import os
 import sqlite3
 import subprocess
@@ -12,27 +11,14 @@ import urllib.request
 
 import socketio
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tdslite_run as tds  # noqa: E402
+
 ROOT = os.environ.get("CWCACHE_ROOT", os.path.join(os.path.dirname(__file__), "../.."))
 CWCACHE = os.environ.get("CWCACHE", os.path.join(ROOT, "build/cwcache"))
 TDSLITE = os.environ.get("TDSLITE", os.path.join(ROOT, "build/tools/tdslite/tdslite"))
 PSK = "py-psk"
 procs = []
-
-
-def wait_file(path, proc, what, secs=30):
-    end = time.time() + secs
-    while time.time() < end:
-        if proc.poll() is not None:
-            sys.exit(f"{what} exited with {proc.returncode}")
-        try:
-            with open(path) as f:
-                t = f.read().strip()
-            if t:
-                return int(t)
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-    sys.exit(f"{what} did not start")
 
 
 def start():
@@ -41,18 +27,16 @@ def start():
     schema = os.path.join(ROOT, "schema")
     subprocess.run([TDSLITE, "--db", db, "--generate", "200", "--schema", schema], check=True)
     log = open(os.path.join(d, "tdslite.log"), "w")
-    src = subprocess.Popen([TDSLITE, "--db", db, "--port", "0", "--ready-file", os.path.join(d, "sport"),
-                            "--schema", schema], stdout=log, stderr=log)
+    src, sport = tds.serve(TDSLITE, db, os.path.join(d, "sport"), extra=["--schema", schema],
+                           log_level="info", secs=30, stdout=log, stderr=log)
     procs.append(src)
-    sport = wait_file(os.path.join(d, "sport"), src, "tdslite")
-    env = dict(os.environ, PSK=PSK, PORT="",
-               DATABASE_URL=f"sqlserver://127.0.0.1:{sport};database=cwwebapp_demo;user=sa;password=tdslite")
+    env = dict(os.environ, PSK=PSK, PORT="", DATABASE_URL=tds.url(sport))
     slog = open(os.path.join(d, "cwcache.log"), "w")
     srv = subprocess.Popen([CWCACHE, "--port", "0", "--port-file", os.path.join(d, "port"),
                             "--data-dir", os.path.join(d, "data"), "--schema", schema,
                             "--collectors", os.path.join(ROOT, "collectors")], env=env, stdout=slog, stderr=slog)
     procs.append(srv)
-    port = wait_file(os.path.join(d, "port"), srv, "cwcache")
+    port = tds.wait_port_file(os.path.join(d, "port"), srv, "cwcache", secs=30)
     url = f"http://127.0.0.1:{port}"
     end = time.time() + 90
     while time.time() < end:

@@ -12,19 +12,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-USER, PASSWORD, DATABASE = "sa", "tdslite", "cwwebapp_demo"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tdslite_run as tds  # noqa: E402
+from tdslite_run import check, fail  # noqa: E402
 
 
 class Env:
@@ -34,11 +29,9 @@ class Env:
         self.tmp = tempfile.mkdtemp(prefix="poller-test-")
         self.db = os.path.join(self.tmp, "source.db")
         self.store = os.path.join(self.tmp, "store")
-        self.port = free_port()
+        self.port = tds.free_port()  # fixed: a restarted server must come back on it
         self.server = None
-        self.url = (f"sqlserver://127.0.0.1:{self.port};database={DATABASE};user={USER};"
-                    f"password={PASSWORD};encrypt=false;trustServerCertificate=true;"
-                    f"connectTimeout=3;socketTimeout=10")
+        self.url = tds.url(self.port, ";connectTimeout=3;socketTimeout=10")
 
     def close(self):
         self.stop_server()
@@ -53,22 +46,9 @@ class Env:
         return self.schema
 
     def start_server(self, churn=None):
-        ready = os.path.join(self.tmp, "ready")
-        if os.path.exists(ready):
-            os.unlink(ready)
-        args = [self.tdslite, "--db", self.db, "--port", str(self.port), "--ready-file", ready,
-                "--user", USER, "--password", PASSWORD, "--database", DATABASE,
-                "--log-level", "warn"]
-        if churn:
-            args += ["--churn", str(churn)]
-        self.server = subprocess.Popen(args)
-        deadline = time.time() + 20
-        while not os.path.exists(ready) or os.path.getsize(ready) == 0:
-            if self.server.poll() is not None:
-                fail(f"tdslite exited with {self.server.returncode}")
-            if time.time() > deadline:
-                fail("tdslite did not get ready")
-            time.sleep(0.02)
+        extra = ["--churn", str(churn)] if churn else []
+        self.server, _ = tds.serve(self.tdslite, self.db, os.path.join(self.tmp, "ready"),
+                                   self.port, extra)
 
     def stop_server(self, kill=False):
         if self.server and self.server.poll() is None:
@@ -121,16 +101,6 @@ def run(args, timeout):
     if r.returncode != 0:
         fail(f"{' '.join(args)} exited {r.returncode}\n{r.stdout}\n{r.stderr}")
     return r
-
-
-def fail(msg):
-    print("FAIL:", msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def runs_of(env, model):

@@ -31,30 +31,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 
-USER, PASSWORD, DATABASE = "sa", "tdslite", "cwwebapp_demo"
-
-
-def fail(msg):
-    print("FAIL:", msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tdslite_run as tds  # noqa: E402
+from tdslite_run import check, fail  # noqa: E402
 
 
 class Env:
@@ -81,19 +66,8 @@ class Env:
         check(r.returncode == 0, f"tdslite --generate: {r.stderr}")
 
     def serve(self):
-        ready = os.path.join(self.tmp, "ready")
-        self.server = subprocess.Popen(
-            [self.tdslite, "--db", self.db, "--port", "0", "--ready-file", ready,
-             "--user", USER, "--password", PASSWORD, "--database", DATABASE,
-             "--log-level", "warn"])
-        deadline = time.time() + 20
-        while not os.path.exists(ready) or os.path.getsize(ready) == 0:
-            check(self.server.poll() is None, f"tdslite exited {self.server.returncode}")
-            check(time.time() < deadline, "tdslite did not get ready")
-            time.sleep(0.02)
-        port = int(open(ready).read().strip())
-        self.url = (f"sqlserver://127.0.0.1:{port};database={DATABASE};user={USER};"
-                    f"password={PASSWORD};encrypt=false;trustServerCertificate=true")
+        self.server, port = tds.serve(self.tdslite, self.db, os.path.join(self.tmp, "ready"))
+        self.url = tds.url(port)
 
     def args(self, *a):
         return [self.ctl, "--data-dir", self.data, "--schema", self.schema,
@@ -477,12 +451,7 @@ def start_server(env):
                             "--collectors", env.collectors, "--port", "0", "--port-file", port_file,
                             "--log-level", "warn"], env=srv_env)
     env.procs.append(srv)
-    deadline = time.time() + 20
-    while not os.path.exists(port_file) or os.path.getsize(port_file) == 0:
-        check(srv.poll() is None, f"cwcache exited {srv.returncode}")
-        check(time.time() < deadline, "cwcache did not start")
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{int(open(port_file).read())}"
+    return f"http://127.0.0.1:{tds.wait_port_file(port_file, srv, 'cwcache')}"
 
 
 def stop_server(env):

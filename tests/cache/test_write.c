@@ -105,3 +105,84 @@ Test(cache_write, rows_count_follows_inserts_and_deletes)
     cr_assert_eq(meta.rows, 1);
     cache_rd_free(rd);
 }
+
+static enum cache_put put_encoded(struct cache_wtxn *w, int64_t id, const char *name)
+{
+    struct cache_value v[] = {cv_int(id), cv_text(name)};
+    struct buf b;
+    char err[128];
+    buf_init(&b, 0);
+    cr_assert_eq(cache_row_encode(fx_model("Category"), v, &b, err, sizeof err), 0, "%s", err);
+    enum cache_put res = (enum cache_put)-1;
+    cr_assert_eq(cache_row_put_encoded(w, fx_model("Category"), buf_slice(&b), &res), 0);
+    buf_fini(&b);
+    return res;
+}
+
+static void expect_keys(const uint64_t *want, size_t n)
+{
+    struct cache_rd *rd;
+    uint64_t got[16];
+    size_t ngot;
+    cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    cr_assert_eq(cache_keys_next(rd, fx_model("Category"), true, 0, got, 16, &ngot), 0);
+    cache_rd_free(rd);
+    cr_assert_eq(ngot, n);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(got[i], want[i], "key %zu: %llu, want %llu", i, (unsigned long long)got[i],
+                     (unsigned long long)want[i]);
+}
+
+Test(cache_write, keys_past_the_tail_append_and_others_upsert_in_any_order)
+{
+    fx_category(0, "zero"); /* key 0 stored: the tail starts at an existing key */
+    struct cache_wtxn *w;
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    cr_assert_eq(put_encoded(w, 0, "zero"), CACHE_PUT_UNCHANGED, "key 0 is not above the tail");
+    cr_assert_eq(put_encoded(w, 5, "e"), CACHE_PUT_INSERTED);
+    cr_assert_eq(put_encoded(w, 10, "j"), CACHE_PUT_INSERTED);
+    cr_assert_eq(put_encoded(w, 7, "g"), CACHE_PUT_INSERTED, "below the tail: looked up");
+    cr_assert_eq(put_encoded(w, 10, "j"), CACHE_PUT_UNCHANGED);
+    cr_assert_eq(put_encoded(w, 10, "J"), CACHE_PUT_UPDATED);
+    cr_assert_eq(cache_row_delete(w, fx_model("Category"), 10), 0);
+    /* The tail (10) is stale after the delete: 9 takes the ordinary path. */
+    cr_assert_eq(put_encoded(w, 9, "i"), CACHE_PUT_INSERTED);
+    cr_assert_eq(put_encoded(w, 12, "l"), CACHE_PUT_INSERTED);
+    cr_assert_eq(cache_wtxn_commit(w), 0);
+    expect_keys((const uint64_t[]){0, 5, 7, 9, 12}, 5);
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    cr_assert_eq(put_encoded(w, 12, "l"), CACHE_PUT_UNCHANGED, "the tail is read again per txn");
+    cr_assert_eq(put_encoded(w, 13, "m"), CACHE_PUT_INSERTED);
+    cr_assert_eq(cache_wtxn_commit(w), 0);
+    expect_keys((const uint64_t[]){0, 5, 7, 9, 12, 13}, 6);
+}
+
+Test(cache_write, first_put_into_an_empty_store_appends_key_zero)
+{
+    struct cache_wtxn *w;
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    cr_assert_eq(put_encoded(w, 0, "zero"), CACHE_PUT_INSERTED);
+    cr_assert_eq(put_encoded(w, 0, "zero"), CACHE_PUT_UNCHANGED);
+    cr_assert_eq(cache_wtxn_commit(w), 0);
+    expect_keys((const uint64_t[]){0}, 1);
+}
+
+Test(cache_write, put_encoded_refuses_bytes_that_are_not_a_row_of_the_model)
+{
+    struct cache_wtxn *w;
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    static const uint8_t junk[24] = {9};
+    cr_assert_eq(cache_row_put_encoded(w, fx_model("Category"), (struct slice){junk, sizeof junk},
+                                       NULL),
+                 -EPROTO);
+    struct cache_value v[] = {cv_int(1), cv_text("a")};
+    struct buf b;
+    char err[128];
+    buf_init(&b, 0);
+    cr_assert_eq(cache_row_encode(fx_model("Category"), v, &b, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cache_row_put_encoded(w, fx_model("Product"), buf_slice(&b), NULL), -EPROTO,
+                 "a Category row is not a Product row");
+    buf_fini(&b);
+    cache_wtxn_abort(w);
+}

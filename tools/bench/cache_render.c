@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "cache/cache.h"
 #include "schema.h"
 
@@ -48,25 +48,6 @@ static const char schema_text[] =
 
 #define NF 20
 #define BATCH 20000
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* One generated row; text lives in t until the next call. */
 static void row_make(uint64_t i, struct cache_value *v, char t[6][64])
@@ -140,26 +121,26 @@ static int measure(struct cache_rd *rd, const struct cache_plan *p, int reps, st
     int rc = 0;
     for (int r = 0; r < reps && rc == 0; r++) {
         buf_reset(&out);
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if ((rc = cache_rd_begin(rd)) < 0)
             break;
         struct cache_source src = cache_source_lmdb(rd);
         rc = cache_query_render(p, &src, &out);
         cache_rd_end(rd);
-        tr[r] = now_s() - t0;
+        tr[r] = bench_now_s() - t0;
         if (r == 0) { /* touch the copy's pages once, as the render's buffer is by now */
             buf_reserve(&copy, out.len);
             memset(buf_data(&copy), 0, out.len);
         }
-        t0 = now_s();
+        t0 = bench_now_s();
         memcpy(buf_data(&copy), buf_data(&out), out.len);
-        tm[r] = now_s() - t0;
+        tm[r] = bench_now_s() - t0;
         if (memcmp(buf_data(&copy), buf_data(&out), 1) != 0) /* keep the copy observable */
             rc = -EIO;
     }
     res->bytes = out.len;
-    res->render_s = median(tr, reps);
-    res->memcpy_s = median(tm, reps);
+    res->render_s = bench_median(tr, (size_t)reps);
+    res->memcpy_s = bench_median(tm, (size_t)reps);
     buf_fini(&out);
     buf_fini(&copy);
     return rc;
@@ -216,10 +197,10 @@ static int bench(uint64_t n, int reps)
     struct cache *c = NULL;
     struct cache_opts o = {.path = dir, .schema = s};
     const struct schema_model *m = schema_model_find(s, "Company");
-    double t0 = now_s();
+    double t0 = bench_now_s();
     if ((rc = cache_open(&c, &o)) == 0 && (rc = fill(c, m, n)) == 0) {
         printf("bench_cache_render: %" PRIu64 " rows filled in %.2f s; medians of %d runs\n", n,
-               now_s() - t0, reps);
+               bench_now_s() - t0, reps);
         rc = run_case(c, m, "full", NULL, n, reps);
         if (rc == 0)
             rc = run_case(c, m, "select 2", "{\"select\":[\"companyId\",\"companyName\"]}", n, reps);

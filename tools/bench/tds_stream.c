@@ -19,29 +19,11 @@
 #include <sybfront.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define RUNS_MAX 15
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int on_err(DBPROCESS *p, int sev, int dberr, int oserr, char *s, char *os)
 {
@@ -200,11 +182,11 @@ int main(int argc, char **argv)
     double tds[RUNS_MAX], lite[RUNS_MAX];
     unsigned long sum = 0;
     for (int r = 0; r < runs; r++) {
-        double t0 = now();
+        double t0 = bench_now_s();
         long n1 = stream_dblib(p, &sum);
-        double t1 = now();
+        double t1 = bench_now_s();
         long n2 = stream_sqlite(path, &sum);
-        double t2 = now();
+        double t2 = bench_now_s();
         if (n1 != want || n2 != want) {
             fprintf(stderr, "bench_tds_stream: read %ld / %ld rows, want %ld\n", n1, n2, want);
             goto out;
@@ -212,7 +194,7 @@ int main(int argc, char **argv)
         tds[r] = (double)n1 / (t1 - t0);
         lite[r] = (double)n2 / (t2 - t1);
     }
-    double mt = median(tds, runs), ml = median(lite, runs);
+    double mt = bench_median(tds, (size_t)runs), ml = bench_median(lite, (size_t)runs);
     printf("rows %ld, runs %d (medians)\n", want, runs);
     printf("  tdslite -> db-lib   %12.0f rows/s\n", mt);
     printf("  SQLite direct read  %12.0f rows/s  (baseline)\n", ml);

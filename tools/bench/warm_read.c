@@ -16,8 +16,8 @@
 #include <string.h>
 #include <sybdb.h>
 #include <sybfront.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "buf.h"
 #include "collector.h"
 #include "poller/poller.h"
@@ -105,8 +105,7 @@ int main(int argc, char **argv)
     dbinit();
     dberrhandle(on_err);
     dbmsghandle(on_msg);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = bench_now_s();
     DBPROCESS *p = db_connect(&db);
     int64_t total = 0;
     int rc = p ? 0 : 1;
@@ -118,13 +117,12 @@ int main(int argc, char **argv)
             rc = 1;
         total += n;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double t1 = bench_now_s();
     if (p)
         dbclose(p);
     dbexit();
     if (rc == 0)
-        printf("rows %" PRId64 " seconds %.3f\n", total,
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        printf("rows %" PRId64 " seconds %.3f\n", total, t1 - t0);
     free(needed);
     collector_set_fini(&cs);
     schema_free(s);

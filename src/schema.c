@@ -440,16 +440,26 @@ static int parse_db_attr(struct parser *p, struct pfield *f)
     return 0;
 }
 
-static int parse_field_attr(struct parser *p, struct pfield *f)
+/* The current token is '@' or '@@': reads the attribute name after it into
+ * *name (its position into *at) and moves past the name. */
+static int attr_name(struct parser *p, const char *what, struct tok *name, struct pos *at)
 {
-    struct pos at = tok_pos(p, &p->cur);
+    *at = tok_pos(p, &p->cur);
     int rc;
     if ((rc = lex(p)) < 0)
         return rc;
-    struct tok name = p->cur;
-    if (name.kind != T_IDENT)
-        return expected(p, "an attribute name after '@'");
-    if ((rc = lex(p)) < 0)
+    *name = p->cur;
+    if (name->kind != T_IDENT)
+        return expected(p, what);
+    return lex(p);
+}
+
+static int parse_field_attr(struct parser *p, struct pfield *f)
+{
+    struct pos at;
+    struct tok name;
+    int rc;
+    if ((rc = attr_name(p, "an attribute name after '@'", &name, &at)) < 0)
         return rc;
     if (tok_word(&name, "db")) {
         if ((rc = expect_punct(p, '.')) < 0)
@@ -478,14 +488,10 @@ static int parse_field_attr(struct parser *p, struct pfield *f)
 
 static int parse_block_attr(struct parser *p, struct pmodel *m)
 {
-    struct pos at = tok_pos(p, &p->cur);
+    struct pos at;
+    struct tok name;
     int rc;
-    if ((rc = lex(p)) < 0)
-        return rc;
-    struct tok name = p->cur;
-    if (name.kind != T_IDENT)
-        return expected(p, "an attribute name after '@@'");
-    if ((rc = lex(p)) < 0)
+    if ((rc = attr_name(p, "an attribute name after '@@'", &name, &at)) < 0)
         return rc;
     if (tok_word(&name, "map"))
         return parse_map_args(p, &m->table);

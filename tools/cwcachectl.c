@@ -938,19 +938,32 @@ static int verify_models(struct ctl *c, const bool *pick, bool json)
     return differ || failed ? EXIT_ERR : EXIT_OK;
 }
 
-static int cmd_verify(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
+/* For the commands that read the source (verify, warm): parses options, then
+ * needs the database URL and the definitions, picks the models named (the
+ * collectors' models when none is) and opens the store, in that order, so a
+ * wrong command line fails before anything slow. OPTS_CONTINUE or an exit
+ * code; *pick, once allocated, is the caller's to free. */
+static int cmd_begin_source(struct ctl *c, const struct cmd *cmd, int argc, char **argv,
+                            const struct cmd_opts *own, void *st, bool read_only, bool **pick)
 {
-    struct flag_st st = {0};
-    int first, rc = opts_parse(c, cmd, argc, argv, &json_opts, &st, &first);
+    int first, rc = opts_parse(c, cmd, argc, argv, own, st, &first);
     if (rc != OPTS_CONTINUE)
         return rc;
     if ((rc = ctl_db(c)) != EXIT_OK || (rc = ctl_load(c)) != EXIT_OK)
         return rc;
-    bool *pick = xcalloc(c->schema->n_models + 1, sizeof *pick);
-    rc = models_pick(c, argv + first, argc - first, false, pick);
-    if (rc == EXIT_OK)
-        rc = ctl_open(c, true);
-    if (rc == EXIT_OK)
+    *pick = xcalloc(c->schema->n_models + 1, sizeof **pick);
+    if ((rc = models_pick(c, argv + first, argc - first, false, *pick)) != EXIT_OK ||
+        (rc = ctl_open(c, read_only)) != EXIT_OK)
+        return rc;
+    return OPTS_CONTINUE;
+}
+
+static int cmd_verify(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
+{
+    struct flag_st st = {0};
+    bool *pick = NULL;
+    int rc = cmd_begin_source(c, cmd, argc, argv, &json_opts, &st, true, &pick);
+    if (rc == OPTS_CONTINUE)
         rc = verify_models(c, pick, st.json);
     free(pick);
     return rc;
@@ -1136,16 +1149,9 @@ static int cmd_warm(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
     };
     static const struct cmd_opts own = {"", longs, 2, warm_opt};
     struct warm_st st = {0};
-    int first, rc = opts_parse(c, cmd, argc, argv, &own, &st, &first);
-    if (rc != OPTS_CONTINUE)
-        return rc;
-    if ((rc = ctl_db(c)) != EXIT_OK || (rc = ctl_load(c)) != EXIT_OK)
-        return rc;
-    bool *pick = xcalloc(c->schema->n_models + 1, sizeof *pick);
-    rc = models_pick(c, argv + first, argc - first, false, pick);
-    if (rc == EXIT_OK)
-        rc = ctl_open(c, false);
-    if (rc == EXIT_OK)
+    bool *pick = NULL;
+    int rc = cmd_begin_source(c, cmd, argc, argv, &own, &st, false, &pick);
+    if (rc == OPTS_CONTINUE)
         rc = warm_run(c, pick, &st);
     free(pick);
     return rc;

@@ -38,6 +38,18 @@ Test(tdslite_rewrite, top_becomes_limit)
     cr_assert_str_eq(rw("select distinct top (@n) a from t"), "SELECT distinct a from \"t\" LIMIT ( @n)");
 }
 
+Test(tdslite_rewrite, identifiers_are_quoted_with_inner_quotes_doubled)
+{
+    struct buf q;
+    buf_init(&q, 0);
+    rw_ident_put(&q, "Company");
+    rw_ident_put(&q, "a\"b");
+    rw_ident_put(&q, "");
+    buf_putc(&q, '\0');
+    cr_assert_str_eq((const char *)buf_data(&q), "\"Company\"\"a\"\"b\"\"\"");
+    buf_fini(&q);
+}
+
 Test(tdslite_rewrite, top_in_a_subquery_limits_the_subquery)
 {
     cr_assert_str_eq(rw("SELECT a FROM t WHERE a IN (SELECT TOP 1 b FROM u ORDER BY b)"),

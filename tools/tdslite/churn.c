@@ -19,6 +19,7 @@
 
 #include "genvalue.h"
 #include "log.h"
+#include "rewrite.h"
 
 struct ctable {
     struct gv_table gt;
@@ -39,17 +40,6 @@ struct cstate {
     uint64_t inserts, updates, deletes;
 };
 
-static void ident(struct buf *b, const char *name)
-{
-    buf_putc(b, '"');
-    for (const char *p = name; *p; p++) {
-        if (*p == '"')
-            buf_putc(b, '"');
-        buf_putc(b, *p);
-    }
-    buf_putc(b, '"');
-}
-
 static sqlite3_stmt *prep(sqlite3 *db, struct buf *b)
 {
     sqlite3_stmt *st = NULL;
@@ -64,9 +54,9 @@ static uint64_t max_id(sqlite3 *db, const char *table, const char *pk)
     struct buf b;
     buf_init(&b, 0);
     buf_puts(&b, "SELECT max(");
-    ident(&b, pk);
+    rw_ident_put(&b, pk);
     buf_puts(&b, ") FROM ");
-    ident(&b, table);
+    rw_ident_put(&b, table);
     sqlite3_stmt *st = prep(db, &b);
     uint64_t v = 0;
     if (st && sqlite3_step(st) == SQLITE_ROW)
@@ -149,7 +139,7 @@ static void stmts_build(struct cstate *cs, struct ctable *ct)
     struct buf b;
     buf_init(&b, 0);
     buf_puts(&b, "INSERT INTO ");
-    ident(&b, ct->gt.name);
+    rw_ident_put(&b, ct->gt.name);
     buf_puts(&b, " VALUES (");
     for (size_t i = 0; i < ct->gt.n_cols; i++)
         buf_puts(&b, i ? ", ?" : "?");
@@ -168,21 +158,21 @@ static void stmts_build(struct cstate *cs, struct ctable *ct)
             break;
         }
     buf_puts(&b, "UPDATE ");
-    ident(&b, ct->gt.name);
+    rw_ident_put(&b, ct->gt.name);
     buf_puts(&b, " SET ");
     for (int k = 0; k < ct->n_upd; k++) {
         if (k)
             buf_puts(&b, ", ");
-        ident(&b, ct->gt.cols[ct->upd_cols[k]].name);
+        rw_ident_put(&b, ct->gt.cols[ct->upd_cols[k]].name);
         buf_printf(&b, " = ?%d", k + 1);
     }
     const char *where_fmt = " WHERE %s = (SELECT %s FROM %s WHERE %s >= ?%d ORDER BY %s LIMIT 1)";
     struct buf qt, qp;
     buf_init(&qt, 0);
     buf_init(&qp, 0);
-    ident(&qt, ct->gt.name);
+    rw_ident_put(&qt, ct->gt.name);
     buf_putc(&qt, '\0');
-    ident(&qp, ct->pk);
+    rw_ident_put(&qp, ct->pk);
     buf_putc(&qp, '\0');
     const char *t = (const char *)buf_data(&qt), *p = (const char *)buf_data(&qp);
     buf_printf(&b, where_fmt, p, p, t, p, ct->n_upd + 1, p);

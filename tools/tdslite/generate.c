@@ -24,6 +24,7 @@
 
 #include "genvalue.h"
 #include "log.h"
+#include "rewrite.h"
 #include "net.h"
 #include "schema.h"
 
@@ -109,17 +110,6 @@ static int exec(sqlite3 *db, const char *sql)
     return -EIO;
 }
 
-static void ident(struct buf *b, const char *name)
-{
-    buf_putc(b, '"');
-    for (const char *p = name; *p; p++) {
-        if (*p == '"')
-            buf_putc(b, '"');
-        buf_putc(b, *p);
-    }
-    buf_putc(b, '"');
-}
-
 /* The generator's view of one model: columns with roles and SQL types. */
 static int table_build(const struct schema *s, const struct schema_model *m, uint64_t n,
                        uint64_t seed, struct gv_table *t)
@@ -158,13 +148,13 @@ static int table_create(sqlite3 *db, const struct schema_model *m, const struct 
     struct buf b;
     buf_init(&b, 0);
     buf_puts(&b, "CREATE TABLE ");
-    ident(&b, t->name);
+    rw_ident_put(&b, t->name);
     buf_puts(&b, " (");
     for (size_t i = 0; i < t->n_cols; i++) {
         const struct gv_col *c = &t->cols[i];
         if (i)
             buf_puts(&b, ", ");
-        ident(&b, c->name);
+        rw_ident_put(&b, c->name);
         buf_printf(&b, " %s", tds_type_sqlite_decl(&c->type));
         if (c->role == GV_PK)
             buf_puts(&b, " PRIMARY KEY"); /* INTEGER PRIMARY KEY: the rowid itself */
@@ -178,11 +168,11 @@ static int table_create(sqlite3 *db, const struct schema_model *m, const struct 
         if (rel->to_many || !rel->fk || !rel->target->pk)
             continue;
         buf_puts(&b, ", FOREIGN KEY (");
-        ident(&b, rel->fk->column);
+        rw_ident_put(&b, rel->fk->column);
         buf_puts(&b, ") REFERENCES ");
-        ident(&b, rel->target->table);
+        rw_ident_put(&b, rel->target->table);
         buf_putc(&b, '(');
-        ident(&b, rel->target->pk->column);
+        rw_ident_put(&b, rel->target->pk->column);
         buf_putc(&b, ')');
     }
     buf_puts(&b, ")");
@@ -200,7 +190,7 @@ static int table_fill(sqlite3 *db, const struct gv_table *t, uint64_t seed)
     struct buf b;
     buf_init(&b, 0);
     buf_puts(&b, "INSERT INTO ");
-    ident(&b, t->name);
+    rw_ident_put(&b, t->name);
     buf_puts(&b, " VALUES (");
     for (size_t i = 0; i < t->n_cols; i++)
         buf_puts(&b, i ? ", ?" : "?");
@@ -241,11 +231,11 @@ static int table_index(sqlite3 *db, const struct schema_model *m)
     int rc = 0;
     if (m->cursor && m->pk) {
         buf_printf(&b, "CREATE INDEX \"ix_%s_cursor\" ON ", m->table);
-        ident(&b, m->table);
+        rw_ident_put(&b, m->table);
         buf_putc(&b, '(');
-        ident(&b, m->cursor->column);
+        rw_ident_put(&b, m->cursor->column);
         buf_puts(&b, ", ");
-        ident(&b, m->pk->column);
+        rw_ident_put(&b, m->pk->column);
         buf_puts(&b, ")");
         buf_putc(&b, '\0');
         rc = exec(db, (const char *)buf_data(&b));
@@ -256,9 +246,9 @@ static int table_index(sqlite3 *db, const struct schema_model *m)
             continue;
         buf_reset(&b);
         buf_printf(&b, "CREATE INDEX IF NOT EXISTS \"ix_%s_%s\" ON ", m->table, rel->fk->column);
-        ident(&b, m->table);
+        rw_ident_put(&b, m->table);
         buf_putc(&b, '(');
-        ident(&b, rel->fk->column);
+        rw_ident_put(&b, rel->fk->column);
         buf_puts(&b, ")");
         buf_putc(&b, '\0');
         rc = exec(db, (const char *)buf_data(&b));

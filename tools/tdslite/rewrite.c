@@ -243,17 +243,22 @@ static void out_word(struct buf *o, const char *s, size_t n)
 
 static void out_str(struct buf *o, const char *s) { out_word(o, s, strlen(s)); }
 
+void rw_ident_put(struct buf *b, const char *name)
+{
+    buf_putc(b, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            buf_putc(b, '"');
+        buf_putc(b, *p);
+    }
+    buf_putc(b, '"');
+}
+
 static void out_ident(struct buf *o, const char *name)
 {
     struct buf q;
     buf_init(&q, 0);
-    buf_putc(&q, '"');
-    for (const char *p = name; *p; p++) {
-        if (*p == '"')
-            buf_putc(&q, '"');
-        buf_putc(&q, *p);
-    }
-    buf_putc(&q, '"');
+    rw_ident_put(&q, name);
     out_word(o, (const char *)buf_data(&q), q.len);
     buf_fini(&q);
 }

@@ -89,3 +89,7 @@ void rw_batch_fini(struct rw_batch *b);
  * lower-case names ("@p1"). *names is malloc'ed; -EINVAL with *e set. */
 int rw_params_decl(const char *decl, size_t len, char (**names)[RW_NAME_MAX], size_t *n,
                    struct tds_error *e) MUST_CHECK;
+
+/* Appends name as a quoted SQLite identifier ("a""b" for a"b), as rewritten
+ * statements name tables and columns; the generator and churn use it too. */
+void rw_ident_put(struct buf *b, const char *name);

@@ -99,10 +99,27 @@ static void incoming_build(struct cache *c)
     }
 }
 
+/* Rows store `"name":` unescaped (row.c): a name must be an identifier,
+ * as schema_parse() guarantees; this guards schemas built any other way. */
+static bool names_plain(const struct schema_model *md)
+{
+    for (size_t i = 0; i < md->n_fields; i++)
+        for (const char *c = md->fields[i].name; *c; c++)
+            if (!(*c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9'))) {
+                log_error(LOG_CACHE, "model %s: field name %s is not an identifier", md->name,
+                          md->fields[i].name);
+                return false;
+            }
+    return true;
+}
+
 static bool schema_usable(const struct schema *s)
 {
     for (size_t m = 0; m < s->n_models; m++) {
         const struct schema_model *md = &s->models[m];
+        if (!names_plain(md))
+            return false;
         if (!md->pk || (md->pk->type != SCHEMA_INT && md->pk->type != SCHEMA_BIGINT)) {
             log_error(LOG_CACHE, "model %s: the cache needs an Int or BigInt @id", md->name);
             return false;

@@ -60,8 +60,11 @@ static void where(struct buf *b, const struct schema_model *m, enum psql_kind k)
 {
     switch (k) {
     case PSQL_KEYSET:
-        buf_puts(b, " WHERE "), lu(b, m), buf_puts(b, " > @t OR ("), lu(b, m);
-        buf_puts(b, " = @t AND "), pk(b, m), buf_puts(b, " > @id)");
+        /* lu > @t OR (lu = @t AND pk > @id), with the range on lu first: a
+         * bare OR leaves planners (SQLite, often SQL Server) scanning the
+         * (lu, pk) index from its start on every page, so page k costs O(k). */
+        buf_puts(b, " WHERE "), lu(b, m), buf_puts(b, " >= @t AND ("), lu(b, m);
+        buf_puts(b, " > @t OR "), pk(b, m), buf_puts(b, " > @id)");
         break;
     case PSQL_KEYSET_NULLS:
         buf_puts(b, " WHERE ("), lu(b, m), buf_puts(b, " IS NULL AND "), pk(b, m);

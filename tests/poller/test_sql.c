@@ -44,8 +44,8 @@ Test(poller_sql, keyset_pages_follow_last_update_then_key)
     const struct schema_model *m = schema_model_find(s, "Company");
     const char *cols = "[Company_RecID], [Company_Name], [We]]ird], [Last_Update]";
     char want[512];
-    snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE [Last_Update] > @t "
-             "OR ([Last_Update] = @t AND [Company_RecID] > @id) ORDER BY [Last_Update], [Company_RecID]", cols);
+    snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE [Last_Update] >= @t "
+             "AND ([Last_Update] > @t OR [Company_RecID] > @id) ORDER BY [Last_Update], [Company_RecID]", cols);
     expect(m, PSQL_KEYSET, want);
     snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] ORDER BY [Last_Update], "
              "[Company_RecID]", cols);

@@ -3,7 +3,7 @@
  * into LMDB, and the steady-state CPU of polling an idle source.
  *
  *   bench_poller_ingest --tdslite PATH [--schema poller_company.prisma]
- *                       [--rows N] [--runs R] [--idle-s S] [--dir DIR] [--smoke]
+ *                       [--rows N] [--runs R] [--batch ROWS] [--idle-s S] [--dir DIR] [--smoke]
  *
  * Ingest: R runs of poller_warm into a fresh store; per run rows/s over the
  * pass's wall time, the poller's CPU per row (getrusage: tdslite is another
@@ -49,7 +49,7 @@
 struct bench {
     const char *tdslite, *schema_path, *dir;
     unsigned long rows;
-    unsigned runs, idle_s;
+    unsigned runs, idle_s, batch;
     pid_t server;
     char url[256];
     struct schema *schema;
@@ -148,8 +148,27 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* CPU seconds the source (tdslite) has used so far, from /proc (-1 if unknown). */
+static double server_cpu_s(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')'); /* the command name may hold spaces */
+    unsigned long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 struct sample {
-    double warm_s, cpu_us_row, rows_s, fetch, apply, commit, verify_rows_s, stream_rows_s;
+    double warm_s, cpu_us_row, src_us_row, rows_s, fetch, apply, commit, verify_rows_s,
+        stream_rows_s;
 };
 
 static int on_dberr(DBPROCESS *p, int sev, int dberr, int oserr, char *s, char *os)
@@ -217,10 +236,11 @@ static int one_run(struct bench *b, struct sample *s)
     if (store_open(b, "store", &c) < 0)
         return -1;
     struct poller_timing t = {0};
-    struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c, .timing = &t};
-    double t0 = now_s(), c0 = cpu_s();
+    struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c, .timing = &t,
+                            .batch_rows = b->batch};
+    double t0 = now_s(), c0 = cpu_s(), s0 = server_cpu_s(b->server);
     int rc = poller_warm(&o, false, NULL, NULL, NULL, err, sizeof err);
-    double wall = now_s() - t0, cpu = cpu_s() - c0;
+    double wall = now_s() - t0, cpu = cpu_s() - c0, scpu = server_cpu_s(b->server) - s0;
     cache_close(c);
     if (rc < 0) {
         fprintf(stderr, "warm: %s\n", err);
@@ -233,6 +253,7 @@ static int one_run(struct bench *b, struct sample *s)
     /* Our own CPU per row (both threads): what the poller costs, whatever the
      * disk and the server do. The whole warm-up is counted, reconciliation included. */
     s->cpu_us_row = 1e6 * cpu / (double)t.rows;
+    s->src_us_row = 1e6 * scpu / (double)t.rows; /* the source's share of the two cores */
     s->fetch = (double)t.ns_fetch / pass;
     s->apply = (double)t.ns_apply / pass;
     s->commit = (double)t.ns_commit / pass;
@@ -253,9 +274,10 @@ static int one_run(struct bench *b, struct sample *s)
     }
     s->verify_rows_s = (double)r.compared / wall;
     printf("run: %.0f rows/s (busy: fetch %.0f%%, apply %.0f%%, commit %.0f%%), %.1f us CPU per "
-           "row, whole warm-up %.2f s; baselines: stream %.0f rows/s, read+encode %.0f rows/s\n",
-           s->rows_s, 100 * s->fetch, 100 * s->apply, 100 * s->commit, s->cpu_us_row, s->warm_s,
-           s->stream_rows_s, s->verify_rows_s);
+           "row (source %.1f us), whole warm-up %.2f s; baselines: stream %.0f rows/s, "
+           "read+encode %.0f rows/s\n",
+           s->rows_s, 100 * s->fetch, 100 * s->apply, 100 * s->commit, s->cpu_us_row,
+           s->src_us_row, s->warm_s, s->stream_rows_s, s->verify_rows_s);
     return 0;
 }
 
@@ -326,12 +348,13 @@ static void report(const struct bench *b, const struct sample *s)
         r[i].stream_rows_s = s[i].rows_s / s[i].stream_rows_s,
         r[i].verify_rows_s = s[i].rows_s / s[i].verify_rows_s;
     printf("ingest of %lu rows, median of %u runs: %.0f rows/s; busy: fetch %.0f%%, apply %.0f%%, "
-           "commit %.0f%%; %.1f us CPU per row; stream baseline %.0f rows/s (ingest/stream %.2f), "
+           "commit %.0f%%; %.1f us CPU per row (source %.1f us); stream baseline %.0f rows/s (ingest/stream %.2f), "
            "read+encode baseline %.0f rows/s (ingest/read+encode %.2f)\n",
            b->rows, n, mv, 100 * median_of(s, n, offsetof(struct sample, fetch)),
            100 * median_of(s, n, offsetof(struct sample, apply)),
            100 * median_of(s, n, offsetof(struct sample, commit)),
-           median_of(s, n, offsetof(struct sample, cpu_us_row)), ms,
+           median_of(s, n, offsetof(struct sample, cpu_us_row)),
+           median_of(s, n, offsetof(struct sample, src_us_row)), ms,
            median_of(r, n, offsetof(struct sample, stream_rows_s)), mb,
            median_of(r, n, offsetof(struct sample, verify_rows_s)));
 }
@@ -341,7 +364,8 @@ static int parse(struct bench *b, int argc, char **argv)
     static const struct option opts[] = {{"tdslite", 1, 0, 't'}, {"schema", 1, 0, 's'},
                                          {"rows", 1, 0, 'n'},    {"runs", 1, 0, 'r'},
                                          {"idle-s", 1, 0, 'i'},  {"dir", 1, 0, 'd'},
-                                         {"smoke", 0, 0, 'S'},   {0, 0, 0, 0}};
+                                         {"smoke", 0, 0, 'S'},   {"batch", 1, 0, 'b'},
+                                         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -351,6 +375,7 @@ static int parse(struct bench *b, int argc, char **argv)
         case 'r': b->runs = (unsigned)atoi(optarg); break;
         case 'i': b->idle_s = (unsigned)atoi(optarg); break;
         case 'd': b->dir = optarg; break;
+        case 'b': b->batch = (unsigned)atoi(optarg); break;
         case 'S': b->rows = 2000, b->runs = 1, b->idle_s = 1; break; /* proves it runs */
         default: return -1;
         }
@@ -365,7 +390,7 @@ int main(int argc, char **argv)
     struct bench b = {.rows = 1000000, .runs = 5, .idle_s = 60, .dir = "/tmp/cwcache-bench-poller"};
     if (parse(&b, argc, argv) < 0) {
         fprintf(stderr, "usage: bench_poller_ingest --tdslite PATH --schema FILE [--rows N] "
-                        "[--runs R] [--idle-s S] [--dir DIR] [--smoke]\n");
+                        "[--runs R] [--batch ROWS] [--idle-s S] [--dir DIR] [--smoke]\n");
         return 2;
     }
     log_level = LOG_WARN;

@@ -1,6 +1,5 @@
 #include "json.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,18 +81,32 @@ void json_put_str(struct buf *b, const char *str, size_t n)
 
 void json_put_cstr(struct buf *b, const char *s) { json_put_str(b, s, strlen(s)); }
 
+/* Decimal digits of u, right-aligned ending at end; returns the start.
+ * The number writers avoid printf: encoding a wide row spends most of its
+ * time formatting numbers and dates. */
+static char *digits_put(char *end, uint64_t u)
+{
+    do {
+        *--end = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    return end;
+}
+
 void json_put_i64(struct buf *b, int64_t v)
 {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%" PRId64, v);
-    buf_append(b, t, (size_t)n);
+    char t[24], *end = t + sizeof t;
+    char *p = digits_put(end, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--p = '-';
+    buf_append(b, p, (size_t)(end - p));
 }
 
 void json_put_u64(struct buf *b, uint64_t v)
 {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%" PRIu64, v);
-    buf_append(b, t, (size_t)n);
+    char t[24], *end = t + sizeof t;
+    char *p = digits_put(end, v);
+    buf_append(b, p, (size_t)(end - p));
 }
 
 void json_put_bool(struct buf *b, bool v)
@@ -126,6 +139,45 @@ static int shortest_digits(double v, char *digits, int *exp10)
     return nd;
 }
 
+static const double pow10_d[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+static const uint64_t pow10_u[] = {1,      10,      100,      1000,     10000,
+                                   100000, 1000000, 10000000, 100000000};
+
+/*
+ * The fast path for the values rows mostly hold (money, quantities): v
+ * (positive) as n / 10^k with the fewest fraction digits k, when n has at
+ * most 15 digits. Two different decimals of at most 15 significant digits
+ * never round to the same double, so the one found is the shortest text
+ * that reads back as v: exactly the digits Number::toString chooses. n /
+ * 10^k with n < 2^53 and k <= 8 is one correctly rounded division, equal to
+ * strtod() of the text. Fixed notation holds for 1e-6 <= v < 1e21, so this
+ * range needs no exponent form. False: use shortest_digits().
+ */
+static bool double_fixed(struct buf *b, double v)
+{
+    if (!(v >= 1e-6 && v < 1e15))
+        return false;
+    for (unsigned k = 0; k < sizeof pow10_d / sizeof *pow10_d; k++) {
+        double sc = v * pow10_d[k];
+        if (sc >= 1e15)
+            return false;
+        uint64_t n = (uint64_t)(sc + 0.5);
+        if ((double)n / pow10_d[k] != v)
+            continue;
+        char t[40], *end = t + sizeof t, *p = end;
+        if (k) {
+            uint64_t frac = n % pow10_u[k];
+            for (unsigned i = 0; i < k; i++, frac /= 10)
+                *--p = (char)('0' + frac % 10);
+            *--p = '.';
+        }
+        p = digits_put(p, n / pow10_u[k]);
+        buf_append(b, p, (size_t)(end - p));
+        return true;
+    }
+    return false;
+}
+
 void json_put_double(struct buf *b, double v)
 {
     if (!isfinite(v)) {
@@ -140,6 +192,8 @@ void json_put_double(struct buf *b, double v)
         buf_putc(b, '-');
         v = -v;
     }
+    if (double_fixed(b, v))
+        return;
     char d[24];
     int e, k = shortest_digits(v, d, &e);
     int n = e + 1; /* position of the decimal point relative to the digits */
@@ -181,6 +235,13 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
     *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+static char *two_digits(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
 void json_put_datetime_ms(struct buf *b, int64_t ms)
 {
     /* ECMAScript dates span +-8.64e15 ms; outside it a Date is invalid and
@@ -196,10 +257,33 @@ void json_put_datetime_ms(struct buf *b, int64_t ms)
     unsigned mo, d;
     civil_from_days(days, &y, &mo, &d);
     /* Years outside 0..9999 use the expanded form: sign and six digits. */
-    if (y >= 0 && y <= 9999)
-        buf_printf(b, "\"%04" PRId64, y);
-    else
-        buf_printf(b, "\"%c%06" PRId64, y < 0 ? '-' : '+', y < 0 ? -y : y);
-    buf_printf(b, "-%02u-%02uT%02u:%02u:%02u.%03uZ\"", mo, d, (unsigned)(rem / 3600000),
-               (unsigned)(rem / 60000 % 60), (unsigned)(rem / 1000 % 60), (unsigned)(rem % 1000));
+    char t[32], *p = t;
+    *p++ = '"';
+    if (y >= 0 && y <= 9999) {
+        p = two_digits(p, (unsigned)(y / 100));
+        p = two_digits(p, (unsigned)(y % 100));
+    } else {
+        uint64_t ay = y < 0 ? 0 - (uint64_t)y : (uint64_t)y;
+        *p++ = y < 0 ? '-' : '+';
+        for (int i = 5; i >= 0; i--, ay /= 10)
+            p[i] = (char)('0' + ay % 10);
+        p += 6;
+    }
+    unsigned milli = (unsigned)(rem % 1000);
+    *p++ = '-';
+    p = two_digits(p, mo);
+    *p++ = '-';
+    p = two_digits(p, d);
+    *p++ = 'T';
+    p = two_digits(p, (unsigned)(rem / 3600000));
+    *p++ = ':';
+    p = two_digits(p, (unsigned)(rem / 60000 % 60));
+    *p++ = ':';
+    p = two_digits(p, (unsigned)(rem / 1000 % 60));
+    *p++ = '.';
+    *p++ = (char)('0' + milli / 100);
+    p = two_digits(p, milli % 100);
+    *p++ = 'Z';
+    *p++ = '"';
+    buf_append(b, t, (size_t)(p - t));
 }

@@ -145,12 +145,6 @@ static inline unsigned cache_slot_write(const uint8_t *slots, size_t model)
  * without quotes. -EINVAL unless text is [-]digits[.digits] with a digit. */
 int cache_decimal_normalise(const char *text, size_t len, struct buf *out) MUST_CHECK;
 
-/* ---- jnum.c: numbers and dates without printf --------------------------------- */
-/* Byte-identical to json_put_i64, json_put_double and json_put_datetime_ms. */
-void cache_jnum_i64(struct buf *out, int64_t v);
-void cache_jnum_double(struct buf *out, double v);
-void cache_jnum_datetime(struct buf *out, int64_t ms);
-
 /* ---- value.c: one value as JSON --------------------------------------------- */
 /* Appends the JSON rendering of v for field f; -EINVAL (message in err) when
  * the kind cannot represent the field's type. */

@@ -54,7 +54,7 @@ static int int_render(const struct schema_field *f, const struct cache_value *v,
                  (long long)v->i);
         return -EINVAL;
     }
-    cache_jnum_i64(out, v->i);
+    json_put_i64(out, v->i);
     return 0;
 }
 
@@ -75,7 +75,7 @@ static int decimal_render(const struct schema_field *f, const struct cache_value
 {
     buf_putc(out, '"');
     if (v->kind == CV_INT) {
-        cache_jnum_i64(out, v->i);
+        json_put_i64(out, v->i);
     } else if (v->kind != CV_DECIMAL) {
         return mismatch(f, v, err, errlen);
     } else if (cache_decimal_normalise((const char *)v->s.p, v->s.len, out) < 0) {
@@ -120,7 +120,7 @@ static int float_render(const struct schema_field *f, const struct cache_value *
             return -EINVAL;
     } else
         return mismatch(f, v, err, errlen);
-    cache_jnum_double(out, d);
+    json_put_double(out, d);
     return 0;
 }
 
@@ -145,7 +145,7 @@ static int value_render(const struct schema_field *f, const struct cache_value *
     case SCHEMA_DATETIME:
         if (v->kind != CV_DATETIME)
             return mismatch(f, v, err, errlen);
-        cache_jnum_datetime(out, v->ms);
+        json_put_datetime_ms(out, v->ms);
         return 0;
     case SCHEMA_BYTES:
         if (v->kind != CV_BYTES)

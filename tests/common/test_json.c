@@ -1,6 +1,10 @@
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "json.h"
 
@@ -178,4 +182,123 @@ Test(common_json, appends_after_headroom_and_existing_data)
     cr_assert(memcmp(buf_data(&b), "[\"x\",2.5]", 9) == 0);
     cr_assert_eq(buf_data(&b), b.mem + 16);
     buf_fini(&b);
+}
+
+/* ---- Sweeps against independent references (printf, strtod, gmtime) ---- */
+
+/* xorshift64*: reproducible values without libc's rand state. */
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+Test(common_json, integers_match_printf)
+{
+    static const int64_t edge[] = {0, 1, -1, 9, 10, -10, INT32_MAX, INT32_MIN, INT64_MAX,
+                                   INT64_MIN, INT64_MIN + 1};
+    char want[32];
+    uint64_t s = 42;
+    for (int i = 0; i < 100000; i++) {
+        int64_t v = i < (int)(sizeof edge / sizeof *edge) ? edge[i]
+                                                          : (int64_t)(rnd(&s) >> (rnd(&s) % 64));
+        buf_reset(&out);
+        json_put_i64(&out, v);
+        snprintf(want, sizeof want, "%lld", (long long)v);
+        cr_assert_str_eq(text(), want);
+        buf_reset(&out);
+        json_put_u64(&out, (uint64_t)v);
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        cr_assert_str_eq(text(), want);
+    }
+}
+
+/* Significant digits of a JSON number: leading zeros, the point, the sign
+ * and trailing zeros of an integer part do not count. */
+static int sig_digits(const char *t)
+{
+    const char *e = strpbrk(t, "e");
+    size_t n = e ? (size_t)(e - t) : strlen(t);
+    char d[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] >= '0' && t[i] <= '9' && (k || t[i] != '0'))
+            d[k++] = t[i];
+    while (k > 1 && d[k - 1] == '0')
+        k--;
+    return (int)k;
+}
+
+/* The fewest significant digits that read back as v (ECMAScript's choice). */
+static int shortest(double v)
+{
+    char t[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(t, sizeof t, "%.*e", p - 1, v);
+        if (strtod(t, NULL) == v)
+            return p;
+    }
+    return 17;
+}
+
+/* JSON.stringify's number: reads back exactly, shortest digits, fixed
+ * notation exactly for 1e-6 <= |v| < 1e21. */
+static void dbl_ok(double v)
+{
+    buf_reset(&out);
+    json_put_double(&out, v);
+    const char *t = text();
+    if (v == 0) {
+        cr_assert_str_eq(t, "0");
+        return;
+    }
+    cr_assert_eq(strtod(t, NULL), v, "%.17g wrote %s", v, t);
+    cr_assert_eq(sig_digits(t), shortest(v), "%.17g wrote %s", v, t);
+    double a = fabs(v);
+    bool fixed = a >= 1e-6 && a < 1e21;
+    cr_assert_eq(strchr(t, 'e') == NULL, fixed, "%.17g wrote %s", v, t);
+}
+
+Test(common_json, money_values_are_shortest_round_trips)
+{
+    uint64_t s = 7;
+    for (int i = 0; i < 100000; i++) {
+        int64_t units = (int64_t)(rnd(&s) >> (rnd(&s) % 63 + 1));
+        dbl_ok((double)units / 10000.0); /* what money columns deliver */
+        dbl_ok(-(double)(units % 100000000) / 100.0);
+    }
+}
+
+Test(common_json, arbitrary_doubles_are_shortest_round_trips)
+{
+    uint64_t s = 99;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t bits = rnd(&s);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (isfinite(v) && v != 0)
+            dbl_ok(v);
+        dbl_ok((double)(rnd(&s) % 1000000) / 7.0); /* long fractions: the slow path */
+    }
+}
+
+Test(common_json, datetimes_match_gmtime)
+{
+    uint64_t s = 3;
+    char want[96];
+    for (int i = 0; i < 100000; i++) {
+        /* Years 0001..9999, the range SQL Server's types hold. */
+        int64_t ms = (int64_t)(rnd(&s) % 315537897600000ull) - 62135596800000;
+        time_t sec = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        snprintf(want, sizeof want, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (int)(ms - (int64_t)sec * 1000));
+        buf_reset(&out);
+        json_put_datetime_ms(&out, ms);
+        cr_assert_str_eq(text(), want, "%lld", (long long)ms);
+    }
 }

@@ -191,7 +191,7 @@ bool net_stop_requested(void)
 
 int net_serve(const struct tds_server *srv)
 {
-    unsigned port;
+    unsigned port = 0;
     int lfd = listen_open(srv, &port);
     if (lfd < 0)
         return lfd;

@@ -443,7 +443,7 @@ static int put_money(struct buf *c, const struct tds_type *t, const struct tds_v
 static int put_float(struct buf *c, const struct tds_type *t, const struct tds_val *v,
                      struct buf *scratch, struct tds_error *e)
 {
-    double d;
+    double d = 0;
     if (val_double(t, v, scratch, &d, e) < 0)
         return -EINVAL;
     if (t->size == 4) {

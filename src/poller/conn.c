@@ -88,6 +88,27 @@ void pconn_lib_release(void)
     pthread_mutex_unlock(&lib_mu);
 }
 
+int pconn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size_t errlen)
+{
+    int rc = cache_rd_new(c, rd);
+    if (rc < 0) {
+        snprintf(err, errlen, "opening a cache reader: error %d", rc);
+        return rc;
+    }
+    if ((rc = pconn_lib_acquire()) < 0) {
+        snprintf(err, errlen, "db-lib initialisation failed");
+        cache_rd_free(*rd);
+        *rd = NULL;
+    }
+    return rc;
+}
+
+void pconn_job_end(struct cache_rd *rd)
+{
+    pconn_lib_release();
+    cache_rd_free(rd);
+}
+
 static LOGINREC *login_new(const struct poller_db *db)
 {
     LOGINREC *login = dblogin();

@@ -55,6 +55,10 @@ struct pconn {
  * release runs dbexit(). */
 int pconn_lib_acquire(void) MUST_CHECK;
 void pconn_lib_release(void);
+/* What a one-shot job against source and cache (warm-up, verify) holds: a
+ * cache reader and a db-lib reference. Errors in err; nothing held then. */
+int pconn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size_t errlen) MUST_CHECK;
+void pconn_job_end(struct cache_rd *rd);
 
 /* Logs in (TDS 7.4, UTF-8, app name, encryption, timeouts). -EIO with the
  * reason in err (never the password). */

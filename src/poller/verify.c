@@ -145,17 +145,9 @@ int poller_verify(const struct poller_db *db, struct cache *c, const struct sche
     if (err && errlen)
         err[0] = '\0';
     struct verify v = {.res = out};
-    int rc = cache_rd_new(c, &v.rd);
-    if (rc < 0) {
-        snprintf(err, errlen, "opening a cache reader: error %d", rc);
+    int rc = pconn_job_begin(c, &v.rd, err, errlen);
+    if (rc < 0)
         return rc;
-    }
-    rc = pconn_lib_acquire();
-    if (rc < 0) {
-        snprintf(err, errlen, "db-lib initialisation failed");
-        cache_rd_free(v.rd);
-        return rc;
-    }
     psrc_init(&v.src, m);
     prow_init(&v.row, m);
     buf_init(&v.enc, 0);
@@ -168,7 +160,6 @@ int poller_verify(const struct poller_db *db, struct cache *c, const struct sche
     buf_fini(&v.enc);
     prow_fini(&v.row);
     psrc_fini(&v.src);
-    pconn_lib_release();
-    cache_rd_free(v.rd);
+    pconn_job_end(v.rd);
     return rc;
 }

@@ -189,23 +189,14 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
                                .batch_rows = o->batch_rows ? o->batch_rows : 5000,
                                .overlap_s = o->overlap_s ? o->overlap_s : 120,
                                .on_commit = o->on_commit, .on_commit_arg = o->on_commit_arg};
-    int rc = cache_rd_new(o->cache, &w.env.rd);
-    if (rc < 0) {
-        snprintf(err, errlen, "opening a cache reader: error %d", rc);
+    int rc = pconn_job_begin(o->cache, &w.env.rd, err, errlen);
+    if (rc < 0)
         return rc;
-    }
-    rc = pconn_lib_acquire();
-    if (rc < 0) {
-        snprintf(err, errlen, "db-lib initialisation failed");
-        cache_rd_free(w.env.rd);
-        return rc;
-    }
     rc = pconn_open(&w.conn, o->db, err, errlen);
     if (rc == 0)
         rc = warm_all(&w, full, err, errlen);
     pconn_close(&w.conn);
-    pconn_lib_release();
-    cache_rd_free(w.env.rd);
+    pconn_job_end(w.env.rd);
     if (o->timing) {
         o->timing->rows += w.env.rows;
         o->timing->ns_fetch += w.env.ns_fetch;

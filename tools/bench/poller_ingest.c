@@ -39,6 +39,7 @@
 #include <sybdb.h>
 #include <sybfront.h>
 
+#include "bench_util.h"
 #include "cache/cache.h"
 #include "log.h"
 #include "poller/poller.h"
@@ -55,25 +56,6 @@ struct bench {
     struct schema *schema;
     struct poller_db db;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, unsigned n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static int run_wait(char *const argv[])
 {
@@ -207,7 +189,7 @@ static double stream_baseline(const struct bench *b)
     DBSETLVERSION(l, DBVERSION_74);
     DBSETLPACKET(l, 32767);
     DBSETLENCRYPT(l, FALSE);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     DBPROCESS *p = dbopen(l, server);
     dbloginfree(l);
     long rows = -1;
@@ -222,7 +204,7 @@ static double stream_baseline(const struct bench *b)
         if (sum == 0)
             rows = -1;
     }
-    double wall = now_s() - t0;
+    double wall = bench_now_s() - t0;
     if (p)
         dbclose(p);
     dbexit();
@@ -238,9 +220,9 @@ static int one_run(struct bench *b, struct sample *s)
     struct poller_timing t = {0};
     struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c, .timing = &t,
                             .batch_rows = b->batch};
-    double t0 = now_s(), c0 = cpu_s(), s0 = server_cpu_s(b->server);
+    double t0 = bench_now_s(), c0 = cpu_s(), s0 = server_cpu_s(b->server);
     int rc = poller_warm(&o, false, NULL, NULL, NULL, err, sizeof err);
-    double wall = now_s() - t0, cpu = cpu_s() - c0, scpu = server_cpu_s(b->server) - s0;
+    double wall = bench_now_s() - t0, cpu = cpu_s() - c0, scpu = server_cpu_s(b->server) - s0;
     cache_close(c);
     if (rc < 0) {
         fprintf(stderr, "warm: %s\n", err);
@@ -264,9 +246,9 @@ static int one_run(struct bench *b, struct sample *s)
     if (store_open(b, "empty", &c) < 0)
         return -1;
     struct poller_verify_result r;
-    t0 = now_s();
+    t0 = bench_now_s();
     rc = poller_verify(&b->db, c, &b->schema->models[0], &r, err, sizeof err);
-    wall = now_s() - t0;
+    wall = bench_now_s() - t0;
     cache_close(c);
     if (rc < 0) {
         fprintf(stderr, "verify: %s\n", err);
@@ -318,9 +300,9 @@ static int idle(struct bench *b)
     for (int i = 0; i < 1200 && last_reconcile_ms(c, &b->schema->models[0]) < start_ms; i++)
         usleep(100000);
     sleep(1);
-    double c0 = cpu_s(), t0 = now_s();
+    double c0 = cpu_s(), t0 = bench_now_s();
     sleep(b->idle_s);
-    double cpu = cpu_s() - c0, wall = now_s() - t0;
+    double cpu = cpu_s() - c0, wall = bench_now_s() - t0;
     poller_stop(p);
     cache_close(c);
     printf("idle: %.3f%% of one core over %.0f s of polls every 5 s (%.2f ms CPU per second)\n",
@@ -333,7 +315,7 @@ static double median_of(const struct sample *s, unsigned n, size_t field)
     double v[RUNS_MAX];
     for (unsigned i = 0; i < n; i++)
         memcpy(&v[i], (const char *)&s[i] + field, sizeof v[i]);
-    return median(v, n);
+    return bench_median(v, n);
 }
 
 static void report(const struct bench *b, const struct sample *s)

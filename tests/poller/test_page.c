@@ -33,7 +33,7 @@ static char *name_of(const struct ppage *pg, const struct schema_model *m, size_
 {
     struct slice v;
     cr_assert_eq(cache_row_value(ppage_row(pg, i), m, &m->fields[1], &v), 0);
-    return strndup((const char *)v.p, v.len);
+    return xstrndup((const char *)v.p, v.len); /* memcpy: v is not NUL-terminated */
 }
 
 Test(poller_page, rows_are_encoded_and_sorted_by_key_keeping_equal_keys_in_order)

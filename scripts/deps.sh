@@ -20,6 +20,7 @@ if [ "${1:-}" = "--test" ]; then
     libcriterion-dev               # unit tests
     python3 python3-socketio python3-requests python3-websocket  # e2e client
     python3-yaml                   # tests/tools: the Kubernetes manifests parse
+    openssl                        # tests/e2e: a self-signed certificate for https/wss
     chromium                       # tests/tools: the /status page in headless Chromium
   )
 fi

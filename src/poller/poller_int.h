@@ -269,6 +269,7 @@ struct psync_env {
     struct pconn *conn;
     unsigned batch_rows;
     unsigned overlap_s;
+    bool warm;                  /* a warm-up (cwcachectl warm): runs are recorded as "warm" */
     void (*on_commit)(void *arg);
     void *on_commit_arg;
     /* counts for tests and benchmarks: time spent per phase (ns). ns_fetch is

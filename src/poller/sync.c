@@ -72,13 +72,15 @@ static int cursor_cmp(const struct cache_cursor *a, const struct cache_cursor *b
     return a->pk < b->pk ? -1 : a->pk > b->pk;
 }
 
-static const char *pass_kind(enum psync_pass p, bool rebuild)
+/* The run kind in the history: what an operator reading `cwcachectl runs`
+ * needs to tell apart (cache.h: "poll", "reconcile", "warm", "full"). */
+static const char *pass_kind(enum psync_pass p, bool rebuild, bool warm)
 {
     if (rebuild)
         return "full";
     switch (p) {
-    case PASS_POLL: return "poll";
-    case PASS_FULL: return "poll";
+    case PASS_POLL:
+    case PASS_FULL: return warm ? "warm" : "poll";
     case PASS_RECONCILE: return "reconcile";
     default: return "none";
     }
@@ -90,7 +92,7 @@ int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char
     const struct schema_model *m = s->src.m;
     memset(&s->run, 0, sizeof s->run);
     s->run.start_ms = pclock_now_ms();
-    snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild));
+    snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild, e->warm));
     s->key_after = 0;
     s->key_started = false;
     s->in_nulls_tail = false;

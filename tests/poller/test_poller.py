@@ -193,7 +193,7 @@ def case_ties(env):
     insert_batches(env, "Tie", ["Tie_RecID", "Name", "Last_Update"], rows)
     env.drv("warm", "--batch", "499")
     runs, out = runs_of(env, "Tie")
-    first = [r for r in runs if r["kind"] == "poll"]
+    first = [r for r in runs if r["kind"] == "warm"]
     check(first and first[-1]["read"] == 3000 and first[-1]["applied"] == 3000,
           "initial pass must read each of the 3000 rows exactly once:\n" + out)
     ok, vout = env.verify()
@@ -203,7 +203,7 @@ def case_ties(env):
     insert_batches(env, "Tie", ["Tie_RecID", "Name", "Last_Update"], rows)
     env.drv("warm", "--batch", "499")
     runs, out = runs_of(env, "Tie")
-    polls = [r for r in runs if r["kind"] == "poll"]
+    polls = [r for r in runs if r["kind"] == "warm"]
     check(polls[0]["read"] == 4000 and polls[0]["applied"] == 1000 and polls[0]["skipped"] == 3000,
           "second pass: overlap re-reads 3000 unchanged rows once, applies the 1000 new:\n" + out)
     ok, vout = env.verify()

@@ -8,6 +8,7 @@
 // measured in the same run.
 //
 // usage: node tools/bench/sio_bench.js [--runs 5] [--companies 5000] [--big 50000]
+//        [--big-only] (only the --big full-fetch suite)
 //        [--smoke]   (tiny data set, one run: checks the harness works) [--keep] (keep the work dir)
 // env: CWCACHE, TDSLITE, SIO_BARE (binaries; default build/...), CWCACHE_ROOT
 "use strict";
@@ -300,7 +301,7 @@ function summary(rows) {
 (async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cwcache-sio-bench-"));
   console.log(`sio_bench: ${RUNS} run(s) per cell, medians; CPU = server utime+stime; work dir ${dir}`);
-  const rows = await suite(dir, COMPANIES, "main");
+  const rows = argv.includes("--big-only") ? [] : await suite(dir, COMPANIES, "main");
   if (BIG) rows.push(...(await suite(dir, BIG, "big")));
   summary(rows);
   procs.forEach((p) => p.kill("SIGTERM"));

@@ -276,7 +276,7 @@ function workloadsFor(companies, near, tag) {
     { name: `${(near.n / 1024).toFixed(1)} KB answer (${near.event} ${JSON.stringify(near.opts || null)}), 50 clients`,
       event: near.event, opts: near.opts, clients: 50, total: n(10000) },
     { name: `small requests (${small.event} select description), 1 client, while 4 clients fetch all ${companies}`,
-      ...small, clients: 1, total: n(300), bgClients: 4, bg: full, latencyOnly: true },
+      ...small, clients: 1, total: n(1000), bgClients: 4, bg: full, latencyOnly: true },
   ];
 }
 

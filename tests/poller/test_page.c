@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "poller/poller_int.h"
+#include "schema_fixture.h"
 
 TestSuite(poller_page);
 
@@ -11,14 +12,7 @@ static const char schema_text[] = "model Category {\n"
                                   "  name String\n"
                                   "}\n";
 
-static struct schema *load(void)
-{
-    struct schema *s;
-    char err[256];
-    int rc = schema_parse(&s, "test.prisma", schema_text, strlen(schema_text), err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
-    return s;
-}
+static struct schema *load(void) { return fixture_schema(schema_text); }
 
 static void add(struct ppage *pg, const struct schema_model *m, int64_t id, const char *name)
 {

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "poller/poller_int.h"
+#include "schema_fixture.h"
 
 TestSuite(poller_sql);
 
@@ -20,14 +21,7 @@ static const char schema_text[] =
     "  @@map(\"Billing_Terms\")\n"
     "}\n";
 
-static struct schema *load(void)
-{
-    struct schema *s;
-    char err[256];
-    int rc = schema_parse(&s, "test.prisma", schema_text, strlen(schema_text), err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
-    return s;
-}
+static struct schema *load(void) { return fixture_schema(schema_text); }
 
 static void expect(const struct schema_model *m, enum psql_kind k, const char *want)
 {

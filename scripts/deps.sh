@@ -10,6 +10,7 @@ pkgs=(
   freetds-dev freetds-bin          # db-lib client + tsql
   liblmdb-dev lmdb-utils           # the store + mdb_stat for operators
   libwebsockets-dev                # Engine.IO/Socket.IO transport
+  libwebsockets-evlib-ev libev-dev # the epoll loop lws runs on (src/sio/loop.c)
   libxxhash-dev libjansson-dev
   libsqlite3-dev                   # the TDS test server's backend (the demo database)
 )

@@ -2,8 +2,9 @@
  * Rendered answers kept for identical requests. Collectors tend to ask the
  * same question again and again (the same event with the same options,
  * every few seconds, from many clients); between two commits of the
- * poller the answer cannot change, so the `data` array rendered once is
- * copied into every later ack instead of being read out of LMDB again.
+ * poller the answer cannot change, so the ack tail rendered once
+ * ('[{"success":true,"data":[...]}]', see pkt.c) is written again, by
+ * reference, for every later ack instead of being read out of LMDB again.
  *
  * An entry is keyed by the request's exact argument text (what follows the
  * ack id: ["event",opts]) and tagged with the LMDB transaction id that was
@@ -14,8 +15,9 @@
  *
  * Loop thread only, so no locks. Bounded by bytes and by SIO_ANSWERS_MAX
  * entries (a lookup walks the list): least recently used entries go first,
- * and an answer bigger than a quarter of the budget is never kept (it
- * would push out everything else for one request).
+ * and an answer bigger than half of the budget is never kept (it would
+ * push out everything else for one request). A dropped entry's tail lives
+ * on while packets being written still hold it.
  */
 #include "sio/sio_int.h"
 
@@ -27,7 +29,7 @@ struct sio_answer {
     struct sio_answer *prev, *next; /* most recently used first */
     uint64_t hash;                  /* XXH3 of key: most misses end here */
     struct buf key;
-    struct buf body;
+    struct sio_tail *tail;
     uint64_t txn;
     const struct collector *col;
 };
@@ -39,7 +41,7 @@ void sio_answers_init(struct sio_answers *a, size_t cap_bytes)
 
 static size_t entry_bytes(const struct sio_answer *e)
 {
-    return sizeof *e + e->key.len + e->body.len;
+    return sizeof *e + e->key.len + e->tail->b.len;
 }
 
 static void unlink_entry(struct sio_answers *a, struct sio_answer *e)
@@ -72,7 +74,7 @@ static void drop(struct sio_answers *a, struct sio_answer *e)
     a->bytes -= entry_bytes(e);
     a->n--;
     buf_fini(&e->key);
-    buf_fini(&e->body);
+    sio_tail_unref(e->tail);
     free(e);
 }
 
@@ -84,29 +86,28 @@ static struct sio_answer *find(struct sio_answers *a, struct slice key, uint64_t
     return NULL;
 }
 
-bool sio_answers_get(struct sio_answers *a, struct slice key, uint64_t txn, struct slice *body,
-                     const struct collector **col)
+struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, uint64_t txn,
+                                 const struct collector **col)
 {
     if (!a->cap_bytes || !a->n)
-        return false;
+        return NULL;
     struct sio_answer *e = find(a, key, XXH3_64bits(key.p, key.len));
     if (!e)
-        return false;
+        return NULL;
     if (e->txn != txn) { /* the store moved on since: never right again */
         drop(a, e);
-        return false;
+        return NULL;
     }
     unlink_entry(a, e);
     push_front(a, e);
-    *body = buf_slice(&e->body);
     *col = e->col;
-    return true;
+    return e->tail;
 }
 
-void sio_answers_put(struct sio_answers *a, struct slice key, struct slice body, uint64_t txn,
+void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail, uint64_t txn,
                      const struct collector *col)
 {
-    if (!a->cap_bytes || key.len + body.len > a->cap_bytes / 4)
+    if (!a->cap_bytes || key.len + tail->b.len > a->cap_bytes / 2)
         return;
     uint64_t hash = XXH3_64bits(key.p, key.len);
     struct sio_answer *old = find(a, key, hash);
@@ -119,10 +120,10 @@ void sio_answers_put(struct sio_answers *a, struct slice key, struct slice body,
     e->hash = hash;
     e->txn = txn;
     e->col = col;
+    e->tail = tail;
+    tail->refs++;
     buf_init(&e->key, 0);
-    buf_init(&e->body, 0);
     buf_append(&e->key, key.p, key.len);
-    buf_append(&e->body, body.p, body.len);
     push_front(a, e);
     a->bytes += entry_bytes(e);
     a->n++;

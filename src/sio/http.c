@@ -456,7 +456,7 @@ static size_t resp_total(const struct sio_pktq *q)
 {
     size_t n = 0;
     for (const struct sio_pkt *p = q->head; p; p = p->next)
-        n += p->b.len + (p != q->head);
+        n += sio_pkt_len(p) + (p != q->head);
     return n;
 }
 
@@ -479,15 +479,11 @@ static int resp_headers(struct lws *wsi, struct sio_conn *c)
 static int resp_chunk(struct lws *wsi, struct sio_conn *c, bool *done)
 {
     struct sio_pkt *p = c->resp.head;
-    uint8_t *start = buf_data(&p->b);
-    size_t len = p->b.len;
-    if (c->resp_sep) {
-        *--start = EIO_SEPARATOR;
-        len++;
-    }
+    size_t len = sio_pkt_len(p) + c->resp_sep;
     size_t n = len - c->resp_off < SIO_WRITE_CHUNK ? len - c->resp_off : SIO_WRITE_CHUNK;
     bool last = c->resp_off + n == len && c->resp.n == 1;
-    if (lws_write(wsi, start + c->resp_off, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+    if (sio_pkt_write(wsi, p, c->resp_sep, c->resp_off, n,
+                      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
         return -1;
     c->resp_off += n;
     if (c->resp_off == len) {

@@ -147,17 +147,28 @@ int sio_connect_decode(struct slice data, json_t **auth)
 
 int sio_disconnect_check(const struct sio_packet *p) { return p->data.len ? -EPROTO : 0; }
 
-void sio_ack_error_encode(struct buf *b, uint64_t id, const char *msg, size_t len)
+size_t sio_ack_prefix(char out[SIO_ACK_PREFIX_MAX], uint64_t id)
 {
-    buf_printf(b, "43%llu[{\"success\":false,\"error\":", (unsigned long long)id);
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + id % 10);
+    while ((id /= 10) && n < SIO_ACK_PREFIX_MAX - 2);
+    out[0] = '4';
+    out[1] = '3';
+    for (size_t i = 0; i < n; i++)
+        out[2 + i] = digits[n - 1 - i];
+    return 2 + n;
+}
+
+void sio_ack_error_tail(struct buf *b, const char *msg, size_t len)
+{
+    buf_puts(b, "[{\"success\":false,\"error\":");
     json_put_str(b, msg, len);
     buf_puts(b, "}]");
 }
 
-void sio_ack_ok_open(struct buf *b, uint64_t id)
-{
-    buf_printf(b, "43%llu[{\"success\":true,\"data\":", (unsigned long long)id);
-}
+void sio_ack_ok_open(struct buf *b) { buf_puts(b, "[{\"success\":true,\"data\":"); }
 
 void sio_ack_ok_close(struct buf *b) { buf_puts(b, "}]"); }
 

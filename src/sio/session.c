@@ -19,70 +19,6 @@ int64_t sio_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* ---- packet queues ---------------------------------------------------------- */
-
-void sio_pktq_init(struct sio_pktq *q) { *q = (struct sio_pktq){0}; }
-
-void sio_pktq_push(struct sio_pktq *q, struct sio_pkt *p)
-{
-    p->next = NULL;
-    if (q->last)
-        q->last->next = p;
-    else
-        q->head = p;
-    q->last = p;
-    q->n++;
-}
-
-struct sio_pkt *sio_pktq_pop(struct sio_pktq *q)
-{
-    struct sio_pkt *p = q->head;
-    if (!p)
-        return NULL;
-    q->head = p->next;
-    if (!q->head)
-        q->last = NULL;
-    q->n--;
-    p->next = NULL;
-    return p;
-}
-
-void sio_pktq_clear(struct sio_pktq *q)
-{
-    struct sio_pkt *p;
-    while ((p = sio_pktq_pop(q)))
-        sio_pkt_free(p);
-}
-
-void sio_pktq_take(struct sio_pktq *dst, struct sio_pktq *src)
-{
-    if (!src->head)
-        return;
-    if (dst->last)
-        dst->last->next = src->head;
-    else
-        dst->head = src->head;
-    dst->last = src->last;
-    dst->n += src->n;
-    *src = (struct sio_pktq){0};
-}
-
-struct sio_pkt *sio_pkt_new(void)
-{
-    struct sio_pkt *p = xmalloc(sizeof *p);
-    p->next = NULL;
-    buf_init(&p->b, SIO_HEADROOM);
-    return p;
-}
-
-void sio_pkt_free(struct sio_pkt *p)
-{
-    if (!p)
-        return;
-    buf_fini(&p->b);
-    free(p);
-}
-
 /* ---- the slot table --------------------------------------------------------- */
 
 static uint32_t slot_alloc(struct sio *s)
@@ -163,24 +99,22 @@ void sio_session_send_lit(struct sio_session *ss, const char *text)
 
 /* ---- heartbeat -------------------------------------------------------------- */
 
-static void ping_cb(lws_sorted_usec_list_t *sul)
+static void ping_cb(struct sio_timer *t)
 {
-    struct sio_session *ss = lws_container_of(sul, struct sio_session, sul_ping);
+    struct sio_session *ss = lws_container_of(t, struct sio_session, ping);
     if (ss->awaiting_pong) {
         sio_session_close(ss, "ping timeout");
         return;
     }
     sio_session_send_lit(ss, "2");
     ss->awaiting_pong = true;
-    lws_sul_schedule(ss->srv->ctx, 0, &ss->sul_ping, ping_cb,
-                     (lws_usec_t)ss->srv->o.ping_timeout_ms * LWS_US_PER_MS);
+    sio_timer_start(ss->srv, &ss->ping, ping_cb, ss->srv->o.ping_timeout_ms);
 }
 
 void sio_session_ping_start(struct sio_session *ss)
 {
     ss->awaiting_pong = false;
-    lws_sul_schedule(ss->srv->ctx, 0, &ss->sul_ping, ping_cb,
-                     (lws_usec_t)ss->srv->o.ping_interval_ms * LWS_US_PER_MS);
+    sio_timer_start(ss->srv, &ss->ping, ping_cb, ss->srv->o.ping_interval_ms);
 }
 
 void sio_session_pong(struct sio_session *ss) { sio_session_ping_start(ss); }
@@ -209,8 +143,8 @@ void sio_session_close(struct sio_session *ss, const char *why)
     struct sio *s = ss->srv;
     uint32_t slot = (uint32_t)ss->h;
     log_debug(LOG_SIO, "session %s closed: %s", ss->sid, why);
-    lws_sul_cancel(&ss->sul_ping);
-    lws_sul_cancel(&ss->sul_auth);
+    sio_timer_stop(s, &ss->ping);
+    sio_timer_stop(s, &ss->auth_delay);
     if (ss->get_wsi)
         release_get(ss);
     if (ss->ws_wsi)

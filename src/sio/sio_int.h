@@ -5,7 +5,8 @@
  *   eio.c      Engine.IO v4 packet and payload codec (pure)
  *   packet.c   Socket.IO v5 packet codec and payload validation (pure)
  *   auth.c     PSK choice, constant-time compare, per-address failure delay
- *   session.c  session table (sid <-> slot/generation), outgoing queues, timers
+ *   session.c  session table (sid <-> slot/generation), heartbeat, closing
+ *   pkt.c      outgoing packets (acks share their tails), queues, slice writes
  *   engine.c   Engine.IO packet handling for a session (heartbeat, upgrade, close)
  *   socket.c   Socket.IO handling: CONNECT/auth, EVENT dispatch, acks
  *   worker.c   query worker threads, job and result queues
@@ -14,6 +15,7 @@
  *   ws.c       websocket transport: message assembly, fragmented writes
  *   loop.c     the lws context, the protocol callback, run/stop/drain
  */
+#include <ev.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
@@ -116,10 +118,16 @@ int sio_connect_decode(struct slice data, json_t **auth) MUST_CHECK;
 /* A DISCONNECT carries no payload: -EPROTO if it does. */
 int sio_disconnect_check(const struct sio_packet *p) MUST_CHECK;
 
-/* Encoders append the complete Engine.IO message ("4" + Socket.IO packet). */
-void sio_ack_error_encode(struct buf *b, uint64_t id, const char *msg, size_t len);
-/* "43<id>[{\"success\":true,\"data\":" : the worker renders the array after it. */
-void sio_ack_ok_open(struct buf *b, uint64_t id);
+/* Encoders append the complete Engine.IO message ("4" + Socket.IO packet),
+ * except for acks: an ack is "43<id>" (sio_ack_prefix) followed by a tail
+ * that does not depend on the id, so that one tail serves many acks. */
+#define SIO_ACK_PREFIX_MAX 16 /* "43" and up to 10 digits (ids up to 2^32) */
+/* Writes "43<id>" (not terminated) and returns its length. */
+size_t sio_ack_prefix(char out[SIO_ACK_PREFIX_MAX], uint64_t id);
+/* The tail [{"success":false,"error":"<msg>"}]. */
+void sio_ack_error_tail(struct buf *b, const char *msg, size_t len);
+/* [{"success":true,"data": : the worker renders the array after it. */
+void sio_ack_ok_open(struct buf *b);
 void sio_ack_ok_close(struct buf *b); /* "}]" */
 void sio_connect_ok_encode(struct buf *b, const char *socket_id);
 void sio_connect_error_encode(struct buf *b, struct slice nsp, const char *msg);
@@ -166,9 +174,23 @@ unsigned sio_auth_fail(struct sio_auth_table *t, const char *addr, int64_t now_m
  * other connections get their turn between two of them. */
 #define SIO_WRITE_CHUNK (32 * 1024)
 
+/* An ack's tail (see pkt.c): built by a worker, then shared by reference
+ * on the loop thread (packets, answers.c), so the count needs no lock. */
+#define SIO_TAIL_HEADROOM (SIO_HEADROOM + SIO_ACK_PREFIX_MAX)
+struct sio_tail {
+    unsigned refs;
+    struct buf b; /* head == SIO_TAIL_HEADROOM: room for "43<id>" and lws */
+};
+
+struct sio_tail *sio_tail_new(void); /* one reference, for the caller */
+void sio_tail_unref(struct sio_tail *t); /* accepts NULL */
+
 struct sio_pkt {
     struct sio_pkt *next;
-    struct buf b; /* a complete Engine.IO packet, head == SIO_HEADROOM */
+    struct buf b;           /* a packet's own bytes, head == SIO_HEADROOM */
+    struct sio_tail *tail;  /* an ack: prefix, then this (b stays empty) */
+    uint8_t prefix_len;
+    char prefix[SIO_ACK_PREFIX_MAX];
 };
 
 struct sio_pktq {             /* zero-initialised is empty */
@@ -182,7 +204,25 @@ struct sio_pkt *sio_pktq_pop(struct sio_pktq *q);
 void sio_pktq_clear(struct sio_pktq *q);
 void sio_pktq_take(struct sio_pktq *dst, struct sio_pktq *src); /* appends all of src */
 struct sio_pkt *sio_pkt_new(void);
+/* The ack "43<id>" + t; takes its own reference to t. */
+struct sio_pkt *sio_pkt_ack(struct sio_tail *t, uint64_t id);
 void sio_pkt_free(struct sio_pkt *p);
+size_t sio_pkt_len(const struct sio_pkt *p);
+/* lws_write() of bytes [off, off + n) of p; with `sep` the packet is
+ * preceded by the \x1e separator (polling), which off and n count. */
+int sio_pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size_t n,
+                  enum lws_write_protocol wp) MUST_CHECK;
+
+/* A one-shot timer on the server's loop (loop.c). Zero-initialised is
+ * stopped. lws' own timers (lws_sul) are not used for ours: with a
+ * foreign libev loop, lws 4.1 re-arms its single timer only when it is
+ * idle, so a new deadline earlier than the armed one fired late. */
+struct sio_timer;
+typedef void sio_timer_cb(struct sio_timer *t);
+struct sio_timer {
+    ev_timer w;
+    sio_timer_cb *cb;
+};
 
 enum sio_transport { SIO_T_POLLING, SIO_T_WEBSOCKET };
 enum sio_sock_state { SOCK_NONE, SOCK_AUTH_WAIT, SOCK_CONNECTED };
@@ -202,8 +242,8 @@ struct sio_session {
     struct lws *probe_wsi;        /* websocket being upgraded to */
     struct sio_pktq outq;         /* packets not yet handed to a transport */
     bool awaiting_pong;
-    lws_sorted_usec_list_t sul_ping;
-    lws_sorted_usec_list_t sul_auth;
+    struct sio_timer ping;        /* next ping, or the pong deadline */
+    struct sio_timer auth_delay;  /* a refused CONNECT answered late */
     enum sio_sock_state sock;
     char sock_id[SIO_ID_LEN + 1];
     char *hdr_psk, *query_psk;    /* from the handshake request; may be NULL */
@@ -241,7 +281,7 @@ struct sio_job {
     sio_handle h;
     uint64_t ack_id;
     struct cache_plan plan;
-    struct sio_pkt *pkt;          /* the answer, built by the worker */
+    struct sio_tail *tail;        /* the answer after "43<id>", built by the worker */
     const struct collector *col;  /* for the per-collector metrics */
     int64_t t0_us;                /* arrival (sio_metrics_now_us) */
     bool failed;                  /* answered success:false */
@@ -250,7 +290,6 @@ struct sio_job {
     struct buf key;
     bool from_cache;              /* rendered from LMDB, not the live fallback */
     uint64_t txn;                 /* newest LMDB txn id when rendering began */
-    size_t body_off, body_len;    /* the `data` array inside pkt */
 };
 
 /* ---- Answer reuse (answers.c) --------------------------------------------- */
@@ -265,15 +304,16 @@ struct sio_answers {
 
 void sio_answers_init(struct sio_answers *a, size_t cap_bytes);
 void sio_answers_fini(struct sio_answers *a);
-/* The `data` array rendered for exactly this argument text, if it was
+/* The ack tail rendered for exactly this argument text, if it was
  * rendered from the snapshot whose txn id is `txn` (the newest one).
- * *body is valid until the next put or fini; a stale entry is dropped. */
-bool sio_answers_get(struct sio_answers *a, struct slice key, uint64_t txn, struct slice *body,
-                     const struct collector **col);
+ * The tail is borrowed (valid until the next put or fini: sio_pkt_ack
+ * takes a reference); a stale entry is dropped. */
+struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, uint64_t txn,
+                                 const struct collector **col);
 /* The newest committed LMDB txn id (mdb_env_info: no lock, no syscall). */
 bool sio_answers_txn(struct cache *c, uint64_t *txn);
-/* Keeps a copy of body for key (ignored when too large or reuse is off). */
-void sio_answers_put(struct sio_answers *a, struct slice key, struct slice body, uint64_t txn,
+/* Keeps a reference to tail for key (ignored when too large or reuse is off). */
+void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail, uint64_t txn,
                      const struct collector *col);
 
 struct sio_workers {
@@ -291,6 +331,7 @@ struct sio_workers {
 struct sio {
     struct sio_opts o;
     struct lws_context *ctx;
+    struct ev_loop *ev;           /* the loop lws runs on (loop.c) */
     struct lws_vhost *vh;
     struct cache_rd *rd;          /* loop-thread reads (readiness) */
     struct sio_session **slots;   /* index = slot */
@@ -305,7 +346,6 @@ struct sio {
     bool draining;
     bool *models;                 /* models the collectors reach: readiness */
     unsigned writing;             /* connections with bytes left to write */
-    lws_sorted_usec_list_t sul_tick; /* wakes the loop while draining */
     atomic_uint commits;
     unsigned commits_seen;
     struct sio_metrics *metrics;  /* loop thread only (metrics.c) */
@@ -378,6 +418,8 @@ void sio_ws_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);
 void sio_ws_close_req(struct lws *wsi, int code);
 
 /* loop.c */
+void sio_timer_start(struct sio *s, struct sio_timer *t, sio_timer_cb *cb, unsigned ms);
+void sio_timer_stop(struct sio *s, struct sio_timer *t);
 void sio_conn_fini(struct sio *s, struct sio_conn *c);
 /* Marks a connection as having (or no longer having) bytes to write. */
 void sio_conn_busy(struct sio *s, struct sio_conn *c, bool busy);

@@ -25,9 +25,10 @@ static int close_malformed(struct sio_session *ss, const char *what)
 
 static void send_error_ack(struct sio_session *ss, uint64_t id, const char *msg, size_t len)
 {
-    struct sio_pkt *p = sio_pkt_new();
-    sio_ack_error_encode(&p->b, id, msg, len);
-    sio_session_send(ss, p);
+    struct sio_tail *t = sio_tail_new();
+    sio_ack_error_tail(&t->b, msg, len);
+    sio_session_send(ss, sio_pkt_ack(t, id));
+    sio_tail_unref(t);
 }
 
 /* ---- CONNECT and authentication --------------------------------------------- */
@@ -68,9 +69,9 @@ static void send_unauthorized(struct sio_session *ss)
     sio_session_send(ss, p);
 }
 
-static void auth_delay_cb(lws_sorted_usec_list_t *sul)
+static void auth_delay_cb(struct sio_timer *t)
 {
-    struct sio_session *ss = lws_container_of(sul, struct sio_session, sul_auth);
+    struct sio_session *ss = lws_container_of(t, struct sio_session, auth_delay);
     ss->sock = SOCK_NONE;
     send_unauthorized(ss);
 }
@@ -88,7 +89,7 @@ static void refuse(struct sio_session *ss)
     /* Repeated failures from one address are answered late, so guessing
      * the key costs the guesser time; nothing else waits meanwhile. */
     ss->sock = SOCK_AUTH_WAIT;
-    lws_sul_schedule(s->ctx, 0, &ss->sul_auth, auth_delay_cb, (lws_usec_t)delay * LWS_US_PER_MS);
+    sio_timer_start(s, &ss->auth_delay, auth_delay_cb, delay);
 }
 
 static int on_connect(struct sio_session *ss, const struct sio_packet *p)
@@ -124,31 +125,26 @@ static int on_connect(struct sio_session *ss, const struct sio_packet *p)
 
 void sio_socket_fini(struct sio_session *ss)
 {
-    lws_sul_cancel(&ss->sul_auth);
+    sio_timer_stop(ss->srv, &ss->auth_delay);
     ss->sock = SOCK_NONE;
 }
 
 /* ---- EVENT ------------------------------------------------------------------ */
 
 /* An identical request answered from the same LMDB snapshot: the kept
- * `data` array goes out at once, on the loop, without parsing the
- * request, reading LMDB or waking a worker. */
+ * tail goes out at once, on the loop, without parsing the request,
+ * reading LMDB, waking a worker or copying the answer. */
 static bool answer_reuse(struct sio_session *ss, uint64_t id, struct slice args)
 {
     struct sio *s = ss->srv;
-    struct slice body;
     const struct collector *col;
     uint64_t txn;
+    struct sio_tail *t;
     if (!s->answers.cap_bytes || s->draining || !sio_answers_txn(s->o.cache, &txn) ||
-        !sio_answers_get(&s->answers, args, txn, &body, &col))
+        !(t = sio_answers_get(&s->answers, args, txn, &col)))
         return false;
-    struct sio_pkt *p = sio_pkt_new();
-    buf_reserve(&p->b, body.len + 48);
-    sio_ack_ok_open(&p->b, id);
-    buf_append(&p->b, body.p, body.len);
-    sio_ack_ok_close(&p->b);
     sio_metrics_observe(s, col, false, 0);
-    sio_session_send(ss, p);
+    sio_session_send(ss, sio_pkt_ack(t, id));
     return true;
 }
 

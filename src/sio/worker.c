@@ -40,24 +40,22 @@ static int render_cached(struct sio_job *j, struct cache_rd *rd, struct buf *out
 
 static void job_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
 {
-    struct sio_pkt *p = sio_pkt_new();
+    struct sio_tail *t = sio_tail_new();
     char err[512] = "";
     bool warm;
-    sio_ack_ok_open(&p->b, j->ack_id);
-    j->body_off = p->b.len;
+    sio_ack_ok_open(&t->b);
     /* Read before the snapshot is taken: an answer tagged with an older id
      * than its snapshot is only ever a miss later, never a wrong hit. */
     uint64_t txn;
     bool reusable = j->key.len && sio_answers_txn(s->o.cache, &txn);
-    int rc = render_cached(j, rd, &p->b, &warm, err, sizeof err);
+    int rc = render_cached(j, rd, &t->b, &warm, err, sizeof err);
     if (warm && rc == 0 && reusable) {
         j->from_cache = true;
         j->txn = txn;
-        j->body_len = p->b.len - j->body_off;
     }
     if (!warm) {
         if (s->o.live) {
-            rc = poller_live_query(s->o.live, &j->plan, &p->b, err, sizeof err);
+            rc = poller_live_query(s->o.live, &j->plan, &t->b, err, sizeof err);
         } else {
             rc = -EAGAIN;
             snprintf(err, sizeof err, "data is not cached yet and no live database is configured");
@@ -66,13 +64,13 @@ static void job_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
     j->failed = rc < 0;
     if (rc < 0) {
         log_warn(LOG_SIO, "%s: %s", j->plan.collector->event, err);
-        buf_reset(&p->b);
-        sio_ack_error_encode(&p->b, j->ack_id, err, strlen(err));
+        buf_reset(&t->b);
+        sio_ack_error_tail(&t->b, err, strlen(err));
     } else {
-        sio_ack_ok_close(&p->b);
+        sio_ack_ok_close(&t->b);
     }
     cache_plan_fini(&j->plan);
-    j->pkt = p;
+    j->tail = t;
 }
 
 static void result_push(struct sio *s, struct sio_job *j)
@@ -170,14 +168,11 @@ void sio_workers_drain_results(struct sio *s)
         struct sio_session *ss = sio_session_get(s, j->h);
         sio_metrics_observe(s, j->col, j->failed, sio_metrics_now_us() - j->t0_us);
         if (j->from_cache && !j->failed)
-            sio_answers_put(&s->answers, buf_slice(&j->key),
-                            (struct slice){buf_data(&j->pkt->b) + j->body_off, j->body_len}, j->txn,
-                            j->col);
+            sio_answers_put(&s->answers, buf_slice(&j->key), j->tail, j->txn, j->col);
         buf_fini(&j->key);
         if (ss)
-            sio_socket_answer(ss, j->pkt);
-        else
-            sio_pkt_free(j->pkt);
+            sio_socket_answer(ss, sio_pkt_ack(j->tail, j->ack_id));
+        sio_tail_unref(j->tail);
         free(j);
         atomic_fetch_sub(&w->inflight, 1);
         j = next;
@@ -204,7 +199,7 @@ void sio_workers_stop(struct sio *s)
     }
     for (struct sio_job *j = w->results, *n; j; j = n) {
         n = j->next;
-        sio_pkt_free(j->pkt);
+        sio_tail_unref(j->tail);
         buf_fini(&j->key);
         free(j);
     }

@@ -105,12 +105,12 @@ int sio_ws_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c)
         }
         sio_conn_busy(s, c, true);
     }
-    size_t len = c->tx->b.len, left = len - c->tx_off;
+    size_t len = sio_pkt_len(c->tx), left = len - c->tx_off;
     size_t n = left < SIO_WRITE_CHUNK ? left : SIO_WRITE_CHUNK;
     int flags = c->tx_off ? LWS_WRITE_CONTINUATION : LWS_WRITE_TEXT;
     if (n < left)
         flags |= LWS_WRITE_NO_FIN;
-    if (lws_write(wsi, buf_data(&c->tx->b) + c->tx_off, n, (enum lws_write_protocol)flags) < 0)
+    if (sio_pkt_write(wsi, c->tx, false, c->tx_off, n, (enum lws_write_protocol)flags) < 0)
         return -1;
     c->tx_off += n;
     if (c->tx_off == len) {

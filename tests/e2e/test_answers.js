@@ -79,3 +79,25 @@ test("bad requests are never kept: the same text fails again", async () => {
     s.close();
   }
 });
+
+// A kept answer is written by reference to every ack (src/sio/pkt.c): each
+// packet puts its own "43<id>" in front of the shared tail, and lws' frame
+// headers go in front of every 32 KiB slice. Many clients of both
+// transports reading one big kept answer at once, with ack ids of one and
+// two digits, must each get it intact.
+test("one kept answer written to many clients at once stays intact for each", async () => {
+  const clients = [];
+  for (const transports of [["websocket"], ["websocket"], ["polling"], ["polling"]])
+    clients.push(await L.connect(server, { transports }));
+  try {
+    const want = await L.emit(clients[0], "fetchCompanies");
+    assert.equal(want.success, true, want.error);
+    assert.ok(JSON.stringify(want).length > 4 * 32 * 1024, "the answer spans several slices");
+    const answers = await Promise.all(
+      clients.flatMap((c) => Array.from({ length: 12 }, () => L.emit(c, "fetchCompanies")))
+    );
+    for (const a of answers) assert.deepEqual(a, want);
+  } finally {
+    clients.forEach((c) => c.close());
+  }
+});

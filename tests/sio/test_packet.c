@@ -177,6 +177,21 @@ Test(sio_packet, oversized_event_payload_is_parsed_whole)
     buf_fini(&in);
 }
 
+Test(sio_packet, ack_prefix_is_43_and_the_id_in_decimal)
+{
+    char out[SIO_ACK_PREFIX_MAX];
+    const struct {
+        uint64_t id;
+        const char *want;
+    } cases[] = {{0, "430"}, {7, "437"}, {10, "4310"}, {4294967295ull, "434294967295"},
+                 {SIO_ACK_ID_MAX, "434294967296"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = sio_ack_prefix(out, cases[i].id);
+        cr_assert_eq(n, strlen(cases[i].want));
+        cr_assert_eq(memcmp(out, cases[i].want, n), 0, "id %llu", (unsigned long long)cases[i].id);
+    }
+}
+
 static void assert_buf(struct buf *b, const char *want)
 {
     cr_assert_eq(b->len, strlen(want), "got %.*s", (int)b->len, (char *)buf_data(b));
@@ -188,12 +203,12 @@ Test(sio_packet, encoders_frame_engine_and_socket_io)
 {
     struct buf b;
     buf_init(&b, 0);
-    sio_ack_error_encode(&b, 4294967296ull, "Unknown event: \"x\"", 18);
-    assert_buf(&b, "434294967296[{\"success\":false,\"error\":\"Unknown event: \\\"x\\\"\"}]");
-    sio_ack_ok_open(&b, 3);
+    sio_ack_error_tail(&b, "Unknown event: \"x\"", 18);
+    assert_buf(&b, "[{\"success\":false,\"error\":\"Unknown event: \\\"x\\\"\"}]");
+    sio_ack_ok_open(&b);
     buf_puts(&b, "[]");
     sio_ack_ok_close(&b);
-    assert_buf(&b, "433[{\"success\":true,\"data\":[]}]");
+    assert_buf(&b, "[{\"success\":true,\"data\":[]}]");
     sio_connect_ok_encode(&b, "abc");
     assert_buf(&b, "40{\"sid\":\"abc\"}");
     sio_connect_error_encode(&b, S("/"), "Unauthorized");

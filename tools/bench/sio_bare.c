@@ -1,6 +1,6 @@
 /*
  * The limit of tools/bench/sio_bench.js: the cheapest server that the
- * benchmark's clients accept. It runs on the same libwebsockets loop with
+ * benchmark's clients accept. It runs on the same libwebsockets + libev loop with
  * the same framing as cwcache (one protocol, TEXT frames, answers written
  * in SIO_BENCH_CHUNK fragments with TEXT/CONTINUATION/NO_FIN), speaks just
  * enough Engine.IO/Socket.IO for socket.io-client and a bare ws client
@@ -14,6 +14,7 @@
  *   (JSON.stringify([event, opts ?? null])). Exit codes: 0, 1 error, 2 usage.
  */
 #include <errno.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
@@ -219,6 +220,10 @@ int main(int argc, char **argv)
     info.max_http_header_data = 8192;
     info.timeout_secs = 30;
     info.alpn = "http/1.1";
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO); /* cwcache's loop: src/sio/loop.c */
+    void *loops[1] = {loop};
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = loops;
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx)
         return 1;
@@ -231,9 +236,10 @@ int main(int argc, char **argv)
     }
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
-    while (!stop && lws_service(ctx, 0) >= 0)
-        ;
+    while (!stop)
+        ev_run(loop, EVRUN_ONCE);
     lws_context_destroy(ctx);
+    ev_loop_destroy(loop);
     for (size_t i = 0; i < n_answers; i++) {
         free((void *)answers[i].req.p);
         free(answers[i].mem);

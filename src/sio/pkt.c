@@ -1,0 +1,144 @@
+/*
+ * Outgoing packets and their queues.
+ *
+ * Most packets own their bytes. An ack is two parts: its own "43<id>" and
+ * a tail, the rest of the message ('[{"success":...}]'), which does not
+ * depend on the id and is shared by reference: every ack that answers the
+ * same request from the same LMDB snapshot (answers.c keeps the tail) is
+ * written from one copy, so a kept 57 MB answer costs no allocation, copy
+ * or page fault per request.
+ *
+ * The "43<id>" goes into the tail's headroom right in front of it, at the
+ * moment a slice of the packet is written. That is safe because only the
+ * loop thread writes, one slice at a time, and lws has sent or copied a
+ * slice's bytes when lws_write() returns, before another packet of the
+ * same tail puts its own id there.
+ */
+#include "sio/sio_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- tails -------------------------------------------------------------- */
+
+struct sio_tail *sio_tail_new(void)
+{
+    struct sio_tail *t = xmalloc(sizeof *t);
+    t->refs = 1;
+    buf_init(&t->b, SIO_TAIL_HEADROOM);
+    return t;
+}
+
+void sio_tail_unref(struct sio_tail *t)
+{
+    if (!t || --t->refs)
+        return;
+    buf_fini(&t->b);
+    free(t);
+}
+
+/* ---- packets ------------------------------------------------------------ */
+
+struct sio_pkt *sio_pkt_new(void)
+{
+    struct sio_pkt *p = xcalloc(1, sizeof *p);
+    buf_init(&p->b, SIO_HEADROOM);
+    return p;
+}
+
+struct sio_pkt *sio_pkt_ack(struct sio_tail *t, uint64_t id)
+{
+    struct sio_pkt *p = sio_pkt_new();
+    p->tail = t;
+    t->refs++;
+    p->prefix_len = (uint8_t)sio_ack_prefix(p->prefix, id);
+    return p;
+}
+
+void sio_pkt_free(struct sio_pkt *p)
+{
+    if (!p)
+        return;
+    sio_tail_unref(p->tail);
+    buf_fini(&p->b);
+    free(p);
+}
+
+size_t sio_pkt_len(const struct sio_pkt *p)
+{
+    return p->tail ? p->prefix_len + p->tail->b.len : p->b.len;
+}
+
+/* The packet's first byte; SIO_HEADROOM writable bytes precede it. */
+static uint8_t *pkt_start(struct sio_pkt *p)
+{
+    if (!p->tail)
+        return buf_data(&p->b);
+    uint8_t *start = buf_data(&p->tail->b) - p->prefix_len;
+    memcpy(start, p->prefix, p->prefix_len);
+    return start;
+}
+
+int sio_pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size_t n,
+                  enum lws_write_protocol wp)
+{
+    uint8_t *start = pkt_start(p);
+    if (sep)
+        *--start = EIO_SEPARATOR;
+    /* lws writes its frame header into the LWS_PRE bytes in front of the
+     * slice; past the first slice those are the packet's own (and maybe
+     * another packet's) bytes, so they are kept aside. */
+    uint8_t *at = start + off, saved[LWS_PRE];
+    memcpy(saved, at - LWS_PRE, LWS_PRE);
+    int rc = lws_write(wsi, at, n, wp);
+    memcpy(at - LWS_PRE, saved, LWS_PRE);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- queues ------------------------------------------------------------- */
+
+void sio_pktq_init(struct sio_pktq *q) { *q = (struct sio_pktq){0}; }
+
+void sio_pktq_push(struct sio_pktq *q, struct sio_pkt *p)
+{
+    p->next = NULL;
+    if (q->last)
+        q->last->next = p;
+    else
+        q->head = p;
+    q->last = p;
+    q->n++;
+}
+
+struct sio_pkt *sio_pktq_pop(struct sio_pktq *q)
+{
+    struct sio_pkt *p = q->head;
+    if (!p)
+        return NULL;
+    q->head = p->next;
+    if (!q->head)
+        q->last = NULL;
+    q->n--;
+    p->next = NULL;
+    return p;
+}
+
+void sio_pktq_clear(struct sio_pktq *q)
+{
+    struct sio_pkt *p;
+    while ((p = sio_pktq_pop(q)))
+        sio_pkt_free(p);
+}
+
+void sio_pktq_take(struct sio_pktq *dst, struct sio_pktq *src)
+{
+    if (!src->head)
+        return;
+    if (dst->last)
+        dst->last->next = src->head;
+    else
+        dst->head = src->head;
+    dst->last = src->last;
+    dst->n += src->n;
+    *src = (struct sio_pktq){0};
+}

@@ -28,7 +28,7 @@ struct conf {
     uint64_t max_payload;     /* bytes, 1000000 */
     unsigned workers;         /* query threads, 2 */
     unsigned live_pool;       /* live fallback connections, 2 */
-    unsigned answer_cache_mb; /* rendered answers kept for reuse, 64; 0: off */
+    unsigned answer_cache_mb; /* rendered answers kept for reuse, 256; 0: off */
     unsigned poll_interval_ms;/* 5000 */
     bool poller;              /* run the poller thread (true) */
     char *log_level;          /* "info" */

@@ -279,3 +279,18 @@ struct cache_source cache_source_lmdb(struct cache_rd *rd);
 int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out) MUST_CHECK;
 /* true when every model the plan reads is warm in rd's snapshot. */
 bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd);
+/* The ids of the models the plan reads, each once, into out (room for
+ * schema->n_models); returns how many. */
+size_t cache_plan_models(const struct cache_plan *p, uint16_t *out);
+
+/* ---- Data versions (versions.c) ------------------------------------------------
+ * Per model, the id of the last transaction that changed what its readers
+ * see (rows, index entries, a swapped-in rebuild, warm state). Idle polls
+ * leave them alone. The largest version over the models an answer read
+ * changes exactly when the answer would. */
+
+/* rd's snapshot's versions, indexed by model id (between cache_rd_begin
+ * and cache_rd_end; the array stays readable until the next call on rd). */
+int cache_versions_get(struct cache_rd *rd, const uint64_t **out) MUST_CHECK;
+/* The id of the transaction rd's snapshot shows (0 when not active). */
+uint64_t cache_versions_snapshot(struct cache_rd *rd);

@@ -11,6 +11,7 @@
  *       "\0shape"               the schema shape text (see shape.c), to name what changed
  *       "\0slots"               one byte per model (schema order): bit 0 = live slot,
  *                               bit 1 = a rebuild into the other slot is open
+ *       "\0vers"                be64 per model (schema order): data versions (versions.c)
  *       [0x01][be16 model id]   struct cache_meta, versioned fixed layout (meta.c)
  *       [0x02][be16 model id][be64 seq]
  *                               struct cache_run; seq grows by one per run, the oldest
@@ -82,6 +83,8 @@ struct cache_rd {
     uint8_t *slots;          /* n_models bytes read at begin (or the wtxn's) */
     unsigned nest;           /* depth of scan/children callbacks in progress */
     uint64_t epoch;          /* bumped per begin: cursors renewed lazily */
+    uint64_t *vers;          /* n_models data versions, read at most once per begin */
+    uint64_t vers_epoch;     /* the epoch vers was read in */
     MDB_cursor **cur;        /* n_db * CACHE_NEST_MAX cached cursors */
     uint64_t *cur_epoch;
 };
@@ -99,7 +102,14 @@ struct cache_wtxn {
      * (too high) value only costs the ordinary path. */
     uint64_t *tail;
     uint8_t *tail_known;
+    uint8_t *changed;        /* per model: its data version moves at commit (versions.c) */
 };
+
+/* ---- versions.c ------------------------------------------------------------ */
+/* Marks the model's data as changed by this transaction. */
+void cache_versions_touch(struct cache_wtxn *w, const struct schema_model *m);
+/* Writes the changed models' new version (this txn's id): before commit. */
+int cache_versions_commit(struct cache_wtxn *w) MUST_CHECK;
 
 /* ---- env.c ---------------------------------------------------------------- */
 /* The one place LMDB codes become negative errnos (STYLE R3). */

@@ -117,6 +117,18 @@ static uint64_t live_rows(struct cache_rd *rd, const struct schema_model *m)
     return mdb_stat(rd->txn, dbi, &st) == 0 ? st.ms_entries : 0;
 }
 
+/* Whether the model is warm decides where its answers come from (the
+ * store or the live database), so a state change is a data change. */
+static void note_state_change(struct cache_wtxn *w, const struct schema_model *m, MDB_val key,
+                              enum cache_state state)
+{
+    MDB_val old;
+    bool was_warm = mdb_get(w->txn, w->c->meta, &key, &old) == MDB_SUCCESS && old.mv_size > 1 &&
+                    ((const uint8_t *)old.mv_data)[1] == CACHE_WARM;
+    if (was_warm != (state == CACHE_WARM))
+        cache_versions_touch(w, m);
+}
+
 int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_meta *meta)
 {
     struct cache_meta copy = *meta;
@@ -126,6 +138,7 @@ int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const str
     uint8_t k[3];
     meta_key(k, m);
     MDB_val key = {3, k}, val = {w->enc.len, buf_data(&w->enc)};
+    note_state_change(w, m, key, meta->state);
     return cache_err_from_mdb(mdb_put(w->txn, w->c->meta, &key, &val, 0));
 }
 

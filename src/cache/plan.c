@@ -304,3 +304,20 @@ bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd)
 {
     return p->root.model && node_warm(&p->root, rd);
 }
+
+static size_t node_models(const struct cache_plan_node *n, uint16_t *out, size_t k)
+{
+    size_t i = 0;
+    while (i < k && out[i] != n->model->id)
+        i++;
+    if (i == k)
+        out[k++] = (uint16_t)n->model->id;
+    for (size_t c = 0; c < n->n_children; c++)
+        k = node_models(&n->children[c], out, k);
+    return k;
+}
+
+size_t cache_plan_models(const struct cache_plan *p, uint16_t *out)
+{
+    return p->root.model ? node_models(&p->root, out, 0) : 0;
+}

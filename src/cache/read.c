@@ -16,6 +16,7 @@ int cache_rd_init(struct cache_rd *rd, struct cache *c)
     memset(rd, 0, sizeof *rd);
     rd->c = c;
     rd->slots = xcalloc(c->schema->n_models + 1u, 1);
+    rd->vers = xcalloc(c->schema->n_models + 1u, sizeof *rd->vers);
     rd->cur = xcalloc(c->n_db * CACHE_NEST_MAX, sizeof *rd->cur);
     rd->cur_epoch = xcalloc(c->n_db * CACHE_NEST_MAX, sizeof *rd->cur_epoch);
     return 0;
@@ -40,6 +41,7 @@ void cache_rd_fini(struct cache_rd *rd)
     if (rd->txn && !rd->w)
         mdb_txn_abort(rd->txn);
     free(rd->slots);
+    free(rd->vers);
     free(rd->cur);
     free(rd->cur_epoch);
     memset(rd, 0, sizeof *rd);

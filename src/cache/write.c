@@ -39,13 +39,18 @@ static void wtxn_free(struct cache_wtxn *w)
     buf_fini(&w->old);
     free(w->tail);
     free(w->tail_known);
+    free(w->changed);
     free(w);
 }
 
 int cache_wtxn_commit(struct cache_wtxn *w)
 {
+    int rc = cache_versions_commit(w);
     cache_rd_fini(&w->rd); /* closes write cursors while the txn still lives */
-    int rc = cache_err_from_mdb(mdb_txn_commit(w->txn));
+    if (rc == 0)
+        rc = cache_err_from_mdb(mdb_txn_commit(w->txn));
+    else
+        mdb_txn_abort(w->txn);
     wtxn_free(w);
     return rc;
 }
@@ -66,6 +71,14 @@ static MDB_dbi write_dbi(struct cache_wtxn *w, const struct schema_model *m, uns
 {
     *slot = cache_slot_write(w->slots, m->id);
     return w->c->dbi[cache_db_rows(m->id, *slot)];
+}
+
+/* A change readers see now: not one into a rebuild's shadow slot, which
+ * they see at the swap. */
+static void changed(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
+{
+    if (slot == cache_slot_live(w->slots, m->id))
+        cache_versions_touch(w, m);
 }
 
 /* True when the stored row has the same fingerprint (and size) as the new one. */
@@ -185,6 +198,8 @@ int cache_row_put_encoded(struct cache_wtxn *w, const struct schema_model *m, st
         r = CACHE_PUT_INSERTED;
     else if (rc == -EEXIST)
         rc = row_upsert(w, m, dbi, slot, row, &r);
+    if (rc == 0 && r != CACHE_PUT_UNCHANGED)
+        changed(w, m, slot);
     if (rc == 0 && res)
         *res = r;
     return rc;
@@ -215,5 +230,6 @@ int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_
     buf_append(&w->old, val.mv_data, val.mv_size);
     if ((rc = cache_index_update(w, m, slot, buf_slice(&w->old), (struct slice){NULL, 0})) < 0)
         return rc;
+    changed(w, m, slot);
     return cache_err_from_mdb(mdb_del(w->txn, dbi, &key, NULL));
 }

@@ -1,17 +1,20 @@
 /*
  * Rendered answers kept for identical requests. Collectors tend to ask the
  * same question again and again (the same event with the same options,
- * every few seconds, from many clients); between two commits of the
- * poller the answer cannot change, so the ack tail rendered once
+ * every few seconds, from many clients); while none of the models an
+ * answer read has changed, the ack tail rendered once
  * ('[{"success":true,"data":[...]}]', see pkt.c) is written again, by
  * reference, for every later ack instead of being read out of LMDB again.
  *
  * An entry is keyed by the request's exact argument text (what follows the
- * ack id: ["event",opts]) and tagged with the LMDB transaction id that was
- * the newest when its rendering began. It is used only while that id is
- * still the newest: any commit (the poller, or a `cwcachectl warm` in
- * another process) makes every older entry stale. Only answers rendered
- * from the warm cache are kept; live-fallback answers are not.
+ * ack id: ["event",opts]) and holds the models its plan read and the
+ * largest of their data versions in the snapshot it was rendered from
+ * (cache/versions.c). It is used only while that is still the largest of
+ * their versions in the newest snapshot: a change to any of those models,
+ * committed by the poller or by `cwcachectl warm` in another process,
+ * makes it stale; polls that find nothing new and changes to other models
+ * do not. Only answers rendered from the warm cache are kept; live-fallback
+ * answers are not.
  *
  * Loop thread only, so no locks. Bounded by bytes and by SIO_ANSWERS_MAX
  * entries (a lookup walks the list): least recently used entries go first,
@@ -22,6 +25,7 @@
 #include "sio/sio_int.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <xxhash.h>
 
@@ -30,7 +34,9 @@ struct sio_answer {
     uint64_t hash;                  /* XXH3 of key: most misses end here */
     struct buf key;
     struct sio_tail *tail;
-    uint64_t txn;
+    uint16_t *deps;                 /* the models the answer read */
+    size_t n_deps;
+    uint64_t version;               /* the largest of their versions when rendered */
     const struct collector *col;
 };
 
@@ -41,7 +47,7 @@ void sio_answers_init(struct sio_answers *a, size_t cap_bytes)
 
 static size_t entry_bytes(const struct sio_answer *e)
 {
-    return sizeof *e + e->key.len + e->tail->b.len;
+    return sizeof *e + e->key.len + e->n_deps * sizeof *e->deps + e->tail->b.len;
 }
 
 static void unlink_entry(struct sio_answers *a, struct sio_answer *e)
@@ -75,6 +81,7 @@ static void drop(struct sio_answers *a, struct sio_answer *e)
     a->n--;
     buf_fini(&e->key);
     sio_tail_unref(e->tail);
+    free(e->deps);
     free(e);
 }
 
@@ -86,7 +93,16 @@ static struct sio_answer *find(struct sio_answers *a, struct slice key, uint64_t
     return NULL;
 }
 
-struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, uint64_t txn,
+uint64_t sio_answers_version(const uint16_t *deps, size_t n_deps, const uint64_t *vers)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n_deps; i++)
+        if (vers[deps[i]] > v)
+            v = vers[deps[i]];
+    return v;
+}
+
+struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, const uint64_t *vers,
                                  const struct collector **col)
 {
     if (!a->cap_bytes || !a->n)
@@ -94,31 +110,36 @@ struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, uint64
     struct sio_answer *e = find(a, key, XXH3_64bits(key.p, key.len));
     if (!e)
         return NULL;
-    if (e->txn != txn) { /* the store moved on since: never right again */
-        drop(a, e);
+    if (sio_answers_version(e->deps, e->n_deps, vers) != e->version) {
+        drop(a, e); /* a model it read has changed: never right again */
+        a->stale++;
         return NULL;
     }
+    a->hits++;
     unlink_entry(a, e);
     push_front(a, e);
     *col = e->col;
     return e->tail;
 }
 
-void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail, uint64_t txn,
-                     const struct collector *col)
+void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
+                     const struct sio_answer_deps *d, const struct collector *col)
 {
     if (!a->cap_bytes || key.len + tail->b.len > a->cap_bytes / 2)
         return;
     uint64_t hash = XXH3_64bits(key.p, key.len);
     struct sio_answer *old = find(a, key, hash);
     if (old) {
-        if (old->txn >= txn)
-            return; /* an answer from the same or a newer snapshot is kept */
+        if (old->version >= d->version)
+            return; /* an answer from the same or newer data is kept */
         drop(a, old);
     }
     struct sio_answer *e = xcalloc(1, sizeof *e);
     e->hash = hash;
-    e->txn = txn;
+    e->version = d->version;
+    e->deps = xmalloc(d->n * sizeof *e->deps);
+    memcpy(e->deps, d->ids, d->n * sizeof *e->deps);
+    e->n_deps = d->n;
     e->col = col;
     e->tail = tail;
     tail->refs++;
@@ -138,11 +159,21 @@ void sio_answers_fini(struct sio_answers *a)
     *a = (struct sio_answers){0};
 }
 
-bool sio_answers_txn(struct cache *c, uint64_t *txn)
+const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, struct cache_rd *rd)
 {
     struct cache_stats st;
-    if (!c || cache_stats_get(c, &st) < 0)
-        return false;
-    *txn = st.last_txn_id;
-    return true;
+    if (!c || !rd || cache_stats_get(c, &st) < 0)
+        return NULL;
+    if (a->vers && st.last_txn_id == a->vers_txn)
+        return a->vers; /* nothing committed since they were read */
+    a->vers = NULL;
+    const uint64_t *vers;
+    if (cache_rd_begin(rd) < 0)
+        return NULL;
+    if (cache_versions_get(rd, &vers) == 0) {
+        a->vers = vers;
+        a->vers_txn = cache_versions_snapshot(rd);
+    }
+    cache_rd_end(rd);
+    return a->vers;
 }

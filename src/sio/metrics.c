@@ -3,8 +3,8 @@
  *
  * Per model (from the cache's meta, read on the loop thread): rows, state,
  * readiness, cursor lag, last run duration, result and time. Per collector:
- * requests, errors and a latency histogram. Then connected clients and the
- * LMDB map use.
+ * requests, errors and a latency histogram. Then connected clients, answer
+ * reuse and the LMDB map use.
  *
  * The per-collector counters are only ever touched on the loop thread: a
  * request is counted when its answer comes back from the workers
@@ -257,6 +257,17 @@ static void server_render(struct sio *s, struct buf *b)
     buf_printf(b, "cwcache_clients_connected %zu\n", s->n_sessions);
     help_type(b, "cwcache_requests_in_flight", "gauge", "Events being answered by the workers");
     buf_printf(b, "cwcache_requests_in_flight %u\n", atomic_load(&s->w.inflight));
+    const struct sio_answers *a = &s->answers;
+    help_type(b, "cwcache_answers_reused_total", "counter",
+              "Events answered with a kept answer (answer_cache_mb)");
+    buf_printf(b, "cwcache_answers_reused_total %" PRIu64 "\n", a->hits);
+    help_type(b, "cwcache_answers_stale_total", "counter",
+              "Kept answers dropped because a model they read changed");
+    buf_printf(b, "cwcache_answers_stale_total %" PRIu64 "\n", a->stale);
+    help_type(b, "cwcache_answers_kept", "gauge", "Answers kept for reuse");
+    buf_printf(b, "cwcache_answers_kept %zu\n", a->n);
+    help_type(b, "cwcache_answers_kept_bytes", "gauge", "Bytes of answers kept for reuse");
+    buf_printf(b, "cwcache_answers_kept_bytes %zu\n", a->bytes);
     struct cache_stats st;
     if (!s->o.cache || cache_stats_get(s->o.cache, &st) < 0)
         return;

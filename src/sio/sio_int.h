@@ -276,6 +276,14 @@ struct sio_conn {
     char origin[256];             /* echoed by CORS; "" when none or not allowed */
 };
 
+/* What an answer read: its models and the largest of their data versions
+ * in the snapshot it was rendered from (cache/versions.c). */
+struct sio_answer_deps {
+    uint16_t *ids;                /* model ids; owned by the job */
+    size_t n;
+    uint64_t version;
+};
+
 struct sio_job {
     struct sio_job *next;
     sio_handle h;
@@ -289,7 +297,7 @@ struct sio_job {
      * the worker reports back when it rendered from the warm cache */
     struct buf key;
     bool from_cache;              /* rendered from LMDB, not the live fallback */
-    uint64_t txn;                 /* newest LMDB txn id when rendering began */
+    struct sio_answer_deps deps;  /* set when from_cache */
 };
 
 /* ---- Answer reuse (answers.c) --------------------------------------------- */
@@ -300,21 +308,28 @@ struct sio_answer;
 struct sio_answers {
     struct sio_answer *head, *tail;
     size_t n, bytes, cap_bytes;   /* cap_bytes 0: reuse is off */
+    uint64_t hits, stale;         /* answers reused; entries dropped as stale (/metrics) */
+    const uint64_t *vers;         /* the newest data versions seen (sio_answers_versions) */
+    uint64_t vers_txn;            /* the snapshot they were read in */
 };
 
 void sio_answers_init(struct sio_answers *a, size_t cap_bytes);
 void sio_answers_fini(struct sio_answers *a);
-/* The ack tail rendered for exactly this argument text, if it was
- * rendered from the snapshot whose txn id is `txn` (the newest one).
- * The tail is borrowed (valid until the next put or fini: sio_pkt_ack
- * takes a reference); a stale entry is dropped. */
-struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, uint64_t txn,
+/* The largest of vers[] over the models deps[]. */
+uint64_t sio_answers_version(const uint16_t *deps, size_t n_deps, const uint64_t *vers);
+/* The ack tail rendered for exactly this argument text, if none of the
+ * models it read has changed since: vers are the newest data versions
+ * (sio_answers_versions). The tail is borrowed (valid until the next put
+ * or fini: sio_pkt_ack takes a reference); a stale entry is dropped. */
+struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, const uint64_t *vers,
                                  const struct collector **col);
-/* The newest committed LMDB txn id (mdb_env_info: no lock, no syscall). */
-bool sio_answers_txn(struct cache *c, uint64_t *txn);
+/* The newest data versions of the store, read through rd only when a
+ * transaction has committed since the last call (mdb_env_info: no lock,
+ * no syscall); NULL when the store cannot be read. */
+const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, struct cache_rd *rd);
 /* Keeps a reference to tail for key (ignored when too large or reuse is off). */
-void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail, uint64_t txn,
-                     const struct collector *col);
+void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
+                     const struct sio_answer_deps *d, const struct collector *col);
 
 struct sio_workers {
     pthread_t *threads;

@@ -138,10 +138,11 @@ static bool answer_reuse(struct sio_session *ss, uint64_t id, struct slice args)
 {
     struct sio *s = ss->srv;
     const struct collector *col;
-    uint64_t txn;
+    const uint64_t *vers;
     struct sio_tail *t;
-    if (!s->answers.cap_bytes || s->draining || !sio_answers_txn(s->o.cache, &txn) ||
-        !(t = sio_answers_get(&s->answers, args, txn, &col)))
+    if (!s->answers.cap_bytes || s->draining ||
+        !(vers = sio_answers_versions(&s->answers, s->o.cache, s->rd)) ||
+        !(t = sio_answers_get(&s->answers, args, vers, &col)))
         return false;
     sio_metrics_observe(s, col, false, 0);
     sio_session_send(ss, sio_pkt_ack(t, id));

@@ -18,8 +18,10 @@
 
 #include "log.h"
 
-static int render_cached(struct sio_job *j, struct cache_rd *rd, struct buf *out, bool *warm,
-                         char *err, size_t errlen)
+/* Renders the answer when every model the plan reads is warm (*warm);
+ * with reuse on, also notes what it read, from the same snapshot. */
+static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, struct buf *out,
+                         bool *warm, char *err, size_t errlen)
 {
     *warm = false;
     if (!rd)
@@ -34,6 +36,14 @@ static int render_cached(struct sio_job *j, struct cache_rd *rd, struct buf *out
         if (rc < 0)
             snprintf(err, errlen, "cache read failed: %s", strerror(-rc));
     }
+    const uint64_t *vers;
+    if (*warm && rc == 0 && j->key.len && cache_versions_get(rd, &vers) == 0) {
+        struct sio_answer_deps *d = &j->deps;
+        d->ids = xmalloc(s->o.schema->n_models * sizeof *d->ids);
+        d->n = cache_plan_models(&j->plan, d->ids);
+        d->version = sio_answers_version(d->ids, d->n, vers);
+        j->from_cache = true;
+    }
     cache_rd_end(rd);
     return rc;
 }
@@ -44,15 +54,7 @@ static void job_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
     char err[512] = "";
     bool warm;
     sio_ack_ok_open(&t->b);
-    /* Read before the snapshot is taken: an answer tagged with an older id
-     * than its snapshot is only ever a miss later, never a wrong hit. */
-    uint64_t txn;
-    bool reusable = j->key.len && sio_answers_txn(s->o.cache, &txn);
-    int rc = render_cached(j, rd, &t->b, &warm, err, sizeof err);
-    if (warm && rc == 0 && reusable) {
-        j->from_cache = true;
-        j->txn = txn;
-    }
+    int rc = render_cached(s, j, rd, &t->b, &warm, err, sizeof err);
     if (!warm) {
         if (s->o.live) {
             rc = poller_live_query(s->o.live, &j->plan, &t->b, err, sizeof err);
@@ -168,8 +170,9 @@ void sio_workers_drain_results(struct sio *s)
         struct sio_session *ss = sio_session_get(s, j->h);
         sio_metrics_observe(s, j->col, j->failed, sio_metrics_now_us() - j->t0_us);
         if (j->from_cache && !j->failed)
-            sio_answers_put(&s->answers, buf_slice(&j->key), j->tail, j->txn, j->col);
+            sio_answers_put(&s->answers, buf_slice(&j->key), j->tail, &j->deps, j->col);
         buf_fini(&j->key);
+        free(j->deps.ids);
         if (ss)
             sio_socket_answer(ss, sio_pkt_ack(j->tail, j->ack_id));
         sio_tail_unref(j->tail);
@@ -201,6 +204,7 @@ void sio_workers_stop(struct sio *s)
         n = j->next;
         sio_tail_unref(j->tail);
         buf_fini(&j->key);
+        free(j->deps.ids);
         free(j);
     }
     w->jobs = w->jobs_last = w->results = w->results_last = NULL;

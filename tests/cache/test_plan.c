@@ -190,3 +190,21 @@ Test(cache_plan, fini_accepts_null_and_twice)
     cache_plan_fini(&p);
     cache_plan_fini(NULL);
 }
+
+Test(cache_plan, models_read_are_listed_once_each)
+{
+    struct cache_plan p;
+    char err[128];
+    uint16_t ids[8];
+    cr_assert_eq(parse(&p, "Category", "{\"include\":{\"subcategories\":{\"include\":[\"products\"]}}}",
+                       err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cache_plan_models(&p, ids), 3);
+    cr_assert_eq(ids[0], fx_model("Category")->id);
+    cr_assert_eq(ids[1], fx_model("Subcategory")->id);
+    cr_assert_eq(ids[2], fx_model("Product")->id);
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Company", "{\"include\":[\"children\",\"parent\"]}", err, sizeof err), 0);
+    cr_assert_eq(cache_plan_models(&p, ids), 1, "a self relation reads the same model");
+    cr_assert_eq(ids[0], fx_model("Company")->id);
+    cache_plan_fini(&p);
+}

@@ -33,6 +33,23 @@ function rename(db, recId, name) {
 
 const SELECT = { select: ["companyRecId", "companyName"] };
 
+// Renames a member (another table than the companies') the same way.
+function renameMember(db, recId, first) {
+  const code =
+    "import sqlite3,sys\n" +
+    "c=sqlite3.connect(sys.argv[1])\n" +
+    "c.execute(\"UPDATE Member SET First_Name=?, Last_Update=strftime('%Y-%m-%d %H:%M:%f','now'), Last_Update_UTC=strftime('%Y-%m-%d %H:%M:%f','now') WHERE Member_RecID=?\",(sys.argv[2],int(sys.argv[3])))\n" +
+    "c.commit()";
+  execFileSync("/usr/bin/python3", ["-c", code, db, first, String(recId)]);
+}
+
+async function metric(name) {
+  const r = await L.httpReq(`${server.url}/metrics`);
+  const m = r.body.match(new RegExp(`^${name} (\\d+)$`, "m"));
+  assert.ok(m, `${name} in /metrics`);
+  return Number(m[1]);
+}
+
 test("a repeated request gets the same bytes, and a committed change ends the reuse", async () => {
   const s = await L.connect(server, { transports: ["websocket"] });
   try {
@@ -62,6 +79,35 @@ test("a repeated request gets the same bytes, and a committed change ends the re
     } finally {
       p.close();
     }
+  } finally {
+    s.close();
+  }
+});
+
+// The poller commits every half second here even when nothing is new (run
+// history, cursors); only a change to a table an answer read ends its reuse.
+test("a kept answer outlives idle polls and changes to other tables", async () => {
+  const s = await L.connect(server, { transports: ["websocket"] });
+  try {
+    const first = await L.emit(s, "fetchCompanies", SELECT);
+    assert.equal(first.success, true, first.error);
+    await L.sleep(1500); /* three idle poll rounds */
+    const members = await L.emit(s, "fetchMembers", { select: ["memberRecId", "firstName"] });
+    const who = members.data[1].memberRecId;
+    renameMember(source.db, who, "Renamed Member");
+    const end = Date.now() + 30000;
+    let seen;
+    while (Date.now() < end) {
+      const r = await L.emit(s, "fetchMembers", { select: ["memberRecId", "firstName"] });
+      seen = r.data.find((row) => row.memberRecId === who).firstName;
+      if (seen === "Renamed Member") break;
+      await L.sleep(100);
+    }
+    assert.equal(seen, "Renamed Member", "the member change was committed");
+    const reused = await metric("cwcache_answers_reused_total");
+    const again = await L.emit(s, "fetchCompanies", SELECT);
+    assert.deepEqual(again, first);
+    assert.equal(await metric("cwcache_answers_reused_total"), reused + 1, "answered from the kept answer");
   } finally {
     s.close();
   }

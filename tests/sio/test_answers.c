@@ -6,10 +6,11 @@ static const struct collector *const COL = (const struct collector *)0x1;
 
 static struct slice S(const char *s) { return slice_str(s); }
 
-static bool get(struct sio_answers *a, const char *key, uint64_t txn, struct slice *body)
+/* Most tests: answers that read model 0 only, whose data version is `v`. */
+static bool get_v(struct sio_answers *a, const char *key, const uint64_t *vers, struct slice *body)
 {
     const struct collector *col = NULL;
-    struct sio_tail *t = sio_answers_get(a, S(key), txn, &col);
+    struct sio_tail *t = sio_answers_get(a, S(key), vers, &col);
     if (t) {
         cr_assert_eq(col, COL);
         *body = buf_slice(&t->b);
@@ -17,13 +18,27 @@ static bool get(struct sio_answers *a, const char *key, uint64_t txn, struct sli
     return t != NULL;
 }
 
+static bool get(struct sio_answers *a, const char *key, uint64_t v, struct slice *body)
+{
+    uint64_t vers[3] = {v, 0, 0};
+    return get_v(a, key, vers, body);
+}
+
 /* What a worker hands over: a tail with one reference, given up after the put. */
-static void put(struct sio_answers *a, const char *key, const char *body, uint64_t txn)
+static void put_deps(struct sio_answers *a, const char *key, const char *body, uint16_t *ids, size_t n,
+                     uint64_t version)
 {
     struct sio_tail *t = sio_tail_new();
     buf_puts(&t->b, body);
-    sio_answers_put(a, S(key), t, txn, COL);
+    struct sio_answer_deps d = {ids, n, version};
+    sio_answers_put(a, S(key), t, &d, COL);
     sio_tail_unref(t);
+}
+
+static void put(struct sio_answers *a, const char *key, const char *body, uint64_t v)
+{
+    uint16_t model0 = 0;
+    put_deps(a, key, body, &model0, 1, v);
 }
 
 Test(sio_answers, identical_text_same_snapshot_is_a_hit)
@@ -38,7 +53,7 @@ Test(sio_answers, identical_text_same_snapshot_is_a_hit)
     sio_answers_fini(&a);
 }
 
-Test(sio_answers, a_newer_commit_makes_the_entry_stale_for_good)
+Test(sio_answers, a_change_to_the_model_read_makes_the_entry_stale_for_good)
 {
     struct sio_answers a;
     struct slice body;
@@ -132,11 +147,37 @@ Test(sio_answers, a_dropped_tail_lives_on_in_the_packets_that_hold_it)
     sio_answers_init(&a, 1 << 20);
     put(&a, "k", "[{\"success\":true,\"data\":[1]}]", 1);
     const struct collector *col;
-    struct sio_pkt *p = sio_pkt_ack(sio_answers_get(&a, S("k"), 1, &col), 42);
+    uint64_t vers[1] = {1};
+    struct sio_pkt *p = sio_pkt_ack(sio_answers_get(&a, S("k"), vers, &col), 42);
     cr_assert_not(get(&a, "k", 2, &body), "a commit makes the entry stale: dropped");
     cr_assert_eq(a.n, 0);
     cr_assert_eq(sio_pkt_len(p), strlen("4342[{\"success\":true,\"data\":[1]}]"));
     cr_assert(slice_eq(buf_slice(&p->tail->b), S("[{\"success\":true,\"data\":[1]}]")));
     sio_pkt_free(p); /* the last reference: ASan reports a leak or a double free */
     sio_answers_fini(&a);
+}
+
+Test(sio_answers, only_a_change_to_a_model_the_answer_read_ends_its_reuse)
+{
+    struct sio_answers a;
+    struct slice body;
+    uint16_t read[2] = {0, 2}; /* e.g. companies with their contacts */
+    uint64_t vers[3] = {5, 3, 7};
+    sio_answers_init(&a, 1 << 20);
+    put_deps(&a, "k", "[1]", read, 2, sio_answers_version(read, 2, vers));
+    vers[1] = 9; /* another model changed */
+    cr_assert(get_v(&a, "k", vers, &body));
+    vers[0] = 10; /* a model it read changed: its version is the newest */
+    cr_assert_not(get_v(&a, "k", vers, &body));
+    cr_assert_eq(a.n, 0);
+    sio_answers_fini(&a);
+}
+
+Test(sio_answers, version_is_the_largest_over_the_models_read)
+{
+    uint16_t read[3] = {2, 0, 1};
+    uint64_t vers[3] = {4, 9, 6};
+    cr_assert_eq(sio_answers_version(read, 3, vers), 9);
+    cr_assert_eq(sio_answers_version(read, 1, vers), 6);
+    cr_assert_eq(sio_answers_version(read, 0, vers), 0);
 }

@@ -551,6 +551,8 @@ def case_metrics(env):
         "cwcache_collector_request_duration_seconds": "histogram",
         "cwcache_clients_connected": "gauge", "cwcache_lmdb_map_size_bytes": "gauge",
         "cwcache_lmdb_map_used_bytes": "gauge", "cwcache_unknown_events_total": "counter",
+        "cwcache_answers_reused_total": "counter", "cwcache_answers_stale_total": "counter",
+        "cwcache_answers_kept": "gauge", "cwcache_answers_kept_bytes": "gauge",
     }
     for name, typ in want.items():
         check(types.get(name) == typ, f"{name}: type {types.get(name)}, wanted {typ}")

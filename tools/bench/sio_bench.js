@@ -202,7 +202,7 @@ async function startCwcache(dir, url, tag, name = "cwcache") {
   const extra = name === "cwcache" ? [] : ["--answer-cache-mb", "0", "--poller", "false"];
   const p = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data-" + tag),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
-    "--poll-interval-ms", "600000", "--ping-timeout", "120000", ...extra], { DATABASE_URL: url, PSK, PORT: "" }, dir, `${name}-${tag}`);
+    "--ping-timeout", "120000", ...extra], { DATABASE_URL: url, PSK, PORT: "" }, dir, `${name}-${tag}`);
   const port = await portOf(pf, p, name);
   await waitReady(port);
   return { name, port, pid: p.pid };

@@ -25,6 +25,7 @@ struct conf {
     char *tls_cert, *tls_key; /* both: https/wss */
     unsigned ping_interval;   /* ms, 25000 */
     unsigned ping_timeout;    /* ms, 20000 */
+    unsigned connect_timeout; /* ms without a CONNECT before the session closes, 45000; 0: none */
     uint64_t max_payload;     /* bytes, 1000000 */
     unsigned workers;         /* query threads, 2 */
     unsigned live_pool;       /* live fallback connections, 2 */

@@ -116,6 +116,7 @@ static int serve_start(struct app *a)
     struct sio_opts so = {
         .bind = c->bind, .port = (int)c->port, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
         .ping_interval_ms = c->ping_interval, .ping_timeout_ms = c->ping_timeout,
+        .connect_timeout_ms = c->connect_timeout,
         .max_payload = c->max_payload, .workers = c->workers,
         .answer_cache_bytes = (size_t)c->answer_cache_mb << 20,
         .psk = c->insecure_no_psk && !c->psk ? NULL : c->psk,

@@ -39,6 +39,15 @@ static uint32_t slot_alloc(struct sio *s)
     return s->n_slots++;
 }
 
+/* As the Node server's connectTimeout: a session that has not joined the
+ * namespace in time is closed, so idle handshakes cannot pile up. */
+static void connect_wait_cb(struct sio_timer *t)
+{
+    struct sio_session *ss = lws_container_of(t, struct sio_session, connect_wait);
+    if (ss->sock != SOCK_CONNECTED)
+        sio_session_close(ss, "no CONNECT within connect_timeout");
+}
+
 struct sio_session *sio_session_new(struct sio *s, enum sio_transport t)
 {
     uint32_t slot = slot_alloc(s);
@@ -50,6 +59,8 @@ struct sio_session *sio_session_new(struct sio *s, enum sio_transport t)
     sio_id_make(ss->sid, slot);
     s->slots[slot] = ss;
     s->n_sessions++;
+    if (s->o.connect_timeout_ms)
+        sio_timer_start(s, &ss->connect_wait, connect_wait_cb, s->o.connect_timeout_ms);
     return ss;
 }
 
@@ -145,6 +156,7 @@ void sio_session_close(struct sio_session *ss, const char *why)
     log_debug(LOG_SIO, "session %s closed: %s", ss->sid, why);
     sio_timer_stop(s, &ss->ping);
     sio_timer_stop(s, &ss->auth_delay);
+    sio_timer_stop(s, &ss->connect_wait);
     if (ss->get_wsi)
         release_get(ss);
     if (ss->ws_wsi)

@@ -25,6 +25,7 @@ struct sio_opts {
     const char *tls_cert, *tls_key;/* both set: https/wss */
     unsigned ping_interval_ms;     /* Engine.IO pingInterval (25000) */
     unsigned ping_timeout_ms;      /* Engine.IO pingTimeout (20000) */
+    unsigned connect_timeout_ms;   /* Socket.IO connectTimeout (45000; 0: none) */
     size_t max_payload;            /* Engine.IO maxPayload (1000000) */
     unsigned workers;              /* query worker threads (2) */
     size_t answer_cache_bytes;     /* rendered answers kept for identical requests (0: none) */

@@ -244,6 +244,7 @@ struct sio_session {
     bool awaiting_pong;
     struct sio_timer ping;        /* next ping, or the pong deadline */
     struct sio_timer auth_delay;  /* a refused CONNECT answered late */
+    struct sio_timer connect_wait;/* closes a session that never joins "/" */
     enum sio_sock_state sock;
     char sock_id[SIO_ID_LEN + 1];
     char *hdr_psk, *query_psk;    /* from the handshake request; may be NULL */

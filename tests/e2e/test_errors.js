@@ -210,6 +210,35 @@ test("SIGTERM: in-flight answers finish, exit 0", async () => {
   s.close();
 });
 
+test("connect timeout: a session that never joins / is closed, a connected one stays", async () => {
+  const ct = await L.startServer(source, { args: ["--connect-timeout", "400", "--poller", "false"] });
+  try {
+    const idle = await L.rawWs(ct);
+    await idle.next(); /* the open packet; no CONNECT follows */
+    const t0 = Date.now();
+    const closed = await idle.next(3000);
+    assert.ok(closed.close !== undefined, "closed without a CONNECT");
+    assert.ok(Date.now() - t0 >= 300, "not before connect_timeout");
+
+    const refused = await L.rawWs(ct);
+    await refused.next();
+    refused.send('40{"psk":"wrong"}');
+    assert.match((await refused.next(2000)).data, /^44/);
+    assert.ok((await refused.next(3000)).close !== undefined, "a refused CONNECT does not join /");
+
+    const s = await L.connect(ct, { transports: ["websocket"] });
+    try {
+      await L.sleep(800);
+      assert.equal(s.connected, true, "a connected session stays");
+      assert.equal((await L.emit(s, "fetchCompanies", { select: ["companyId"] })).success, true);
+    } finally {
+      s.close();
+    }
+  } finally {
+    assert.equal(await L.stopServer(ct), 0);
+  }
+});
+
 test("heartbeat: pings every pingInterval, no pong within pingTimeout closes", async () => {
   const hb = await L.startServer(source, { args: ["--ping-interval", "300", "--ping-timeout", "200", "--poller", "false"] });
   try {

@@ -163,6 +163,20 @@ int cache_keys_next(struct cache_rd *rd, const struct schema_model *m, bool from
     return rc == -ENOENT ? 0 : rc;
 }
 
+/* Rows are visited one step behind the cursor: while the callback renders
+ * a row, the next one's first cache lines (header, offset table, leading
+ * fields) are already on their way. A scan is bound by memory latency on
+ * the map, one or two misses per row, which this overlaps with the work. */
+#define SCAN_PREFETCH_LINES 4
+
+static void row_prefetch(const MDB_val *v)
+{
+    const char *p = v->mv_data;
+    size_t n = v->mv_size < SCAN_PREFETCH_LINES * 64 ? v->mv_size : SCAN_PREFETCH_LINES * 64;
+    for (size_t off = 0; off < n; off += 64)
+        __builtin_prefetch(p + off);
+}
+
 int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb cb, void *arg)
 {
     MDB_cursor *cur;
@@ -170,16 +184,20 @@ int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb c
     int rc = cache_rd_cursor(rd, db, &cur);
     if (rc < 0)
         return rc;
-    MDB_val key, val;
+    MDB_val key, val, next;
     rd->nest++;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (rc == 0) {
+        rc = mdb_cursor_get(cur, &key, &next, MDB_NEXT);
+        if (rc == 0)
+            row_prefetch(&next);
         int r = cb(arg, (struct slice){val.mv_data, val.mv_size});
         if (r) {
             rd->nest--;
             cache_rd_cursor_done(rd, db, cur);
             return r;
         }
+        val = next;
     }
     rd->nest--;
     cache_rd_cursor_done(rd, db, cur);

@@ -52,6 +52,24 @@ test("https polling upgrades to wss and answers like plain http", async () => {
   }
 });
 
+// Kept answers are written by reference in 32 KiB slices (src/sio/pkt.c);
+// over TLS each slice goes through SSL_write, which may take it in parts.
+test("a big kept answer over wss and https polling, many times at once, stays intact", async () => {
+  const clients = [
+    await L.connect(tls, { rejectUnauthorized: false, transports: ["websocket"] }),
+    await L.connect(tls, { rejectUnauthorized: false, transports: ["polling"] }),
+  ];
+  try {
+    const want = await L.emit(clients[0], "fetchCompanies");
+    assert.equal(want.success, true, want.error);
+    assert.ok(JSON.stringify(want).length > 2 * 32 * 1024, "the answer spans several slices");
+    const got = await Promise.all(clients.flatMap((c) => Array.from({ length: 8 }, () => L.emit(c, "fetchCompanies"))));
+    for (const a of got) assert.deepEqual(a, want);
+  } finally {
+    clients.forEach((c) => c.close());
+  }
+});
+
 test("a client that does not trust the certificate is refused", async () => {
   await assert.rejects(L.connect(tls, { transports: ["websocket"] }));
 });

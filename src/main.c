@@ -141,7 +141,7 @@ static int serve_start(struct app *a)
     }
     struct poller_opts po = {
         .db = &a->db, .schema = a->schema, .cache = a->cache, .models = a->models,
-        .interval_ms = c->poll_interval_ms, .on_commit = sio_on_commit, .on_commit_arg = a->sio,
+        .interval_ms = c->poll_interval_ms,
     };
     if ((rc = poller_start(&a->poller, &po)) < 0)
         return fail("poller", strerror(-rc));

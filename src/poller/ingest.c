@@ -185,8 +185,6 @@ static int write_all(struct ingest *g, const volatile bool *stop, pingest_progre
             s->cursor = cursor, s->state = state, s->run = run;
             return rc;
         }
-        if (g->e->on_commit && (s->run.applied || s->run.deleted))
-            g->e->on_commit(g->e->on_commit_arg);
         if (progress)
             progress(arg, s);
     }

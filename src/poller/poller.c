@@ -314,8 +314,7 @@ static struct poller *poller_new(const struct poller_opts *o)
     pthread_mutex_init(&p->mu, NULL);
     p->rand = (uint32_t)pclock_mono_ns();
     p->env = (struct psync_env){.cache = o->cache, .conn = &p->conn,
-                                .batch_rows = p->o.batch_rows, .overlap_s = p->o.overlap_s,
-                                .on_commit = o->on_commit, .on_commit_arg = o->on_commit_arg};
+                                .batch_rows = p->o.batch_rows, .overlap_s = p->o.overlap_s};
     return p;
 }
 

@@ -40,10 +40,6 @@ struct poller_opts {
     unsigned overlap_s;         /* late-commit window re-read before the cursor; default 120 */
     unsigned reconcile_s;       /* delete reconciliation interval; default 900 */
     unsigned batch_rows;        /* keyset page size; default 5000 */
-    /* Called on the poller thread after each committed batch (the server
-     * wakes its event loop with lws_cancel_service()). May be NULL. */
-    void (*on_commit)(void *arg);
-    void *on_commit_arg;
     /* Optional (benchmarks): time spent per phase is added here by
      * poller_warm (the thread adds it when it stops). May be NULL. */
     struct poller_timing *timing;

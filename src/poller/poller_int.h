@@ -270,8 +270,6 @@ struct psync_env {
     unsigned batch_rows;
     unsigned overlap_s;
     bool warm;                  /* a warm-up (cwcachectl warm): runs are recorded as "warm" */
-    void (*on_commit)(void *arg);
-    void *on_commit_arg;
     /* counts for tests and benchmarks: time spent per phase (ns). ns_fetch is
      * only written by the fetch side, the others by the writer. */
     uint64_t rows, ns_fetch, ns_apply, ns_commit;

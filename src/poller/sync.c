@@ -477,8 +477,6 @@ int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size
     }
     if (rc < 0)
         goto fail;
-    if (e->on_commit && (s->run.applied || s->run.deleted))
-        e->on_commit(e->on_commit_arg);
     *done = s->page.done;
     if (*done)
         s->pass = PASS_NONE;

@@ -187,8 +187,7 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
     struct warm w = {.o = o, .progress = progress, .arg = arg, .stop = stop};
     w.env = (struct psync_env){.cache = o->cache, .conn = &w.conn,
                                .batch_rows = o->batch_rows ? o->batch_rows : 5000,
-                               .overlap_s = o->overlap_s ? o->overlap_s : 120, .warm = true,
-                               .on_commit = o->on_commit, .on_commit_arg = o->on_commit_arg};
+                               .overlap_s = o->overlap_s ? o->overlap_s : 120, .warm = true};
     int rc = pconn_job_begin(o->cache, &w.env.rd, err, errlen);
     if (rc < 0)
         return rc;

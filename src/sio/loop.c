@@ -76,18 +76,6 @@ void sio_conn_fini(struct sio *s, struct sio_conn *c)
     buf_fini(&c->rx);
 }
 
-static void on_wake(struct sio *s)
-{
-    sio_workers_drain_results(s);
-    unsigned commits = atomic_load_explicit(&s->commits, memory_order_acquire);
-    if (commits != s->commits_seen) {
-        /* A poller batch committed: answers read LMDB afresh anyway, so
-         * there is nothing to invalidate; the count is kept for tracing. */
-        log_debug(LOG_SIO, "poller committed %u batch(es)", commits - s->commits_seen);
-        s->commits_seen = commits;
-    }
-}
-
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -128,7 +116,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             sio_conn_fini(s, c);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        on_wake(s);
+        sio_workers_drain_results(s);
         return 0;
     default:
         return 0;
@@ -220,13 +208,6 @@ void sio_stop(struct sio *s)
     s->stop_req = 1;
     if (s->ctx)
         lws_cancel_service(s->ctx);
-}
-
-void sio_on_commit(void *arg)
-{
-    struct sio *s = arg;
-    atomic_fetch_add_explicit(&s->commits, 1, memory_order_release);
-    lws_cancel_service(s->ctx);
 }
 
 /* One turn of the loop: waits for events (or a timer, or a wake-up) and

@@ -52,7 +52,5 @@ int sio_port(const struct sio *s);
 int sio_run(struct sio *s) MUST_CHECK;
 /* Async-signal-safe: asks sio_run() to finish. */
 void sio_stop(struct sio *s);
-/* The poller's on_commit callback: wakes the loop (any thread). arg is the struct sio. */
-void sio_on_commit(void *arg);
 /* Joins the workers, closes every session, destroys the context; accepts NULL. */
 void sio_free(struct sio *s);

@@ -362,8 +362,6 @@ struct sio {
     bool draining;
     bool *models;                 /* models the collectors reach: readiness */
     unsigned writing;             /* connections with bytes left to write */
-    atomic_uint commits;
-    unsigned commits_seen;
     struct sio_metrics *metrics;  /* loop thread only (metrics.c) */
     struct sio_answers answers;   /* loop thread only (answers.c) */
 };

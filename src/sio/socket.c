@@ -131,9 +131,9 @@ void sio_socket_fini(struct sio_session *ss)
 
 /* ---- EVENT ------------------------------------------------------------------ */
 
-/* An identical request answered from the same LMDB snapshot: the kept
- * tail goes out at once, on the loop, without parsing the request,
- * reading LMDB, waking a worker or copying the answer. */
+/* An identical request, none of whose models changed since its answer
+ * was rendered: the kept tail goes out at once, on the loop, without
+ * parsing the request, reading LMDB, waking a worker or copying it. */
 static bool answer_reuse(struct sio_session *ss, uint64_t id, struct slice args)
 {
     struct sio *s = ss->srv;

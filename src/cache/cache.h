@@ -292,5 +292,8 @@ size_t cache_plan_models(const struct cache_plan *p, uint16_t *out);
 /* rd's snapshot's versions, indexed by model id (between cache_rd_begin
  * and cache_rd_end; the array stays readable until the next call on rd). */
 int cache_versions_get(struct cache_rd *rd, const uint64_t **out) MUST_CHECK;
+/* The id of the newest committed transaction (mdb_env_info: no lock, no
+ * syscall); 0 when it cannot be read. */
+uint64_t cache_versions_newest_txn(struct cache *c);
 /* The id of the transaction rd's snapshot shows (0 when not active). */
 uint64_t cache_versions_snapshot(struct cache_rd *rd);

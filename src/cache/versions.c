@@ -80,6 +80,12 @@ int cache_versions_get(struct cache_rd *rd, const uint64_t **out)
     return 0;
 }
 
+uint64_t cache_versions_newest_txn(struct cache *c)
+{
+    MDB_envinfo info;
+    return mdb_env_info(c->env, &info) == MDB_SUCCESS ? (uint64_t)info.me_last_txnid : 0;
+}
+
 uint64_t cache_versions_snapshot(struct cache_rd *rd)
 {
     return rd->active ? (uint64_t)mdb_txn_id(rd->txn) : 0;

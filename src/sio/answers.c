@@ -161,10 +161,9 @@ void sio_answers_fini(struct sio_answers *a)
 
 const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, struct cache_rd *rd)
 {
-    struct cache_stats st;
-    if (!c || !rd || cache_stats_get(c, &st) < 0)
+    if (!c || !rd)
         return NULL;
-    if (a->vers && st.last_txn_id == a->vers_txn)
+    if (a->vers && cache_versions_newest_txn(c) == a->vers_txn)
         return a->vers; /* nothing committed since they were read */
     a->vers = NULL;
     const uint64_t *vers;

@@ -98,3 +98,10 @@ Test(cache_versions, the_snapshot_id_is_the_newest_commit_it_shows)
     cache_rd_end(rd);
     cache_rd_free(rd);
 }
+
+Test(cache_versions, the_newest_txn_moves_with_every_commit)
+{
+    uint64_t before = cache_versions_newest_txn(fx_cache);
+    fx_category(1, "one");
+    cr_assert_gt(cache_versions_newest_txn(fx_cache), before);
+}

@@ -23,11 +23,11 @@
 
 static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned lib_users;
-static _Thread_local struct pconn *tl_opening;
+static _Thread_local struct poller_conn *tl_opening;
 
-static struct pconn *owner(DBPROCESS *dbp)
+static struct poller_conn *owner(DBPROCESS *dbp)
 {
-    struct pconn *c = dbp ? (struct pconn *)dbgetuserdata(dbp) : NULL;
+    struct poller_conn *c = dbp ? (struct poller_conn *)dbgetuserdata(dbp) : NULL;
     return c ? c : tl_opening;
 }
 
@@ -35,7 +35,7 @@ static int on_error(DBPROCESS *dbp, int severity, int dberr, int oserr, char *db
                     char *oserrstr)
 {
     (void)severity;
-    struct pconn *c = owner(dbp);
+    struct poller_conn *c = owner(dbp);
     if (c) {
         if (oserr && oserrstr && *oserrstr)
             snprintf(c->err, sizeof c->err, "%s (%s)", dberrstr ? dberrstr : "db-lib error",
@@ -55,14 +55,14 @@ static int on_message(DBPROCESS *dbp, DBINT msgno, int msgstate, int severity, c
     /* Severity 10 and below are informational ("Changed database context"). */
     if (severity <= 10)
         return 0;
-    struct pconn *c = owner(dbp);
+    struct poller_conn *c = owner(dbp);
     if (c)
         snprintf(c->err, sizeof c->err, "SQL Server error %d (severity %d): %s", (int)msgno,
                  severity, msgtext ? msgtext : "");
     return 0;
 }
 
-int pconn_lib_acquire(void)
+int poller_conn_lib_acquire(void)
 {
     pthread_mutex_lock(&lib_mu);
     int rc = 0;
@@ -78,7 +78,7 @@ int pconn_lib_acquire(void)
     return rc;
 }
 
-void pconn_lib_release(void)
+void poller_conn_lib_release(void)
 {
     pthread_mutex_lock(&lib_mu);
     if (lib_users > 0) {
@@ -88,14 +88,14 @@ void pconn_lib_release(void)
     pthread_mutex_unlock(&lib_mu);
 }
 
-int pconn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size_t errlen)
+int poller_conn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size_t errlen)
 {
     int rc = cache_rd_new(c, rd);
     if (rc < 0) {
         snprintf(err, errlen, "opening a cache reader: error %d", rc);
         return rc;
     }
-    if ((rc = pconn_lib_acquire()) < 0) {
+    if ((rc = poller_conn_lib_acquire()) < 0) {
         snprintf(err, errlen, "db-lib initialisation failed");
         cache_rd_free(*rd);
         *rd = NULL;
@@ -103,9 +103,9 @@ int pconn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size_t err
     return rc;
 }
 
-void pconn_job_end(struct cache_rd *rd)
+void poller_conn_job_end(struct cache_rd *rd)
 {
-    pconn_lib_release();
+    poller_conn_lib_release();
     cache_rd_free(rd);
 }
 
@@ -130,9 +130,9 @@ static LOGINREC *login_new(const struct poller_db *db)
     return login;
 }
 
-int pconn_open(struct pconn *c, const struct poller_db *db, char *err, size_t errlen)
+int poller_conn_open(struct poller_conn *c, const struct poller_db *db, char *err, size_t errlen)
 {
-    pconn_close(c);
+    poller_conn_close(c);
     c->err[0] = '\0';
     LOGINREC *login = login_new(db);
     if (!login) {
@@ -157,7 +157,7 @@ int pconn_open(struct pconn *c, const struct poller_db *db, char *err, size_t er
     return 0;
 }
 
-void pconn_close(struct pconn *c)
+void poller_conn_close(struct poller_conn *c)
 {
     if (c->dbp) {
         dbsetuserdata(c->dbp, NULL);
@@ -170,9 +170,12 @@ void pconn_close(struct pconn *c)
     c->ncols = 0;
 }
 
-bool pconn_is_open(const struct pconn *c) { return c->dbp && !dbdead(c->dbp); }
+bool poller_conn_is_open(const struct poller_conn *c)
+{
+    return c->dbp && !dbdead(c->dbp);
+}
 
-static int fail(struct pconn *c, const char *what)
+static int fail(struct poller_conn *c, const char *what)
 {
     if (!c->err[0])
         snprintf(c->err, sizeof c->err, "%s failed", what);
@@ -182,7 +185,7 @@ static int fail(struct pconn *c, const char *what)
 }
 
 /* Positions on the first result set that has columns. */
-static int first_result(struct pconn *c)
+static int first_result(struct poller_conn *c)
 {
     RETCODE rc;
     if (dbsqlok(c->dbp) == FAIL)
@@ -206,7 +209,8 @@ static int first_result(struct pconn *c)
     return -EIO;
 }
 
-int pconn_exec(struct pconn *c, const char *stmt, const struct pparam *ps, size_t n)
+int poller_conn_exec(struct poller_conn *c, const char *stmt, const struct poller_param *ps,
+                     size_t n)
 {
     if (!c->dbp)
         return -ENOTCONN;
@@ -241,7 +245,7 @@ out:
     return fail(c, "sp_executesql");
 }
 
-int pconn_batch(struct pconn *c, const char *sql)
+int poller_conn_batch(struct poller_conn *c, const char *sql)
 {
     if (!c->dbp)
         return -ENOTCONN;
@@ -252,7 +256,7 @@ int pconn_batch(struct pconn *c, const char *sql)
     return first_result(c);
 }
 
-int pconn_next_row(struct pconn *c)
+int poller_conn_next_row(struct poller_conn *c)
 {
     STATUS st = dbnextrow(c->dbp);
     if (st == REG_ROW)
@@ -274,13 +278,13 @@ int pconn_next_row(struct pconn *c)
     return fail(c, "dbnextrow");
 }
 
-void pconn_cancel(struct pconn *c)
+void poller_conn_cancel(struct poller_conn *c)
 {
     if (c->dbp && !dbdead(c->dbp))
         dbcancel(c->dbp);
 }
 
-const BYTE *pconn_col_data(const struct pconn *c, int i, int *len)
+const BYTE *poller_conn_col_data(const struct poller_conn *c, int i, int *len)
 {
     BYTE *p = dbdata(c->dbp, i + 1);
     *len = p ? dbdatlen(c->dbp, i + 1) : 0;

@@ -13,19 +13,19 @@
 #include <stdio.h>
 #include <string.h>
 
-int64_t pconv_datetime_ms(int32_t days, int32_t ticks300)
+int64_t poller_conv_datetime_ms(int32_t days, int32_t ticks300)
 {
     /* tedious: Math.round(ticks * 10 / 3). ticks*10 mod 3 is never 1.5, so
      * rounding half up is (ticks*10 + 1) / 3 in integers. */
     int64_t ms = ((int64_t)ticks300 * 10 + 1) / 3;
-    return ((int64_t)days - PT_DAYS_1900_TO_1970) * 86400000LL + ms;
+    return ((int64_t)days - POLLER_DAYS_1900_TO_1970) * 86400000LL + ms;
 }
 
 static int64_t datetime_ticks(int32_t days, int32_t ticks300)
 {
     /* 1/300 s = 33333.33 ticks of 100 ns: rounded, and exact on the way back. */
     int64_t t = ((int64_t)ticks300 * 100000 + 1) / 3;
-    return ((int64_t)days - PT_DAYS_1900_TO_1970) * PT_TICKS_PER_DAY + t;
+    return ((int64_t)days - POLLER_DAYS_1900_TO_1970) * POLLER_TICKS_PER_DAY + t;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -34,31 +34,31 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-void pconv_ticks_to_datetime(int64_t ticks, DBDATETIME *out)
+void poller_conv_ticks_to_datetime(int64_t ticks, DBDATETIME *out)
 {
-    int64_t days = floor_div(ticks, PT_TICKS_PER_DAY);
-    int64_t rem = ticks - days * PT_TICKS_PER_DAY;
+    int64_t days = floor_div(ticks, POLLER_TICKS_PER_DAY);
+    int64_t rem = ticks - days * POLLER_TICKS_PER_DAY;
     int64_t t300 = (rem * 3 + 50000) / 100000;
     if (t300 >= 300LL * 86400) {
         days++;
         t300 -= 300LL * 86400;
     }
-    out->dtdays = (DBINT)(days + PT_DAYS_1900_TO_1970);
+    out->dtdays = (DBINT)(days + POLLER_DAYS_1900_TO_1970);
     out->dttime = (DBINT)t300;
 }
 
-void pconv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out)
+void poller_conv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out)
 {
-    int64_t days = floor_div(ticks, PT_TICKS_PER_DAY);
+    int64_t days = floor_div(ticks, POLLER_TICKS_PER_DAY);
     memset(out, 0, sizeof *out);
-    out->time = (DBUBIGINT)(ticks - days * PT_TICKS_PER_DAY);
-    out->date = (DBINT)(days + PT_DAYS_1900_TO_1970);
+    out->time = (DBUBIGINT)(ticks - days * POLLER_TICKS_PER_DAY);
+    out->date = (DBINT)(days + POLLER_DAYS_1900_TO_1970);
     out->time_prec = 7;
     out->has_time = 1;
     out->has_date = 1;
 }
 
-void pconv_uuid_text(const uint8_t b[16], char out[37])
+void poller_conv_uuid_text(const uint8_t b[16], char out[37])
 {
     /* The first three groups are little-endian on the wire; SQL Server and
      * tedious print them byte-swapped, in upper case. */
@@ -101,7 +101,7 @@ static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
         if (len < (int)sizeof d)
             return -EPROTO;
         memcpy(&d, data, sizeof d);
-        *ticks = ((int64_t)d.days - PT_DAYS_1900_TO_1970) * PT_TICKS_PER_DAY +
+        *ticks = ((int64_t)d.days - POLLER_DAYS_1900_TO_1970) * POLLER_TICKS_PER_DAY +
                  (int64_t)d.minutes * 60 * 10000000LL;
         return 0;
     }
@@ -117,7 +117,8 @@ static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
             return -EPROTO;
         memcpy(&d, data, sizeof d);
         /* time counts 100 ns units; for datetimeoffset date/time are UTC already. */
-        *ticks = ((int64_t)d.date - PT_DAYS_1900_TO_1970) * PT_TICKS_PER_DAY + (int64_t)d.time;
+        *ticks =
+            ((int64_t)d.date - POLLER_DAYS_1900_TO_1970) * POLLER_TICKS_PER_DAY + (int64_t)d.time;
         return 0;
     }
     default:
@@ -125,7 +126,7 @@ static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
     }
 }
 
-int pconv_ticks(int type, const BYTE *data, int len, int64_t *ticks)
+int poller_conv_ticks(int type, const BYTE *data, int len, int64_t *ticks)
 {
     if (!data)
         return -EPROTO;
@@ -140,7 +141,7 @@ static const uint8_t numeric_bytes[39] = {1,  2,  2,  3,  3,  4,  4,  4,  5,  5,
 /* DBNUMERIC -> "-123.4500": db-lib keeps array[0] as the sign (1: negative)
  * and the magnitude big-endian after it. Done by hand because dbconvert()
  * needs a DBPROCESS for numerics; 38 digits fit in 128 bits. */
-int pconv_decimal_text(const DBNUMERIC *n, char out[PCONV_SLOT])
+int poller_conv_decimal_text(const DBNUMERIC *n, char out[POLLER_CONV_SLOT])
 {
     if (n->precision < 1 || n->precision > 38 || n->scale > n->precision)
         return -EPROTO;
@@ -167,12 +168,13 @@ int pconv_decimal_text(const DBNUMERIC *n, char out[PCONV_SLOT])
     return o;
 }
 
-static int decimal_text(const BYTE *data, int len, char slot[PCONV_SLOT], struct cache_value *out)
+static int decimal_text(const BYTE *data, int len, char slot[POLLER_CONV_SLOT],
+                        struct cache_value *out)
 {
     DBNUMERIC n;
     memset(&n, 0, sizeof n);
     memcpy(&n, data, (size_t)len < sizeof n ? (size_t)len : sizeof n);
-    int o = pconv_decimal_text(&n, slot);
+    int o = poller_conv_decimal_text(&n, slot);
     if (o < 0)
         return o;
     out->kind = CV_DECIMAL;
@@ -221,8 +223,8 @@ static int int_value(const BYTE *data, int len, struct cache_value *out)
     return 0;
 }
 
-int pconv_value(int type, const BYTE *data, int len, char slot[PCONV_SLOT], struct cache_value *out,
-                char *err, size_t errlen)
+int poller_conv_value(int type, const BYTE *data, int len, char slot[POLLER_CONV_SLOT],
+                      struct cache_value *out, char *err, size_t errlen)
 {
     int rc = 0;
     if (!data) {
@@ -252,30 +254,37 @@ int pconv_value(int type, const BYTE *data, int len, char slot[PCONV_SLOT], stru
         if ((type == SYBDATETIME || type == SYBDATETIMN) && len == (int)sizeof(DBDATETIME)) {
             DBDATETIME d;
             memcpy(&d, data, sizeof d);
-            out->ms = pconv_datetime_ms(d.dtdays, d.dttime);
+            out->ms = poller_conv_datetime_ms(d.dtdays, d.dttime);
             break;
         }
         int64_t t = 0;
         rc = date_value(type, data, len, &t);
         /* Below a millisecond JavaScript's Date truncates; floor keeps pre-1970 right. */
-        out->ms = floor_div(t, PT_TICKS_PER_MS);
+        out->ms = floor_div(t, POLLER_TICKS_PER_MS);
         break;
     }
     case SYBCHAR: case SYBVARCHAR: case SYBTEXT: case SYBNTEXT: case SYBNVARCHAR:
-    case PT_XVARCHAR: case PT_XCHAR: case PT_XNVARCHAR: case PT_XNCHAR:
+    case POLLER_TYPE_XVARCHAR:
+    case POLLER_TYPE_XCHAR:
+    case POLLER_TYPE_XNVARCHAR:
+    case POLLER_TYPE_XNCHAR:
         out->kind = CV_TEXT;
         out->s = (struct slice){data, (size_t)len};
         break;
-    case SYBBINARY: case SYBVARBINARY: case SYBIMAGE: case PT_XVARBINARY: case PT_XBINARY:
+    case SYBBINARY:
+    case SYBVARBINARY:
+    case SYBIMAGE:
+    case POLLER_TYPE_XVARBINARY:
+    case POLLER_TYPE_XBINARY:
         out->kind = CV_BYTES;
         out->s = (struct slice){data, (size_t)len};
         break;
-    case PT_UNIQUE:
+    case POLLER_TYPE_UNIQUE:
         if (len != 16) {
             rc = -EPROTO;
             break;
         }
-        pconv_uuid_text(data, slot);
+        poller_conv_uuid_text(data, slot);
         out->kind = CV_TEXT;
         out->s = (struct slice){(const uint8_t *)slot, 36};
         break;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void prow_init(struct prow *r, const struct schema_model *m)
+void poller_row_init(struct poller_row *r, const struct schema_model *m)
 {
     size_t n = m->n_fields ? m->n_fields : 1;
     r->m = m;
@@ -19,14 +19,14 @@ void prow_init(struct prow *r, const struct schema_model *m)
     r->slots = xcalloc(n, sizeof *r->slots);
 }
 
-void prow_fini(struct prow *r)
+void poller_row_fini(struct poller_row *r)
 {
     free(r->vals);
     free(r->slots);
     memset(r, 0, sizeof *r);
 }
 
-int prow_read(struct prow *r, const struct pconn *c, char *err, size_t errlen)
+int poller_row_read(struct poller_row *r, const struct poller_conn *c, char *err, size_t errlen)
 {
     const struct schema_model *m = r->m;
     if (c->ncols < (int)m->n_fields) {
@@ -36,9 +36,10 @@ int prow_read(struct prow *r, const struct pconn *c, char *err, size_t errlen)
     }
     for (size_t i = 0; i < m->n_fields; i++) {
         int len;
-        const BYTE *p = pconn_col_data(c, (int)i, &len);
+        const BYTE *p = poller_conn_col_data(c, (int)i, &len);
         char e[160];
-        int rc = pconv_value(pconn_col_type(c, (int)i), p, len, r->slots[i], &r->vals[i], e, sizeof e);
+        int rc = poller_conv_value(poller_conn_col_type(c, (int)i), p, len, r->slots[i],
+                                   &r->vals[i], e, sizeof e);
         if (rc < 0) {
             snprintf(err, errlen, "model %s, field %s (column %s): %s", m->name, m->fields[i].name,
                      m->fields[i].column, e);
@@ -54,48 +55,51 @@ int prow_read(struct prow *r, const struct pconn *c, char *err, size_t errlen)
     return 0;
 }
 
-uint64_t prow_pk(const struct prow *r) { return (uint64_t)r->vals[r->m->pk->index].i; }
+uint64_t poller_row_pk(const struct poller_row *r)
+{
+    return (uint64_t)r->vals[r->m->pk->index].i;
+}
 
-int prow_cursor_ticks(const struct prow *r, const struct pconn *c, int cursor_col, int64_t *ts,
-                      bool *has_ts)
+int poller_row_cursor_ticks(const struct poller_row *r, const struct poller_conn *c, int cursor_col,
+                            int64_t *ts, bool *has_ts)
 {
     (void)r;
     int len;
-    const BYTE *p = pconn_col_data(c, cursor_col, &len);
+    const BYTE *p = poller_conn_col_data(c, cursor_col, &len);
     if (!p) {
         *has_ts = false;
         return 0;
     }
     *has_ts = true;
-    return pconv_ticks(pconn_col_type(c, cursor_col), p, len, ts);
+    return poller_conv_ticks(poller_conn_col_type(c, cursor_col), p, len, ts);
 }
 
-void pkeyset_set(struct pkeyset *k, const struct psrc_model *pm, enum psql_kind kind, int32_t batch,
-                 int64_t ts, uint64_t pk)
+void poller_keyset_set(struct poller_keyset *k, const struct poller_src_model *pm,
+                       enum poller_sql_kind kind, int32_t batch, int64_t ts, uint64_t pk)
 {
     const struct schema_model *m = pm->m;
     k->batch = batch;
     k->n = 0;
-    k->ps[k->n++] = (struct pparam){"@batch", "int", SYBINT4, &k->batch, -1};
-    if (kind == PSQL_KEYSET) {
+    k->ps[k->n++] = (struct poller_param){"@batch", "int", SYBINT4, &k->batch, -1};
+    if (kind == POLLER_SQL_KEYSET) {
         if (pm->cursor_type == SYBMSDATETIME2) {
-            pconv_ticks_to_datetime2(ts, &k->dt2);
-            k->ps[k->n++] = (struct pparam){"@t", pm->cursor_decl, SYBMSDATETIME2, &k->dt2,
-                                            (int)sizeof k->dt2};
+            poller_conv_ticks_to_datetime2(ts, &k->dt2);
+            k->ps[k->n++] = (struct poller_param){"@t", pm->cursor_decl, SYBMSDATETIME2, &k->dt2,
+                                                  (int)sizeof k->dt2};
         } else {
-            pconv_ticks_to_datetime(ts, &k->dt);
-            k->ps[k->n++] = (struct pparam){"@t", "datetime", SYBDATETIME, &k->dt, -1};
+            poller_conv_ticks_to_datetime(ts, &k->dt);
+            k->ps[k->n++] = (struct poller_param){"@t", "datetime", SYBDATETIME, &k->dt, -1};
         }
     }
-    bool has_id = kind == PSQL_KEYSET || kind == PSQL_KEYSET_NULLS || kind == PSQL_ROWS ||
-                  kind == PSQL_KEYS || kind == PSQL_NULLS;
+    bool has_id = kind == POLLER_SQL_KEYSET || kind == POLLER_SQL_KEYSET_NULLS ||
+                  kind == POLLER_SQL_ROWS || kind == POLLER_SQL_KEYS || kind == POLLER_SQL_NULLS;
     if (!has_id)
         return;
-    if (psql_pk_type(m) == SYBINT8) {
+    if (poller_sql_pk_type(m) == SYBINT8) {
         k->id8 = (int64_t)pk;
-        k->ps[k->n++] = (struct pparam){"@id", "bigint", SYBINT8, &k->id8, -1};
+        k->ps[k->n++] = (struct poller_param){"@id", "bigint", SYBINT8, &k->id8, -1};
     } else {
         k->id4 = (int32_t)(int64_t)pk;
-        k->ps[k->n++] = (struct pparam){"@id", "int", SYBINT4, &k->id4, -1};
+        k->ps[k->n++] = (struct poller_param){"@id", "int", SYBINT4, &k->id4, -1};
     }
 }

@@ -29,7 +29,7 @@
 struct poller_live {
     const struct poller_db *db;
     const struct schema *schema;
-    struct pconn *conns;
+    struct poller_conn *conns;
     bool *busy;
     unsigned n;
     pthread_mutex_t mu;
@@ -235,7 +235,7 @@ static const struct cache_source_ops mem_ops = {mem_get, mem_scan, mem_children}
 /* ---- fetching -------------------------------------------------------------- */
 
 struct fetch {
-    struct pconn *c;
+    struct poller_conn *c;
     struct lstore *st;
     struct buf sql;
     char *err;
@@ -243,33 +243,33 @@ struct fetch {
 };
 
 /* Runs the prepared statement and stores every row of m (and in node rows). */
-static int fetch_rows(struct fetch *f, const struct schema_model *m, const struct pparam *ps,
+static int fetch_rows(struct fetch *f, const struct schema_model *m, const struct poller_param *ps,
                       size_t n, struct lrows *node)
 {
-    int rc = pconn_exec(f->c, (const char *)buf_data(&f->sql), ps, n);
+    int rc = poller_conn_exec(f->c, (const char *)buf_data(&f->sql), ps, n);
     if (rc < 0) {
         snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
         return rc;
     }
-    struct prow row;
-    prow_init(&row, m);
+    struct poller_row row;
+    poller_row_init(&row, m);
     struct lset *set = &f->st->sets[m->id];
-    while ((rc = pconn_next_row(f->c)) == 1) {
-        rc = prow_read(&row, f->c, f->err, f->errlen);
+    while ((rc = poller_conn_next_row(f->c)) == 1) {
+        rc = poller_row_read(&row, f->c, f->err, f->errlen);
         size_t off = set->data.len;
         if (rc == 0)
             rc = cache_row_encode(m, row.vals, &set->data, f->err, f->errlen);
         if (rc < 0) {
-            pconn_cancel(f->c);
+            poller_conn_cancel(f->c);
             break;
         }
-        struct lrow r = {prow_pk(&row), off, set->data.len - off};
+        struct lrow r = {poller_row_pk(&row), off, set->data.len - off};
         lset_push(set, r);
         lrows_push(node, r);
     }
     if (rc < 0 && rc == -EIO && f->c->err[0])
         snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
-    prow_fini(&row);
+    poller_row_fini(&row);
     return rc < 0 ? rc : 0;
 }
 
@@ -281,7 +281,7 @@ struct wparam {
 
 /* The collector's filter as SQL, where it translates exactly; *exact false
  * when some condition is left to the renderer (then no TOP either). */
-static size_t root_where(const struct cache_plan *p, struct buf *sql, struct pparam *ps,
+static size_t root_where(const struct cache_plan *p, struct buf *sql, struct poller_param *ps,
                          struct wparam *wv, char (*names)[16], bool *exact)
 {
     size_t n = 0, conds = 0;
@@ -295,7 +295,7 @@ static size_t root_where(const struct cache_plan *p, struct buf *sql, struct ppa
             continue;
         }
         buf_puts(sql, conds++ ? " AND " : " WHERE ");
-        psql_ident(sql, w->field->column);
+        poller_sql_ident(sql, w->field->column);
         if (json_is_null(j)) {
             buf_puts(sql, " IS NULL");
             continue;
@@ -305,14 +305,14 @@ static size_t root_where(const struct cache_plan *p, struct buf *sql, struct ppa
         if (json_is_string(j)) {
             /* SQL Server compares strings case-insensitively, the renderer by bytes. */
             *exact = false;
-            ps[n] = (struct pparam){names[n], "nvarchar(4000)", SYBVARCHAR, json_string_value(j),
-                                    (int)json_string_length(j)};
+            ps[n] = (struct poller_param){names[n], "nvarchar(4000)", SYBVARCHAR,
+                                          json_string_value(j), (int)json_string_length(j)};
         } else if (json_is_boolean(j)) {
             wv[i].b = json_is_true(j) ? 1 : 0;
-            ps[n] = (struct pparam){names[n], "int", SYBINT4, &wv[i].b, -1};
+            ps[n] = (struct poller_param){names[n], "int", SYBINT4, &wv[i].b, -1};
         } else {
             wv[i].i = json_integer_value(j);
-            ps[n] = (struct pparam){names[n], "bigint", SYBINT8, &wv[i].i, -1};
+            ps[n] = (struct poller_param){names[n], "bigint", SYBINT8, &wv[i].i, -1};
         }
         n++;
     }
@@ -323,7 +323,7 @@ static int fetch_root(struct fetch *f, const struct cache_plan *p)
 {
     const struct schema_model *m = p->root.model;
     size_t nw = p->n_where;
-    struct pparam *ps = xcalloc(nw + 1, sizeof *ps);
+    struct poller_param *ps = xcalloc(nw + 1, sizeof *ps);
     struct wparam *wv = xcalloc(nw + 1, sizeof *wv);
     char (*names)[16] = xcalloc(nw + 1, sizeof *names);
     struct buf where;
@@ -335,14 +335,14 @@ static int fetch_root(struct fetch *f, const struct cache_plan *p)
     buf_puts(&f->sql, "SELECT ");
     if (exact && max) {
         buf_puts(&f->sql, "TOP (@max) ");
-        ps[n++] = (struct pparam){"@max", "int", SYBINT4, &max, -1};
+        ps[n++] = (struct poller_param){"@max", "int", SYBINT4, &max, -1};
     }
-    psql_columns(&f->sql, m);
+    poller_sql_columns(&f->sql, m);
     buf_puts(&f->sql, " FROM ");
-    psql_table(&f->sql, m);
+    poller_sql_table(&f->sql, m);
     buf_append(&f->sql, buf_data(&where), where.len);
     buf_puts(&f->sql, " ORDER BY ");
-    psql_ident(&f->sql, m->pk->column);
+    poller_sql_ident(&f->sql, m->pk->column);
     buf_putc(&f->sql, '\0');
     int rc = fetch_rows(f, m, ps, n, &f->st->root);
     for (size_t i = 0; i < nw; i++)
@@ -390,27 +390,27 @@ static void in_prefix(struct buf *b, const struct cache_plan_node *c)
     const struct schema_model *t = c->model;
     buf_reset(b);
     buf_puts(b, "SELECT ");
-    psql_columns(b, t);
+    poller_sql_columns(b, t);
     buf_puts(b, " FROM ");
-    psql_table(b, t);
+    poller_sql_table(b, t);
     buf_puts(b, " WHERE ");
-    psql_ident(b, c->via->to_many ? c->via->fk->column : t->pk->column);
+    poller_sql_ident(b, c->via->to_many ? c->via->fk->column : t->pk->column);
     buf_puts(b, " IN (");
 }
 
 static int fetch_in_chunk(struct fetch *f, const struct cache_plan_node *c, const int64_t *keys,
                           size_t n, struct lrows *node)
 {
-    struct pparam ps[LIVE_IN_MAX];
+    struct poller_param ps[LIVE_IN_MAX];
     char names[LIVE_IN_MAX][12];
     in_prefix(&f->sql, c);
     for (size_t i = 0; i < n; i++) {
         snprintf(names[i], sizeof names[i], "@P%u", (unsigned)(i + 1) % 100000u);
         buf_printf(&f->sql, "%s%s", i ? ", " : "", names[i]);
-        ps[i] = (struct pparam){names[i], "bigint", SYBINT8, &keys[i], -1};
+        ps[i] = (struct poller_param){names[i], "bigint", SYBINT8, &keys[i], -1};
     }
     buf_puts(&f->sql, ") ORDER BY ");
-    psql_ident(&f->sql, c->model->pk->column);
+    poller_sql_ident(&f->sql, c->model->pk->column);
     buf_putc(&f->sql, '\0');
     return fetch_rows(f, c->model, ps, n, node);
 }
@@ -456,7 +456,7 @@ int poller_live_new(struct poller_live **out, const struct poller_db *db, const 
     *out = NULL;
     if (!db || !s)
         return -EINVAL;
-    int rc = pconn_lib_acquire();
+    int rc = poller_conn_lib_acquire();
     if (rc < 0)
         return rc;
     struct poller_live *l = xcalloc(1, sizeof *l);
@@ -476,13 +476,13 @@ void poller_live_free(struct poller_live *l)
     if (!l)
         return;
     for (unsigned i = 0; i < l->n; i++)
-        pconn_close(&l->conns[i]);
+        poller_conn_close(&l->conns[i]);
     pthread_cond_destroy(&l->cv);
     pthread_mutex_destroy(&l->mu);
     free(l->conns);
     free(l->busy);
     free(l);
-    pconn_lib_release();
+    poller_conn_lib_release();
 }
 
 static unsigned pool_take(struct poller_live *l)
@@ -507,8 +507,8 @@ static void pool_give(struct poller_live *l, unsigned i)
     pthread_mutex_unlock(&l->mu);
 }
 
-static int live_fetch_render(struct pconn *c, const struct schema *s, const struct cache_plan *p,
-                             struct buf *out, char *err, size_t errlen)
+static int live_fetch_render(struct poller_conn *c, const struct schema *s,
+                             const struct cache_plan *p, struct buf *out, char *err, size_t errlen)
 {
     struct lstore st;
     lstore_init(&st, s);
@@ -533,16 +533,16 @@ int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct 
                       size_t errlen)
 {
     unsigned i = pool_take(l);
-    struct pconn *c = &l->conns[i];
+    struct poller_conn *c = &l->conns[i];
     int rc = 0;
-    if (!pconn_is_open(c))
-        rc = pconn_open(c, l->db, err, errlen);
+    if (!poller_conn_is_open(c))
+        rc = poller_conn_open(c, l->db, err, errlen);
     if (rc == 0)
         rc = live_fetch_render(c, l->schema, p, out, err, errlen);
     if (rc == -EIO || rc == -ENOTCONN) {
         /* The next query gets a fresh connection. */
         log_warn(LOG_LIVE, "%s", err);
-        pconn_close(c);
+        poller_conn_close(c);
     }
     pool_give(l, i);
     return rc;

@@ -9,20 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ppage_init(struct ppage *pg)
+void poller_page_init(struct poller_page *pg)
 {
     memset(pg, 0, sizeof *pg);
     buf_init(&pg->rows, 0);
 }
 
-void ppage_fini(struct ppage *pg)
+void poller_page_fini(struct poller_page *pg)
 {
     buf_fini(&pg->rows);
     free(pg->ent);
     memset(pg, 0, sizeof *pg);
 }
 
-void ppage_reset(struct ppage *pg)
+void poller_page_reset(struct poller_page *pg)
 {
     buf_reset(&pg->rows);
     pg->n = 0;
@@ -33,7 +33,7 @@ void ppage_reset(struct ppage *pg)
     pg->after = 0;
 }
 
-static struct ppage_row *entry_push(struct ppage *pg)
+static struct poller_page_row *entry_push(struct poller_page *pg)
 {
     if (pg->n == pg->cap) {
         pg->cap = pg->cap ? pg->cap * 2 : 1024;
@@ -42,32 +42,32 @@ static struct ppage_row *entry_push(struct ppage *pg)
     return &pg->ent[pg->n++];
 }
 
-int ppage_add_row(struct ppage *pg, const struct schema_model *m, const struct cache_value *vals,
-                  uint64_t pk, char *err, size_t errlen)
+int poller_page_add_row(struct poller_page *pg, const struct schema_model *m,
+                        const struct cache_value *vals, uint64_t pk, char *err, size_t errlen)
 {
     size_t off = pg->rows.len;
     int rc = cache_row_encode(m, vals, &pg->rows, err, errlen);
     if (rc < 0)
         return rc;
-    *entry_push(pg) = (struct ppage_row){pk, off, pg->rows.len - off};
+    *entry_push(pg) = (struct poller_page_row){pk, off, pg->rows.len - off};
     return 0;
 }
 
-void ppage_add_key(struct ppage *pg, uint64_t pk)
+void poller_page_add_key(struct poller_page *pg, uint64_t pk)
 {
-    *entry_push(pg) = (struct ppage_row){pk, 0, 0};
+    *entry_push(pg) = (struct poller_page_row){pk, 0, 0};
 }
 
 static int row_cmp(const void *a, const void *b)
 {
-    const struct ppage_row *x = a, *y = b;
+    const struct poller_page_row *x = a, *y = b;
     if (x->pk != y->pk)
         return x->pk < y->pk ? -1 : 1;
     /* Equal keys keep their source order, so the later version wins as before. */
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
-void ppage_sort(struct ppage *pg)
+void poller_page_sort(struct poller_page *pg)
 {
     for (size_t i = 1; i < pg->n; i++)
         if (row_cmp(&pg->ent[i - 1], &pg->ent[i]) > 0) {

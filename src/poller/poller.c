@@ -35,14 +35,14 @@
 struct poller {
     struct poller_opts o;
     bool *models;
-    struct psync *sync;     /* one per schema model; used where models[i] */
+    struct poller_sync *sync; /* one per schema model; used where models[i] */
     bool *usable;           /* passed the column check */
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, reconcile_req;
-    struct pconn conn;
-    struct psync_env env;
+    struct poller_conn conn;
+    struct poller_sync_env env;
     bool checked;
     int64_t conn_backoff_ms;
     size_t rr;
@@ -104,7 +104,7 @@ static int64_t backoff_next(struct poller *p, int64_t *cur)
 /* Logs a failure once, then again only when it changes or a minute passed (STYLE R8). */
 static void log_failure(struct poller *p, const char *msg)
 {
-    int64_t now = pclock_mono_ms();
+    int64_t now = poller_clock_mono_ms();
     if (strncmp(p->last_log, msg, sizeof p->last_log - 1) == 0 && now - p->last_log_ms < LOG_REPEAT_MS)
         return;
     /* Only a prefix is kept for the comparison above: copy without snprintf,
@@ -116,28 +116,28 @@ static void log_failure(struct poller *p, const char *msg)
     log_warn(LOG_POLLER, "%s", msg);
 }
 
-static void disable_missing(struct poller *p, struct psrc_model *checked)
+static void disable_missing(struct poller *p, struct poller_src_model *checked)
 {
     const struct schema *s = p->o.schema;
     for (size_t i = 0; i < s->n_models; i++) {
         if (!p->models[i])
             continue;
-        struct psync *sy = &p->sync[i];
+        struct poller_sync *sy = &p->sync[i];
         sy->src.ok = checked[i].ok;
         sy->src.cursor_type = checked[i].cursor_type;
         sy->src.cursor_decl = checked[i].cursor_decl;
         p->usable[i] = checked[i].ok;
         if (!checked[i].ok) {
             log_error(LOG_POLLER, "%s: not polled", checked[i].error);
-            psync_record_error(sy, &p->env, -ENOENT, checked[i].error);
+            poller_sync_record_error(sy, &p->env, -ENOENT, checked[i].error);
         }
     }
 }
 
 static int connect_and_check(struct poller *p)
 {
-    char err[PCONN_ERR_MAX + 128];
-    int rc = pconn_open(&p->conn, p->o.db, err, sizeof err);
+    char err[POLLER_CONN_ERR_MAX + 128];
+    int rc = poller_conn_open(&p->conn, p->o.db, err, sizeof err);
     if (rc < 0) {
         log_failure(p, err);
         return rc;
@@ -145,11 +145,11 @@ static int connect_and_check(struct poller *p)
     if (p->checked)
         return 0;
     const struct schema *s = p->o.schema;
-    struct psrc_model *checked = xcalloc(s->n_models, sizeof *checked);
+    struct poller_src_model *checked = xcalloc(s->n_models, sizeof *checked);
     for (size_t i = 0; i < s->n_models; i++)
-        checked[i] = (struct psrc_model){.m = &s->models[i], .ok = true,
-                                         .cursor_type = SYBDATETIME, .cursor_decl = "datetime"};
-    rc = psrc_check(&p->conn, s, p->models, checked, err, sizeof err);
+        checked[i] = (struct poller_src_model){
+            .m = &s->models[i], .ok = true, .cursor_type = SYBDATETIME, .cursor_decl = "datetime"};
+    rc = poller_src_check(&p->conn, s, p->models, checked, err, sizeof err);
     if (rc == 0) {
         disable_missing(p, checked);
         p->checked = true;
@@ -157,7 +157,7 @@ static int connect_and_check(struct poller *p)
                  p->o.db->database);
     } else {
         log_failure(p, err);
-        pconn_close(&p->conn);
+        poller_conn_close(&p->conn);
     }
     free(checked);
     return rc;
@@ -165,22 +165,23 @@ static int connect_and_check(struct poller *p)
 
 static bool conn_error(int rc) { return rc == -EIO || rc == -ENOTCONN; }
 
-static enum psync_pass due_pass(struct poller *p, struct psync *s, int64_t now)
+static enum poller_sync_pass due_pass(struct poller *p, struct poller_sync *s, int64_t now)
 {
     const struct schema_model *m = s->src.m;
     bool warm = s->state == CACHE_WARM;
     if (m->cursor && warm && (s->reconcile_requested || now >= s->next_reconcile_ms))
-        return PASS_RECONCILE;
+        return POLLER_PASS_RECONCILE;
     (void)p;
     if (now >= s->next_poll_ms)
-        return m->cursor ? PASS_POLL : PASS_FULL;
-    return PASS_NONE;
+        return m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL;
+    return POLLER_PASS_NONE;
 }
 
-static void pass_finished(struct poller *p, struct psync *s, enum psync_pass pass, int64_t now)
+static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_sync_pass pass,
+                          int64_t now)
 {
     s->backoff_ms = 0;
-    if (pass == PASS_RECONCILE) {
+    if (pass == POLLER_PASS_RECONCILE) {
         s->reconcile_requested = false;
         s->next_reconcile_ms = now + (int64_t)p->o.reconcile_s * 1000;
     } else {
@@ -189,37 +190,37 @@ static void pass_finished(struct poller *p, struct psync *s, enum psync_pass pas
 }
 
 /* One batch of model s. Returns <0 on a connection error (caller reconnects). */
-static int model_turn(struct poller *p, struct psync *s, bool *busy, int64_t *earliest)
+static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64_t *earliest)
 {
-    int64_t now = pclock_mono_ms();
-    char err[PCONN_ERR_MAX + 256];
+    int64_t now = poller_clock_mono_ms();
+    char err[POLLER_CONN_ERR_MAX + 256];
     int rc;
-    if (s->pass == PASS_NONE) {
-        enum psync_pass due = due_pass(p, s, now);
-        if (due == PASS_NONE) {
+    if (s->pass == POLLER_PASS_NONE) {
+        enum poller_sync_pass due = due_pass(p, s, now);
+        if (due == POLLER_PASS_NONE) {
             if (s->next_poll_ms < *earliest)
                 *earliest = s->next_poll_ms;
             return 0;
         }
-        rc = psync_begin(s, &p->env, due, err, sizeof err);
+        rc = poller_sync_begin(s, &p->env, due, err, sizeof err);
         if (rc < 0)
             goto fail;
     }
-    enum psync_pass pass = s->pass;
+    enum poller_sync_pass pass = s->pass;
     bool done;
-    rc = psync_step(s, &p->env, &done, err, sizeof err);
+    rc = poller_sync_step(s, &p->env, &done, err, sizeof err);
     if (rc < 0)
         goto fail;
     if (done)
-        pass_finished(p, s, pass, pclock_mono_ms());
+        pass_finished(p, s, pass, poller_clock_mono_ms());
     else
         *busy = true;
     return 0;
 fail:
     log_failure(p, err);
-    psync_record_error(s, &p->env, rc, err);
-    s->pass = PASS_NONE;
-    s->next_poll_ms = pclock_mono_ms() + backoff_next(p, &s->backoff_ms);
+    poller_sync_record_error(s, &p->env, rc, err);
+    s->pass = POLLER_PASS_NONE;
+    s->next_poll_ms = poller_clock_mono_ms() + backoff_next(p, &s->backoff_ms);
     return conn_error(rc) ? rc : 0;
 }
 
@@ -241,19 +242,19 @@ static int64_t round_robin(struct poller *p)
 {
     size_t n = p->o.schema->n_models;
     bool busy = false;
-    int64_t earliest = pclock_mono_ms() + p->o.interval_ms;
+    int64_t earliest = poller_clock_mono_ms() + p->o.interval_ms;
     for (size_t k = 0; k < n && !stopping(p); k++) {
         size_t i = (p->rr + k) % n;
         if (!p->models[i] || !p->usable[i])
             continue;
         if (model_turn(p, &p->sync[i], &busy, &earliest) < 0) {
-            pconn_close(&p->conn);
+            poller_conn_close(&p->conn);
             return backoff_next(p, &p->conn_backoff_ms);
         }
     }
     p->rr = n ? (p->rr + 1) % n : 0;
     p->conn_backoff_ms = 0;
-    return busy ? 0 : earliest - pclock_mono_ms();
+    return busy ? 0 : earliest - poller_clock_mono_ms();
 }
 
 static void *thread_main(void *arg)
@@ -261,8 +262,8 @@ static void *thread_main(void *arg)
     struct poller *p = arg;
     while (!stopping(p)) {
         take_requests(p);
-        if (!pconn_is_open(&p->conn)) {
-            pconn_close(&p->conn);
+        if (!poller_conn_is_open(&p->conn)) {
+            poller_conn_close(&p->conn);
             if (connect_and_check(p) < 0) {
                 sleep_ms(p, backoff_next(p, &p->conn_backoff_ms));
                 continue;
@@ -272,7 +273,7 @@ static void *thread_main(void *arg)
         if (wait > 0)
             sleep_ms(p, wait);
     }
-    pconn_close(&p->conn);
+    poller_conn_close(&p->conn);
     return NULL;
 }
 
@@ -282,7 +283,7 @@ static void poller_free(struct poller *p)
         return;
     for (size_t i = 0; i < p->o.schema->n_models; i++)
         if (p->models[i])
-            psync_fini(&p->sync[i]);
+            poller_sync_fini(&p->sync[i]);
     cache_rd_free(p->env.rd);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
@@ -304,7 +305,7 @@ static struct poller *poller_new(const struct poller_opts *o)
     for (size_t i = 0; i < n; i++) {
         p->models[i] = o->models ? o->models[i] : true;
         if (p->models[i])
-            psync_init(&p->sync[i], &o->schema->models[i]);
+            poller_sync_init(&p->sync[i], &o->schema->models[i]);
     }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -312,9 +313,11 @@ static struct poller *poller_new(const struct poller_opts *o)
     pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&p->mu, NULL);
-    p->rand = (uint32_t)pclock_mono_ns();
-    p->env = (struct psync_env){.cache = o->cache, .conn = &p->conn,
-                                .batch_rows = p->o.batch_rows, .overlap_s = p->o.overlap_s};
+    p->rand = (uint32_t)poller_clock_mono_ns();
+    p->env = (struct poller_sync_env){.cache = o->cache,
+                                      .conn = &p->conn,
+                                      .batch_rows = p->o.batch_rows,
+                                      .overlap_s = p->o.overlap_s};
     return p;
 }
 
@@ -329,14 +332,14 @@ int poller_start(struct poller **out, const struct poller_opts *o)
         poller_free(p);
         return rc;
     }
-    rc = pconn_lib_acquire();
+    rc = poller_conn_lib_acquire();
     if (rc < 0) {
         poller_free(p);
         return rc;
     }
     rc = -pthread_create(&p->th, NULL, thread_main, p);
     if (rc < 0) {
-        pconn_lib_release();
+        poller_conn_lib_release();
         poller_free(p);
         return rc;
     }
@@ -353,7 +356,7 @@ void poller_stop(struct poller *p)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->th, NULL);
-    pconn_lib_release();
+    poller_conn_lib_release();
     if (p->o.timing) {
         p->o.timing->rows += p->env.rows;
         p->o.timing->ns_fetch += p->env.ns_fetch;

@@ -26,25 +26,25 @@
 #include "poller/poller.h"
 
 /* db-lib type numbers that sybdb.h does not name (TDS wire type ids). */
-#define PT_UNIQUE 36        /* uniqueidentifier */
-#define PT_XVARCHAR 167     /* varchar (TDS 7) */
-#define PT_XCHAR 175        /* char (TDS 7) */
-#define PT_XNVARCHAR 231    /* nvarchar */
-#define PT_XNCHAR 239       /* nchar */
-#define PT_XVARBINARY 165   /* varbinary */
-#define PT_XBINARY 173      /* binary */
+#define POLLER_TYPE_UNIQUE 36      /* uniqueidentifier */
+#define POLLER_TYPE_XVARCHAR 167   /* varchar (TDS 7) */
+#define POLLER_TYPE_XCHAR 175      /* char (TDS 7) */
+#define POLLER_TYPE_XNVARCHAR 231  /* nvarchar */
+#define POLLER_TYPE_XNCHAR 239     /* nchar */
+#define POLLER_TYPE_XVARBINARY 165 /* varbinary */
+#define POLLER_TYPE_XBINARY 173    /* binary */
 
-#define PT_TICKS_PER_MS 10000LL
-#define PT_TICKS_PER_DAY 864000000000LL
-#define PT_DAYS_1900_TO_1970 25567 /* db-lib dates count days from 1900-01-01 */
+#define POLLER_TICKS_PER_MS 10000LL
+#define POLLER_TICKS_PER_DAY 864000000000LL
+#define POLLER_DAYS_1900_TO_1970 25567 /* db-lib dates count days from 1900-01-01 */
 
 /* ---- conn.c -------------------------------------------------------------- */
 
-#define PCONN_ERR_MAX 512
+#define POLLER_CONN_ERR_MAX 512
 
-struct pconn {
+struct poller_conn {
     DBPROCESS *dbp;          /* NULL when closed */
-    char err[PCONN_ERR_MAX]; /* the last server or db-lib error, for the caller's message */
+    char err[POLLER_CONN_ERR_MAX]; /* the last server or db-lib error, for the caller's message */
     int ncols;               /* columns of the current result set */
     int *types;              /* dbcoltype() of each column of the current result set */
     int types_cap;
@@ -53,21 +53,23 @@ struct pconn {
 /* db-lib's process-wide state is reference counted: every user (poller
  * thread, warm, live pool, verify) acquires once and releases once; the last
  * release runs dbexit(). */
-int pconn_lib_acquire(void) MUST_CHECK;
-void pconn_lib_release(void);
+int poller_conn_lib_acquire(void) MUST_CHECK;
+void poller_conn_lib_release(void);
 /* What a one-shot job against source and cache (warm-up, verify) holds: a
  * cache reader and a db-lib reference. Errors in err; nothing held then. */
-int pconn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size_t errlen) MUST_CHECK;
-void pconn_job_end(struct cache_rd *rd);
+int poller_conn_job_begin(struct cache *c, struct cache_rd **rd, char *err,
+                          size_t errlen) MUST_CHECK;
+void poller_conn_job_end(struct cache_rd *rd);
 
 /* Logs in (TDS 7.4, UTF-8, app name, encryption, timeouts). -EIO with the
  * reason in err (never the password). */
-int pconn_open(struct pconn *c, const struct poller_db *db, char *err, size_t errlen) MUST_CHECK;
-void pconn_close(struct pconn *c); /* accepts a closed connection */
-bool pconn_is_open(const struct pconn *c);
+int poller_conn_open(struct poller_conn *c, const struct poller_db *db, char *err,
+                     size_t errlen) MUST_CHECK;
+void poller_conn_close(struct poller_conn *c); /* accepts a closed connection */
+bool poller_conn_is_open(const struct poller_conn *c);
 
 /* One typed parameter of an sp_executesql call. */
-struct pparam {
+struct poller_param {
     const char *name;    /* "@t" */
     const char *decl;    /* its SQL type for @params: "datetime", "int", "nvarchar(128)" */
     int type;            /* db-lib type: SYBINT4, SYBINT8, SYBDATETIME, SYBVARCHAR, ... */
@@ -78,141 +80,149 @@ struct pparam {
 /* Runs sp_executesql as an RPC with named @stmt and @params, then the
  * parameters, and positions on the first result set with columns.
  * -EIO with c->err set on any failure. */
-int pconn_exec(struct pconn *c, const char *stmt, const struct pparam *ps, size_t n) MUST_CHECK;
+int poller_conn_exec(struct poller_conn *c, const char *stmt, const struct poller_param *ps,
+                     size_t n) MUST_CHECK;
 /* A parameter-free batch (clock reads, INFORMATION_SCHEMA). Same contract. */
-int pconn_batch(struct pconn *c, const char *sql) MUST_CHECK;
+int poller_conn_batch(struct poller_conn *c, const char *sql) MUST_CHECK;
 /* 1: a row is current; 0: the result set ended (remaining results are
  * drained, the connection is ready for the next command); -EIO. */
-int pconn_next_row(struct pconn *c) MUST_CHECK;
+int poller_conn_next_row(struct poller_conn *c) MUST_CHECK;
 /* Abandons the rest of the current results. */
-void pconn_cancel(struct pconn *c);
+void poller_conn_cancel(struct poller_conn *c);
 /* The current row's column i (0-based): its db-lib type, data (NULL for SQL NULL) and length. */
-static inline int pconn_col_type(const struct pconn *c, int i) { return c->types[i]; }
-const BYTE *pconn_col_data(const struct pconn *c, int i, int *len);
+static inline int poller_conn_col_type(const struct poller_conn *c, int i)
+{
+    return c->types[i];
+}
+const BYTE *poller_conn_col_data(const struct poller_conn *c, int i, int *len);
 
 /* ---- convert.c ----------------------------------------------------------- */
 
 /* Bytes of text scratch space one column may need (decimal digits, uuid). */
-#define PCONV_SLOT 64
+#define POLLER_CONV_SLOT 64
 
 /* Converts one db-lib value. Text and bytes values point into data (or
  * into slot for decimals and uniqueidentifiers): valid until the next row.
  * -EPROTO with a message for a type the cache cannot represent. */
-int pconv_value(int type, const BYTE *data, int len, char slot[PCONV_SLOT], struct cache_value *out,
-                char *err, size_t errlen) MUST_CHECK;
+int poller_conv_value(int type, const BYTE *data, int len, char slot[POLLER_CONV_SLOT],
+                      struct cache_value *out, char *err, size_t errlen) MUST_CHECK;
 /* DBNUMERIC as decimal text with its scale ("-12.5000"); length, or -EPROTO. */
-int pconv_decimal_text(const DBNUMERIC *n, char out[PCONV_SLOT]);
+int poller_conv_decimal_text(const DBNUMERIC *n, char out[POLLER_CONV_SLOT]);
 /* datetime ticks (1/300 s) to milliseconds, rounded as the node tedious driver does. */
-int64_t pconv_datetime_ms(int32_t days, int32_t ticks300);
+int64_t poller_conv_datetime_ms(int32_t days, int32_t ticks300);
 /* A date/time value of any db-lib date type as 100 ns ticks since the Unix epoch.
  * -EPROTO for a non-date type or NULL. */
-int pconv_ticks(int type, const BYTE *data, int len, int64_t *ticks) MUST_CHECK;
+int poller_conv_ticks(int type, const BYTE *data, int len, int64_t *ticks) MUST_CHECK;
 /* 100 ns ticks back to the column's own SQL type, exactly for values that came from it. */
-void pconv_ticks_to_datetime(int64_t ticks, DBDATETIME *out);
-void pconv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out);
+void poller_conv_ticks_to_datetime(int64_t ticks, DBDATETIME *out);
+void poller_conv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out);
 /* Uppercase "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX" from the 16 wire bytes. */
-void pconv_uuid_text(const uint8_t b[16], char out[37]);
+void poller_conv_uuid_text(const uint8_t b[16], char out[37]);
 
 /* ---- sql.c --------------------------------------------------------------- */
 
 /* [name] with ']' doubled: identifiers are quoted, never trusted. */
-void psql_ident(struct buf *b, const char *name);
+void poller_sql_ident(struct buf *b, const char *name);
 /* "[c1], [c2], ..." for every scalar field of m, in field order. */
-void psql_columns(struct buf *b, const struct schema_model *m);
+void poller_sql_columns(struct buf *b, const struct schema_model *m);
 /* [dbo].[table] */
-void psql_table(struct buf *b, const struct schema_model *m);
+void poller_sql_table(struct buf *b, const struct schema_model *m);
 
-enum psql_kind {
-    PSQL_KEYSET_FIRST, /* TOP (@batch) cols ORDER BY lu, pk */
-    PSQL_KEYSET,       /* ... WHERE lu > @t OR (lu = @t AND pk > @id) ORDER BY lu, pk */
-    PSQL_KEYSET_NULLS, /* ... WHERE (lu IS NULL AND pk > @id) OR lu IS NOT NULL ORDER BY lu, pk */
-    PSQL_ROWS_FIRST,   /* TOP (@batch) cols ORDER BY pk */
-    PSQL_ROWS,         /* ... WHERE pk > @id ORDER BY pk */
-    PSQL_KEYS_FIRST,   /* TOP (@batch) pk ORDER BY pk */
-    PSQL_KEYS,         /* ... WHERE pk > @id ORDER BY pk */
-    PSQL_NULLS_FIRST,  /* TOP (@batch) cols WHERE lu IS NULL ORDER BY pk */
-    PSQL_NULLS,        /* ... WHERE lu IS NULL AND pk > @id ORDER BY pk */
-    PSQL_COUNT,        /* SELECT COUNT_BIG(*) */
-    PSQL_KIND_N,
+enum poller_sql_kind {
+    POLLER_SQL_KEYSET_FIRST, /* TOP (@batch) cols ORDER BY lu, pk */
+    POLLER_SQL_KEYSET,       /* ... WHERE lu > @t OR (lu = @t AND pk > @id) ORDER BY lu, pk */
+    POLLER_SQL_KEYSET_NULLS, /* ... WHERE (lu IS NULL AND pk > @id) OR lu IS NOT NULL ORDER BY lu,
+                                pk */
+    POLLER_SQL_ROWS_FIRST,   /* TOP (@batch) cols ORDER BY pk */
+    POLLER_SQL_ROWS,         /* ... WHERE pk > @id ORDER BY pk */
+    POLLER_SQL_KEYS_FIRST,   /* TOP (@batch) pk ORDER BY pk */
+    POLLER_SQL_KEYS,         /* ... WHERE pk > @id ORDER BY pk */
+    POLLER_SQL_NULLS_FIRST,  /* TOP (@batch) cols WHERE lu IS NULL ORDER BY pk */
+    POLLER_SQL_NULLS,        /* ... WHERE lu IS NULL AND pk > @id ORDER BY pk */
+    POLLER_SQL_COUNT,        /* SELECT COUNT_BIG(*) */
+    POLLER_SQL_KIND_N,
 };
 /* The statement text of kind k for m (NUL-terminated in b). */
-void psql_build(struct buf *b, const struct schema_model *m, enum psql_kind k);
+void poller_sql_build(struct buf *b, const struct schema_model *m, enum poller_sql_kind k);
 /* SQL type name of the primary key parameter ("int" or "bigint") and its db-lib type. */
-const char *psql_pk_decl(const struct schema_model *m);
-int psql_pk_type(const struct schema_model *m);
+const char *poller_sql_pk_decl(const struct schema_model *m);
+int poller_sql_pk_type(const struct schema_model *m);
 
 /* ---- source.c ------------------------------------------------------------ */
 
-enum psrc_clock { PSRC_CLOCK_UTC, PSRC_CLOCK_LOCAL };
+enum poller_src_clock { POLLER_SRC_CLOCK_UTC, POLLER_SRC_CLOCK_LOCAL };
 
 /* What the poller knows about one model's source table after the column check. */
-struct psrc_model {
+struct poller_src_model {
     const struct schema_model *m;
     bool ok;                    /* every column exists at the source */
     char error[CACHE_ERROR_MAX];/* why not, naming the model and the column */
     int cursor_type;            /* SYBDATETIME or SYBMSDATETIME2 (for @t) */
     const char *cursor_decl;    /* "datetime" or "datetime2(7)" */
-    enum psrc_clock clock;      /* SYSUTCDATETIME() for *_UTC columns, GETDATE() otherwise */
-    char *stmt[PSQL_KIND_N];    /* prebuilt statement texts */
+    enum poller_src_clock clock;   /* SYSUTCDATETIME() for *_UTC columns, GETDATE() otherwise */
+    char *stmt[POLLER_SQL_KIND_N]; /* prebuilt statement texts */
 };
 
-/* Reads INFORMATION_SCHEMA.COLUMNS once and fills one psrc_model per
+/* Reads INFORMATION_SCHEMA.COLUMNS once and fills one poller_src_model per
  * chosen model (models[i] false: left untouched). -EIO on SQL failure. */
-int psrc_check(struct pconn *c, const struct schema *s, const bool *models, struct psrc_model *out,
-               char *err, size_t errlen) MUST_CHECK;
+int poller_src_check(struct poller_conn *c, const struct schema *s, const bool *models,
+                     struct poller_src_model *out, char *err, size_t errlen) MUST_CHECK;
 /* Prebuilds statements without a source check (verify, live). */
-void psrc_init(struct psrc_model *pm, const struct schema_model *m);
-void psrc_fini(struct psrc_model *pm);
+void poller_src_init(struct poller_src_model *pm, const struct schema_model *m);
+void poller_src_fini(struct poller_src_model *pm);
 /* The source clock for this model's cursor column, as 100 ns ticks. */
-int psrc_clock_read(struct pconn *c, const struct psrc_model *pm, int64_t *ticks) MUST_CHECK;
+int poller_src_clock_read(struct poller_conn *c, const struct poller_src_model *pm,
+                          int64_t *ticks) MUST_CHECK;
 /* SELECT COUNT_BIG(*). */
-int psrc_count(struct pconn *c, const struct psrc_model *pm, uint64_t *n) MUST_CHECK;
+int poller_src_count(struct poller_conn *c, const struct poller_src_model *pm,
+                     uint64_t *n) MUST_CHECK;
 
 /* ---- fetch.c ------------------------------------------------------------- */
 
 /* Reusable per-model row conversion state: values and their text slots. */
-struct prow {
+struct poller_row {
     const struct schema_model *m;
     struct cache_value *vals;   /* m->n_fields */
-    char (*slots)[PCONV_SLOT];  /* m->n_fields */
+    char (*slots)[POLLER_CONV_SLOT]; /* m->n_fields */
 };
-void prow_init(struct prow *r, const struct schema_model *m);
-void prow_fini(struct prow *r);
+void poller_row_init(struct poller_row *r, const struct schema_model *m);
+void poller_row_fini(struct poller_row *r);
 /* Converts the current result row (its columns in field order) into r->vals. */
-int prow_read(struct prow *r, const struct pconn *c, char *err, size_t errlen) MUST_CHECK;
+int poller_row_read(struct poller_row *r, const struct poller_conn *c, char *err,
+                    size_t errlen) MUST_CHECK;
 /* The pk (as an unsigned key) and, when m has a cursor field, its ticks
  * (*has_ts false for NULL) of the current values. */
-uint64_t prow_pk(const struct prow *r);
-int prow_cursor_ticks(const struct prow *r, const struct pconn *c, int cursor_col, int64_t *ts,
-                      bool *has_ts) MUST_CHECK;
+uint64_t poller_row_pk(const struct poller_row *r);
+int poller_row_cursor_ticks(const struct poller_row *r, const struct poller_conn *c, int cursor_col,
+                            int64_t *ts, bool *has_ts) MUST_CHECK;
 
 /* Keyset parameters: @batch, @t (the column's type), @id (the pk's type). */
-struct pkeyset {
+struct poller_keyset {
     int32_t batch;
     DBDATETIME dt;
     DBDATETIMEALL dt2;
     int32_t id4;
     int64_t id8;
-    struct pparam ps[3];
+    struct poller_param ps[3];
     size_t n;
 };
 /* Fills k's parameters for a statement of kind kind from (ts, pk). */
-void pkeyset_set(struct pkeyset *k, const struct psrc_model *pm, enum psql_kind kind, int32_t batch,
-                 int64_t ts, uint64_t pk);
+void poller_keyset_set(struct poller_keyset *k, const struct poller_src_model *pm,
+                       enum poller_sql_kind kind, int32_t batch, int64_t ts, uint64_t pk);
 
 /* ---- page.c -------------------------------------------------------------- */
 
-struct ppage_row {
+struct poller_page_row {
     uint64_t pk;
-    size_t off, len;            /* the encoded row in ppage.rows; len 0: a key only */
+    size_t off, len; /* the encoded row in poller_page.rows; len 0: a key only */
 };
 
 /* One batch of one pass as the fetch side read it: rows encoded (STYLE R6:
  * buffers keep their capacity across batches) and the positions the writer
  * commits with them. Written by one thread, then handed to another. */
-struct ppage {
+struct poller_page {
     struct buf rows;            /* encoded rows back to back */
-    struct ppage_row *ent;      /* n entries in source order until ppage_sort() */
+    struct poller_page_row *ent; /* n entries in source order until poller_page_sort() */
     size_t n, cap;
     bool done;                  /* a short page: the pass ends with it */
     /* poll: the last row's position (uncapped) and the last one not past the clock */
@@ -222,30 +232,36 @@ struct ppage {
     bool from_start;
     uint64_t after;
 };
-void ppage_init(struct ppage *pg);
-void ppage_fini(struct ppage *pg);
-void ppage_reset(struct ppage *pg);
+void poller_page_init(struct poller_page *pg);
+void poller_page_fini(struct poller_page *pg);
+void poller_page_reset(struct poller_page *pg);
 /* Encodes one row of m into the page. -EINVAL with err (see cache_row_encode). */
-int ppage_add_row(struct ppage *pg, const struct schema_model *m, const struct cache_value *vals,
-                  uint64_t pk, char *err, size_t errlen) MUST_CHECK;
-void ppage_add_key(struct ppage *pg, uint64_t pk);
+int poller_page_add_row(struct poller_page *pg, const struct schema_model *m,
+                        const struct cache_value *vals, uint64_t pk, char *err,
+                        size_t errlen) MUST_CHECK;
+void poller_page_add_key(struct poller_page *pg, uint64_t pk);
 /* Orders the entries by key (stable; a no-op when they already are): the
  * writer then appends new keys at the tree's right edge and walks it in order. */
-void ppage_sort(struct ppage *pg);
-static inline struct slice ppage_row(const struct ppage *pg, size_t i)
+void poller_page_sort(struct poller_page *pg);
+static inline struct slice poller_page_row(const struct poller_page *pg, size_t i)
 {
     return (struct slice){buf_data(&pg->rows) + pg->ent[i].off, pg->ent[i].len};
 }
 
 /* ---- sync.c -------------------------------------------------------------- */
 
-enum psync_pass { PASS_NONE, PASS_POLL, PASS_FULL, PASS_RECONCILE };
+enum poller_sync_pass {
+    POLLER_PASS_NONE,
+    POLLER_PASS_POLL,
+    POLLER_PASS_FULL,
+    POLLER_PASS_RECONCILE
+};
 
 /* One model's poll state; the thread and warm-up drive it one batch at a time. */
-struct psync {
-    struct psrc_model src;
-    struct prow row;
-    enum psync_pass pass;
+struct poller_sync {
+    struct poller_src_model src;
+    struct poller_row row;
+    enum poller_sync_pass pass;
     bool rebuild;               /* warm --full: rows go to the shadow copy */
     int64_t clock;              /* source clock read at the pass start (100 ns ticks) */
     struct cache_cursor scan;   /* where the current pass reads next */
@@ -257,16 +273,16 @@ struct psync {
     struct cache_cursor cursor; /* the committed cursor (or, rebuilding, the shadow's) */
     enum cache_state state;     /* likewise */
     struct cache_run run;       /* the pass's run record, appended at its end */
-    struct ppage page;          /* the batch psync_step() fetches and applies */
+    struct poller_page page;    /* the batch poller_sync_step() fetches and applies */
     /* scheduling (poller.c) */
     int64_t next_poll_ms, next_reconcile_ms, backoff_ms, last_empty_run_ms;
     bool reconcile_requested;
 };
 
-struct psync_env {
+struct poller_sync_env {
     struct cache *cache;
     struct cache_rd *rd;        /* for meta reads at a pass start */
-    struct pconn *conn;
+    struct poller_conn *conn;
     unsigned batch_rows;
     unsigned overlap_s;
     bool warm;                  /* a warm-up (cwcachectl warm): runs are recorded as "warm" */
@@ -276,11 +292,11 @@ struct psync_env {
     uint64_t ns_pass;           /* wall time of pipelined passes (ingest.c) */
 };
 
-void psync_init(struct psync *s, const struct schema_model *m);
-void psync_fini(struct psync *s);
+void poller_sync_init(struct poller_sync *s, const struct schema_model *m);
+void poller_sync_fini(struct poller_sync *s);
 /* Starts a pass (reads the clock for polls). */
-int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char *err,
-                size_t errlen) MUST_CHECK;
+int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum poller_sync_pass pass,
+                      char *err, size_t errlen) MUST_CHECK;
 /*
  * A batch is fetched, then applied. The halves touch disjoint state so they
  * may run on two threads (ingest.c): the fetch side owns the connection,
@@ -289,41 +305,47 @@ int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char
  * owns the cache, s->cursor, s->state and s->run.
  */
 /* Rows (or keys) of the current pass per batch. */
-int32_t psync_batch(const struct psync *s, const struct psync_env *e);
+int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_env *e);
 /* Reads the next batch of the current pass into pg and moves the read position past it.
  * -EIO (connection), -EPROTO/-EINVAL (a value), with err. */
-int psync_fetch(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
-                size_t errlen) MUST_CHECK;
+int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                      char *err, size_t errlen) MUST_CHECK;
 /* Writes pg into w: rows, deletes, the new cursor and state, meta and (when the
  * page ends the pass) the run record. *dirty false: nothing to commit. */
-int psync_apply(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct ppage *pg,
-                bool *dirty, char *err, size_t errlen) MUST_CHECK;
+int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct cache_wtxn *w,
+                      struct poller_page *pg, bool *dirty, char *err, size_t errlen) MUST_CHECK;
 /* Commits w, adding the time to e->ns_commit. */
-int psync_commit(struct psync_env *e, struct cache_wtxn *w) MUST_CHECK;
+int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w) MUST_CHECK;
 /* Runs one batch of the current pass and commits it with the cursor.
  * *done: the pass finished (its run record was committed with the batch).
  * On error nothing of the batch is applied; the pass is abandoned and the
  * error recorded in meta and run history (best effort). */
-int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size_t errlen) MUST_CHECK;
+int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *done, char *err,
+                     size_t errlen) MUST_CHECK;
 /* Records a failed pass (or a failed column check) in meta and run history. */
-void psync_record_error(struct psync *s, struct psync_env *e, int rc, const char *msg);
+void poller_sync_record_error(struct poller_sync *s, struct poller_sync_env *e, int rc,
+                              const char *msg);
 /* Rows applied in the current pass so far. */
-static inline uint64_t psync_done(const struct psync *s) { return s->run.applied + s->run.skipped; }
+static inline uint64_t poller_sync_done(const struct poller_sync *s)
+{
+    return s->run.applied + s->run.skipped;
+}
 
 /* ---- ingest.c ------------------------------------------------------------ */
 
-/* Called by pingest_pass() after each commit. */
-typedef void (*pingest_progress_cb)(void *arg, const struct psync *s);
+/* Called by poller_ingest_pass() after each commit. */
+typedef void (*poller_ingest_progress_cb)(void *arg, const struct poller_sync *s);
 
-/* Runs the current pass (begun with psync_begin(); poll or full) to its end
+/* Runs the current pass (begun with poller_sync_begin(); poll or full) to its end
  * with a fetch thread reading pages ahead while this thread writes them.
- * A transaction takes every page already fetched (up to PINGEST_TXN_ROWS
+ * A transaction takes every page already fetched (up to POLLER_INGEST_TXN_ROWS
  * rows), each with its cursor, so commits overlap fetching and batch up when
  * writing falls behind. -EINTR when *stop is set (checked between commits).
  * On error the pass ends; what was committed stays. */
-int pingest_pass(struct psync *s, struct psync_env *e, const volatile bool *stop,
-                 pingest_progress_cb progress, void *arg, char *err, size_t errlen) MUST_CHECK;
+int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const volatile bool *stop,
+                       poller_ingest_progress_cb progress, void *arg, char *err,
+                       size_t errlen) MUST_CHECK;
 
-int64_t pclock_now_ms(void);     /* wall clock, ms since the epoch */
-int64_t pclock_mono_ms(void);    /* monotonic ms */
-uint64_t pclock_mono_ns(void);
+int64_t poller_clock_now_ms(void);  /* wall clock, ms since the epoch */
+int64_t poller_clock_mono_ms(void); /* monotonic ms */
+uint64_t poller_clock_mono_ns(void);

@@ -20,32 +20,34 @@ static bool ends_with_utc(const char *s)
     return n >= 4 && strcasecmp(s + n - 4, "_utc") == 0;
 }
 
-void psrc_init(struct psrc_model *pm, const struct schema_model *m)
+void poller_src_init(struct poller_src_model *pm, const struct schema_model *m)
 {
-    *pm = (struct psrc_model){.m = m, .ok = true, .cursor_type = SYBDATETIME,
-                              .cursor_decl = "datetime"};
-    pm->clock = m->cursor && ends_with_utc(m->cursor->column) ? PSRC_CLOCK_UTC : PSRC_CLOCK_LOCAL;
+    *pm = (struct poller_src_model){
+        .m = m, .ok = true, .cursor_type = SYBDATETIME, .cursor_decl = "datetime"};
+    pm->clock = m->cursor && ends_with_utc(m->cursor->column) ? POLLER_SRC_CLOCK_UTC
+                                                              : POLLER_SRC_CLOCK_LOCAL;
     struct buf b;
     buf_init(&b, 0);
-    for (int k = 0; k < PSQL_KIND_N; k++) {
-        bool needs_cursor = k == PSQL_KEYSET || k == PSQL_KEYSET_FIRST || k == PSQL_KEYSET_NULLS ||
-                            k == PSQL_NULLS || k == PSQL_NULLS_FIRST;
+    for (int k = 0; k < POLLER_SQL_KIND_N; k++) {
+        bool needs_cursor = k == POLLER_SQL_KEYSET || k == POLLER_SQL_KEYSET_FIRST ||
+                            k == POLLER_SQL_KEYSET_NULLS || k == POLLER_SQL_NULLS ||
+                            k == POLLER_SQL_NULLS_FIRST;
         if (needs_cursor && !m->cursor)
             continue;
-        psql_build(&b, m, (enum psql_kind)k);
+        poller_sql_build(&b, m, (enum poller_sql_kind)k);
         pm->stmt[k] = xstrdup((const char *)buf_data(&b));
     }
     buf_fini(&b);
 }
 
-void psrc_fini(struct psrc_model *pm)
+void poller_src_fini(struct poller_src_model *pm)
 {
-    for (int k = 0; k < PSQL_KIND_N; k++)
+    for (int k = 0; k < POLLER_SQL_KIND_N; k++)
         free(pm->stmt[k]);
     memset(pm, 0, sizeof *pm);
 }
 
-static void set_cursor_type(struct psrc_model *pm, const char *data_type)
+static void set_cursor_type(struct poller_src_model *pm, const char *data_type)
 {
     if (strncasecmp(data_type, "datetime2", 9) == 0 || strcasecmp(data_type, "date") == 0 ||
         strcasecmp(data_type, "datetimeoffset") == 0) {
@@ -62,10 +64,10 @@ struct seen {
 };
 
 /* Copies a text column of the current row into a NUL-terminated buffer. */
-static void col_text(const struct pconn *c, int i, char *out, size_t cap)
+static void col_text(const struct poller_conn *c, int i, char *out, size_t cap)
 {
     int len;
-    const BYTE *p = pconn_col_data(c, i, &len);
+    const BYTE *p = poller_conn_col_data(c, i, &len);
     size_t n = p ? (size_t)len : 0;
     if (n >= cap)
         n = cap - 1;
@@ -74,8 +76,8 @@ static void col_text(const struct pconn *c, int i, char *out, size_t cap)
     out[n] = '\0';
 }
 
-static void mark_row(const struct pconn *c, const struct schema *s, const bool *models,
-                     struct psrc_model *out, struct seen *seen)
+static void mark_row(const struct poller_conn *c, const struct schema *s, const bool *models,
+                     struct poller_src_model *out, struct seen *seen)
 {
     char schema[130], table[260], column[260], type[64];
     col_text(c, 0, schema, sizeof schema);
@@ -98,7 +100,7 @@ static void mark_row(const struct pconn *c, const struct schema *s, const bool *
     }
 }
 
-static void report_missing(const struct schema *s, const bool *models, struct psrc_model *out,
+static void report_missing(const struct schema *s, const bool *models, struct poller_src_model *out,
                            struct seen *seen)
 {
     for (size_t i = 0; i < s->n_models; i++) {
@@ -117,21 +119,21 @@ static void report_missing(const struct schema *s, const bool *models, struct ps
     }
 }
 
-int psrc_check(struct pconn *c, const struct schema *s, const bool *models, struct psrc_model *out,
-               char *err, size_t errlen)
+int poller_src_check(struct poller_conn *c, const struct schema *s, const bool *models,
+                     struct poller_src_model *out, char *err, size_t errlen)
 {
     struct seen *seen = xcalloc(s->n_models, sizeof *seen);
     for (size_t i = 0; i < s->n_models; i++)
         if (models[i])
             seen[i].found = xcalloc(s->models[i].n_fields ? s->models[i].n_fields : 1, 1);
-    int rc = pconn_batch(c, "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM "
-                            "INFORMATION_SCHEMA.COLUMNS");
+    int rc = poller_conn_batch(c, "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM "
+                                  "INFORMATION_SCHEMA.COLUMNS");
     if (rc == 0 && c->ncols < 4) {
         snprintf(c->err, sizeof c->err, "INFORMATION_SCHEMA.COLUMNS returned %d columns", c->ncols);
-        pconn_cancel(c);
+        poller_conn_cancel(c);
         rc = -EIO;
     }
-    while (rc == 0 && (rc = pconn_next_row(c)) == 1) {
+    while (rc == 0 && (rc = poller_conn_next_row(c)) == 1) {
         mark_row(c, s, models, out, seen);
         rc = 0;
     }
@@ -145,22 +147,22 @@ int psrc_check(struct pconn *c, const struct schema *s, const bool *models, stru
     return rc < 0 ? rc : 0;
 }
 
-static int read_scalar(struct pconn *c, const char *sql, int64_t *ticks, uint64_t *count)
+static int read_scalar(struct poller_conn *c, const char *sql, int64_t *ticks, uint64_t *count)
 {
-    int rc = pconn_batch(c, sql);
+    int rc = poller_conn_batch(c, sql);
     if (rc < 0)
         return rc;
     int got = 0;
-    while ((rc = pconn_next_row(c)) == 1) {
+    while ((rc = poller_conn_next_row(c)) == 1) {
         int len;
-        const BYTE *p = pconn_col_data(c, 0, &len);
-        int type = pconn_col_type(c, 0);
-        if (ticks && !got && pconv_ticks(type, p, len, ticks) == 0)
+        const BYTE *p = poller_conn_col_data(c, 0, &len);
+        int type = poller_conn_col_type(c, 0);
+        if (ticks && !got && poller_conv_ticks(type, p, len, ticks) == 0)
             got = 1;
         if (count && !got && p) {
             struct cache_value v;
-            char slot[PCONV_SLOT], e[64];
-            if (pconv_value(type, p, len, slot, &v, e, sizeof e) == 0 && v.kind == CV_INT) {
+            char slot[POLLER_CONV_SLOT], e[64];
+            if (poller_conv_value(type, p, len, slot, &v, e, sizeof e) == 0 && v.kind == CV_INT) {
                 *count = (uint64_t)v.i;
                 got = 1;
             }
@@ -175,13 +177,14 @@ static int read_scalar(struct pconn *c, const char *sql, int64_t *ticks, uint64_
     return 0;
 }
 
-int psrc_clock_read(struct pconn *c, const struct psrc_model *pm, int64_t *ticks)
+int poller_src_clock_read(struct poller_conn *c, const struct poller_src_model *pm, int64_t *ticks)
 {
-    return read_scalar(c, pm->clock == PSRC_CLOCK_UTC ? "SELECT SYSUTCDATETIME()" : "SELECT GETDATE()",
-                       ticks, NULL);
+    return read_scalar(
+        c, pm->clock == POLLER_SRC_CLOCK_UTC ? "SELECT SYSUTCDATETIME()" : "SELECT GETDATE()",
+        ticks, NULL);
 }
 
-int psrc_count(struct pconn *c, const struct psrc_model *pm, uint64_t *n)
+int poller_src_count(struct poller_conn *c, const struct poller_src_model *pm, uint64_t *n)
 {
-    return read_scalar(c, pm->stmt[PSQL_COUNT], NULL, n);
+    return read_scalar(c, pm->stmt[POLLER_SQL_COUNT], NULL, n);
 }

@@ -30,35 +30,38 @@
 #define RECONCILE_CHUNK_MIN 10000
 #define IDLE_RUN_EVERY_MS 60000 /* an empty poll is recorded at most this often */
 
-int64_t pclock_now_ms(void)
+int64_t poller_clock_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-uint64_t pclock_mono_ns(void)
+uint64_t poller_clock_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int64_t pclock_mono_ms(void) { return (int64_t)(pclock_mono_ns() / 1000000u); }
-
-void psync_init(struct psync *s, const struct schema_model *m)
+int64_t poller_clock_mono_ms(void)
 {
-    memset(s, 0, sizeof *s);
-    psrc_init(&s->src, m);
-    prow_init(&s->row, m);
-    ppage_init(&s->page);
+    return (int64_t)(poller_clock_mono_ns() / 1000000u);
 }
 
-void psync_fini(struct psync *s)
+void poller_sync_init(struct poller_sync *s, const struct schema_model *m)
 {
-    psrc_fini(&s->src);
-    prow_fini(&s->row);
-    ppage_fini(&s->page);
+    memset(s, 0, sizeof *s);
+    poller_src_init(&s->src, m);
+    poller_row_init(&s->row, m);
+    poller_page_init(&s->page);
+}
+
+void poller_sync_fini(struct poller_sync *s)
+{
+    poller_src_fini(&s->src);
+    poller_row_fini(&s->row);
+    poller_page_fini(&s->page);
     memset(s, 0, sizeof *s);
 }
 
@@ -74,24 +77,26 @@ static int cursor_cmp(const struct cache_cursor *a, const struct cache_cursor *b
 
 /* The run kind in the history: what an operator reading `cwcachectl runs`
  * needs to tell apart (cache.h: "poll", "reconcile", "warm", "full"). */
-static const char *pass_kind(enum psync_pass p, bool rebuild, bool warm)
+static const char *pass_kind(enum poller_sync_pass p, bool rebuild, bool warm)
 {
     if (rebuild)
         return "full";
     switch (p) {
-    case PASS_POLL:
-    case PASS_FULL: return warm ? "warm" : "poll";
-    case PASS_RECONCILE: return "reconcile";
+    case POLLER_PASS_POLL:
+    case POLLER_PASS_FULL:
+        return warm ? "warm" : "poll";
+    case POLLER_PASS_RECONCILE:
+        return "reconcile";
     default: return "none";
     }
 }
 
-int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char *err,
-                size_t errlen)
+int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum poller_sync_pass pass,
+                      char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
     memset(&s->run, 0, sizeof s->run);
-    s->run.start_ms = pclock_now_ms();
+    s->run.start_ms = poller_clock_now_ms();
     snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild, e->warm));
     s->key_after = 0;
     s->key_started = false;
@@ -112,12 +117,12 @@ int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char
         s->state = meta.state;
     }
     s->pass = pass;
-    if (pass != PASS_POLL)
+    if (pass != POLLER_PASS_POLL)
         return 0;
-    int rc = psrc_clock_read(e->conn, &s->src, &s->clock);
+    int rc = poller_src_clock_read(e->conn, &s->src, &s->clock);
     if (rc < 0) {
         snprintf(err, errlen, "model %s: reading the source clock: %s", m->name, e->conn->err);
-        s->pass = PASS_NONE;
+        s->pass = POLLER_PASS_NONE;
         return rc;
     }
     s->scan = s->cursor;
@@ -130,24 +135,24 @@ int psync_begin(struct psync *s, struct psync_env *e, enum psync_pass pass, char
     return 0;
 }
 
-static enum psql_kind poll_kind(const struct psync *s)
+static enum poller_sql_kind poll_kind(const struct poller_sync *s)
 {
     if (!s->scan.set)
-        return PSQL_KEYSET_FIRST;
-    return s->scan_nulls ? PSQL_KEYSET_NULLS : PSQL_KEYSET;
+        return POLLER_SQL_KEYSET_FIRST;
+    return s->scan_nulls ? POLLER_SQL_KEYSET_NULLS : POLLER_SQL_KEYSET;
 }
 
-static int exec_kind(struct psync *s, struct psync_env *e, enum psql_kind k, int32_t batch,
-                     struct pkeyset *ks, int64_t ts, uint64_t pk)
+static int exec_kind(struct poller_sync *s, struct poller_sync_env *e, enum poller_sql_kind k,
+                     int32_t batch, struct poller_keyset *ks, int64_t ts, uint64_t pk)
 {
-    pkeyset_set(ks, &s->src, k, batch, ts, pk);
-    return pconn_exec(e->conn, s->src.stmt[k], ks->ps, ks->n);
+    poller_keyset_set(ks, &s->src, k, batch, ts, pk);
+    return poller_conn_exec(e->conn, s->src.stmt[k], ks->ps, ks->n);
 }
 
 /* Deletes cache keys in the page's range (after its start, up to its last
  * key, or to the end when the page ends the pass) that the page lacks. */
-static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m, const struct ppage *pg,
-                       uint64_t *deleted)
+static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m,
+                       const struct poller_page *pg, uint64_t *deleted)
 {
     size_t n = pg->n;
     bool from_start = pg->from_start;
@@ -187,18 +192,18 @@ static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m, const
 }
 
 /* Converts and encodes the current db-lib row into the page; tracks positions. */
-static int fetch_row(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
-                     size_t errlen)
+static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                     char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
-    int rc = prow_read(&s->row, e->conn, err, errlen);
+    int rc = poller_row_read(&s->row, e->conn, err, errlen);
     if (rc < 0)
         return rc;
-    uint64_t pk = prow_pk(&s->row);
-    if (s->pass == PASS_POLL) {
+    uint64_t pk = poller_row_pk(&s->row);
+    if (s->pass == POLLER_PASS_POLL) {
         int64_t ts;
         bool has;
-        rc = prow_cursor_ticks(&s->row, e->conn, m->cursor->index, &ts, &has);
+        rc = poller_row_cursor_ticks(&s->row, e->conn, m->cursor->index, &ts, &has);
         if (rc < 0) {
             snprintf(err, errlen, "model %s: cursor column %s: not a date", m->name,
                      m->cursor->column);
@@ -210,17 +215,17 @@ static int fetch_row(struct psync *s, struct psync_env *e, struct ppage *pg, cha
         if (has && ts > pg->newest)
             pg->newest = ts;
     }
-    return ppage_add_row(pg, m, s->row.vals, pk, err, errlen);
+    return poller_page_add_row(pg, m, s->row.vals, pk, err, errlen);
 }
 
-static int fetch_rows(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
-                      size_t errlen)
+static int fetch_rows(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                      char *err, size_t errlen)
 {
     int rc;
-    while ((rc = pconn_next_row(e->conn)) == 1) {
+    while ((rc = poller_conn_next_row(e->conn)) == 1) {
         rc = fetch_row(s, e, pg, err, errlen);
         if (rc < 0) {
-            pconn_cancel(e->conn);
+            poller_conn_cancel(e->conn);
             return rc;
         }
     }
@@ -229,58 +234,59 @@ static int fetch_rows(struct psync *s, struct psync_env *e, struct ppage *pg, ch
     return rc;
 }
 
-static int fetch_keys(struct psync *s, struct psync_env *e, struct ppage *pg, char *err,
-                      size_t errlen)
+static int fetch_keys(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                      char *err, size_t errlen)
 {
     int rc;
-    while ((rc = pconn_next_row(e->conn)) == 1) {
+    while ((rc = poller_conn_next_row(e->conn)) == 1) {
         int len;
-        const BYTE *p = pconn_col_data(e->conn, 0, &len);
+        const BYTE *p = poller_conn_col_data(e->conn, 0, &len);
         struct cache_value v;
-        char slot[PCONV_SLOT];
-        rc = pconv_value(pconn_col_type(e->conn, 0), p, len, slot, &v, err, errlen);
+        char slot[POLLER_CONV_SLOT];
+        rc = poller_conv_value(poller_conn_col_type(e->conn, 0), p, len, slot, &v, err, errlen);
         if (rc == 0 && v.kind != CV_INT) {
             snprintf(err, errlen, "model %s: key %s is not an integer", s->src.m->name,
                      s->src.m->pk->column);
             rc = -EPROTO;
         }
         if (rc < 0) {
-            pconn_cancel(e->conn);
+            poller_conn_cancel(e->conn);
             return rc;
         }
-        ppage_add_key(pg, (uint64_t)v.i);
+        poller_page_add_key(pg, (uint64_t)v.i);
     }
     if (rc < 0)
         snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
     return rc;
 }
 
-static int run_query(struct psync *s, struct psync_env *e, int32_t batch, struct pkeyset *ks)
+static int run_query(struct poller_sync *s, struct poller_sync_env *e, int32_t batch,
+                     struct poller_keyset *ks)
 {
     switch (s->pass) {
-    case PASS_POLL:
+    case POLLER_PASS_POLL:
         return exec_kind(s, e, poll_kind(s), batch, ks, s->scan.ts, s->scan.pk);
-    case PASS_FULL:
-        return exec_kind(s, e, s->key_started ? PSQL_ROWS : PSQL_ROWS_FIRST, batch, ks, 0,
-                         s->key_after);
+    case POLLER_PASS_FULL:
+        return exec_kind(s, e, s->key_started ? POLLER_SQL_ROWS : POLLER_SQL_ROWS_FIRST, batch, ks,
+                         0, s->key_after);
     default:
-        return exec_kind(s, e, s->key_started ? PSQL_KEYS : PSQL_KEYS_FIRST, batch, ks, 0,
-                         s->key_after);
+        return exec_kind(s, e, s->key_started ? POLLER_SQL_KEYS : POLLER_SQL_KEYS_FIRST, batch, ks,
+                         0, s->key_after);
     }
 }
 
-int32_t psync_batch(const struct psync *s, const struct psync_env *e)
+int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_env *e)
 {
     int32_t batch = (int32_t)(e->batch_rows ? e->batch_rows : 5000);
-    if (s->pass == PASS_RECONCILE && batch < RECONCILE_CHUNK_MIN)
+    if (s->pass == POLLER_PASS_RECONCILE && batch < RECONCILE_CHUNK_MIN)
         batch = RECONCILE_CHUNK_MIN;
     return batch;
 }
 
 /* The next page starts after this one (keyset position or last key). */
-static void fetch_advance(struct psync *s, const struct ppage *pg)
+static void fetch_advance(struct poller_sync *s, const struct poller_page *pg)
 {
-    if (s->pass == PASS_POLL) {
+    if (s->pass == POLLER_PASS_POLL) {
         if (pg->last.set) {
             s->scan = pg->last;
             s->scan_nulls = pg->last.ts == INT64_MIN;
@@ -292,22 +298,23 @@ static void fetch_advance(struct psync *s, const struct ppage *pg)
     }
 }
 
-int psync_fetch(struct psync *s, struct psync_env *e, struct ppage *pg, char *err, size_t errlen)
+int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                      char *err, size_t errlen)
 {
-    uint64_t t0 = pclock_mono_ns();
-    int32_t batch = psync_batch(s, e);
-    ppage_reset(pg);
+    uint64_t t0 = poller_clock_mono_ns();
+    int32_t batch = poller_sync_batch(s, e);
+    poller_page_reset(pg);
     pg->from_start = !s->key_started;
     pg->after = s->key_after;
-    struct pkeyset ks;
+    struct poller_keyset ks;
     int rc = run_query(s, e, batch, &ks);
     if (rc < 0)
         snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
-    else if (s->pass == PASS_RECONCILE)
+    else if (s->pass == POLLER_PASS_RECONCILE)
         rc = fetch_keys(s, e, pg, err, errlen);
     else
         rc = fetch_rows(s, e, pg, err, errlen);
-    e->ns_fetch += pclock_mono_ns() - t0;
+    e->ns_fetch += poller_clock_mono_ns() - t0;
     if (rc < 0)
         return rc;
     pg->done = pg->n < (size_t)batch;
@@ -316,7 +323,7 @@ int psync_fetch(struct psync *s, struct psync_env *e, struct ppage *pg, char *er
 }
 
 /* Meta and run record written with the batch that ends a pass (or moves the cursor). */
-static int finish_meta(struct psync *s, struct cache_wtxn *w, const struct ppage *pg,
+static int finish_meta(struct poller_sync *s, struct cache_wtxn *w, const struct poller_page *pg,
                        bool *write_run)
 {
     const struct schema_model *m = s->src.m;
@@ -333,9 +340,9 @@ static int finish_meta(struct psync *s, struct cache_wtxn *w, const struct ppage
     *write_run = false;
     if (!pg->done)
         return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
-    int64_t now = pclock_now_ms();
+    int64_t now = poller_clock_now_ms();
     s->run.end_ms = now;
-    bool empty = s->run.read == 0 && s->run.deleted == 0 && s->pass != PASS_RECONCILE;
+    bool empty = s->run.read == 0 && s->run.deleted == 0 && s->pass != POLLER_PASS_RECONCILE;
     *write_run = !empty || s->warmed_now || now - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS ||
                  meta.last_status != 0;
     if (!*write_run)
@@ -346,7 +353,7 @@ static int finish_meta(struct psync *s, struct cache_wtxn *w, const struct ppage
     meta.last_run_end_ms = now;
     meta.last_status = 0;
     meta.last_error[0] = '\0';
-    if (s->pass == PASS_RECONCILE)
+    if (s->pass == POLLER_PASS_RECONCILE)
         meta.last_reconcile_ms = now;
     rc = cache_meta_put(w, m, &meta);
     if (rc == 0)
@@ -355,11 +362,11 @@ static int finish_meta(struct psync *s, struct cache_wtxn *w, const struct ppage
 }
 
 /* The new committed cursor and state after a page. */
-static void advance_state(struct psync *s, const struct ppage *pg)
+static void advance_state(struct poller_sync *s, const struct poller_page *pg)
 {
-    if (s->pass == PASS_POLL && pg->capped.set && cursor_cmp(&pg->capped, &s->cursor) > 0)
+    if (s->pass == POLLER_PASS_POLL && pg->capped.set && cursor_cmp(&pg->capped, &s->cursor) > 0)
         s->cursor = pg->capped;
-    if (s->pass == PASS_RECONCILE)
+    if (s->pass == POLLER_PASS_RECONCILE)
         return;
     if (pg->done && s->state != CACHE_WARM) {
         /* A short page reached the end of the table as it was at the pass start. */
@@ -370,12 +377,13 @@ static void advance_state(struct psync *s, const struct ppage *pg)
     }
 }
 
-static int apply_rows(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct ppage *pg)
+static int apply_rows(struct poller_sync *s, struct poller_sync_env *e, struct cache_wtxn *w,
+                      struct poller_page *pg)
 {
-    ppage_sort(pg);
+    poller_page_sort(pg);
     for (size_t i = 0; i < pg->n; i++) {
         enum cache_put res;
-        int rc = cache_row_put_encoded(w, s->src.m, ppage_row(pg, i), &res);
+        int rc = cache_row_put_encoded(w, s->src.m, poller_page_row(pg, i), &res);
         if (rc < 0)
             return rc;
         if (res == CACHE_PUT_UNCHANGED)
@@ -387,19 +395,19 @@ static int apply_rows(struct psync *s, struct psync_env *e, struct cache_wtxn *w
     return 0;
 }
 
-int psync_apply(struct psync *s, struct psync_env *e, struct cache_wtxn *w, struct ppage *pg,
-                bool *dirty, char *err, size_t errlen)
+int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct cache_wtxn *w,
+                      struct poller_page *pg, bool *dirty, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
-    uint64_t t0 = pclock_mono_ns(), deleted_before = s->run.deleted;
-    int rc = s->pass == PASS_RECONCILE ? 0 : apply_rows(s, e, w, pg);
+    uint64_t t0 = poller_clock_mono_ns(), deleted_before = s->run.deleted;
+    int rc = s->pass == POLLER_PASS_RECONCILE ? 0 : apply_rows(s, e, w, pg);
     if (rc < 0) {
         snprintf(err, errlen, "model %s: storing a row: error %d", m->name, rc);
         return rc;
     }
     s->run.read += pg->n;
-    if (s->pass != PASS_POLL && !s->rebuild) {
-        ppage_sort(pg);
+    if (s->pass != POLLER_PASS_POLL && !s->rebuild) {
+        poller_page_sort(pg);
         rc = delete_gaps(w, m, pg, &s->run.deleted);
         if (rc < 0) {
             snprintf(err, errlen, "model %s: deleting rows gone at the source: error %d", m->name,
@@ -414,7 +422,7 @@ int psync_apply(struct psync *s, struct psync_env *e, struct cache_wtxn *w, stru
     rc = finish_meta(s, w, pg, &wrote_run);
     /* An idle poll changes nothing: its transaction is aborted, not committed. */
     *dirty = pg->n > 0 || s->run.deleted != deleted_before || wrote_run || s->warmed_now;
-    e->ns_apply += pclock_mono_ns() - t0;
+    e->ns_apply += poller_clock_mono_ns() - t0;
     if (rc < 0)
         snprintf(err, errlen, "model %s: writing meta: error %d", m->name, rc);
     return rc;
@@ -429,33 +437,34 @@ struct saved {
     struct cache_run run;
 };
 
-static void save(const struct psync *s, struct saved *v)
+static void save(const struct poller_sync *s, struct saved *v)
 {
     *v = (struct saved){s->cursor, s->scan, s->state, s->key_after, s->key_started,
                         s->scan_nulls, s->run};
 }
 
-static void restore(struct psync *s, const struct saved *v)
+static void restore(struct poller_sync *s, const struct saved *v)
 {
     s->cursor = v->cursor, s->scan = v->scan, s->state = v->state;
     s->key_after = v->key_after, s->key_started = v->key_started, s->scan_nulls = v->scan_nulls;
     s->run = v->run;
 }
 
-int psync_commit(struct psync_env *e, struct cache_wtxn *w)
+int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w)
 {
-    uint64_t t0 = pclock_mono_ns();
+    uint64_t t0 = poller_clock_mono_ns();
     int rc = cache_wtxn_commit(w);
-    e->ns_commit += pclock_mono_ns() - t0;
+    e->ns_commit += poller_clock_mono_ns() - t0;
     return rc;
 }
 
-int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size_t errlen)
+int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *done, char *err,
+                     size_t errlen)
 {
     *done = false;
     struct saved v;
     save(s, &v);
-    int rc = psync_fetch(s, e, &s->page, err, errlen);
+    int rc = poller_sync_fetch(s, e, &s->page, err, errlen);
     if (rc < 0)
         goto fail;
     struct cache_wtxn *w;
@@ -465,11 +474,11 @@ int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size
         goto fail;
     }
     bool dirty = false;
-    rc = psync_apply(s, e, w, &s->page, &dirty, err, errlen);
+    rc = poller_sync_apply(s, e, w, &s->page, &dirty, err, errlen);
     if (rc == 0 && !dirty) {
         cache_wtxn_abort(w);
     } else if (rc == 0) {
-        rc = psync_commit(e, w);
+        rc = poller_sync_commit(e, w);
         if (rc < 0)
             snprintf(err, errlen, "model %s: commit: error %d", s->src.m->name, rc);
     } else {
@@ -479,16 +488,17 @@ int psync_step(struct psync *s, struct psync_env *e, bool *done, char *err, size
         goto fail;
     *done = s->page.done;
     if (*done)
-        s->pass = PASS_NONE;
+        s->pass = POLLER_PASS_NONE;
     return 0;
 fail:
     restore(s, &v); /* nothing of the batch is applied: forget its positions too */
-    s->pass = PASS_NONE;
+    s->pass = POLLER_PASS_NONE;
     *done = true;
     return rc;
 }
 
-void psync_record_error(struct psync *s, struct psync_env *e, int rc, const char *msg)
+void poller_sync_record_error(struct poller_sync *s, struct poller_sync_env *e, int rc,
+                              const char *msg)
 {
     const struct schema_model *m = s->src.m;
     struct cache_wtxn *w;
@@ -496,7 +506,7 @@ void psync_record_error(struct psync *s, struct psync_env *e, int rc, const char
         return;
     struct cache_meta meta;
     int r = cache_meta_get(cache_wtxn_rd(w), m, &meta);
-    int64_t now = pclock_now_ms();
+    int64_t now = poller_clock_now_ms();
     if (r == 0) {
         meta.last_status = rc;
         meta.last_run_end_ms = now;

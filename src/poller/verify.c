@@ -14,9 +14,9 @@
 #define VERIFY_CHUNK 5000
 
 struct verify {
-    struct pconn conn;
-    struct psrc_model src;
-    struct prow row;
+    struct poller_conn conn;
+    struct poller_src_model src;
+    struct poller_row row;
     struct cache_rd *rd;
     struct buf enc;
     uint64_t *keys;
@@ -36,7 +36,7 @@ static int compare_row(struct verify *v, char *err, size_t errlen)
     int rc = cache_row_encode(m, v->row.vals, &v->enc, err, errlen);
     if (rc < 0)
         return rc;
-    uint64_t pk = prow_pk(&v->row);
+    uint64_t pk = poller_row_pk(&v->row);
     struct slice cached;
     rc = cache_row_get(v->rd, m, pk, &cached);
     v->res->compared++;
@@ -89,30 +89,30 @@ static int count_extra(struct verify *v, bool from_start, uint64_t after, size_t
 static int verify_chunk(struct verify *v, bool first, uint64_t after, size_t *n, char *err,
                         size_t errlen)
 {
-    struct pkeyset ks;
-    enum psql_kind k = first ? PSQL_ROWS_FIRST : PSQL_ROWS;
-    pkeyset_set(&ks, &v->src, k, VERIFY_CHUNK, 0, after);
-    int rc = pconn_exec(&v->conn, v->src.stmt[k], ks.ps, ks.n);
+    struct poller_keyset ks;
+    enum poller_sql_kind k = first ? POLLER_SQL_ROWS_FIRST : POLLER_SQL_ROWS;
+    poller_keyset_set(&ks, &v->src, k, VERIFY_CHUNK, 0, after);
+    int rc = poller_conn_exec(&v->conn, v->src.stmt[k], ks.ps, ks.n);
     if (rc < 0) {
         snprintf(err, errlen, "model %s: %s", v->src.m->name, v->conn.err);
         return rc;
     }
     rc = cache_rd_begin(v->rd);
     if (rc < 0) {
-        pconn_cancel(&v->conn);
+        poller_conn_cancel(&v->conn);
         snprintf(err, errlen, "opening a cache read transaction: error %d", rc);
         return rc;
     }
     *n = 0;
-    while ((rc = pconn_next_row(&v->conn)) == 1) {
-        rc = prow_read(&v->row, &v->conn, err, errlen);
+    while ((rc = poller_conn_next_row(&v->conn)) == 1) {
+        rc = poller_row_read(&v->row, &v->conn, err, errlen);
         if (rc == 0)
             rc = compare_row(v, err, errlen);
         if (rc < 0) {
-            pconn_cancel(&v->conn);
+            poller_conn_cancel(&v->conn);
             break;
         }
-        v->keys[(*n)++] = prow_pk(&v->row);
+        v->keys[(*n)++] = poller_row_pk(&v->row);
     }
     if (rc == 0)
         rc = count_extra(v, first, after, *n, *n < VERIFY_CHUNK);
@@ -145,21 +145,21 @@ int poller_verify(const struct poller_db *db, struct cache *c, const struct sche
     if (err && errlen)
         err[0] = '\0';
     struct verify v = {.res = out};
-    int rc = pconn_job_begin(c, &v.rd, err, errlen);
+    int rc = poller_conn_job_begin(c, &v.rd, err, errlen);
     if (rc < 0)
         return rc;
-    psrc_init(&v.src, m);
-    prow_init(&v.row, m);
+    poller_src_init(&v.src, m);
+    poller_row_init(&v.row, m);
     buf_init(&v.enc, 0);
     v.keys = xmalloc(VERIFY_CHUNK * sizeof *v.keys);
-    rc = pconn_open(&v.conn, db, err, errlen);
+    rc = poller_conn_open(&v.conn, db, err, errlen);
     if (rc == 0)
         rc = verify_walk(&v, err, errlen);
-    pconn_close(&v.conn);
+    poller_conn_close(&v.conn);
     free(v.keys);
     buf_fini(&v.enc);
-    prow_fini(&v.row);
-    psrc_fini(&v.src);
-    pconn_job_end(v.rd);
+    poller_row_fini(&v.row);
+    poller_src_fini(&v.src);
+    poller_conn_job_end(v.rd);
     return rc;
 }

@@ -19,14 +19,15 @@
 
 struct warm {
     const struct poller_opts *o;
-    struct pconn conn;
-    struct psync_env env;
+    struct poller_conn conn;
+    struct poller_sync_env env;
     poller_progress_cb progress;
     void *arg;
     const volatile bool *stop;
 };
 
-static int rebuild_txn(struct warm *w, const struct schema_model *m, int op, const struct psync *s)
+static int rebuild_txn(struct warm *w, const struct schema_model *m, int op,
+                       const struct poller_sync *s)
 {
     struct cache_wtxn *t;
     int rc = cache_wtxn_begin(w->env.cache, &t);
@@ -60,43 +61,44 @@ struct pass_progress {
     uint64_t total;
 };
 
-static void on_page(void *arg, const struct psync *s)
+static void on_page(void *arg, const struct poller_sync *s)
 {
     struct pass_progress *pp = arg;
-    pp->w->progress(pp->w->arg, s->src.m, psync_done(s), pp->total, false);
+    pp->w->progress(pp->w->arg, s->src.m, poller_sync_done(s), pp->total, false);
 }
 
 /* Poll and full passes carry the rows: they are pipelined (ingest.c).
  * Reconciliation reads keys only and runs batch by batch. */
-static int run_pass(struct warm *w, struct psync *s, enum psync_pass pass, uint64_t total,
-                    char *err, size_t errlen)
+static int run_pass(struct warm *w, struct poller_sync *s, enum poller_sync_pass pass,
+                    uint64_t total, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
-    int rc = psync_begin(s, &w->env, pass, err, errlen);
+    int rc = poller_sync_begin(s, &w->env, pass, err, errlen);
     if (rc < 0)
         return rc;
-    if (pass != PASS_RECONCILE) {
+    if (pass != POLLER_PASS_RECONCILE) {
         struct pass_progress pp = {w, total};
-        return pingest_pass(s, &w->env, w->stop, w->progress ? on_page : NULL, &pp, err, errlen);
+        return poller_ingest_pass(s, &w->env, w->stop, w->progress ? on_page : NULL, &pp, err,
+                                  errlen);
     }
     for (bool done = false; !done;) {
         if (w->stop && *w->stop) {
-            s->pass = PASS_NONE;
+            s->pass = POLLER_PASS_NONE;
             snprintf(err, errlen, "model %s: interrupted", m->name);
             return -EINTR;
         }
-        rc = psync_step(s, &w->env, &done, err, errlen);
+        rc = poller_sync_step(s, &w->env, &done, err, errlen);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-static int warm_model(struct warm *w, struct psync *s, bool full, char *err, size_t errlen)
+static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
     uint64_t total = 0;
-    int rc = psrc_count(&w->conn, &s->src, &total);
+    int rc = poller_src_count(&w->conn, &s->src, &total);
     if (rc < 0) {
         snprintf(err, errlen, "model %s: counting rows: %s", m->name, w->conn.err);
         return rc;
@@ -111,41 +113,41 @@ static int warm_model(struct warm *w, struct psync *s, bool full, char *err, siz
         s->cursor = (struct cache_cursor){0};
         s->state = CACHE_COLD;
     }
-    rc = run_pass(w, s, m->cursor ? PASS_POLL : PASS_FULL, total, err, errlen);
+    rc = run_pass(w, s, m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL, total, err, errlen);
     if (rc == 0 && full) {
         rc = rebuild_txn(w, m, 1, s);
         if (rc < 0)
             snprintf(err, errlen, "model %s: swapping in the rebuilt copy: error %d", m->name, rc);
     } else if (rc == 0 && m->cursor) {
         /* Caught up also means rows deleted at the source are gone here. */
-        rc = run_pass(w, s, PASS_RECONCILE, total, err, errlen);
+        rc = run_pass(w, s, POLLER_PASS_RECONCILE, total, err, errlen);
     }
     if (rc < 0 && full && rebuild_txn(w, m, 2, s) < 0)
         log_warn(LOG_POLLER, "%s: abandoning the rebuild failed", m->name);
     s->rebuild = false;
     if (rc < 0 && rc != -EINTR)
-        psync_record_error(s, &w->env, rc, err);
+        poller_sync_record_error(s, &w->env, rc, err);
     if (rc == 0 && w->progress)
-        w->progress(w->arg, m, psync_done(s), total, true);
+        w->progress(w->arg, m, poller_sync_done(s), total, true);
     return rc;
 }
 
-static int check_models(struct warm *w, struct psync *sync, const bool *models, char *err,
+static int check_models(struct warm *w, struct poller_sync *sync, const bool *models, char *err,
                         size_t errlen)
 {
     const struct schema *s = w->o->schema;
-    struct psrc_model *checked = xcalloc(s->n_models ? s->n_models : 1, sizeof *checked);
+    struct poller_src_model *checked = xcalloc(s->n_models ? s->n_models : 1, sizeof *checked);
     for (size_t i = 0; i < s->n_models; i++)
-        checked[i] = (struct psrc_model){.m = &s->models[i], .ok = true,
-                                         .cursor_type = SYBDATETIME, .cursor_decl = "datetime"};
-    int rc = psrc_check(&w->conn, s, models, checked, err, errlen);
+        checked[i] = (struct poller_src_model){
+            .m = &s->models[i], .ok = true, .cursor_type = SYBDATETIME, .cursor_decl = "datetime"};
+    int rc = poller_src_check(&w->conn, s, models, checked, err, errlen);
     for (size_t i = 0; rc == 0 && i < s->n_models; i++) {
         if (!models[i])
             continue;
         sync[i].src.cursor_type = checked[i].cursor_type;
         sync[i].src.cursor_decl = checked[i].cursor_decl;
         if (!checked[i].ok) {
-            psync_record_error(&sync[i], &w->env, -ENOENT, checked[i].error);
+            poller_sync_record_error(&sync[i], &w->env, -ENOENT, checked[i].error);
             snprintf(err, errlen, "%s", checked[i].error);
             rc = -ENOENT;
         }
@@ -159,11 +161,11 @@ static int warm_all(struct warm *w, bool full, char *err, size_t errlen)
     const struct schema *s = w->o->schema;
     size_t n = s->n_models;
     bool *models = xcalloc(n ? n : 1, sizeof *models);
-    struct psync *sync = xcalloc(n ? n : 1, sizeof *sync);
+    struct poller_sync *sync = xcalloc(n ? n : 1, sizeof *sync);
     for (size_t i = 0; i < n; i++) {
         models[i] = w->o->models ? w->o->models[i] : true;
         if (models[i])
-            psync_init(&sync[i], &s->models[i]);
+            poller_sync_init(&sync[i], &s->models[i]);
     }
     int rc = check_models(w, sync, models, err, errlen);
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -171,7 +173,7 @@ static int warm_all(struct warm *w, bool full, char *err, size_t errlen)
             rc = warm_model(w, &sync[i], full, err, errlen);
     for (size_t i = 0; i < n; i++)
         if (models[i])
-            psync_fini(&sync[i]);
+            poller_sync_fini(&sync[i]);
     free(sync);
     free(models);
     return rc;
@@ -185,17 +187,19 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
         return -EINVAL;
     }
     struct warm w = {.o = o, .progress = progress, .arg = arg, .stop = stop};
-    w.env = (struct psync_env){.cache = o->cache, .conn = &w.conn,
-                               .batch_rows = o->batch_rows ? o->batch_rows : 5000,
-                               .overlap_s = o->overlap_s ? o->overlap_s : 120, .warm = true};
-    int rc = pconn_job_begin(o->cache, &w.env.rd, err, errlen);
+    w.env = (struct poller_sync_env){.cache = o->cache,
+                                     .conn = &w.conn,
+                                     .batch_rows = o->batch_rows ? o->batch_rows : 5000,
+                                     .overlap_s = o->overlap_s ? o->overlap_s : 120,
+                                     .warm = true};
+    int rc = poller_conn_job_begin(o->cache, &w.env.rd, err, errlen);
     if (rc < 0)
         return rc;
-    rc = pconn_open(&w.conn, o->db, err, errlen);
+    rc = poller_conn_open(&w.conn, o->db, err, errlen);
     if (rc == 0)
         rc = warm_all(&w, full, err, errlen);
-    pconn_close(&w.conn);
-    pconn_job_end(w.env.rd);
+    poller_conn_close(&w.conn);
+    poller_conn_job_end(w.env.rd);
     if (o->timing) {
         o->timing->rows += w.env.rows;
         o->timing->ns_fetch += w.env.ns_fetch;

@@ -8,10 +8,10 @@ TestSuite(poller_convert);
 
 static struct cache_value conv(int type, const void *data, int len)
 {
-    static char slot[PCONV_SLOT];
+    static char slot[POLLER_CONV_SLOT];
     char err[128];
     struct cache_value v;
-    int rc = pconv_value(type, data, len, slot, &v, err, sizeof err);
+    int rc = poller_conv_value(type, data, len, slot, &v, err, sizeof err);
     cr_assert_eq(rc, 0, "type %d: %s", type, err);
     return v;
 }
@@ -39,8 +39,9 @@ Test(poller_convert, integers_of_every_width)
 
 Test(poller_convert, nulls_of_any_type)
 {
-    int types[] = {SYBINT4, SYBBIT, SYBDECIMAL, SYBMONEY, SYBFLT8, SYBDATETIME, SYBMSDATETIME2,
-                   SYBVARCHAR, SYBNTEXT, PT_UNIQUE, SYBVARBINARY};
+    int types[] = {SYBINT4,     SYBBIT,         SYBDECIMAL, SYBMONEY, SYBFLT8,
+                   SYBDATETIME, SYBMSDATETIME2, SYBVARCHAR, SYBNTEXT, POLLER_TYPE_UNIQUE,
+                   SYBVARBINARY};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         cr_assert_eq(conv(types[i], NULL, 0).kind, CV_NULL, "type %d", types[i]);
 }
@@ -107,19 +108,20 @@ Test(poller_convert, decimals_become_text_with_their_scale)
     cr_assert(text_is(conv(SYBDECIMAL, &n, sizeof n), "9999999999999999999999999999.9999999999"));
     n = numeric(38, 0, false, 1);
     n.precision = 39;
-    char slot[PCONV_SLOT], err[64];
-    cr_assert_eq(pconv_value(SYBDECIMAL, (const BYTE *)&n, sizeof n, slot, &v, err, sizeof err),
-                 -EPROTO, "precision 39 is malformed");
+    char slot[POLLER_CONV_SLOT], err[64];
+    cr_assert_eq(
+        poller_conv_value(SYBDECIMAL, (const BYTE *)&n, sizeof n, slot, &v, err, sizeof err),
+        -EPROTO, "precision 39 is malformed");
 }
 
 Test(poller_convert, datetime_milliseconds_round_like_tedious)
 {
     /* 1900-01-01 + 25567 days = 1970-01-01. ticks of 1/300 s. */
-    cr_assert_eq(pconv_datetime_ms(25567, 0), 0);
-    cr_assert_eq(pconv_datetime_ms(25567, 1), 3);   /* 3.33 -> 3 */
-    cr_assert_eq(pconv_datetime_ms(25567, 2), 7);   /* 6.67 -> 7 */
-    cr_assert_eq(pconv_datetime_ms(25567, 299), 997);
-    cr_assert_eq(pconv_datetime_ms(25566, 0), -86400000);
+    cr_assert_eq(poller_conv_datetime_ms(25567, 0), 0);
+    cr_assert_eq(poller_conv_datetime_ms(25567, 1), 3); /* 3.33 -> 3 */
+    cr_assert_eq(poller_conv_datetime_ms(25567, 2), 7); /* 6.67 -> 7 */
+    cr_assert_eq(poller_conv_datetime_ms(25567, 299), 997);
+    cr_assert_eq(poller_conv_datetime_ms(25566, 0), -86400000);
     DBDATETIME d = {.dtdays = 25567 + 19783, .dttime = 300 * 3600 * 12 + 2}; /* 2024-03-01 12:00:00.007 */
     struct cache_value v = conv(SYBDATETIME, &d, sizeof d);
     cr_assert_eq(v.kind, CV_DATETIME);
@@ -146,21 +148,21 @@ Test(poller_convert, cursor_ticks_round_trip_exactly_through_datetime)
     for (int32_t t = 0; t < 3000; t += 7) {
         DBDATETIME d = {.dtdays = 45000, .dttime = 25000000 + t}, back;
         int64_t ticks;
-        cr_assert_eq(pconv_ticks(SYBDATETIME, (const BYTE *)&d, sizeof d, &ticks), 0);
-        pconv_ticks_to_datetime(ticks, &back);
+        cr_assert_eq(poller_conv_ticks(SYBDATETIME, (const BYTE *)&d, sizeof d, &ticks), 0);
+        poller_conv_ticks_to_datetime(ticks, &back);
         cr_assert_eq(back.dtdays, d.dtdays);
         cr_assert_eq(back.dttime, d.dttime);
     }
     DBDATETIME last = {.dtdays = 45000, .dttime = 300 * 86400 - 1}, back;
     int64_t ticks;
-    cr_assert_eq(pconv_ticks(SYBDATETIME, (const BYTE *)&last, sizeof last, &ticks), 0);
-    pconv_ticks_to_datetime(ticks, &back);
+    cr_assert_eq(poller_conv_ticks(SYBDATETIME, (const BYTE *)&last, sizeof last, &ticks), 0);
+    poller_conv_ticks_to_datetime(ticks, &back);
     cr_assert_eq(back.dttime, last.dttime);
     DBDATETIMEALL a, b;
-    pconv_ticks_to_datetime2(INT64_C(17092944001234567), &a);
-    cr_assert_eq(pconv_ticks(SYBMSDATETIME2, (const BYTE *)&a, sizeof a, &ticks), 0);
+    poller_conv_ticks_to_datetime2(INT64_C(17092944001234567), &a);
+    cr_assert_eq(poller_conv_ticks(SYBMSDATETIME2, (const BYTE *)&a, sizeof a, &ticks), 0);
     cr_assert_eq(ticks, INT64_C(17092944001234567));
-    pconv_ticks_to_datetime2(-1, &b);
+    poller_conv_ticks_to_datetime2(-1, &b);
     cr_assert_eq(b.date, 25566);
     cr_assert_eq(b.time, UINT64_C(863999999999));
 }
@@ -173,7 +175,7 @@ Test(poller_convert, text_and_binary_are_views)
     cr_assert_eq((const void *)v.s.p, (const void *)s);
     cr_assert(text_is(conv(SYBNVARCHAR, s, (int)strlen(s)), s));
     cr_assert(text_is(conv(SYBTEXT, "", 0), ""));
-    cr_assert(text_is(conv(PT_XNVARCHAR, s, 3), "Zü"));
+    cr_assert(text_is(conv(POLLER_TYPE_XNVARCHAR, s, 3), "Zü"));
     const uint8_t b[] = {0, 1, 255};
     v = conv(SYBVARBINARY, b, 3);
     cr_assert_eq(v.kind, CV_BYTES);
@@ -186,23 +188,23 @@ Test(poller_convert, uniqueidentifier_prints_like_sql_server)
     /* 6F9619FF-8B86-D011-B42D-00C04FC964FF as stored on the wire */
     const uint8_t w[16] = {0xFF, 0x19, 0x96, 0x6F, 0x86, 0x8B, 0x11, 0xD0,
                            0xB4, 0x2D, 0x00, 0xC0, 0x4F, 0xC9, 0x64, 0xFF};
-    struct cache_value v = conv(PT_UNIQUE, w, 16);
+    struct cache_value v = conv(POLLER_TYPE_UNIQUE, w, 16);
     cr_assert_eq(v.kind, CV_TEXT);
     cr_assert(text_is(v, "6F9619FF-8B86-D011-B42D-00C04FC964FF"), "%.*s", (int)v.s.len, v.s.p);
 }
 
 Test(poller_convert, bad_input_is_an_error_not_a_crash)
 {
-    char slot[PCONV_SLOT], err[128];
+    char slot[POLLER_CONV_SLOT], err[128];
     struct cache_value v;
     uint8_t b[3] = {1, 2, 3};
-    cr_assert_eq(pconv_value(SYBINTN, b, 3, slot, &v, err, sizeof err), -EPROTO);
-    cr_assert_eq(pconv_value(PT_UNIQUE, b, 3, slot, &v, err, sizeof err), -EPROTO);
-    cr_assert_eq(pconv_value(SYBFLTN, b, 3, slot, &v, err, sizeof err), -EPROTO);
-    cr_assert_eq(pconv_value(SYBDATETIME, b, 3, slot, &v, err, sizeof err), -EPROTO);
-    cr_assert_eq(pconv_value(12345, b, 3, slot, &v, err, sizeof err), -EPROTO);
+    cr_assert_eq(poller_conv_value(SYBINTN, b, 3, slot, &v, err, sizeof err), -EPROTO);
+    cr_assert_eq(poller_conv_value(POLLER_TYPE_UNIQUE, b, 3, slot, &v, err, sizeof err), -EPROTO);
+    cr_assert_eq(poller_conv_value(SYBFLTN, b, 3, slot, &v, err, sizeof err), -EPROTO);
+    cr_assert_eq(poller_conv_value(SYBDATETIME, b, 3, slot, &v, err, sizeof err), -EPROTO);
+    cr_assert_eq(poller_conv_value(12345, b, 3, slot, &v, err, sizeof err), -EPROTO);
     cr_assert(strstr(err, "12345"), "%s", err);
     int64_t t;
-    cr_assert_eq(pconv_ticks(SYBINT4, b, 4, &t), -EPROTO);
-    cr_assert_eq(pconv_ticks(SYBDATETIME, NULL, 0, &t), -EPROTO);
+    cr_assert_eq(poller_conv_ticks(SYBINT4, b, 4, &t), -EPROTO);
+    cr_assert_eq(poller_conv_ticks(SYBDATETIME, NULL, 0, &t), -EPROTO);
 }

@@ -23,11 +23,11 @@ static const char schema_text[] =
 
 static struct schema *load(void) { return fixture_schema(schema_text); }
 
-static void expect(const struct schema_model *m, enum psql_kind k, const char *want)
+static void expect(const struct schema_model *m, enum poller_sql_kind k, const char *want)
 {
     struct buf b;
     buf_init(&b, 0);
-    psql_build(&b, m, k);
+    poller_sql_build(&b, m, k);
     cr_assert_str_eq((const char *)buf_data(&b), want);
     buf_fini(&b);
 }
@@ -40,13 +40,13 @@ Test(poller_sql, keyset_pages_follow_last_update_then_key)
     char want[512];
     snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE [Last_Update] >= @t "
              "AND ([Last_Update] > @t OR [Company_RecID] > @id) ORDER BY [Last_Update], [Company_RecID]", cols);
-    expect(m, PSQL_KEYSET, want);
+    expect(m, POLLER_SQL_KEYSET, want);
     snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] ORDER BY [Last_Update], "
              "[Company_RecID]", cols);
-    expect(m, PSQL_KEYSET_FIRST, want);
+    expect(m, POLLER_SQL_KEYSET_FIRST, want);
     snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE ([Last_Update] IS NULL "
              "AND [Company_RecID] > @id) OR [Last_Update] IS NOT NULL ORDER BY [Last_Update], [Company_RecID]", cols);
-    expect(m, PSQL_KEYSET_NULLS, want);
+    expect(m, POLLER_SQL_KEYSET_NULLS, want);
     schema_free(s);
 }
 
@@ -54,40 +54,43 @@ Test(poller_sql, key_walks_and_counts)
 {
     struct schema *s = load();
     const struct schema_model *m = schema_model_find(s, "BillingTerms");
-    expect(m, PSQL_KEYS, "SELECT TOP (@batch) [Billing_Terms_RecID] FROM [dbo].[Billing_Terms] WHERE "
+    expect(m, POLLER_SQL_KEYS,
+           "SELECT TOP (@batch) [Billing_Terms_RecID] FROM [dbo].[Billing_Terms] WHERE "
            "[Billing_Terms_RecID] > @id ORDER BY [Billing_Terms_RecID]");
-    expect(m, PSQL_KEYS_FIRST, "SELECT TOP (@batch) [Billing_Terms_RecID] FROM [dbo].[Billing_Terms] "
+    expect(m, POLLER_SQL_KEYS_FIRST,
+           "SELECT TOP (@batch) [Billing_Terms_RecID] FROM [dbo].[Billing_Terms] "
            "ORDER BY [Billing_Terms_RecID]");
-    expect(m, PSQL_ROWS, "SELECT TOP (@batch) [Billing_Terms_RecID], [Description] FROM [dbo].[Billing_Terms] "
+    expect(m, POLLER_SQL_ROWS,
+           "SELECT TOP (@batch) [Billing_Terms_RecID], [Description] FROM [dbo].[Billing_Terms] "
            "WHERE [Billing_Terms_RecID] > @id ORDER BY [Billing_Terms_RecID]");
-    expect(m, PSQL_COUNT, "SELECT COUNT_BIG(*) FROM [dbo].[Billing_Terms]");
-    cr_assert_str_eq(psql_pk_decl(m), "bigint");
-    cr_assert_eq(psql_pk_type(m), SYBINT8);
+    expect(m, POLLER_SQL_COUNT, "SELECT COUNT_BIG(*) FROM [dbo].[Billing_Terms]");
+    cr_assert_str_eq(poller_sql_pk_decl(m), "bigint");
+    cr_assert_eq(poller_sql_pk_type(m), SYBINT8);
     schema_free(s);
 }
 
 Test(poller_sql, statements_without_a_cursor_are_not_built)
 {
     struct schema *s = load();
-    struct psrc_model pm;
-    psrc_init(&pm, schema_model_find(s, "BillingTerms"));
-    cr_assert_null(pm.stmt[PSQL_KEYSET]);
-    cr_assert_not_null(pm.stmt[PSQL_ROWS]);
-    psrc_fini(&pm);
-    psrc_init(&pm, schema_model_find(s, "Company"));
-    cr_assert_not_null(pm.stmt[PSQL_KEYSET]);
-    cr_assert_eq(pm.clock, PSRC_CLOCK_LOCAL, "Last_Update is local time: GETDATE()");
-    psrc_fini(&pm);
+    struct poller_src_model pm;
+    poller_src_init(&pm, schema_model_find(s, "BillingTerms"));
+    cr_assert_null(pm.stmt[POLLER_SQL_KEYSET]);
+    cr_assert_not_null(pm.stmt[POLLER_SQL_ROWS]);
+    poller_src_fini(&pm);
+    poller_src_init(&pm, schema_model_find(s, "Company"));
+    cr_assert_not_null(pm.stmt[POLLER_SQL_KEYSET]);
+    cr_assert_eq(pm.clock, POLLER_SRC_CLOCK_LOCAL, "Last_Update is local time: GETDATE()");
+    poller_src_fini(&pm);
     schema_free(s);
 }
 
 Test(poller_sql, keyset_parameters_are_typed)
 {
     struct schema *s = load();
-    struct psrc_model pm;
-    psrc_init(&pm, schema_model_find(s, "Company"));
-    struct pkeyset k;
-    pkeyset_set(&k, &pm, PSQL_KEYSET, 5000, 0, 42);
+    struct poller_src_model pm;
+    poller_src_init(&pm, schema_model_find(s, "Company"));
+    struct poller_keyset k;
+    poller_keyset_set(&k, &pm, POLLER_SQL_KEYSET, 5000, 0, 42);
     cr_assert_eq(k.n, 3);
     cr_assert_str_eq(k.ps[0].name, "@batch");
     cr_assert_str_eq(k.ps[1].decl, "datetime");
@@ -95,8 +98,8 @@ Test(poller_sql, keyset_parameters_are_typed)
     cr_assert_eq(k.dt.dtdays, 25567);
     cr_assert_str_eq(k.ps[2].decl, "int");
     cr_assert_eq(k.id4, 42);
-    pkeyset_set(&k, &pm, PSQL_KEYSET_FIRST, 10, 0, 0);
+    poller_keyset_set(&k, &pm, POLLER_SQL_KEYSET_FIRST, 10, 0, 0);
     cr_assert_eq(k.n, 1);
-    psrc_fini(&pm);
+    poller_src_fini(&pm);
     schema_free(s);
 }

@@ -86,10 +86,3 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     va_end(ap);
     b->len += (size_t)n;
 }
-
-void buf_take(struct buf *dst, struct buf *src)
-{
-    buf_fini(dst);
-    *dst = *src;
-    *src = (struct buf){.head = src->head};
-}

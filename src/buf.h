@@ -31,8 +31,6 @@ void buf_reset(struct buf *b);                    /* len = 0, keeps capacity */
 void buf_reserve(struct buf *b, size_t extra);    /* ensures cap >= len + extra; aborts on OOM */
 void buf_append(struct buf *b, const void *p, size_t n);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Moves src's memory into dst (dst is finalised first); src is left empty. */
-void buf_take(struct buf *dst, struct buf *src);
 
 static inline uint8_t *buf_data(const struct buf *b) { return b->mem ? b->mem + b->head : NULL; }
 static inline void buf_putc(struct buf *b, char c)

@@ -36,7 +36,6 @@ struct cache_opts {
  * -EPROTO (not a cwcache store, or made from an incompatible schema), -errno. */
 int cache_open(struct cache **out, const struct cache_opts *o) MUST_CHECK;
 void cache_close(struct cache *c); /* accepts NULL */
-const struct schema *cache_schema(const struct cache *c);
 
 /* ---- Values as the source delivers them ---------------------------------- */
 

@@ -46,8 +46,6 @@ int cache_err_from_mdb(int rc)
     }
 }
 
-const struct schema *cache_schema(const struct cache *c) { return c->schema; }
-
 /* The names of every database, numbered as cache_db_rows()/cache_db_index(). */
 static void names_build(struct cache *c)
 {

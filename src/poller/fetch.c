@@ -60,10 +60,8 @@ uint64_t poller_row_pk(const struct poller_row *r)
     return (uint64_t)r->vals[r->m->pk->index].i;
 }
 
-int poller_row_cursor_ticks(const struct poller_row *r, const struct poller_conn *c, int cursor_col,
-                            int64_t *ts, bool *has_ts)
+int poller_row_cursor_ticks(const struct poller_conn *c, int cursor_col, int64_t *ts, bool *has_ts)
 {
-    (void)r;
     int len;
     const BYTE *p = poller_conn_col_data(c, cursor_col, &len);
     if (!p) {
@@ -95,11 +93,14 @@ void poller_keyset_set(struct poller_keyset *k, const struct poller_src_model *p
                   kind == POLLER_SQL_ROWS || kind == POLLER_SQL_KEYS || kind == POLLER_SQL_NULLS;
     if (!has_id)
         return;
+    /* @id takes the key column's own type: a bigint parameter against an
+     * int key would make the server convert the column, not the value. */
+    const char *decl = poller_sql_pk_decl(m);
     if (poller_sql_pk_type(m) == SYBINT8) {
         k->id8 = (int64_t)pk;
-        k->ps[k->n++] = (struct poller_param){"@id", "bigint", SYBINT8, &k->id8, -1};
+        k->ps[k->n++] = (struct poller_param){"@id", decl, SYBINT8, &k->id8, -1};
     } else {
         k->id4 = (int32_t)(int64_t)pk;
-        k->ps[k->n++] = (struct poller_param){"@id", "int", SYBINT4, &k->id4, -1};
+        k->ps[k->n++] = (struct poller_param){"@id", decl, SYBINT4, &k->id4, -1};
     }
 }

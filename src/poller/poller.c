@@ -40,7 +40,7 @@ struct poller {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop, reconcile_req;
+    bool stop;
     struct poller_conn conn;
     struct poller_sync_env env;
     bool checked;
@@ -71,7 +71,7 @@ static bool stopping(struct poller *p)
     return s;
 }
 
-/* Sleeps up to ms, waking early on stop or a reconcile request. */
+/* Sleeps up to ms, waking early on stop. */
 static void sleep_ms(struct poller *p, int64_t ms)
 {
     if (ms <= 0)
@@ -85,7 +85,7 @@ static void sleep_ms(struct poller *p, int64_t ms)
         ts.tv_nsec -= 1000000000;
     }
     pthread_mutex_lock(&p->mu);
-    while (!p->stop && !p->reconcile_req)
+    while (!p->stop)
         if (pthread_cond_timedwait(&p->cv, &p->mu, &ts) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&p->mu);
@@ -165,13 +165,12 @@ static int connect_and_check(struct poller *p)
 
 static bool conn_error(int rc) { return rc == -EIO || rc == -ENOTCONN; }
 
-static enum poller_sync_pass due_pass(struct poller *p, struct poller_sync *s, int64_t now)
+static enum poller_sync_pass due_pass(const struct poller_sync *s, int64_t now)
 {
     const struct schema_model *m = s->src.m;
     bool warm = s->state == CACHE_WARM;
-    if (m->cursor && warm && (s->reconcile_requested || now >= s->next_reconcile_ms))
+    if (m->cursor && warm && now >= s->next_reconcile_ms)
         return POLLER_PASS_RECONCILE;
-    (void)p;
     if (now >= s->next_poll_ms)
         return m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL;
     return POLLER_PASS_NONE;
@@ -182,7 +181,6 @@ static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_s
 {
     s->backoff_ms = 0;
     if (pass == POLLER_PASS_RECONCILE) {
-        s->reconcile_requested = false;
         s->next_reconcile_ms = now + (int64_t)p->o.reconcile_s * 1000;
     } else {
         s->next_poll_ms = now + p->o.interval_ms;
@@ -196,7 +194,7 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     char err[POLLER_CONN_ERR_MAX + 256];
     int rc;
     if (s->pass == POLLER_PASS_NONE) {
-        enum poller_sync_pass due = due_pass(p, s, now);
+        enum poller_sync_pass due = due_pass(s, now);
         if (due == POLLER_PASS_NONE) {
             if (s->next_poll_ms < *earliest)
                 *earliest = s->next_poll_ms;
@@ -224,19 +222,6 @@ fail:
     return conn_error(rc) ? rc : 0;
 }
 
-static void take_requests(struct poller *p)
-{
-    pthread_mutex_lock(&p->mu);
-    bool req = p->reconcile_req;
-    p->reconcile_req = false;
-    pthread_mutex_unlock(&p->mu);
-    if (!req)
-        return;
-    for (size_t i = 0; i < p->o.schema->n_models; i++)
-        if (p->models[i])
-            p->sync[i].reconcile_requested = true;
-}
-
 /* One round over every model; returns the wait before the next round. */
 static int64_t round_robin(struct poller *p)
 {
@@ -261,7 +246,6 @@ static void *thread_main(void *arg)
 {
     struct poller *p = arg;
     while (!stopping(p)) {
-        take_requests(p);
         if (!poller_conn_is_open(&p->conn)) {
             poller_conn_close(&p->conn);
             if (connect_and_check(p) < 0) {
@@ -277,7 +261,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static void poller_free(struct poller *p)
+static void state_free(struct poller *p)
 {
     if (!p)
         return;
@@ -293,7 +277,7 @@ static void poller_free(struct poller *p)
     free(p);
 }
 
-static struct poller *poller_new(const struct poller_opts *o)
+static struct poller *state_new(const struct poller_opts *o)
 {
     struct poller *p = xcalloc(1, sizeof *p);
     p->o = *o;
@@ -326,21 +310,21 @@ int poller_start(struct poller **out, const struct poller_opts *o)
     *out = NULL;
     if (!o || !o->db || !o->schema || !o->cache)
         return -EINVAL;
-    struct poller *p = poller_new(o);
+    struct poller *p = state_new(o);
     int rc = cache_rd_new(o->cache, &p->env.rd);
     if (rc < 0) {
-        poller_free(p);
+        state_free(p);
         return rc;
     }
     rc = poller_conn_lib_acquire();
     if (rc < 0) {
-        poller_free(p);
+        state_free(p);
         return rc;
     }
     rc = -pthread_create(&p->th, NULL, thread_main, p);
     if (rc < 0) {
         poller_conn_lib_release();
-        poller_free(p);
+        state_free(p);
         return rc;
     }
     *out = p;
@@ -363,15 +347,5 @@ void poller_stop(struct poller *p)
         p->o.timing->ns_apply += p->env.ns_apply;
         p->o.timing->ns_commit += p->env.ns_commit;
     }
-    poller_free(p);
-}
-
-void poller_reconcile_now(struct poller *p)
-{
-    if (!p)
-        return;
-    pthread_mutex_lock(&p->mu);
-    p->reconcile_req = true;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    state_free(p);
 }

@@ -59,8 +59,6 @@ struct poller;
 int poller_start(struct poller **out, const struct poller_opts *o) MUST_CHECK;
 /* Asks the thread to stop after its current batch and joins it; accepts NULL. */
 void poller_stop(struct poller *p);
-/* Requests a delete reconciliation at the next opportunity. */
-void poller_reconcile_now(struct poller *p);
 
 /* Warm-up progress for one model: rows applied so far and the estimated total. */
 typedef void (*poller_progress_cb)(void *arg, const struct schema_model *m, uint64_t done,

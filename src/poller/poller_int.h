@@ -190,11 +190,12 @@ void poller_row_fini(struct poller_row *r);
 /* Converts the current result row (its columns in field order) into r->vals. */
 int poller_row_read(struct poller_row *r, const struct poller_conn *c, char *err,
                     size_t errlen) MUST_CHECK;
-/* The pk (as an unsigned key) and, when m has a cursor field, its ticks
- * (*has_ts false for NULL) of the current values. */
+/* The pk of the current values, as an unsigned key. */
 uint64_t poller_row_pk(const struct poller_row *r);
-int poller_row_cursor_ticks(const struct poller_row *r, const struct poller_conn *c, int cursor_col,
-                            int64_t *ts, bool *has_ts) MUST_CHECK;
+/* The current result row's cursor column (cursor_col) as 100 ns ticks;
+ * *has_ts false for NULL. */
+int poller_row_cursor_ticks(const struct poller_conn *c, int cursor_col, int64_t *ts,
+                            bool *has_ts) MUST_CHECK;
 
 /* Keyset parameters: @batch, @t (the column's type), @id (the pk's type). */
 struct poller_keyset {
@@ -276,7 +277,6 @@ struct poller_sync {
     struct poller_page page;    /* the batch poller_sync_step() fetches and applies */
     /* scheduling (poller.c) */
     int64_t next_poll_ms, next_reconcile_ms, backoff_ms, last_empty_run_ms;
-    bool reconcile_requested;
 };
 
 struct poller_sync_env {

@@ -203,7 +203,7 @@ static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct po
     if (s->pass == POLLER_PASS_POLL) {
         int64_t ts;
         bool has;
-        rc = poller_row_cursor_ticks(&s->row, e->conn, m->cursor->index, &ts, &has);
+        rc = poller_row_cursor_ticks(e->conn, m->cursor->index, &ts, &has);
         if (rc < 0) {
             snprintf(err, errlen, "model %s: cursor column %s: not a date", m->name,
                      m->cursor->column);

@@ -129,28 +129,6 @@ Test(common_buf, printf_appends_formatted)
     buf_fini(&b);
 }
 
-Test(common_buf, take_moves_ownership_and_empties_the_source)
-{
-    struct buf a, b;
-    buf_init(&a, 8);
-    buf_init(&b, 8);
-    buf_puts(&a, "payload");
-    buf_puts(&b, "old contents are released");
-    uint8_t *mem = a.mem;
-    buf_take(&b, &a);
-    cr_assert_eq(b.mem, mem);
-    cr_assert_eq(b.len, 7);
-    cr_assert(memcmp(buf_data(&b), "payload", 7) == 0);
-    cr_assert_null(a.mem);
-    cr_assert_eq(a.len, 0);
-    cr_assert_eq(a.cap, 0);
-    cr_assert_eq(a.head, 8, "the source keeps its headroom setting");
-    buf_puts(&a, "again"); /* the emptied source is reusable */
-    cr_assert_eq(buf_data(&a), a.mem + 8);
-    buf_fini(&a);
-    buf_fini(&b);
-}
-
 Test(common_buf, slices_compare_by_content)
 {
     cr_assert(slice_eq(slice_str("abc"), slice_str("abc")));

@@ -1,12 +1,15 @@
 /*
- * Configuration through one key table (STYLE R9): each key has a type, a
- * place in struct conf, an optional environment variable and a help line.
- * The file parser, the environment and the flag parser all go through
- * conf_set(), so a key behaves the same from every source.
+ * Configuration through one key table (STYLE R9, R14): each key has a
+ * type, a place in struct conf, an optional environment variable, its
+ * default, its range and a help line. The defaults, the file parser, the
+ * environment and the flag parser all go through key_set(), so a key
+ * behaves the same from every source; --help and the table in
+ * docs/server.md are printed from the same rows.
  */
 #include "conf.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,45 +17,63 @@
 
 #include "log.h"
 
-enum conf_type { CONF_STR, CONF_U32, CONF_PORT, CONF_U64, CONF_BOOL, CONF_LEVEL };
+enum conf_type { CONF_STR, CONF_U32, CONF_U64, CONF_BOOL, CONF_LEVEL };
 
+/* One row per key, as Redis's config.c: its type, its place in struct
+ * conf, where else it may come from, its default (text parsed like any
+ * other value, so it passes the same range check) and its range. */
 struct conf_key {
     const char *name;
     enum conf_type type;
     size_t off;
     const char *env;     /* environment variable, or NULL */
     bool flag;           /* settable as --name */
+    const char *def;     /* default, or NULL: unset */
+    uint64_t min, max;   /* numeric range, inclusive */
     const char *help;
 };
 
-#define K(n, t, env, flag, help) {#n, t, offsetof(struct conf, n), env, flag, help}
+#define K(n, t, env, flag, def, min, max, help) \
+    {#n, t, offsetof(struct conf, n), env, flag, def, min, max, help}
+#define S(n, env, flag, def, help) K(n, CONF_STR, env, flag, def, 0, 0, help)
+#define U(n, def, min, max, help) K(n, CONF_U32, NULL, true, def, min, max, help)
+#define B(n, def, help) K(n, CONF_BOOL, NULL, true, def, 0, 1, help)
 
 static const struct conf_key keys[] = {
-    K(database_url, CONF_STR, "DATABASE_URL", true, "SQL Server URL (sqlserver://host:port;database=..;user=..;password=..)"),
-    K(psk, CONF_STR, "PSK", false, "pre-shared key clients must present (environment or config file only)"),
-    K(port, CONF_PORT, "PORT", true, "TCP port (3000; 0: any free port)"),
-    K(bind, CONF_STR, NULL, true, "address or interface to listen on (all)"),
-    K(data_dir, CONF_STR, NULL, true, "LMDB cache directory (./data)"),
-    K(schema, CONF_STR, NULL, true, "schema file or directory (schema/)"),
-    K(collectors, CONF_STR, NULL, true, "collector definitions directory (collectors/)"),
-    K(tls_cert, CONF_STR, NULL, true, "PEM certificate: serve https/wss"),
-    K(tls_key, CONF_STR, NULL, true, "PEM private key for --tls-cert"),
-    K(ping_interval, CONF_U32, NULL, true, "Engine.IO pingInterval in ms (25000)"),
-    K(ping_timeout, CONF_U32, NULL, true, "Engine.IO pingTimeout in ms (20000)"),
-    K(connect_timeout, CONF_U32, NULL, true, "ms a session may stay without a CONNECT to / (45000; 0: no limit)"),
-    K(max_payload, CONF_U64, NULL, true, "Engine.IO maxPayload in bytes (1000000)"),
-    K(workers, CONF_U32, NULL, true, "query worker threads (2)"),
-    K(live_pool, CONF_U32, NULL, true, "live fallback SQL connections (2)"),
-    K(answer_cache_mb, CONF_U32, NULL, true, "MiB of rendered answers reused while the cache is unchanged (256; 0: off)"),
-    K(poll_interval_ms, CONF_U32, NULL, true, "poller interval in ms (5000)"),
-    K(poller, CONF_BOOL, NULL, true, "run the change poller (true); false: serve the cache as it is"),
-    K(log_level, CONF_LEVEL, NULL, true, "error, warn, info or debug (info)"),
-    K(cors_origins, CONF_STR, NULL, true, "comma-separated CORS allow-list (empty: echo any Origin)"),
-    K(auth_delay_ms, CONF_U32, NULL, true, "first delay after repeated PSK failures, ms (250)"),
-    K(auth_delay_max_ms, CONF_U32, NULL, true, "cap of that delay, ms (8000)"),
-    K(shutdown_timeout_ms, CONF_U32, NULL, true, "bounded wait for in-flight answers on stop, ms (5000)"),
-    K(port_file, CONF_STR, NULL, true, "write the bound port to this file once listening"),
-    K(insecure_no_psk, CONF_BOOL, NULL, true, "start without a PSK: every client is accepted"),
+    S(database_url, "DATABASE_URL", true, NULL,
+      "SQL Server, in the original's form: sqlserver://host:port;database=..;user=..;password=.."),
+    S(psk, "PSK", false, NULL, "pre-shared key clients must present (environment or config file only)"),
+    K(port, CONF_U32, "PORT", true, "3000", 0, 65535, "TCP port; 0 lets the kernel choose"),
+    S(bind, NULL, true, NULL, "address or interface to listen on (unset: all)"),
+    S(data_dir, NULL, true, "./data", "LMDB cache directory"),
+    S(schema, NULL, true, "schema/", "schema file or directory"),
+    S(collectors, NULL, true, "collectors/", "collector definitions directory"),
+    S(tls_cert, NULL, true, NULL, "PEM certificate: serve https and wss (with tls_key)"),
+    S(tls_key, NULL, true, NULL, "PEM private key of tls_cert"),
+    U(ping_interval, "25000", 1, UINT32_MAX, "Engine.IO pingInterval, ms"),
+    U(ping_timeout, "20000", 1, UINT32_MAX, "Engine.IO pingTimeout, ms"),
+    U(connect_timeout, "45000", 0, UINT32_MAX,
+      "ms a session may go without joining / (a successful CONNECT) before it is closed, as the "
+      "Node server's connectTimeout; 0: never"),
+    K(max_payload, CONF_U64, NULL, true, "1000000", 16, UINT64_MAX,
+      "Engine.IO maxPayload: largest client message, bytes"),
+    U(workers, "2", 1, 256, "threads rendering answers"),
+    U(live_pool, "2", 0, UINT32_MAX, "SQL connections of the live fallback"),
+    U(answer_cache_mb, "256", 0, UINT32_MAX,
+      "MiB of rendered answers reused for identical requests while the cache is unchanged; 0: off"),
+    U(poll_interval_ms, "5000", 1, UINT32_MAX, "poller interval, ms"),
+    U(overlap_s, "120", 0, 86400,
+      "late-commit window the poller re-reads before each cursor, s (unchanged rows cost no write)"),
+    U(reconcile_s, "900", 1, UINT32_MAX, "interval of the poller's delete reconciliation, s"),
+    U(batch_rows, "5000", 1, 1000000, "rows per keyset page the poller and cwcachectl warm read"),
+    B(poller, "true", "run the change poller; false: serve the cache as it is (cold models go live)"),
+    K(log_level, CONF_LEVEL, NULL, true, "info", 0, 0, "least severe log lines written"),
+    S(cors_origins, NULL, true, NULL, "comma-separated CORS allow-list (unset: echo any Origin)"),
+    U(auth_delay_ms, "250", 0, UINT32_MAX, "first delay after repeated PSK failures, ms"),
+    U(auth_delay_max_ms, "8000", 0, UINT32_MAX, "cap of that delay, ms"),
+    U(shutdown_timeout_ms, "5000", 0, UINT32_MAX, "bounded wait for answers in flight on stop, ms"),
+    S(port_file, NULL, true, NULL, "write the bound port to this file once listening (for port 0)"),
+    B(insecure_no_psk, "false", "start without a PSK: every client is accepted"),
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -66,27 +87,19 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+static int key_set(struct conf *c, const struct conf_key *k, const char *v, const char *what,
+                   char *err, size_t errlen);
+
 void conf_init(struct conf *c)
 {
-    *c = (struct conf){
-        .port = 3000,
-        .data_dir = xstrdup("./data"),
-        .schema = xstrdup("schema/"),
-        .collectors = xstrdup("collectors/"),
-        .ping_interval = 25000,
-        .ping_timeout = 20000,
-        .connect_timeout = 45000,
-        .max_payload = 1000000,
-        .workers = 2,
-        .live_pool = 2,
-        .answer_cache_mb = 256,
-        .poll_interval_ms = 5000,
-        .poller = true,
-        .log_level = xstrdup("info"),
-        .auth_delay_ms = 250,
-        .auth_delay_max_ms = 8000,
-        .shutdown_timeout_ms = 5000,
-    };
+    *c = (struct conf){0};
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char err[128];
+        /* The defaults are part of the table: one that fails its own check
+         * is a programming error. */
+        if (keys[i].def && key_set(c, &keys[i], keys[i].def, keys[i].name, err, sizeof err) < 0)
+            abort();
+    }
 }
 
 void conf_fini(struct conf *c)
@@ -104,6 +117,12 @@ static const struct conf_key *key_find(const char *name, size_t len)
         if (strlen(keys[i].name) == len && memcmp(keys[i].name, name, len) == 0)
             return &keys[i];
     return NULL;
+}
+
+const char *conf_default(const char *key)
+{
+    const struct conf_key *k = key_find(key, strlen(key));
+    return k ? k->def : NULL;
 }
 
 static int parse_u64(const char *v, uint64_t max, uint64_t *out)
@@ -131,14 +150,17 @@ static int parse_bool(const char *v, bool *out)
     return -EINVAL;
 }
 
-static int key_set(struct conf *c, const struct conf_key *k, const char *v, char *err, size_t errlen)
+/* Errors read "<what>: expected ..., got ...": what names the key as the
+ * source spells it (port, option --port, environment PORT). */
+static int key_set(struct conf *c, const struct conf_key *k, const char *v, const char *what,
+                   char *err, size_t errlen)
 {
     void *p = (char *)c + k->off;
     uint64_t x;
     switch (k->type) {
     case CONF_LEVEL:
         if (log_level_parse(v) < 0) {
-            errf(err, errlen, "%s: expected error, warn, info or debug, got \"%s\"", k->name, v);
+            errf(err, errlen, "%s: expected error, warn, info or debug, got \"%s\"", what, v);
             return -EINVAL;
         }
         /* fallthrough */
@@ -148,25 +170,21 @@ static int key_set(struct conf *c, const struct conf_key *k, const char *v, char
         return 0;
     case CONF_BOOL:
         if (parse_bool(v, p) < 0) {
-            errf(err, errlen, "%s: expected true or false, got \"%s\"", k->name, v);
+            errf(err, errlen, "%s: expected true or false, got \"%s\"", what, v);
             return -EINVAL;
         }
         return 0;
-    case CONF_PORT:
     case CONF_U32:
-        if (parse_u64(v, k->type == CONF_PORT ? 65535 : UINT_MAX, &x) < 0) {
-            errf(err, errlen, "%s: expected %s, got \"%s\"", k->name,
-                 k->type == CONF_PORT ? "a port number (0-65535)" : "a non-negative integer", v);
-            return -EINVAL;
-        }
-        *(unsigned *)p = (unsigned)x;
-        return 0;
     case CONF_U64:
-        if (parse_u64(v, UINT64_MAX, &x) < 0) {
-            errf(err, errlen, "%s: expected a non-negative integer, got \"%s\"", k->name, v);
+        if (parse_u64(v, k->max, &x) < 0 || x < k->min) {
+            errf(err, errlen, "%s: expected an integer from %" PRIu64 " to %" PRIu64 ", got \"%s\"",
+                 what, k->min, k->max, v);
             return -EINVAL;
         }
-        *(uint64_t *)p = x;
+        if (k->type == CONF_U32)
+            *(unsigned *)p = (unsigned)x;
+        else
+            *(uint64_t *)p = x;
         return 0;
     }
     return -EINVAL;
@@ -179,7 +197,7 @@ int conf_set(struct conf *c, const char *key, const char *value, char *err, size
         errf(err, errlen, "unknown key \"%s\"", key);
         return -EINVAL;
     }
-    return key_set(c, k, value, err, errlen);
+    return key_set(c, k, value, k->name, err, errlen);
 }
 
 static char *trim(char *s)
@@ -251,11 +269,10 @@ int conf_load_env(struct conf *c, char *err, size_t errlen)
         const char *v = keys[i].env ? getenv(keys[i].env) : NULL;
         if (!v || !*v)
             continue;
-        char msg[256];
-        if (key_set(c, &keys[i], v, msg, sizeof msg) < 0) {
-            errf(err, errlen, "environment %s: %s", keys[i].env, msg);
+        char what[64];
+        snprintf(what, sizeof what, "environment %s", keys[i].env);
+        if (key_set(c, &keys[i], v, what, err, errlen) < 0)
             return -EINVAL;
-        }
     }
     return 0;
 }
@@ -275,18 +292,34 @@ static const struct conf_key *flag_find(const char *arg, const char **inline_val
     return k && k->flag ? k : NULL;
 }
 
-static bool help_asked(int argc, char **argv)
+int conf_set_flag(struct conf *c, const char *flag, const char *value, char *err, size_t errlen)
 {
-    for (int i = 1; i < argc; i++)
+    const char *inline_val;
+    const struct conf_key *k = flag_find(flag, &inline_val);
+    if (!k || inline_val) {
+        errf(err, errlen, "unknown option %s", flag);
+        return -EINVAL;
+    }
+    return key_set(c, k, value, flag, err, errlen);
+}
+
+/* 1: --help or -h, 2: --help-markdown, 0: neither. */
+static int help_asked(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            return true;
-    return false;
+            return 1;
+        if (!strcmp(argv[i], "--help-markdown"))
+            return 2;
+    }
+    return 0;
 }
 
 int conf_load_args(struct conf *c, int argc, char **argv, char *err, size_t errlen)
 {
-    if (help_asked(argc, argv))
-        return 1;
+    int help = help_asked(argc, argv);
+    if (help)
+        return help;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strncmp(a, "--config", 8) && (a[8] == '=' || !a[8])) {
@@ -306,25 +339,17 @@ int conf_load_args(struct conf *c, int argc, char **argv, char *err, size_t errl
         }
         if (!v)
             v = argv[++i];
-        char msg[256];
-        if (key_set(c, k, v, msg, sizeof msg) < 0) {
-            errf(err, errlen, "option --%s", msg);
+        char what[80];
+        snprintf(what, sizeof what, "option %.*s", (int)strcspn(a, "="), a);
+        if (key_set(c, k, v, what, err, errlen) < 0)
             return -EINVAL;
-        }
     }
     return 0;
 }
 
+/* What a single row's range cannot say. */
 static int check(const struct conf *c, char *err, size_t errlen)
 {
-    if (!c->ping_interval || !c->ping_timeout) {
-        errf(err, errlen, "ping_interval and ping_timeout must be positive");
-        return -EINVAL;
-    }
-    if (c->max_payload < 16 || !c->workers || c->workers > 256) {
-        errf(err, errlen, "max_payload must be at least 16 and workers between 1 and 256");
-        return -EINVAL;
-    }
     if (!c->tls_cert != !c->tls_key) {
         errf(err, errlen, "tls_cert and tls_key go together");
         return -EINVAL;
@@ -345,8 +370,9 @@ static const char *config_path(int argc, char **argv)
 
 int conf_load(struct conf *c, int argc, char **argv, char *err, size_t errlen)
 {
-    if (help_asked(argc, argv))
-        return 1;
+    int help = help_asked(argc, argv);
+    if (help)
+        return help;
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--config") && i + 1 >= argc) {
             errf(err, errlen, "option --config needs a value");
@@ -365,6 +391,37 @@ int conf_load(struct conf *c, int argc, char **argv, char *err, size_t errlen)
     return check(c, err, errlen);
 }
 
+/* "--data-dir" for data_dir; "(psk)" for a key that is no flag. */
+static void flag_name(const struct conf_key *k, char *out, size_t len)
+{
+    if (!k->flag) {
+        snprintf(out, len, "(%s)", k->name);
+        return;
+    }
+    snprintf(out, len, "--%s", k->name);
+    for (char *p = out + 2; *p; p++)
+        if (*p == '_')
+            *p = '-';
+}
+
+/* "0-65535", "1 or more", "true or false", ...; "" for free text. */
+static void range_text(const struct conf_key *k, char *out, size_t len)
+{
+    uint64_t top = k->type == CONF_U32 ? UINT32_MAX : UINT64_MAX;
+    switch (k->type) {
+    case CONF_STR: snprintf(out, len, "%s", ""); break;
+    case CONF_BOOL: snprintf(out, len, "true or false"); break;
+    case CONF_LEVEL: snprintf(out, len, "error, warn, info, debug"); break;
+    case CONF_U32:
+    case CONF_U64:
+        if (k->max == top)
+            snprintf(out, len, "%" PRIu64 " or more", k->min);
+        else
+            snprintf(out, len, "%" PRIu64 "-%" PRIu64, k->min, k->max);
+        break;
+    }
+}
+
 void conf_usage(FILE *f, const char *prog)
 {
     fprintf(f, "usage: %s [--config FILE] [options]\n\n"
@@ -372,17 +429,32 @@ void conf_usage(FILE *f, const char *prog)
                "Precedence: flag > environment > config file > default.\n\n", prog);
     fprintf(f, "  %-24s %s\n", "--config FILE", "key = value file (keys as below, with '_')");
     for (size_t i = 0; i < N_KEYS; i++) {
-        char flag[64];
-        if (keys[i].flag) {
-            snprintf(flag, sizeof flag, "--%s", keys[i].name);
-            for (char *p = flag + 2; *p; p++)
-                if (*p == '_')
-                    *p = '-';
-        } else {
-            snprintf(flag, sizeof flag, "(%s)", keys[i].name);
-        }
-        fprintf(f, "  %-24s %s%s%s\n", flag, keys[i].help, keys[i].env ? "; env " : "",
-                keys[i].env ? keys[i].env : "");
+        const struct conf_key *k = &keys[i];
+        char flag[64], range[64];
+        flag_name(k, flag, sizeof flag);
+        range_text(k, range, sizeof range);
+        fprintf(f, "  %-24s %s", flag, k->help);
+        if (k->def || *range)
+            fprintf(f, " [%s%s%s%s]", k->def ? "default " : "", k->def ? k->def : "",
+                    k->def && *range ? "; " : "", range);
+        fprintf(f, "%s%s\n", k->env ? "; env " : "", k->env ? k->env : "");
     }
     fprintf(f, "  %-24s %s\n", "--help", "this text");
+    fprintf(f, "  %-24s %s\n", "--help-markdown", "the keys as the table of docs/server.md");
+}
+
+void conf_markdown(FILE *f)
+{
+    fprintf(f, "| key (file) | flag | env | default | range | meaning |\n"
+               "|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct conf_key *k = &keys[i];
+        char flag[64], range[64];
+        flag_name(k, flag, sizeof flag);
+        range_text(k, range, sizeof range);
+        fprintf(f, "| `%s` | %s%s%s | %s%s%s | %s%s%s | %s | %s |\n", k->name,
+                k->flag ? "`" : "", k->flag ? flag : "", k->flag ? "`" : "",
+                k->env ? "`" : "", k->env ? k->env : "", k->env ? "`" : "",
+                k->def ? "`" : "", k->def ? k->def : "", k->def ? "`" : "", range, k->help);
+    }
 }

@@ -13,48 +13,64 @@
 
 #include "buf.h"
 
+/* Defaults and ranges live in the key table in conf.c, nowhere else. */
 struct conf {
     char *config;             /* the file read, or NULL */
     char *database_url;       /* DATABASE_URL */
     char *psk;                /* PSK */
-    unsigned port;            /* PORT; 3000; 0 lets the kernel choose */
+    unsigned port;            /* 0 lets the kernel choose */
     char *bind;               /* NULL: every interface */
-    char *data_dir;           /* ./data */
-    char *schema;             /* schema/ */
-    char *collectors;         /* collectors/ */
+    char *data_dir;
+    char *schema;
+    char *collectors;
     char *tls_cert, *tls_key; /* both: https/wss */
-    unsigned ping_interval;   /* ms, 25000 */
-    unsigned ping_timeout;    /* ms, 20000 */
-    unsigned connect_timeout; /* ms without a CONNECT before the session closes, 45000; 0: none */
-    uint64_t max_payload;     /* bytes, 1000000 */
-    unsigned workers;         /* query threads, 2 */
-    unsigned live_pool;       /* live fallback connections, 2 */
-    unsigned answer_cache_mb; /* rendered answers kept for reuse, 256; 0: off */
-    unsigned poll_interval_ms;/* 5000 */
-    bool poller;              /* run the poller thread (true) */
-    char *log_level;          /* "info" */
+    unsigned ping_interval;   /* ms */
+    unsigned ping_timeout;    /* ms */
+    unsigned connect_timeout; /* ms without a CONNECT before the session closes; 0: none */
+    uint64_t max_payload;     /* bytes */
+    unsigned workers;         /* query threads */
+    unsigned live_pool;       /* live fallback connections */
+    unsigned answer_cache_mb; /* rendered answers kept for reuse; 0: off */
+    unsigned poll_interval_ms;
+    unsigned overlap_s;       /* late-commit window re-read before each cursor */
+    unsigned reconcile_s;     /* delete reconciliation interval */
+    unsigned batch_rows;      /* keyset page size */
+    bool poller;              /* run the poller thread */
+    char *log_level;
     char *cors_origins;       /* comma-separated allow-list; empty: echo any */
-    unsigned auth_delay_ms;   /* 250 */
-    unsigned auth_delay_max_ms; /* 8000 */
-    unsigned shutdown_timeout_ms; /* 5000 */
+    unsigned auth_delay_ms;
+    unsigned auth_delay_max_ms;
+    unsigned shutdown_timeout_ms;
     char *port_file;          /* write the bound port there once listening */
     bool insecure_no_psk;     /* start without a PSK */
 };
 
-/* Sets the defaults (owned strings). */
+/* Sets every key to its table default (owned strings). */
 void conf_init(struct conf *c);
 void conf_fini(struct conf *c);
 /* Applies one key (as named in the file) from text. -EINVAL with a
  * message in err ("unknown key", "bad value ..."). */
 int conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen) MUST_CHECK;
+/* Applies one flag ("--batch-rows") as the command line would, for tools
+ * that share the server's keys; errors name the flag. */
+int conf_set_flag(struct conf *c, const char *flag, const char *value, char *err,
+                  size_t errlen) MUST_CHECK;
 /* Reads a key = value file ('#' comments, blank lines); errors as
  * "file:line: message". */
 int conf_load_file(struct conf *c, const char *path, char *err, size_t errlen) MUST_CHECK;
 /* DATABASE_URL, PSK, PORT when set and non-empty. */
 int conf_load_env(struct conf *c, char *err, size_t errlen) MUST_CHECK;
-/* Flags only. Returns 1 when --help was given (nothing else applied). */
+/* Flags only. Returns 1 when --help was given, 2 for --help-markdown
+ * (nothing else applied). */
 int conf_load_args(struct conf *c, int argc, char **argv, char *err, size_t errlen) MUST_CHECK;
 /* Everything in precedence order: defaults, --config file, environment,
- * flags. 1: --help; 0: loaded and checked; -EINVAL with err. */
+ * flags. 1: --help; 2: --help-markdown; 0: loaded and checked; -EINVAL
+ * with err. */
 int conf_load(struct conf *c, int argc, char **argv, char *err, size_t errlen) MUST_CHECK;
+/* --help, generated from the key table. */
 void conf_usage(FILE *f, const char *prog);
+/* The key table as the Markdown table of docs/server.md (between its
+ * conf-table markers); a unit test keeps the two equal. */
+void conf_markdown(FILE *f);
+/* The default of a key as text, or NULL (unknown key or no default). */
+const char *conf_default(const char *key);

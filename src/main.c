@@ -141,8 +141,8 @@ static int serve_start(struct app *a)
     }
     struct poller_opts po = {
         .db = &a->db, .schema = a->schema, .cache = a->cache, .models = a->models,
-        .interval_ms = c->poll_interval_ms,
     };
+    poller_opts_tune(&po, c);
     if ((rc = poller_start(&a->poller, &po)) < 0)
         return fail("poller", strerror(-rc));
     return 0;
@@ -169,8 +169,10 @@ int main(int argc, char **argv)
     conf_init(&a.cf);
     int rc = conf_load(&a.cf, argc, argv, err, sizeof err);
     if (rc != 0) {
-        if (rc > 0)
+        if (rc == 1)
             conf_usage(stdout, argv[0]);
+        else if (rc == 2)
+            conf_markdown(stdout);
         else
             fprintf(stderr, "cwcache: %s\n", err);
         conf_fini(&a.cf);

@@ -37,6 +37,7 @@
 #include "buf.h"
 #include "cache/cache.h"
 #include "collector.h"
+#include "conf.h"
 #include "json.h"
 #include "log.h"
 #include "poller/poller.h"
@@ -65,7 +66,7 @@ enum {
 
 struct ctl {
     const char *cmd;
-    const char *data_dir, *schema_path, *collectors_dir, *db_url;
+    struct conf cf; /* the server's keys: data_dir, schema, collectors, database_url, ... */
     struct schema *schema;
     struct collector_set cs;
     bool cs_loaded;
@@ -157,14 +158,14 @@ static void buf_write_stdout(const struct buf *b)
 static int ctl_load(struct ctl *c)
 {
     char err[ERR_LEN];
-    int rc = schema_load(&c->schema, c->schema_path, err, sizeof err);
+    int rc = schema_load(&c->schema, c->cf.schema, err, sizeof err);
     if (rc < 0) {
-        errorf(c, "schema %s: %s", c->schema_path, err);
+        errorf(c, "schema %s: %s", c->cf.schema, err);
         return EXIT_ERR;
     }
-    rc = collector_set_load(&c->cs, c->collectors_dir, c->schema, err, sizeof err);
+    rc = collector_set_load(&c->cs, c->cf.collectors, c->schema, err, sizeof err);
     if (rc < 0) {
-        errorf(c, "collectors %s: %s", c->collectors_dir, err);
+        errorf(c, "collectors %s: %s", c->cf.collectors, err);
         return EXIT_ERR;
     }
     c->cs_loaded = true;
@@ -177,18 +178,18 @@ static int ctl_load(struct ctl *c)
 static int data_dir_check(const struct ctl *c)
 {
     struct stat st;
-    if (stat(c->data_dir, &st) < 0) {
+    if (stat(c->cf.data_dir, &st) < 0) {
         if (errno == ENOENT)
             errorf(c,
                    "data directory %s does not exist (use --data-dir, or fill it with "
                    "'cwcachectl warm')",
-                   c->data_dir);
+                   c->cf.data_dir);
         else
-            errorf(c, "data directory %s: %s", c->data_dir, strerror(errno));
+            errorf(c, "data directory %s: %s", c->cf.data_dir, strerror(errno));
         return EXIT_ERR;
     }
     if (!S_ISDIR(st.st_mode)) {
-        errorf(c, "data directory %s is not a directory", c->data_dir);
+        errorf(c, "data directory %s is not a directory", c->cf.data_dir);
         return EXIT_ERR;
     }
     return EXIT_OK;
@@ -198,25 +199,25 @@ static int ctl_open(struct ctl *c, bool read_only)
 {
     if (read_only && data_dir_check(c) != EXIT_OK)
         return EXIT_ERR;
-    struct cache_opts o = {.path = c->data_dir, .read_only = read_only, .schema = c->schema};
+    struct cache_opts o = {.path = c->cf.data_dir, .read_only = read_only, .schema = c->schema};
     int rc = cache_open(&c->cache, &o);
     if (rc == -ENOENT)
         errorf(c,
                "%s is not a cwcache store (no LMDB environment in it; fill it with "
                "'cwcachectl warm')",
-               c->data_dir);
+               c->cf.data_dir);
     else if (rc == -EPROTO)
         errorf(c, "%s is not a cwcache store, or was made from an incompatible schema",
-               c->data_dir);
+               c->cf.data_dir);
     else if (rc < 0)
-        errorf(c, "cannot open the store in %s: %s", c->data_dir, strerror(-rc));
+        errorf(c, "cannot open the store in %s: %s", c->cf.data_dir, strerror(-rc));
     return rc < 0 ? EXIT_ERR : EXIT_OK;
 }
 
 /* DATABASE_URL: the option wins over the environment. */
 static int ctl_db(struct ctl *c)
 {
-    const char *url = c->db_url ? c->db_url : getenv("DATABASE_URL");
+    const char *url = c->cf.database_url;
     if (!url || !*url)
         return usagef(c, "DATABASE_URL is not set (set it in the environment or pass "
                          "--database-url)");
@@ -236,6 +237,7 @@ static void ctl_fini(struct ctl *c)
     if (c->cs_loaded)
         collector_set_fini(&c->cs);
     schema_free(c->schema);
+    conf_fini(&c->cf);
 }
 
 /* Model names match exactly, then case-insensitively (operators type them). */
@@ -309,46 +311,49 @@ static const struct option global_longs[] = {
 };
 #define N_GLOBAL_LONGS (sizeof global_longs / sizeof global_longs[0] - 1)
 
-static const char global_help[] =
-    "Global options (before or after the command):\n"
-    "  --data-dir DIR       the store (default ./data)\n"
-    "  --schema PATH        schema file or directory (default schema/)\n"
-    "  --collectors DIR     collector definitions (default collectors/)\n"
-    "  --database-url URL   source database (default: $DATABASE_URL)\n"
-    "  --log-level LEVEL    error, warn, info (default) or debug\n"
-    "  -h, --help           this help\n";
+/* The defaults are the server's (conf.c's key table). */
+static void global_help(void)
+{
+    printf("Global options (before or after the command):\n"
+           "  --data-dir DIR       the store (default %s)\n"
+           "  --schema PATH        schema file or directory (default %s)\n"
+           "  --collectors DIR     collector definitions (default %s)\n"
+           "  --database-url URL   source database (default: $DATABASE_URL)\n"
+           "  --log-level LEVEL    error, warn, info or debug (default %s)\n"
+           "  -h, --help           this help\n",
+           conf_default("data_dir"), conf_default("schema"), conf_default("collectors"),
+           conf_default("log_level"));
+}
 
 /* Returned by option handlers to keep parsing; anything else is an exit code. */
 #define OPTS_CONTINUE (-1)
 
+/* The server's flag a global option is, or NULL. */
+static const char *global_flag(int opt)
+{
+    switch (opt) {
+    case OPT_DATA_DIR: return "--data-dir";
+    case OPT_SCHEMA: return "--schema";
+    case OPT_COLLECTORS: return "--collectors";
+    case OPT_DATABASE_URL: return "--database-url";
+    case OPT_LOG_LEVEL: return "--log-level";
+    default: return NULL;
+    }
+}
+
 /* Handles a global option: false when opt is not one; *rc set to the outcome. */
 static bool global_opt(struct ctl *c, int opt, const char *arg, int *rc)
 {
+    const char *flag = global_flag(opt);
     *rc = OPTS_CONTINUE;
-    switch (opt) {
-    case OPT_DATA_DIR:
-        c->data_dir = arg;
-        return true;
-    case OPT_SCHEMA:
-        c->schema_path = arg;
-        return true;
-    case OPT_COLLECTORS:
-        c->collectors_dir = arg;
-        return true;
-    case OPT_DATABASE_URL:
-        c->db_url = arg;
-        return true;
-    case OPT_LOG_LEVEL: {
-        int l = log_level_parse(arg);
-        if (l < 0)
-            *rc = usagef(c, "--log-level: '%s' is not error, warn, info or debug", arg);
-        else
-            log_level = (enum log_level)l;
-        return true;
-    }
-    default:
+    if (!flag)
         return false;
-    }
+    char err[ERR_LEN];
+    if (conf_set_flag(&c->cf, flag, arg, err, sizeof err) < 0)
+        *rc = usagef(c, "%s", err);
+    else if (opt == OPT_LOG_LEVEL)
+        log_level = (enum log_level)log_level_parse(arg);
+    return true;
 }
 
 /* Strict unsigned decimal: the whole string, no sign, no overflow. */
@@ -424,7 +429,8 @@ static int opts_parse(struct ctl *c, const struct cmd *cmd, int argc, char **arg
             rc = own && own->fn ? own->fn(c, opt, optarg, st) : usagef(c, "unknown option");
     }
     if (rc == OPTS_CONTINUE && help) {
-        printf("%s\n%s", cmd->help, global_help);
+        printf("%s\n", cmd->help);
+        global_help();
         rc = EXIT_OK;
     }
     *first = optind;
@@ -1095,7 +1101,6 @@ static void warm_progress_cb(void *arg, const struct schema_model *m, uint64_t d
 
 struct warm_st {
     bool full;
-    uint64_t batch_rows;
 };
 
 static int warm_opt(struct ctl *c, int opt, const char *arg, void *stp)
@@ -1103,9 +1108,11 @@ static int warm_opt(struct ctl *c, int opt, const char *arg, void *stp)
     struct warm_st *st = stp;
     if (opt == OPT_FULL)
         st->full = true;
-    else if (opt == OPT_BATCH_ROWS &&
-             (!parse_u64(arg, &st->batch_rows) || st->batch_rows == 0 || st->batch_rows > 1000000))
-        return usagef(c, "--batch-rows: '%s' is not a number from 1 to 1000000", arg);
+    else if (opt == OPT_BATCH_ROWS) {
+        char err[ERR_LEN];
+        if (conf_set_flag(&c->cf, "--batch-rows", arg, err, sizeof err) < 0)
+            return usagef(c, "%s", err);
+    }
     return OPTS_CONTINUE;
 }
 
@@ -1116,8 +1123,8 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
         .schema = c->schema,
         .cache = c->cache,
         .models = pick,
-        .batch_rows = (unsigned)st->batch_rows, /* 0: the poller's default */
     };
+    poller_opts_tune(&o, &c->cf);
     double t0 = now_s();
     struct warm_progress p = {.tty = isatty(STDERR_FILENO) == 1, .mark = t0};
     char err[ERR_LEN] = "";
@@ -1292,9 +1299,10 @@ static void main_help(void)
            "Inspect, verify and warm a cwcache store.\n\nCommands:\n");
     for (size_t i = 0; i < N_CMDS; i++)
         printf("  %-8s %s\n", cmds[i].name, cmds[i].summary);
-    printf("\n%s\n'cwcachectl COMMAND --help' describes each command.\n"
-           "Exit status: 0 success, 1 error (or unhealthy / different), 2 usage.\n",
-           global_help);
+    putchar('\n');
+    global_help();
+    printf("\n'cwcachectl COMMAND --help' describes each command.\n"
+           "Exit status: 0 success, 1 error (or unhealthy / different), 2 usage.\n");
 }
 
 /* Options before the command; stops at the first non-option (the command). */
@@ -1319,20 +1327,29 @@ static int main_opts(struct ctl *c, int argc, char **argv, int *cmd_at)
 
 int main(int argc, char **argv)
 {
-    struct ctl c = {
-        .data_dir = "./data", .schema_path = "schema/", .collectors_dir = "collectors/"};
-    int at, rc = main_opts(&c, argc, argv, &at);
-    if (rc != OPTS_CONTINUE)
+    struct ctl c = {0};
+    char err[ERR_LEN];
+    conf_init(&c.cf);
+    int at, rc = conf_load_env(&c.cf, err, sizeof err) < 0 ? usagef(&c, "%s", err) : OPTS_CONTINUE;
+    if (rc == OPTS_CONTINUE)
+        rc = main_opts(&c, argc, argv, &at);
+    if (rc != OPTS_CONTINUE) {
+        ctl_fini(&c);
         return rc;
-    if (at >= argc)
+    }
+    if (at >= argc) {
+        ctl_fini(&c);
         return usagef(&c, "no command given (status, runs, get, verify, warm, stats)");
+    }
     const struct cmd *cmd = NULL;
     for (size_t i = 0; i < N_CMDS; i++)
         if (strcmp(argv[at], cmds[i].name) == 0)
             cmd = &cmds[i];
-    if (!cmd)
+    if (!cmd) {
+        ctl_fini(&c);
         return usagef(&c, "unknown command '%s' (status, runs, get, verify, warm, stats)",
                       argv[at]);
+    }
     c.cmd = cmd->name;
     rc = cmd->fn(&c, cmd, argc - at, argv + at);
     ctl_fini(&c);

@@ -84,6 +84,7 @@ const char *cache_state_name(enum cache_state s); /* "cold", "warming", "warm" *
 /* Keyset cursor: the last applied (last-update, RecID). ts is in 100 ns
  * ticks since the Unix epoch, fine enough for datetime2(7) and exact for
  * datetime's 1/300 s ticks after rounding back. */
+#define CACHE_TICKS_PER_S 10000000LL /* the cursor's 100 ns ticks */
 struct cache_cursor {
     bool set;       /* false: start from the beginning */
     int64_t ts;

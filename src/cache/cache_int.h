@@ -176,6 +176,8 @@ void cache_base64_put(struct buf *out, const uint8_t *p, size_t n);
  * A full record is '{' body '}'; member i is body[off[i], off[i+1]-1).
  */
 #define CACHE_ROW_VERSION 1u
+#define CACHE_ROW_PK 4u    /* offset of the pk */
+#define CACHE_ROW_HASH 12u /* offset of the body's hash */
 #define CACHE_ROW_HDR 20u
 
 struct cache_row_view {

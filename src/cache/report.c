@@ -21,7 +21,7 @@ bool cache_meta_lag_s(const struct cache_meta *m, double *out)
         return false;
     /* The cursor can pass the newest time seen at the last poll when rows
      * arrive between the two reads; that is no lag, not a negative one. */
-    double lag = (double)(m->source_newest_ts - m->cursor.ts) / 1e7;
+    double lag = (double)(m->source_newest_ts - m->cursor.ts) / CACHE_TICKS_PER_S;
     *out = lag < 0 ? 0 : lag;
     return true;
 }

@@ -89,8 +89,8 @@ int cache_row_encode(const struct schema_model *m, const struct cache_value *val
     h[0] = CACHE_ROW_VERSION;
     h[2] = (uint8_t)(m->n_fields >> 8);
     h[3] = (uint8_t)m->n_fields;
-    put_be64(h + 4, (uint64_t)vals[m->pk->index].i);
-    put_be64(h + 12, XXH3_64bits(h + head, out->len - hdr - head));
+    put_be64(h + CACHE_ROW_PK, (uint64_t)vals[m->pk->index].i);
+    put_be64(h + CACHE_ROW_HASH, XXH3_64bits(h + head, out->len - hdr - head));
     return 0;
 }
 
@@ -102,8 +102,8 @@ int cache_row_view(struct slice row, const struct schema_model *m, struct cache_
     size_t head = CACHE_ROW_HDR + 4 * (v->n + 1);
     if (v->n != m->n_fields || row.len < head)
         return -EPROTO;
-    v->pk = get_be64(row.p + 4);
-    v->hash = get_be64(row.p + 12);
+    v->pk = get_be64(row.p + CACHE_ROW_PK);
+    v->hash = get_be64(row.p + CACHE_ROW_HASH);
     v->off = row.p + CACHE_ROW_HDR;
     v->body = row.p + head;
     v->body_len = row.len - head;
@@ -162,7 +162,7 @@ int cache_row_value(struct slice row, const struct schema_model *m, const struct
     return json_value->len ? 0 : -EPROTO;
 }
 
-uint64_t cache_row_pk(struct slice row) { return row.len >= CACHE_ROW_HDR ? get_be64(row.p + 4) : 0; }
+uint64_t cache_row_pk(struct slice row) { return row.len >= CACHE_ROW_HDR ? get_be64(row.p + CACHE_ROW_PK) : 0; }
 
 int cache_row_int(struct slice row, const struct schema_model *m, const struct schema_field *f,
                   int64_t *out)

@@ -85,13 +85,13 @@ static void changed(struct cache_wtxn *w, const struct schema_model *m, unsigned
 static bool row_same(struct slice old_row, struct slice new_row)
 {
     return old_row.len == new_row.len && old_row.len >= CACHE_ROW_HDR &&
-           memcmp(old_row.p + 12, new_row.p + 12, 8) == 0;
+           memcmp(old_row.p + CACHE_ROW_HASH, new_row.p + CACHE_ROW_HASH, 8) == 0;
 }
 
 static int row_store(struct cache_wtxn *w, MDB_dbi dbi, struct slice row)
 {
     uint8_t k[8];
-    memcpy(k, row.p + 4, 8);
+    memcpy(k, row.p + CACHE_ROW_PK, 8);
     MDB_val key = {8, k}, val = {row.len, (void *)row.p};
     return cache_err_from_mdb(mdb_put(w->txn, dbi, &key, &val, 0));
 }
@@ -146,7 +146,7 @@ static int row_append(struct cache_wtxn *w, const struct schema_model *m, size_t
         return rc;
     if (!empty && pk <= last)
         return -EEXIST;
-    MDB_val key = {8, (void *)(row.p + 4)}, val = {row.len, (void *)row.p};
+    MDB_val key = {8, (void *)(row.p + CACHE_ROW_PK)}, val = {row.len, (void *)row.p};
     rc = cache_err_from_mdb(mdb_put(w->txn, w->c->dbi[db], &key, &val, MDB_APPEND));
     if (rc < 0)
         return rc; /* -EEXIST (MDB_KEYEXIST): nothing was written */
@@ -160,7 +160,7 @@ static int row_upsert(struct cache_wtxn *w, const struct schema_model *m, MDB_db
                       unsigned slot, struct slice row, enum cache_put *res)
 {
     struct slice old = {NULL, 0};
-    MDB_val key = {8, (void *)(row.p + 4)}, val;
+    MDB_val key = {8, (void *)(row.p + CACHE_ROW_PK)}, val;
     int rc = cache_err_from_mdb(mdb_get(w->txn, dbi, &key, &val));
     if (rc < 0 && rc != -ENOENT)
         return rc;

@@ -116,7 +116,7 @@ static LOGINREC *login_new(const struct poller_db *db)
         return NULL;
     DBSETLUSER(login, db->user);
     DBSETLPWD(login, db->password);
-    DBSETLAPP(login, db->app_name ? db->app_name : "cwcache");
+    DBSETLAPP(login, db->app_name);
     DBSETLCHARSET(login, "UTF-8");
     DBSETLDBNAME(login, db->database);
     DBSETLVERSION(login, DBVERSION_74);
@@ -139,10 +139,10 @@ int poller_conn_open(struct poller_conn *c, const struct poller_db *db, char *er
         snprintf(err, errlen, "db-lib: cannot allocate a login record");
         return -ENOMEM;
     }
-    dbsetlogintime((int)(db->login_timeout_s ? db->login_timeout_s : 15));
-    dbsettime((int)(db->query_timeout_s ? db->query_timeout_s : 120));
+    dbsetlogintime((int)db->login_timeout_s);
+    dbsettime((int)db->query_timeout_s);
     char server[300];
-    snprintf(server, sizeof server, "%s:%u", db->host, db->port ? db->port : 1433);
+    snprintf(server, sizeof server, "%s:%u", db->host, db->port);
     tl_opening = c;
     DBPROCESS *dbp = dbopen(login, server);
     tl_opening = NULL;

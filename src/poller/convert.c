@@ -102,7 +102,7 @@ static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
             return -EPROTO;
         memcpy(&d, data, sizeof d);
         *ticks = ((int64_t)d.days - POLLER_DAYS_1900_TO_1970) * POLLER_TICKS_PER_DAY +
-                 (int64_t)d.minutes * 60 * 10000000LL;
+                 (int64_t)d.minutes * 60 * CACHE_TICKS_PER_S;
         return 0;
     }
     case SYBDATETIMN:

@@ -51,16 +51,12 @@ struct poller {
     uint32_t rand;
 };
 
-static void opts_defaults(struct poller_opts *o)
+void poller_opts_tune(struct poller_opts *o, const struct conf *c)
 {
-    if (!o->interval_ms)
-        o->interval_ms = 5000;
-    if (!o->overlap_s)
-        o->overlap_s = 120;
-    if (!o->reconcile_s)
-        o->reconcile_s = 900;
-    if (!o->batch_rows)
-        o->batch_rows = 5000;
+    o->interval_ms = c->poll_interval_ms;
+    o->overlap_s = c->overlap_s;
+    o->reconcile_s = c->reconcile_s;
+    o->batch_rows = c->batch_rows;
 }
 
 static bool stopping(struct poller *p)
@@ -281,7 +277,6 @@ static struct poller *state_new(const struct poller_opts *o)
 {
     struct poller *p = xcalloc(1, sizeof *p);
     p->o = *o;
-    opts_defaults(&p->o);
     size_t n = o->schema->n_models;
     p->models = xcalloc(n ? n : 1, sizeof *p->models);
     p->usable = xcalloc(n ? n : 1, sizeof *p->usable);
@@ -308,7 +303,8 @@ static struct poller *state_new(const struct poller_opts *o)
 int poller_start(struct poller **out, const struct poller_opts *o)
 {
     *out = NULL;
-    if (!o || !o->db || !o->schema || !o->cache)
+    if (!o || !o->db || !o->schema || !o->cache || !o->interval_ms || !o->reconcile_s ||
+        !o->batch_rows)
         return -EINVAL;
     struct poller *p = state_new(o);
     int rc = cache_rd_new(o->cache, &p->env.rd);

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "cache/cache.h"
+#include "conf.h"
 #include "schema.h"
 
 /* DATABASE_URL in the original's form:
@@ -20,14 +21,16 @@
  * (keys case-insensitive; values may be {braced} to contain ';'). */
 struct poller_db {
     char *host;
-    unsigned port;            /* default 1433 */
+    unsigned port;
     char *database, *user, *password;
     bool encrypt, trust_server_certificate;
-    char *app_name;           /* reported to sys.dm_exec_sessions; default "cwcache" */
-    unsigned login_timeout_s; /* default 15 */
-    unsigned query_timeout_s; /* default 120 */
+    char *app_name;           /* reported to sys.dm_exec_sessions */
+    unsigned login_timeout_s;
+    unsigned query_timeout_s;
 };
-/* -EINVAL with a message (that never contains the password) in err. */
+/* Keys the URL leaves out take their defaults (db.c's only initializer:
+ * port 1433, encrypt, loginTimeout 15 s, queryTimeout 120 s). -EINVAL
+ * with a message (that never contains the password) in err. */
 int poller_db_parse(struct poller_db *out, const char *url, char *err, size_t errlen) MUST_CHECK;
 void poller_db_fini(struct poller_db *db);
 
@@ -36,10 +39,11 @@ struct poller_opts {
     const struct schema *schema;
     struct cache *cache;
     const bool *models;         /* schema->n_models flags: which models to poll */
-    unsigned interval_ms;       /* between polls; default 5000 */
-    unsigned overlap_s;         /* late-commit window re-read before the cursor; default 120 */
-    unsigned reconcile_s;       /* delete reconciliation interval; default 900 */
-    unsigned batch_rows;        /* keyset page size; default 5000 */
+    /* The tunables: set them with poller_opts_tune() (conf.h owns the defaults). */
+    unsigned interval_ms;       /* between polls, > 0 */
+    unsigned overlap_s;         /* late-commit window re-read before the cursor; 0: none */
+    unsigned reconcile_s;       /* delete reconciliation interval, > 0 */
+    unsigned batch_rows;        /* keyset page size, > 0 */
     /* Optional (benchmarks): time spent per phase is added here by
      * poller_warm (the thread adds it when it stops). May be NULL. */
     struct poller_timing *timing;
@@ -53,6 +57,10 @@ struct poller_timing {
     uint64_t ns_pass;   /* wall time of those passes: warm-up fetches and writes in two
                            threads, so fetch + apply + commit can exceed it */
 };
+
+/* Copies the tunables (poll_interval_ms, overlap_s, reconcile_s,
+ * batch_rows) from a loaded configuration. */
+void poller_opts_tune(struct poller_opts *o, const struct conf *c);
 
 struct poller;
 /* Starts the poller thread. It connects on its own (retrying with backoff). */

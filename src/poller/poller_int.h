@@ -34,8 +34,8 @@
 #define POLLER_TYPE_XVARBINARY 165 /* varbinary */
 #define POLLER_TYPE_XBINARY 173    /* binary */
 
-#define POLLER_TICKS_PER_MS 10000LL
-#define POLLER_TICKS_PER_DAY 864000000000LL
+#define POLLER_TICKS_PER_MS (CACHE_TICKS_PER_S / 1000)
+#define POLLER_TICKS_PER_DAY (86400 * CACHE_TICKS_PER_S)
 #define POLLER_DAYS_1900_TO_1970 25567 /* db-lib dates count days from 1900-01-01 */
 
 /* ---- conn.c -------------------------------------------------------------- */

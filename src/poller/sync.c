@@ -129,7 +129,7 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
     s->scan_nulls = s->scan.set && s->scan.ts == INT64_MIN;
     if (s->scan.set && !s->scan_nulls && e->overlap_s) {
         /* Re-read the late-commit window; unchanged rows cost no write. */
-        s->scan.ts -= (int64_t)e->overlap_s * 10000000LL;
+        s->scan.ts -= (int64_t)e->overlap_s * CACHE_TICKS_PER_S;
         s->scan.pk = 0;
     }
     return 0;
@@ -277,7 +277,7 @@ static int run_query(struct poller_sync *s, struct poller_sync_env *e, int32_t b
 
 int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_env *e)
 {
-    int32_t batch = (int32_t)(e->batch_rows ? e->batch_rows : 5000);
+    int32_t batch = (int32_t)e->batch_rows;
     if (s->pass == POLLER_PASS_RECONCILE && batch < RECONCILE_CHUNK_MIN)
         batch = RECONCILE_CHUNK_MIN;
     return batch;

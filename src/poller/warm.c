@@ -182,15 +182,15 @@ static int warm_all(struct warm *w, bool full, char *err, size_t errlen)
 int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progress, void *arg,
                 const volatile bool *stop, char *err, size_t errlen)
 {
-    if (!o || !o->db || !o->schema || !o->cache) {
-        snprintf(err, errlen, "poller_warm: missing db, schema or cache");
+    if (!o || !o->db || !o->schema || !o->cache || !o->batch_rows) {
+        snprintf(err, errlen, "poller_warm: missing db, schema, cache or batch_rows");
         return -EINVAL;
     }
     struct warm w = {.o = o, .progress = progress, .arg = arg, .stop = stop};
     w.env = (struct poller_sync_env){.cache = o->cache,
                                      .conn = &w.conn,
-                                     .batch_rows = o->batch_rows ? o->batch_rows : 5000,
-                                     .overlap_s = o->overlap_s ? o->overlap_s : 120,
+                                     .batch_rows = o->batch_rows,
+                                     .overlap_s = o->overlap_s,
                                      .warm = true};
     int rc = poller_conn_job_begin(o->cache, &w.env.rd, err, errlen);
     if (rc < 0)

@@ -217,12 +217,24 @@ static int print_run(void *arg, const struct cache_run *r)
     return 0;
 }
 
+/* The server's defaults, with the options given here on top. */
 static struct poller_opts opts_of(struct drv *d)
 {
-    return (struct poller_opts){.db = &d->db, .schema = d->schema, .cache = d->cache,
-                                .models = d->models, .interval_ms = d->interval_ms,
-                                .overlap_s = d->overlap_s, .reconcile_s = d->reconcile_s,
-                                .batch_rows = d->batch};
+    struct poller_opts o = {.db = &d->db, .schema = d->schema, .cache = d->cache,
+                            .models = d->models};
+    struct conf cf;
+    conf_init(&cf);
+    poller_opts_tune(&o, &cf);
+    conf_fini(&cf);
+    if (d->interval_ms)
+        o.interval_ms = d->interval_ms;
+    if (d->overlap_s)
+        o.overlap_s = d->overlap_s;
+    if (d->reconcile_s)
+        o.reconcile_s = d->reconcile_s;
+    if (d->batch)
+        o.batch_rows = d->batch;
+    return o;
 }
 
 static void progress(void *arg, const struct schema_model *m, uint64_t done, uint64_t total,

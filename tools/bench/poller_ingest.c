@@ -211,6 +211,19 @@ static double stream_baseline(const struct bench *b)
     return rows > 0 ? (double)rows / wall : -1;
 }
 
+/* The server's tunables (conf.c defaults), with --batch on top. */
+static struct poller_opts opts_of(const struct bench *b, struct cache *c)
+{
+    struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c};
+    struct conf cf;
+    conf_init(&cf);
+    poller_opts_tune(&o, &cf);
+    conf_fini(&cf);
+    if (b->batch)
+        o.batch_rows = b->batch;
+    return o;
+}
+
 static int one_run(struct bench *b, struct sample *s)
 {
     struct cache *c;
@@ -218,8 +231,8 @@ static int one_run(struct bench *b, struct sample *s)
     if (store_open(b, "store", &c) < 0)
         return -1;
     struct poller_timing t = {0};
-    struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c, .timing = &t,
-                            .batch_rows = b->batch};
+    struct poller_opts o = opts_of(b, c);
+    o.timing = &t;
     double t0 = bench_now_s(), c0 = cpu_s(), s0 = server_cpu_s(b->server);
     int rc = poller_warm(&o, false, NULL, NULL, NULL, err, sizeof err);
     double wall = bench_now_s() - t0, cpu = cpu_s() - c0, scpu = server_cpu_s(b->server) - s0;
@@ -284,7 +297,7 @@ static int idle(struct bench *b)
     char err[512];
     if (store_open(b, "store", &c) < 0)
         return -1;
-    struct poller_opts o = {.db = &b->db, .schema = b->schema, .cache = c};
+    struct poller_opts o = opts_of(b, c);
     int rc = poller_warm(&o, false, NULL, NULL, NULL, err, sizeof err);
     struct poller *p = NULL;
     if (rc == 0)

@@ -3,7 +3,7 @@
  * same question again and again (the same event with the same options,
  * every few seconds, from many clients); while none of the models an
  * answer read has changed, the ack tail rendered once
- * ('[{"success":true,"data":[...]}]', see pkt.c) is written again, by
+ * ('[{"success":true,"data":[...]}]', see outq.c) is written again, by
  * reference, for every later ack instead of being read out of LMDB again.
  *
  * An entry is keyed by the request's exact argument text (what follows the

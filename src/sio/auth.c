@@ -2,20 +2,17 @@
  * Session and socket ids, the PSK comparison and the per-address delay
  * that slows down key guessing.
  */
-#include "sio/sio_int.h"
+#include "sio/auth.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <libwebsockets.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int b64url_val(char c)
-{
-    const char *p = c ? strchr(b64url, c) : NULL;
-    return p ? (int)(p - b64url) : -1;
-}
+#define ID_RAW 15 /* bytes behind the 20 base64url characters */
 
 static void random_bytes(uint8_t *p, size_t n)
 {
@@ -45,17 +42,14 @@ static void mask_init(void)
 
 void sio_id_make(char out[SIO_ID_LEN + 1], uint32_t slot)
 {
-    uint8_t raw[15];
+    uint8_t raw[ID_RAW];
+    char enc[SIO_ID_LEN + 8]; /* lws wants room beyond the last group */
     pthread_once(&mask_once, mask_init);
     put_be32(raw, slot ^ slot_mask);
     random_bytes(raw + 4, sizeof raw - 4);
-    for (int i = 0, o = 0; i < 15; i += 3) {
-        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-        out[o++] = b64url[v >> 6 & 63];
-        out[o++] = b64url[v & 63];
-    }
+    int n = lws_b64_encode_string_url((const char *)raw, ID_RAW, enc, sizeof enc);
+    assert(n == SIO_ID_LEN);
+    memcpy(out, enc, SIO_ID_LEN);
     out[SIO_ID_LEN] = '\0';
 }
 
@@ -66,25 +60,26 @@ void sio_id_random(char out[SIO_ID_LEN + 1])
     sio_id_make(out, get_be32(r));
 }
 
+static bool b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
 int sio_id_slot(const char *s, size_t len, uint32_t *slot)
 {
     if (len != SIO_ID_LEN)
         return -EINVAL;
-    uint8_t raw[15];
-    for (int i = 0, o = 0; i < SIO_ID_LEN; i += 4) {
-        uint32_t v = 0;
-        for (int k = 0; k < 4; k++) {
-            int d = b64url_val(s[i + k]);
-            if (d < 0)
-                return -EINVAL;
-            v = v << 6 | (uint32_t)d;
-        }
-        raw[o++] = (uint8_t)(v >> 16);
-        raw[o++] = (uint8_t)(v >> 8);
-        raw[o++] = (uint8_t)v;
-    }
+    /* lws' decoder skips characters outside the alphabet and accepts
+     * padding: an id is exactly 20 alphabet characters. */
+    for (size_t i = 0; i < len; i++)
+        if (!b64url_char(s[i]))
+            return -EINVAL;
+    char raw[ID_RAW + 8];
+    if (lws_b64_decode_string_len(s, SIO_ID_LEN, raw, sizeof raw) != ID_RAW)
+        return -EINVAL;
     pthread_once(&mask_once, mask_init);
-    *slot = get_be32(raw) ^ slot_mask;
+    *slot = get_be32((const uint8_t *)raw) ^ slot_mask;
     return 0;
 }
 

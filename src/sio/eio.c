@@ -4,7 +4,7 @@
  * These functions never allocate except into the caller's buf, and they
  * are the only place that knows the wire digits.
  */
-#include "sio/sio_int.h"
+#include "sio/codec.h"
 
 #include <errno.h>
 

@@ -3,6 +3,11 @@
  * polling to websocket, client-initiated close, and handing messages to
  * the Socket.IO layer. Anything engine.io would call a parse error closes
  * the session.
+ *
+ * The Socket.IO layer below never calls up: after every call into it the
+ * packets it produced are moved from the socket's queue onto the
+ * session's, a refusal it wants delayed is timed here, and the answers
+ * the workers finish are pulled from it (sio_engine_results).
  */
 #include "sio/sio_int.h"
 
@@ -10,11 +15,35 @@
 
 #include "log.h"
 
-static struct sio_pkt *pkt_lit(const char *text)
+/* Moves what the socket layer queued onto the session, in order. */
+static void socket_flush(struct sio_session *ss)
 {
-    struct sio_pkt *p = sio_pkt_new();
-    buf_puts(&p->b, text);
-    return p;
+    if (!ss->sock.out.n)
+        return;
+    sio_pktq_take(&ss->outq, &ss->sock.out);
+    sio_session_kick(ss);
+}
+
+static void auth_delay_cb(struct sio_timer *t)
+{
+    struct sio_session *ss = lws_container_of(t, struct sio_session, auth_delay);
+    sio_socket_refuse(&ss->sock);
+    socket_flush(ss);
+}
+
+static int socket_message(struct sio_session *ss, struct slice data)
+{
+    struct sio_socket *k = &ss->sock;
+    if (sio_socket_message(k, data) < 0) {
+        sio_session_close(ss, k->close_why);
+        return -1;
+    }
+    if (k->refuse_after_ms) {
+        sio_timer_start(ss->srv->ev, &ss->auth_delay, auth_delay_cb, k->refuse_after_ms);
+        k->refuse_after_ms = 0;
+    }
+    socket_flush(ss);
+    return 0;
 }
 
 /* Packets on a websocket that is not (yet) the session's transport. The
@@ -26,10 +55,10 @@ static void probe_packet(struct sio_session *ss, struct lws *from, const struct 
 {
     struct sio_conn *c = lws_wsi_user(from);
     if (p->type == EIO_PING && slice_eq(p->data, slice_str("probe"))) {
-        sio_pktq_push(&c->resp, pkt_lit("3probe"));
+        sio_pktq_push(&c->resp, sio_pkt_lit("3probe"));
         lws_callback_on_writable(from);
         ss->upgrading = true;
-        sio_session_send_lit(ss, "6");
+        sio_session_send(ss, sio_pkt_lit("6"));
         return;
     }
     if (p->type == EIO_UPGRADE && ss->upgrading) {
@@ -40,10 +69,7 @@ static void probe_packet(struct sio_session *ss, struct lws *from, const struct 
         if (ss->get_wsi) {
             /* A GET that raced the upgrade is answered with a noop:
              * whatever is queued now belongs to the websocket. */
-            struct sio_conn *g = lws_wsi_user(ss->get_wsi);
-            sio_pktq_push(&g->resp, pkt_lit("6"));
-            g->resp_started = true;
-            lws_callback_on_writable(ss->get_wsi);
+            sio_conn_release_get(ss->get_wsi, sio_pkt_lit("6"));
             ss->get_wsi = NULL;
         }
         sio_session_kick(ss);
@@ -52,7 +78,7 @@ static void probe_packet(struct sio_session *ss, struct lws *from, const struct 
     log_debug(LOG_SIO, "session %s: upgrade aborted by packet type %d", ss->sid, (int)p->type);
     ss->probe_wsi = NULL;
     ss->upgrading = false;
-    sio_ws_close_req(from, LWS_CLOSE_STATUS_NORMAL);
+    sio_conn_close_req(from, LWS_CLOSE_STATUS_NORMAL);
 }
 
 int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio_packet *p)
@@ -66,7 +92,7 @@ int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio
         sio_session_pong(ss);
         return 0;
     case EIO_MESSAGE:
-        return sio_socket_message(ss, p->data);
+        return socket_message(ss, p->data);
     case EIO_CLOSE:
         sio_session_close(ss, "closed by client");
         return -1;
@@ -104,4 +130,21 @@ int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice bo
         if (sio_engine_message(ss, from, seg) < 0)
             return -1;
     return 0;
+}
+
+void sio_engine_results(struct sio *s)
+{
+    struct sio_pkt *p;
+    sio_handle h;
+    while ((p = sio_socket_result_next(s, &h))) {
+        /* The session may be gone (client left mid-query): the handle's
+         * generation no longer matches and the answer is dropped. */
+        struct sio_session *ss = sio_session_get(s, h);
+        if (!ss) {
+            sio_pkt_free(p);
+            continue;
+        }
+        sio_socket_answered(&ss->sock, p);
+        socket_flush(ss);
+    }
 }

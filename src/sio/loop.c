@@ -6,12 +6,19 @@
  * (ws.c) arrive at the same callback below, which only dispatches.
  *
  * The service loop runs in the thread that calls sio_run() and never
- * blocks: requests are parsed here, rendered on worker threads
- * (worker.c), and the finished packets come back through a locked list
- * and lws_cancel_service(), which lands here as
- * LWS_CALLBACK_EVENT_WAIT_CANCELLED. Per-session timers (heartbeat, the
- * delayed auth refusal) are libev timers on the same loop, so all session
- * state is touched by this one thread.
+ * blocks: requests are parsed here, rendered on worker threads (job.c on
+ * the pool of worker.c), and the finished jobs come back through the
+ * pool's result queue (queue.h), whose wake-up is lws_cancel_service():
+ * it lands here as LWS_CALLBACK_EVENT_WAIT_CANCELLED and the engine hands
+ * the answers to their sessions. Per-session timers (heartbeat, the
+ * delayed auth refusal; timer.c) are libev timers on the same loop, so
+ * all session state is touched by this one thread.
+ *
+ * The files are layered (sio_int.h lists them): transports (this file,
+ * http/polling/upgrade/ws) call the engine (engine.c, session.c), which
+ * calls the Socket.IO layer (socket.c), which submits jobs to the pool.
+ * Nothing calls up: what a lower layer produces is returned, or queued
+ * for the layer above to take.
  *
  * The loop is libev's (epoll), which lws drives as a "foreign" loop. lws'
  * own loop calls poll() on every connection at every turn: with 50 busy
@@ -39,43 +46,6 @@
 
 #include "log.h"
 
-static void timer_fired(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)loop, (void)revents;
-    struct sio_timer *t = lws_container_of(w, struct sio_timer, w);
-    t->cb(t);
-}
-
-void sio_timer_start(struct sio *s, struct sio_timer *t, sio_timer_cb *cb, unsigned ms)
-{
-    ev_timer_stop(s->ev, &t->w);
-    ev_timer_init(&t->w, timer_fired, ms / 1000.0, 0.);
-    t->cb = cb;
-    ev_timer_start(s->ev, &t->w);
-}
-
-void sio_timer_stop(struct sio *s, struct sio_timer *t) { ev_timer_stop(s->ev, &t->w); }
-
-void sio_conn_busy(struct sio *s, struct sio_conn *c, bool busy)
-{
-    if (c->busy == busy)
-        return;
-    c->busy = busy;
-    if (busy)
-        s->writing++;
-    else
-        s->writing--;
-}
-
-void sio_conn_fini(struct sio *s, struct sio_conn *c)
-{
-    sio_conn_busy(s, c, false);
-    sio_pktq_clear(&c->resp);
-    sio_pkt_free(c->tx);
-    c->tx = NULL;
-    buf_fini(&c->rx);
-}
-
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -88,19 +58,19 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
         return sio_http_request(s, wsi, c, in ? (const char *)in : "/");
     case LWS_CALLBACK_HTTP_BODY:
-        return sio_http_body(s, wsi, c, in, len);
+        return sio_polling_body(s, c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return sio_http_body_done(s, wsi, c);
+        return sio_polling_body_done(s, wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        return sio_http_writeable(s, wsi, c);
+        return sio_polling_writeable(s, wsi, c);
     case LWS_CALLBACK_CLOSED_HTTP:
         if (c)
-            sio_http_closed(s, wsi, c);
+            sio_polling_closed(s, wsi, c);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return sio_http_confirm_upgrade(s, wsi, in);
+        return sio_upgrade_confirm(s, wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return c ? sio_http_filter_ws(s, wsi, c) : -1;
+        return c ? sio_upgrade_filter(s, wsi, c) : -1;
     case LWS_CALLBACK_ESTABLISHED:
         return sio_ws_established(s, wsi, c);
     case LWS_CALLBACK_RECEIVE:
@@ -113,10 +83,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (c)
-            sio_conn_fini(s, c);
+            sio_conn_reset(c, &s->writing);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        sio_workers_drain_results(s);
+        sio_engine_results(s);
         return 0;
     default:
         return 0;
@@ -175,6 +145,14 @@ static int context_create(struct sio *s, char *err, size_t errlen)
     return 0;
 }
 
+/* The result queue's wake-up (any thread): lws_cancel_service() lands in
+ * the loop as LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
+static void wake_loop(void *arg)
+{
+    struct sio *s = arg;
+    lws_cancel_service(s->ctx);
+}
+
 int sio_new(struct sio **out, const struct sio_opts *o, char *err, size_t errlen)
 {
     struct sio *s = xcalloc(1, sizeof *s);
@@ -192,7 +170,7 @@ int sio_new(struct sio **out, const struct sio_opts *o, char *err, size_t errlen
         rc = -EIO;
     }
     if (rc == 0)
-        rc = sio_workers_start(s, err, errlen);
+        rc = sio_pool_start(&s->pool, o->workers, &sio_job_ops, s, wake_loop, s, err, errlen);
     if (rc < 0) {
         sio_free(s);
         return rc;
@@ -237,13 +215,12 @@ static void drain(struct sio *s)
     ev_timer tick;
     ev_timer_init(&tick, tick_fired, 0.02, 0.02);
     ev_timer_start(s->ev, &tick);
-    log_info(LOG_SIO, "draining: %u answer(s) in flight", atomic_load(&s->w.inflight));
-    while (sio_now_ms() < deadline &&
-           (atomic_load(&s->w.inflight) || !queues_empty(s) || s->writing))
+    log_info(LOG_SIO, "draining: %u answer(s) in flight", s->inflight);
+    while (sio_now_ms() < deadline && (s->inflight || !queues_empty(s) || s->writing))
         turn(s);
-    if (atomic_load(&s->w.inflight))
+    if (s->inflight)
         log_warn(LOG_SIO, "shutdown: %u answer(s) still in flight after %u ms, dropped",
-                 atomic_load(&s->w.inflight), s->o.shutdown_timeout_ms);
+                 s->inflight, s->o.shutdown_timeout_ms);
     sio_session_close_all(s);
     int64_t flush = sio_now_ms() + 200;
     while (sio_now_ms() < flush && s->writing)
@@ -264,7 +241,14 @@ void sio_free(struct sio *s)
 {
     if (!s)
         return;
-    sio_workers_stop(s);
+    for (struct queue_node *n = sio_pool_stop(&s->pool), *next; n; n = next) {
+        next = n->next;
+        sio_job_free((struct sio_job *)n);
+    }
+    for (struct queue_node *n = s->results, *next; n; n = next) {
+        next = n->next;
+        sio_job_free((struct sio_job *)n);
+    }
     if (s->ctx) {
         sio_sessions_fini(s);
         lws_context_destroy(s->ctx);

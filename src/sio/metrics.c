@@ -8,7 +8,7 @@
  *
  * The per-collector counters are only ever touched on the loop thread: a
  * request is counted when its answer comes back from the workers
- * (sio_workers_drain_results) or when it is refused at dispatch, both on
+ * (sio_socket_result_next) or when it is refused at dispatch, both on
  * the loop, and /metrics is rendered there too. So plain integers suffice.
  */
 #include "sio/sio_int.h"
@@ -256,7 +256,7 @@ static void server_render(struct sio *s, struct buf *b)
     help_type(b, "cwcache_clients_connected", "gauge", "Engine.IO sessions open");
     buf_printf(b, "cwcache_clients_connected %zu\n", s->n_sessions);
     help_type(b, "cwcache_requests_in_flight", "gauge", "Events being answered by the workers");
-    buf_printf(b, "cwcache_requests_in_flight %u\n", atomic_load(&s->w.inflight));
+    buf_printf(b, "cwcache_requests_in_flight %u\n", s->inflight);
     const struct sio_answers *a = &s->answers;
     help_type(b, "cwcache_answers_reused_total", "counter",
               "Events answered with a kept answer (answer_cache_mb)");

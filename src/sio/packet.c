@@ -8,7 +8,7 @@
  * Binary packets are refused with -ENOTSUP: no collector takes or returns
  * binary data.
  */
-#include "sio/sio_int.h"
+#include "sio/codec.h"
 
 #include <errno.h>
 #include <math.h>

@@ -8,16 +8,8 @@
 #include "sio/sio_int.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "log.h"
-
-int64_t sio_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the slot table --------------------------------------------------------- */
 
@@ -39,12 +31,36 @@ static uint32_t slot_alloc(struct sio *s)
     return s->n_slots++;
 }
 
+/* ---- heartbeat -------------------------------------------------------------- */
+
+static void ping_cb(struct sio_timer *t)
+{
+    struct sio_session *ss = lws_container_of(t, struct sio_session, ping);
+    if (ss->awaiting_pong) {
+        sio_session_close(ss, "ping timeout");
+        return;
+    }
+    sio_session_send(ss, sio_pkt_lit("2"));
+    ss->awaiting_pong = true;
+    sio_timer_start(ss->srv->ev, &ss->ping, ping_cb, ss->srv->o.ping_timeout_ms);
+}
+
+static void ping_start(struct sio_session *ss)
+{
+    ss->awaiting_pong = false;
+    sio_timer_start(ss->srv->ev, &ss->ping, ping_cb, ss->srv->o.ping_interval_ms);
+}
+
+void sio_session_pong(struct sio_session *ss) { ping_start(ss); }
+
+/* ---- opening ----------------------------------------------------------------- */
+
 /* As the Node server's connectTimeout: a session that has not joined the
  * namespace in time is closed, so idle handshakes cannot pile up. */
 static void connect_wait_cb(struct sio_timer *t)
 {
     struct sio_session *ss = lws_container_of(t, struct sio_session, connect_wait);
-    if (ss->sock != SOCK_CONNECTED)
+    if (ss->sock.state != SOCK_CONNECTED)
         sio_session_close(ss, "no CONNECT within connect_timeout");
 }
 
@@ -57,10 +73,47 @@ struct sio_session *sio_session_new(struct sio *s, enum sio_transport t)
     ss->transport = t;
     sio_pktq_init(&ss->outq);
     sio_id_make(ss->sid, slot);
+    sio_socket_init(&ss->sock, s, ss->h, ss->sid);
     s->slots[slot] = ss;
     s->n_sessions++;
     if (s->o.connect_timeout_ms)
-        sio_timer_start(s, &ss->connect_wait, connect_wait_cb, s->o.connect_timeout_ms);
+        sio_timer_start(s->ev, &ss->connect_wait, connect_wait_cb, s->o.connect_timeout_ms);
+    /* The heartbeat starts at once: it is also what reaps a session
+     * whose client never comes back. */
+    ping_start(ss);
+    return ss;
+}
+
+static char *copy_custom(struct lws *wsi, const char *name)
+{
+    int n = lws_hdr_custom_length(wsi, name, (int)strlen(name));
+    if (n <= 0)
+        return NULL;
+    char *v = xmalloc((size_t)n + 1);
+    if (lws_hdr_custom_copy(wsi, v, n + 1, name, (int)strlen(name)) < 0) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* What the handshake request carried: the PSK sources besides auth.psk
+ * and the peer address for the failure delay. */
+static void handshake_capture(struct lws *wsi, struct sio_socket *k)
+{
+    char q[512];
+    k->hdr_psk = copy_custom(wsi, "x-psk:");
+    const char *v = lws_get_urlarg_by_name(wsi, "psk=", q, sizeof q);
+    k->query_psk = v ? xstrdup(v) : NULL;
+    lws_get_peer_simple(wsi, k->addr, sizeof k->addr);
+}
+
+struct sio_session *sio_session_open(struct sio *s, struct lws *wsi, enum sio_transport t)
+{
+    struct sio_session *ss = sio_session_new(s, t);
+    handshake_capture(wsi, &ss->sock);
+    log_debug(LOG_SIO, "session %s opened from %s (%s)", ss->sid, ss->sock.addr,
+              t == SIO_T_POLLING ? "polling" : "websocket");
     return ss;
 }
 
@@ -101,72 +154,27 @@ void sio_session_send(struct sio_session *ss, struct sio_pkt *p)
     sio_session_kick(ss);
 }
 
-void sio_session_send_lit(struct sio_session *ss, const char *text)
-{
-    struct sio_pkt *p = sio_pkt_new();
-    buf_puts(&p->b, text);
-    sio_session_send(ss, p);
-}
-
-/* ---- heartbeat -------------------------------------------------------------- */
-
-static void ping_cb(struct sio_timer *t)
-{
-    struct sio_session *ss = lws_container_of(t, struct sio_session, ping);
-    if (ss->awaiting_pong) {
-        sio_session_close(ss, "ping timeout");
-        return;
-    }
-    sio_session_send_lit(ss, "2");
-    ss->awaiting_pong = true;
-    sio_timer_start(ss->srv, &ss->ping, ping_cb, ss->srv->o.ping_timeout_ms);
-}
-
-void sio_session_ping_start(struct sio_session *ss)
-{
-    ss->awaiting_pong = false;
-    sio_timer_start(ss->srv, &ss->ping, ping_cb, ss->srv->o.ping_interval_ms);
-}
-
-void sio_session_pong(struct sio_session *ss) { sio_session_ping_start(ss); }
-
 /* ---- closing ---------------------------------------------------------------- */
-
-/* A pending GET learns about the close from a "1" packet, as engine.io's
- * polling transport sends it; the connection owns that packet, so it is
- * written even though the session is gone. */
-static void release_get(struct sio_session *ss)
-{
-    struct sio_conn *c = lws_wsi_user(ss->get_wsi);
-    if (c && !c->resp_started) {
-        struct sio_pkt *p = sio_pkt_new();
-        buf_puts(&p->b, "1");
-        sio_pktq_push(&c->resp, p);
-        c->resp_started = true;
-        c->h = 0;
-        lws_callback_on_writable(ss->get_wsi);
-    }
-    ss->get_wsi = NULL;
-}
 
 void sio_session_close(struct sio_session *ss, const char *why)
 {
     struct sio *s = ss->srv;
     uint32_t slot = (uint32_t)ss->h;
     log_debug(LOG_SIO, "session %s closed: %s", ss->sid, why);
-    sio_timer_stop(s, &ss->ping);
-    sio_timer_stop(s, &ss->auth_delay);
-    sio_timer_stop(s, &ss->connect_wait);
+    sio_timer_stop(s->ev, &ss->ping);
+    sio_timer_stop(s->ev, &ss->auth_delay);
+    sio_timer_stop(s->ev, &ss->connect_wait);
+    /* A pending GET learns about the close from a "1" packet, as
+     * engine.io's polling transport sends it; the connection owns that
+     * packet, so it is written even though the session is gone. */
     if (ss->get_wsi)
-        release_get(ss);
+        sio_conn_release_get(ss->get_wsi, sio_pkt_lit("1"));
     if (ss->ws_wsi)
-        sio_ws_close_req(ss->ws_wsi, LWS_CLOSE_STATUS_NORMAL);
+        sio_conn_close_req(ss->ws_wsi, LWS_CLOSE_STATUS_NORMAL);
     if (ss->probe_wsi)
-        sio_ws_close_req(ss->probe_wsi, LWS_CLOSE_STATUS_NORMAL);
+        sio_conn_close_req(ss->probe_wsi, LWS_CLOSE_STATUS_NORMAL);
     sio_pktq_clear(&ss->outq);
-    sio_socket_fini(ss);
-    free(ss->hdr_psk);
-    free(ss->query_psk);
+    sio_socket_fini(&ss->sock);
     s->slots[slot] = NULL;
     s->gens[slot]++;
     s->free_slots[s->n_free++] = slot;

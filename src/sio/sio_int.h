@@ -1,170 +1,54 @@
 #pragma once
 /*
- * Internals of src/sio/: only this folder and tests/sio include it.
+ * Internals of src/sio/: only this folder and tests/sio include it. The
+ * codecs have their own headers (codec.h, auth.h) and need neither
+ * libwebsockets nor libev.
  *
- *   eio.c      Engine.IO v4 packet and payload codec (pure)
- *   packet.c   Socket.IO v5 packet codec and payload validation (pure)
- *   auth.c     PSK choice, constant-time compare, per-address failure delay
- *   session.c  session table (sid <-> slot/generation), heartbeat, closing
- *   pkt.c      outgoing packets (acks share their tails), queues, slice writes
- *   engine.c   Engine.IO packet handling for a session (heartbeat, upgrade, close)
- *   socket.c   Socket.IO handling: CONNECT/auth, EVENT dispatch, acks
- *   worker.c   query worker threads, job and result queues
- *   answers.c  rendered answers reused while the LMDB store is unchanged
- *   http.c     HTTP route table, polling transport, CORS, error bodies
- *   ws.c       websocket transport: message assembly, fragmented writes
- *   loop.c     the lws context, the protocol callback, run/stop/drain
+ * Files form layers; each calls only files below it (STYLE R13), and
+ * results travel up only as return values or through a queue the upper
+ * layer drains (tools/layers.py checks there is no circle). Top first:
+ *
+ *   loop.c      the lws context, the protocol callback, run/stop/drain
+ *   http.c      HTTP route table, operator endpoints
+ *   polling.c   Engine.IO over HTTP: handshake, long-polling GET/POST
+ *   ws.c        websocket transport: message assembly, fragmented writes
+ *   upgrade.c   the websocket handshake's checks, binding it to a session
+ *   engine.c    Engine.IO packets of a session (heartbeat, upgrade, close);
+ *               takes the Socket.IO layer's output and the workers' answers
+ *   session.c   session table (sid <-> slot/generation), heartbeat, closing
+ *   socket.c    Socket.IO: CONNECT/auth, EVENT dispatch, answers returned
+ *   job.c       an event's answer, rendered on a worker thread
+ *   probes.c    /healthz, /readyz
+ *   status.c    GET /status, /status.json
+ *   answers.c   rendered answers reused while the LMDB store is unchanged
+ *   conn.c      per-connection state: write bookkeeping, close requests
+ *   respond.c   small complete HTTP answers, request arguments
+ *   outq.c      outgoing packets (acks share their tails), queues, slice writes
+ *   cors.c      CORS: allowed origins, headers, preflight
+ *   metrics.c   per-collector counters, GET /metrics
+ *   worker.c    a plain thread pool: a job queue in, a result queue out
+ *   timer.c     one-shot timers on the server's libev loop, the clock
+ *   auth.c      ids, PSK compare, per-address failure delay      (auth.h)
+ *   eio.c       Engine.IO v4 packet and payload codec            (codec.h)
+ *   packet.c    Socket.IO v5 packet codec and payload validation (codec.h)
  */
 #include <ev.h>
 #include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
+#include "queue.h"
+#include "sio/auth.h"
+#include "sio/codec.h"
 #include "sio/sio.h"
 
-/* ---- Engine.IO codec (eio.c) ----------------------------------------------- */
+struct sio;
 
-enum eio_type {
-    EIO_OPEN = 0,
-    EIO_CLOSE = 1,
-    EIO_PING = 2,
-    EIO_PONG = 3,
-    EIO_MESSAGE = 4,
-    EIO_UPGRADE = 5,
-    EIO_NOOP = 6,
-};
-
-struct eio_packet {
-    enum eio_type type;
-    struct slice data; /* view into the decoded text: valid as long as it */
-};
-
-#define EIO_SEPARATOR 0x1e
-
-/* Error codes of the HTTP 400 JSON body, as engine.io numbers them. */
-enum eio_error {
-    EIO_ERR_TRANSPORT_UNKNOWN = 0,
-    EIO_ERR_SID_UNKNOWN = 1,
-    EIO_ERR_BAD_HANDSHAKE_METHOD = 2,
-    EIO_ERR_BAD_REQUEST = 3,
-    EIO_ERR_FORBIDDEN = 4,
-    EIO_ERR_UNSUPPORTED_PROTOCOL = 5,
-};
-
-/* Decodes one text packet. -EPROTO: empty or unknown type digit;
- * -ENOTSUP: a base64 binary packet ("b..."), which this server refuses. */
-int sio_eio_decode(struct slice in, struct eio_packet *out) MUST_CHECK;
-/* Takes the next \x1e-separated segment of a polling payload from *rest
- * into *seg. Returns 1 when a segment was produced, 0 at the end. An empty
- * payload yields one empty segment (which sio_eio_decode() refuses), as
- * engine.io's decodePayload does. */
-int sio_eio_payload_next(struct slice *rest, struct slice *seg, bool *started);
-/* The open packet: 0{"sid":...,"upgrades":[...],"pingInterval":...}. */
-void sio_eio_open_encode(struct buf *b, const char *sid, bool upgrades, unsigned ping_interval,
-                         unsigned ping_timeout, size_t max_payload);
-/* {"code":N,"message":"..."} for an HTTP 400/403 answer. */
-void sio_eio_error_encode(struct buf *b, enum eio_error code);
-const char *sio_eio_error_message(enum eio_error code);
-
-/* ---- Socket.IO codec (packet.c) ---------------------------------------------- */
-
-enum sio_ptype {
-    SIO_CONNECT = 0,
-    SIO_DISCONNECT = 1,
-    SIO_EVENT = 2,
-    SIO_ACK = 3,
-    SIO_CONNECT_ERROR = 4,
-    SIO_BINARY_EVENT = 5,
-    SIO_BINARY_ACK = 6,
-};
-
-#define SIO_ACK_ID_MAX 4294967296ull /* 2^32, the largest id a client may send */
-
-struct sio_packet {
-    enum sio_ptype type;
-    struct slice nsp;  /* "/" when absent; views into the input */
-    bool has_id;
-    uint64_t id;
-    struct slice data; /* JSON text after the id; empty when absent */
-};
-
-/* Splits a Socket.IO packet (the data of an Engine.IO message) into its
- * parts. -EPROTO: empty, bad type digit, ack id beyond 2^32;
- * -ENOTSUP: binary packets (5/6). The JSON payload is checked by the
- * per-type functions below. */
-int sio_packet_decode(struct slice in, struct sio_packet *out) MUST_CHECK;
-
-struct sio_event {
-    json_t *args;       /* the parsed array; owned */
-    const char *name;   /* the event name (a string, or a number printed as JavaScript does) */
-    size_t name_len;
-    const json_t *opts; /* args[1], or NULL when absent or JSON null; borrowed from args */
-    char num[32];       /* storage for a numeric name */
-};
-
-/* Validates an EVENT payload as socket.io-parser does: a JSON array whose
- * first element is a string that is not a reserved event name, or a
- * number. -EPROTO otherwise. Release with sio_event_fini(). */
-int sio_event_decode(struct slice data, struct sio_event *ev) MUST_CHECK;
-void sio_event_fini(struct sio_event *ev);
-/* A CONNECT payload: absent (*auth = NULL) or a JSON object (owned by the
- * caller, json_decref). -EPROTO for anything else. */
-int sio_connect_decode(struct slice data, json_t **auth) MUST_CHECK;
-/* A DISCONNECT carries no payload: -EPROTO if it does. */
-int sio_disconnect_check(const struct sio_packet *p) MUST_CHECK;
-
-/* Encoders append the complete Engine.IO message ("4" + Socket.IO packet),
- * except for acks: an ack is "43<id>" (sio_ack_prefix) followed by a tail
- * that does not depend on the id, so that one tail serves many acks. */
-#define SIO_ACK_PREFIX_MAX 16 /* "43" and up to 10 digits (ids up to 2^32) */
-/* Writes "43<id>" (not terminated) and returns its length. */
-size_t sio_ack_prefix(char out[SIO_ACK_PREFIX_MAX], uint64_t id);
-/* The tail [{"success":false,"error":"<msg>"}]. */
-void sio_ack_error_tail(struct buf *b, const char *msg, size_t len);
-/* [{"success":true,"data": : the worker renders the array after it. */
-void sio_ack_ok_open(struct buf *b);
-void sio_ack_ok_close(struct buf *b); /* "}]" */
-void sio_connect_ok_encode(struct buf *b, const char *socket_id);
-void sio_connect_error_encode(struct buf *b, struct slice nsp, const char *msg);
-
-/* ---- Ids and auth (auth.c) ------------------------------------------------- */
-
-#define SIO_ID_LEN 20 /* base64url characters, as engine.io's base64id */
-
-/* 20 url-safe characters from 15 bytes; the first 4 bytes carry `slot`
- * big-endian so a sid finds its session without a hash table. */
-void sio_id_make(char out[SIO_ID_LEN + 1], uint32_t slot);
-/* -EINVAL unless s is a well-formed id; *slot decoded from it. */
-int sio_id_slot(const char *s, size_t len, uint32_t *slot) MUST_CHECK;
-/* 20 url-safe characters, all random (socket ids). */
-void sio_id_random(char out[SIO_ID_LEN + 1]);
-/* Constant-time in the expected key's length. */
-bool sio_psk_equal(const char *expected, const char *given, size_t given_len);
-
-/* Failed-auth delays per client address: a bounded table, oldest entry
- * evicted. Each failure doubles the delay from `base_ms` (the first two
- * failures are free), up to `max_ms`; an address forgiven after
- * SIO_AUTH_FORGET_MS without failures. */
-#define SIO_AUTH_SLOTS 256
-#define SIO_AUTH_FORGET_MS 600000
-struct sio_auth_entry {
-    char addr[48];
-    uint32_t failures;
-    int64_t last_ms;
-};
-struct sio_auth_table {
-    struct sio_auth_entry e[SIO_AUTH_SLOTS];
-    unsigned base_ms, max_ms;
-};
-/* Records a failure from addr at now_ms; returns the delay to apply. */
-unsigned sio_auth_fail(struct sio_auth_table *t, const char *addr, int64_t now_ms);
-
-/* ---- Server state ----------------------------------------------------------- */
+/* ---- outgoing packets (outq.c) ---------------------------------------------- */
 
 /* Room in front of each packet: LWS_PRE for the lws headers plus one byte
  * where the \x1e separator goes when the packet follows another one in a
@@ -174,7 +58,7 @@ unsigned sio_auth_fail(struct sio_auth_table *t, const char *addr, int64_t now_m
  * other connections get their turn between two of them. */
 #define SIO_WRITE_CHUNK (32 * 1024)
 
-/* An ack's tail (see pkt.c): built by a worker, then shared by reference
+/* An ack's tail (see outq.c): built by a worker, then shared by reference
  * on the loop thread (packets, answers.c), so the count needs no lock. */
 #define SIO_TAIL_HEADROOM (SIO_HEADROOM + SIO_ACK_PREFIX_MAX)
 struct sio_tail {
@@ -204,6 +88,8 @@ struct sio_pkt *sio_pktq_pop(struct sio_pktq *q);
 void sio_pktq_clear(struct sio_pktq *q);
 void sio_pktq_take(struct sio_pktq *dst, struct sio_pktq *src); /* appends all of src */
 struct sio_pkt *sio_pkt_new(void);
+/* A packet holding a short literal ("2", "3probe", "6", "1"). */
+struct sio_pkt *sio_pkt_lit(const char *text);
 /* The ack "43<id>" + t; takes its own reference to t. */
 struct sio_pkt *sio_pkt_ack(struct sio_tail *t, uint64_t id);
 void sio_pkt_free(struct sio_pkt *p);
@@ -213,10 +99,12 @@ size_t sio_pkt_len(const struct sio_pkt *p);
 int sio_pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size_t n,
                   enum lws_write_protocol wp) MUST_CHECK;
 
-/* A one-shot timer on the server's loop (loop.c). Zero-initialised is
- * stopped. lws' own timers (lws_sul) are not used for ours: with a
- * foreign libev loop, lws 4.1 re-arms its single timer only when it is
- * idle, so a new deadline earlier than the armed one fired late. */
+/* ---- timers (timer.c) --------------------------------------------------------- */
+
+/* A one-shot timer on the server's loop. Zero-initialised is stopped.
+ * lws' own timers (lws_sul) are not used for ours: with a foreign libev
+ * loop, lws 4.1 re-arms its single timer only when it is idle, so a new
+ * deadline earlier than the armed one fired late. */
 struct sio_timer;
 typedef void sio_timer_cb(struct sio_timer *t);
 struct sio_timer {
@@ -224,33 +112,15 @@ struct sio_timer {
     sio_timer_cb *cb;
 };
 
-enum sio_transport { SIO_T_POLLING, SIO_T_WEBSOCKET };
-enum sio_sock_state { SOCK_NONE, SOCK_AUTH_WAIT, SOCK_CONNECTED };
+void sio_timer_start(struct ev_loop *ev, struct sio_timer *t, sio_timer_cb *cb, unsigned ms);
+void sio_timer_stop(struct ev_loop *ev, struct sio_timer *t);
+int64_t sio_now_ms(void);
+
+/* ---- connections (conn.c) ----------------------------------------------------- */
 
 /* A session handle: slot in the low 32 bits, generation in the high ones.
  * Connections and jobs hold handles, never pointers to sessions. */
 typedef uint64_t sio_handle;
-
-struct sio_session {
-    struct sio *srv;
-    sio_handle h;
-    char sid[SIO_ID_LEN + 1];
-    enum sio_transport transport;
-    bool upgrading;               /* a websocket sent 2probe; waiting for 5 */
-    struct lws *get_wsi;          /* pending polling GET, not yet answered */
-    struct lws *ws_wsi;           /* the websocket carrying the session */
-    struct lws *probe_wsi;        /* websocket being upgraded to */
-    struct sio_pktq outq;         /* packets not yet handed to a transport */
-    bool awaiting_pong;
-    struct sio_timer ping;        /* next ping, or the pong deadline */
-    struct sio_timer auth_delay;  /* a refused CONNECT answered late */
-    struct sio_timer connect_wait;/* closes a session that never joins "/" */
-    enum sio_sock_state sock;
-    char sock_id[SIO_ID_LEN + 1];
-    char *hdr_psk, *query_psk;    /* from the handshake request; may be NULL */
-    char addr[48];                /* peer address, for the auth delay */
-    unsigned inflight;            /* jobs on the workers */
-};
 
 /* Per-connection state (lws per_session_data). */
 enum sio_conn_kind { CONN_NONE, CONN_SIMPLE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS };
@@ -261,7 +131,7 @@ struct sio_conn {
     /* packets owned by this connection: a polling GET response being
      * streamed, or the replies of a websocket still being upgraded to */
     struct sio_pktq resp;
-    bool busy;                    /* counted in sio->writing */
+    bool busy;                    /* counted in *writing (sio_conn_busy) */
     size_t resp_off;              /* offset into resp.head (incl. separator) */
     bool resp_sep;                /* resp.head is written with its leading \x1e */
     bool resp_hdrs;               /* headers written */
@@ -277,6 +147,48 @@ struct sio_conn {
     char origin[256];             /* echoed by CORS; "" when none or not allowed */
 };
 
+/* Marks a connection as having (or no longer having) bytes to write;
+ * *writing counts such connections (the drain waits for them). */
+void sio_conn_busy(struct sio_conn *c, unsigned *writing, bool busy);
+/* Releases what the connection owns and zeroes it. */
+void sio_conn_reset(struct sio_conn *c, unsigned *writing);
+/* Asks for the websocket to be closed with `code` at its next WRITEABLE. */
+void sio_conn_close_req(struct lws *wsi, int code);
+/* Hands a pending polling GET the packet p (a close or a noop) and
+ * detaches it from its session: the GET writes p even if the session
+ * goes. The connection takes p. */
+void sio_conn_release_get(struct lws *wsi, struct sio_pkt *p);
+
+/* ---- workers (worker.c) ------------------------------------------------------- */
+
+/* What a pool runs: per-thread state, and the job. */
+struct sio_pool_ops {
+    void *(*thread_init)(void *arg);
+    void (*run)(void *arg, void *local, struct queue_node *job);
+    void (*thread_fini)(void *arg, void *local);
+};
+
+struct sio_pool {
+    pthread_t *threads;
+    unsigned n, started;
+    struct queue jobs, results;
+    const struct sio_pool_ops *ops;
+    void *arg;
+};
+
+/* Starts n threads that run ops->run on each submitted job and push it to
+ * the result queue, which calls wake(wake_arg) on empty -> non-empty. */
+int sio_pool_start(struct sio_pool *p, unsigned n, const struct sio_pool_ops *ops, void *arg,
+                   queue_wake_fn *wake, void *wake_arg, char *err, size_t errlen) MUST_CHECK;
+void sio_pool_submit(struct sio_pool *p, struct queue_node *job);
+/* Every finished job, oldest first; NULL when none. The caller owns them. */
+struct queue_node *sio_pool_results(struct sio_pool *p);
+/* Runs the jobs still queued, joins the threads and returns the results
+ * never taken, for the caller to free; accepts a pool never started. */
+struct queue_node *sio_pool_stop(struct sio_pool *p);
+
+/* ---- jobs (job.c) --------------------------------------------------------------- */
+
 /* What an answer read: its models and the largest of their data versions
  * in the snapshot it was rendered from (cache/versions.c). */
 struct sio_answer_deps {
@@ -286,7 +198,7 @@ struct sio_answer_deps {
 };
 
 struct sio_job {
-    struct sio_job *next;
+    struct queue_node node;       /* first: a pool's node is its job */
     sio_handle h;
     uint64_t ack_id;
     struct cache_plan plan;
@@ -301,7 +213,13 @@ struct sio_job {
     struct sio_answer_deps deps;  /* set when from_cache */
 };
 
-/* ---- Answer reuse (answers.c) --------------------------------------------- */
+/* The pool's callbacks: each worker owns a cache read handle; a job is
+ * rendered from LMDB when warm, else by the live fallback. arg: struct sio. */
+extern const struct sio_pool_ops sio_job_ops;
+/* Frees a job in any state (queued, rendered or delivered); accepts NULL. */
+void sio_job_free(struct sio_job *j);
+
+/* ---- answer reuse (answers.c) --------------------------------------------- */
 
 #define SIO_ANSWERS_MAX 256
 
@@ -332,17 +250,93 @@ const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, str
 void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
                      const struct sio_answer_deps *d, const struct collector *col);
 
-struct sio_workers {
-    pthread_t *threads;
-    unsigned n, started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct sio_job *jobs, *jobs_last;
-    bool stop;
-    pthread_mutex_t rmu;
-    struct sio_job *results, *results_last;
-    atomic_uint inflight;
+/* ---- Socket.IO (socket.c) ------------------------------------------------------ */
+
+enum sio_sock_state { SOCK_NONE, SOCK_AUTH_WAIT, SOCK_CONNECTED };
+
+/* The Socket.IO side of a session (embedded in it). Packets for the
+ * client collect in `out`; the engine takes them after every call. */
+struct sio_socket {
+    struct sio *srv;
+    sio_handle h;                 /* the session's, for jobs */
+    const char *sid;              /* the session's, for log lines; borrowed */
+    enum sio_sock_state state;
+    char id[SIO_ID_LEN + 1];
+    char *hdr_psk, *query_psk;    /* from the handshake request; owned; may be NULL */
+    char addr[48];                /* peer address, for the auth delay */
+    unsigned inflight;            /* jobs on the workers */
+    struct sio_pktq out;          /* for the client, in order */
+    unsigned refuse_after_ms;     /* set: call sio_socket_refuse() after this delay */
+    const char *close_why;        /* why the last call asked to close the session */
 };
+
+void sio_socket_init(struct sio_socket *k, struct sio *s, sio_handle h, const char *sid);
+void sio_socket_fini(struct sio_socket *k);
+/* The data of an Engine.IO message. 0, or -EPROTO when the session must
+ * be closed (the reason in k->close_why, already logged). */
+int sio_socket_message(struct sio_socket *k, struct slice data) MUST_CHECK;
+/* The delayed refusal of a CONNECT (k->refuse_after_ms has passed). */
+void sio_socket_refuse(struct sio_socket *k);
+/* The next finished answer from the workers, counted in the metrics and
+ * kept for reuse: its packet (the caller owns it) for the session *h.
+ * NULL when none is left. */
+struct sio_pkt *sio_socket_result_next(struct sio *s, sio_handle *h);
+/* An answer for this socket arrived: queued on k->out. Takes p. */
+void sio_socket_answered(struct sio_socket *k, struct sio_pkt *p);
+
+/* ---- sessions (session.c) ----------------------------------------------------- */
+
+enum sio_transport { SIO_T_POLLING, SIO_T_WEBSOCKET };
+
+struct sio_session {
+    struct sio *srv;
+    sio_handle h;
+    char sid[SIO_ID_LEN + 1];
+    enum sio_transport transport;
+    bool upgrading;               /* a websocket sent 2probe; waiting for 5 */
+    struct lws *get_wsi;          /* pending polling GET, not yet answered */
+    struct lws *ws_wsi;           /* the websocket carrying the session */
+    struct lws *probe_wsi;        /* websocket being upgraded to */
+    struct sio_pktq outq;         /* packets not yet handed to a transport */
+    bool awaiting_pong;
+    struct sio_timer ping;        /* next ping, or the pong deadline */
+    struct sio_timer auth_delay;  /* a refused CONNECT answered late */
+    struct sio_timer connect_wait;/* closes a session that never joins "/" */
+    struct sio_socket sock;
+};
+
+/* A new session in the table, its heartbeat and connect timeout started. */
+struct sio_session *sio_session_new(struct sio *s, enum sio_transport t);
+/* sio_session_new for a handshake request, capturing what the request
+ * carried (PSK sources, peer address). */
+struct sio_session *sio_session_open(struct sio *s, struct lws *wsi, enum sio_transport t);
+struct sio_session *sio_session_get(struct sio *s, sio_handle h);
+struct sio_session *sio_session_by_sid(struct sio *s, const char *sid, size_t len);
+/* Queues one packet and wakes the transport that will carry it. */
+void sio_session_send(struct sio_session *ss, struct sio_pkt *p);
+/* Hands queued packets to the active transport: asks for WRITEABLE. */
+void sio_session_kick(struct sio_session *ss);
+/* Ends the session: a pending GET gets "1", websockets are closed, the
+ * slot's generation moves on so late results are dropped. */
+void sio_session_close(struct sio_session *ss, const char *why);
+void sio_session_close_all(struct sio *s);
+void sio_session_pong(struct sio_session *ss);
+void sio_sessions_fini(struct sio *s);
+
+/* ---- Engine.IO (engine.c) ------------------------------------------------------ */
+
+/* One decoded Engine.IO packet that arrived on connection `from` (a
+ * websocket being upgraded to is handled apart). These return 0, or -1
+ * when the session was closed (ss is freed: do not touch it). */
+int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio_packet *p);
+/* One websocket message, or a whole polling POST body (\x1e-separated). */
+int sio_engine_message(struct sio_session *ss, struct lws *from, struct slice msg);
+int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice body);
+/* Hands every finished worker answer to its session (loop thread, after
+ * the result queue's wake-up). */
+void sio_engine_results(struct sio *s);
+
+/* ---- server state -------------------------------------------------------------- */
 
 struct sio {
     struct sio_opts o;
@@ -357,7 +351,9 @@ struct sio {
     uint32_t n_free;
     size_t n_sessions;
     struct sio_auth_table auth;
-    struct sio_workers w;
+    struct sio_pool pool;
+    struct queue_node *results;   /* finished jobs taken from the pool, not yet delivered */
+    unsigned inflight;            /* jobs submitted and not yet delivered (loop thread) */
     volatile sig_atomic_t stop_req;
     bool draining;
     bool *models;                 /* models the collectors reach: readiness */
@@ -366,77 +362,65 @@ struct sio {
     struct sio_answers answers;   /* loop thread only (answers.c) */
 };
 
-/* session.c */
-struct sio_session *sio_session_new(struct sio *s, enum sio_transport t);
-struct sio_session *sio_session_get(struct sio *s, sio_handle h);
-struct sio_session *sio_session_by_sid(struct sio *s, const char *sid, size_t len);
-/* Queues one packet and wakes the transport that will carry it. */
-void sio_session_send(struct sio_session *ss, struct sio_pkt *p);
-/* Queues a short literal packet ("2", "3probe", "6", "1"). */
-void sio_session_send_lit(struct sio_session *ss, const char *text);
-/* Hands queued packets to the active transport: asks for WRITEABLE. */
-void sio_session_kick(struct sio_session *ss);
-/* Ends the session: a pending GET gets "1", websockets are closed, the
- * slot's generation moves on so late results are dropped. */
-void sio_session_close(struct sio_session *ss, const char *why);
-void sio_session_close_all(struct sio *s);
-void sio_session_ping_start(struct sio_session *ss);
-void sio_session_pong(struct sio_session *ss);
-void sio_sessions_fini(struct sio *s);
-int64_t sio_now_ms(void);
+/* ---- HTTP transport ------------------------------------------------------------- */
 
-/* engine.c: one decoded Engine.IO packet that arrived on connection
- * `from` (a websocket being upgraded to is handled apart). These return
- * 0, or -1 when the session was closed (ss is freed: do not touch it). */
-int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio_packet *p);
-/* One websocket message, or a whole polling POST body (\x1e-separated). */
-int sio_engine_message(struct sio_session *ss, struct lws *from, struct slice msg);
-int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice body);
+enum sio_method { SIO_M_GET, SIO_M_POST, SIO_M_OPTIONS, SIO_M_OTHER };
 
-/* socket.c: the data of an Engine.IO message; same return convention. */
-int sio_socket_message(struct sio_session *ss, struct slice data);
-void sio_socket_fini(struct sio_session *ss);
-/* A worker's answer for this session arrived on the loop. */
-void sio_socket_answer(struct sio_session *ss, struct sio_pkt *p);
+/* The Engine.IO path: /socket.io and everything under it. */
+#define SIO_EIO_PATH "/socket.io"
 
-/* worker.c */
-int sio_workers_start(struct sio *s, char *err, size_t errlen) MUST_CHECK;
-void sio_workers_submit(struct sio *s, struct sio_job *j);
-void sio_workers_drain_results(struct sio *s);
-void sio_workers_stop(struct sio *s);
+/* cors.c. The original trusts every origin: the request's Origin is
+ * echoed with credentials allowed. An allow-list narrows that. */
+void sio_cors_capture(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* Adds one header; -1 when it does not fit. */
+int sio_hdr_add(struct lws *wsi, const char *name, const char *value, uint8_t **p, uint8_t *end);
+int sio_cors_headers(struct lws *wsi, const struct sio_conn *c, uint8_t **p, uint8_t *end);
+/* The answer to an OPTIONS preflight. */
+int sio_cors_preflight(struct lws *wsi, const struct sio_conn *c);
 
-/* http.c */
-/* `path` is the request path without the query. */
-int sio_http_request(struct sio *s, struct lws *wsi, struct sio_conn *c, const char *path);
-int sio_http_body(struct sio *s, struct lws *wsi, struct sio_conn *c, const void *in, size_t len);
-int sio_http_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c);
-int sio_http_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
-/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade proceed, 1 when
- * an error answer was written, -1 to hang up. */
-int sio_http_confirm_upgrade(struct sio *s, struct lws *wsi, const char *proto);
-/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: binds the websocket to its
- * session (creating one for a direct websocket handshake); -1 refuses. */
-int sio_http_filter_ws(struct sio *s, struct lws *wsi, struct sio_conn *c);
-/* Creates a session for a handshake request (polling GET or websocket). */
-struct sio_session *sio_http_handshake(struct sio *s, struct lws *wsi, enum sio_transport t);
-void sio_http_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* respond.c: complete answers written from the request callback. They
+ * return 0, or -1 to hang up (lws convention). */
+int sio_respond(struct lws *wsi, const struct sio_conn *c, unsigned status, const char *ctype,
+                const void *body, size_t len, const char *extra_name, const char *extra_val);
+int sio_respond_text(struct lws *wsi, const struct sio_conn *c, unsigned status,
+                     const char *ctype, const char *text);
+int sio_respond_eio_error(struct lws *wsi, const struct sio_conn *c, enum eio_error code);
+enum sio_method sio_http_method(struct lws *wsi);
 /* Copies a query argument (url-decoded by lws) into buf; NULL if absent. */
 const char *sio_http_arg(struct lws *wsi, const char *name, char *buf, int len);
+/* path equals route, or (prefix) is route or below it. */
+bool sio_path_match(const char *path, const char *route, bool prefix);
+/* Engine.IO's handshake checks: EIO=4 only. */
+bool sio_eio_version_ok(struct lws *wsi);
+
+/* polling.c: Engine.IO under /socket.io over HTTP. */
+int sio_polling_request(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m);
+int sio_polling_body(struct sio *s, struct sio_conn *c, const void *in, size_t len);
+int sio_polling_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c);
+int sio_polling_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
+void sio_polling_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);
+
+/* upgrade.c. LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade
+ * proceed, 1 when an error answer was written, -1 to hang up. */
+int sio_upgrade_confirm(struct sio *s, struct lws *wsi, const char *proto);
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: binds the websocket to its
+ * session (creating one for a direct websocket handshake); -1 refuses. */
+int sio_upgrade_filter(struct sio *s, struct lws *wsi, struct sio_conn *c);
+
+/* probes.c: routes of http.c */
+int sio_probe_healthz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m);
+int sio_probe_readyz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m);
+
+/* http.c: LWS_CALLBACK_HTTP; `path` is the request path without the query. */
+int sio_http_request(struct sio *s, struct lws *wsi, struct sio_conn *c, const char *path);
 
 /* ws.c */
 int sio_ws_established(struct sio *s, struct lws *wsi, struct sio_conn *c);
 int sio_ws_receive(struct sio *s, struct lws *wsi, struct sio_conn *c, const void *in, size_t len);
 int sio_ws_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
 void sio_ws_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);
-/* Asks for the websocket to be closed with `code` at its next WRITEABLE. */
-void sio_ws_close_req(struct lws *wsi, int code);
 
-/* loop.c */
-void sio_timer_start(struct sio *s, struct sio_timer *t, sio_timer_cb *cb, unsigned ms);
-void sio_timer_stop(struct sio *s, struct sio_timer *t);
-void sio_conn_fini(struct sio *s, struct sio_conn *c);
-/* Marks a connection as having (or no longer having) bytes to write. */
-void sio_conn_busy(struct sio *s, struct sio_conn *c, bool busy);
+/* ---- operator endpoints (metrics.c, status.c) ------------------------------------ */
 
 /* metrics.c: GET /metrics (Prometheus text format). The per-collector
  * counters live on the loop thread only. */
@@ -447,7 +431,7 @@ int64_t sio_metrics_now_us(void);
 /* One answered event (col NULL: an unknown event); us from arrival to answer. */
 void sio_metrics_observe(struct sio *s, const struct collector *col, bool failed, int64_t us);
 
-/* Operator endpoints (metrics.c, status.c): fill body and *ctype, return the HTTP status. */
+/* Fill body and *ctype, return the HTTP status. */
 unsigned sio_metrics_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);
 /* status.c: GET /status (the page) and /status.json; 401 without the PSK. */
 unsigned sio_status_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);

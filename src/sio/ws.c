@@ -10,16 +10,6 @@
 
 #include "log.h"
 
-void sio_ws_close_req(struct lws *wsi, int code)
-{
-    struct sio_conn *c = lws_wsi_user(wsi);
-    if (!c)
-        return;
-    c->ws_close = true;
-    c->ws_close_code = code;
-    lws_callback_on_writable(wsi);
-}
-
 int sio_ws_established(struct sio *s, struct lws *wsi, struct sio_conn *c)
 {
     struct sio_session *ss = sio_session_get(s, c->h);
@@ -100,10 +90,10 @@ int sio_ws_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c)
         c->tx = next_packet(s, wsi, c);
         c->tx_off = 0;
         if (!c->tx) {
-            sio_conn_busy(s, c, false);
+            sio_conn_busy(c, &s->writing, false);
             return 0;
         }
-        sio_conn_busy(s, c, true);
+        sio_conn_busy(c, &s->writing, true);
     }
     size_t len = sio_pkt_len(c->tx), left = len - c->tx_off;
     size_t n = left < SIO_WRITE_CHUNK ? left : SIO_WRITE_CHUNK;
@@ -120,7 +110,7 @@ int sio_ws_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c)
     if (more_to_write(s, wsi, c))
         lws_callback_on_writable(wsi);
     else
-        sio_conn_busy(s, c, false);
+        sio_conn_busy(c, &s->writing, false);
     return 0;
 }
 
@@ -136,6 +126,5 @@ void sio_ws_closed(struct sio *s, struct lws *wsi, struct sio_conn *c)
             ss->upgrading = false;
         }
     }
-    sio_conn_fini(s, c);
-    *c = (struct sio_conn){0};
+    sio_conn_reset(c, &s->writing);
 }

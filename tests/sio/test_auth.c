@@ -1,7 +1,8 @@
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <errno.h>
 
-#include "sio/sio_int.h"
+#include "sio/auth.h"
 
 Test(sio_auth, ids_are_url_safe_and_carry_their_slot)
 {
@@ -34,6 +35,9 @@ Test(sio_auth, malformed_ids_are_refused)
     cr_assert_eq(sio_id_slot("AAAAAAAAAAAAAAAAAAA=", 20, &slot), -EINVAL);
     cr_assert_eq(sio_id_slot("AAAAAAAAAAAAAAAAAAAAA", 21, &slot), -EINVAL);
     cr_assert_eq(sio_id_slot("AAAAAAAAAA\0AAAAAAAAA", 20, &slot), -EINVAL);
+    /* standard base64's characters are not base64url's */
+    cr_assert_eq(sio_id_slot("AAAAAAAAAA+AAAAAAAAA", 20, &slot), -EINVAL);
+    cr_assert_eq(sio_id_slot("AAAAAAAAAA/AAAAAAAAA", 20, &slot), -EINVAL);
 }
 
 Test(sio_auth, psk_compare)

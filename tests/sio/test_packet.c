@@ -1,7 +1,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 
-#include "sio/sio_int.h"
+#include "sio/codec.h"
 
 static struct slice S(const char *s) { return slice_str(s); }
 

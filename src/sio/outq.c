@@ -46,6 +46,13 @@ struct sio_pkt *sio_pkt_new(void)
     return p;
 }
 
+struct sio_pkt *sio_pkt_lit(const char *text)
+{
+    struct sio_pkt *p = sio_pkt_new();
+    buf_puts(&p->b, text);
+    return p;
+}
+
 struct sio_pkt *sio_pkt_ack(struct sio_tail *t, uint64_t id)
 {
     struct sio_pkt *p = sio_pkt_new();

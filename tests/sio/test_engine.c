@@ -1,0 +1,131 @@
+#include "sio_fixture.h"
+
+static struct sio *s;
+static struct sio_session *ss;
+static sio_handle h;
+
+static void setup(void)
+{
+    s = fixture_sio(NULL);
+    ss = sio_session_new(s, SIO_T_POLLING);
+    h = ss->h;
+}
+
+static void fini(void) { fixture_free(s); }
+
+TestSuite(sio_engine, .init = setup, .fini = fini);
+
+static int message(const char *text) { return sio_engine_message(ss, NULL, slice_str(text)); }
+
+static bool closed(void) { return sio_session_get(s, h) == NULL; }
+
+Test(sio_engine, a_pong_restarts_the_heartbeat)
+{
+    ss->awaiting_pong = true;
+    cr_assert_eq(message("3"), 0);
+    cr_assert_not(ss->awaiting_pong);
+}
+
+Test(sio_engine, a_client_close_ends_the_session)
+{
+    cr_assert_eq(message("1"), -1);
+    cr_assert(closed());
+}
+
+Test(sio_engine, a_ping_from_the_client_ends_the_session)
+{
+    cr_assert_eq(message("2"), -1, "v4 heartbeats go from server to client");
+    cr_assert(closed());
+}
+
+Test(sio_engine, parse_errors_and_binary_messages_end_the_session)
+{
+    const char *bad[] = {"x", "bAAAA", ""};
+    for (size_t i = 0; i < 3; i++) {
+        ss = sio_session_new(s, SIO_T_POLLING);
+        h = ss->h;
+        cr_assert_eq(message(bad[i]), -1, "%s", bad[i]);
+        cr_assert(closed());
+    }
+}
+
+Test(sio_engine, noops_upgrades_and_opens_are_ignored)
+{
+    cr_assert_eq(message("6"), 0);
+    cr_assert_eq(message("5"), 0);
+    cr_assert_eq(message("0"), 0);
+    cr_assert_not(closed());
+    cr_assert_eq(ss->outq.n, 0);
+}
+
+Test(sio_engine, socket_io_output_reaches_the_session_queue_in_order)
+{
+    cr_assert_eq(sio_engine_payload(ss, NULL, slice_str("40\x1e" "421[\"nope\"]\x1e" "3")), 0);
+    fixture_expect(&ss->outq, "40{\"sid\":");
+    fixture_expect(&ss->outq, "431[{\"success\":false,\"error\":\"Unknown event: nope\"}]");
+    cr_assert_eq(ss->outq.n, 0);
+    cr_assert_eq(ss->sock.out.n, 0, "nothing is left on the socket's own queue");
+}
+
+Test(sio_engine, a_payload_stops_at_the_packet_that_closes_the_session)
+{
+    cr_assert_eq(sio_engine_payload(ss, NULL, slice_str("40\x1e" "40\x1e" "3")), -1);
+    cr_assert(closed(), "a second CONNECT closes the session");
+}
+
+Test(sio_engine, a_delayed_refusal_is_sent_when_its_timer_fires)
+{
+    s->o.psk = "secret";
+    snprintf(ss->sock.addr, sizeof ss->sock.addr, "192.0.2.7");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(message("40{\"psk\":\"guess\"}"), 0);
+        fixture_expect(&ss->outq, "44{\"message\":\"Unauthorized\"}");
+    }
+    cr_assert_eq(message("40{\"psk\":\"guess\"}"), 0);
+    cr_assert_eq(ss->outq.n, 0, "the third failure is answered late");
+    fixture_run_ms(s, 120);
+    fixture_expect(&ss->outq, "44{\"message\":\"Unauthorized\"}");
+    cr_assert_eq(ss->sock.state, SOCK_NONE);
+}
+
+static void fake_run(void *arg, void *local, struct queue_node *node)
+{
+    (void)arg, (void)local;
+    struct sio_job *j = (struct sio_job *)node;
+    j->tail = sio_tail_new();
+    buf_puts(&j->tail->b, "[{\"success\":true,\"data\":[]}]");
+}
+
+static const struct sio_pool_ops fake_ops = {NULL, fake_run, NULL};
+
+static void wake_flag(void *arg) { *(volatile int *)arg = 1; }
+
+Test(sio_engine, worker_answers_go_to_their_session_and_late_ones_are_dropped)
+{
+    static volatile int woken;
+    char err[128];
+    cr_assert_eq(sio_pool_start(&s->pool, 1, &fake_ops, s, wake_flag, (void *)&woken, err,
+                                sizeof err), 0);
+    struct sio_session *gone = sio_session_new(s, SIO_T_POLLING);
+    sio_handle gone_h = gone->h;
+    sio_session_close(gone, "left mid-query");
+    sio_handle hs[2] = {h, gone_h};
+    for (int i = 0; i < 2; i++) {
+        struct sio_job *j = xcalloc(1, sizeof *j);
+        j->h = hs[i];
+        j->ack_id = 5 + (uint64_t)i;
+        s->inflight++;
+        ss->sock.inflight += i == 0;
+        sio_pool_submit(&s->pool, &j->node);
+    }
+    while (s->inflight) {
+        while (!woken)
+            usleep(1000);
+        woken = 0;
+        sio_engine_results(s);
+    }
+    fixture_expect(&ss->outq, "435[{\"success\":true");
+    cr_assert_eq(ss->outq.n, 0, "the closed session's answer was dropped");
+    cr_assert_eq(ss->sock.inflight, 0);
+    cr_assert_null(sio_pool_stop(&s->pool));
+}

@@ -6,7 +6,7 @@
  *
  * Ownership (STYLE R7): the connection and the read position stay on the
  * fetch thread, the write transaction on this one; only pages cross, over
- * two small locked lists (free and fetched) with one condition variable.
+ * two queues (queue.h: free and fetched).
  * A page carries the cursor it ends at, and each transaction writes its
  * pages with their cursor, so what commits is exactly what a sequential
  * pass would have committed after that page: a crash or kill at any time
@@ -15,51 +15,56 @@
 #include "poller/poller_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "queue.h"
 
 #define INGEST_PAGES 4               /* one being fetched, up to three queued or being written */
 #define POLLER_INGEST_TXN_ROWS 50000 /* rows per transaction at most, whatever is queued */
 
+/* A page and its link in the ingest's queues. */
+struct slot {
+    struct queue_node node; /* first: a queue's node is its slot */
+    struct poller_page pg;
+};
+
 struct ingest {
     struct poller_sync *s;
     struct poller_sync_env *e;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct poller_page pages[INGEST_PAGES];
-    struct poller_page *free_list[INGEST_PAGES], *full_list[INGEST_PAGES];
-    size_t n_free, n_full, full_head;  /* full_list is a ring: pages stay in order */
-    bool fetch_ended;                  /* the fetcher has queued its last page or failed */
-    bool cancel;                       /* the writer stops: the fetcher ends after its page */
-    int fetch_rc;
+    struct slot slots[INGEST_PAGES];
+    struct queue free_q;  /* pages to fill; closed and emptied when the writer stops */
+    struct queue full_q;  /* fetched pages, in order; closed when the fetcher ends */
+    int fetch_rc;         /* the fetcher's error: set before it closes full_q */
     char fetch_err[POLLER_CONN_ERR_MAX + 128];
 };
 
-/* Fetcher side: a free page, or NULL when the writer cancelled. */
-static struct poller_page *free_take(struct ingest *g)
+static struct slot *slot_of(struct poller_page *pg)
 {
-    pthread_mutex_lock(&g->mu);
-    while (!g->cancel && g->n_free == 0)
-        pthread_cond_wait(&g->cv, &g->mu);
-    struct poller_page *pg = g->cancel ? NULL : g->free_list[--g->n_free];
-    pthread_mutex_unlock(&g->mu);
-    return pg;
+    return (struct slot *)((char *)pg - offsetof(struct slot, pg));
 }
+
+static struct poller_page *page_of(struct queue_node *n)
+{
+    return n ? &((struct slot *)n)->pg : NULL;
+}
+
+/* Fetcher side: a free page, or NULL when the writer cancelled. */
+static struct poller_page *free_take(struct ingest *g) { return page_of(queue_pop_wait(&g->free_q)); }
 
 static void full_put(struct ingest *g, struct poller_page *pg, int rc, const char *err)
 {
-    pthread_mutex_lock(&g->mu);
     if (rc < 0) {
         g->fetch_rc = rc;
         snprintf(g->fetch_err, sizeof g->fetch_err, "%s", err);
-        g->free_list[g->n_free++] = pg;
-        g->fetch_ended = true;
-    } else {
-        g->full_list[(g->full_head + g->n_full++) % INGEST_PAGES] = pg;
-        g->fetch_ended = pg->done;
+        queue_push(&g->free_q, &slot_of(pg)->node);
+        queue_close(&g->full_q);
+        return;
     }
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
+    queue_push(&g->full_q, &slot_of(pg)->node);
+    if (pg->done)
+        queue_close(&g->full_q);
 }
 
 static void *fetch_main(void *arg)
@@ -83,25 +88,12 @@ static void *fetch_main(void *arg)
  * `wait` is false or the fetcher has ended (its error, if any, in fetch_rc). */
 static struct poller_page *full_take(struct ingest *g, bool wait)
 {
-    pthread_mutex_lock(&g->mu);
-    while (wait && g->n_full == 0 && !g->fetch_ended)
-        pthread_cond_wait(&g->cv, &g->mu);
-    struct poller_page *pg = NULL;
-    if (g->n_full) {
-        pg = g->full_list[g->full_head];
-        g->full_head = (g->full_head + 1) % INGEST_PAGES;
-        g->n_full--;
-    }
-    pthread_mutex_unlock(&g->mu);
-    return pg;
+    return page_of(wait ? queue_pop_wait(&g->full_q) : queue_pop(&g->full_q));
 }
 
 static void free_put(struct ingest *g, struct poller_page *pg)
 {
-    pthread_mutex_lock(&g->mu);
-    g->free_list[g->n_free++] = pg;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
+    queue_push(&g->free_q, &slot_of(pg)->node);
 }
 
 /* Writes the queued pages (at least one, waiting for it) in one transaction.
@@ -150,20 +142,23 @@ static void ingest_init(struct ingest *g, struct poller_sync *s, struct poller_s
     memset(g, 0, sizeof *g);
     g->s = s;
     g->e = e;
-    pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
+    queue_init(&g->free_q, NULL, NULL);
+    queue_init(&g->full_q, NULL, NULL);
     for (size_t i = 0; i < INGEST_PAGES; i++) {
-        poller_page_init(&g->pages[i]);
-        g->free_list[g->n_free++] = &g->pages[i];
+        poller_page_init(&g->slots[i].pg);
+        queue_push(&g->free_q, &g->slots[i].node);
     }
 }
 
 static void ingest_fini(struct ingest *g)
 {
     for (size_t i = 0; i < INGEST_PAGES; i++)
-        poller_page_fini(&g->pages[i]);
-    pthread_cond_destroy(&g->cv);
-    pthread_mutex_destroy(&g->mu);
+        poller_page_fini(&g->slots[i].pg);
+    /* The pages live in slots[]: the lists only linked them. */
+    queue_take_all(&g->free_q);
+    queue_take_all(&g->full_q);
+    queue_fini(&g->free_q);
+    queue_fini(&g->full_q);
 }
 
 /* The writer loop: transactions until the pass ends, fails or is stopped. */
@@ -207,10 +202,10 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
         snprintf(err, errlen, "model %s: starting the fetch thread: error %d", s->src.m->name, rc);
     } else {
         rc = write_all(&g, stop, progress, arg, err, errlen);
-        pthread_mutex_lock(&g.mu);
-        g.cancel = true; /* a fetcher still running finishes its page, then sees this */
-        pthread_cond_broadcast(&g.cv);
-        pthread_mutex_unlock(&g.mu);
+        /* A fetcher still running finishes its page, then finds no free
+         * page in a closed queue and ends. */
+        queue_close(&g.free_q);
+        queue_take_all(&g.free_q);
         pthread_join(th, NULL);
     }
     ingest_fini(&g);

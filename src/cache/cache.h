@@ -29,6 +29,8 @@ struct cache_opts {
     size_t map_size;              /* bytes; 0 = default (64 GiB, sparse) */
     bool read_only;               /* tools next to a running server */
     const struct schema *schema;  /* must outlive the cache */
+    size_t change_log_max_entries; /* the change log's bounds (changes.c); 0: none */
+    unsigned change_log_max_age_s;
 };
 
 /* Opens (creating when writable) the environment and every model's and
@@ -297,3 +299,40 @@ int cache_versions_get(struct cache_rd *rd, const uint64_t **out) MUST_CHECK;
 uint64_t cache_versions_newest_txn(struct cache *c);
 /* The id of the transaction rd's snapshot shows (0 when not active). */
 uint64_t cache_versions_snapshot(struct cache_rd *rd);
+
+#define CACHE_VERSION_LEN 32
+/* The opaque version string of data version v: 32 hex digits, the store's
+ * random id then v, so a version from another store (a replica, a fresh
+ * data directory) is never taken for one of this store. */
+void cache_version_format(const struct cache *c, uint64_t v, char out[CACHE_VERSION_LEN + 1]);
+/* Parses a version string into *v: -EINVAL when it is not a version,
+ * -ESTALE when it is another store's. */
+int cache_version_parse(const struct cache *c, const char *s, size_t len, uint64_t *v) MUST_CHECK;
+
+/* ---- Freshness (asof.c) -----------------------------------------------------
+ * Per model, the source clock (ms since the epoch, UTC) read at the start of
+ * the newest poll whose rows are all committed: the store holds every row
+ * the source had committed by then. Kept in memory by the process that polls. */
+void cache_asof_note(struct cache *c, const struct schema_model *m, int64_t source_ms);
+/* The oldest of the models' clocks; 0 when any of them was never polled here. */
+int64_t cache_asof(const struct cache *c, const uint16_t *ids, size_t n);
+
+/* ---- Changes since a version (since.c, on the change log of changes.c) -------
+ * A client that holds an answer of version V gets only the root rows whose
+ * rendering may have changed after V: rows of any model the plan reads
+ * that were stored with new bytes or deleted, mapped up through the plan's
+ * relations to the root rows that render them. */
+
+/* The root RecIDs whose rendering by p may differ between the snapshot of
+ * version `since` and rd's snapshot, sorted, each once, into *keys (malloc'd,
+ * the caller frees; NULL when none). -ESTALE when the log cannot tell: since
+ * is older than the log's horizon or newer than rd's snapshot, or a model the
+ * plan reads is not warm or was replaced wholesale after since. */
+int cache_since_keys(struct cache_rd *rd, const struct cache_plan *p, uint64_t since, uint64_t **keys,
+                     size_t *n) MUST_CHECK;
+/* Of the root keys (sorted), renders the rows that exist and pass the plan's
+ * filter into `data` as a JSON array, and appends the others to `deleted` as a
+ * JSON array of numbers (the client drops them). */
+int cache_query_render_keys(const struct cache_plan *p, const struct cache_source *src,
+                            const uint64_t *keys, size_t n, struct buf *data,
+                            struct buf *deleted) MUST_CHECK;

@@ -12,6 +12,10 @@
  *       "\0slots"               one byte per model (schema order): bit 0 = live slot,
  *                               bit 1 = a rebuild into the other slot is open
  *       "\0vers"                be64 per model (schema order): data versions (versions.c)
+ *       "\0id"                  be64 random store id, made with the store: versions of
+ *                               another store are not ours (versions.c)
+ *       "\0chlog"               be64 change log horizon: the log holds every change of
+ *                               every transaction after it (changes.c)
  *       [0x01][be16 model id]   struct cache_meta, versioned fixed layout (meta.c)
  *       [0x02][be16 model id][be64 seq]
  *                               struct cache_run; seq grows by one per run, the oldest
@@ -22,6 +26,11 @@
  *                               key [be64 fk], duplicates [be64 child pk]. The slot
  *                               follows the child model (relation->target), because
  *                               the child's rows carry the foreign key.
+ *   "changes"                   the change log (changes.c): key [be64 txn id][be16 id]
+ *                               [be64 key][u8 op], value [be64 commit ms]. id < n_models:
+ *                               row `key` of model id changed (op 'c') or the whole model
+ *                               was replaced (op 'r', key 0); id = n_models + to-many id:
+ *                               the children of parent `key` in that relation changed.
  *   The int64 pk/fk is stored as its uint64 bit pattern.
  *
  * SLOTS INSTEAD OF GENERATION-NAMED DATABASES
@@ -45,6 +54,7 @@
  * positions are baked into keys and rows, so nothing else is safe.
  */
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +76,13 @@ struct cache {
     const struct schema *schema;
     bool read_only;
     MDB_dbi meta;
+    MDB_dbi changes;         /* 0 when a read-only open finds no change log */
+    struct {
+        size_t max_entries;  /* 0: no limit */
+        unsigned max_age_s;  /* 0: no limit */
+    } chlog;
+    uint64_t store_id;       /* "\0id"; 0 when a read-only open finds none */
+    _Atomic int64_t *asof;   /* per model, ms (asof.c) */
     MDB_dbi *dbi;            /* n_db handles, numbered as above */
     char **db_name;          /* n_db names, for stats */
     size_t n_db;
@@ -103,6 +120,7 @@ struct cache_wtxn {
     uint64_t *tail;
     uint8_t *tail_known;
     uint8_t *changed;        /* per model: its data version moves at commit (versions.c) */
+    struct buf chg;          /* changes noted for the log, written at commit (changes.c) */
 };
 
 /* ---- versions.c ------------------------------------------------------------ */
@@ -110,6 +128,22 @@ struct cache_wtxn {
 void cache_versions_touch(struct cache_wtxn *w, const struct schema_model *m);
 /* Writes the changed models' new version (this txn's id): before commit. */
 int cache_versions_commit(struct cache_wtxn *w) MUST_CHECK;
+
+/* ---- changes.c: the change log ----------------------------------------------- */
+#define CACHE_CHANGE_ROW 'c'
+#define CACHE_CHANGE_RESET 'r'
+/* Notes for this transaction's log entries (kept only if the model is warm). */
+void cache_changes_row(struct cache_wtxn *w, const struct schema_model *m, uint64_t pk);
+void cache_changes_children(struct cache_wtxn *w, const struct schema_relation *r, int64_t fk);
+void cache_changes_reset(struct cache_wtxn *w, const struct schema_model *m);
+/* Writes the noted entries and trims the log to its limits: before commit. */
+int cache_changes_commit(struct cache_wtxn *w) MUST_CHECK;
+/* The horizon in rd's snapshot: changes after it are all logged. */
+int cache_changes_horizon(struct cache_rd *rd, uint64_t *out) MUST_CHECK;
+/* id: model id, or n_models + to-many id; op CACHE_CHANGE_*. Non-zero stops the walk. */
+typedef int (*cache_change_cb)(void *arg, uint16_t id, uint64_t key, uint8_t op);
+/* Calls cb for each entry of a transaction after `after`, in log order. */
+int cache_changes_walk(struct cache_rd *rd, uint64_t after, cache_change_cb cb, void *arg) MUST_CHECK;
 
 /* ---- env.c ---------------------------------------------------------------- */
 /* The one place LMDB codes become negative errnos (STYLE R3). */

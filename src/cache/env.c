@@ -170,6 +170,11 @@ static int dbs_open_all(struct cache *c, const char *path)
         goto out;
     if ((rc = dbs_open(c, txn, path)) < 0)
         goto out;
+    rc = cache_err_from_mdb(mdb_dbi_open(txn, "changes", c->read_only ? 0 : MDB_CREATE, &c->changes));
+    if (rc == -ENOENT) /* a store no writer of this build has opened yet: no log to read */
+        rc = 0;
+    if (rc < 0)
+        goto out;
     rc = cache_err_from_mdb(mdb_txn_commit(txn));
     txn = NULL;
 out:
@@ -193,7 +198,7 @@ static int env_prepare(struct cache *c, const struct cache_opts *o)
     }
     if ((rc = cache_err_from_mdb(mdb_env_create(&c->env))) < 0)
         return rc;
-    size_t dbs = c->n_db + 1;
+    size_t dbs = c->n_db + 2; /* + meta and changes */
     if ((rc = cache_err_from_mdb(mdb_env_set_maxdbs(c->env, (MDB_dbi)dbs))) < 0)
         return rc;
     if ((rc = cache_err_from_mdb(mdb_env_set_maxreaders(c->env, MAX_READERS))) < 0)
@@ -227,6 +232,9 @@ int cache_open(struct cache **out, const struct cache_opts *o)
     struct cache *c = xcalloc(1, sizeof *c);
     c->schema = o->schema;
     c->read_only = o->read_only;
+    c->chlog.max_entries = o->change_log_max_entries;
+    c->chlog.max_age_s = o->change_log_max_age_s;
+    c->asof = xcalloc(o->schema->n_models + 1u, sizeof *c->asof);
     names_build(c);
     incoming_build(c);
     int rc = env_prepare(c, o);
@@ -257,5 +265,6 @@ void cache_close(struct cache *c)
             free(c->incoming[m]);
     free(c->incoming);
     free(c->n_incoming);
+    free(c->asof);
     free(c);
 }

@@ -3,17 +3,19 @@
  * schema shape's fingerprint, "\0shape" the shape text itself so a refusal
  * can say which model changed. A changed schema is refused (-EPROTO): rows
  * and keys embed model ids and field positions, so the only safe move is a
- * full warm into a fresh data directory.
+ * full warm into a fresh data directory. "\0id" is the store's random id.
  */
 #include "cache/cache_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/random.h>
 
 #include "log.h"
 
 static const MDB_val key_fmt = {4, (void *)"\0fmt"};
 static const MDB_val key_shape = {6, (void *)"\0shape"};
+static const MDB_val key_id = {3, (void *)"\0id"};
 
 static int fmt_write(struct cache *c, MDB_txn *txn, struct slice shape)
 {
@@ -76,6 +78,30 @@ static bool meta_empty(struct cache *c, MDB_txn *txn)
     return mdb_stat(txn, c->meta, &st) == 0 && st.ms_entries == 0;
 }
 
+/* The store's random id (versions carry it): made by the first writable
+ * open, so stores made by earlier builds get one too. */
+static int id_load(struct cache *c, MDB_txn *txn)
+{
+    MDB_val k = key_id, d;
+    int rc = cache_err_from_mdb(mdb_get(txn, c->meta, &k, &d));
+    if (rc == 0 && d.mv_size == 8) {
+        c->store_id = get_be64(d.mv_data);
+        return 0;
+    }
+    if (rc == 0)
+        return -EPROTO;
+    if (rc != -ENOENT || c->read_only)
+        return rc == -ENOENT ? 0 : rc;
+    uint8_t v[8];
+    do {
+        if (getrandom(v, sizeof v, 0) != (ssize_t)sizeof v)
+            return -EIO;
+    } while (get_be64(v) == 0);
+    d = (MDB_val){sizeof v, v};
+    c->store_id = get_be64(v);
+    return cache_err_from_mdb(mdb_put(txn, c->meta, &k, &d, 0));
+}
+
 int cache_fmt_check(struct cache *c, MDB_txn *txn, const char *path)
 {
     struct buf shape;
@@ -92,5 +118,5 @@ int cache_fmt_check(struct cache *c, MDB_txn *txn, const char *path)
         rc = -EPROTO;
     }
     buf_fini(&shape);
-    return rc;
+    return rc < 0 ? rc : id_load(c, txn);
 }

@@ -64,6 +64,14 @@ static int relation_update(struct cache_wtxn *w, const struct schema_relation *r
         return rc;
     if (has && (rc = cache_index_add(w, r, slot, nfk, pk)) < 0)
         return rc;
+    /* The parents that lost or gained a child render differently: the
+     * change log names them, as the child's row may be gone by then. */
+    if (slot == cache_slot_live(w->slots, r->target->id)) {
+        if (had)
+            cache_changes_children(w, r, ofk);
+        if (has)
+            cache_changes_children(w, r, nfk);
+    }
     return 0;
 }
 

@@ -125,8 +125,10 @@ static void note_state_change(struct cache_wtxn *w, const struct schema_model *m
     MDB_val old;
     bool was_warm = mdb_get(w->txn, w->c->meta, &key, &old) == MDB_SUCCESS && old.mv_size > 1 &&
                     ((const uint8_t *)old.mv_data)[1] == CACHE_WARM;
-    if (was_warm != (state == CACHE_WARM))
+    if (was_warm != (state == CACHE_WARM)) {
         cache_versions_touch(w, m);
+        cache_changes_reset(w, m);
+    }
 }
 
 int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_meta *meta)

@@ -61,6 +61,7 @@ int cache_rebuild_swap(struct cache_wtxn *w, const struct schema_model *m)
         return rc;
     w->slots[m->id] = (uint8_t)(old ^ 1u);
     cache_versions_touch(w, m);
+    cache_changes_reset(w, m);
     return cache_slots_store(w->c, w->txn, w->slots);
 }
 

@@ -152,6 +152,50 @@ int cache_query_render(const struct cache_plan *p, const struct cache_source *sr
     return 0;
 }
 
+/* One root key of a since answer: its row, or a place in `deleted`. */
+static int key_render(struct level *l, uint64_t key, struct buf *deleted, size_t *n_deleted)
+{
+    struct slice row;
+    struct cache_row_view v;
+    int rc = l->r->src->ops->get(l->r->src->ctx, l->node->model, key, &row);
+    if (rc == 0 && (rc = cache_row_view(row, l->node->model, &v)) == 0 && !where_match(l->plan, &v))
+        rc = -ENOENT; /* filtered out now: gone for this request */
+    if (rc == -ENOENT) {
+        if ((*n_deleted)++)
+            buf_putc(deleted, ',');
+        json_put_i64(deleted, (int64_t)key);
+        return 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (l->count++)
+        buf_putc(l->r->out, ',');
+    return view_render(l->r, l->node, &v);
+}
+
+int cache_query_render_keys(const struct cache_plan *p, const struct cache_source *src,
+                            const uint64_t *keys, size_t n, struct buf *data, struct buf *deleted)
+{
+    size_t start = data->len, dstart = deleted->len, n_deleted = 0;
+    struct render r = {src, data};
+    struct level l = {&r, &p->root, p, 0};
+    buf_putc(data, '[');
+    buf_putc(deleted, '[');
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = key_render(&l, keys[i], deleted, &n_deleted);
+    if (rc > 0)
+        rc = -EIO;
+    if (rc < 0) {
+        data->len = start;
+        deleted->len = dstart;
+        return rc;
+    }
+    buf_putc(data, ']');
+    buf_putc(deleted, ']');
+    return 0;
+}
+
 /* ---- the LMDB source ------------------------------------------------------------ */
 
 static int lmdb_get(void *ctx, const struct schema_model *m, uint64_t pk, struct slice *row)

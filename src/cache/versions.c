@@ -18,6 +18,8 @@
 #include "cache/cache_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static const MDB_val key_vers = {5, (void *)"\0vers"};
@@ -89,4 +91,33 @@ uint64_t cache_versions_newest_txn(struct cache *c)
 uint64_t cache_versions_snapshot(struct cache_rd *rd)
 {
     return rd->active ? (uint64_t)mdb_txn_id(rd->txn) : 0;
+}
+
+void cache_version_format(const struct cache *c, uint64_t v, char out[CACHE_VERSION_LEN + 1])
+{
+    snprintf(out, CACHE_VERSION_LEN + 1, "%016" PRIx64 "%016" PRIx64, c->store_id, v);
+}
+
+static int hex64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char ch = s[i];
+        unsigned d = ch >= '0' && ch <= '9' ? (unsigned)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                                              : 16u;
+        if (d == 16u)
+            return -EINVAL;
+        v = v << 4 | d;
+    }
+    *out = v;
+    return 0;
+}
+
+int cache_version_parse(const struct cache *c, const char *s, size_t len, uint64_t *v)
+{
+    uint64_t id;
+    if (len != CACHE_VERSION_LEN || hex64(s, &id) < 0 || hex64(s + 16, v) < 0)
+        return -EINVAL;
+    return id == c->store_id ? 0 : -ESTALE;
 }

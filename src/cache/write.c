@@ -29,6 +29,7 @@ int cache_wtxn_begin(struct cache *c, struct cache_wtxn **out)
     w->rd.epoch = 1;
     buf_init(&w->enc, 0);
     buf_init(&w->old, 0);
+    buf_init(&w->chg, 0);
     *out = w;
     return 0;
 }
@@ -37,6 +38,7 @@ static void wtxn_free(struct cache_wtxn *w)
 {
     buf_fini(&w->enc);
     buf_fini(&w->old);
+    buf_fini(&w->chg);
     free(w->tail);
     free(w->tail_known);
     free(w->changed);
@@ -45,7 +47,9 @@ static void wtxn_free(struct cache_wtxn *w)
 
 int cache_wtxn_commit(struct cache_wtxn *w)
 {
-    int rc = cache_versions_commit(w);
+    int rc = cache_changes_commit(w);
+    if (rc == 0)
+        rc = cache_versions_commit(w);
     cache_rd_fini(&w->rd); /* closes write cursors while the txn still lives */
     if (rc == 0)
         rc = cache_err_from_mdb(mdb_txn_commit(w->txn));
@@ -75,10 +79,12 @@ static MDB_dbi write_dbi(struct cache_wtxn *w, const struct schema_model *m, uns
 
 /* A change readers see now: not one into a rebuild's shadow slot, which
  * they see at the swap. */
-static void changed(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
+static void changed(struct cache_wtxn *w, const struct schema_model *m, unsigned slot, uint64_t pk)
 {
-    if (slot == cache_slot_live(w->slots, m->id))
-        cache_versions_touch(w, m);
+    if (slot != cache_slot_live(w->slots, m->id))
+        return;
+    cache_versions_touch(w, m);
+    cache_changes_row(w, m, pk);
 }
 
 /* True when the stored row has the same fingerprint (and size) as the new one. */
@@ -199,7 +205,7 @@ int cache_row_put_encoded(struct cache_wtxn *w, const struct schema_model *m, st
     else if (rc == -EEXIST)
         rc = row_upsert(w, m, dbi, slot, row, &r);
     if (rc == 0 && r != CACHE_PUT_UNCHANGED)
-        changed(w, m, slot);
+        changed(w, m, slot, v.pk);
     if (rc == 0 && res)
         *res = r;
     return rc;
@@ -230,6 +236,6 @@ int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_
     buf_append(&w->old, val.mv_data, val.mv_size);
     if ((rc = cache_index_update(w, m, slot, buf_slice(&w->old), (struct slice){NULL, 0})) < 0)
         return rc;
-    changed(w, m, slot);
+    changed(w, m, slot, pk);
     return cache_err_from_mdb(mdb_del(w->txn, dbi, &key, NULL));
 }

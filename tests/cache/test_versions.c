@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <errno.h>
 
 #include "fixture.h"
 
@@ -104,4 +105,20 @@ Test(cache_versions, the_newest_txn_moves_with_every_commit)
     uint64_t before = cache_versions_newest_txn(fx_cache);
     fx_category(1, "one");
     cr_assert_gt(cache_versions_newest_txn(fx_cache), before);
+}
+
+Test(cache_versions, version_strings_name_their_store)
+{
+    char s[CACHE_VERSION_LEN + 1];
+    uint64_t v;
+    cache_version_format(fx_cache, 0x1234, s);
+    cr_assert_eq(strlen(s), CACHE_VERSION_LEN);
+    cr_assert_eq(cache_version_parse(fx_cache, s, strlen(s), &v), 0);
+    cr_assert_eq(v, 0x1234);
+    cr_assert_eq(cache_version_parse(fx_cache, s, 31, &v), -EINVAL);
+    s[20] = 'X';
+    cr_assert_eq(cache_version_parse(fx_cache, s, strlen(s), &v), -EINVAL);
+    s[20] = '0';
+    s[0] = s[0] == '0' ? '1' : '0'; /* another store's id */
+    cr_assert_eq(cache_version_parse(fx_cache, s, strlen(s), &v), -ESTALE);
 }

@@ -458,6 +458,23 @@ int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w)
     return rc;
 }
 
+/* The source clock read at the pass start as UTC ms. A local-time clock
+ * (GETDATE()) is moved by its offset from our UTC clock at that moment,
+ * rounded to the quarter hour that time zones use. A full pass reads no
+ * clock: it holds every row committed by its start on our clock. */
+static int64_t pass_clock_utc_ms(const struct poller_sync *s)
+{
+    if (s->pass != POLLER_PASS_POLL)
+        return s->run.start_ms;
+    int64_t ms = cache_ticks_ms(s->clock);
+    if (s->src.clock == POLLER_SRC_CLOCK_UTC)
+        return ms;
+    const int64_t q = 15 * 60 * 1000;
+    int64_t off = ms - s->run.start_ms;
+    off = (off >= 0 ? off + q / 2 : off - q / 2) / q * q;
+    return ms - off;
+}
+
 int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *done, char *err,
                      size_t errlen)
 {
@@ -487,6 +504,8 @@ int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *don
     if (rc < 0)
         goto fail;
     *done = s->page.done;
+    if (*done && !s->rebuild && (s->pass == POLLER_PASS_POLL || s->pass == POLLER_PASS_FULL))
+        cache_asof_note(e->cache, s->src.m, pass_clock_utc_ms(s)); /* its rows are committed */
     if (*done)
         s->pass = POLLER_PASS_NONE;
     return 0;

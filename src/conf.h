@@ -35,6 +35,8 @@ struct conf {
     unsigned overlap_s;       /* late-commit window re-read before each cursor */
     unsigned reconcile_s;     /* delete reconciliation interval */
     unsigned batch_rows;      /* keyset page size */
+    unsigned change_log_max_entries; /* change log bounds (cache/changes.c) */
+    unsigned change_log_max_age_s;
     bool poller;              /* run the poller thread */
     char *log_level;
     char *cors_origins;       /* comma-separated allow-list; empty: echo any */

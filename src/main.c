@@ -98,7 +98,9 @@ static int load(struct app *a)
         return fail("collectors", err);
     if ((rc = mkdir_p(a->cf.data_dir)) < 0)
         return fail(a->cf.data_dir, strerror(-rc));
-    struct cache_opts co = {.path = a->cf.data_dir, .schema = a->schema};
+    struct cache_opts co = {.path = a->cf.data_dir, .schema = a->schema,
+                            .change_log_max_entries = a->cf.change_log_max_entries,
+                            .change_log_max_age_s = a->cf.change_log_max_age_s};
     if ((rc = cache_open(&a->cache, &co)) < 0)
         return fail(a->cf.data_dir, rc == -EPROTO ? "not a cwcache store, or built from another schema"
                                                   : strerror(-rc));

@@ -199,7 +199,9 @@ static int ctl_open(struct ctl *c, bool read_only)
 {
     if (read_only && data_dir_check(c) != EXIT_OK)
         return EXIT_ERR;
-    struct cache_opts o = {.path = c->cf.data_dir, .read_only = read_only, .schema = c->schema};
+    struct cache_opts o = {.path = c->cf.data_dir, .read_only = read_only, .schema = c->schema,
+                           .change_log_max_entries = c->cf.change_log_max_entries,
+                           .change_log_max_age_s = c->cf.change_log_max_age_s};
     int rc = cache_open(&c->cache, &o);
     if (rc == -ENOENT)
         errorf(c,

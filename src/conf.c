@@ -14,8 +14,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "paths.h"
 
 enum conf_type { CONF_STR, CONF_U32, CONF_U64, CONF_BOOL, CONF_LEVEL };
 
@@ -70,6 +72,8 @@ static const struct conf_key keys[] = {
       "changed rows the change log keeps for `since` and subscriptions; older ones answer RESYNC"),
     U(change_log_max_age_s, "86400", 1, UINT32_MAX,
       "seconds the change log keeps a change; older versions answer RESYNC"),
+    U(max_staleness_s, "300", 1, UINT32_MAX,
+      "ready while every needed model is warm and matched the source at most this long ago, s"),
     B(poller, "true", "run the change poller; false: serve the cache as it is (cold models go live)"),
     K(log_level, CONF_LEVEL, NULL, true, "info", 0, 0, "least severe log lines written"),
     S(cors_origins, NULL, true, NULL, "comma-separated CORS allow-list (unset: echo any Origin)"),
@@ -361,15 +365,48 @@ static int check(const struct conf *c, char *err, size_t errlen)
     return 0;
 }
 
-static const char *config_path(int argc, char **argv)
+/* The value of --config FILE or --config=FILE; "" when --config ends argv. */
+static const char *config_flag(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (!strncmp(argv[i], "--config=", 9))
             return argv[i] + 9;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            return argv[i + 1];
+        if (!strcmp(argv[i], "--config"))
+            return i + 1 < argc ? argv[i + 1] : "";
     }
     return NULL;
+}
+
+int conf_file_find(int argc, char **argv, const char **out, char *err, size_t errlen)
+{
+    const char *flag = config_flag(argc, argv), *env = getenv("CWCACHE_CONFIG");
+    *out = NULL;
+    if (flag && !*flag) {
+        errf(err, errlen, "option --config needs a value");
+        return -EINVAL;
+    }
+    if (flag || (env && *env)) {
+        *out = flag ? flag : env;
+        return 0;
+    }
+    /* The defaults are optional: a checkout runs without any file. */
+    static const char *const defaults[] = {CONF_LOCAL_FILE, CONF_SYSTEM_FILE};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0] && !*out; i++)
+        if (access(defaults[i], F_OK) == 0)
+            *out = defaults[i];
+    return 0;
+}
+
+int conf_load_shared(struct conf *c, int argc, char **argv, char *err, size_t errlen)
+{
+    const char *path;
+    int rc = conf_file_find(argc, argv, &path, err, errlen);
+    if (rc == 0 && path) {
+        free(c->config);
+        c->config = xstrdup(path);
+        rc = conf_load_file(c, path, err, errlen);
+    }
+    return rc < 0 ? rc : conf_load_env(c, err, errlen);
 }
 
 int conf_load(struct conf *c, int argc, char **argv, char *err, size_t errlen)
@@ -377,20 +414,9 @@ int conf_load(struct conf *c, int argc, char **argv, char *err, size_t errlen)
     int help = help_asked(argc, argv);
     if (help)
         return help;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--config") && i + 1 >= argc) {
-            errf(err, errlen, "option --config needs a value");
-            return -EINVAL;
-        }
-    const char *path = config_path(argc, argv);
     int rc;
-    if (path) {
-        free(c->config);
-        c->config = xstrdup(path);
-        if ((rc = conf_load_file(c, path, err, errlen)) < 0)
-            return rc;
-    }
-    if ((rc = conf_load_env(c, err, errlen)) < 0 || (rc = conf_load_args(c, argc, argv, err, errlen)) < 0)
+    if ((rc = conf_load_shared(c, argc, argv, err, errlen)) < 0 ||
+        (rc = conf_load_args(c, argc, argv, err, errlen)) < 0)
         return rc;
     return check(c, err, errlen);
 }
@@ -431,7 +457,9 @@ void conf_usage(FILE *f, const char *prog)
     fprintf(f, "usage: %s [--config FILE] [options]\n\n"
                "Socket.IO caching read replica of a ConnectWise Manage database.\n"
                "Precedence: flag > environment > config file > default.\n\n", prog);
-    fprintf(f, "  %-24s %s\n", "--config FILE", "key = value file (keys as below, with '_')");
+    fprintf(f, "  %-24s %s\n", "--config FILE",
+            "key = value file (keys as below, with '_'); else $CWCACHE_CONFIG, else "
+            "./" CONF_LOCAL_FILE " or " CONF_SYSTEM_FILE " when present");
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct conf_key *k = &keys[i];
         char flag[64], range[64];

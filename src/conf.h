@@ -1,10 +1,12 @@
 #pragma once
 /*
- * Server configuration. Sources, lowest to highest precedence: built-in
- * defaults, a `key = value` file (--config FILE), the environment
- * variables the original service reads (DATABASE_URL, PSK, PORT), and
- * command-line flags (--key value or --key=value, '_' written as '-').
- * Immutable once loaded (STYLE R7).
+ * Configuration of the server and the tools (cwcachectl reads the same
+ * file). Sources, lowest to highest precedence: built-in defaults, a
+ * `key = value` file (--config FILE, else $CWCACHE_CONFIG, else
+ * ./cwcache.conf or the installed CONF_SYSTEM_FILE when present), the
+ * environment variables the original service reads (DATABASE_URL, PSK,
+ * PORT), and command-line flags (--key value or --key=value, '_' written
+ * as '-'). Immutable once loaded (STYLE R7).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +39,7 @@ struct conf {
     unsigned batch_rows;      /* keyset page size */
     unsigned change_log_max_entries; /* change log bounds (cache/changes.c) */
     unsigned change_log_max_age_s;
+    unsigned max_staleness_s; /* readiness: how long ago a model may have matched the source */
     bool poller;              /* run the poller thread */
     char *log_level;
     char *cors_origins;       /* comma-separated allow-list; empty: echo any */
@@ -65,6 +68,14 @@ int conf_load_env(struct conf *c, char *err, size_t errlen) MUST_CHECK;
 /* Flags only. Returns 1 when --help was given, 2 for --help-markdown
  * (nothing else applied). */
 int conf_load_args(struct conf *c, int argc, char **argv, char *err, size_t errlen) MUST_CHECK;
+/* The configuration file to read: --config FILE (or --config=FILE), else
+ * $CWCACHE_CONFIG, else CONF_LOCAL_FILE or CONF_SYSTEM_FILE (paths.h) when
+ * present; *out NULL: none. *out points into argv, the environment or a
+ * constant. -EINVAL with err when --config has no value. */
+int conf_file_find(int argc, char **argv, const char **out, char *err, size_t errlen) MUST_CHECK;
+/* The file conf_file_find() names, then the environment, on top of what c
+ * holds: what a tool reads before its own options. */
+int conf_load_shared(struct conf *c, int argc, char **argv, char *err, size_t errlen) MUST_CHECK;
 /* Everything in precedence order: defaults, --config file, environment,
  * flags. 1: --help; 2: --help-markdown; 0: loaded and checked; -EINVAL
  * with err. */

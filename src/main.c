@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cache/cache.h"
 #include "collector.h"
@@ -34,6 +37,7 @@ struct app {
     struct sio *sio;
     struct poller *poller;
     bool *models;
+    int lock_fd;            /* DATA_DIR/server.lock, held while the poller may write */
 };
 
 static struct sio *volatile g_sio;
@@ -80,6 +84,36 @@ static int fail(const char *what, const char *msg)
     return -EINVAL;
 }
 
+/* One polling server per data directory: a second poller would double
+ * every write and fight over the cursors. The lock (flock, released by
+ * the kernel when the process dies) names its holder's pid. Readers
+ * (--poller false) and `cwcachectl warm` do not take it. */
+static int server_lock(struct app *a)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/server.lock", a->cf.data_dir);
+    a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (a->lock_fd < 0)
+        return fail(path, strerror(errno));
+    if (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+        char pid[32] = "";
+        ssize_t n = pread(a->lock_fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        log_error(LOG_MAIN,
+                  "%s: in use by another cwcache server (pid %s, holding %s): one server polls a "
+                  "data directory; stop it first, or start this one with --poller false to serve "
+                  "the same store read-only",
+                  a->cf.data_dir, pid[0] ? pid : "unknown", path);
+        return -EBUSY;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(a->lock_fd, 0) < 0 || pwrite(a->lock_fd, pid, (size_t)n, 0) != n)
+        return fail(path, strerror(errno));
+    return 0;
+}
+
 /* Everything before the server binds: any error stops startup. */
 static int load(struct app *a)
 {
@@ -98,6 +132,8 @@ static int load(struct app *a)
         return fail("collectors", err);
     if ((rc = mkdir_p(a->cf.data_dir)) < 0)
         return fail(a->cf.data_dir, strerror(-rc));
+    if (a->cf.poller && (rc = server_lock(a)) < 0)
+        return rc;
     struct cache_opts co = {.path = a->cf.data_dir, .schema = a->schema,
                             .change_log_max_entries = a->cf.change_log_max_entries,
                             .change_log_max_age_s = a->cf.change_log_max_age_s};
@@ -109,6 +145,12 @@ static int load(struct app *a)
     a->models = xcalloc(a->schema->n_models ? a->schema->n_models : 1, sizeof *a->models);
     collector_set_models(&a->cs, a->schema, a->models);
     return 0;
+}
+
+static void on_warm(void *arg, size_t n_models)
+{
+    struct app *a = arg;
+    log_info(LOG_MAIN, "ready: %zu models warm, serving on :%d", n_models, sio_port(a->sio));
 }
 
 static int serve_start(struct app *a)
@@ -143,6 +185,7 @@ static int serve_start(struct app *a)
     }
     struct poller_opts po = {
         .db = &a->db, .schema = a->schema, .cache = a->cache, .models = a->models,
+        .on_warm = on_warm, .on_warm_arg = a,
     };
     poller_opts_tune(&po, c);
     if ((rc = poller_start(&a->poller, &po)) < 0)
@@ -161,12 +204,14 @@ static void app_fini(struct app *a)
     schema_free(a->schema);
     poller_db_fini(&a->db);
     free(a->models);
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
     conf_fini(&a->cf);
 }
 
 int main(int argc, char **argv)
 {
-    struct app a = {0};
+    struct app a = {.lock_fd = -1};
     char err[512];
     conf_init(&a.cf);
     int rc = conf_load(&a.cf, argc, argv, err, sizeof err);

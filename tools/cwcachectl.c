@@ -40,6 +40,7 @@
 #include "conf.h"
 #include "json.h"
 #include "log.h"
+#include "paths.h"
 #include "poller/poller.h"
 #include "schema.h"
 
@@ -53,7 +54,8 @@
 
 /* Long-only option codes, above any character getopt returns. */
 enum {
-    OPT_DATA_DIR = 256,
+    OPT_CONFIG = 256,
+    OPT_DATA_DIR,
     OPT_SCHEMA,
     OPT_COLLECTORS,
     OPT_DATABASE_URL,
@@ -303,6 +305,7 @@ static void read_end(struct cache_rd *rd)
 
 /* Accepted by every command, before or after its name; {0}-terminated. */
 static const struct option global_longs[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"data-dir", required_argument, NULL, OPT_DATA_DIR},
     {"schema", required_argument, NULL, OPT_SCHEMA},
     {"collectors", required_argument, NULL, OPT_COLLECTORS},
@@ -317,13 +320,17 @@ static const struct option global_longs[] = {
 static void global_help(void)
 {
     printf("Global options (before or after the command):\n"
+           "  --config FILE        the server's configuration (default: $CWCACHE_CONFIG, else\n"
+           "                       ./cwcache.conf or %s when present); the options\n"
+           "                       below override it\n"
            "  --data-dir DIR       the store (default %s)\n"
            "  --schema PATH        schema file or directory (default %s)\n"
            "  --collectors DIR     collector definitions (default %s)\n"
            "  --database-url URL   source database (default: $DATABASE_URL)\n"
            "  --log-level LEVEL    error, warn, info or debug (default %s)\n"
            "  -h, --help           this help\n",
-           conf_default("data_dir"), conf_default("schema"), conf_default("collectors"),
+           CONF_SYSTEM_FILE, conf_default("data_dir"), conf_default("schema"),
+           conf_default("collectors"),
            conf_default("log_level"));
 }
 
@@ -348,6 +355,8 @@ static bool global_opt(struct ctl *c, int opt, const char *arg, int *rc)
 {
     const char *flag = global_flag(opt);
     *rc = OPTS_CONTINUE;
+    if (opt == OPT_CONFIG)
+        return true; /* read before the options, by conf_load_shared() */
     if (!flag)
         return false;
     char err[ERR_LEN];
@@ -1332,7 +1341,13 @@ int main(int argc, char **argv)
     struct ctl c = {0};
     char err[ERR_LEN];
     conf_init(&c.cf);
-    int at, rc = conf_load_env(&c.cf, err, sizeof err) < 0 ? usagef(&c, "%s", err) : OPTS_CONTINUE;
+    int at, rc = OPTS_CONTINUE;
+    if (conf_load_shared(&c.cf, argc, argv, err, sizeof err) < 0) {
+        errorf(&c, "%s", err); /* the file says which line */
+        rc = EXIT_ERR;
+    } else {
+        log_level = (enum log_level)log_level_parse(c.cf.log_level);
+    }
     if (rc == OPTS_CONTINUE)
         rc = main_opts(&c, argc, argv, &at);
     if (rc != OPTS_CONTINUE) {

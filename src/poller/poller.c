@@ -49,6 +49,7 @@ struct poller {
     char last_log[256];
     int64_t last_log_ms;
     uint32_t rand;
+    bool warm_told;         /* on_warm was called */
 };
 
 void poller_opts_tune(struct poller_opts *o, const struct conf *c)
@@ -218,6 +219,23 @@ fail:
     return conn_error(rc) ? rc : 0;
 }
 
+/* Calls on_warm once, when every polled model is warm the first time. */
+static void warm_tell(struct poller *p)
+{
+    size_t warm = 0;
+    if (p->warm_told || !p->o.on_warm)
+        return;
+    for (size_t i = 0; i < p->o.schema->n_models; i++) {
+        if (!p->models[i])
+            continue;
+        if (!p->usable[i] || p->sync[i].state != CACHE_WARM)
+            return;
+        warm++;
+    }
+    p->warm_told = true;
+    p->o.on_warm(p->o.on_warm_arg, warm);
+}
+
 /* One round over every model; returns the wait before the next round. */
 static int64_t round_robin(struct poller *p)
 {
@@ -235,6 +253,7 @@ static int64_t round_robin(struct poller *p)
     }
     p->rr = n ? (p->rr + 1) % n : 0;
     p->conn_backoff_ms = 0;
+    warm_tell(p);
     return busy ? 0 : earliest - poller_clock_mono_ms();
 }
 

@@ -44,6 +44,10 @@ struct poller_opts {
     unsigned overlap_s;         /* late-commit window re-read before the cursor; 0: none */
     unsigned reconcile_s;       /* delete reconciliation interval, > 0 */
     unsigned batch_rows;        /* keyset page size, > 0 */
+    /* Optional: called once from the poller thread when every polled model
+     * is warm for the first time, with their number. */
+    void (*on_warm)(void *arg, size_t n_models);
+    void *on_warm_arg;
     /* Optional (benchmarks): time spent per phase is added here by
      * poller_warm (the thread adds it when it stops). May be NULL. */
     struct poller_timing *timing;

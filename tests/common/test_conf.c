@@ -24,6 +24,7 @@ static void cleanup(void)
     unsetenv("PORT");
     unsetenv("PSK");
     unsetenv("DATABASE_URL");
+    unsetenv("CWCACHE_CONFIG"); /* the test setup names /dev/null */
 }
 
 TestSuite(common_conf, .init = cleanup, .fini = cleanup);
@@ -247,4 +248,46 @@ Test(common_conf, docs_table_is_the_generated_one)
                  "docs/server.md's table differs from `cwcache --help-markdown`:\n%s", gen);
     free(gen);
     free(doc);
+}
+
+/* --config, then CWCACHE_CONFIG, then ./cwcache.conf when present. */
+Test(common_conf, the_file_is_found_where_documented)
+{
+    char err[256], dir[] = "/tmp/cwcache-conf-dir-XXXXXX", cwd[4096];
+    const char *found;
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir(dir), 0);
+    unsetenv("CWCACHE_CONFIG");
+    char *none[] = {"cwcache", NULL};
+    cr_assert_eq(conf_file_find(1, none, &found, err, sizeof err), 0);
+    cr_assert(found == NULL || strcmp(found, "cwcache.conf") != 0);
+    FILE *f = fopen("cwcache.conf", "w");
+    cr_assert_not_null(f);
+    fputs("workers = 7\n", f);
+    fclose(f);
+    cr_assert_eq(conf_file_find(1, none, &found, err, sizeof err), 0);
+    cr_assert_str_eq(found, "cwcache.conf");
+    struct conf c;
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 1, none, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.workers, 7);
+    cr_assert_str_eq(c.config, "cwcache.conf");
+    conf_fini(&c);
+    setenv("CWCACHE_CONFIG", "/nonexistent/env.conf", 1);
+    cr_assert_eq(conf_file_find(1, none, &found, err, sizeof err), 0);
+    cr_assert_str_eq(found, "/nonexistent/env.conf");
+    conf_init(&c);
+    cr_assert_lt(conf_load(&c, 1, none, err, sizeof err), 0); /* named, so it must exist */
+    cr_assert(strstr(err, "/nonexistent/env.conf"), "%s", err);
+    conf_fini(&c);
+    char *flag[] = {"cwcache", "--config=/x/flag.conf", NULL};
+    cr_assert_eq(conf_file_find(2, flag, &found, err, sizeof err), 0);
+    cr_assert_str_eq(found, "/x/flag.conf");
+    char *bare[] = {"cwcache", "--config", NULL};
+    cr_assert_eq(conf_file_find(2, bare, &found, err, sizeof err), -EINVAL);
+    unsetenv("CWCACHE_CONFIG");
+    unlink("cwcache.conf");
+    cr_assert_eq(chdir(cwd), 0);
+    rmdir(dir);
 }

@@ -183,9 +183,10 @@ static int data_dir_check(const struct ctl *c)
     if (stat(c->cf.data_dir, &st) < 0) {
         if (errno == ENOENT)
             errorf(c,
-                   "data directory %s does not exist (use --data-dir, or fill it with "
+                   "data directory %s does not exist (configuration: %s; name the server's with "
+                   "--config or CWCACHE_CONFIG, or pass --data-dir; or fill it with "
                    "'cwcachectl warm')",
-                   c->cf.data_dir);
+                   c->cf.data_dir, c->cf.config ? c->cf.config : "none found");
         else
             errorf(c, "data directory %s: %s", c->cf.data_dir, strerror(errno));
         return EXIT_ERR;
@@ -207,9 +208,9 @@ static int ctl_open(struct ctl *c, bool read_only)
     int rc = cache_open(&c->cache, &o);
     if (rc == -ENOENT)
         errorf(c,
-               "%s is not a cwcache store (no LMDB environment in it; fill it with "
-               "'cwcachectl warm')",
-               c->cf.data_dir);
+               "%s is not a cwcache store (no LMDB environment in it; configuration: %s; name "
+               "the server's with --config or CWCACHE_CONFIG, or fill it with 'cwcachectl warm')",
+               c->cf.data_dir, c->cf.config ? c->cf.config : "none found");
     else if (rc == -EPROTO)
         errorf(c, "%s is not a cwcache store, or was made from an incompatible schema",
                c->cf.data_dir);

@@ -162,7 +162,9 @@ static int ctl_load(struct ctl *c)
     char err[ERR_LEN];
     int rc = schema_load(&c->schema, c->cf.schema, err, sizeof err);
     if (rc < 0) {
-        errorf(c, "schema %s: %s", c->cf.schema, err);
+        errorf(c, "schema %s: %s (configuration: %s; name the server's with --config or "
+                  "CWCACHE_CONFIG, or pass --schema)",
+               c->cf.schema, err, c->cf.config ? c->cf.config : "none found");
         return EXIT_ERR;
     }
     rc = collector_set_load(&c->cs, c->cf.collectors, c->schema, err, sizeof err);

@@ -85,6 +85,20 @@ static int64_t rd_i64(const BYTE *p, int n)
     }
 }
 
+/* The dates SQL Server can hold, in db-lib's days since 1900-01-01:
+ * datetime from 1753-01-01, date/datetime2/datetimeoffset from 0001-01-01,
+ * all up to 9999-12-31. Anything else is a malformed value, and refusing
+ * it keeps the tick arithmetic below far from overflow. */
+#define DAYS_MIN_DATETIME (-53690)
+#define DAYS_MIN_DATE (-693595)
+#define DAYS_MAX 2958463
+
+static bool datetime_ok(const DBDATETIME *d)
+{
+    return d->dtdays >= DAYS_MIN_DATETIME && d->dtdays <= DAYS_MAX && d->dttime >= 0 &&
+           d->dttime < 300 * 86400;
+}
+
 static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
 {
     switch (type) {
@@ -93,6 +107,8 @@ static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
         if (len < (int)sizeof d)
             return -EPROTO;
         memcpy(&d, data, sizeof d);
+        if (!datetime_ok(&d))
+            return -EPROTO;
         *ticks = datetime_ticks(d.dtdays, d.dttime);
         return 0;
     }
@@ -101,6 +117,8 @@ static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
         if (len < (int)sizeof d)
             return -EPROTO;
         memcpy(&d, data, sizeof d);
+        if (d.minutes >= 24 * 60)
+            return -EPROTO;
         *ticks = ((int64_t)d.days - POLLER_DAYS_1900_TO_1970) * POLLER_TICKS_PER_DAY +
                  (int64_t)d.minutes * 60 * CACHE_TICKS_PER_S;
         return 0;
@@ -116,6 +134,8 @@ static int date_value(int type, const BYTE *data, int len, int64_t *ticks)
         if (len < (int)sizeof d)
             return -EPROTO;
         memcpy(&d, data, sizeof d);
+        if (d.date < DAYS_MIN_DATE || d.date > DAYS_MAX || d.time >= (DBUBIGINT)POLLER_TICKS_PER_DAY)
+            return -EPROTO;
         /* time counts 100 ns units; for datetimeoffset date/time are UTC already. */
         *ticks =
             ((int64_t)d.date - POLLER_DAYS_1900_TO_1970) * POLLER_TICKS_PER_DAY + (int64_t)d.time;
@@ -182,9 +202,11 @@ static int decimal_text(const BYTE *data, int len, char slot[POLLER_CONV_SLOT],
     return 0;
 }
 
-static void money_value(int type, const BYTE *data, int len, struct cache_value *out)
+static int money_value(int type, const BYTE *data, int len, struct cache_value *out)
 {
     int64_t v;
+    if (len != 4 && len != 8)
+        return -EPROTO;
     if (type == SYBMONEY4 || len == 4) {
         int32_t m4;
         memcpy(&m4, data, 4);
@@ -197,6 +219,7 @@ static void money_value(int type, const BYTE *data, int len, struct cache_value 
     /* tedious divides the 64-bit count of 1/10000 units by 10000 as a double. */
     out->kind = CV_FLOAT;
     out->f = (double)v / 10000.0;
+    return 0;
 }
 
 static int float_value(const BYTE *data, int len, struct cache_value *out)
@@ -243,7 +266,7 @@ int poller_conv_value(int type, const BYTE *data, int len, char slot[POLLER_CONV
         rc = decimal_text(data, len, slot, out);
         break;
     case SYBMONEY: case SYBMONEY4: case SYBMONEYN:
-        money_value(type, data, len, out);
+        rc = money_value(type, data, len, out);
         break;
     case SYBREAL: case SYBFLT8: case SYBFLTN:
         rc = float_value(data, len, out);
@@ -254,6 +277,10 @@ int poller_conv_value(int type, const BYTE *data, int len, char slot[POLLER_CONV
         if ((type == SYBDATETIME || type == SYBDATETIMN) && len == (int)sizeof(DBDATETIME)) {
             DBDATETIME d;
             memcpy(&d, data, sizeof d);
+            if (!datetime_ok(&d)) {
+                rc = -EPROTO;
+                break;
+            }
             out->ms = poller_conv_datetime_ms(d.dtdays, d.dttime);
             break;
         }

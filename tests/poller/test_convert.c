@@ -208,3 +208,48 @@ Test(poller_convert, bad_input_is_an_error_not_a_crash)
     cr_assert_eq(poller_conv_ticks(SYBINT4, b, 4, &t), -EPROTO);
     cr_assert_eq(poller_conv_ticks(SYBDATETIME, NULL, 0, &t), -EPROTO);
 }
+
+/* Found by tests/fuzz (convert): a broken server decides every byte. */
+Test(poller_convert, dates_outside_sql_server_ranges_are_malformed)
+{
+    char slot[POLLER_CONV_SLOT], err[128];
+    struct cache_value v;
+    int64_t t;
+    DBDATETIME bad_days = {.dtdays = 1732200995, .dttime = 0};
+    DBDATETIME before_1753 = {.dtdays = -53691, .dttime = 0};
+    DBDATETIME bad_time = {.dtdays = 45000, .dttime = 300 * 86400};
+    DBDATETIME first = {.dtdays = -53690, .dttime = 0}, last = {.dtdays = 2958463, .dttime = 0};
+    for (int type = SYBDATETIME; type; type = type == SYBDATETIME ? SYBDATETIMN : 0) {
+        cr_assert_eq(poller_conv_value(type, (BYTE *)&bad_days, 8, slot, &v, err, sizeof err), -EPROTO);
+        cr_assert_eq(poller_conv_value(type, (BYTE *)&before_1753, 8, slot, &v, err, sizeof err), -EPROTO);
+        cr_assert_eq(poller_conv_value(type, (BYTE *)&bad_time, 8, slot, &v, err, sizeof err), -EPROTO);
+        cr_assert_eq(poller_conv_ticks(type, (BYTE *)&bad_days, 8, &t), -EPROTO);
+        cr_assert_eq(poller_conv_value(type, (BYTE *)&first, 8, slot, &v, err, sizeof err), 0);
+        cr_assert_eq(poller_conv_value(type, (BYTE *)&last, 8, slot, &v, err, sizeof err), 0);
+    }
+    DBDATETIME4 bad_minutes = {.days = 45000, .minutes = 24 * 60};
+    cr_assert_eq(poller_conv_value(SYBDATETIME4, (BYTE *)&bad_minutes, 4, slot, &v, err, sizeof err),
+                 -EPROTO);
+    DBDATETIMEALL a;
+    memset(&a, 0, sizeof a);
+    a.date = 1732200995;
+    cr_assert_eq(poller_conv_value(SYBMSDATETIME2, (BYTE *)&a, sizeof a, slot, &v, err, sizeof err),
+                 -EPROTO);
+    cr_assert_eq(poller_conv_ticks(SYBMSDATETIMEOFFSET, (BYTE *)&a, sizeof a, &t), -EPROTO);
+    a.date = 45000;
+    a.time = UINT64_MAX;
+    cr_assert_eq(poller_conv_ticks(SYBMSDATETIME2, (BYTE *)&a, sizeof a, &t), -EPROTO);
+    a.date = -693595; /* 0001-01-01 */
+    a.time = UINT64_C(863999999999);
+    cr_assert_eq(poller_conv_ticks(SYBMSDATE, (BYTE *)&a, sizeof a, &t), 0);
+}
+
+Test(poller_convert, money_of_a_wrong_length_is_malformed)
+{
+    char slot[POLLER_CONV_SLOT], err[128];
+    struct cache_value v;
+    uint8_t b[2] = {1, 2};
+    cr_assert_eq(poller_conv_value(SYBMONEYN, b, 2, slot, &v, err, sizeof err), -EPROTO);
+    cr_assert_eq(poller_conv_value(SYBMONEY, b, 2, slot, &v, err, sizeof err), -EPROTO);
+    cr_assert(strstr(err, "2 bytes"), "%s", err);
+}

@@ -283,13 +283,20 @@ static int expect_punct(struct parser *p, char c)
     return lex(p);
 }
 
-/* Takes the current identifier as a new string and advances. */
+/* Takes the current identifier as a new string and advances. On error
+ * nothing is taken: the caller may not own a place for the name yet. */
 static int take_ident(struct parser *p, char **out, const char *what)
 {
     if (p->cur.kind != T_IDENT)
         return expected(p, what);
-    *out = xstrndup(p->cur.p, p->cur.len);
-    return lex(p);
+    char *s = xstrndup(p->cur.p, p->cur.len);
+    int rc = lex(p);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 /* Takes the current string literal (escapes decoded) and advances. */

@@ -373,6 +373,10 @@ Test(common_schema, syntax_errors)
     parse_fails("model A {\n  id Int @id\n  xs Int[]?\n}\n",
                 "t.prisma:3:11: a list field cannot be optional");
     parse_fails("", "t.prisma:1:1: no models");
+    /* Found by tests/fuzz (schema): a bad token right after a model or enum
+     * name leaked the name (LeakSanitizer fails this test then). */
+    parse_fails("model A $", "t.prisma:1:9: unexpected character '$'");
+    parse_fails("enum E $", "t.prisma:1:8: unexpected character '$'");
 }
 
 Test(common_schema, attribute_errors)

@@ -23,6 +23,7 @@ if [ "${1:-}" = "--test" ]; then
     python3-yaml                   # tests/tools: the Kubernetes manifests parse
     openssl                        # tests/e2e: a self-signed certificate for https/wss
     chromium                       # tests/tools: the /status page in headless Chromium
+    clang libclang-rt-14-dev       # tests/fuzz: libFuzzer harnesses (tools/fuzz.sh)
   )
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

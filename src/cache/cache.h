@@ -38,6 +38,12 @@ struct cache_opts {
  * -EPROTO (not a cwcache store, or made from an incompatible schema), -errno. */
 int cache_open(struct cache **out, const struct cache_opts *o) MUST_CHECK;
 void cache_close(struct cache *c); /* accepts NULL */
+/* An error of any cache call in words an operator can act on ("disk full
+ * at DIR: free space; cwcache keeps serving the cached data", "LMDB map
+ * full (64 GiB): raise map_size"); c may be NULL (no directory or size then).
+ * Writes into out and returns it. */
+#define CACHE_STRERROR_MAX 192
+const char *cache_strerror(const struct cache *c, int rc, char *out, size_t len);
 
 /* ---- Values as the source delivers them ---------------------------------- */
 

@@ -73,6 +73,7 @@
  * s are db m*2+s, index of to-many relation t in slot s is db (n_models+t)*2+s. */
 struct cache {
     MDB_env *env;
+    char *path;              /* the data directory, for messages */
     const struct schema *schema;
     bool read_only;
     MDB_dbi meta;
@@ -145,9 +146,47 @@ typedef int (*cache_change_cb)(void *arg, uint16_t id, uint64_t key, uint8_t op)
 /* Calls cb for each entry of a transaction after `after`, in log order. */
 int cache_changes_walk(struct cache_rd *rd, uint64_t after, cache_change_cb cb, void *arg) MUST_CHECK;
 
+/* ---- lmdb.c: the only caller of mdb_* ----------------------------------------
+ * Each call returns 0 or a negative errno (the one mapping, STYLE R3):
+ * MDB_NOTFOUND -ENOENT, MDB_KEYEXIST -EEXIST, MDB_MAP_FULL -EFBIG (the map,
+ * while -ENOSPC is the disk), MDB_READERS_FULL -EUSERS, MDB_TXN_FULL -E2BIG,
+ * MDB_CORRUPTED -EBADMSG, format and version mismatches -EPROTO, an OS error
+ * as itself; cache_strerror() has the words. Pointers in MDB_val results are
+ * valid until the transaction ends or the next write in it. */
+int cache_lmdb_err(int mdb_rc); /* the mapping itself (the layer's calls and tests) */
+int cache_lmdb_env_open(struct cache *c, const struct cache_opts *o, unsigned maxdbs) MUST_CHECK;
+void cache_lmdb_env_close(struct cache *c);
+int cache_lmdb_env_stats(struct cache *c, struct cache_stats *out) MUST_CHECK;
+uint64_t cache_lmdb_last_txn(struct cache *c); /* 0 when unknown */
+/* Begin and renew adopt a map another process grew (see lmdb.c); a begun or
+ * renewed txn ends with exactly one of reset (read txns), commit or abort.
+ * free releases a txn left reset. */
+int cache_lmdb_txn_begin(struct cache *c, bool read_only, MDB_txn **txn) MUST_CHECK;
+int cache_lmdb_txn_renew(struct cache *c, MDB_txn *txn) MUST_CHECK;
+void cache_lmdb_txn_reset(MDB_txn *txn);
+int cache_lmdb_txn_commit(MDB_txn *txn) MUST_CHECK; /* frees txn, whatever the result */
+void cache_lmdb_txn_abort(MDB_txn *txn);
+void cache_lmdb_txn_free(MDB_txn *txn);
+uint64_t cache_lmdb_txn_id(MDB_txn *txn);
+int cache_lmdb_dbi_open(MDB_txn *txn, const char *name, unsigned flags,
+                        MDB_dbi *dbi) MUST_CHECK;
+int cache_lmdb_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val) MUST_CHECK;
+int cache_lmdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val,
+                   unsigned flags) MUST_CHECK;
+int cache_lmdb_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val) MUST_CHECK;
+/* Drops every entry of the database and keeps its handle. */
+int cache_lmdb_empty(MDB_txn *txn, MDB_dbi dbi) MUST_CHECK;
+int cache_lmdb_stat(MDB_txn *txn, MDB_dbi dbi, MDB_stat *out) MUST_CHECK;
+int cache_lmdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur) MUST_CHECK;
+int cache_lmdb_cursor_renew(MDB_txn *txn, MDB_cursor *cur) MUST_CHECK;
+void cache_lmdb_cursor_close(MDB_cursor *cur);
+int cache_lmdb_cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val,
+                          MDB_cursor_op op) MUST_CHECK;
+int cache_lmdb_cursor_put(MDB_cursor *cur, MDB_val *key, MDB_val *val,
+                          unsigned flags) MUST_CHECK;
+int cache_lmdb_cursor_del(MDB_cursor *cur) MUST_CHECK;
+
 /* ---- env.c ---------------------------------------------------------------- */
-/* The one place LMDB codes become negative errnos (STYLE R3). */
-int cache_err_from_mdb(int rc);
 static inline size_t cache_db_rows(size_t model, unsigned slot) { return model * 2 + slot; }
 static inline size_t cache_db_index(const struct cache *c, size_t to_many, unsigned slot)
 {

@@ -97,7 +97,7 @@ static int entries_write(struct cache_wtxn *w, int64_t ms, size_t *written)
     size_t n = w->chg.len / NOTE_LEN;
     qsort(notes, n, NOTE_LEN, note_cmp);
     uint8_t *known = xcalloc(c->schema->n_models, 1), k[ENTRY_KEY_LEN], v[8];
-    put_be64(k, (uint64_t)mdb_txn_id(w->txn));
+    put_be64(k, cache_lmdb_txn_id(w->txn));
     put_be64(v, (uint64_t)ms);
     int rc = 0;
     const struct schema_model *m = NULL;
@@ -116,7 +116,7 @@ static int entries_write(struct cache_wtxn *w, int64_t ms, size_t *written)
         memcpy(k + 8, rec, NOTE_LEN);
         MDB_val key = {sizeof k, k}, val = {sizeof v, v};
         /* This txn's id is above every logged one and notes are sorted: appends. */
-        rc = cache_err_from_mdb(mdb_put(w->txn, c->changes, &key, &val, MDB_APPEND));
+        rc = cache_lmdb_put(w->txn, c->changes, &key, &val, MDB_APPEND);
         (*written)++;
     }
     free(known);
@@ -128,7 +128,7 @@ static int horizon_put(struct cache_wtxn *w, uint64_t txn)
     uint8_t v[8];
     put_be64(v, txn);
     MDB_val k = key_horizon, d = {8, v};
-    return cache_err_from_mdb(mdb_put(w->txn, w->c->meta, &k, &d, 0));
+    return cache_lmdb_put(w->txn, w->c->meta, &k, &d, 0);
 }
 
 /* Whether the oldest logged transaction is beyond a limit. */
@@ -144,30 +144,29 @@ static bool over_limit(const struct cache *c, size_t entries, int64_t oldest_ms,
 static int trim(struct cache_wtxn *w, int64_t now, uint64_t *dropped)
 {
     MDB_stat st;
-    int rc = cache_err_from_mdb(mdb_stat(w->txn, w->c->changes, &st));
+    int rc = cache_lmdb_stat(w->txn, w->c->changes, &st);
     MDB_cursor *cur;
     if (rc == 0)
-        rc = cache_err_from_mdb(mdb_cursor_open(w->txn, w->c->changes, &cur));
+        rc = cache_lmdb_cursor_open(w->txn, w->c->changes, &cur);
     if (rc < 0)
         return rc;
     size_t entries = st.ms_entries;
     MDB_val k, v;
     *dropped = 0;
-    while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
+    while ((rc = cache_lmdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0) {
         if (k.mv_size != ENTRY_KEY_LEN || v.mv_size != 8) {
-            rc = EPROTO;
+            rc = -EPROTO;
             break;
         }
         uint64_t txn = get_be64(k.mv_data);
         if (txn != *dropped && !over_limit(w->c, entries, (int64_t)get_be64(v.mv_data), now))
             break;
-        if ((rc = mdb_cursor_del(cur, 0)) != 0)
+        if ((rc = cache_lmdb_cursor_del(cur)) < 0)
             break;
         *dropped = txn;
         entries--;
     }
-    mdb_cursor_close(cur);
-    rc = cache_err_from_mdb(rc);
+    cache_lmdb_cursor_close(cur);
     return rc == -ENOENT ? 0 : rc; /* the log ran empty */
 }
 
@@ -176,9 +175,9 @@ int cache_changes_commit(struct cache_wtxn *w)
     if (!w->changed && !w->chg.len)
         return 0;
     MDB_val k = key_horizon, d;
-    int rc = cache_err_from_mdb(mdb_get(w->txn, w->c->meta, &k, &d));
+    int rc = cache_lmdb_get(w->txn, w->c->meta, &k, &d);
     if (rc == -ENOENT) /* the first change this build logs: complete from here on */
-        rc = horizon_put(w, (uint64_t)mdb_txn_id(w->txn) - 1);
+        rc = horizon_put(w, cache_lmdb_txn_id(w->txn) - 1);
     if (rc < 0 || !w->chg.len)
         return rc;
     int64_t now = now_ms();
@@ -194,7 +193,7 @@ int cache_changes_commit(struct cache_wtxn *w)
 int cache_changes_horizon(struct cache_rd *rd, uint64_t *out)
 {
     MDB_val k = key_horizon, d;
-    int rc = cache_err_from_mdb(mdb_get(rd->txn, rd->c->meta, &k, &d));
+    int rc = cache_lmdb_get(rd->txn, rd->c->meta, &k, &d);
     if (rc == 0 && d.mv_size != 8)
         return -EPROTO;
     if (rc == 0) {
@@ -219,21 +218,21 @@ int cache_changes_walk(struct cache_rd *rd, uint64_t after, cache_change_cb cb, 
     if (!rd->c->changes)
         return 0; /* a read-only open of a store that never logged */
     MDB_cursor *cur;
-    int rc = cache_err_from_mdb(mdb_cursor_open(rd->txn, rd->c->changes, &cur));
+    int rc = cache_lmdb_cursor_open(rd->txn, rd->c->changes, &cur);
     if (rc < 0)
         return rc;
     uint8_t start[8];
     put_be64(start, after + 1);
     MDB_val k = {8, start}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    for (; mrc == 0 && rc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    int mrc = cache_lmdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; mrc == 0 && rc == 0; mrc = cache_lmdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const uint8_t *p = k.mv_data;
         rc = k.mv_size != ENTRY_KEY_LEN
                  ? -EPROTO
                  : cb(arg, (uint16_t)(p[8] << 8 | p[9]), get_be64(p + 10), p[18]);
     }
-    mdb_cursor_close(cur);
-    if (rc == 0 && mrc != MDB_NOTFOUND)
-        rc = cache_err_from_mdb(mrc);
+    cache_lmdb_cursor_close(cur);
+    if (rc == 0 && mrc != -ENOENT)
+        rc = mrc;
     return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * The environment: open/close, and the one translation of LMDB codes.
+ * The environment: open/close and the database handles.
  *
  * Every database handle is opened here, once, by a single transaction that
  * commits before cache_open() returns (see cache_int.h for why). A process-
@@ -16,35 +16,7 @@
 
 #include "log.h"
 
-#define DEFAULT_MAP_SIZE ((size_t)64 << 30) /* sparse: costs address space, not disk */
-#define MAX_READERS 512                    /* sessions, workers and tools together */
-
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-
-int cache_err_from_mdb(int rc)
-{
-    switch (rc) {
-    case MDB_SUCCESS: return 0;
-    case MDB_NOTFOUND: return -ENOENT; /* a normal miss: never logged */
-    case MDB_KEYEXIST: return -EEXIST;
-    case MDB_MAP_FULL: return -ENOSPC;
-    case MDB_DBS_FULL:
-    case MDB_READERS_FULL:
-    case MDB_TXN_FULL:
-    case MDB_CURSOR_FULL: return -ENOSPC;
-    case MDB_MAP_RESIZED: return -EAGAIN;
-    case MDB_INCOMPATIBLE:
-    case MDB_INVALID:
-    case MDB_VERSION_MISMATCH: return -EPROTO;
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND: return -EIO;
-    case MDB_BAD_RSLOT:
-    case MDB_BAD_TXN:
-    case MDB_BAD_VALSIZE:
-    case MDB_BAD_DBI: return -EINVAL;
-    default: return rc > 0 ? -rc : -EIO;
-    }
-}
 
 /* The names of every database, numbered as cache_db_rows()/cache_db_index(). */
 static void names_build(struct cache *c)
@@ -138,7 +110,7 @@ static int dbs_open(struct cache *c, MDB_txn *txn, const char *path)
     for (size_t i = 0; i < c->n_db; i++) {
         bool index = i >= cache_db_index(c, 0, 0);
         unsigned flags = (index ? MDB_DUPSORT | MDB_DUPFIXED : 0) | (c->read_only ? 0 : MDB_CREATE);
-        int rc = cache_err_from_mdb(mdb_dbi_open(txn, c->db_name[i], flags, &c->dbi[i]));
+        int rc = cache_lmdb_dbi_open(txn, c->db_name[i], flags, &c->dbi[i]);
         if (rc == -ENOENT) {
             log_error(LOG_CACHE, "%s: database %s is missing: the store is damaged", path,
                       c->db_name[i]);
@@ -156,10 +128,10 @@ static int dbs_open_all(struct cache *c, const char *path)
 {
     MDB_txn *txn = NULL;
     pthread_mutex_lock(&open_lock);
-    int rc = cache_err_from_mdb(mdb_txn_begin(c->env, NULL, c->read_only ? MDB_RDONLY : 0, &txn));
+    int rc = cache_lmdb_txn_begin(c, c->read_only, &txn);
     if (rc < 0)
         goto out;
-    rc = cache_err_from_mdb(mdb_dbi_open(txn, "meta", c->read_only ? 0 : MDB_CREATE, &c->meta));
+    rc = cache_lmdb_dbi_open(txn, "meta", c->read_only ? 0 : MDB_CREATE, &c->meta);
     if (rc == -ENOENT) {
         log_error(LOG_CACHE, "%s: not a cwcache store (no meta database)", path);
         rc = -EPROTO;
@@ -170,23 +142,22 @@ static int dbs_open_all(struct cache *c, const char *path)
         goto out;
     if ((rc = dbs_open(c, txn, path)) < 0)
         goto out;
-    rc = cache_err_from_mdb(mdb_dbi_open(txn, "changes", c->read_only ? 0 : MDB_CREATE, &c->changes));
+    rc = cache_lmdb_dbi_open(txn, "changes", c->read_only ? 0 : MDB_CREATE, &c->changes);
     if (rc == -ENOENT) /* a store no writer of this build has opened yet: no log to read */
         rc = 0;
     if (rc < 0)
         goto out;
-    rc = cache_err_from_mdb(mdb_txn_commit(txn));
+    rc = cache_lmdb_txn_commit(txn);
     txn = NULL;
 out:
     if (txn)
-        mdb_txn_abort(txn);
+        cache_lmdb_txn_abort(txn);
     pthread_mutex_unlock(&open_lock);
     return rc;
 }
 
 static int env_prepare(struct cache *c, const struct cache_opts *o)
 {
-    int rc;
     if (!o->read_only && mkdir(o->path, 0750) < 0 && errno != EEXIST)
         return -errno;
     if (o->read_only) {
@@ -196,30 +167,7 @@ static int env_prepare(struct cache *c, const struct cache_opts *o)
         if (stat(p, &st) < 0)
             return -errno;
     }
-    if ((rc = cache_err_from_mdb(mdb_env_create(&c->env))) < 0)
-        return rc;
-    size_t dbs = c->n_db + 2; /* + meta and changes */
-    if ((rc = cache_err_from_mdb(mdb_env_set_maxdbs(c->env, (MDB_dbi)dbs))) < 0)
-        return rc;
-    if ((rc = cache_err_from_mdb(mdb_env_set_maxreaders(c->env, MAX_READERS))) < 0)
-        return rc;
-    /* A read-only opener adopts the size the writer chose unless told otherwise. */
-    if (!o->read_only || o->map_size) {
-        size_t sz = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
-        if ((rc = cache_err_from_mdb(mdb_env_set_mapsize(c->env, sz))) < 0)
-            return rc;
-    }
-    /* MDB_NOTLS: a read handle's txn may be reset on one thread and renewed
-     * on another (sessions move between workers); reader slots belong to
-     * the txn, not the thread. */
-    /* MDB_NOMETASYNC (writers): one fsync per commit instead of two. The
-     * meta page is written but flushed by the next commit's sync (or the
-     * OS); a power loss can undo the last commits, never tear one, and a
-     * killed process loses nothing (the pages are in the OS cache). The
-     * poller's cursor commits with its rows, so an undone commit is read
-     * again from the source. */
-    unsigned flags = MDB_NOTLS | (o->read_only ? MDB_RDONLY : MDB_NOMETASYNC);
-    return cache_err_from_mdb(mdb_env_open(c->env, o->path, flags, 0640));
+    return cache_lmdb_env_open(c, o, (unsigned)c->n_db + 2); /* + meta and changes */
 }
 
 int cache_open(struct cache **out, const struct cache_opts *o)
@@ -235,14 +183,18 @@ int cache_open(struct cache **out, const struct cache_opts *o)
     c->chlog.max_entries = o->change_log_max_entries;
     c->chlog.max_age_s = o->change_log_max_age_s;
     c->asof = xcalloc(o->schema->n_models + 1u, sizeof *c->asof);
+    c->path = xstrdup(o->path);
     names_build(c);
     incoming_build(c);
     int rc = env_prepare(c, o);
     if (rc == 0)
         rc = dbs_open_all(c, o->path);
     if (rc < 0) {
-        if (rc != -EPROTO && rc != -ENOENT)
-            log_error(LOG_CACHE, "%s: cannot open the store: %s", o->path, strerror(-rc));
+        if (rc != -EPROTO && rc != -ENOENT) {
+            char why[CACHE_STRERROR_MAX];
+            log_error(LOG_CACHE, "%s: cannot open the store: %s", o->path,
+                      cache_strerror(c, rc, why, sizeof why));
+        }
         cache_close(c);
         return rc;
     }
@@ -254,8 +206,8 @@ void cache_close(struct cache *c)
 {
     if (!c)
         return;
-    if (c->env)
-        mdb_env_close(c->env);
+    cache_lmdb_env_close(c);
+    free(c->path);
     for (size_t i = 0; i < c->n_db; i++)
         free(c->db_name[i]);
     free(c->db_name);

@@ -23,12 +23,12 @@ static int fmt_write(struct cache *c, MDB_txn *txn, struct slice shape)
     put_be32(v, CACHE_FORMAT_VERSION);
     put_be64(v + 4, cache_shape_fingerprint(shape));
     MDB_val k = key_fmt, d = {sizeof v, v};
-    int rc = cache_err_from_mdb(mdb_put(txn, c->meta, &k, &d, 0));
+    int rc = cache_lmdb_put(txn, c->meta, &k, &d, 0);
     if (rc < 0)
         return rc;
     k = key_shape;
     d = (MDB_val){shape.len, (void *)shape.p};
-    if ((rc = cache_err_from_mdb(mdb_put(txn, c->meta, &k, &d, 0))) < 0)
+    if ((rc = cache_lmdb_put(txn, c->meta, &k, &d, 0)) < 0)
         return rc;
     uint8_t *slots = xcalloc(c->schema->n_models + 1u, 1);
     rc = cache_slots_store(c, txn, slots);
@@ -40,7 +40,7 @@ static void mismatch_report(struct cache *c, MDB_txn *txn, const char *path, str
 {
     MDB_val k = key_shape, d;
     struct slice stored = {(const uint8_t *)"", 0};
-    if (mdb_get(txn, c->meta, &k, &d) == 0)
+    if (cache_lmdb_get(txn, c->meta, &k, &d) == 0)
         stored = (struct slice){d.mv_data, d.mv_size};
     struct slice now = cache_shape_first_diff(shape, stored);
     struct slice was = cache_shape_first_diff(stored, shape);
@@ -75,7 +75,7 @@ static int fmt_compare(struct cache *c, MDB_txn *txn, const char *path, MDB_val 
 static bool meta_empty(struct cache *c, MDB_txn *txn)
 {
     MDB_stat st;
-    return mdb_stat(txn, c->meta, &st) == 0 && st.ms_entries == 0;
+    return cache_lmdb_stat(txn, c->meta, &st) == 0 && st.ms_entries == 0;
 }
 
 /* The store's random id (versions carry it): made by the first writable
@@ -83,7 +83,7 @@ static bool meta_empty(struct cache *c, MDB_txn *txn)
 static int id_load(struct cache *c, MDB_txn *txn)
 {
     MDB_val k = key_id, d;
-    int rc = cache_err_from_mdb(mdb_get(txn, c->meta, &k, &d));
+    int rc = cache_lmdb_get(txn, c->meta, &k, &d);
     if (rc == 0 && d.mv_size == 8) {
         c->store_id = get_be64(d.mv_data);
         return 0;
@@ -99,7 +99,7 @@ static int id_load(struct cache *c, MDB_txn *txn)
     } while (get_be64(v) == 0);
     d = (MDB_val){sizeof v, v};
     c->store_id = get_be64(v);
-    return cache_err_from_mdb(mdb_put(txn, c->meta, &k, &d, 0));
+    return cache_lmdb_put(txn, c->meta, &k, &d, 0);
 }
 
 int cache_fmt_check(struct cache *c, MDB_txn *txn, const char *path)
@@ -108,7 +108,7 @@ int cache_fmt_check(struct cache *c, MDB_txn *txn, const char *path)
     buf_init(&shape, 0);
     cache_shape_render(c->schema, &shape);
     MDB_val k = key_fmt, d;
-    int rc = cache_err_from_mdb(mdb_get(txn, c->meta, &k, &d));
+    int rc = cache_lmdb_get(txn, c->meta, &k, &d);
     if (rc == 0)
         rc = fmt_compare(c, txn, path, d, buf_slice(&shape));
     else if (rc == -ENOENT && !c->read_only && meta_empty(c, txn))

@@ -17,8 +17,8 @@ static int index_op(struct cache_wtxn *w, const struct schema_relation *r, unsig
     put_be64(d, child_pk);
     MDB_val key = {8, k}, val = {8, d};
     MDB_dbi dbi = w->c->dbi[cache_db_index(w->c, r->to_many_id, slot)];
-    int rc = add ? mdb_put(w->txn, dbi, &key, &val, MDB_NODUPDATA) : mdb_del(w->txn, dbi, &key, &val);
-    rc = cache_err_from_mdb(rc);
+    int rc = add ? cache_lmdb_put(w->txn, dbi, &key, &val, MDB_NODUPDATA)
+                 : cache_lmdb_del(w->txn, dbi, &key, &val);
     /* Already there / already gone: the index holds exactly what we want. */
     return rc == -EEXIST || rc == -ENOENT ? 0 : rc;
 }
@@ -93,21 +93,20 @@ static int children_walk(struct cache_rd *rd, MDB_cursor *cur, const struct sche
 {
     MDB_dbi rows = rd->c->dbi[cache_db_rows(r->target->id, cache_slot_live(rd->slots, r->target->id))];
     MDB_val key, val;
-    int rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
-    for (; rc == 0; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP)) {
+    int rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+    for (; rc == 0; rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP)) {
         if (val.mv_size != 8)
             return -EPROTO;
         MDB_val ck = {8, val.mv_data}, row;
-        int g = mdb_get(rd->txn, rows, &ck, &row);
-        if (g == MDB_NOTFOUND) /* cannot happen with same-txn maintenance; never render a ghost */
+        int g = cache_lmdb_get(rd->txn, rows, &ck, &row);
+        if (g == -ENOENT) /* cannot happen with same-txn maintenance; never render a ghost */
             continue;
         if (g)
-            return cache_err_from_mdb(g);
+            return g;
         int r2 = cb(arg, (struct slice){row.mv_data, row.mv_size});
         if (r2)
             return r2;
     }
-    rc = cache_err_from_mdb(rc);
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -124,14 +123,13 @@ int cache_children(struct cache_rd *rd, const struct schema_relation *r, int64_t
     uint8_t k[8];
     put_be64(k, (uint64_t)fk);
     MDB_val key = {8, k}, val;
-    rc = mdb_cursor_get(cur, &key, &val, MDB_SET);
+    rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_SET);
     if (rc == 0) {
         rd->nest++;
         rc = children_walk(rd, cur, r, cb, arg);
         rd->nest--;
-    } else {
-        rc = cache_err_from_mdb(rc);
-        rc = rc == -ENOENT ? 0 : rc;
+    } else if (rc == -ENOENT) {
+        rc = 0;
     }
     cache_rd_cursor_done(rd, db, cur);
     return rc;

@@ -114,7 +114,7 @@ static uint64_t live_rows(struct cache_rd *rd, const struct schema_model *m)
 {
     MDB_stat st;
     MDB_dbi dbi = rd->c->dbi[cache_db_rows(m->id, cache_slot_live(rd->slots, m->id))];
-    return mdb_stat(rd->txn, dbi, &st) == 0 ? st.ms_entries : 0;
+    return cache_lmdb_stat(rd->txn, dbi, &st) == 0 ? st.ms_entries : 0;
 }
 
 /* Whether the model is warm decides where its answers come from (the
@@ -123,7 +123,7 @@ static void note_state_change(struct cache_wtxn *w, const struct schema_model *m
                               enum cache_state state)
 {
     MDB_val old;
-    bool was_warm = mdb_get(w->txn, w->c->meta, &key, &old) == MDB_SUCCESS && old.mv_size > 1 &&
+    bool was_warm = cache_lmdb_get(w->txn, w->c->meta, &key, &old) == 0 && old.mv_size > 1 &&
                     ((const uint8_t *)old.mv_data)[1] == CACHE_WARM;
     if (was_warm != (state == CACHE_WARM)) {
         cache_versions_touch(w, m);
@@ -141,7 +141,7 @@ int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const str
     meta_key(k, m);
     MDB_val key = {3, k}, val = {w->enc.len, buf_data(&w->enc)};
     note_state_change(w, m, key, meta->state);
-    return cache_err_from_mdb(mdb_put(w->txn, w->c->meta, &key, &val, 0));
+    return cache_lmdb_put(w->txn, w->c->meta, &key, &val, 0);
 }
 
 int cache_meta_get(struct cache_rd *rd, const struct schema_model *m, struct cache_meta *out)
@@ -151,7 +151,7 @@ int cache_meta_get(struct cache_rd *rd, const struct schema_model *m, struct cac
     uint8_t k[3];
     meta_key(k, m);
     MDB_val key = {3, k}, val;
-    int rc = cache_err_from_mdb(mdb_get(rd->txn, rd->c->meta, &key, &val));
+    int rc = cache_lmdb_get(rd->txn, rd->c->meta, &key, &val);
     if (rc == -ENOENT) {
         memset(out, 0, sizeof *out);
         out->state = CACHE_COLD;

@@ -28,7 +28,7 @@ static void cursors_close(struct cache_rd *rd)
 {
     for (size_t i = 0; i < rd->c->n_db * CACHE_NEST_MAX; i++) {
         if (rd->cur[i])
-            mdb_cursor_close(rd->cur[i]);
+            cache_lmdb_cursor_close(rd->cur[i]);
         rd->cur[i] = NULL;
     }
 }
@@ -38,8 +38,11 @@ void cache_rd_fini(struct cache_rd *rd)
     if (!rd->c)
         return;
     cursors_close(rd);
-    if (rd->txn && !rd->w)
-        mdb_txn_abort(rd->txn);
+    if (rd->txn && !rd->w) {
+        if (rd->active)
+            cache_lmdb_txn_reset(rd->txn);
+        cache_lmdb_txn_free(rd->txn);
+    }
     free(rd->slots);
     free(rd->vers);
     free(rd->cur);
@@ -73,11 +76,12 @@ int cache_rd_begin(struct cache_rd *rd)
         return 0; /* the write txn's view is always open */
     if (rd->active)
         return -EBUSY;
-    int rc = rd->txn ? mdb_txn_renew(rd->txn) : mdb_txn_begin(rd->c->env, NULL, MDB_RDONLY, &rd->txn);
-    if ((rc = cache_err_from_mdb(rc)) < 0)
+    int rc = rd->txn ? cache_lmdb_txn_renew(rd->c, rd->txn)
+                     : cache_lmdb_txn_begin(rd->c, true, &rd->txn);
+    if (rc < 0)
         return rc;
     if ((rc = cache_slots_load(rd->c, rd->txn, rd->slots)) < 0) {
-        mdb_txn_reset(rd->txn);
+        cache_lmdb_txn_reset(rd->txn);
         return rc;
     }
     rd->active = true;
@@ -90,7 +94,7 @@ void cache_rd_end(struct cache_rd *rd)
 {
     if (rd->w || !rd->active)
         return;
-    mdb_txn_reset(rd->txn); /* keeps the reader slot and the cursors for the next begin */
+    cache_lmdb_txn_reset(rd->txn); /* keeps the reader slot and the cursors for the next begin */
     rd->active = false;
 }
 
@@ -100,14 +104,14 @@ int cache_rd_cursor(struct cache_rd *rd, size_t db, MDB_cursor **out)
         return -EINVAL;
     MDB_dbi dbi = rd->c->dbi[db];
     if (rd->nest >= CACHE_NEST_MAX) /* deeper than any plan nests: a private cursor */
-        return cache_err_from_mdb(mdb_cursor_open(rd->txn, dbi, out));
+        return cache_lmdb_cursor_open(rd->txn, dbi, out);
     size_t i = db * CACHE_NEST_MAX + rd->nest;
     int rc = 0;
     if (!rd->cur[i])
-        rc = mdb_cursor_open(rd->txn, dbi, &rd->cur[i]);
+        rc = cache_lmdb_cursor_open(rd->txn, dbi, &rd->cur[i]);
     else if (rd->cur_epoch[i] != rd->epoch)
-        rc = mdb_cursor_renew(rd->txn, rd->cur[i]);
-    if ((rc = cache_err_from_mdb(rc)) < 0)
+        rc = cache_lmdb_cursor_renew(rd->txn, rd->cur[i]);
+    if (rc < 0)
         return rc;
     rd->cur_epoch[i] = rd->epoch;
     *out = rd->cur[i];
@@ -118,7 +122,7 @@ void cache_rd_cursor_done(struct cache_rd *rd, size_t db, MDB_cursor *cur)
 {
     (void)db;
     if (rd->nest >= CACHE_NEST_MAX)
-        mdb_cursor_close(cur);
+        cache_lmdb_cursor_close(cur);
 }
 
 static MDB_dbi rows_dbi(struct cache_rd *rd, const struct schema_model *m)
@@ -133,7 +137,7 @@ int cache_row_get(struct cache_rd *rd, const struct schema_model *m, uint64_t pk
     uint8_t k[8];
     put_be64(k, pk);
     MDB_val key = {8, k}, val;
-    int rc = cache_err_from_mdb(mdb_get(rd->txn, rows_dbi(rd, m), &key, &val));
+    int rc = cache_lmdb_get(rd->txn, rows_dbi(rd, m), &key, &val);
     if (rc < 0)
         return rc;
     *row = (struct slice){val.mv_data, val.mv_size};
@@ -153,13 +157,13 @@ int cache_keys_next(struct cache_rd *rd, const struct schema_model *m, bool from
     put_be64(k, after);
     MDB_val key = {8, k}, val;
     if (from_start)
-        rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
-    else if ((rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)) == 0 && get_be64(key.mv_data) == after)
-        rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-    for (; rc == 0 && *n < max; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+        rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    else if ((rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)) == 0 &&
+             get_be64(key.mv_data) == after)
+        rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    for (; rc == 0 && *n < max; rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_NEXT))
         pks[(*n)++] = get_be64(key.mv_data);
     cache_rd_cursor_done(rd, db, cur);
-    rc = cache_err_from_mdb(rc);
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -186,9 +190,9 @@ int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb c
         return rc;
     MDB_val key, val, next;
     rd->nest++;
-    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_FIRST);
     while (rc == 0) {
-        rc = mdb_cursor_get(cur, &key, &next, MDB_NEXT);
+        rc = cache_lmdb_cursor_get(cur, &key, &next, MDB_NEXT);
         if (rc == 0)
             row_prefetch(&next);
         int r = cb(arg, (struct slice){val.mv_data, val.mv_size});
@@ -201,6 +205,5 @@ int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb c
     }
     rd->nest--;
     cache_rd_cursor_done(rd, db, cur);
-    rc = cache_err_from_mdb(rc);
     return rc == -ENOENT ? 0 : rc;
 }

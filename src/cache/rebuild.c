@@ -2,7 +2,7 @@
  * Full rebuilds into the model's other slot. begin empties the shadow and
  * marks it open, so cache_row_put() writes there; swap flips the live bit
  * and empties the old slot; abandon empties the shadow. Each is one change
- * to "\0slots" plus mdb_drop(dbi, 0) calls (which empty a database but keep
+ * to "\0slots" plus cache_lmdb_empty() calls (which empty a database but keep
  * its handle), inside the caller's transaction: readers see the flip only
  * when that transaction commits, and a crash leaves either state whole.
  */
@@ -16,11 +16,11 @@
 static int slot_empty(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
 {
     struct cache *c = w->c;
-    int rc = cache_err_from_mdb(mdb_drop(w->txn, c->dbi[cache_db_rows(m->id, slot)], 0));
+    int rc = cache_lmdb_empty(w->txn, c->dbi[cache_db_rows(m->id, slot)]);
     cache_wtxn_tail_forget(w, cache_db_rows(m->id, slot));
     for (size_t i = 0; rc == 0 && i < c->n_incoming[m->id]; i++) {
         size_t db = cache_db_index(c, c->incoming[m->id][i]->to_many_id, slot);
-        rc = cache_err_from_mdb(mdb_drop(w->txn, c->dbi[db], 0));
+        rc = cache_lmdb_empty(w->txn, c->dbi[db]);
     }
     return rc;
 }
@@ -32,7 +32,7 @@ static void rd_cursors_forget(struct cache_wtxn *w)
     struct cache_rd *rd = &w->rd;
     for (size_t i = 0; i < w->c->n_db * CACHE_NEST_MAX; i++)
         if (rd->cur[i]) {
-            mdb_cursor_close(rd->cur[i]);
+            cache_lmdb_cursor_close(rd->cur[i]);
             rd->cur[i] = NULL;
         }
 }

@@ -32,13 +32,14 @@ static int newest(MDB_cursor *cur, const struct schema_model *m, uint64_t *seq)
     uint8_t k[RUN_KEY];
     run_key(k, m, UINT64_MAX);
     MDB_val key = {RUN_KEY, k}, val;
-    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    int rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     if (rc == 0 && run_key_of(key, m, seq))
         return 0;
-    rc = rc == 0 ? mdb_cursor_get(cur, &key, &val, MDB_PREV)
-                 : rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &key, &val, MDB_LAST) : rc;
+    rc = rc == 0         ? cache_lmdb_cursor_get(cur, &key, &val, MDB_PREV)
+         : rc == -ENOENT ? cache_lmdb_cursor_get(cur, &key, &val, MDB_LAST)
+                         : rc;
     if (rc)
-        return cache_err_from_mdb(rc);
+        return rc;
     return run_key_of(key, m, seq) ? 0 : -ENOENT;
 }
 
@@ -47,9 +48,9 @@ static int oldest(MDB_cursor *cur, const struct schema_model *m, uint64_t *seq)
     uint8_t k[RUN_KEY];
     run_key(k, m, 0);
     MDB_val key = {RUN_KEY, k}, val;
-    int rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    int rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
     if (rc)
-        return cache_err_from_mdb(rc);
+        return rc;
     return run_key_of(key, m, seq) ? 0 : -ENOENT;
 }
 
@@ -58,7 +59,7 @@ static int runs_trim(MDB_cursor *cur, const struct schema_model *m, uint64_t las
     uint64_t first = 0;
     int rc;
     while ((rc = oldest(cur, m, &first)) == 0 && last - first + 1 > CACHE_RUNS_KEPT)
-        if ((rc = cache_err_from_mdb(mdb_cursor_del(cur, 0))) < 0)
+        if ((rc = cache_lmdb_cursor_del(cur)) < 0)
             return rc;
     return rc == -ENOENT ? 0 : rc;
 }
@@ -66,7 +67,7 @@ static int runs_trim(MDB_cursor *cur, const struct schema_model *m, uint64_t las
 int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const struct cache_run *r)
 {
     MDB_cursor *cur;
-    int rc = cache_err_from_mdb(mdb_cursor_open(w->txn, w->c->meta, &cur));
+    int rc = cache_lmdb_cursor_open(w->txn, w->c->meta, &cur);
     if (rc < 0)
         return rc;
     uint64_t seq = 0;
@@ -77,11 +78,11 @@ int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const s
         buf_reset(&w->enc);
         cache_run_encode(r, &w->enc);
         MDB_val key = {RUN_KEY, k}, val = {w->enc.len, buf_data(&w->enc)};
-        rc = cache_err_from_mdb(mdb_cursor_put(cur, &key, &val, 0));
+        rc = cache_lmdb_cursor_put(cur, &key, &val, 0);
     }
     if (rc == 0)
         rc = runs_trim(cur, m, seq);
-    mdb_cursor_close(cur);
+    cache_lmdb_cursor_close(cur);
     return rc;
 }
 
@@ -92,7 +93,7 @@ static int runs_walk(MDB_cursor *cur, const struct schema_model *m, size_t max, 
     int rc = newest(cur, m, &seq);
     MDB_val key, val;
     for (size_t n = 0; rc == 0 && (max == 0 || n < max); n++) {
-        if ((rc = cache_err_from_mdb(mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT))) < 0)
+        if ((rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT)) < 0)
             break;
         if (!run_key_of(key, m, &seq))
             return 0;
@@ -101,7 +102,7 @@ static int runs_walk(MDB_cursor *cur, const struct schema_model *m, size_t max, 
             return rc;
         if ((rc = cb(arg, &r)) != 0)
             return rc;
-        rc = cache_err_from_mdb(mdb_cursor_get(cur, &key, &val, MDB_PREV));
+        rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_PREV);
     }
     return rc == -ENOENT ? 0 : rc;
 }
@@ -111,10 +112,10 @@ int cache_runs(struct cache_rd *rd, const struct schema_model *m, size_t max, ca
     if (!rd->active)
         return -EINVAL;
     MDB_cursor *cur;
-    int rc = cache_err_from_mdb(mdb_cursor_open(rd->txn, rd->c->meta, &cur));
+    int rc = cache_lmdb_cursor_open(rd->txn, rd->c->meta, &cur);
     if (rc < 0)
         return rc;
     rc = runs_walk(cur, m, max, cb, arg);
-    mdb_cursor_close(cur);
+    cache_lmdb_cursor_close(cur);
     return rc;
 }

@@ -12,7 +12,7 @@ static const MDB_val key_slots = {6, (void *)"\0slots"};
 int cache_slots_load(struct cache *c, MDB_txn *txn, uint8_t *slots)
 {
     MDB_val k = key_slots, d;
-    int rc = cache_err_from_mdb(mdb_get(txn, c->meta, &k, &d));
+    int rc = cache_lmdb_get(txn, c->meta, &k, &d);
     if (rc < 0)
         return rc == -ENOENT ? -EPROTO : rc;
     if (d.mv_size != c->schema->n_models)
@@ -24,5 +24,5 @@ int cache_slots_load(struct cache *c, MDB_txn *txn, uint8_t *slots)
 int cache_slots_store(struct cache *c, MDB_txn *txn, const uint8_t *slots)
 {
     MDB_val k = key_slots, d = {c->schema->n_models, (void *)slots};
-    return cache_err_from_mdb(mdb_put(txn, c->meta, &k, &d, 0));
+    return cache_lmdb_put(txn, c->meta, &k, &d, 0);
 }

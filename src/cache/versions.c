@@ -28,7 +28,7 @@ static int versions_load(struct cache *c, MDB_txn *txn, uint64_t *out)
 {
     size_t n = c->schema->n_models;
     MDB_val k = key_vers, d;
-    int rc = cache_err_from_mdb(mdb_get(txn, c->meta, &k, &d));
+    int rc = cache_lmdb_get(txn, c->meta, &k, &d);
     if (rc == -ENOENT) {
         memset(out, 0, n * sizeof *out);
         return 0;
@@ -58,10 +58,10 @@ int cache_versions_commit(struct cache_wtxn *w)
     uint8_t *enc = xcalloc(n, 8);
     int rc = versions_load(w->c, w->txn, vers);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        put_be64(enc + i * 8, w->changed[i] ? (uint64_t)mdb_txn_id(w->txn) : vers[i]);
+        put_be64(enc + i * 8, w->changed[i] ? cache_lmdb_txn_id(w->txn) : vers[i]);
     if (rc == 0) {
         MDB_val k = key_vers, d = {n * 8, enc};
-        rc = cache_err_from_mdb(mdb_put(w->txn, w->c->meta, &k, &d, 0));
+        rc = cache_lmdb_put(w->txn, w->c->meta, &k, &d, 0);
     }
     free(enc);
     free(vers);
@@ -84,13 +84,12 @@ int cache_versions_get(struct cache_rd *rd, const uint64_t **out)
 
 uint64_t cache_versions_newest_txn(struct cache *c)
 {
-    MDB_envinfo info;
-    return mdb_env_info(c->env, &info) == MDB_SUCCESS ? (uint64_t)info.me_last_txnid : 0;
+    return cache_lmdb_last_txn(c);
 }
 
 uint64_t cache_versions_snapshot(struct cache_rd *rd)
 {
-    return rd->active ? (uint64_t)mdb_txn_id(rd->txn) : 0;
+    return rd->active ? cache_lmdb_txn_id(rd->txn) : 0;
 }
 
 void cache_version_format(const struct cache *c, uint64_t v, char out[CACHE_VERSION_LEN + 1])

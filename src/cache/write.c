@@ -15,7 +15,7 @@ int cache_wtxn_begin(struct cache *c, struct cache_wtxn **out)
         return -EROFS;
     struct cache_wtxn *w = xcalloc(1, sizeof *w);
     w->c = c;
-    int rc = cache_err_from_mdb(mdb_txn_begin(c->env, NULL, 0, &w->txn));
+    int rc = cache_lmdb_txn_begin(c, false, &w->txn);
     if (rc == 0 && (rc = cache_rd_init(&w->rd, c)) == 0)
         rc = cache_slots_load(c, w->txn, w->rd.slots);
     if (rc < 0) {
@@ -52,9 +52,9 @@ int cache_wtxn_commit(struct cache_wtxn *w)
         rc = cache_versions_commit(w);
     cache_rd_fini(&w->rd); /* closes write cursors while the txn still lives */
     if (rc == 0)
-        rc = cache_err_from_mdb(mdb_txn_commit(w->txn));
+        rc = cache_lmdb_txn_commit(w->txn);
     else
-        mdb_txn_abort(w->txn);
+        cache_lmdb_txn_abort(w->txn);
     wtxn_free(w);
     return rc;
 }
@@ -65,7 +65,7 @@ void cache_wtxn_abort(struct cache_wtxn *w)
         return;
     cache_rd_fini(&w->rd);
     if (w->txn)
-        mdb_txn_abort(w->txn);
+        cache_lmdb_txn_abort(w->txn);
     wtxn_free(w);
 }
 
@@ -99,7 +99,7 @@ static int row_store(struct cache_wtxn *w, MDB_dbi dbi, struct slice row)
     uint8_t k[8];
     memcpy(k, row.p + CACHE_ROW_PK, 8);
     MDB_val key = {8, k}, val = {row.len, (void *)row.p};
-    return cache_err_from_mdb(mdb_put(w->txn, dbi, &key, &val, 0));
+    return cache_lmdb_put(w->txn, dbi, &key, &val, 0);
 }
 
 void cache_wtxn_tail_forget(struct cache_wtxn *w, size_t db)
@@ -118,12 +118,12 @@ static int tail_get(struct cache_wtxn *w, size_t db, uint64_t *last, bool *empty
     }
     if (!w->tail_known[db]) {
         MDB_cursor *cur;
-        int rc = cache_err_from_mdb(mdb_cursor_open(w->txn, w->c->dbi[db], &cur));
+        int rc = cache_lmdb_cursor_open(w->txn, w->c->dbi[db], &cur);
         if (rc < 0)
             return rc;
         MDB_val k, v;
-        rc = cache_err_from_mdb(mdb_cursor_get(cur, &k, &v, MDB_LAST));
-        mdb_cursor_close(cur);
+        rc = cache_lmdb_cursor_get(cur, &k, &v, MDB_LAST);
+        cache_lmdb_cursor_close(cur);
         if (rc < 0 && rc != -ENOENT)
             return rc;
         /* An empty database: 0 with known = 2, so key 0 itself is appendable. */
@@ -153,7 +153,7 @@ static int row_append(struct cache_wtxn *w, const struct schema_model *m, size_t
     if (!empty && pk <= last)
         return -EEXIST;
     MDB_val key = {8, (void *)(row.p + CACHE_ROW_PK)}, val = {row.len, (void *)row.p};
-    rc = cache_err_from_mdb(mdb_put(w->txn, w->c->dbi[db], &key, &val, MDB_APPEND));
+    rc = cache_lmdb_put(w->txn, w->c->dbi[db], &key, &val, MDB_APPEND);
     if (rc < 0)
         return rc; /* -EEXIST (MDB_KEYEXIST): nothing was written */
     w->tail[db] = pk;
@@ -167,7 +167,7 @@ static int row_upsert(struct cache_wtxn *w, const struct schema_model *m, MDB_db
 {
     struct slice old = {NULL, 0};
     MDB_val key = {8, (void *)(row.p + CACHE_ROW_PK)}, val;
-    int rc = cache_err_from_mdb(mdb_get(w->txn, dbi, &key, &val));
+    int rc = cache_lmdb_get(w->txn, dbi, &key, &val);
     if (rc < 0 && rc != -ENOENT)
         return rc;
     if (rc == 0) {
@@ -228,7 +228,7 @@ int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_
     uint8_t k[8];
     put_be64(k, pk);
     MDB_val key = {8, k}, val;
-    int rc = cache_err_from_mdb(mdb_get(w->txn, dbi, &key, &val));
+    int rc = cache_lmdb_get(w->txn, dbi, &key, &val);
     if (rc < 0)
         return rc;
     /* Copy: an index write may spill the dirty page the old row sits on. */
@@ -237,5 +237,5 @@ int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_
     if ((rc = cache_index_update(w, m, slot, buf_slice(&w->old), (struct slice){NULL, 0})) < 0)
         return rc;
     changed(w, m, slot, pk);
-    return cache_err_from_mdb(mdb_del(w->txn, dbi, &key, NULL));
+    return cache_lmdb_del(w->txn, dbi, &key, NULL);
 }

@@ -92,8 +92,7 @@ int poller_conn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size
 {
     int rc = cache_rd_new(c, rd);
     if (rc < 0) {
-        snprintf(err, errlen, "opening a cache reader: error %d", rc);
-        return rc;
+        return poller_cache_fail(c, rc, err, errlen, "opening a cache reader");
     }
     if ((rc = poller_conn_lib_acquire()) < 0) {
         snprintf(err, errlen, "db-lib initialisation failed");

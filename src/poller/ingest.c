@@ -110,8 +110,8 @@ static int write_txn(struct ingest *g, bool *ended, char *err, size_t errlen)
     int rc = cache_wtxn_begin(g->e->cache, &w);
     if (rc < 0) {
         free_put(g, pg);
-        snprintf(err, errlen, "model %s: opening a write transaction: error %d",
-                 g->s->src.m->name, rc);
+        poller_cache_fail(g->e->cache, rc, err, errlen, "model %s: opening a write transaction",
+                          g->s->src.m->name);
         return rc;
     }
     bool dirty = false;
@@ -133,7 +133,7 @@ static int write_txn(struct ingest *g, bool *ended, char *err, size_t errlen)
     }
     rc = poller_sync_commit(g->e, w);
     if (rc < 0)
-        snprintf(err, errlen, "model %s: commit: error %d", g->s->src.m->name, rc);
+        poller_cache_fail(g->e->cache, rc, err, errlen, "model %s: commit", g->s->src.m->name);
     return rc;
 }
 
@@ -199,7 +199,8 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
     pthread_t th;
     int rc = -pthread_create(&th, NULL, fetch_main, &g);
     if (rc < 0) {
-        snprintf(err, errlen, "model %s: starting the fetch thread: error %d", s->src.m->name, rc);
+        snprintf(err, errlen, "model %s: starting the fetch thread: %s", s->src.m->name,
+                 strerror(-rc));
     } else {
         rc = write_all(&g, stop, progress, arg, err, errlen);
         /* A fetcher still running finishes its page, then finds no free

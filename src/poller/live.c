@@ -522,7 +522,7 @@ static int live_fetch_render(struct poller_conn *c, const struct schema *s,
         struct cache_source src = {&mem_ops, &st};
         rc = cache_query_render(p, &src, out);
         if (rc < 0)
-            snprintf(err, errlen, "rendering the live answer: error %d", rc);
+            poller_cache_fail(NULL, rc, err, errlen, "rendering the live answer");
     }
     buf_fini(&f.sql);
     lstore_fini(&st);

@@ -46,8 +46,7 @@ struct poller {
     bool checked;
     int64_t conn_backoff_ms;
     size_t rr;
-    char last_log[256];
-    int64_t last_log_ms;
+    struct log_repeat said;     /* keys: one per schema model, then the connection */
     uint32_t rand;
     bool warm_told;         /* on_warm was called */
 };
@@ -98,19 +97,13 @@ static int64_t backoff_next(struct poller *p, int64_t *cur)
     return *cur / 2 + (int64_t)((p->rand >> 8) % (uint32_t)(*cur / 2 + 1));
 }
 
-/* Logs a failure once, then again only when it changes or a minute passed (STYLE R8). */
-static void log_failure(struct poller *p, const char *msg)
+/* Logs a failure of model m (NULL: the connection) once, then again only
+ * when its message changes or a minute passed (STYLE R8). */
+static void log_failure(struct poller *p, const struct schema_model *m, const char *msg)
 {
-    int64_t now = poller_clock_mono_ms();
-    if (strncmp(p->last_log, msg, sizeof p->last_log - 1) == 0 && now - p->last_log_ms < LOG_REPEAT_MS)
-        return;
-    /* Only a prefix is kept for the comparison above: copy without snprintf,
-     * whose truncation warning (-Wformat-truncation) fails release builds. */
-    size_t n = strnlen(msg, sizeof p->last_log - 1);
-    memcpy(p->last_log, msg, n);
-    p->last_log[n] = '\0';
-    p->last_log_ms = now;
-    log_warn(LOG_POLLER, "%s", msg);
+    size_t key = m ? m->id : p->o.schema->n_models;
+    if (log_repeat_due(&p->said, key, msg, poller_clock_mono_ms()))
+        log_warn(LOG_POLLER, "%s", msg);
 }
 
 static void disable_missing(struct poller *p, struct poller_src_model *checked)
@@ -136,7 +129,7 @@ static int connect_and_check(struct poller *p)
     char err[POLLER_CONN_ERR_MAX + 128];
     int rc = poller_conn_open(&p->conn, p->o.db, err, sizeof err);
     if (rc < 0) {
-        log_failure(p, err);
+        log_failure(p, NULL, err);
         return rc;
     }
     if (p->checked)
@@ -153,7 +146,7 @@ static int connect_and_check(struct poller *p)
         log_info(LOG_POLLER, "connected to %s:%u, database %s", p->o.db->host, p->o.db->port,
                  p->o.db->database);
     } else {
-        log_failure(p, err);
+        log_failure(p, NULL, err);
         poller_conn_close(&p->conn);
     }
     free(checked);
@@ -212,7 +205,7 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
         *busy = true;
     return 0;
 fail:
-    log_failure(p, err);
+    log_failure(p, s->src.m, err);
     poller_sync_record_error(s, &p->env, rc, err);
     s->pass = POLLER_PASS_NONE;
     s->next_poll_ms = poller_clock_mono_ms() + backoff_next(p, &s->backoff_ms);
@@ -284,6 +277,7 @@ static void state_free(struct poller *p)
         if (p->models[i])
             poller_sync_fini(&p->sync[i]);
     cache_rd_free(p->env.rd);
+    log_repeat_fini(&p->said);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->sync);
@@ -311,6 +305,7 @@ static struct poller *state_new(const struct poller_opts *o)
     pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&p->mu, NULL);
+    log_repeat_init(&p->said, n + 1, LOG_REPEAT_MS);
     p->rand = (uint32_t)poller_clock_mono_ns();
     p->env = (struct poller_sync_env){.cache = o->cache,
                                       .conn = &p->conn,

@@ -325,6 +325,10 @@ int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *don
 /* Records a failed pass (or a failed column check) in meta and run history. */
 void poller_sync_record_error(struct poller_sync *s, struct poller_sync_env *e, int rc,
                               const char *msg);
+/* Writes "<what>: <the cache error in words>" (cache_strerror; c may be
+ * NULL) into err and returns rc, for a failed cache call. */
+int poller_cache_fail(struct cache *c, int rc, char *err, size_t errlen, const char *what, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Rows applied in the current pass so far. */
 static inline uint64_t poller_sync_done(const struct poller_sync *s)
 {

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,7 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
             cache_rd_end(e->rd);
         }
         if (rc < 0) {
-            snprintf(err, errlen, "model %s: reading meta: error %d", m->name, rc);
-            return rc;
+            return poller_cache_fail(e->cache, rc, err, errlen, "model %s: reading meta", m->name);
         }
         s->cursor = meta.cursor;
         s->state = meta.state;
@@ -402,16 +402,15 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
     uint64_t t0 = poller_clock_mono_ns(), deleted_before = s->run.deleted;
     int rc = s->pass == POLLER_PASS_RECONCILE ? 0 : apply_rows(s, e, w, pg);
     if (rc < 0) {
-        snprintf(err, errlen, "model %s: storing a row: error %d", m->name, rc);
-        return rc;
+        return poller_cache_fail(e->cache, rc, err, errlen, "model %s: storing a row", m->name);
     }
     s->run.read += pg->n;
     if (s->pass != POLLER_PASS_POLL && !s->rebuild) {
         poller_page_sort(pg);
         rc = delete_gaps(w, m, pg, &s->run.deleted);
         if (rc < 0) {
-            snprintf(err, errlen, "model %s: deleting rows gone at the source: error %d", m->name,
-                     rc);
+            poller_cache_fail(e->cache, rc, err, errlen,
+                              "model %s: deleting rows gone at the source", m->name);
             return rc;
         }
     }
@@ -424,7 +423,7 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
     *dirty = pg->n > 0 || s->run.deleted != deleted_before || wrote_run || s->warmed_now;
     e->ns_apply += poller_clock_mono_ns() - t0;
     if (rc < 0)
-        snprintf(err, errlen, "model %s: writing meta: error %d", m->name, rc);
+        poller_cache_fail(e->cache, rc, err, errlen, "model %s: writing meta", m->name);
     return rc;
 }
 
@@ -487,7 +486,8 @@ int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *don
     struct cache_wtxn *w;
     rc = cache_wtxn_begin(e->cache, &w);
     if (rc < 0) {
-        snprintf(err, errlen, "model %s: opening a write transaction: error %d", s->src.m->name, rc);
+        poller_cache_fail(e->cache, rc, err, errlen, "model %s: opening a write transaction",
+                          s->src.m->name);
         goto fail;
     }
     bool dirty = false;
@@ -497,7 +497,7 @@ int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *don
     } else if (rc == 0) {
         rc = poller_sync_commit(e, w);
         if (rc < 0)
-            snprintf(err, errlen, "model %s: commit: error %d", s->src.m->name, rc);
+            poller_cache_fail(e->cache, rc, err, errlen, "model %s: commit", s->src.m->name);
     } else {
         cache_wtxn_abort(w);
     }
@@ -513,6 +513,18 @@ fail:
     restore(s, &v); /* nothing of the batch is applied: forget its positions too */
     s->pass = POLLER_PASS_NONE;
     *done = true;
+    return rc;
+}
+
+int poller_cache_fail(struct cache *c, int rc, char *err, size_t errlen, const char *what, ...)
+{
+    va_list ap;
+    va_start(ap, what);
+    int n = vsnprintf(err, errlen, what, ap);
+    va_end(ap);
+    char why[CACHE_STRERROR_MAX];
+    if (n >= 0 && (size_t)n < errlen)
+        snprintf(err + n, errlen - (size_t)n, ": %s", cache_strerror(c, rc, why, sizeof why));
     return rc;
 }
 

@@ -46,9 +46,8 @@ static int compare_row(struct verify *v, char *err, size_t errlen)
         return 0;
     }
     if (rc < 0) {
-        snprintf(err, errlen, "model %s: reading cached row %llu: error %d", m->name,
-                 (unsigned long long)pk, rc);
-        return rc;
+        return poller_cache_fail(NULL, rc, err, errlen, "model %s: reading cached row %llu",
+                                 m->name, (unsigned long long)pk);
     }
     if (!slice_eq(cached, buf_slice(&v->enc))) {
         v->res->different++;
@@ -100,8 +99,7 @@ static int verify_chunk(struct verify *v, bool first, uint64_t after, size_t *n,
     rc = cache_rd_begin(v->rd);
     if (rc < 0) {
         poller_conn_cancel(&v->conn);
-        snprintf(err, errlen, "opening a cache read transaction: error %d", rc);
-        return rc;
+        return poller_cache_fail(NULL, rc, err, errlen, "opening a cache read transaction");
     }
     *n = 0;
     while ((rc = poller_conn_next_row(&v->conn)) == 1) {

@@ -106,8 +106,8 @@ static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *er
     if (full) {
         rc = rebuild_txn(w, m, 0, s);
         if (rc < 0) {
-            snprintf(err, errlen, "model %s: starting the rebuild: error %d", m->name, rc);
-            return rc;
+            return poller_cache_fail(w->env.cache, rc, err, errlen,
+                                     "model %s: starting the rebuild", m->name);
         }
         s->rebuild = true;
         s->cursor = (struct cache_cursor){0};
@@ -117,7 +117,8 @@ static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *er
     if (rc == 0 && full) {
         rc = rebuild_txn(w, m, 1, s);
         if (rc < 0)
-            snprintf(err, errlen, "model %s: swapping in the rebuilt copy: error %d", m->name, rc);
+            poller_cache_fail(w->env.cache, rc, err, errlen,
+                              "model %s: swapping in the rebuilt copy", m->name);
     } else if (rc == 0 && m->cursor) {
         /* Caught up also means rows deleted at the source are gone here. */
         rc = run_pass(w, s, POLLER_PASS_RECONCILE, total, err, errlen);

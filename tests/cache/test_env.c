@@ -133,13 +133,3 @@ Test(cache_env, bad_options_are_einval)
     o = (struct cache_opts){.path = fx_dir, .schema = NULL};
     cr_assert_eq(cache_open(&c, &o), -EINVAL);
 }
-
-Test(cache_env, mdb_codes_translate_to_negative_errno)
-{
-    cr_assert_eq(cache_err_from_mdb(MDB_SUCCESS), 0);
-    cr_assert_eq(cache_err_from_mdb(MDB_NOTFOUND), -ENOENT);
-    cr_assert_eq(cache_err_from_mdb(MDB_MAP_FULL), -ENOSPC);
-    cr_assert_eq(cache_err_from_mdb(MDB_INCOMPATIBLE), -EPROTO);
-    cr_assert_eq(cache_err_from_mdb(EACCES), -EACCES);
-    cr_assert_eq(cache_err_from_mdb(MDB_CORRUPTED), -EIO);
-}

@@ -1,0 +1,336 @@
+/*
+ * The narrow layer under the cache: the only file that calls mdb_*, the
+ * one translation of LMDB codes into negative errnos (STYLE R3), the words
+ * an operator reads for them, and the map-size bookkeeping.
+ *
+ * MAP GROWN BY ANOTHER PROCESS
+ * LMDB maps the file once per environment. When another process (a warm-up
+ * with a larger map_size) grows the map and fills pages beyond ours, our
+ * next transaction start fails with MDB_MAP_RESIZED; mdb_env_set_mapsize(env,
+ * 0) then adopts the size stored in the file (knot-resolver's
+ * refresh_mapsize does the same). That call remaps, so no transaction of
+ * this process may be active meanwhile: every active transaction holds a
+ * read lock of `map_lock` and the remap takes it for writing. The lock
+ * prefers readers (glibc's default), so a transaction that waits for
+ * another thread while holding its own never deadlocks against a pending
+ * remap; the remap waits for a moment without transactions instead. A
+ * thread that holds a transaction when it meets MDB_MAP_RESIZED cannot wait
+ * for that moment (it would wait for itself): it gets -EAGAIN and retries on
+ * its next transaction.
+ */
+#include "cache/cache_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+#define MAX_READERS 512 /* sessions, workers and tools together */
+#define DEFAULT_MAP_SIZE ((size_t)64 << 30) /* sparse: costs address space, not disk */
+
+static pthread_rwlock_t map_lock = PTHREAD_RWLOCK_INITIALIZER;
+static _Thread_local unsigned txns_held; /* transactions this thread has active */
+
+int cache_lmdb_err(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return -ENOENT; /* a normal miss: never logged */
+    case MDB_KEYEXIST: return -EEXIST;
+    case MDB_MAP_FULL: return -EFBIG;     /* the map is full, not the disk (-ENOSPC) */
+    case MDB_READERS_FULL: return -EUSERS;
+    case MDB_TXN_FULL: return -E2BIG;     /* too many dirty pages in one transaction */
+    case MDB_DBS_FULL:
+    case MDB_CURSOR_FULL:
+    case MDB_PAGE_FULL: return -EOVERFLOW; /* internal limits the layout never reaches */
+    case MDB_MAP_RESIZED: return -EAGAIN;
+    case MDB_INCOMPATIBLE:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH: return -EPROTO;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND: return -EBADMSG;
+    case MDB_PANIC: return -EIO;
+    case MDB_BAD_RSLOT:
+    case MDB_BAD_TXN:
+    case MDB_BAD_VALSIZE:
+    case MDB_BAD_DBI: return -EINVAL;
+    default: return rc > 0 ? -rc : -EIO; /* an OS errno: ENOSPC, EIO, EACCES, ... */
+    }
+}
+
+/* "64 GiB", "512 MiB", "4096 bytes". */
+static void size_words(size_t n, char *out, size_t len)
+{
+    static const char *unit[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    unsigned u = 0;
+    double v = (double)n;
+    while (v >= 1024 && u + 1 < sizeof unit / sizeof *unit) {
+        v /= 1024;
+        u++;
+    }
+    snprintf(out, len, u ? "%.4g %s" : "%.0f %s", v, unit[u]);
+}
+
+const char *cache_strerror(const struct cache *c, int rc, char *out, size_t len)
+{
+    const char *path = c ? c->path : "the data directory";
+    char sz[32] = "?";
+    MDB_envinfo info;
+    if (c && c->env && mdb_env_info(c->env, &info) == MDB_SUCCESS)
+        size_words(info.me_mapsize, sz, sizeof sz);
+    switch (rc) {
+    case -ENOSPC:
+        snprintf(out, len, "disk full at %s: free space; cwcache keeps serving the cached data",
+                 path);
+        break;
+    case -EDQUOT:
+        snprintf(out, len,
+                 "disk quota exceeded at %s: free space or raise the quota; cwcache keeps "
+                 "serving the cached data",
+                 path);
+        break;
+    case -EFBIG:
+        snprintf(out, len,
+                 "LMDB map full (%s): raise map_size; cwcache keeps serving the cached data", sz);
+        break;
+    case -EUSERS:
+        snprintf(out, len, "LMDB reader slots all in use (%u): too many readers at once",
+                 MAX_READERS);
+        break;
+    case -E2BIG: snprintf(out, len, "LMDB transaction too large: lower batch_rows"); break;
+    case -EBADMSG:
+        snprintf(out, len, "the store at %s is damaged: warm a fresh data directory", path);
+        break;
+    case -EPROTO:
+        snprintf(out, len,
+                 "the store at %s was made by another format or LMDB version: warm a fresh data "
+                 "directory",
+                 path);
+        break;
+    case -EAGAIN:
+        snprintf(out, len,
+                 "another process grew the LMDB map while this thread held a transaction: "
+                 "retried on the next one");
+        break;
+    case -EIO: snprintf(out, len, "I/O error at %s: check the disk", path); break;
+    default: snprintf(out, len, "%s", strerror(rc < 0 ? -rc : rc)); break;
+    }
+    return out;
+}
+
+/* ---- environment ----------------------------------------------------------- */
+
+static int env_setup(struct cache *c, const struct cache_opts *o, unsigned maxdbs)
+{
+    int rc;
+    if ((rc = cache_lmdb_err(mdb_env_create(&c->env))) < 0)
+        return rc;
+    if ((rc = cache_lmdb_err(mdb_env_set_maxdbs(c->env, maxdbs))) < 0)
+        return rc;
+    if ((rc = cache_lmdb_err(mdb_env_set_maxreaders(c->env, MAX_READERS))) < 0)
+        return rc;
+    /* A read-only opener adopts the size the writer chose unless told otherwise. */
+    size_t size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
+    if (!o->read_only || o->map_size)
+        rc = cache_lmdb_err(mdb_env_set_mapsize(c->env, size));
+    return rc;
+}
+
+int cache_lmdb_env_open(struct cache *c, const struct cache_opts *o, unsigned maxdbs)
+{
+    int rc = env_setup(c, o, maxdbs);
+    if (rc < 0)
+        return rc;
+    /* MDB_NOTLS: a read handle's txn may be reset on one thread and renewed
+     * on another (sessions move between workers); reader slots belong to
+     * the txn, not the thread. */
+    /* MDB_NOMETASYNC (writers): one fsync per commit instead of two. The
+     * meta page is written but flushed by the next commit's sync (or the
+     * OS); a power loss can undo the last commits, never tear one, and a
+     * killed process loses nothing (the pages are in the OS cache). The
+     * poller's cursor commits with its rows, so an undone commit is read
+     * again from the source. */
+    unsigned flags = MDB_NOTLS | (o->read_only ? MDB_RDONLY : MDB_NOMETASYNC);
+    return cache_lmdb_err(mdb_env_open(c->env, o->path, flags, 0640));
+}
+
+void cache_lmdb_env_close(struct cache *c)
+{
+    if (c->env)
+        mdb_env_close(c->env);
+    c->env = NULL;
+}
+
+int cache_lmdb_env_stats(struct cache *c, struct cache_stats *out)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    unsigned maxr = 0;
+    int rc = cache_lmdb_err(mdb_env_info(c->env, &info));
+    if (rc == 0)
+        rc = cache_lmdb_err(mdb_env_stat(c->env, &st));
+    if (rc == 0)
+        rc = cache_lmdb_err(mdb_env_get_maxreaders(c->env, &maxr));
+    if (rc < 0)
+        return rc;
+    *out = (struct cache_stats){
+        .map_size = info.me_mapsize,
+        .map_used = (info.me_last_pgno + 1) * (size_t)st.ms_psize,
+        .page_size = st.ms_psize,
+        .max_readers = maxr,
+        .readers = info.me_numreaders,
+        .last_txn_id = info.me_last_txnid,
+    };
+    return 0;
+}
+
+uint64_t cache_lmdb_last_txn(struct cache *c)
+{
+    MDB_envinfo info;
+    return mdb_env_info(c->env, &info) == MDB_SUCCESS ? (uint64_t)info.me_last_txnid : 0;
+}
+
+/* Adopts the map size another process stored in the file (see the top). */
+static int map_adopt(struct cache *c)
+{
+    if (txns_held)
+        return -EAGAIN;
+    pthread_rwlock_wrlock(&map_lock);
+    MDB_envinfo before, after;
+    mdb_env_info(c->env, &before);
+    int rc = cache_lmdb_err(mdb_env_set_mapsize(c->env, 0));
+    mdb_env_info(c->env, &after);
+    pthread_rwlock_unlock(&map_lock);
+    char a[32], b[32];
+    size_words(before.me_mapsize, a, sizeof a);
+    size_words(after.me_mapsize, b, sizeof b);
+    if (rc == 0)
+        log_info(LOG_CACHE, "%s: another process grew the LMDB map from %s to %s: adopted", c->path,
+                 a, b);
+    return rc;
+}
+
+/* ---- transactions ------------------------------------------------------------ */
+
+static void txn_hold(void)
+{
+    if (txns_held++ == 0)
+        pthread_rwlock_rdlock(&map_lock);
+}
+
+static void txn_release(void)
+{
+    if (--txns_held == 0)
+        pthread_rwlock_unlock(&map_lock);
+}
+
+/* Starts (renew: restarts a reset read txn) and, when the map was grown
+ * elsewhere, adopts the new size and tries once more. */
+static int txn_start(struct cache *c, MDB_txn **txn, bool read_only, bool renew)
+{
+    for (int attempt = 0;; attempt++) {
+        txn_hold();
+        int rc = renew ? mdb_txn_renew(*txn)
+                       : mdb_txn_begin(c->env, NULL, read_only ? MDB_RDONLY : 0, txn);
+        if (rc == MDB_SUCCESS)
+            return 0;
+        txn_release();
+        if (rc != MDB_MAP_RESIZED || attempt > 0)
+            return cache_lmdb_err(rc);
+        if ((rc = map_adopt(c)) < 0)
+            return rc;
+    }
+}
+
+int cache_lmdb_txn_begin(struct cache *c, bool read_only, MDB_txn **txn)
+{
+    *txn = NULL;
+    return txn_start(c, txn, read_only, false);
+}
+
+int cache_lmdb_txn_renew(struct cache *c, MDB_txn *txn)
+{
+    return txn_start(c, &txn, true, true);
+}
+
+void cache_lmdb_txn_reset(MDB_txn *txn)
+{
+    mdb_txn_reset(txn);
+    txn_release();
+}
+
+int cache_lmdb_txn_commit(MDB_txn *txn)
+{
+    int rc = cache_lmdb_err(mdb_txn_commit(txn));
+    txn_release();
+    return rc;
+}
+
+void cache_lmdb_txn_abort(MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    txn_release();
+}
+
+void cache_lmdb_txn_free(MDB_txn *txn)
+{
+    mdb_txn_abort(txn); /* a reset read txn: holds no lock */
+}
+
+uint64_t cache_lmdb_txn_id(MDB_txn *txn) { return (uint64_t)mdb_txn_id(txn); }
+
+/* ---- databases and cursors ---------------------------------------------------- */
+
+int cache_lmdb_dbi_open(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi)
+{
+    return cache_lmdb_err(mdb_dbi_open(txn, name, flags, dbi));
+}
+
+int cache_lmdb_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
+{
+    return cache_lmdb_err(mdb_get(txn, dbi, key, val));
+}
+
+int cache_lmdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val, unsigned flags)
+{
+    return cache_lmdb_err(mdb_put(txn, dbi, key, val, flags));
+}
+
+int cache_lmdb_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
+{
+    return cache_lmdb_err(mdb_del(txn, dbi, key, val));
+}
+
+int cache_lmdb_empty(MDB_txn *txn, MDB_dbi dbi) { return cache_lmdb_err(mdb_drop(txn, dbi, 0)); }
+
+int cache_lmdb_stat(MDB_txn *txn, MDB_dbi dbi, MDB_stat *out)
+{
+    return cache_lmdb_err(mdb_stat(txn, dbi, out));
+}
+
+int cache_lmdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur)
+{
+    return cache_lmdb_err(mdb_cursor_open(txn, dbi, cur));
+}
+
+int cache_lmdb_cursor_renew(MDB_txn *txn, MDB_cursor *cur)
+{
+    return cache_lmdb_err(mdb_cursor_renew(txn, cur));
+}
+
+void cache_lmdb_cursor_close(MDB_cursor *cur) { mdb_cursor_close(cur); }
+
+int cache_lmdb_cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val, MDB_cursor_op op)
+{
+    return cache_lmdb_err(mdb_cursor_get(cur, key, val, op));
+}
+
+int cache_lmdb_cursor_put(MDB_cursor *cur, MDB_val *key, MDB_val *val, unsigned flags)
+{
+    return cache_lmdb_err(mdb_cursor_put(cur, key, val, flags));
+}
+
+int cache_lmdb_cursor_del(MDB_cursor *cur) { return cache_lmdb_err(mdb_cursor_del(cur, 0)); }

@@ -48,6 +48,9 @@ static const struct conf_key keys[] = {
     K(port, CONF_U32, "PORT", true, "3000", 0, 65535, "TCP port; 0 lets the kernel choose"),
     S(bind, NULL, true, NULL, "address or interface to listen on (unset: all)"),
     S(data_dir, NULL, true, "./data", "LMDB cache directory"),
+    K(map_size_mb, CONF_U32, "MAP_SIZE_MB", true, "65536", 1, UINT32_MAX,
+      "LMDB map size, MiB: the most the cache may hold (address space, not disk); raise it when "
+      "the log says the map is full"),
     S(schema, NULL, true, "schema/", "schema file or directory"),
     S(collectors, NULL, true, "collectors/", "collector definitions directory"),
     S(tls_cert, NULL, true, NULL, "PEM certificate: serve https and wss (with tls_key)"),

@@ -23,6 +23,7 @@ struct conf {
     unsigned port;            /* 0 lets the kernel choose */
     char *bind;               /* NULL: every interface */
     char *data_dir;
+    unsigned map_size_mb;     /* LMDB map size */
     char *schema;
     char *collectors;
     char *tls_cert, *tls_key; /* both: https/wss */

@@ -134,12 +134,15 @@ static int load(struct app *a)
         return fail(a->cf.data_dir, strerror(-rc));
     if (a->cf.poller && (rc = server_lock(a)) < 0)
         return rc;
-    struct cache_opts co = {.path = a->cf.data_dir, .schema = a->schema,
+    struct cache_opts co = {.path = a->cf.data_dir,
+                            .map_size = (size_t)a->cf.map_size_mb << 20,
+                            .schema = a->schema,
                             .change_log_max_entries = a->cf.change_log_max_entries,
                             .change_log_max_age_s = a->cf.change_log_max_age_s};
     if ((rc = cache_open(&a->cache, &co)) < 0)
-        return fail(a->cf.data_dir, rc == -EPROTO ? "not a cwcache store, or built from another schema"
-                                                  : strerror(-rc));
+        return fail(a->cf.data_dir, rc == -EPROTO
+                                        ? "not a cwcache store, or built from another schema"
+                                        : cache_strerror(NULL, rc, err, sizeof err));
     if ((rc = poller_live_new(&a->live, &a->db, a->schema, a->cf.live_pool)) < 0)
         return fail("live fallback", strerror(-rc));
     a->models = xcalloc(a->schema->n_models ? a->schema->n_models : 1, sizeof *a->models);

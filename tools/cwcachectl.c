@@ -60,6 +60,7 @@ enum {
     OPT_COLLECTORS,
     OPT_DATABASE_URL,
     OPT_LOG_LEVEL,
+    OPT_MAP_SIZE_MB,
     OPT_JSON,
     OPT_FULL,
     OPT_INCLUDE,
@@ -204,10 +205,15 @@ static int ctl_open(struct ctl *c, bool read_only)
 {
     if (read_only && data_dir_check(c) != EXIT_OK)
         return EXIT_ERR;
-    struct cache_opts o = {.path = c->cf.data_dir, .read_only = read_only, .schema = c->schema,
+    /* Readers map what the writer chose; a warm-up maps map_size_mb. */
+    struct cache_opts o = {.path = c->cf.data_dir,
+                           .map_size = read_only ? 0 : (size_t)c->cf.map_size_mb << 20,
+                           .read_only = read_only,
+                           .schema = c->schema,
                            .change_log_max_entries = c->cf.change_log_max_entries,
                            .change_log_max_age_s = c->cf.change_log_max_age_s};
     int rc = cache_open(&c->cache, &o);
+    char why[CACHE_STRERROR_MAX];
     if (rc == -ENOENT)
         errorf(c,
                "%s is not a cwcache store (no LMDB environment in it; configuration: %s; name "
@@ -217,7 +223,8 @@ static int ctl_open(struct ctl *c, bool read_only)
         errorf(c, "%s is not a cwcache store, or was made from an incompatible schema",
                c->cf.data_dir);
     else if (rc < 0)
-        errorf(c, "cannot open the store in %s: %s", c->cf.data_dir, strerror(-rc));
+        errorf(c, "cannot open the store in %s: %s", c->cf.data_dir,
+               cache_strerror(NULL, rc, why, sizeof why));
     return rc < 0 ? EXIT_ERR : EXIT_OK;
 }
 
@@ -290,7 +297,9 @@ static int read_begin(struct ctl *c, struct cache_rd **rd)
     if (rc == 0)
         rc = cache_rd_begin(*rd);
     if (rc < 0) {
-        errorf(c, "cannot start a read transaction: %s", strerror(-rc));
+        char why[CACHE_STRERROR_MAX];
+        errorf(c, "cannot start a read transaction: %s",
+               cache_strerror(c->cache, rc, why, sizeof why));
         return EXIT_ERR;
     }
     return EXIT_OK;
@@ -314,6 +323,7 @@ static const struct option global_longs[] = {
     {"collectors", required_argument, NULL, OPT_COLLECTORS},
     {"database-url", required_argument, NULL, OPT_DATABASE_URL},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"map-size-mb", required_argument, NULL, OPT_MAP_SIZE_MB},
     {"help", no_argument, NULL, 'h'},
     {0},
 };
@@ -331,10 +341,10 @@ static void global_help(void)
            "  --collectors DIR     collector definitions (default %s)\n"
            "  --database-url URL   source database (default: $DATABASE_URL)\n"
            "  --log-level LEVEL    error, warn, info or debug (default %s)\n"
+           "  --map-size-mb N      LMDB map size, MiB (default: $MAP_SIZE_MB, else %s)\n"
            "  -h, --help           this help\n",
            CONF_SYSTEM_FILE, conf_default("data_dir"), conf_default("schema"),
-           conf_default("collectors"),
-           conf_default("log_level"));
+           conf_default("collectors"), conf_default("log_level"), conf_default("map_size_mb"));
 }
 
 /* Returned by option handlers to keep parsing; anything else is an exit code. */
@@ -349,6 +359,7 @@ static const char *global_flag(int opt)
     case OPT_COLLECTORS: return "--collectors";
     case OPT_DATABASE_URL: return "--database-url";
     case OPT_LOG_LEVEL: return "--log-level";
+    case OPT_MAP_SIZE_MB: return "--map-size-mb";
     default: return NULL;
     }
 }

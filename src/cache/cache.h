@@ -26,7 +26,8 @@ struct cache_wtxn;
 
 struct cache_opts {
     const char *path;             /* directory of the environment; created if missing (unless read_only) */
-    size_t map_size;              /* bytes; 0 = default (64 GiB, sparse) */
+    size_t map_size;              /* bytes (conf's map_size_mb); required when writable; 0 when
+                                     read-only: the size the writer chose */
     bool read_only;               /* tools next to a running server */
     const struct schema *schema;  /* must outlive the cache */
     size_t change_log_max_entries; /* the change log's bounds (changes.c); 0: none */
@@ -40,7 +41,7 @@ int cache_open(struct cache **out, const struct cache_opts *o) MUST_CHECK;
 void cache_close(struct cache *c); /* accepts NULL */
 /* An error of any cache call in words an operator can act on ("disk full
  * at DIR: free space; cwcache keeps serving the cached data", "LMDB map
- * full (64 GiB): raise map_size"); c may be NULL (no directory or size then).
+ * full (64 GiB): raise map_size_mb"); c may be NULL (no directory or size then).
  * Writes into out and returns it. */
 #define CACHE_STRERROR_MAX 192
 const char *cache_strerror(const struct cache *c, int rc, char *out, size_t len);

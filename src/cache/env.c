@@ -173,7 +173,7 @@ static int env_prepare(struct cache *c, const struct cache_opts *o)
 int cache_open(struct cache **out, const struct cache_opts *o)
 {
     *out = NULL;
-    if (!o || !o->path || !o->schema)
+    if (!o || !o->path || !o->schema || (!o->read_only && !o->map_size))
         return -EINVAL;
     if (!schema_usable(o->schema))
         return -EINVAL;

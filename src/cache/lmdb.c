@@ -5,7 +5,7 @@
  *
  * MAP GROWN BY ANOTHER PROCESS
  * LMDB maps the file once per environment. When another process (a warm-up
- * with a larger map_size) grows the map and fills pages beyond ours, our
+ * with a larger map_size_mb) grows the map and fills pages beyond ours, our
  * next transaction start fails with MDB_MAP_RESIZED; mdb_env_set_mapsize(env,
  * 0) then adopts the size stored in the file (knot-resolver's
  * refresh_mapsize does the same). That call remaps, so no transaction of
@@ -29,7 +29,6 @@
 #include "log.h"
 
 #define MAX_READERS 512 /* sessions, workers and tools together */
-#define DEFAULT_MAP_SIZE ((size_t)64 << 30) /* sparse: costs address space, not disk */
 
 static pthread_rwlock_t map_lock = PTHREAD_RWLOCK_INITIALIZER;
 static _Thread_local unsigned txns_held; /* transactions this thread has active */
@@ -94,7 +93,8 @@ const char *cache_strerror(const struct cache *c, int rc, char *out, size_t len)
         break;
     case -EFBIG:
         snprintf(out, len,
-                 "LMDB map full (%s): raise map_size; cwcache keeps serving the cached data", sz);
+                 "LMDB map full (%s): raise map_size_mb; cwcache keeps serving the cached data",
+                 sz);
         break;
     case -EUSERS:
         snprintf(out, len, "LMDB reader slots all in use (%u): too many readers at once",
@@ -132,10 +132,9 @@ static int env_setup(struct cache *c, const struct cache_opts *o, unsigned maxdb
         return rc;
     if ((rc = cache_lmdb_err(mdb_env_set_maxreaders(c->env, MAX_READERS))) < 0)
         return rc;
-    /* A read-only opener adopts the size the writer chose unless told otherwise. */
-    size_t size = o->map_size ? o->map_size : DEFAULT_MAP_SIZE;
-    if (!o->read_only || o->map_size)
-        rc = cache_lmdb_err(mdb_env_set_mapsize(c->env, size));
+    /* Without a size (read-only openers) LMDB adopts the one the file stores. */
+    if (o->map_size)
+        rc = cache_lmdb_err(mdb_env_set_mapsize(c->env, o->map_size));
     return rc;
 }
 

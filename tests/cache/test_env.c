@@ -132,4 +132,6 @@ Test(cache_env, bad_options_are_einval)
     cr_assert_eq(cache_open(&c, &o), -EINVAL);
     o = (struct cache_opts){.path = fx_dir, .schema = NULL};
     cr_assert_eq(cache_open(&c, &o), -EINVAL);
+    o = (struct cache_opts){.path = fx_dir, .schema = fx_schema};
+    cr_assert_eq(cache_open(&c, &o), -EINVAL, "a writer says how large its map is");
 }

@@ -69,7 +69,7 @@ Test(cache_lmdb, errors_read_as_words_with_what_to_do)
              "disk full at %s: free space; cwcache keeps serving the cached data", fx_dir);
     cr_assert_str_eq(cache_strerror(fx_cache, -ENOSPC, t, sizeof t), want);
     cr_assert_str_eq(cache_strerror(fx_cache, -EFBIG, t, sizeof t),
-                     "LMDB map full (8 MiB): raise map_size; cwcache keeps serving the cached data");
+                     "LMDB map full (8 MiB): raise map_size_mb; cwcache keeps serving the cached data");
     cr_assert_str_eq(cache_strerror(NULL, -EACCES, t, sizeof t), "Permission denied");
     cr_assert_not_null(strstr(cache_strerror(NULL, -ENOSPC, t, sizeof t), "the data directory"));
     cr_assert_not_null(strstr(cache_strerror(fx_cache, -E2BIG, t, sizeof t), "batch_rows"));

@@ -25,6 +25,7 @@ static void cleanup(void)
     unsetenv("PSK");
     unsetenv("DATABASE_URL");
     unsetenv("CWCACHE_CONFIG"); /* the test setup names /dev/null */
+    unsetenv("MAP_SIZE_MB");
 }
 
 TestSuite(common_conf, .init = cleanup, .fini = cleanup);
@@ -44,6 +45,39 @@ Test(common_conf, defaults_match_the_original)
     cr_assert_eq(c.workers, 2);
     cr_assert_str_eq(c.data_dir, "./data");
     cr_assert_null(c.psk);
+    conf_fini(&c);
+}
+
+/* The LMDB map size: 64 GiB unless the file, MAP_SIZE_MB or --map-size-mb say otherwise. */
+Test(common_conf, map_size_mb_comes_from_file_env_or_flag)
+{
+    struct conf c;
+    char err[256];
+    char *none[] = {"cwcache", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 1, none, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.map_size_mb, 65536);
+    conf_fini(&c);
+    write_file("map_size_mb = 1024\n");
+    char *file[] = {"cwcache", "--config", path, NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, file, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.map_size_mb, 1024);
+    conf_fini(&c);
+    setenv("MAP_SIZE_MB", "2048", 1);
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 1, none, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.map_size_mb, 2048);
+    conf_fini(&c);
+    char *flag[] = {"cwcache", "--map-size-mb", "4096", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 3, flag, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.map_size_mb, 4096);
+    conf_fini(&c);
+    char *zero[] = {"cwcache", "--map-size-mb=0", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 2, zero, err, sizeof err), -EINVAL);
+    cr_assert_not_null(strstr(err, "map-size-mb"), "%s", err);
     conf_fini(&c);
 }
 

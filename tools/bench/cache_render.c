@@ -195,7 +195,7 @@ static int bench(uint64_t n, int reps)
         return 1;
     }
     struct cache *c = NULL;
-    struct cache_opts o = {.path = dir, .schema = s};
+    struct cache_opts o = {.path = dir, .map_size = (size_t)4 << 30, .schema = s};
     const struct schema_model *m = schema_model_find(s, "Company");
     double t0 = bench_now_s();
     if ((rc = cache_open(&c, &o)) == 0 && (rc = fill(c, m, n)) == 0) {

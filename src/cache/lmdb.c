@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "log.h"
 
@@ -261,9 +262,23 @@ void cache_lmdb_txn_reset(MDB_txn *txn)
     txn_release();
 }
 
+/* LMDB reports a short write as EIO ("filesystem full?" in its source), and
+ * a short write is how a full disk shows: a file system without a free block
+ * left turns the error into -ENOSPC, so the words say "disk full". */
+static int commit_err(MDB_env *env, int rc)
+{
+    int fd;
+    struct statvfs st;
+    if (rc == -EIO && mdb_env_get_fd(env, &fd) == MDB_SUCCESS && fstatvfs(fd, &st) == 0 &&
+        st.f_bavail == 0)
+        return -ENOSPC;
+    return rc;
+}
+
 int cache_lmdb_txn_commit(MDB_txn *txn)
 {
-    int rc = cache_lmdb_err(mdb_txn_commit(txn));
+    MDB_env *env = mdb_txn_env(txn);
+    int rc = commit_err(env, cache_lmdb_err(mdb_txn_commit(txn)));
     txn_release();
     return rc;
 }

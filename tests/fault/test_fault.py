@@ -16,10 +16,15 @@ Cases:
   source_stall    SIGSTOP the source: the server keeps answering at once,
                   the poller gives up on the hung query after socketTimeout,
                   and after SIGCONT it catches up (verify = 0)
+  disk_full       the data directory on a tmpfs too small for the warm-up:
+                  the log says "disk full" in words, the server keeps serving;
+                  once the tmpfs is enlarged the warm-up completes (verify = 0)
 
 Every case has its own temporary directory, tdslite and server, and decides
 by polling what it waits for (bounded by generous deadlines), never by a
-fixed sleep.
+fixed sleep. disk_full runs in a private mount namespace (unshare), so a
+test killed halfway leaves no mount behind; unprivileged, it maps the user
+to root in a new user namespace, where mounting a tmpfs is allowed.
 """
 import json
 import os
@@ -170,10 +175,12 @@ def run(args, timeout):
     return r
 
 
-def wait_for(cond, secs, what):
+def wait_for(cond, secs, what, env=None):
+    """Polls cond until it holds; fails after secs (with env's server log)."""
     deadline = time.monotonic() + secs
     while not cond():
-        check(time.monotonic() < deadline, f"{what}: not within {secs} s")
+        if time.monotonic() > deadline:
+            fail(f"{what}: not within {secs} s" + (f"\n{env.log_text()[-3000:]}" if env else ""))
         time.sleep(0.1)
 
 
@@ -238,12 +245,12 @@ def case_kill9_warm(env):
             needed = [m for m in models_status(env) if m["needed"]]
             return (any(m["state"] == "warm" for m in needed) and
                     any(m["state"] != "warm" for m in needed))
-        wait_for(midway, 90, "the warm-up never got halfway")
+        wait_for(midway, 90, "the warm-up never got halfway", env)
         env.server_kill9()
         check(any(m["state"] != "warm" for m in models_status(env) if m["needed"]),
               "warm-up was complete before the kill: make the data set larger")
         env.server_start("--reconcile-s", "1")
-        wait_for(lambda: env.http("/readyz") == 200, 90, "restarted server not ready")
+        wait_for(lambda: env.http("/readyz") == 200, 90, "restarted server not ready", env)
     finally:
         stop.set()
         churner.join()
@@ -256,7 +263,7 @@ def warm_server(env, size):
     env.generate(size)
     env.source_start()
     env.server_start()
-    wait_for(lambda: env.http("/readyz") == 200, 90, "server not ready")
+    wait_for(lambda: env.http("/readyz") == 200, 90, "server not ready", env)
 
 
 def case_source_restart(env):
@@ -266,8 +273,8 @@ def case_source_restart(env):
     env.source_kill()
     rec = env.rename_company("Renamed while the source was down")
     # The poller notices and says so; the server answers from the cache.
-    wait_for(lambda: lines_matching(env, r"WARN poller"), 30, "source loss not logged")
-    down, took = env.fetch("fetchCompanies", {"select": ["companyRecId", "companyName"]})
+    wait_for(lambda: lines_matching(env, r"WARN poller"), 30, "source loss not logged", env)
+    down, _ = env.fetch("fetchCompanies", {"select": ["companyRecId", "companyName"]})
     check(down == ack, "answer changed while the source was down")
     check(env.http("/healthz") == 200, "healthz while the source is down")
     refuse_logins(env.port, 5, 60)
@@ -276,7 +283,7 @@ def case_source_restart(env):
     check(len(logged) <= 3, "the same failure logged again and again:\n" + "\n".join(logged))
     env.source_start()
     wait_for(lambda: company_name(env, rec) == "Renamed while the source was down", 60,
-             "the change made while the source was down is not served")
+             "the change made while the source was down is not served", env)
     print(env.verify_eventually(30))
     env.server_stop()
 
@@ -288,7 +295,8 @@ def case_source_stall(env):
     try:
         rec = env.rename_company("Renamed while the source was stalled")
         # The poller's query hangs until socketTimeout (3 s), then it says so.
-        wait_for(lambda: lines_matching(env, r"WARN poller"), 60, "stalled source not logged")
+        wait_for(lambda: lines_matching(env, r"WARN poller"), 60, "stalled source not logged",
+                 env)
         stalled, took = env.fetch("fetchCompanies", {"select": ["companyRecId", "companyName"]})
         check(stalled == ack, "answer changed while the source was stalled")
         check(took < 10, f"an answer from the cache took {took:.1f} s while the source hung")
@@ -296,9 +304,43 @@ def case_source_stall(env):
     finally:
         env.source.send_signal(signal.SIGCONT)
     wait_for(lambda: company_name(env, rec) == "Renamed while the source was stalled", 60,
-             "the change made while the source was stalled is not served")
+             "the change made while the source was stalled is not served", env)
     print(env.verify_eventually(30))
     env.server_stop()
+
+
+def case_disk_full(env):
+    if os.environ.get("FAULT_IN_NAMESPACE") != "1":
+        # Re-run this case in a private mount namespace (see the docstring).
+        ns = ["unshare", "--mount", "--propagation", "private"]
+        if os.geteuid() != 0:
+            ns = ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private"]
+        r = subprocess.run(ns + [sys.executable, *sys.argv],
+                           env=dict(os.environ, FAULT_IN_NAMESPACE="1"), timeout=170)
+        sys.exit(r.returncode)
+    env.generate(2000)  # a store of ~18 MB
+    os.makedirs(env.data)
+    mount = ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", env.data]
+    run(mount, 20)
+    env.source_start()
+    env.server_start()
+    wait_for(lambda: lines_matching(env, r"disk full"), 90, "no 'disk full' in the log", env)
+    logged = lines_matching(env, r"disk full")
+    check(all(env.data in line for line in logged), "the message names the data directory:\n" +
+          "\n".join(logged))
+    check(not lines_matching(env, r"error -\d+"), "an error number without words:\n" +
+          env.log_text()[-3000:])
+    # Still serving: health, and every collector answered (cached or live).
+    check(env.http("/healthz") == 200, "healthz with the disk full")
+    ack, _ = env.fetch("fetchProductCategories")
+    check(ack["success"] and ack["data"], f"fetchProductCategories with the disk full: {ack}")
+    run(["mount", "-o", "remount,size=256m", env.data], 20)
+    wait_for(lambda: env.http("/readyz") == 200, 100, "not ready after the disk was enlarged",
+             env)
+    print(env.verify_eventually(30))
+    env.server_stop()
+    check(len(lines_matching(env, r"disk full")) <= 10,
+          "'disk full' logged too often:\n" + env.log_text()[-3000:])
 
 
 CASES = {n[5:]: f for n, f in list(globals().items()) if n.startswith("case_")}

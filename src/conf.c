@@ -75,6 +75,9 @@ static const struct conf_key keys[] = {
       "changed rows the change log keeps for `since` and subscriptions; older ones answer RESYNC"),
     U(change_log_max_age_s, "86400", 1, UINT32_MAX,
       "seconds the change log keeps a change; older versions answer RESYNC"),
+    U(max_staleness_s, "300", 1, UINT32_MAX,
+      "ready (/readyz, /status, cwcachectl status) while every needed model is warm and matched the "
+      "source at most this long ago, s"),
     B(poller, "true", "run the change poller; false: serve the cache as it is (cold models go live)"),
     K(log_level, CONF_LEVEL, NULL, true, "info", 0, 0, "least severe log lines written"),
     S(cors_origins, NULL, true, NULL, "comma-separated CORS allow-list (unset: echo any Origin)"),

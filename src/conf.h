@@ -40,6 +40,7 @@ struct conf {
     unsigned batch_rows;      /* keyset page size */
     unsigned change_log_max_entries; /* change log bounds (cache/changes.c) */
     unsigned change_log_max_age_s;
+    unsigned max_staleness_s; /* readiness: how long ago a model may have matched the source */
     bool poller;              /* run the poller thread */
     char *log_level;
     char *cors_origins;       /* comma-separated allow-list; empty: echo any */

@@ -169,6 +169,7 @@ static int serve_start(struct app *a)
         .psk = c->insecure_no_psk && !c->psk ? NULL : c->psk,
         .cors_origins = c->cors_origins, .auth_delay_ms = c->auth_delay_ms,
         .auth_delay_max_ms = c->auth_delay_max_ms, .shutdown_timeout_ms = c->shutdown_timeout_ms,
+        .max_staleness_s = c->max_staleness_s,
         .schema = a->schema, .collectors = &a->cs, .cache = a->cache, .live = a->live,
     };
     int rc = sio_new(&a->sio, &so, err, sizeof err);

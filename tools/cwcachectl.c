@@ -464,30 +464,69 @@ static int opts_parse(struct ctl *c, const struct cmd *cmd, int argc, char **arg
 
 /* ---- status -------------------------------------------------------------- */
 
-static void status_row_text(const struct schema_model *mo, const struct cache_meta *m, bool needed)
+/* The time and max_staleness_s readiness is judged against. */
+static struct cache_report_clock report_clock(const struct ctl *c)
 {
-    char cursor[80] = "-", lag[24] = "-", run[80] = "-", t[40], d[24];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (struct cache_report_clock){
+        .now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+        .max_staleness_ms = (int64_t)c->cf.max_staleness_s * 1000};
+}
+
+static void status_row_text(const struct schema_model *mo, const struct cache_meta *m, bool needed,
+                            const struct cache_report_clock *k)
+{
+    char cursor[80] = "-", lag[24] = "-", stale[32] = "never", run[80] = "-", t[40], d[24];
     if (m->cursor.set) {
         fmt_time_ms(t, sizeof t, cache_ticks_ms(m->cursor.ts));
-        snprintf(cursor, sizeof cursor, "%s#%" PRIu64, t, m->cursor.pk);
+        /* Z only on UTC columns; the others hold the source server's local time. */
+        if (!cache_cursor_utc(mo))
+            t[strlen(t) - 1] = '\0';
+        snprintf(cursor, sizeof cursor, "%s%s#%" PRIu64, t, cache_cursor_utc(mo) ? "" : " local",
+                 m->cursor.pk);
     }
     double l;
     if (cache_meta_lag_s(m, &l))
         fmt_duration(lag, sizeof lag, l);
+    if (cache_meta_staleness_s(m, k->now_ms, &l)) {
+        fmt_duration(d, sizeof d, l);
+        snprintf(stale, sizeof stale, "%s ago", d);
+    }
     if (m->last_run_end_ms) {
         fmt_time_ms(t, sizeof t, m->last_run_end_ms);
         fmt_duration(d, sizeof d, (double)(m->last_run_end_ms - m->last_run_start_ms) / 1e3);
         snprintf(run, sizeof run, "%s(%s)", t, d);
     }
-    printf("%-28s %c %-7s %10" PRIu64 " %-34s %8s %-34s %-6s %s\n", mo->name, needed ? '*' : ' ',
-           cache_state_name(m->state), m->rows, cursor, lag, run,
-           m->last_run_end_ms ? (m->last_status ? "failed" : "ok") : "-", cache_meta_error(m));
+    const char *result = cache_meta_status_name(m);
+    printf("%-28s %c %-7s %10" PRIu64 " %-36s %8s %-10s %-34s %-6s %s\n", mo->name,
+           needed ? '*' : ' ', cache_state_name(m->state), m->rows, cursor, lag, stale, run,
+           result ? result : "-", cache_meta_error(m));
 }
 
-static void status_sum_print(const struct cache_report_sum *s, bool json, struct buf *b)
+/* "source: reachable; last successful poll ..." or why it is not. */
+static void source_text(const struct cache_health *s, int64_t last_ok_ms)
+{
+    char since[40] = "", last[40] = "never";
+    if (s->known)
+        fmt_time_ms(since, sizeof since, s->since_ms);
+    if (last_ok_ms)
+        fmt_time_ms(last, sizeof last, last_ok_ms);
+    if (!s->known)
+        printf("source: not polled yet; last successful poll %s\n", last);
+    else if (s->up)
+        printf("source: reachable since %s; last successful poll %s\n", since, last);
+    else
+        printf("source: UNREACHABLE since %s: %s; last successful poll %s\n", since, s->error, last);
+}
+
+static void status_sum_print(const struct cache_report_sum *s, const struct cache_health *src,
+                             bool json, struct buf *b)
 {
     if (json) {
-        buf_puts(b, "],\"summary\":");
+        buf_puts(b, "],\"source\":");
+        cache_report_health_json(b, src, s->last_ok_ms);
+        buf_puts(b, ",\"summary\":");
         cache_report_summary_json(b, s);
         buf_puts(b, "}\n");
         return;
@@ -495,8 +534,10 @@ static void status_sum_print(const struct cache_report_sum *s, bool json, struct
     printf("%zu models: %zu warm, %zu warming, %zu cold, %zu failed; %" PRIu64 " rows; %s\n",
            s->models, s->by_state[CACHE_WARM], s->by_state[CACHE_WARMING], s->by_state[CACHE_COLD],
            s->failed, s->rows,
-           s->not_ready ? "NOT READY: a model needed by a collector (*) is not warm or failed"
+           s->not_ready ? "NOT READY: a model needed by a collector (*) is not warm, or did not "
+                          "match the source within max_staleness_s"
                         : "ready");
+    source_text(src, s->last_ok_ms);
 }
 
 struct flag_st {
@@ -517,14 +558,18 @@ static const struct cmd_opts json_opts = {"", json_longs, 1, flag_json_opt};
 static int status_walk(struct ctl *c, struct cache_rd *rd, const bool *pick, bool json)
 {
     struct cache_report_sum sum = {0};
+    struct cache_report_clock k = report_clock(c);
+    struct cache_health src;
     struct buf b;
     buf_init(&b, 0);
     if (json)
         buf_puts(&b, "{\"models\":[");
     else
-        printf("%-28s %c %-7s %10s %-34s %8s %-34s %-6s %s\n", "MODEL", ' ', "STATE", "ROWS",
-               "CURSOR (LAST UPDATE#RECID)", "LAG", "LAST RUN (DURATION)", "RESULT", "ERROR");
-    int rc = EXIT_OK;
+        printf("%-28s %c %-7s %10s %-36s %8s %-10s %-34s %-6s %s\n", "MODEL", ' ', "STATE", "ROWS",
+               "CURSOR (LAST UPDATE#RECID; Z: UTC)", "LAG", "MATCHED", "LAST RUN (DURATION)",
+               "RESULT", "ERROR");
+    int rc = cache_health_get(rd, &src) < 0 ? (errorf(c, "cannot read the source record"), EXIT_ERR)
+                                            : EXIT_OK;
     for (size_t i = 0; i < c->schema->n_models && rc == EXIT_OK; i++) {
         const struct schema_model *mo = &c->schema->models[i];
         struct cache_meta m;
@@ -539,14 +584,14 @@ static int status_walk(struct ctl *c, struct cache_rd *rd, const bool *pick, boo
         if (json) {
             if (sum.models)
                 buf_putc(&b, ',');
-            cache_report_model_json(&b, mo, &m, c->needed[i]);
+            cache_report_model_json(&b, mo, &m, c->needed[i], &k);
         } else {
-            status_row_text(mo, &m, c->needed[i]);
+            status_row_text(mo, &m, c->needed[i], &k);
         }
-        cache_report_sum_add(&sum, &m, c->needed[i]);
+        cache_report_sum_add(&sum, &m, c->needed[i], &k);
     }
     if (rc == EXIT_OK) {
-        status_sum_print(&sum, json, &b);
+        status_sum_print(&sum, &src, json, &b);
         buf_write_stdout(&b);
         rc = sum.not_ready ? EXIT_ERR : EXIT_OK;
     }

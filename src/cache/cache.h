@@ -109,8 +109,23 @@ struct cache_meta {
     int64_t source_newest_ts;      /* newest last-update the source had at the last poll (100 ns ticks) */
     int64_t last_run_start_ms, last_run_end_ms;
     int64_t last_reconcile_ms;
+    /* End of the last pass that succeeded: the cache matched the source
+     * then. The poller refreshes it at least every minute while it can
+     * reach the source (idle polls included), so now minus it is the
+     * model's staleness. 0: never. */
+    int64_t last_ok_ms;
     int32_t last_status;           /* 0 ok, else a negative errno */
     char last_error[CACHE_ERROR_MAX];
+};
+
+/* The source database's health as the poller last found it (one record
+ * per store, written when it changes): what `cwcachectl status` and the
+ * server show. */
+struct cache_health {
+    bool known;                    /* false: no poller has recorded anything yet */
+    bool up;                       /* the last attempt reached the source */
+    int64_t since_ms;              /* when it went up or down (Unix ms) */
+    char error[CACHE_ERROR_MAX];   /* why it is down, in words; "" while up */
 };
 
 struct cache_run {
@@ -123,16 +138,33 @@ struct cache_run {
 
 #define CACHE_RUNS_KEPT 200        /* run history per model; oldest dropped */
 
+/* The health record; one never written reads as !known. */
+int cache_health_get(struct cache_rd *rd, struct cache_health *out) MUST_CHECK;
+
 /* ---- Status report (cwcachectl status --json, GET /status.json) ----------- */
 
-/* A model is ready when it is warm and its last run did not fail. */
-bool cache_meta_ready(const struct cache_meta *m);
+/* What a report is judged against: its time and the configuration's
+ * max_staleness_s. */
+struct cache_report_clock {
+    int64_t now_ms;
+    int64_t max_staleness_ms;
+};
+/* A model is ready when it is warm and matched the source at most
+ * max_staleness ago: it can serve correct data, whether or not the source
+ * is reachable right now. */
+bool cache_meta_ready(const struct cache_meta *m, const struct cache_report_clock *k);
+/* Seconds since the model last matched the source (never negative) into
+ * *out; false, *out untouched, when it never did. */
+bool cache_meta_staleness_s(const struct cache_meta *m, int64_t now_ms, double *out);
 /* Seconds the cursor is behind the source's newest last-update (never
  * negative) into *out; false, *out untouched, when either is unknown. */
 bool cache_meta_lag_s(const struct cache_meta *m, double *out);
 /* The last run's error text: "" after a success, else last_error or, when
  * that is empty, strerror of the status. Valid as long as m. */
 const char *cache_meta_error(const struct cache_meta *m);
+/* Whether the model's cursor column holds UTC (its SQL name ends in _UTC);
+ * otherwise it holds the source server's local time. */
+bool cache_cursor_utc(const struct schema_model *mo);
 /* Cursor ticks (100 ns since the epoch) floored to milliseconds. */
 int64_t cache_ticks_ms(int64_t ticks);
 
@@ -140,14 +172,24 @@ int64_t cache_ticks_ms(int64_t ticks);
 struct cache_report_sum {
     size_t models, by_state[3], failed, not_ready; /* not_ready: needed models only */
     uint64_t rows;
+    int64_t last_ok_ms;        /* newest last_ok_ms: the last successful poll */
 };
-void cache_report_sum_add(struct cache_report_sum *s, const struct cache_meta *m, bool needed);
+void cache_report_sum_add(struct cache_report_sum *s, const struct cache_meta *m, bool needed,
+                          const struct cache_report_clock *k);
+/* "ok", "failed", or NULL before the first run. */
+const char *cache_meta_status_name(const struct cache_meta *m);
 /* Appends one element of "models": {"model":...,"needed":...,"ready":...,
- * "state":...,"rows":...,"cursor":{"lastUpdate":...,"recId":...}|null,
- * "sourceNewest":...,"lagSeconds":...,"lastRunStart":...,"lastRunEnd":...,
- * "lastRunMs":...,"lastStatus":...,"lastError":...,"lastReconcile":...}. */
+ * "state":...,"rows":...,"cursor":{"column":...,"zone":"UTC"|"source local time",
+ * "lastUpdate":... (with Z only in UTC),"recId":...}|null,
+ * "sourceNewest":...,"lagSeconds":...,"lastSuccess":...,"stalenessSeconds":...,
+ * "lastRunStart":...,"lastRunEnd":...,"lastRunMs":...,"lastStatus":"ok"|"failed"|null,
+ * "lastError":...,"lastReconcile":...}. */
 void cache_report_model_json(struct buf *b, const struct schema_model *mo,
-                             const struct cache_meta *m, bool needed);
+                             const struct cache_meta *m, bool needed,
+                             const struct cache_report_clock *k);
+/* Appends the value of "source": {"state":"up"|"down"|"unknown","since":...,
+ * "lastSuccess":...,"error":...}; last_ok_ms is the summary's. */
+void cache_report_health_json(struct buf *b, const struct cache_health *s, int64_t last_ok_ms);
 /* Appends the value of "summary": {"models":...,"warm":...,"warming":...,
  * "cold":...,"failed":...,"notReady":...,"rows":...,"ready":...}. */
 void cache_report_summary_json(struct buf *b, const struct cache_report_sum *s);
@@ -157,6 +199,8 @@ void cache_report_summary_json(struct buf *b, const struct cache_report_sum *s);
 enum cache_put { CACHE_PUT_INSERTED, CACHE_PUT_UPDATED, CACHE_PUT_UNCHANGED };
 
 int cache_wtxn_begin(struct cache *c, struct cache_wtxn **out) MUST_CHECK;
+/* Records the source's state (the poller, when it changes). */
+int cache_health_put(struct cache_wtxn *w, const struct cache_health *s) MUST_CHECK;
 /* Commits and frees w. On failure nothing of w is applied. */
 int cache_wtxn_commit(struct cache_wtxn *w) MUST_CHECK;
 void cache_wtxn_abort(struct cache_wtxn *w); /* frees w; accepts NULL */

@@ -68,6 +68,7 @@
 #define CACHE_NEST_MAX 8         /* cached cursors per database: nesting of scan/children */
 #define CACHE_META_KEY_MODEL 0x01u
 #define CACHE_META_KEY_RUN 0x02u
+#define CACHE_META_KEY_HEALTH 0x03u /* the one source record (source.c) */
 
 /* Every database the cache uses gets a dense number: rows of model m in slot
  * s are db m*2+s, index of to-many relation t in slot s is db (n_models+t)*2+s. */
@@ -289,7 +290,7 @@ int cache_rd_init(struct cache_rd *rd, struct cache *c) MUST_CHECK;
 void cache_rd_fini(struct cache_rd *rd);
 
 /* ---- meta.c: versioned fixed-layout records ---------------------------------- */
-#define CACHE_META_VERSION 1u
+#define CACHE_META_VERSION 2u /* 1: before last_ok_ms; still read */
 #define CACHE_RUN_VERSION 1u
 void cache_meta_encode(const struct cache_meta *m, struct buf *out);
 int cache_meta_decode(struct slice in, struct cache_meta *m) MUST_CHECK;

@@ -10,7 +10,8 @@
 #include <errno.h>
 #include <stdio.h>
 
-#define META_FIXED 66u
+#define META_FIXED_V1 66u
+#define META_FIXED 74u
 #define RUN_FIXED 56u
 #define RUN_KIND_MAX 15u
 
@@ -41,6 +42,7 @@ void cache_meta_encode(const struct cache_meta *m, struct buf *out)
     put_be32(h + 60, (uint32_t)m->last_status);
     h[64] = (uint8_t)(elen >> 8);
     h[65] = (uint8_t)elen;
+    put_i64(h + 66, m->last_ok_ms);
     buf_append(out, h, sizeof h);
     buf_append(out, m->last_error, elen);
 }
@@ -48,10 +50,12 @@ void cache_meta_encode(const struct cache_meta *m, struct buf *out)
 int cache_meta_decode(struct slice in, struct cache_meta *m)
 {
     memset(m, 0, sizeof *m);
-    if (in.len < META_FIXED || in.p[0] != CACHE_META_VERSION || in.p[1] > CACHE_WARM || in.p[2] > 1)
+    size_t fixed = in.len && in.p[0] == 1 ? META_FIXED_V1 : META_FIXED;
+    if (in.len < fixed || (in.p[0] != 1 && in.p[0] != CACHE_META_VERSION) || in.p[1] > CACHE_WARM ||
+        in.p[2] > 1)
         return -EPROTO;
     size_t elen = (size_t)in.p[64] << 8 | in.p[65];
-    if (elen >= CACHE_ERROR_MAX || in.len != META_FIXED + elen)
+    if (elen >= CACHE_ERROR_MAX || in.len != fixed + elen)
         return -EPROTO;
     m->state = (enum cache_state)in.p[1];
     m->cursor.set = in.p[2];
@@ -63,7 +67,10 @@ int cache_meta_decode(struct slice in, struct cache_meta *m)
     m->last_run_end_ms = get_i64(in.p + 44);
     m->last_reconcile_ms = get_i64(in.p + 52);
     m->last_status = (int32_t)get_be32(in.p + 60);
-    memcpy(m->last_error, in.p + META_FIXED, elen);
+    /* Version 1 knew only the last run: a successful one is the last match. */
+    m->last_ok_ms = fixed == META_FIXED ? get_i64(in.p + 66)
+                    : m->last_status == 0 ? m->last_run_end_ms : 0;
+    memcpy(m->last_error, in.p + fixed, elen);
     return 0;
 }
 

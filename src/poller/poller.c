@@ -49,6 +49,7 @@ struct poller {
     struct log_repeat said;     /* keys: one per schema model, then the connection */
     uint32_t rand;
     bool warm_told;         /* on_warm was called */
+    struct poller_health health;
 };
 
 void poller_opts_tune(struct poller_opts *o, const struct conf *c)
@@ -129,7 +130,7 @@ static int connect_and_check(struct poller *p)
     char err[POLLER_CONN_ERR_MAX + 128];
     int rc = poller_conn_open(&p->conn, p->o.db, err, sizeof err);
     if (rc < 0) {
-        log_failure(p, NULL, err);
+        poller_health_down(&p->health, p->o.cache, err);
         return rc;
     }
     if (p->checked)
@@ -146,7 +147,7 @@ static int connect_and_check(struct poller *p)
         log_info(LOG_POLLER, "connected to %s:%u, database %s", p->o.db->host, p->o.db->port,
                  p->o.db->database);
     } else {
-        log_failure(p, NULL, err);
+        poller_health_down(&p->health, p->o.cache, err);
         poller_conn_close(&p->conn);
     }
     free(checked);
@@ -170,6 +171,7 @@ static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_s
                           int64_t now)
 {
     s->backoff_ms = 0;
+    poller_health_up(&p->health, p->o.cache);
     if (pass == POLLER_PASS_RECONCILE) {
         s->next_reconcile_ms = now + (int64_t)p->o.reconcile_s * 1000;
     } else {
@@ -205,7 +207,12 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
         *busy = true;
     return 0;
 fail:
-    log_failure(p, s->src.m, err);
+    /* A lost connection is the source's state (logged once by health.c);
+     * anything else is this model's own failure. */
+    if (conn_error(rc))
+        poller_health_down(&p->health, p->o.cache, err);
+    else
+        log_failure(p, s->src.m, err);
     poller_sync_record_error(s, &p->env, rc, err);
     s->pass = POLLER_PASS_NONE;
     s->next_poll_ms = poller_clock_mono_ms() + backoff_next(p, &s->backoff_ms);

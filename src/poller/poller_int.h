@@ -351,5 +351,16 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
                        size_t errlen) MUST_CHECK;
 
 int64_t poller_clock_now_ms(void);  /* wall clock, ms since the epoch */
+
+/* ---- health.c: the source's state, logged and recorded on change ---------- */
+enum poller_source_state { POLLER_SOURCE_UNKNOWN, POLLER_SOURCE_UP, POLLER_SOURCE_DOWN };
+struct poller_health {
+    enum poller_source_state state;
+    int64_t since_ms;           /* wall clock of the last change */
+};
+/* A connection or a query on it failed: error says why, in words. */
+void poller_health_down(struct poller_health *h, struct cache *c, const char *error);
+/* A pass completed. */
+void poller_health_up(struct poller_health *h, struct cache *c);
 int64_t poller_clock_mono_ms(void); /* monotonic ms */
 uint64_t poller_clock_mono_ns(void);

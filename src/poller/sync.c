@@ -351,6 +351,7 @@ static int finish_meta(struct poller_sync *s, struct cache_wtxn *w, const struct
         s->last_empty_run_ms = now;
     meta.last_run_start_ms = s->run.start_ms;
     meta.last_run_end_ms = now;
+    meta.last_ok_ms = now; /* at least every IDLE_RUN_EVERY_MS: staleness stays fine-grained */
     meta.last_status = 0;
     meta.last_error[0] = '\0';
     if (s->pass == POLLER_PASS_RECONCILE)

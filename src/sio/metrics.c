@@ -1,8 +1,10 @@
 /*
  * GET /metrics: the server's figures in the Prometheus text format (0.0.4).
  *
- * Per model (from the cache's meta, read on the loop thread): rows, state,
- * readiness, cursor lag, last run duration, result and time. Per collector:
+ * The source (the poller's record in the cache): up or not, and the last
+ * successful poll. Per model (from the cache's meta, read on the loop
+ * thread): rows, state, readiness, staleness, cursor lag, last run
+ * duration, result and time. Per collector:
  * requests, errors and a latency histogram. Then connected clients, answer
  * reuse and the LMDB map use.
  *
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "json.h"
 
 /* Latency buckets in seconds: 1 ms (a cached answer) to 10 s (a large live query). */
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -104,6 +108,7 @@ struct model_row {
     const struct schema_model *m;
     struct cache_meta meta;
     bool needed;
+    const struct cache_report_clock *clock;
 };
 
 static void model_gauge(struct buf *b, const struct model_row *rows, size_t n, const char *name,
@@ -113,8 +118,11 @@ static void model_gauge(struct buf *b, const struct model_row *rows, size_t n, c
     for (size_t i = 0; i < n; i++) {
         bool ok = true;
         double v = val(&rows[i], &ok);
-        if (ok)
-            buf_printf(b, "%s{model=\"%s\"} %.17g\n", name, rows[i].m->name, v);
+        if (!ok)
+            continue;
+        buf_printf(b, "%s{model=\"%s\"} ", name, rows[i].m->name);
+        json_put_double(b, v); /* the shortest text that reads back as v: 0.005, not 0.0050...1 */
+        buf_putc(b, '\n');
     }
 }
 
@@ -131,7 +139,13 @@ static double v_needed(const struct model_row *r, bool *ok)
 static double v_ready(const struct model_row *r, bool *ok)
 {
     (void)ok;
-    return cache_meta_ready(&r->meta);
+    return cache_meta_ready(&r->meta, r->clock);
+}
+static double v_staleness(const struct model_row *r, bool *ok)
+{
+    double s = 0;
+    *ok = cache_meta_staleness_s(&r->meta, r->clock->now_ms, &s);
+    return s;
 }
 static double v_lag(const struct model_row *r, bool *ok)
 {
@@ -167,26 +181,53 @@ static void model_states(struct buf *b, const struct model_row *rows, size_t n)
                        rows[i].meta.state == (enum cache_state)st);
 }
 
+static void source_render(struct buf *b, const struct cache_health *src, int64_t last_ok_ms)
+{
+    help_type(b, "cwcache_source_up", "gauge",
+              "1 while the poller reaches the source database, 0 while it does not");
+    if (src->known)
+        buf_printf(b, "cwcache_source_up %d\n", src->up);
+    help_type(b, "cwcache_source_last_success_timestamp_seconds", "gauge",
+              "End of the last successful poll of any model, Unix time");
+    if (last_ok_ms) {
+        buf_puts(b, "cwcache_source_last_success_timestamp_seconds ");
+        json_put_double(b, (double)last_ok_ms / 1e3);
+        buf_putc(b, '\n');
+    }
+}
+
 static void models_render(struct sio *s, struct buf *b)
 {
     const struct schema *sc = s->o.schema;
     struct model_row *rows = xcalloc(sc->n_models ? sc->n_models : 1, sizeof *rows);
+    struct cache_report_clock clock = sio_probe_clock(s);
+    struct cache_health src = {0};
+    int64_t last_ok_ms = 0;
     bool read = s->rd && cache_rd_begin(s->rd) == 0;
+    if (read && cache_health_get(s->rd, &src) < 0)
+        src = (struct cache_health){0};
     for (size_t i = 0; i < sc->n_models; i++) {
         rows[i].m = &sc->models[i];
         rows[i].needed = s->models[i];
+        rows[i].clock = &clock;
         /* Without a readable store every model reads as cold and empty. */
         if (!read || cache_meta_get(s->rd, rows[i].m, &rows[i].meta) < 0)
             rows[i].meta = (struct cache_meta){.state = CACHE_COLD};
+        if (rows[i].meta.last_ok_ms > last_ok_ms)
+            last_ok_ms = rows[i].meta.last_ok_ms;
     }
     if (read)
         cache_rd_end(s->rd);
+    source_render(b, &src, last_ok_ms);
     size_t n = sc->n_models;
     model_gauge(b, rows, n, "cwcache_model_rows", "Rows of the model in the cache", v_rows);
     model_states(b, rows, n);
     model_gauge(b, rows, n, "cwcache_model_needed", "1 when a collector needs the model", v_needed);
-    model_gauge(b, rows, n, "cwcache_model_ready", "1 when warm and the last run succeeded",
-                v_ready);
+    model_gauge(b, rows, n, "cwcache_model_ready",
+                "1 when warm and matched the source at most max_staleness_s ago", v_ready);
+    model_gauge(b, rows, n, "cwcache_model_staleness_seconds",
+                "Seconds since the model last matched the source (its last successful poll)",
+                v_staleness);
     model_gauge(b, rows, n, "cwcache_model_cursor_lag_seconds",
                 "Source's newest last-update minus the cursor, at the last poll", v_lag);
     model_gauge(b, rows, n, "cwcache_model_last_run_duration_seconds",

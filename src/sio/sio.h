@@ -34,6 +34,7 @@ struct sio_opts {
     unsigned auth_delay_ms;        /* first delay after repeated PSK failures (250) */
     unsigned auth_delay_max_ms;    /* cap of the exponential delay (8000) */
     unsigned shutdown_timeout_ms;  /* bounded wait for in-flight acks on stop (5000) */
+    unsigned max_staleness_s;      /* readiness: a model matched the source at most this long ago */
 
     const struct schema *schema;
     const struct collector_set *collectors;

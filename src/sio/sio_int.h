@@ -410,6 +410,11 @@ int sio_upgrade_filter(struct sio *s, struct lws *wsi, struct sio_conn *c);
 /* probes.c: routes of http.c */
 int sio_probe_healthz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m);
 int sio_probe_readyz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m);
+/* The time and max_staleness that readiness is judged against (loop thread). */
+struct cache_report_clock sio_probe_clock(const struct sio *s);
+/* Whether every needed model can serve correct data (cache_meta_ready);
+ * else `why` holds the /readyz body {"ready":false,"notReady":{...}}. */
+bool sio_probe_ready(struct sio *s, struct buf *why);
 
 /* http.c: LWS_CALLBACK_HTTP; `path` is the request path without the query. */
 int sio_http_request(struct sio *s, struct lws *wsi, struct sio_conn *c, const char *path);

@@ -38,8 +38,10 @@ static const char page[] =
     "<h1>cwcache status</h1>\n"
     "<div id=\"meta\">loading&hellip;</div>\n"
     "<div id=\"summary\" class=\"stale\">waiting for the first answer</div>\n"
+    "<div id=\"source\"></div>\n"
     "<table><thead><tr><th>Model</th><th>Needed</th><th>State</th><th>Rows</th>"
-    "<th>Cursor (last update #RecID)</th><th>Lag</th><th>Last run</th><th>Duration</th>"
+    "<th>Cursor: last update (column, zone) #RecID</th><th>Lag</th><th>Matched source</th>"
+    "<th>Last run</th><th>Duration</th>"
     "<th>Result</th><th>Error</th></tr></thead><tbody id=\"rows\"></tbody></table>\n"
     "<script>\n"
     "'use strict';\n"
@@ -53,11 +55,18 @@ static const char page[] =
     "cell(tr,m.needed?'yes':'');const st=document.createElement('span');"
     "st.className='st '+m.state;st.textContent=m.state;cell(tr,'').appendChild(st);"
     "cell(tr,m.rows.toLocaleString('en'),'n');"
-    "cell(tr,m.cursor?m.cursor.lastUpdate+' #'+m.cursor.recId:'-');cell(tr,dur(m.lagSeconds),'n');"
+    "cell(tr,m.cursor?m.cursor.lastUpdate+' ('+m.cursor.column+', '+m.cursor.zone+') #'+"
+    "m.cursor.recId:'-');cell(tr,dur(m.lagSeconds),'n');"
+    "cell(tr,m.stalenessSeconds===null?'never':dur(m.stalenessSeconds)+' ago','n');"
     "cell(tr,m.lastRunEnd||'-');cell(tr,m.lastRunEnd?dur(m.lastRunMs/1000):'-','n');"
-    "cell(tr,m.lastRunEnd?(m.lastStatus===0?'ok':'failed'):'-');cell(tr,m.lastError||'','err');"
+    "cell(tr,m.lastStatus||'-');cell(tr,m.lastError||'','err');"
     "return tr;}\n"
-    "function show(d){const s=d.summary,el=document.getElementById('summary');"
+    "function source(s){const el=document.getElementById('source');"
+    "el.className=s.state==='down'?'bad':'';el.id='source';"
+    "el.textContent='Source: '+(s.state==='up'?'reachable':s.state==='down'?"
+    "'UNREACHABLE since '+s.since+': '+s.error:'not polled yet')+"
+    "'; last successful poll '+(s.lastSuccess||'never');}\n"
+    "function show(d){const s=d.summary,el=document.getElementById('summary');source(d.source);"
     "el.className=s.ready?'ok':'bad';"
     "el.textContent=(s.ready?'Ready':'NOT READY')+': '+s.models+' models, '+s.warm+' warm, '+"
     "s.warming+' warming, '+s.cold+' cold, '+s.failed+' failed; '+s.rows.toLocaleString('en')+' "
@@ -96,7 +105,8 @@ static unsigned refuse(struct sio *s, struct lws *wsi, struct buf *body, const c
         return 405;
     }
     if (!authorized(s, wsi)) {
-        buf_puts(body, "Unauthorized");
+        buf_puts(body, "Unauthorized: pass the PSK as the header x-psk: KEY or the query ?psk=KEY "
+                       "(in a browser: /status?psk=KEY)");
         return 401;
     }
     return 0;
@@ -114,25 +124,35 @@ unsigned sio_status_http(struct sio *s, struct lws *wsi, struct buf *body, const
 
 /* ---- status.json: `cwcachectl status --json` plus "server" ------------------ */
 
-/* Every model, as the status command lists them with no names given; a
- * meta record that cannot be read shows as cold rather than failing the page. */
+/* A meta record that cannot be read shows as cold rather than failing. */
+static void meta_or_cold(struct sio *s, bool read, size_t i, struct cache_meta *m)
+{
+    if (!read || cache_meta_get(s->rd, &s->o.schema->models[i], m) < 0)
+        *m = (struct cache_meta){.state = CACHE_COLD};
+}
+
+/* Every model, as the status command lists them with no names given. */
 static void models_json(struct sio *s, struct buf *b, struct cache_report_sum *sum)
 {
     const struct schema *sc = s->o.schema;
+    struct cache_report_clock k = sio_probe_clock(s);
+    struct cache_health src = {0};
     bool read = s->rd && cache_rd_begin(s->rd) == 0;
+    if (read && cache_health_get(s->rd, &src) < 0)
+        src = (struct cache_health){0};
     buf_puts(b, "{\"models\":[");
     for (size_t i = 0; i < sc->n_models; i++) {
         struct cache_meta m;
-        if (!read || cache_meta_get(s->rd, &sc->models[i], &m) < 0)
-            m = (struct cache_meta){.state = CACHE_COLD};
+        meta_or_cold(s, read, i, &m);
         if (i)
             buf_putc(b, ',');
-        cache_report_model_json(b, &sc->models[i], &m, s->models[i]);
-        cache_report_sum_add(sum, &m, s->models[i]);
+        cache_report_model_json(b, &sc->models[i], &m, s->models[i], &k);
+        cache_report_sum_add(sum, &m, s->models[i], &k);
     }
     if (read)
         cache_rd_end(s->rd);
-    buf_putc(b, ']');
+    buf_puts(b, "],\"source\":");
+    cache_report_health_json(b, &src, sum->last_ok_ms);
 }
 
 static void summary_json(struct sio *s, struct buf *b, const struct cache_report_sum *sum)

@@ -15,6 +15,7 @@ static struct cache_meta sample(void)
         .last_run_start_ms = 1709294400000LL,
         .last_run_end_ms = 1709294401000LL,
         .last_reconcile_ms = -1,
+        .last_ok_ms = 1709294300000LL,
         .last_status = -EIO,
     };
     strcpy(m.last_error, "login failed: ünïcödé \"quoted\"");
@@ -33,6 +34,7 @@ static void meta_eq(const struct cache_meta *a, const struct cache_meta *b)
     cr_assert_eq(a->last_run_start_ms, b->last_run_start_ms);
     cr_assert_eq(a->last_run_end_ms, b->last_run_end_ms);
     cr_assert_eq(a->last_reconcile_ms, b->last_reconcile_ms);
+    cr_assert_eq(a->last_ok_ms, b->last_ok_ms);
     cr_assert_eq(a->last_status, b->last_status);
     cr_assert_str_eq(a->last_error, b->last_error);
 }
@@ -79,12 +81,12 @@ Test(cache_meta, encoding_is_fixed_and_versioned)
     struct buf b;
     buf_init(&b, 0);
     cache_meta_encode(&in, &b);
-    cr_assert_eq(b.len, 66 + strlen(in.last_error));
+    cr_assert_eq(b.len, 74 + strlen(in.last_error));
     cr_assert_eq(buf_data(&b)[0], CACHE_META_VERSION);
     cr_assert_eq(cache_meta_decode(buf_slice(&b), &out), 0);
     meta_eq(&in, &out);
     cr_assert_eq(cache_meta_decode((struct slice){buf_data(&b), b.len - 1}, &out), -EPROTO);
-    buf_data(&b)[0] = 2;
+    buf_data(&b)[0] = 3;
     cr_assert_eq(cache_meta_decode(buf_slice(&b), &out), -EPROTO, "unknown version");
     buf_data(&b)[0] = CACHE_META_VERSION;
     buf_data(&b)[1] = 7;
@@ -109,4 +111,25 @@ Test(cache_meta, state_names)
     cr_assert_str_eq(cache_state_name(CACHE_COLD), "cold");
     cr_assert_str_eq(cache_state_name(CACHE_WARMING), "warming");
     cr_assert_str_eq(cache_state_name(CACHE_WARM), "warm");
+}
+
+/* A store written before last_ok_ms: the last successful run is the last match. */
+Test(cache_meta, version_1_records_still_read)
+{
+    struct cache_meta in = sample(), out;
+    struct buf b;
+    buf_init(&b, 0);
+    cache_meta_encode(&in, &b);
+    /* Version 1 is version 2 without the 8 bytes of last_ok_ms at 66. */
+    uint8_t *p = buf_data(&b);
+    memmove(p + 66, p + 74, b.len - 74);
+    b.len -= 8;
+    p[0] = 1;
+    cr_assert_eq(cache_meta_decode(buf_slice(&b), &out), 0);
+    cr_assert_str_eq(out.last_error, in.last_error);
+    cr_assert_eq(out.last_ok_ms, 0, "its last run failed: no known match");
+    p[60] = p[61] = p[62] = p[63] = 0; /* last_status 0 */
+    cr_assert_eq(cache_meta_decode(buf_slice(&b), &out), 0);
+    cr_assert_eq(out.last_ok_ms, in.last_run_end_ms);
+    buf_fini(&b);
 }

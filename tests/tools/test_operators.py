@@ -10,9 +10,16 @@ Cases:
            second server on the same data directory is refused, naming the
            lock; cwcachectl works outside the checkout with CWCACHE_CONFIG;
            Ctrl-C stops the demo
+  outage   the source stops while a warm server runs: one WARN naming the
+           cause, the source down in /status.json, `cwcachectl status` and
+           /metrics; /readyz and /status.json agree at every look, ready
+           until max_staleness_s passes, then 503 naming the stale models;
+           the source comes back: one INFO, ready again
 """
 import json
 import os
+import urllib.error
+import urllib.request
 import re
 import shutil
 import signal
@@ -22,6 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import tdslite_run as tds  # noqa: E402
 from tdslite_run import check, free_port  # noqa: E402
 
 READY_WAIT_S = 300  # a first start generates the data set and warms 46 models under ASan
@@ -127,7 +135,141 @@ def case_readme(root, build):
         demo.close()
 
 
-CASES = {"readme": case_readme}
+def http(url, headers=None):
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def metric(text, name):
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(m[1]) if m else None
+
+
+class Outage:
+    """A warm cwcache on tdslite; the source can be stopped and restarted on its port."""
+    PSK = "outage-psk"
+    MAX_STALENESS_S = 20
+
+    def __init__(self, root, build):
+        self.root, self.build = root, build
+        self.tmp = tempfile.mkdtemp(prefix="operators-outage-")
+        self.db = os.path.join(self.tmp, "source.db")
+        self.tdslite = os.path.join(build, "tools", "tdslite", "tdslite")
+        self.src, self.srv = None, None
+        self.src_port = free_port()
+        self.log_path = os.path.join(self.tmp, "server.log")
+
+    def source_start(self):
+        self.src, _ = tds.serve(self.tdslite, self.db, os.path.join(self.tmp, "ready"),
+                                port=self.src_port)
+
+    def source_stop(self):
+        self.src.kill()
+        self.src.wait()
+
+    def start(self):
+        r = subprocess.run([self.tdslite, "--db", self.db, "--generate", "40", "--schema",
+                            os.path.join(self.root, "schema")], capture_output=True, text=True,
+                           timeout=120)
+        check(r.returncode == 0, r.stderr)
+        self.source_start()
+        conf = os.path.join(self.tmp, "cwcache.conf")
+        with open(conf, "w") as f:
+            f.write(f'database_url = "{tds.url(self.src_port)}"\npsk = {self.PSK}\n'
+                    f"data_dir = {self.tmp}/data\nschema = {self.root}/schema\n"
+                    f"collectors = {self.root}/collectors\npoll_interval_ms = 200\n"
+                    f"max_staleness_s = {self.MAX_STALENESS_S}\n")
+        self.env = dict(os.environ, CWCACHE_CONFIG=conf)
+        for k in ("DATABASE_URL", "PSK", "PORT"):
+            self.env.pop(k, None)
+        port_file = os.path.join(self.tmp, "port")
+        self.log = open(self.log_path, "w")
+        self.srv = subprocess.Popen([os.path.join(self.build, "cwcache"), "--port", "0",
+                                     "--port-file", port_file], env=self.env, stdout=self.log,
+                                    stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{tds.wait_port_file(port_file, self.srv, 'cwcache')}"
+        self.wait(lambda: "ready: " in self.text(), READY_WAIT_S, "the ready line")
+
+    def text(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def wait(self, cond, secs, what):
+        deadline = time.time() + secs
+        while not cond():
+            check(self.srv.poll() is None, "cwcache exited:\n" + self.text())
+            check(time.time() < deadline, f"no {what} within {secs} s:\n" + self.text())
+            time.sleep(0.2)
+
+    def look(self):
+        """/readyz, /status.json and /metrics at one moment; they must agree."""
+        code, ready = http(self.base + "/readyz")
+        _, status = http(self.base + "/status.json", {"x-psk": self.PSK})
+        _, metrics = http(self.base + "/metrics")
+        st = json.loads(status)
+        check((code == 200) == st["summary"]["ready"],
+              f"/readyz {code} {ready} disagrees with /status.json {st['summary']}")
+        return code, json.loads(ready), st, metrics
+
+    def ctl_status(self):
+        return subprocess.run([os.path.join(self.build, "tools", "cwcachectl"), "status"],
+                              env=self.env, capture_output=True, text=True, timeout=60)
+
+    def close(self):
+        for p in (self.srv, self.src):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def case_outage(root, build):
+    o = Outage(root, build)
+    try:
+        o.start()
+        code, _, st, metrics = o.look()
+        check(code == 200 and st["source"]["state"] == "up", f"before: {code} {st['source']}")
+        check(metric(metrics, "cwcache_source_up") == 1, "cwcache_source_up before")
+        check(metric(metrics, "cwcache_source_last_success_timestamp_seconds") > time.time() - 60,
+              "last success before")
+
+        o.source_stop()
+        o.wait(lambda: o.look()[2]["source"]["state"] == "down", 120, "source down")
+        code, _, st, metrics = o.look()
+        check(st["source"]["error"] and st["source"]["since"], f"down without words: {st['source']}")
+        check(metric(metrics, "cwcache_source_up") == 0, "cwcache_source_up while down")
+        check(re.search(r'cwcache_model_staleness_seconds\{model="Company"\} [0-9.]+', metrics),
+              "staleness per model")
+        r = o.ctl_status()
+        check("source: UNREACHABLE since" in r.stdout, f"cwcachectl status: {r.stdout}")
+        # Ready while the cache is younger than max_staleness_s, then not.
+        o.wait(lambda: o.look()[0] == 503, o.MAX_STALENESS_S + 120, "503 after max_staleness_s")
+        code, ready, st, metrics = o.look()
+        check(any(str(v).startswith("stale: matched the source") for v in ready["notReady"].values()),
+              f"/readyz names no stale model: {ready}")
+        check(not st["summary"]["ready"], "status.json ready while stale")
+        warns = re.findall(r"WARN poller: source unreachable: (.*)", o.text())
+        check(len(warns) == 1 and warns[0].strip(), f"WARNs for the outage: {warns}\n{o.text()}")
+
+        o.source_start()
+        o.wait(lambda: o.look()[0] == 200, 180, "ready after the source came back")
+        code, _, st, metrics = o.look()
+        check(st["source"]["state"] == "up" and metric(metrics, "cwcache_source_up") == 1,
+              f"source after the restart: {st['source']}")
+        infos = re.findall(r"INFO poller: source reachable again", o.text())
+        check(len(infos) == 1, f"INFOs for the recovery: {infos}\n{o.text()}")
+        r = o.ctl_status()
+        check(r.returncode == 0 and "source: reachable since" in r.stdout, r.stdout + r.stderr)
+        print(o.text())
+    finally:
+        o.close()
+
+
+CASES = {"readme": case_readme, "outage": case_outage}
 
 
 def main():

@@ -200,7 +200,7 @@ def case_commands(env):
         n = env.sql(f'SELECT COUNT(*) FROM "{table}"')[0][0]
         check(m["state"] == "warm" and m["rows"] == n,
               f"{m['model']}: state {m['state']} rows {m['rows']}, source {n}")
-        check(m["lastStatus"] == 0 and m["lastRunEnd"], f"{m['model']}: last run {m}")
+        check(m["lastStatus"] == "ok" and m["lastRunEnd"], f"{m['model']}: last run {m}")
     company = next(m for m in st["models"] if m["model"] == "Company")
     check(company["cursor"] and re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",
                                          company["cursor"]["lastUpdate"]),

@@ -513,7 +513,8 @@ static void source_text(const struct cache_health *s, int64_t last_ok_ms)
     if (last_ok_ms)
         fmt_time_ms(last, sizeof last, last_ok_ms);
     if (!s->known)
-        printf("source: not polled yet; last successful poll %s\n", last);
+        printf("source: state unknown (no server's poller has run); last successful poll %s\n",
+               last);
     else if (s->up)
         printf("source: reachable since %s; last successful poll %s\n", since, last);
     else

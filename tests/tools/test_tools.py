@@ -208,8 +208,8 @@ def case_commands(env):
     check(company["lagSeconds"] is not None and company["lagSeconds"] >= 0, f"lag: {company}")
     r = env.ok("status")
     lines = r.stdout.splitlines()
-    check(lines[0].startswith("MODEL") and re.search(r"^\d+ models: .* ready$", lines[-1]),
-          f"status text: {r.stdout}")
+    check(lines[0].startswith("MODEL") and re.search(r"^\d+ models: .* ready$", lines[-2])
+          and lines[-1].startswith("source: "), f"status text: {r.stdout}")
     check(any(re.match(r"Company\s+\*\s+warm\s+%d\s" % n_company, l) for l in lines),
           f"no Company line: {r.stdout}")
     status_json(env, "Company", code=0)

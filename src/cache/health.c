@@ -26,7 +26,7 @@ int cache_health_put(struct cache_wtxn *w, const struct cache_health *s)
     buf_append(&w->enc, h, sizeof h);
     buf_append(&w->enc, s->error, elen);
     MDB_val key = {sizeof source_key, (void *)source_key}, val = {w->enc.len, buf_data(&w->enc)};
-    return cache_err_from_mdb(mdb_put(w->txn, w->c->meta, &key, &val, 0));
+    return cache_lmdb_put(w->txn, w->c->meta, &key, &val, 0);
 }
 
 int cache_health_get(struct cache_rd *rd, struct cache_health *out)
@@ -35,7 +35,7 @@ int cache_health_get(struct cache_rd *rd, struct cache_health *out)
     if (!rd->active)
         return -EINVAL;
     MDB_val key = {sizeof source_key, (void *)source_key}, val;
-    int rc = cache_err_from_mdb(mdb_get(rd->txn, rd->c->meta, &key, &val));
+    int rc = cache_lmdb_get(rd->txn, rd->c->meta, &key, &val);
     if (rc == -ENOENT)
         return 0;
     if (rc < 0)

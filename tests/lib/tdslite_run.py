@@ -67,3 +67,19 @@ def url(port, extra=""):
     """DATABASE_URL for tdslite on port; extra is appended (";key=value...")."""
     return (f"sqlserver://127.0.0.1:{port};database={DATABASE};user={USER};"
             f"password={PASSWORD};encrypt=false;trustServerCertificate=true{extra}")
+
+
+def run_case(doc, cases, env_class, nargs):
+    """The main() of a test script run as `SCRIPT CASE ARG...` (nargs ARGs):
+    runs cases[CASE] on env_class(*ARGS), closed afterwards, and prints "ok";
+    prints doc and exits 2 on a wrong command line."""
+    if len(sys.argv) != nargs + 2 or sys.argv[1] not in cases:
+        print(doc, "cases:", ", ".join(cases), file=sys.stderr)
+        return 2
+    env = env_class(*sys.argv[2:])
+    try:
+        cases[sys.argv[1]](env)
+    finally:
+        env.close()
+    print("ok")
+    return 0

@@ -340,18 +340,5 @@ def case_types(env):
 CASES = {n[5:]: f for n, f in list(globals().items()) if n.startswith("case_")}
 
 
-def main():
-    if len(sys.argv) != 6 or sys.argv[1] not in CASES:
-        print(__doc__, "cases:", ", ".join(CASES), file=sys.stderr)
-        return 2
-    env = Env(*sys.argv[2:])
-    try:
-        CASES[sys.argv[1]](env)
-    finally:
-        env.close()
-    print("ok")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tds.run_case(__doc__, CASES, Env, 4))

@@ -334,7 +334,8 @@ def case_disk_full(env):
     check(env.http("/healthz") == 200, "healthz with the disk full")
     ack, _ = env.fetch("fetchProductCategories")
     check(ack["success"] and ack["data"], f"fetchProductCategories with the disk full: {ack}")
-    run(["mount", "-o", "remount,size=256m", env.data], 20)
+    # The full form: in a user namespace util-linux cannot look the mount up.
+    run(["mount", "-t", "tmpfs", "-o", "remount,size=256m", "tmpfs", env.data], 20)
     wait_for(lambda: env.http("/readyz") == 200, 100, "not ready after the disk was enlarged",
              env)
     print(env.verify_eventually(30))

@@ -13,6 +13,7 @@ pkgs=(
   libwebsockets-evlib-ev libev-dev # the epoll loop lws runs on (src/sio/loop.c)
   libxxhash-dev libjansson-dev
   libsqlite3-dev                   # the TDS test server's backend (the demo database)
+  libssl-dev                       # the TDS test server's TLS (tools/tdslite/tls.c)
 )
 # What the tests add (`deps.sh --test`): the heavy ones (Chromium) stay off
 # a machine that only runs the product.

@@ -2,6 +2,7 @@
 # Real-client tests of tdslite. Usage:
 #   run_tdslite_tests.sh dblib TDSLITE DBLIB_TYPES
 #   run_tdslite_tests.sh tsql TDSLITE
+#   run_tdslite_tests.sh tls TDSLITE
 #   run_tdslite_tests.sh generate TDSLITE SCHEMA_DIR
 set -euo pipefail
 mode=$1 tdslite=$2
@@ -84,6 +85,38 @@ PY
   wait "$srv" || fail "tdslite exited with $? on SIGTERM"
   srv=""
   ;;
+tls)
+  "$(dirname "$0")/../lib/make_certs.sh" "$dir"
+  tsql_as() { # tsql_as ENCRYPTION [CA]: one query through a freetds.conf section
+    { printf '[s]\n\thost = 127.0.0.1\n\tport = %s\n\ttds version = 7.4\n' "$port"
+      printf '\tencryption = %s\n' "$1"
+      [ -z "${2:-}" ] || printf '\tca file = %s\n' "$2"; } >"$dir/freetds.conf"
+    printf 'SELECT 40 + 2\ngo\n' | FREETDSCONF="$dir/freetds.conf" tsql -S s -U sa -P tdslite 2>&1 || true
+  }
+  # Force Encryption (the default with a certificate): every session is TLS
+  start "$dir/t.db" --tls-cert "$dir/server.pem" --tls-key "$dir/server.key"
+  grep -qx 42 <<<"$(tsql_as require "$dir/ca.pem")" || fail "require with the right CA"
+  grep -qx 42 <<<"$(tsql_as request)" || fail "request: TLS without verification"
+  grep -qx 42 <<<"$(tsql_as require "$dir/other-ca.pem")" && fail "a certificate of another CA was accepted"
+  grep -qx 42 <<<"$(tsql_as off)" && fail "a client without TLS got an answer from a forcing server"
+  grep -q "client cannot encrypt; this server requires TLS" "$dir/server.log" || fail "no log line"
+  [ "$(grep -c "for the whole session" "$dir/server.log")" -ge 2 ] || fail "sessions not reported as TLS"
+  grep -q "for the login packet only" "$dir/server.log" && fail "login-only TLS while forcing"
+  kill -TERM "$srv"; wait "$srv" || fail "tdslite exited with $? on SIGTERM"; srv=""
+  # without Force Encryption: ENCRYPT_OFF clients encrypt the login only, ON the whole session
+  : >"$dir/server.log"
+  start "$dir/t.db" --tls-cert "$dir/server.pem" --tls-key "$dir/server.key" --tls-login-only
+  grep -qx 42 <<<"$(tsql_as request)" || fail "login-only TLS"
+  grep -q "for the login packet only" "$dir/server.log" || fail "ENCRYPT_OFF did not give login-only TLS"
+  grep -qx 42 <<<"$(tsql_as require)" || fail "require on a login-only server"
+  grep -q "for the whole session" "$dir/server.log" || fail "ENCRYPT_ON did not give a TLS session"
+  grep -qx 42 <<<"$(tsql_as off)" || fail "a client without TLS on a server that does not force it"
+  # bad options are usage errors
+  set +e
+  "$tdslite" --db "$dir/t.db" --tls-cert "$dir/server.pem" >/dev/null 2>&1; rc=$?
+  set -e
+  [ "$rc" = 2 ] || fail "--tls-cert without --tls-key exited $rc"
+  ;;
 generate)
   schema=$3
   t0=$(date +%s%N)
@@ -118,6 +151,6 @@ generate)
   [ "$(sqlite3 "$dir/a.db" 'SELECT count(*) FROM Company')" -ge 300 ] || fail "companies were deleted"
   ;;
 *)
-  echo "usage: $0 dblib|tsql|generate ..." >&2; exit 2 ;;
+  echo "usage: $0 dblib|tsql|tls|generate ..." >&2; exit 2 ;;
 esac
 echo "tdslite $mode: ok"

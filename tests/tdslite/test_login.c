@@ -15,6 +15,24 @@ Test(tdslite_login, prelogin_reports_the_clients_encryption_wish)
     cr_assert_eq(enc, 3);
 }
 
+Test(tdslite_login, prelogin_answers_encryption_as_sql_server_does)
+{
+    enum { OFF = TDS_ENCRYPT_OFF, ON = TDS_ENCRYPT_ON, NOT_SUP = TDS_ENCRYPT_NOT_SUP,
+           REQ = TDS_ENCRYPT_REQ };
+    /* MS-TDS 2.2.6.5: rows are the client's value; columns no TLS, TLS forced, TLS offered */
+    static const uint8_t want[4][3] = {
+        [OFF] = {NOT_SUP, REQ, OFF},
+        [ON] = {NOT_SUP, ON, ON},
+        [NOT_SUP] = {NOT_SUP, REQ, NOT_SUP},
+        [REQ] = {NOT_SUP, ON, ON},
+    };
+    for (uint8_t client = 0; client < 4; client++) {
+        cr_assert_eq(tds_prelogin_answer(false, false, client), want[client][0], "%u", client);
+        cr_assert_eq(tds_prelogin_answer(true, true, client), want[client][1], "%u", client);
+        cr_assert_eq(tds_prelogin_answer(true, false, client), want[client][2], "%u", client);
+    }
+}
+
 Test(tdslite_login, malformed_prelogin_is_rejected)
 {
     uint8_t enc;

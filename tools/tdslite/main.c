@@ -31,6 +31,11 @@ static const char usage[] =
     "  --password PW        password clients must use (default tdslite)\n"
     "  --database NAME      database name reported to clients (default cwwebapp_demo)\n"
     "  --churn RATE         while serving, apply RATE changes per second to the data\n"
+    "  --tls-cert PEM       offer TLS with this certificate (chain); with --tls-key, every\n"
+    "                       session is encrypted, as SQL Server with Force Encryption\n"
+    "  --tls-key PEM        the certificate's private key\n"
+    "  --tls-login-only     as SQL Server without Force Encryption: a client that does not\n"
+    "                       ask for encryption gets TLS for its login packet only\n"
     "  --log-level LEVEL    error, warn, info (default) or debug (one line per connection\n"
     "                       and per statement)\n"
     "\n"
@@ -69,7 +74,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out
 
 enum {
     O_DB = 256, O_LISTEN, O_PORT, O_READY, O_USER, O_PASSWORD, O_DATABASE, O_CHURN, O_LOG,
-    O_GENERATE, O_SCHEMA, O_SEED, O_CHURN_ONCE, O_SERVE,
+    O_GENERATE, O_SCHEMA, O_SEED, O_CHURN_ONCE, O_SERVE, O_TLS_CERT, O_TLS_KEY, O_TLS_LOGIN_ONLY,
 };
 
 static const struct option longopts[] = {
@@ -87,6 +92,9 @@ static const struct option longopts[] = {
     {"seed", required_argument, NULL, O_SEED},
     {"churn-once", required_argument, NULL, O_CHURN_ONCE},
     {"serve", no_argument, NULL, O_SERVE},
+    {"tls-cert", required_argument, NULL, O_TLS_CERT},
+    {"tls-key", required_argument, NULL, O_TLS_KEY},
+    {"tls-login-only", no_argument, NULL, O_TLS_LOGIN_ONLY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -103,6 +111,9 @@ static int opt_one(struct opts *o, int c, const char *arg)
     case O_DATABASE: o->srv.database = arg; return 0;
     case O_SCHEMA: o->schema = arg; return 0;
     case O_SERVE: o->serve = true; return 0;
+    case O_TLS_CERT: o->srv.tls_cert = arg; return 0;
+    case O_TLS_KEY: o->srv.tls_key = arg; return 0;
+    case O_TLS_LOGIN_ONLY: o->srv.tls_login_only = true; return 0;
     case O_PORT:
         if (parse_u64("--port", arg, 65535, &v) < 0)
             return -EINVAL;
@@ -155,16 +166,20 @@ static int db_prepare(const struct tds_server *srv)
     return rc;
 }
 
-static int serve(const struct opts *o)
+static int serve(struct opts *o)
 {
     if (db_prepare(&o->srv) < 0)
         return 1;
-    struct churn *ch = NULL;
-    if (o->srv.churn_rate > 0 &&
-        churn_start(&ch, o->srv.db_path, o->srv.churn_rate, o->srv.seed) < 0)
+    if (o->srv.tls_cert && tds_tls_new(&o->srv.tls, o->srv.tls_cert, o->srv.tls_key) < 0)
         return 1;
-    int rc = net_serve(&o->srv);
+    struct churn *ch = NULL;
+    int rc = 0;
+    if (o->srv.churn_rate > 0)
+        rc = churn_start(&ch, o->srv.db_path, o->srv.churn_rate, o->srv.seed);
+    if (rc == 0)
+        rc = net_serve(&o->srv);
     churn_stop(ch);
+    tds_tls_free(o->srv.tls);
     return rc < 0 ? 1 : 0;
 }
 
@@ -188,6 +203,11 @@ int main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "tdslite: unexpected argument '%s'\nTry 'tdslite --help'.\n", argv[optind]);
+        return 2;
+    }
+    if (!o.srv.tls_cert != !o.srv.tls_key || (o.srv.tls_login_only && !o.srv.tls_cert)) {
+        fprintf(stderr, "tdslite: --tls-cert and --tls-key go together (--tls-login-only needs "
+                        "both)\nTry 'tdslite --help'.\n");
         return 2;
     }
     if (net_signals_init() < 0)

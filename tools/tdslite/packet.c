@@ -66,6 +66,22 @@ uint64_t tds_rd_u64(struct tds_rd *r)
     return lo | (uint64_t)tds_rd_u32(r) << 32;
 }
 
+/* The socket, or the transport installed over it (TLS). */
+static ssize_t conn_recv(struct tds_conn *c, void *p, size_t n, bool block)
+{
+    if (c->io)
+        return c->io->read(c, p, n, block);
+    return recv(c->fd, p, n, block ? 0 : MSG_DONTWAIT);
+}
+
+static ssize_t conn_send(struct tds_conn *c, const void *p, size_t n)
+{
+    if (c->io)
+        return c->io->write(c, p, n);
+    /* MSG_NOSIGNAL: a vanished client must not kill the server with SIGPIPE. */
+    return send(c->fd, p, n, MSG_NOSIGNAL);
+}
+
 /* Makes at least n unread bytes available in c->in: 0, -ECONNRESET or -errno. */
 static int in_fill(struct tds_conn *c, size_t n)
 {
@@ -81,7 +97,7 @@ static int in_fill(struct tds_conn *c, size_t n)
         c->in = xrealloc(c->in, c->in_cap);
     }
     while (c->in_len < n) {
-        ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        ssize_t r = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len, true);
         if (r == 0)
             return -ECONNRESET;
         if (r < 0) {
@@ -159,8 +175,7 @@ static void out_write(struct tds_conn *c)
     const uint8_t *p = buf_data(&c->out);
     size_t n = c->out.len, off = 0;
     while (!c->broken && off < n) {
-        /* MSG_NOSIGNAL: a vanished client must not kill the server with SIGPIPE. */
-        ssize_t w = send(c->fd, p + off, n - off, MSG_NOSIGNAL);
+        ssize_t w = conn_send(c, p + off, n - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -217,11 +232,12 @@ void tds_attn_poll(struct tds_conn *c)
         return;
     if (c->in_len - c->in_off < TDS_HDR_LEN) {
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
+        bool ready = c->io && c->io->pending(c);
+        if (!ready && (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN)))
             return;
         if (c->in_off > 0 && c->in_off == c->in_len)
             c->in_off = c->in_len = 0;
-        ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+        ssize_t r = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len, false);
         if (r <= 0)
             return;
         c->in_len += (size_t)r;

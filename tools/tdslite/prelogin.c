@@ -1,8 +1,9 @@
 /*
- * PRELOGIN (MS-TDS 2.2.6.5): the first exchange of a connection. tdslite has
- * no TLS, so it always answers ENCRYPT_NOT_SUP: a client that asks for
- * encryption then gives up on its own (as MS-TDS prescribes), and one that
- * merely allows it continues in clear text, login packet included.
+ * PRELOGIN (MS-TDS 2.2.6.5): the first exchange of a connection, where
+ * client and server settle encryption. Without --tls-cert tdslite answers
+ * ENCRYPT_NOT_SUP: a client that requires encryption then gives up on its
+ * own (as MS-TDS prescribes), and one that merely allows it continues in
+ * clear text, login packet included.
  */
 #include "tdslite.h"
 
@@ -32,10 +33,21 @@ int tds_prelogin_parse(const uint8_t *p, size_t len, uint8_t *encrypt)
     }
 }
 
-int tds_prelogin_reply(struct tds_conn *c)
+enum tds_encrypt tds_prelogin_answer(bool tls, bool force, uint8_t client)
+{
+    if (!tls)
+        return TDS_ENCRYPT_NOT_SUP;
+    if (client == TDS_ENCRYPT_ON || client == TDS_ENCRYPT_REQ)
+        return TDS_ENCRYPT_ON;
+    if (force)
+        return TDS_ENCRYPT_REQ; /* a NOT_SUP client is then refused */
+    return client == TDS_ENCRYPT_OFF ? TDS_ENCRYPT_OFF : TDS_ENCRYPT_NOT_SUP;
+}
+
+int tds_prelogin_reply(struct tds_conn *c, enum tds_encrypt enc)
 {
     /* Five options: 5 * 5 header bytes + terminator, then their data. */
-    static const uint8_t msg[] = {
+    uint8_t msg[] = {
         OPT_VERSION,    0, 26, 0, 6, /* */
         OPT_ENCRYPTION, 0, 32, 0, 1, /* */
         OPT_INSTOPT,    0, 33, 0, 1, /* */
@@ -43,7 +55,7 @@ int tds_prelogin_reply(struct tds_conn *c)
         OPT_MARS,       0, 34, 0, 1, /* */
         OPT_TERMINATOR,
         16, 0, 0x07, 0xD0, 0, 0, /* version 16.0.2000, subbuild 0 */
-        2,                       /* ENCRYPT_NOT_SUP */
+        (uint8_t)enc,            /* ENCRYPTION */
         0,                       /* default instance */
         0,                       /* no MARS */
     };

@@ -1,6 +1,6 @@
 /*
- * One connection's request loop: PRELOGIN, LOGIN7, then SQL batches, RPCs
- * and ATTENTIONs until the client leaves. A malformed packet ends this
+ * One connection's request loop: PRELOGIN (and TLS when agreed), LOGIN7,
+ * then SQL batches, RPCs and ATTENTIONs until the client leaves. A malformed packet ends this
  * connection only (the caller closes the socket); the server goes on.
  */
 #include "session.h"
@@ -100,14 +100,33 @@ static int prelogin(struct tds_session *s)
     uint8_t enc;
     if (tds_prelogin_parse(buf_data(&s->conn.msg), s->conn.msg.len, &enc) < 0)
         return -EPROTO;
-    int rc = tds_prelogin_reply(&s->conn);
-    if (rc == 0 && (enc == 1 || enc == 3)) {
-        /* ENCRYPT_ON / ENCRYPT_REQ: the client insists on TLS, which tdslite lacks. */
-        log_warn(LOG_TDS, "spid %u: client requires encryption; tdslite has no TLS "
-                          "(use encrypt=false / encryption = off)", s->conn.spid);
+    const struct tds_server *srv = s->srv;
+    enum tds_encrypt answer = tds_prelogin_answer(srv->tls != NULL, !srv->tls_login_only, enc);
+    int rc = tds_prelogin_reply(&s->conn, answer);
+    if (rc < 0)
+        return rc;
+    if (answer == TDS_ENCRYPT_NOT_SUP) {
+        if (enc != TDS_ENCRYPT_ON && enc != TDS_ENCRYPT_REQ)
+            return 0;
+        /* The client insists on TLS, which this server does not offer. */
+        log_warn(LOG_TDS, "spid %u: client requires encryption; tdslite runs without TLS "
+                          "(start it with --tls-cert/--tls-key, or use encrypt=false / "
+                          "encryption = off)", s->conn.spid);
         return -EPROTONOSUPPORT;
     }
-    return rc;
+    if (enc == TDS_ENCRYPT_NOT_SUP) {
+        log_warn(LOG_TDS, "spid %u: client cannot encrypt; this server requires TLS",
+                 s->conn.spid);
+        return -EPROTONOSUPPORT;
+    }
+    if ((rc = tds_tls_start(&s->conn, srv->tls)) < 0)
+        return rc;
+    s->tls_login_only = answer == TDS_ENCRYPT_OFF;
+    char what[128];
+    log_info(LOG_TDS, "spid %u: TLS (%s) for %s", s->conn.spid,
+             tds_tls_describe(&s->conn, what, sizeof what),
+             s->tls_login_only ? "the login packet only" : "the whole session");
+    return 0;
 }
 
 /* Ends a request's reply: the held-back DONE goes out last, or DONE(ATTN) after a cancel. */
@@ -154,8 +173,12 @@ static int request(struct tds_session *s)
     if (!s->logged_in) {
         if (t == TDS_PKT_PRELOGIN)
             return prelogin(s);
-        if (t == TDS_PKT_LOGIN7)
+        if (t == TDS_PKT_LOGIN7) {
+            /* ENCRYPT_OFF on both sides: TLS ended with the LOGIN7 packet. */
+            if (s->tls_login_only)
+                tds_tls_stop(&s->conn);
             return login(s);
+        }
         return -EPROTO;
     }
     switch (t) {
@@ -203,6 +226,7 @@ void session_run(struct tds_session *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);
     s->db = NULL;
+    tds_tls_stop(&s->conn);
     buf_fini(&s->scratch);
     buf_fini(&s->row);
 }

@@ -32,6 +32,7 @@ struct tds_session {
     struct sqlite3 *db;
     char dbname[RW_NAME_MAX], user[RW_NAME_MAX];
     bool logged_in;
+    bool tls_login_only;      /* TLS ends after the LOGIN7 packet (ENCRYPT_OFF agreed) */
     struct buf scratch;       /* value encoding, reused for every cell */
     struct buf row;           /* one encoded row, sent whole */
     /* The DONE of the last statement is held back: only when the next one

@@ -5,6 +5,7 @@
  * Internal header shared by the files of tools/tdslite/ and their tests.
  * Layers, bottom up:
  *   packet.c   TDS packets <-> whole messages on a socket (struct tds_conn)
+ *   tls.c      TLS under the packets (OpenSSL): handshake inside PRELOGIN, then raw
  *   types.c    SQL Server types: declared-type parsing, wire encodings of values
  *   token.c    token stream writers (COLMETADATA, ROW, DONE, ERROR, ...)
  *   prelogin.c login.c   the connection handshake
@@ -19,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "buf.h"
 
@@ -46,8 +48,24 @@ enum tds_pkt_type {
 /* Upper bound of one request message: a client that announces more is dropped. */
 #define TDS_MSG_MAX (64u << 20)
 
+struct tds_conn;
+
+/* The transport under the packets when it is not the plain socket (tls.c
+ * installs one): calls shaped like recv()/send() on c->fd. */
+struct tds_io {
+    /* Bytes read, 0 at the end of the stream, -1 with errno (EAGAIN when
+     * !block and nothing is ready). */
+    ssize_t (*read)(struct tds_conn *c, void *p, size_t n, bool block);
+    /* Writes all n bytes: n, or -1 with errno. */
+    ssize_t (*write)(struct tds_conn *c, const void *p, size_t n);
+    /* Decrypted bytes wait inside the transport (the socket may look idle). */
+    bool (*pending)(const struct tds_conn *c);
+};
+
 struct tds_conn {
     int fd;
+    const struct tds_io *io; /* NULL: the plain socket */
+    void *io_state;          /* the transport's (tls.c: its SSL) */
     uint16_t spid;
     unsigned packet_size;   /* negotiated; bounds both directions */
     /* input: a read-ahead buffer and the message being reassembled */
@@ -276,10 +294,19 @@ struct tds_login {
     uint32_t tds_version;  /* as sent (little-endian value), e.g. 0x74000004 */
     uint32_t packet_size;
 };
+/* PRELOGIN ENCRYPTION values (MS-TDS 2.2.6.5). */
+enum tds_encrypt { TDS_ENCRYPT_OFF = 0, TDS_ENCRYPT_ON = 1, TDS_ENCRYPT_NOT_SUP = 2,
+                   TDS_ENCRYPT_REQ = 3 };
+/* What the server tells to where the client stands, as SQL Server does
+ * (MS-TDS 2.2.6.5's table): without TLS always NOT_SUP; with TLS and
+ * `force` (SQL Server's Force Encryption) the whole session is encrypted
+ * whatever the client sent; without `force` a client sending OFF gets OFF
+ * (TLS for the login packet only) and NOT_SUP gets none. */
+enum tds_encrypt tds_prelogin_answer(bool tls, bool force, uint8_t client);
 /* Parses a PRELOGIN payload: *encrypt gets the client's ENCRYPTION byte (0 if absent). */
 int tds_prelogin_parse(const uint8_t *p, size_t len, uint8_t *encrypt) MUST_CHECK;
-/* Writes our PRELOGIN answer (encryption NOT_SUP) as a whole message. */
-int tds_prelogin_reply(struct tds_conn *c) MUST_CHECK;
+/* Writes our PRELOGIN answer with ENCRYPTION enc as a whole message. */
+int tds_prelogin_reply(struct tds_conn *c, enum tds_encrypt enc) MUST_CHECK;
 int tds_login_parse(const uint8_t *p, size_t len, struct tds_login *out) MUST_CHECK;
 
 /* ---- server-wide options ---------------------------------------------------------------------- */
@@ -293,7 +320,27 @@ struct tds_server {
     const char *ready_file;
     double churn_rate;      /* changes per second while serving; 0 = off */
     uint64_t seed;
+    const char *tls_cert, *tls_key; /* PEM files: TLS offered when set */
+    bool tls_login_only;    /* like SQL Server without Force Encryption */
+    struct tds_tls *tls;    /* made from tls_cert/tls_key by main(); NULL: no TLS */
 };
+
+/* ---- tls.c ------------------------------------------------------------------------------------ */
+
+/* TLS as TDS 7.x carries it: after PRELOGIN the handshake travels inside
+ * PRELOGIN packets; then TLS records run straight over TCP, for the whole
+ * session or (ENCRYPT_OFF on both sides) for the LOGIN7 packet only. */
+struct tds_tls;
+/* Loads the certificate chain and key. -EINVAL with the reason logged. */
+int tds_tls_new(struct tds_tls **out, const char *cert, const char *key) MUST_CHECK;
+void tds_tls_free(struct tds_tls *t); /* accepts NULL */
+/* Runs the server side of the handshake on c (right after our PRELOGIN
+ * answer) and installs TLS as c's transport. -EPROTO on failure (logged). */
+int tds_tls_start(struct tds_conn *c, const struct tds_tls *t) MUST_CHECK;
+/* Back to the plain socket (after a login-only LOGIN7); frees the TLS state. */
+void tds_tls_stop(struct tds_conn *c);
+/* "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384" of c's TLS transport, for the log. */
+const char *tds_tls_describe(const struct tds_conn *c, char *out, size_t outlen);
 
 /* ---- catalog.c --------------------------------------------------------------------------------- */
 

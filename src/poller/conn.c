@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "poller/login.h"
 
 static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned lib_users;
@@ -108,47 +109,21 @@ void poller_conn_job_end(struct cache_rd *rd)
     cache_rd_free(rd);
 }
 
-static LOGINREC *login_new(const struct poller_db *db)
-{
-    LOGINREC *login = dblogin();
-    if (!login)
-        return NULL;
-    DBSETLUSER(login, db->user);
-    DBSETLPWD(login, db->password);
-    DBSETLAPP(login, db->app_name);
-    DBSETLCHARSET(login, "UTF-8");
-    DBSETLDBNAME(login, db->database);
-    DBSETLVERSION(login, DBVERSION_74);
-    /* The largest TDS packet: a keyset page of wide rows arrives in an eighth
-     * of the packets (and reads) of the 4 KiB default. */
-    DBSETLPACKET(login, 32767);
-    /* encrypt=true requires TLS; false turns it off. FreeTDS checks the
-     * certificate only when freetds.conf names a CA file, which is what
-     * trustServerCertificate=false asks operators to configure. */
-    DBSETLENCRYPT(login, db->encrypt ? TRUE : FALSE);
-    return login;
-}
-
 int poller_conn_open(struct poller_conn *c, const struct poller_db *db, char *err, size_t errlen)
 {
     poller_conn_close(c);
     c->err[0] = '\0';
-    LOGINREC *login = login_new(db);
-    if (!login) {
-        snprintf(err, errlen, "db-lib: cannot allocate a login record");
-        return -ENOMEM;
-    }
-    dbsetlogintime((int)db->login_timeout_s);
-    dbsettime((int)db->query_timeout_s);
-    char server[300];
-    snprintf(server, sizeof server, "%s:%u", db->host, db->port);
+    char why[256] = "";
+    DBPROCESS *dbp;
     tl_opening = c;
-    DBPROCESS *dbp = dbopen(login, server);
+    int rc = poller_login_open(&dbp, db, NULL, why, sizeof why);
     tl_opening = NULL;
-    dbloginfree(login);
-    if (!dbp) {
-        snprintf(err, errlen, "cannot connect to %s (database %s, user %s): %s", server,
-                 db->database, db->user, c->err[0] ? c->err : "login failed");
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot connect to %s:%u (database %s, user %s): %s%s", db->host,
+                 db->port, db->database, db->user, why[0] ? why : c->err[0] ? c->err : "login failed",
+                 db->encrypt && !why[0] ? " (encrypt=true: the server must offer TLS, and with "
+                                          "trustServerCertificate=false present a certificate "
+                                          "for this host that the CA file trusts)" : "");
         return -EIO;
     }
     dbsetuserdata(dbp, (BYTE *)c);

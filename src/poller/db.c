@@ -17,8 +17,8 @@
 #include <strings.h>
 
 enum dbkey {
-    K_DATABASE, K_USER, K_PASSWORD, K_ENCRYPT, K_TRUST, K_APP, K_LOGIN_TIMEOUT, K_QUERY_TIMEOUT,
-    K_IGNORED,
+    K_DATABASE, K_USER, K_PASSWORD, K_ENCRYPT, K_TRUST, K_CA, K_APP, K_LOGIN_TIMEOUT,
+    K_QUERY_TIMEOUT, K_IGNORED,
 };
 
 static const struct {
@@ -35,6 +35,7 @@ static const struct {
     {"pwd", K_PASSWORD},
     {"encrypt", K_ENCRYPT},
     {"trustServerCertificate", K_TRUST},
+    {"trustServerCertificateCA", K_CA},
     {"applicationName", K_APP},
     {"application name", K_APP},
     {"connectTimeout", K_LOGIN_TIMEOUT},
@@ -47,7 +48,6 @@ static const struct {
     {"schema", K_IGNORED},
     {"multiSubnetFailover", K_IGNORED},
     {"integratedSecurity", K_IGNORED},
-    {"trustServerCertificateCA", K_IGNORED},
 };
 
 static void fail(char *err, size_t errlen, const char *msg, unsigned param)
@@ -168,6 +168,7 @@ static int apply(struct poller_db *db, enum dbkey k, char *v, unsigned param, ch
     case K_USER: set_str(&db->user, v); return 0;
     case K_PASSWORD: set_str(&db->password, v); return 0;
     case K_APP: set_str(&db->app_name, v); return 0;
+    case K_CA: set_str(&db->ca_file, v); return 0;
     case K_ENCRYPT: rc = parse_bool(v, &db->encrypt); break;
     case K_TRUST: rc = parse_bool(v, &db->trust_server_certificate); break;
     case K_LOGIN_TIMEOUT: rc = parse_uint(v, 3600, &db->login_timeout_s); break;
@@ -206,7 +207,7 @@ static int parse_params(struct poller_db *db, const char *p, char *err, size_t e
         if (lookup_key(k, kn, &key) < 0) {
             fail(err, errlen,
                  "unknown key (known: database, user, password, encrypt, trustServerCertificate, "
-                 "applicationName, connectTimeout, socketTimeout)",
+                 "trustServerCertificateCA, applicationName, connectTimeout, socketTimeout)",
                  param);
             return -EINVAL;
         }
@@ -221,6 +222,36 @@ static int parse_params(struct poller_db *db, const char *p, char *err, size_t e
             return rc;
     }
     return 0;
+}
+
+/* A value FreeTDS's configuration file can carry: a line of its own there,
+ * where ';' and '#' start comments and long lines are cut. */
+static int check_conf_value(const char *v, const char *key, char *err, size_t errlen)
+{
+    for (const char *p = v; *p; p++)
+        if (*p == ';' || *p == '#' || (unsigned char)*p < 0x20) {
+            snprintf(err, errlen, "DATABASE_URL: %s: ';', '#' and control characters are not "
+                                  "supported", key);
+            return -EINVAL;
+        }
+    if (strlen(v) > 200) {
+        snprintf(err, errlen, "DATABASE_URL: %s: longer than 200 characters", key);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_tls(const struct poller_db *db, char *err, size_t errlen)
+{
+    if (db->ca_file && db->trust_server_certificate) {
+        fail(err, errlen, "trustServerCertificateCA names the CA to verify the server with; "
+                          "trustServerCertificate=true turns verification off: use one of them", 0);
+        return -EINVAL;
+    }
+    int rc = check_conf_value(db->host, "host", err, errlen);
+    if (rc == 0 && db->ca_file)
+        rc = check_conf_value(db->ca_file, "trustServerCertificateCA", err, errlen);
+    return rc;
 }
 
 int poller_db_parse(struct poller_db *out, const char *url, char *err, size_t errlen)
@@ -245,6 +276,8 @@ int poller_db_parse(struct poller_db *out, const char *url, char *err, size_t er
         fail(err, errlen, "missing user=", 0);
         rc = -EINVAL;
     }
+    if (rc == 0)
+        rc = check_tls(out, err, errlen);
     if (rc < 0) {
         poller_db_fini(out);
         return rc;
@@ -271,5 +304,6 @@ void poller_db_fini(struct poller_db *db)
         free(db->password);
     }
     free(db->app_name);
+    free(db->ca_file);
     *db = (struct poller_db){0};
 }

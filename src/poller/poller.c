@@ -15,8 +15,8 @@
  *
  * Errors: a failed batch commits nothing (the cursor stays, the batch is
  * replayed). A model whose data fails (conversion, missing column) backs
- * off alone; a failed connection (SQL error, disconnect, timeout from
- * dbsettime) is closed and reopened with exponential backoff and jitter.
+ * off alone; a failed connection (SQL error, disconnect, timeout, socketTimeout
+ * per wait) is closed and reopened with exponential backoff and jitter.
  */
 #include "poller/poller_int.h"
 

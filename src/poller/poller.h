@@ -24,6 +24,8 @@ struct poller_db {
     unsigned port;
     char *database, *user, *password;
     bool encrypt, trust_server_certificate;
+    char *ca_file;            /* trustServerCertificateCA: PEM CAs to verify the server with;
+                                 NULL: the system's trust store */
     char *app_name;           /* reported to sys.dm_exec_sessions */
     unsigned login_timeout_s;
     unsigned query_timeout_s;

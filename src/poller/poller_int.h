@@ -3,6 +3,7 @@
  * Internals of the poller module, shared by its files and its tests only
  * (STYLE R2). Nothing outside src/poller/ and tests/poller/ includes this.
  *
+ *   login.c    the one db-lib login (public: login.h), TLS settings as generated freetds.conf sections
  *   conn.c     one FreeTDS db-lib connection: login, error routing, sp_executesql RPCs, rows
  *   convert.c  db-lib wire values -> struct cache_value, and date/time <-> 100 ns ticks
  *   sql.c      the SELECT texts the poller sends (identifiers quoted, values always parameters)
@@ -37,6 +38,14 @@
 #define POLLER_TICKS_PER_MS (CACHE_TICKS_PER_S / 1000)
 #define POLLER_TICKS_PER_DAY (86400 * CACHE_TICKS_PER_S)
 #define POLLER_DAYS_1900_TO_1970 25567 /* db-lib dates count days from 1900-01-01 */
+
+/* ---- login.c ------------------------------------------------------------- */
+
+struct poller_login_timeouts;
+/* The freetds.conf settings of a connection to db (host, port, TDS 7.4,
+ * timeouts, encryption, CA file): the body of its generated section. */
+void poller_login_section(struct buf *b, const struct poller_db *db,
+                          const struct poller_login_timeouts *t);
 
 /* ---- conn.c -------------------------------------------------------------- */
 

@@ -30,13 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sybfront.h>
-#include <sybdb.h>
-
 #include "cache/cache.h"
 #include "collector.h"
 #include "log.h"
-#include "poller/poller.h"
+#include "poller/login.h"
 #include "schema.h"
 
 struct drv {
@@ -170,18 +167,12 @@ static int cmd_exec(struct drv *d)
     dbinit();
     dberrhandle(exec_err);
     dbmsghandle(exec_msg);
-    LOGINREC *l = dblogin();
-    DBSETLUSER(l, d->db.user);
-    DBSETLPWD(l, d->db.password);
-    DBSETLCHARSET(l, "UTF-8");
-    DBSETLDBNAME(l, d->db.database);
-    DBSETLVERSION(l, DBVERSION_74);
-    char server[256];
-    snprintf(server, sizeof server, "%s:%u", d->db.host, d->db.port);
-    DBPROCESS *p = dbopen(l, server);
-    dbloginfree(l);
-    if (!p)
+    DBPROCESS *p;
+    char err[256] = "";
+    if (poller_login_open(&p, &d->db, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "exec: cannot log in%s%s\n", err[0] ? ": " : "", err);
         return 1;
+    }
     struct buf b;
     buf_init(&b, 0);
     char line[65536];

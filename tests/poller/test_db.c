@@ -99,3 +99,21 @@ Test(poller_db, fini_accepts_null_and_zeroes)
     cr_assert_null(db.password);
     cr_assert_null(db.host);
 }
+
+Test(poller_db, a_ca_file_is_read_and_checked)
+{
+    struct poller_db db;
+    int rc = poller_db_parse(&db, "sqlserver://h;database=d;user=u;trustServerCertificateCA=/x/ca.pem",
+                             err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_str_eq(db.ca_file, "/x/ca.pem");
+    poller_db_fini(&db);
+    rc = poller_db_parse(&db, "sqlserver://h;database=d;user=u;trustServerCertificate=true;"
+                         "trustServerCertificateCA=/x/ca.pem", err, sizeof err);
+    cr_assert_eq(rc, -EINVAL);
+    cr_assert(strstr(err, "use one of them"), "%s", err);
+    rc = poller_db_parse(&db, "sqlserver://h;database=d;user=u;trustServerCertificateCA={/x/#ca}",
+                         err, sizeof err);
+    cr_assert_eq(rc, -EINVAL, "a '#' would start a comment in freetds.conf");
+    cr_assert(strstr(err, "trustServerCertificateCA"), "%s", err);
+}

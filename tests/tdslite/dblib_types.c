@@ -4,16 +4,20 @@
  * sp_executesql RPC parameters, a wrong password refused with 18456, and
  * keyset paging over thousands of equal timestamps returning every row once.
  *
- * usage: dblib_types HOST:PORT USER PASSWORD   (exit 0 = all checks passed)
+ * usage: dblib_types DATABASE_URL   (exit 0 = all checks passed)
+ *
+ * It logs in through the project's one db-lib login (poller/login.h), as
+ * the poller does.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sybdb.h>
-#include <sybfront.h>
+
+#include "poller/login.h"
 
 static int failures;
 static int last_msgno;
@@ -48,17 +52,14 @@ static int on_err(DBPROCESS *p, int sev, int dberr, int oserr, char *dberrstr, c
     return INT_CANCEL;
 }
 
-static DBPROCESS *connect_as(const char *server, const char *user, const char *pw)
+static DBPROCESS *connect_to(const struct poller_db *db)
 {
-    LOGINREC *l = dblogin();
-    DBSETLUSER(l, user);
-    DBSETLPWD(l, pw);
-    DBSETLAPP(l, "dblib_types");
-    DBSETLCHARSET(l, "UTF-8");
-    DBSETLVERSION(l, DBVERSION_74);
-    DBPROCESS *p = dbopen(l, server);
-    dbloginfree(l);
-    return p;
+    DBPROCESS *p;
+    char err[256] = "";
+    int rc = poller_login_open(&p, db, NULL, err, sizeof err);
+    if (rc < 0 && err[0]) /* db-lib's own reasons went to on_err/on_msg */
+        fprintf(stderr, "dblib_types: %s\n", err);
+    return rc < 0 ? NULL : p;
 }
 
 /* Reads whatever results are left; stops on FAIL too. */
@@ -394,18 +395,27 @@ static void check_cancel(DBPROCESS *p)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s HOST:PORT USER PASSWORD\n", argv[0]);
+    struct poller_db db;
+    char err[256];
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DATABASE_URL\n", argv[0]);
+        return 2;
+    }
+    if (poller_db_parse(&db, argv[1], err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
         return 2;
     }
     if (dbinit() == FAIL)
         return 1;
     dberrhandle(on_err);
     dbmsghandle(on_msg);
-    DBPROCESS *bad = connect_as(argv[1], argv[2], "wrong-password");
+    char wrong_password[] = "wrong-password";
+    struct poller_db wrong = db;
+    wrong.password = wrong_password;
+    DBPROCESS *bad = connect_to(&wrong);
     CHECK(bad == NULL, "a wrong password must fail");
     CHECK(last_msgno == 18456, "wrong password gives 18456, got %d (%s)", last_msgno, last_msg);
-    DBPROCESS *p = connect_as(argv[1], argv[2], argv[3]);
+    DBPROCESS *p = connect_to(&db);
     if (!p) {
         fprintf(stderr, "FAIL: cannot log in\n");
         return 1;
@@ -416,6 +426,7 @@ int main(int argc, char **argv)
     check_cancel(p);
     dbclose(p);
     dbexit();
+    poller_db_fini(&db);
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -36,7 +36,8 @@ expect() { # expect PATTERN OUTPUT
 case $mode in
 dblib)
   start "$dir/t.db"
-  "$3" "127.0.0.1:$port" sa tdslite || fail "db-lib checks"
+  "$3" "sqlserver://127.0.0.1:$port;database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false" \
+    || fail "db-lib checks"
   ;;
 tsql)
   start "$dir/t.db"

@@ -36,13 +36,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sybdb.h>
-#include <sybfront.h>
-
 #include "bench_util.h"
 #include "cache/cache.h"
 #include "log.h"
-#include "poller/poller.h"
+#include "poller/login.h"
 #include "schema.h"
 
 #define RUNS_MAX 32
@@ -174,24 +171,21 @@ static void stream_sql(const struct schema_model *m, char *sql, size_t n)
 /* Rows/s of the whole table streamed through db-lib (same packet size as the poller). */
 static double stream_baseline(const struct bench *b)
 {
-    char sql[8192], server[300];
+    char sql[8192];
     stream_sql(&b->schema->models[0], sql, sizeof sql);
-    snprintf(server, sizeof server, "%s:%u", b->db.host, b->db.port);
     /* The poller has released db-lib (its last user runs dbexit): our own init. */
     if (dbinit() == FAIL)
         return -1;
     dberrhandle(on_dberr);
-    LOGINREC *l = dblogin();
-    DBSETLUSER(l, b->db.user);
-    DBSETLPWD(l, b->db.password);
-    DBSETLCHARSET(l, "UTF-8");
-    DBSETLDBNAME(l, b->db.database);
-    DBSETLVERSION(l, DBVERSION_74);
-    DBSETLPACKET(l, 32767);
-    DBSETLENCRYPT(l, FALSE);
     double t0 = bench_now_s();
-    DBPROCESS *p = dbopen(l, server);
-    dbloginfree(l);
+    /* The poller's own login (same packet size, same encryption). */
+    DBPROCESS *p;
+    char err[256] = "";
+    if (poller_login_open(&p, &b->db, NULL, err, sizeof err) < 0) {
+        if (err[0])
+            fprintf(stderr, "bench_poller_ingest: %s\n", err);
+        p = NULL;
+    }
     long rows = -1;
     if (p && dbcmd(p, sql) == SUCCEED && dbsqlexec(p) == SUCCEED && dbresults(p) == SUCCEED) {
         int ncols = dbnumcols(p);

@@ -192,7 +192,7 @@ async function startSource(dir, companies) {
   execFileSync(TDSLITE, ["--db", db, "--generate", String(companies), "--schema", path.join(ROOT, "schema")], { stdio: "ignore" });
   const pf = path.join(dir, `tds-${companies}.port`);
   const p = start(TDSLITE, ["--db", db, "--port", "0", "--ready-file", pf, "--schema", path.join(ROOT, "schema"), "--log-level", "warn"], {}, dir, `tdslite-${companies}`);
-  return `sqlserver://127.0.0.1:${await portOf(pf, p, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite`;
+  return `sqlserver://127.0.0.1:${await portOf(pf, p, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
 }
 
 // name "cwcache": as shipped; "cw-norm": answer reuse off (--answer-cache-mb 0),

@@ -15,13 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sybdb.h>
-#include <sybfront.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "poller/login.h"
 
 #define RUNS_MAX 15
 
@@ -156,18 +155,20 @@ int main(int argc, char **argv)
     dbinit();
     dberrhandle(on_err);
     dbmsghandle(on_msg);
-    LOGINREC *l = dblogin();
-    DBSETLUSER(l, "sa");
-    DBSETLPWD(l, "tdslite");
-    DBSETLCHARSET(l, "UTF-8");
-    DBSETLVERSION(l, DBVERSION_74);
-    DBSETLPACKET(l, 32767); /* what a bulk reader asks for; tdslite honours it */
-    char server[64];
-    snprintf(server, sizeof server, "127.0.0.1:%d", port);
-    DBPROCESS *p = dbopen(l, server);
+    /* The poller's own login: 32 KiB packets (tdslite honours them), UTF-8, TDS 7.4. */
+    char url[160], err[256] = "";
+    snprintf(url, sizeof url,
+             "sqlserver://127.0.0.1:%d;database=cwwebapp_demo;user=sa;password=tdslite;"
+             "encrypt=false", port);
+    struct poller_db db = {0};
+    DBPROCESS *p = NULL;
     int rc = 1;
-    if (!p)
+    if (poller_db_parse(&db, url, err, sizeof err) < 0 ||
+        poller_login_open(&p, &db, NULL, err, sizeof err) < 0) {
+        if (err[0])
+            fprintf(stderr, "bench_tds_stream: %s\n", err);
         goto out;
+    }
     char fill[1024];
     snprintf(fill, sizeof fill,
              "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %ld) "
@@ -203,7 +204,7 @@ int main(int argc, char **argv)
 out:
     if (p)
         dbclose(p);
-    dbloginfree(l);
+    poller_db_fini(&db);
     dbexit();
     kill(srv, SIGTERM);
     waitpid(srv, NULL, 0);

@@ -14,13 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sybdb.h>
-#include <sybfront.h>
 
 #include "bench_util.h"
 #include "buf.h"
 #include "collector.h"
-#include "poller/poller.h"
+#include "poller/login.h"
 #include "schema.h"
 
 static int on_err(DBPROCESS *p, int sev, int dberr, int oserr, char *msg, char *osmsg)
@@ -39,19 +37,16 @@ static int on_msg(DBPROCESS *p, DBINT no, int st, int sev, char *msg, char *srv,
     return 0;
 }
 
+/* The poller's own login: the baseline reads through the same session settings. */
 static DBPROCESS *db_connect(const struct poller_db *db)
 {
-    char server[300];
-    LOGINREC *l = dblogin();
-    DBSETLUSER(l, db->user);
-    DBSETLPWD(l, db->password);
-    DBSETLAPP(l, "warm_read");
-    DBSETLCHARSET(l, "UTF-8");
-    DBSETLDBNAME(l, db->database);
-    snprintf(server, sizeof server, "%s:%u", db->host, db->port);
-    DBPROCESS *p = dbopen(l, server);
-    dbloginfree(l);
-    return p;
+    DBPROCESS *p;
+    char err[256] = "";
+    if (poller_login_open(&p, db, NULL, err, sizeof err) == 0)
+        return p;
+    if (err[0])
+        fprintf(stderr, "warm_read: %s\n", err);
+    return NULL;
 }
 
 /* SELECT every column of the model's table in key order; returns rows read or -1. */

@@ -23,8 +23,6 @@
 
 #include "log.h"
 
-#define LIVE_IN_MAX 300     /* keys per IN list */
-#define LIVE_STMT_MAX 3900  /* characters: keeps @stmt a plain nvarchar(4000) */
 
 struct poller_live {
     const struct poller_db *db;
@@ -279,44 +277,44 @@ struct wparam {
     json_t *j;
 };
 
-/* The collector's filter as SQL, where it translates exactly; *exact false
- * when some condition is left to the renderer (then no TOP either). */
-static size_t root_where(const struct cache_plan *p, struct buf *sql, struct poller_param *ps,
-                         struct wparam *wv, char (*names)[16], bool *exact)
+/* The collector's filter, where it translates exactly, as conditions and
+ * their values (wv[k] for conds[k]); *exact false when some condition is
+ * left to the renderer (then no TOP either). Returns the number of conditions. */
+static size_t root_where(const struct cache_plan *p, struct poller_sql_cond *conds,
+                         struct wparam *wv, bool *exact)
 {
-    size_t n = 0, conds = 0;
+    size_t n = 0;
     *exact = true;
     for (size_t i = 0; i < p->n_where; i++) {
         const struct cache_plan_where *w = &p->where[i];
         json_t *j = json_loadb((const char *)w->json.p, w->json.len, JSON_DECODE_ANY, NULL);
-        wv[i].j = j;
         if (!j || !(json_is_null(j) || json_is_boolean(j) || json_is_integer(j) || json_is_string(j))) {
+            json_decref(j);
             *exact = false;
             continue;
         }
-        buf_puts(sql, conds++ ? " AND " : " WHERE ");
-        poller_sql_ident(sql, w->field->column);
-        if (json_is_null(j)) {
-            buf_puts(sql, " IS NULL");
-            continue;
-        }
-        snprintf(names[n], sizeof names[n], "@w%u", (unsigned)(i % 100000u));
-        buf_printf(sql, " = %s", names[n]);
-        if (json_is_string(j)) {
-            /* SQL Server compares strings case-insensitively, the renderer by bytes. */
+        /* SQL Server compares strings case-insensitively, the renderer by bytes. */
+        if (json_is_string(j))
             *exact = false;
-            ps[n] = (struct poller_param){names[n], "nvarchar(4000)", SYBVARCHAR,
-                                          json_string_value(j), (int)json_string_length(j)};
-        } else if (json_is_boolean(j)) {
-            wv[i].b = json_is_true(j) ? 1 : 0;
-            ps[n] = (struct poller_param){names[n], "int", SYBINT4, &wv[i].b, -1};
-        } else {
-            wv[i].i = json_integer_value(j);
-            ps[n] = (struct poller_param){names[n], "bigint", SYBINT8, &wv[i].i, -1};
-        }
-        n++;
+        wv[n].j = j;
+        conds[n++] = (struct poller_sql_cond){w->field->column, json_is_null(j)};
     }
     return n;
+}
+
+/* The parameter bound to condition c (not IS NULL), from the JSON value in wv. */
+static struct poller_param where_param(const struct poller_sql_cond *c, struct wparam *wv)
+{
+    json_t *j = wv->j;
+    if (json_is_string(j))
+        return (struct poller_param){c->name, "nvarchar(4000)", SYBVARCHAR, json_string_value(j),
+                                     (int)json_string_length(j)};
+    if (json_is_boolean(j)) {
+        wv->b = json_is_true(j) ? 1 : 0;
+        return (struct poller_param){c->name, "int", SYBINT4, &wv->b, -1};
+    }
+    wv->i = json_integer_value(j);
+    return (struct poller_param){c->name, "bigint", SYBINT8, &wv->i, -1};
 }
 
 static int fetch_root(struct fetch *f, const struct cache_plan *p)
@@ -325,30 +323,22 @@ static int fetch_root(struct fetch *f, const struct cache_plan *p)
     size_t nw = p->n_where;
     struct poller_param *ps = xcalloc(nw + 1, sizeof *ps);
     struct wparam *wv = xcalloc(nw + 1, sizeof *wv);
-    char (*names)[16] = xcalloc(nw + 1, sizeof *names);
-    struct buf where;
-    buf_init(&where, 0);
+    struct poller_sql_cond *conds = xcalloc(nw + 1, sizeof *conds);
     bool exact;
-    size_t n = root_where(p, &where, ps, wv, names, &exact);
+    size_t nc = root_where(p, conds, wv, &exact);
     int32_t max = p->max_rows && p->max_rows <= INT32_MAX ? (int32_t)p->max_rows : 0;
-    buf_reset(&f->sql);
-    buf_puts(&f->sql, "SELECT ");
-    if (exact && max) {
-        buf_puts(&f->sql, "TOP (@max) ");
+    bool top = exact && max;
+    poller_sql_live_root(&f->sql, m, top, conds, nc);
+    size_t n = 0;
+    for (size_t k = 0; k < nc; k++)
+        if (!conds[k].is_null)
+            ps[n++] = where_param(&conds[k], &wv[k]);
+    if (top)
         ps[n++] = (struct poller_param){"@max", "int", SYBINT4, &max, -1};
-    }
-    poller_sql_columns(&f->sql, m);
-    buf_puts(&f->sql, " FROM ");
-    poller_sql_table(&f->sql, m);
-    buf_append(&f->sql, buf_data(&where), where.len);
-    buf_puts(&f->sql, " ORDER BY ");
-    poller_sql_ident(&f->sql, m->pk->column);
-    buf_putc(&f->sql, '\0');
     int rc = fetch_rows(f, m, ps, n, &f->st->root);
-    for (size_t i = 0; i < nw; i++)
-        json_decref(wv[i].j);
-    buf_fini(&where);
-    free(names);
+    for (size_t k = 0; k < nc; k++)
+        json_decref(wv[k].j);
+    free(conds);
     free(wv);
     free(ps);
     return rc;
@@ -385,33 +375,21 @@ static size_t child_keys(const struct lstore *st, const struct cache_plan_node *
     return w;
 }
 
-static void in_prefix(struct buf *b, const struct cache_plan_node *c)
+/* The column an included relation's rows are fetched by: the child's key
+ * (to-one) or its foreign key to the parent (to-many). */
+static const char *in_column(const struct cache_plan_node *c)
 {
-    const struct schema_model *t = c->model;
-    buf_reset(b);
-    buf_puts(b, "SELECT ");
-    poller_sql_columns(b, t);
-    buf_puts(b, " FROM ");
-    poller_sql_table(b, t);
-    buf_puts(b, " WHERE ");
-    poller_sql_ident(b, c->via->to_many ? c->via->fk->column : t->pk->column);
-    buf_puts(b, " IN (");
+    return c->via->to_many ? c->via->fk->column : c->model->pk->column;
 }
 
 static int fetch_in_chunk(struct fetch *f, const struct cache_plan_node *c, const int64_t *keys,
                           size_t n, struct lrows *node)
 {
-    struct poller_param ps[LIVE_IN_MAX];
-    char names[LIVE_IN_MAX][12];
-    in_prefix(&f->sql, c);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "@P%u", (unsigned)(i + 1) % 100000u);
-        buf_printf(&f->sql, "%s%s", i ? ", " : "", names[i]);
+    struct poller_param ps[POLLER_SQL_IN_MAX];
+    char names[POLLER_SQL_IN_MAX][POLLER_SQL_NAME_MAX];
+    poller_sql_live_in(&f->sql, c->model, in_column(c), n, names);
+    for (size_t i = 0; i < n; i++)
         ps[i] = (struct poller_param){names[i], "bigint", SYBINT8, &keys[i], -1};
-    }
-    buf_puts(&f->sql, ") ORDER BY ");
-    poller_sql_ident(&f->sql, c->model->pk->column);
-    buf_putc(&f->sql, '\0');
     return fetch_rows(f, c->model, ps, n, node);
 }
 
@@ -423,9 +401,7 @@ static int fetch_child(struct fetch *f, const struct cache_plan_node *parent,
 {
     int64_t *keys;
     size_t nk = child_keys(f->st, parent, rows, c->via, &keys);
-    in_prefix(&f->sql, c);
-    size_t room = f->sql.len + 40 < LIVE_STMT_MAX ? (LIVE_STMT_MAX - f->sql.len - 40) / 9 : 1;
-    size_t chunk = room < LIVE_IN_MAX ? (room ? room : 1) : LIVE_IN_MAX;
+    size_t chunk = poller_sql_live_in_max(c->model, in_column(c));
     struct lrows node = {0};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nk; i += chunk)

@@ -153,6 +153,27 @@ enum poller_sql_kind {
 };
 /* The statement text of kind k for m (NUL-terminated in b). */
 void poller_sql_build(struct buf *b, const struct schema_model *m, enum poller_sql_kind k);
+/* The live fallback's statements (live.c). Parameter names are made here
+ * and handed back, so the statement and its bound parameters agree. */
+#define POLLER_SQL_NAME_MAX 16
+#define POLLER_SQL_IN_MAX 300 /* keys per IN list */
+/* One condition of a collector's filter: column IS NULL, or column = @w<i>. */
+struct poller_sql_cond {
+    const char *column;
+    bool is_null;
+    char name[POLLER_SQL_NAME_MAX]; /* set by poller_sql_live_root(): "@w1", ... */
+};
+/* SELECT [TOP (@max)] cols FROM t [WHERE c1 AND ...] ORDER BY pk: the root
+ * rows of a live answer (top: bind the row limit as @max). */
+void poller_sql_live_root(struct buf *b, const struct schema_model *m, bool top,
+                          struct poller_sql_cond *conds, size_t n);
+/* SELECT cols FROM t WHERE [column] IN (@P1, ..., @Pn) ORDER BY pk: one
+ * chunk of an included relation; names[i] gets the i-th key's parameter. */
+void poller_sql_live_in(struct buf *b, const struct schema_model *m, const char *column, size_t n,
+                        char (*names)[POLLER_SQL_NAME_MAX]);
+/* Keys one IN statement on column of m may take (at most POLLER_SQL_IN_MAX):
+ * the statement stays within a plain nvarchar(4000). */
+size_t poller_sql_live_in_max(const struct schema_model *m, const char *column);
 /* SQL type name of the primary key parameter ("int" or "bigint") and its db-lib type. */
 const char *poller_sql_pk_decl(const struct schema_model *m);
 int poller_sql_pk_type(const struct schema_model *m);

@@ -103,3 +103,47 @@ Test(poller_sql, keyset_parameters_are_typed)
     poller_src_fini(&pm);
     schema_free(s);
 }
+
+Test(poller_sql, live_root_rows_with_the_collectors_filter)
+{
+    struct schema *s = load();
+    const struct schema_model *m = schema_model_find(s, "Company");
+    struct poller_sql_cond conds[] = {{"Company_Name", false}, {"We]ird", true}};
+    struct buf b;
+    buf_init(&b, 0);
+    poller_sql_live_root(&b, m, true, conds, 2);
+    cr_assert_str_eq((const char *)buf_data(&b),
+                     "SELECT TOP (@max) [Company_RecID], [Company_Name], [We]]ird], [Last_Update] "
+                     "FROM [dbo].[Company] WHERE [Company_Name] = @w1 AND [We]]ird] IS NULL "
+                     "ORDER BY [Company_RecID]");
+    cr_assert_str_eq(conds[0].name, "@w1", "the name the caller binds");
+    poller_sql_live_root(&b, m, false, NULL, 0);
+    cr_assert_str_eq((const char *)buf_data(&b),
+                     "SELECT [Company_RecID], [Company_Name], [We]]ird], [Last_Update] "
+                     "FROM [dbo].[Company] ORDER BY [Company_RecID]");
+    buf_fini(&b);
+    schema_free(s);
+}
+
+Test(poller_sql, live_relations_in_chunks_of_keys)
+{
+    struct schema *s = load();
+    const struct schema_model *m = schema_model_find(s, "BillingTerms");
+    char names[3][POLLER_SQL_NAME_MAX];
+    struct buf b;
+    buf_init(&b, 0);
+    poller_sql_live_in(&b, m, "Billing_Terms_RecID", 3, names);
+    cr_assert_str_eq((const char *)buf_data(&b),
+                     "SELECT [Billing_Terms_RecID], [Description] FROM [dbo].[Billing_Terms] "
+                     "WHERE [Billing_Terms_RecID] IN (@P1, @P2, @P3) ORDER BY [Billing_Terms_RecID]");
+    cr_assert_str_eq(names[2], "@P3");
+    /* A full chunk stays a plain nvarchar(4000) statement. */
+    size_t max = poller_sql_live_in_max(m, "Billing_Terms_RecID");
+    cr_assert_eq(max, POLLER_SQL_IN_MAX, "a narrow table takes the whole IN list");
+    char (*many)[POLLER_SQL_NAME_MAX] = calloc(max, sizeof *many);
+    poller_sql_live_in(&b, m, "Billing_Terms_RecID", max, many);
+    cr_assert_leq(b.len, 4000);
+    free(many);
+    buf_fini(&b);
+    schema_free(s);
+}

@@ -8,6 +8,11 @@
  * it. During dbopen() the DBPROCESS carries no user data yet, so the thread
  * that logs in names its connection in a thread-local first.
  *
+ * The first complaint of a call is its cause and is kept: db-lib follows a
+ * server error with its own "General SQL Server error: Check messages from
+ * the SQL Server" (SYBESMSG), which must not replace the server's words and
+ * number. OS errors (connection refused, reset) keep their text.
+ *
  * Every handler answer is INT_CANCEL: db-lib then fails the call in
  * progress (a timeout marks the connection dead), and the caller closes and
  * reconnects. INT_EXIT would end the whole process.
@@ -35,17 +40,15 @@ static struct poller_conn *owner(DBPROCESS *dbp)
 static int on_error(DBPROCESS *dbp, int severity, int dberr, int oserr, char *dberrstr,
                     char *oserrstr)
 {
-    (void)severity;
+    (void)severity, (void)dberr;
     struct poller_conn *c = owner(dbp);
-    if (c) {
-        if (oserr && oserrstr && *oserrstr)
-            snprintf(c->err, sizeof c->err, "%s (%s)", dberrstr ? dberrstr : "db-lib error",
-                     oserrstr);
-        else
-            snprintf(c->err, sizeof c->err, "%s", dberrstr ? dberrstr : "db-lib error");
-    }
+    const char *what = dberrstr ? dberrstr : "db-lib error";
+    /* db-lib passes oserr -1 or 0 ("Success") when the OS had nothing to say. */
+    if (c && !c->err[0] && oserr > 0 && oserrstr && *oserrstr)
+        snprintf(c->err, sizeof c->err, "%s (%s)", what, oserrstr);
+    else if (c && !c->err[0])
+        snprintf(c->err, sizeof c->err, "%s", what);
     /* SYBETIME included: a hung server must fail the call, never block. */
-    (void)dberr;
     return INT_CANCEL;
 }
 
@@ -57,7 +60,7 @@ static int on_message(DBPROCESS *dbp, DBINT msgno, int msgstate, int severity, c
     if (severity <= 10)
         return 0;
     struct poller_conn *c = owner(dbp);
-    if (c)
+    if (c && !c->err[0])
         snprintf(c->err, sizeof c->err, "SQL Server error %d (severity %d): %s", (int)msgno,
                  severity, msgtext ? msgtext : "");
     return 0;
@@ -151,8 +154,13 @@ bool poller_conn_is_open(const struct poller_conn *c)
 
 static int fail(struct poller_conn *c, const char *what)
 {
-    if (!c->err[0])
-        snprintf(c->err, sizeof c->err, "%s failed", what);
+    /* db-lib marks a connection the server closed between two calls dead
+     * without calling a handler: say so rather than "query failed". */
+    if (!c->err[0] && c->dbp && dbdead(c->dbp))
+        snprintf(c->err, sizeof c->err, "the connection to the source was closed (the server "
+                 "stopped or the network dropped it)");
+    else if (!c->err[0])
+        snprintf(c->err, sizeof c->err, "%s failed; db-lib gave no reason", what);
     if (c->dbp && !dbdead(c->dbp))
         dbcancel(c->dbp);
     return -EIO;

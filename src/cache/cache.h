@@ -379,6 +379,9 @@ int64_t cache_asof(const struct cache *c, const uint16_t *ids, size_t n);
  * the caller frees; NULL when none). -ESTALE when the log cannot tell: since
  * is older than the log's horizon or newer than rd's snapshot, or a model the
  * plan reads is not warm or was replaced wholesale after since. */
+/* The checks of cache_since_keys() without the walk: 0, or -ESTALE when the
+ * log cannot answer since. */
+int cache_since_check(struct cache_rd *rd, const struct cache_plan *p, uint64_t since) MUST_CHECK;
 int cache_since_keys(struct cache_rd *rd, const struct cache_plan *p, uint64_t since, uint64_t **keys,
                      size_t *n) MUST_CHECK;
 /* Of the root keys (sorted), renders the rows that exist and pass the plan's

@@ -16,6 +16,8 @@
  *                               another store are not ours (versions.c)
  *       "\0chlog"               be64 change log horizon: the log holds every change of
  *                               every transaction after it (changes.c)
+ *       "\0resets"              be64 per model (schema order): the last transaction that
+ *                               replaced the model wholesale (changes.c)
  *       [0x01][be16 model id]   struct cache_meta, versioned fixed layout (meta.c)
  *       [0x02][be16 model id][be64 seq]
  *                               struct cache_run; seq grows by one per run, the oldest
@@ -123,6 +125,7 @@ struct cache_wtxn {
     uint8_t *tail_known;
     uint8_t *changed;        /* per model: its data version moves at commit (versions.c) */
     struct buf chg;          /* changes noted for the log, written at commit (changes.c) */
+    bool reset_any;          /* a model was replaced: "\0resets" is rewritten */
 };
 
 /* ---- versions.c ------------------------------------------------------------ */
@@ -142,6 +145,8 @@ void cache_changes_reset(struct cache_wtxn *w, const struct schema_model *m);
 int cache_changes_commit(struct cache_wtxn *w) MUST_CHECK;
 /* The horizon in rd's snapshot: changes after it are all logged. */
 int cache_changes_horizon(struct cache_rd *rd, uint64_t *out) MUST_CHECK;
+/* The newest transaction that replaced any of the models ids wholesale (0: none). */
+int cache_changes_replaced(struct cache_rd *rd, const uint16_t *ids, size_t n, uint64_t *out) MUST_CHECK;
 /* id: model id, or n_models + to-many id; op CACHE_CHANGE_*. Non-zero stops the walk. */
 typedef int (*cache_change_cb)(void *arg, uint16_t id, uint64_t key, uint8_t op);
 /* Calls cb for each entry of a transaction after `after`, in log order. */

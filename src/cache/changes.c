@@ -27,6 +27,7 @@
 #define ENTRY_KEY_LEN (8u + NOTE_LEN)
 
 static const MDB_val key_horizon = {6, (void *)"\0chlog"};
+static const MDB_val key_resets = {7, (void *)"\0resets"};
 
 static void note(struct cache_wtxn *w, uint16_t id, uint64_t key, uint8_t op)
 {
@@ -113,6 +114,8 @@ static int entries_write(struct cache_wtxn *w, int64_t ms, size_t *written)
             break;
         if (!warm)
             continue;
+        if (rec[10] == CACHE_CHANGE_RESET && m)
+            w->reset_any = true;
         memcpy(k + 8, rec, NOTE_LEN);
         MDB_val key = {sizeof k, k}, val = {sizeof v, v};
         /* This txn's id is above every logged one and notes are sorted: appends. */
@@ -170,6 +173,59 @@ static int trim(struct cache_wtxn *w, int64_t now, uint64_t *dropped)
     return rc == -ENOENT ? 0 : rc; /* the log ran empty */
 }
 
+/* Per model, the last transaction that replaced it wholesale: be64 per
+ * model in "\0resets" (schema order); absent reads as all zeros. */
+static int resets_load(struct cache *c, MDB_txn *txn, uint64_t *out)
+{
+    size_t n = c->schema->n_models;
+    MDB_val k = key_resets, d;
+    int rc = cache_lmdb_get(txn, c->meta, &k, &d);
+    memset(out, 0, n * sizeof *out);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == 0 && d.mv_size != n * 8)
+        return -EPROTO;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        out[i] = get_be64((const uint8_t *)d.mv_data + i * 8);
+    return rc;
+}
+
+static int resets_store(struct cache_wtxn *w)
+{
+    struct cache *c = w->c;
+    size_t n = c->schema->n_models;
+    uint64_t *r = xcalloc(n, sizeof *r);
+    uint8_t *enc = xcalloc(n, 8);
+    int rc = resets_load(c, w->txn, r);
+    const uint8_t *notes = buf_data(&w->chg);
+    for (size_t i = 0; i < w->chg.len / NOTE_LEN; i++) {
+        const uint8_t *rec = notes + i * NOTE_LEN;
+        uint16_t id = (uint16_t)(rec[0] << 8 | rec[1]);
+        if (rec[10] == CACHE_CHANGE_RESET && id < n)
+            r[id] = cache_lmdb_txn_id(w->txn);
+    }
+    for (size_t i = 0; i < n; i++)
+        put_be64(enc + i * 8, r[i]);
+    MDB_val k = key_resets, d = {n * 8, enc};
+    if (rc == 0)
+        rc = cache_lmdb_put(w->txn, c->meta, &k, &d, 0);
+    free(enc);
+    free(r);
+    return rc;
+}
+
+int cache_changes_replaced(struct cache_rd *rd, const uint16_t *ids, size_t n, uint64_t *out)
+{
+    uint64_t *r = xcalloc(rd->c->schema->n_models, sizeof *r);
+    int rc = resets_load(rd->c, rd->txn, r);
+    *out = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (r[ids[i]] > *out)
+            *out = r[ids[i]];
+    free(r);
+    return rc;
+}
+
 int cache_changes_commit(struct cache_wtxn *w)
 {
     if (!w->changed && !w->chg.len)
@@ -184,6 +240,8 @@ int cache_changes_commit(struct cache_wtxn *w)
     size_t written;
     uint64_t dropped;
     if ((rc = entries_write(w, now, &written)) < 0 || !written)
+        return rc;
+    if (w->reset_any && (rc = resets_store(w)) < 0)
         return rc;
     if ((rc = trim(w, now, &dropped)) < 0)
         return rc;

@@ -152,14 +152,28 @@ static int keys_map_up(struct cache_rd *rd, const struct schema_relation *via, c
     return in->n ? cache_scan(rd, via->model, to_one_scan_cb, &t) : 0;
 }
 
-static int since_run(struct since *s, const struct cache_plan *p, uint64_t since)
+int cache_since_check(struct cache_rd *rd, const struct cache_plan *p, uint64_t since)
 {
     uint64_t horizon;
-    int rc = cache_changes_horizon(s->rd, &horizon);
+    int rc = cache_changes_horizon(rd, &horizon);
     if (rc < 0)
         return rc;
-    if (since < horizon || since > cache_versions_snapshot(s->rd) || !cache_plan_warm(p, s->rd))
+    if (since < horizon || since > cache_versions_snapshot(rd) || !cache_plan_warm(p, rd))
         return -ESTALE;
+    uint16_t *ids = xmalloc(rd->c->schema->n_models * sizeof *ids);
+    uint64_t replaced;
+    rc = cache_changes_replaced(rd, ids, cache_plan_models(p, ids), &replaced);
+    free(ids);
+    if (rc == 0 && replaced > since)
+        rc = -ESTALE;
+    return rc;
+}
+
+static int since_run(struct since *s, const struct cache_plan *p, uint64_t since)
+{
+    int rc = cache_since_check(s->rd, p, since);
+    if (rc < 0)
+        return rc;
     if ((rc = cache_changes_walk(s->rd, since, entry_cb, s)) < 0)
         return rc;
     for (size_t i = s->n; i-- > 1;) {

@@ -24,6 +24,8 @@ static void socket_flush(struct sio_session *ss)
     sio_session_kick(ss);
 }
 
+static void subs_tick_start(struct sio *s);
+
 static void auth_delay_cb(struct sio_timer *t)
 {
     struct sio_session *ss = lws_container_of(t, struct sio_session, auth_delay);
@@ -42,6 +44,7 @@ static int socket_message(struct sio_session *ss, struct slice data)
         sio_timer_start(ss->srv->ev, &ss->auth_delay, auth_delay_cb, k->refuse_after_ms);
         k->refuse_after_ms = 0;
     }
+    subs_tick_start(ss->srv);
     socket_flush(ss);
     return 0;
 }
@@ -134,17 +137,56 @@ int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice bo
 
 void sio_engine_results(struct sio *s)
 {
-    struct sio_pkt *p;
-    sio_handle h;
-    while ((p = sio_socket_result_next(s, &h))) {
+    struct sio_job *j;
+    while ((j = sio_socket_result_next(s))) {
         /* The session may be gone (client left mid-query): the handle's
          * generation no longer matches and the answer is dropped. */
-        struct sio_session *ss = sio_session_get(s, h);
+        struct sio_session *ss = sio_session_get(s, j->h);
         if (!ss) {
-            sio_pkt_free(p);
+            sio_job_free(j);
             continue;
         }
-        sio_socket_answered(&ss->sock, p);
+        if (j->kind == SIO_JOB_CHANGE)
+            s->subs_again = true; /* more may have been committed meanwhile */
+        sio_socket_answered(&ss->sock, j);
         socket_flush(ss);
+    }
+}
+
+/* While anyone subscribes: after each commit, every subscription whose
+ * models moved gets a change job, unless its session still has
+ * SIO_SUBS_BACKLOG packets its client has not taken: then it waits, and
+ * the changes meanwhile coalesce into its next event. */
+static void subs_tick_cb(struct sio_timer *t)
+{
+    struct sio *s = lws_container_of(t, struct sio, subs_tick);
+    if (!s->n_subs) {
+        s->subs_ticking = false;
+        return;
+    }
+    uint64_t txn = cache_versions_newest_txn(s->o.cache);
+    const uint64_t *vers;
+    if ((txn != s->subs_txn || s->subs_again) && !s->draining &&
+        (vers = sio_answers_versions(&s->answers, s->o.cache, s->rd))) {
+        s->subs_txn = txn;
+        s->subs_again = false;
+        for (uint32_t i = 0; i < s->n_slots; i++) {
+            struct sio_session *ss = s->slots[i];
+            if (!ss || !ss->sock.n_subs)
+                continue;
+            if (ss->outq.n >= SIO_SUBS_BACKLOG || sio_subs_poll(&ss->sock, vers))
+                s->subs_again = true;
+            socket_flush(ss);
+        }
+    }
+    sio_timer_start(s->ev, &s->subs_tick, subs_tick_cb, SIO_SUBS_TICK_MS);
+}
+
+static void subs_tick_start(struct sio *s)
+{
+    if (s->n_subs && !s->subs_ticking && s->o.cache) {
+        s->subs_ticking = true;
+        s->subs_txn = 0;
+        sio_timer_start(s->ev, &s->subs_tick, subs_tick_cb, SIO_SUBS_TICK_MS);
     }
 }

@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 
-/* Renders the answer when every model the plan reads is warm (*warm);
- * with reuse on, also notes what it read, from the same snapshot. */
+/* The answer's rows from the cache, when every model the plan reads is
+ * warm (*warm): all of them, or with `since` the changed ones followed by
+ * ',"deleted":[...]'. Notes the data version it shows and, with reuse on,
+ * what it read, from the same snapshot. */
 static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, struct buf *out,
                          bool *warm, char *err, size_t errlen)
 {
@@ -27,51 +30,132 @@ static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, 
     if (rc < 0)
         return 0; /* treated as cold: the live path answers */
     *warm = cache_plan_warm(&j->plan, rd);
-    if (*warm) {
+    struct buf deleted;
+    buf_init(&deleted, 0);
+    if (*warm && j->feed.since) {
+        rc = sio_feed_since_render(&j->plan, rd, j->feed.since_v, out, &deleted);
+        buf_append(out, buf_data(&deleted), deleted.len);
+    } else if (*warm) {
         struct cache_source src = cache_source_lmdb(rd);
         rc = cache_query_render(&j->plan, &src, out);
-        if (rc < 0)
-            snprintf(err, errlen, "cache read failed: %s", strerror(-rc));
     }
+    buf_fini(&deleted);
+    if (rc < 0 && rc != -ESTALE)
+        snprintf(err, errlen, "cache read failed: %s", strerror(-rc));
     const uint64_t *vers;
-    if (*warm && rc == 0 && j->key.len && cache_versions_get(rd, &vers) == 0) {
+    if (*warm && rc == 0 && cache_versions_get(rd, &vers) == 0) {
         struct sio_answer_deps *d = &j->deps;
         d->ids = xmalloc(s->o.schema->n_models * sizeof *d->ids);
-        d->n = cache_plan_models(&j->plan, d->ids);
-        d->version = sio_answers_version(d->ids, d->n, vers);
-        j->from_cache = true;
+        j->version = d->version = sio_feed_version(&j->plan, vers, d->ids, &d->n);
+        j->from_cache = j->key.len > 0;
     }
     cache_rd_end(rd);
     return rc;
+}
+
+/* The ack: rows, the feed's meta, or RESYNC. */
+static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
+{
+    struct sio_tail *t = sio_tail_new();
+    char err[512] = "";
+    bool warm;
+    /* Read before the snapshot: the store holds at least what the clocks promise. */
+    int64_t asof = 0;
+    uint16_t *ids = xmalloc(s->o.schema->n_models * sizeof *ids);
+    size_t n = cache_plan_models(&j->plan, ids);
+    if (s->o.cache)
+        asof = cache_asof(s->o.cache, ids, n);
+    free(ids);
+    sio_ack_ok_open(&t->b);
+    int rc = render_cached(s, j, rd, &t->b, &warm, err, sizeof err);
+    if (!warm && j->feed.since) {
+        rc = -ESTALE; /* a model is not warm: its changes are not logged */
+    } else if (!warm && s->o.live) {
+        rc = poller_live_query(s->o.live, &j->plan, &t->b, err, sizeof err);
+    } else if (!warm) {
+        rc = -EAGAIN;
+        snprintf(err, sizeof err, "data is not cached yet and no live database is configured");
+    }
+    j->failed = rc < 0;
+    if (rc == -ESTALE) {
+        buf_reset(&t->b);
+        buf_puts(&t->b, "[{");
+        sio_feed_resync_put(&t->b);
+        buf_puts(&t->b, "}]");
+    } else if (rc < 0) {
+        log_warn(LOG_SIO, "%s: %s", j->plan.collector->event, err);
+        buf_reset(&t->b);
+        sio_ack_error_tail(&t->b, err, strlen(err));
+    } else {
+        if (sio_feed_any(&j->feed)) /* ifNoneMatch that did not match: the answer with meta */
+            sio_feed_meta_put(&t->b, s->o.cache, j->version, asof);
+        sio_ack_ok_close(&t->b);
+    }
+    j->tail = t;
+}
+
+/* A subscription's change event: '42["change",{...}]', or nothing when
+ * no row it covers changed. */
+static void change_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
+{
+    uint16_t *ids = xmalloc(s->o.schema->n_models * sizeof *ids);
+    size_t n = cache_plan_models(&j->plan, ids);
+    int64_t asof = cache_asof(s->o.cache, ids, n);
+    free(ids);
+    struct buf data, deleted;
+    buf_init(&data, 0);
+    buf_init(&deleted, 0);
+    const uint64_t *vers;
+    int rc = rd ? cache_rd_begin(rd) : -EIO;
+    if (rc == 0) {
+        rc = cache_plan_warm(&j->plan, rd) ? sio_feed_since_render(&j->plan, rd, j->feed.since_v,
+                                                                     &data, &deleted)
+                                           : -ESTALE;
+        if (rc == 0 && (rc = cache_versions_get(rd, &vers)) == 0) {
+            uint16_t *dep = xmalloc(s->o.schema->n_models * sizeof *dep);
+            j->version = sio_feed_version(&j->plan, vers, dep, &n);
+            free(dep);
+        }
+        cache_rd_end(rd);
+    }
+    j->resync = rc == -ESTALE;
+    j->failed = rc < 0;
+    bool empty = rc == 0 && data.len == 2 && deleted.len == strlen(",\"deleted\":[]");
+    if (rc < 0 && !j->resync)
+        log_warn(LOG_SIO, "%s: subscription %s: cache read failed: %s", j->plan.collector->event,
+                 j->sub_id, strerror(-rc));
+    if ((rc == 0 && !empty) || j->resync) {
+        struct sio_pkt *p = sio_pkt_new();
+        buf_puts(&p->b, "42[\"change\",{\"subscription\":");
+        json_put_cstr(&p->b, j->sub_id);
+        buf_puts(&p->b, ",\"event\":");
+        json_put_cstr(&p->b, j->plan.collector->event);
+        if (j->resync) {
+            buf_putc(&p->b, ',');
+            sio_feed_resync_put(&p->b);
+            buf_puts(&p->b, "}]");
+        } else {
+            sio_feed_meta_put(&p->b, s->o.cache, j->version, asof);
+            buf_puts(&p->b, ",\"data\":");
+            buf_append(&p->b, buf_data(&data), data.len);
+            buf_append(&p->b, buf_data(&deleted), deleted.len);
+            buf_puts(&p->b, "}]");
+        }
+        j->event = p;
+    }
+    buf_fini(&data);
+    buf_fini(&deleted);
 }
 
 static void job_run(void *arg, void *local, struct queue_node *node)
 {
     struct sio *s = arg;
     struct sio_job *j = (struct sio_job *)node;
-    struct sio_tail *t = sio_tail_new();
-    char err[512] = "";
-    bool warm;
-    sio_ack_ok_open(&t->b);
-    int rc = render_cached(s, j, local, &t->b, &warm, err, sizeof err);
-    if (!warm) {
-        if (s->o.live) {
-            rc = poller_live_query(s->o.live, &j->plan, &t->b, err, sizeof err);
-        } else {
-            rc = -EAGAIN;
-            snprintf(err, sizeof err, "data is not cached yet and no live database is configured");
-        }
-    }
-    j->failed = rc < 0;
-    if (rc < 0) {
-        log_warn(LOG_SIO, "%s: %s", j->plan.collector->event, err);
-        buf_reset(&t->b);
-        sio_ack_error_tail(&t->b, err, strlen(err));
-    } else {
-        sio_ack_ok_close(&t->b);
-    }
+    if (j->kind == SIO_JOB_CHANGE)
+        change_run(s, local, j);
+    else
+        answer_run(s, local, j);
     cache_plan_fini(&j->plan);
-    j->tail = t;
 }
 
 static void *thread_init(void *arg)
@@ -99,6 +183,7 @@ void sio_job_free(struct sio_job *j)
         return;
     cache_plan_fini(&j->plan);
     sio_tail_unref(j->tail);
+    sio_pkt_free(j->event);
     buf_fini(&j->key);
     free(j->deps.ids);
     free(j);

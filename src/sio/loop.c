@@ -253,8 +253,10 @@ void sio_free(struct sio *s)
         sio_sessions_fini(s);
         lws_context_destroy(s->ctx);
     }
-    if (s->ev)
+    if (s->ev) {
+        sio_timer_stop(s->ev, &s->subs_tick);
         ev_loop_destroy(s->ev);
+    }
     cache_rd_free(s->rd);
     sio_metrics_free(s->metrics);
     sio_answers_fini(&s->answers);

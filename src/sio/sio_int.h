@@ -17,7 +17,9 @@
  *               takes the Socket.IO layer's output and the workers' answers
  *   session.c   session table (sid <-> slot/generation), heartbeat, closing
  *   socket.c    Socket.IO: CONNECT/auth, EVENT dispatch, answers returned
+ *   subs.c      subscriptions: "subscribe"/"unsubscribe", change jobs, coalescing
  *   job.c       an event's answer, rendered on a worker thread
+ *   feed.c      versions in answers: meta, ifNoneMatch, since, RESYNC
  *   probes.c    /healthz, /readyz
  *   status.c    GET /status, /status.json
  *   answers.c   rendered answers reused while the LMDB store is unchanged
@@ -197,11 +199,34 @@ struct sio_answer_deps {
     uint64_t version;
 };
 
+/* The change feed's options of a request (feed.c). */
+struct sio_feed {
+    bool meta;                    /* add version and asOf */
+    bool if_none_match;           /* answer notModified while the version is inm */
+    uint64_t inm;                 /* 0: never matches (another store's version) */
+    bool since;                   /* answer the changes after since_v */
+    uint64_t since_v;
+    bool since_foreign;           /* since is another store's version: RESYNC */
+};
+
+#define SIO_SUB_ID_MAX 24
+
+enum sio_job_kind {
+    SIO_JOB_ANSWER,               /* an event's ack */
+    SIO_JOB_CHANGE,               /* a subscription's "change" event (subs.c) */
+};
+
 struct sio_job {
     struct queue_node node;       /* first: a pool's node is its job */
+    enum sio_job_kind kind;
     sio_handle h;
     uint64_t ack_id;
     struct cache_plan plan;
+    struct sio_feed feed;         /* since_v: a change job's starting version */
+    uint64_t version;             /* the data version the answer shows (0: not from the cache) */
+    bool resync;                  /* the change log could not answer since_v */
+    char sub_id[SIO_SUB_ID_MAX];  /* a change job's subscription */
+    struct sio_pkt *event;        /* a change job's "change" packet; NULL: nothing changed */
     struct sio_tail *tail;        /* the answer after "43<id>", built by the worker */
     const struct collector *col;  /* for the per-collector metrics */
     int64_t t0_us;                /* arrival (sio_metrics_now_us) */
@@ -218,6 +243,33 @@ struct sio_job {
 extern const struct sio_pool_ops sio_job_ops;
 /* Frees a job in any state (queued, rendered or delivered); accepts NULL. */
 void sio_job_free(struct sio_job *j);
+
+/* ---- versions in answers (feed.c) ------------------------------------------ */
+
+/* Takes meta, ifNoneMatch and since out of opts (an object, or anything
+ * else: no feed options), so the plan parser sees the rest. -EINVAL with a
+ * client-facing message for a wrong type, a string that is no version, or
+ * ifNoneMatch with since. c may be NULL (no store: versions are refused). */
+int sio_feed_take(struct sio_feed *f, const struct cache *c, json_t *opts, char *err,
+                  size_t errlen) MUST_CHECK;
+bool sio_feed_any(const struct sio_feed *f);
+/* Appends '"version":"..."'. */
+void sio_feed_version_put(struct buf *b, const struct cache *c, uint64_t version);
+/* Appends ',"version":"...","asOf":"..."' (asOf null when unknown). */
+void sio_feed_meta_put(struct buf *b, const struct cache *c, uint64_t version, int64_t asof_ms);
+/* '[{"success":true,"notModified":true,"version":"..."}]' */
+void sio_feed_not_modified_tail(struct buf *b, const struct cache *c, uint64_t version);
+/* The members '"success":false,"error":"version too old: ...","code":"RESYNC"'. */
+void sio_feed_resync_put(struct buf *b);
+/* The largest data version over the plan's models in vers (what an answer
+ * rendered now would carry); ids (room for n_models) receives the models. */
+uint64_t sio_feed_version(const struct cache_plan *p, const uint64_t *vers, uint16_t *ids,
+                          size_t *n);
+/* Renders the changes after since into `data` (a JSON array) and appends
+ * ',"deleted":[...]' to `deleted`, from rd's snapshot (between begin and
+ * end). -ESTALE when the change log cannot tell (RESYNC). */
+int sio_feed_since_render(const struct cache_plan *p, struct cache_rd *rd, uint64_t since,
+                          struct buf *data, struct buf *deleted) MUST_CHECK;
 
 /* ---- answer reuse (answers.c) --------------------------------------------- */
 
@@ -256,6 +308,8 @@ enum sio_sock_state { SOCK_NONE, SOCK_AUTH_WAIT, SOCK_CONNECTED };
 
 /* The Socket.IO side of a session (embedded in it). Packets for the
  * client collect in `out`; the engine takes them after every call. */
+struct sio_sub;
+
 struct sio_socket {
     struct sio *srv;
     sio_handle h;                 /* the session's, for jobs */
@@ -268,6 +322,8 @@ struct sio_socket {
     struct sio_pktq out;          /* for the client, in order */
     unsigned refuse_after_ms;     /* set: call sio_socket_refuse() after this delay */
     const char *close_why;        /* why the last call asked to close the session */
+    struct sio_sub *subs;         /* subscriptions (subs.c), newest first */
+    unsigned n_subs, next_sub;
 };
 
 void sio_socket_init(struct sio_socket *k, struct sio *s, sio_handle h, const char *sid);
@@ -277,12 +333,36 @@ void sio_socket_fini(struct sio_socket *k);
 int sio_socket_message(struct sio_socket *k, struct slice data) MUST_CHECK;
 /* The delayed refusal of a CONNECT (k->refuse_after_ms has passed). */
 void sio_socket_refuse(struct sio_socket *k);
-/* The next finished answer from the workers, counted in the metrics and
- * kept for reuse: its packet (the caller owns it) for the session *h.
- * NULL when none is left. */
-struct sio_pkt *sio_socket_result_next(struct sio *s, sio_handle *h);
-/* An answer for this socket arrived: queued on k->out. Takes p. */
-void sio_socket_answered(struct sio_socket *k, struct sio_pkt *p);
+/* The next finished job from the workers, counted in the metrics and its
+ * answer kept for reuse; the caller owns it (for the session j->h). NULL
+ * when none is left. */
+struct sio_job *sio_socket_result_next(struct sio *s);
+/* A job for this socket finished: its ack or change event is queued on
+ * k->out. Takes j. */
+void sio_socket_answered(struct sio_socket *k, struct sio_job *j);
+
+/* ---- subscriptions (subs.c) ------------------------------------------------------ */
+
+/* Bounds: subscriptions per socket; packets a session may have waiting
+ * for its client before its subscriptions wait too (their changes then
+ * coalesce into the next event, latest per row); the loop's check for
+ * new commits while anyone subscribes. */
+#define SIO_SUBS_MAX 64
+#define SIO_SUBS_BACKLOG 4
+#define SIO_SUBS_TICK_MS 10
+
+/* "subscribe" and "unsubscribe" (args: the event's [name, opts]): the ack
+ * is queued on k->out. */
+void sio_subs_subscribe(struct sio_socket *k, uint64_t ack_id, const json_t *opts);
+void sio_subs_unsubscribe(struct sio_socket *k, uint64_t ack_id, const json_t *opts);
+/* Starts a change job for each subscription whose models changed past
+ * the version its client has (vers: the newest data versions); true when
+ * one could not start because its previous one is still out. */
+bool sio_subs_poll(struct sio_socket *k, const uint64_t *vers);
+/* A change job finished: the subscription moves to its version and the
+ * event goes on k->out; a RESYNC ends the subscription. Takes j. */
+void sio_subs_changed(struct sio_socket *k, struct sio_job *j);
+void sio_subs_fini(struct sio_socket *k);
 
 /* ---- sessions (session.c) ----------------------------------------------------- */
 
@@ -360,6 +440,11 @@ struct sio {
     unsigned writing;             /* connections with bytes left to write */
     struct sio_metrics *metrics;  /* loop thread only (metrics.c) */
     struct sio_answers answers;   /* loop thread only (answers.c) */
+    unsigned n_subs;              /* subscriptions over all sockets (subs.c) */
+    struct sio_timer subs_tick;   /* runs while n_subs: looks for new commits (engine.c) */
+    bool subs_ticking;
+    uint64_t subs_txn;            /* the newest txn the last tick saw */
+    bool subs_again;              /* a tick left work for the next one */
 };
 
 /* ---- HTTP transport ------------------------------------------------------------- */

@@ -45,6 +45,7 @@ void sio_socket_init(struct sio_socket *k, struct sio *s, sio_handle h, const ch
 
 void sio_socket_fini(struct sio_socket *k)
 {
+    sio_subs_fini(k);
     sio_pktq_clear(&k->out);
     free(k->hdr_psk);
     free(k->query_psk);
@@ -158,10 +159,75 @@ static bool answer_reuse(struct sio_socket *k, uint64_t id, struct slice args)
     return true;
 }
 
+/* ifNoneMatch on the loop: the version an answer rendered now would carry
+ * equals the client's, so nothing is read or rendered. */
+static bool not_modified(struct sio_socket *k, uint64_t id, const struct sio_job *j)
+{
+    struct sio *s = k->srv;
+    const uint64_t *vers;
+    if (!j->feed.if_none_match || !j->feed.inm ||
+        !(vers = sio_answers_versions(&s->answers, s->o.cache, s->rd)))
+        return false;
+    uint16_t *ids = xmalloc(s->o.schema->n_models * sizeof *ids);
+    size_t n;
+    uint64_t v = sio_feed_version(&j->plan, vers, ids, &n);
+    free(ids);
+    if (v != j->feed.inm)
+        return false;
+    struct sio_tail *t = sio_tail_new();
+    sio_feed_not_modified_tail(&t->b, s->o.cache, v);
+    out_push(k, sio_pkt_ack(t, id));
+    sio_tail_unref(t);
+    return true;
+}
+
+static void resync_ack(struct sio_socket *k, uint64_t id)
+{
+    struct sio_tail *t = sio_tail_new();
+    buf_puts(&t->b, "[{");
+    sio_feed_resync_put(&t->b);
+    buf_puts(&t->b, "}]");
+    out_push(k, sio_pkt_ack(t, id));
+    sio_tail_unref(t);
+}
+
+/* Options, feed options taken out first; false (the error acked) on a bad request. */
+static bool request_parse(struct sio_socket *k, uint64_t id, const struct sio_event *ev,
+                          const struct collector *col, struct sio_job *j)
+{
+    struct sio *s = k->srv;
+    char err[512] = "";
+    /* The event's own parsed copy: the feed keys are removed from it. */
+    if (sio_feed_take(&j->feed, s->o.cache, (json_t *)ev->opts, err, sizeof err) < 0 ||
+        cache_plan_parse(&j->plan, col, ev->opts, err, sizeof err) < 0) {
+        sio_metrics_observe(s, col, true, 0);
+        send_error_ack(k, id, err, strlen(err));
+        return false;
+    }
+    if (j->feed.since_foreign) {
+        sio_metrics_observe(s, col, true, 0);
+        resync_ack(k, id);
+        return false;
+    }
+    if (not_modified(k, id, j)) {
+        sio_metrics_observe(s, col, false, 0);
+        return false;
+    }
+    return true;
+}
+
 static void dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *ev,
                      struct slice args)
 {
     struct sio *s = k->srv;
+    if (slice_eq((struct slice){(const uint8_t *)ev->name, ev->name_len}, slice_str("subscribe"))) {
+        sio_subs_subscribe(k, id, ev->opts);
+        return;
+    }
+    if (slice_eq((struct slice){(const uint8_t *)ev->name, ev->name_len}, slice_str("unsubscribe"))) {
+        sio_subs_unsubscribe(k, id, ev->opts);
+        return;
+    }
     const struct collector *col = collector_find(s->o.collectors, ev->name, ev->name_len);
     char err[512];
     if (!col) {
@@ -175,17 +241,15 @@ static void dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *
         return;
     }
     struct sio_job *j = xcalloc(1, sizeof *j);
-    err[0] = '\0';
-    if (cache_plan_parse(&j->plan, col, ev->opts, err, sizeof err) < 0) {
-        sio_metrics_observe(s, col, true, 0);
-        free(j);
-        send_error_ack(k, id, err, strlen(err));
+    buf_init(&j->key, 0);
+    if (!request_parse(k, id, ev, col, j)) {
+        sio_job_free(j);
         return;
     }
     j->h = k->h;
     j->ack_id = id;
-    buf_init(&j->key, 0);
-    if (s->answers.cap_bytes)
+    /* Answers with versions are not kept: asOf moves with every poll. */
+    if (s->answers.cap_bytes && !sio_feed_any(&j->feed))
         buf_append(&j->key, args.p, args.len);
     j->col = col;
     j->t0_us = sio_metrics_now_us();
@@ -257,7 +321,7 @@ int sio_socket_message(struct sio_socket *k, struct slice data)
 
 /* ---- answers from the workers ------------------------------------------------ */
 
-struct sio_pkt *sio_socket_result_next(struct sio *s, sio_handle *h)
+struct sio_job *sio_socket_result_next(struct sio *s)
 {
     if (!s->results)
         s->results = sio_pool_results(&s->pool);
@@ -266,18 +330,22 @@ struct sio_pkt *sio_socket_result_next(struct sio *s, sio_handle *h)
         return NULL;
     s->results = j->node.next;
     s->inflight--;
+    if (j->kind != SIO_JOB_ANSWER)
+        return j;
     sio_metrics_observe(s, j->col, j->failed, sio_metrics_now_us() - j->t0_us);
     if (j->from_cache && !j->failed)
         sio_answers_put(&s->answers, buf_slice(&j->key), j->tail, &j->deps, j->col);
-    struct sio_pkt *p = sio_pkt_ack(j->tail, j->ack_id);
-    *h = j->h;
-    sio_job_free(j);
-    return p;
+    return j;
 }
 
-void sio_socket_answered(struct sio_socket *k, struct sio_pkt *p)
+void sio_socket_answered(struct sio_socket *k, struct sio_job *j)
 {
+    if (j->kind == SIO_JOB_CHANGE) {
+        sio_subs_changed(k, j);
+        return;
+    }
     if (k->inflight)
         k->inflight--;
-    out_push(k, p);
+    out_push(k, sio_pkt_ack(j->tail, j->ack_id));
+    sio_job_free(j);
 }

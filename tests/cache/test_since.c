@@ -223,3 +223,27 @@ Test(cache_since, a_to_one_without_an_inverse_is_found_by_a_scan)
     fx_put("Owner", o1);
     expect("Pet", "{\"include\":{\"owner\":true}}", v, "7,9");
 }
+
+Test(cache_since, the_check_alone_sees_a_replacement_after_since)
+{
+    uint64_t v = now_txn();
+    struct collector col = {.event = "fetchX", .model = fx_model("Category")};
+    struct cache_plan p;
+    char err[256] = "";
+    json_t *j = json_loads("{\"include\":{\"subcategories\":true}}", 0, NULL);
+    cr_assert_eq(cache_plan_parse(&p, &col, j, err, sizeof err), 0, "%s", err);
+    json_decref(j);
+    struct cache_wtxn *w;
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    cr_assert_eq(cache_rebuild_begin(w, fx_model("Subcategory")), 0);
+    cr_assert_eq(cache_rebuild_swap(w, fx_model("Subcategory")), 0);
+    cr_assert_eq(cache_wtxn_commit(w), 0);
+    struct cache_rd *rd;
+    cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    cr_assert_eq(cache_since_check(rd, &p, v), -ESTALE);
+    cr_assert_eq(cache_since_check(rd, &p, now_txn()), 0);
+    cache_rd_end(rd);
+    cache_rd_free(rd);
+    cache_plan_fini(&p);
+}

@@ -150,22 +150,23 @@ Test(sio_socket, finished_jobs_come_back_as_acks_for_their_session)
         s->inflight++;
         sio_pool_submit(&s->pool, &j->node);
     }
-    sio_handle h;
-    struct sio_pkt *p;
+    struct sio_job *j;
     unsigned got = 0;
     while (got < 3) {
         while (!woken)
             usleep(1000);
         woken = 0;
-        while ((p = sio_socket_result_next(s, &h))) {
-            cr_assert_geq(h, 1001);
-            cr_assert_leq(h, 1003);
+        while ((j = sio_socket_result_next(s))) {
+            cr_assert_geq(j->h, 1001);
+            cr_assert_leq(j->h, 1003);
+            struct sio_pkt *p = sio_pkt_ack(j->tail, j->ack_id);
             char *t = fixture_text(p);
             char want[64];
-            snprintf(want, sizeof want, "43%u[{\"success\":true", (unsigned)(h - 1000));
+            snprintf(want, sizeof want, "43%u[{\"success\":true", (unsigned)(j->h - 1000));
             cr_assert_eq(strncmp(t, want, strlen(want)), 0, "%s", t);
             free(t);
             sio_pkt_free(p);
+            sio_job_free(j);
             got++;
         }
     }
@@ -175,8 +176,12 @@ Test(sio_socket, finished_jobs_come_back_as_acks_for_their_session)
 
 Test(sio_socket, an_answer_lowers_the_sockets_inflight_count)
 {
+    struct sio_job *j = xcalloc(1, sizeof *j);
+    j->tail = sio_tail_new();
+    buf_puts(&j->tail->b, "[]");
+    j->ack_id = 7;
     k.inflight = 1;
-    sio_socket_answered(&k, sio_pkt_lit("43"));
+    sio_socket_answered(&k, j);
     cr_assert_eq(k.inflight, 0);
-    fixture_expect(&k.out, "43");
+    fixture_expect(&k.out, "437[]");
 }

@@ -103,6 +103,23 @@ void sio_feed_not_modified_tail(struct buf *b, const struct cache *c, uint64_t v
     buf_puts(b, "}]");
 }
 
+void sio_feed_resync_tail(struct buf *b)
+{
+    buf_puts(b, "[{");
+    sio_feed_resync_put(b);
+    buf_puts(b, "}]");
+}
+
+int64_t sio_feed_asof(const struct sio *s, const struct cache_plan *p)
+{
+    if (!s->o.cache)
+        return 0;
+    uint16_t *ids = xmalloc(s->o.schema->n_models * sizeof *ids);
+    int64_t t = cache_asof(s->o.cache, ids, cache_plan_models(p, ids));
+    free(ids);
+    return t;
+}
+
 void sio_feed_resync_put(struct buf *b)
 {
     buf_puts(b, "\"success\":false,\"error\":\"" RESYNC_MSG "\",\"code\":\"RESYNC\"");

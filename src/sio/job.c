@@ -60,12 +60,7 @@ static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
     char err[512] = "";
     bool warm;
     /* Read before the snapshot: the store holds at least what the clocks promise. */
-    int64_t asof = 0;
-    uint16_t *ids = xmalloc(s->o.schema->n_models * sizeof *ids);
-    size_t n = cache_plan_models(&j->plan, ids);
-    if (s->o.cache)
-        asof = cache_asof(s->o.cache, ids, n);
-    free(ids);
+    int64_t asof = sio_feed_asof(s, &j->plan);
     sio_ack_ok_open(&t->b);
     int rc = render_cached(s, j, rd, &t->b, &warm, err, sizeof err);
     if (!warm && j->feed.since) {
@@ -79,9 +74,7 @@ static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
     j->failed = rc < 0;
     if (rc == -ESTALE) {
         buf_reset(&t->b);
-        buf_puts(&t->b, "[{");
-        sio_feed_resync_put(&t->b);
-        buf_puts(&t->b, "}]");
+        sio_feed_resync_tail(&t->b);
     } else if (rc < 0) {
         log_warn(LOG_SIO, "%s: %s", j->plan.collector->event, err);
         buf_reset(&t->b);
@@ -98,10 +91,7 @@ static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
  * no row it covers changed. */
 static void change_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
 {
-    uint16_t *ids = xmalloc(s->o.schema->n_models * sizeof *ids);
-    size_t n = cache_plan_models(&j->plan, ids);
-    int64_t asof = cache_asof(s->o.cache, ids, n);
-    free(ids);
+    int64_t asof = sio_feed_asof(s, &j->plan);
     struct buf data, deleted;
     buf_init(&data, 0);
     buf_init(&deleted, 0);
@@ -112,6 +102,7 @@ static void change_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
                                                                      &data, &deleted)
                                            : -ESTALE;
         if (rc == 0 && (rc = cache_versions_get(rd, &vers)) == 0) {
+            size_t n;
             uint16_t *dep = xmalloc(s->o.schema->n_models * sizeof *dep);
             j->version = sio_feed_version(&j->plan, vers, dep, &n);
             free(dep);

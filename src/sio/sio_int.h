@@ -261,6 +261,11 @@ void sio_feed_meta_put(struct buf *b, const struct cache *c, uint64_t version, i
 void sio_feed_not_modified_tail(struct buf *b, const struct cache *c, uint64_t version);
 /* The members '"success":false,"error":"version too old: ...","code":"RESYNC"'. */
 void sio_feed_resync_put(struct buf *b);
+/* The RESYNC ack tail: '[{' + those members + '}]'. */
+void sio_feed_resync_tail(struct buf *b);
+/* The answer's asOf: the oldest source clock of the models p reads (0:
+ * unknown). Read it before the snapshot the answer is rendered from. */
+int64_t sio_feed_asof(const struct sio *s, const struct cache_plan *p);
 /* The largest data version over the plan's models in vers (what an answer
  * rendered now would carry); ids (room for n_models) receives the models. */
 uint64_t sio_feed_version(const struct cache_plan *p, const uint64_t *vers, uint16_t *ids,

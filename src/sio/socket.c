@@ -184,9 +184,7 @@ static bool not_modified(struct sio_socket *k, uint64_t id, const struct sio_job
 static void resync_ack(struct sio_socket *k, uint64_t id)
 {
     struct sio_tail *t = sio_tail_new();
-    buf_puts(&t->b, "[{");
-    sio_feed_resync_put(&t->b);
-    buf_puts(&t->b, "}]");
+    sio_feed_resync_tail(&t->b);
     out_push(k, sio_pkt_ack(t, id));
     sio_tail_unref(t);
 }

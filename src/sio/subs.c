@@ -143,9 +143,7 @@ void sio_subs_subscribe(struct sio_socket *k, uint64_t ack_id, const json_t *arg
             return;
         }
         struct sio_tail *t = sio_tail_new();
-        buf_puts(&t->b, "[{");
-        sio_feed_resync_put(&t->b);
-        buf_puts(&t->b, "}]");
+        sio_feed_resync_tail(&t->b);
         ack(k, ack_id, t);
         return;
     }

@@ -78,6 +78,41 @@ def run(db, url, transports):
         sio.disconnect()
 
 
+def subscribed(db, url, transports):
+    """The change feed with python-socketio: a fetch with meta, a subscription
+    from its version, a source change pushed as a "change" event, and a
+    `since` answer with the same row."""
+    sio = socketio.Client(reconnection=False)
+    changes = []
+    sio.on("change", lambda c: changes.append(c))
+    sio.connect(url, auth={"psk": PSK}, transports=transports, wait_timeout=10)
+    try:
+        sel = {"select": ["companyRecId", "companyName"]}
+        first = sio.call("fetchCompanies", dict(sel, meta=True), timeout=60)
+        check(first["success"] and len(first["version"]) == 32 and first["asOf"], "meta")
+        ack = sio.call("subscribe", dict(sel, event="fetchCompanies", since=first["version"]), timeout=60)
+        check(ack["success"] and ack["version"] == first["version"], f"subscribe: {ack}")
+        rec = first["data"][7]["companyRecId"]
+        name = "Py " + "-".join(transports)
+        c = sqlite3.connect(db)
+        c.execute("UPDATE Company SET Company_Name=?, Last_Update=strftime('%Y-%m-%d %H:%M:%f','now'), "
+                  "Last_Update_UTC=strftime('%Y-%m-%d %H:%M:%f','now') WHERE Company_RecID=?", (name, rec))
+        c.commit()
+        end = time.time() + 30
+        while time.time() < end and not any(x["data"] for x in changes):
+            time.sleep(0.05)
+        got = [x for x in changes if x["data"]]
+        check(got and got[0]["subscription"] == ack["subscription"] and
+              got[0]["data"] == [{"companyRecId": rec, "companyName": name}] and got[0]["deleted"] == [],
+              f"change event: {changes}")
+        since = sio.call("fetchCompanies", dict(sel, since=first["version"]), timeout=60)
+        check(since["data"] == got[0]["data"] and since["version"] == got[0]["version"], f"since: {since}")
+        check(sio.call("unsubscribe", {"subscription": ack["subscription"]}, timeout=60) == {"success": True},
+              "unsubscribe")
+    finally:
+        sio.disconnect()
+
+
 def refused(url):
     """python-socketio reports a generic ConnectionError; the server's
     CONNECT_ERROR payload arrives through the connect_error handler."""
@@ -98,6 +133,8 @@ def main():
         db, url = start()
         for name, fn in [("polling", lambda: run(db, url, ["polling"])),
                          ("websocket", lambda: run(db, url, ["websocket"])),
+                         ("subscribe polling", lambda: subscribed(db, url, ["polling"])),
+                         ("subscribe websocket", lambda: subscribed(db, url, ["websocket"])),
                          ("wrong psk", lambda: check(refused(url), "wrong PSK refused"))]:
             try:
                 fn()

@@ -305,8 +305,10 @@ int sio_socket_message(struct sio_socket *k, struct slice data)
     case SIO_DISCONNECT:
         if (sio_disconnect_check(&p) < 0)
             return close_malformed(k, "DISCONNECT with a payload");
-        if (slice_eq(p.nsp, slice_str("/")))
+        if (slice_eq(p.nsp, slice_str("/"))) {
             k->state = SOCK_NONE;
+            sio_subs_fini(k); /* subscriptions belong to the joined namespace */
+        }
         return 0;
     case SIO_ACK:
         return check_json_type(k, p.data, JSON_ARRAY, JSON_ARRAY);

@@ -9,7 +9,7 @@
 
 #include <assert.h>
 
-#include "sio/sio_int.h"
+#include "sio/codec.h"
 
 static void socket_packet(struct slice data, struct buf *out)
 {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "num.h"
 #include "paths.h"
 
 enum conf_type { CONF_STR, CONF_U32, CONF_U64, CONF_BOOL, CONF_LEVEL };
@@ -137,19 +138,6 @@ const char *conf_default(const char *key)
     return k ? k->def : NULL;
 }
 
-static int parse_u64(const char *v, uint64_t max, uint64_t *out)
-{
-    char *e;
-    if (!*v || *v == '-' || *v == '+')
-        return -EINVAL;
-    errno = 0;
-    unsigned long long x = strtoull(v, &e, 10);
-    if (errno || *e || x > max)
-        return -EINVAL;
-    *out = x;
-    return 0;
-}
-
 static int parse_bool(const char *v, bool *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
@@ -188,7 +176,7 @@ static int key_set(struct conf *c, const struct conf_key *k, const char *v, cons
         return 0;
     case CONF_U32:
     case CONF_U64:
-        if (parse_u64(v, k->max, &x) < 0 || x < k->min) {
+        if (num_parse_u64(v, k->max, &x) < 0 || x < k->min) {
             errf(err, errlen, "%s: expected an integer from %" PRIu64 " to %" PRIu64 ", got \"%s\"",
                  what, k->min, k->max, v);
             return -EINVAL;

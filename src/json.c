@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "civil.h"
+
 static const char hex[] = "0123456789abcdef";
 
 /* Scans one UTF-8 sequence at s (n > 0 bytes, s[0] >= 0x80) the way the
@@ -218,21 +220,6 @@ void json_put_double(struct buf *b, double v)
         }
         buf_printf(b, "e%c%d", n - 1 < 0 ? '-' : '+', abs(n - 1));
     }
-}
-
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian), after
- * Howard Hinnant's days_from_civil inverse; exact for negative days. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    unsigned doe = (unsigned)(z - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
 static char *two_digits(char *p, unsigned v)

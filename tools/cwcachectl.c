@@ -31,15 +31,16 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "cache/cache.h"
+#include "clock.h"
 #include "collector.h"
 #include "conf.h"
 #include "json.h"
 #include "log.h"
+#include "num.h"
 #include "paths.h"
 #include "poller/poller.h"
 #include "schema.h"
@@ -141,13 +142,6 @@ static void fmt_duration(char *out, size_t n, double s)
 static const char *status_text(int32_t st)
 {
     return st == 0 ? "ok" : strerror(-st);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void buf_write_stdout(const struct buf *b)
@@ -378,20 +372,6 @@ static bool global_opt(struct ctl *c, int opt, const char *arg, int *rc)
         *rc = usagef(c, "%s", err);
     else if (opt == OPT_LOG_LEVEL)
         log_level = (enum log_level)log_level_parse(arg);
-    return true;
-}
-
-/* Strict unsigned decimal: the whole string, no sign, no overflow. */
-static bool parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return false;
-    *out = v;
     return true;
 }
 
@@ -650,7 +630,7 @@ static int runs_opt(struct ctl *c, int opt, const char *arg, void *stp)
     if (opt == OPT_JSON) {
         st->json = true;
     } else if (opt == 'n') {
-        if (!parse_u64(arg, &st->n) || st->n == 0)
+        if (num_parse_u64(arg, UINT64_MAX, &st->n) < 0 || st->n == 0)
             return usagef(c, "-n: '%s' is not a positive number", arg);
     }
     return OPTS_CONTINUE;
@@ -902,7 +882,7 @@ static int cmd_get(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
     uint64_t pk;
     if (argc - first != 2)
         return usagef(c, "expected MODEL RECID");
-    if (!parse_u64(argv[first + 1], &pk))
+    if (num_parse_u64(argv[first + 1], UINT64_MAX, &pk) < 0)
         return usagef(c, "RECID '%s' is not a non-negative integer", argv[first + 1]);
     if ((rc = ctl_load(c)) != EXIT_OK)
         return rc;
@@ -997,7 +977,7 @@ static int verify_models(struct ctl *c, const bool *pick, bool json)
         char err[ERR_LEN] = "";
         if (!pick[i])
             continue;
-        double t0 = now_s();
+        double t0 = clock_mono_s();
         memset(&r, 0, sizeof r);
         int rc = poller_verify(&c->db, c->cache, m, &r, err, sizeof err);
         checked++;
@@ -1007,7 +987,7 @@ static int verify_models(struct ctl *c, const bool *pick, bool json)
             continue;
         }
         differ += !verify_equal(&r);
-        verify_report(m, &r, now_s() - t0, json);
+        verify_report(m, &r, clock_mono_s() - t0, json);
     }
     if (!json)
         printf("verify: %zu models checked, %zu equal, %zu different, %zu failed\n", checked,
@@ -1085,7 +1065,7 @@ struct warm_progress {
 static void progress_figures(const struct warm_progress *p, uint64_t done, uint64_t total,
                              double *rate, char *eta, size_t n)
 {
-    double el = now_s() - p->start;
+    double el = clock_mono_s() - p->start;
     *rate = el > 0 ? (double)done / el : 0;
     if (total > done && *rate > 0)
         fmt_duration(eta, n, (double)(total - done) / *rate);
@@ -1121,7 +1101,7 @@ static void progress_log(const struct warm_progress *p, uint64_t done, uint64_t 
 
 static void progress_finish(struct warm_progress *p, uint64_t done)
 {
-    double el = now_s() - p->start;
+    double el = clock_mono_s() - p->start;
     char d[24];
     fmt_duration(d, sizeof d, el);
     if (p->tty)
@@ -1138,7 +1118,7 @@ static void warm_progress_cb(void *arg, const struct schema_model *m, uint64_t d
                              bool finished)
 {
     struct warm_progress *p = arg;
-    double now = now_s();
+    double now = clock_mono_s();
     if (p->cur != m) {
         if (p->cur && p->tty)
             fputc('\n', stderr); /* another model's unfinished line stays as it was */
@@ -1196,7 +1176,7 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
         .models = pick,
     };
     poller_opts_tune(&o, &c->cf);
-    double t0 = now_s();
+    double t0 = clock_mono_s();
     struct warm_progress p = {.tty = isatty(STDERR_FILENO) == 1, .mark = t0};
     char err[ERR_LEN] = "";
     warm_signals_install();
@@ -1215,7 +1195,7 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
         return EXIT_ERR;
     }
     printf("warm: %zu models %s, %" PRIu64 " rows in %.1fs\n", p.models_done,
-           st->full ? "rebuilt" : "caught up", p.rows_done, now_s() - t0);
+           st->full ? "rebuilt" : "caught up", p.rows_done, clock_mono_s() - t0);
     return EXIT_OK;
 }
 

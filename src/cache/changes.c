@@ -19,7 +19,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "clock.h"
 
 /* One noted change in the transaction's buffer: [be16 id][be64 key][u8 op],
  * the stored key without its txn id prefix. */
@@ -52,13 +53,6 @@ void cache_changes_children(struct cache_wtxn *w, const struct schema_relation *
 void cache_changes_reset(struct cache_wtxn *w, const struct schema_model *m)
 {
     note(w, m->id, 0, CACHE_CHANGE_RESET);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int note_cmp(const void *a, const void *b) { return memcmp(a, b, NOTE_LEN); }
@@ -236,7 +230,7 @@ int cache_changes_commit(struct cache_wtxn *w)
         rc = horizon_put(w, cache_lmdb_txn_id(w->txn) - 1);
     if (rc < 0 || !w->chg.len)
         return rc;
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     size_t written;
     uint64_t dropped;
     if ((rc = entries_write(w, now, &written)) < 0 || !written)

@@ -10,17 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "civil.h"
 #include "json.h"
-
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
 
 static bool num(const char **p, int digits, unsigned *out)
 {
@@ -69,9 +60,9 @@ static bool iso_parse(const char *s, int64_t *ms)
     unsigned y, mo, d;
     if (!num(&p, 4, &y) || *p++ != '-' || !num(&p, 2, &mo) || *p++ != '-' || !num(&p, 2, &d))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    if (!civil_valid(y, mo, d)) /* 2024-02-30 is no date, not 2024-03-01 */
         return false;
-    *ms = days_from_civil(y, mo, d) * 86400000;
+    *ms = civil_to_days(y, mo, d) * 86400000;
     if (!*p)
         return true;
     return *p == 'T' && iso_time(p + 1, ms);

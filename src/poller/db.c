@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "num.h"
+
 enum dbkey {
     K_DATABASE, K_USER, K_PASSWORD, K_ENCRYPT, K_TRUST, K_CA, K_APP, K_LOGIN_TIMEOUT,
     K_QUERY_TIMEOUT, K_IGNORED,
@@ -123,13 +125,11 @@ static int parse_bool(const char *v, bool *out)
 
 static int parse_uint(const char *v, unsigned max, unsigned *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long n = strtoul(v, &end, 10);
-    if (errno || end == v || *end || n > max || v[0] == '-')
-        return -EINVAL;
-    *out = (unsigned)n;
-    return 0;
+    uint64_t n;
+    int rc = num_parse_u64(v, max, &n);
+    if (rc == 0)
+        *out = (unsigned)n;
+    return rc;
 }
 
 static int parse_host(struct poller_db *db, const char *s, size_t n, char *err, size_t errlen)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 static void record(struct poller_health *h, struct cache *c, bool up, const char *error)
@@ -33,7 +34,7 @@ void poller_health_down(struct poller_health *h, struct cache *c, const char *er
         return;
     }
     h->state = POLLER_SOURCE_DOWN;
-    h->since_ms = poller_clock_now_ms();
+    h->since_ms = clock_wall_ms();
     log_warn(LOG_POLLER, "source unreachable: %s; serving the cache as it is, retrying", error);
     record(h, c, false, error);
 }
@@ -42,7 +43,7 @@ void poller_health_up(struct poller_health *h, struct cache *c)
 {
     if (h->state == POLLER_SOURCE_UP)
         return;
-    int64_t now = poller_clock_now_ms();
+    int64_t now = clock_wall_ms();
     if (h->state == POLLER_SOURCE_DOWN)
         log_info(LOG_POLLER, "source reachable again after %.0f s", (double)(now - h->since_ms) / 1e3);
     h->state = POLLER_SOURCE_UP;

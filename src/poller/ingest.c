@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "clock.h"
 #include "queue.h"
 
 #define INGEST_PAGES 4               /* one being fetched, up to three queued or being written */
@@ -193,7 +194,7 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
         snprintf(err, errlen, "model %s: only poll and full passes are pipelined", s->src.m->name);
         return -EINVAL;
     }
-    uint64_t t0 = poller_clock_mono_ns();
+    uint64_t t0 = clock_mono_ns();
     struct ingest g;
     ingest_init(&g, s, e);
     pthread_t th;
@@ -211,6 +212,6 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
     }
     ingest_fini(&g);
     s->pass = POLLER_PASS_NONE;
-    e->ns_pass += poller_clock_mono_ns() - t0;
+    e->ns_pass += clock_mono_ns() - t0;
     return rc;
 }

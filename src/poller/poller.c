@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define BACKOFF_MIN_MS 250
@@ -103,7 +104,7 @@ static int64_t backoff_next(struct poller *p, int64_t *cur)
 static void log_failure(struct poller *p, const struct schema_model *m, const char *msg)
 {
     size_t key = m ? m->id : p->o.schema->n_models;
-    if (log_repeat_due(&p->said, key, msg, poller_clock_mono_ms()))
+    if (log_repeat_due(&p->said, key, msg, clock_mono_ms()))
         log_warn(LOG_POLLER, "%s", msg);
 }
 
@@ -182,7 +183,7 @@ static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_s
 /* One batch of model s. Returns <0 on a connection error (caller reconnects). */
 static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64_t *earliest)
 {
-    int64_t now = poller_clock_mono_ms();
+    int64_t now = clock_mono_ms();
     char err[POLLER_CONN_ERR_MAX + 256];
     int rc;
     if (s->pass == POLLER_PASS_NONE) {
@@ -202,7 +203,7 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     if (rc < 0)
         goto fail;
     if (done)
-        pass_finished(p, s, pass, poller_clock_mono_ms());
+        pass_finished(p, s, pass, clock_mono_ms());
     else
         *busy = true;
     return 0;
@@ -215,7 +216,7 @@ fail:
         log_failure(p, s->src.m, err);
     poller_sync_record_error(s, &p->env, rc, err);
     s->pass = POLLER_PASS_NONE;
-    s->next_poll_ms = poller_clock_mono_ms() + backoff_next(p, &s->backoff_ms);
+    s->next_poll_ms = clock_mono_ms() + backoff_next(p, &s->backoff_ms);
     return conn_error(rc) ? rc : 0;
 }
 
@@ -241,7 +242,7 @@ static int64_t round_robin(struct poller *p)
 {
     size_t n = p->o.schema->n_models;
     bool busy = false;
-    int64_t earliest = poller_clock_mono_ms() + p->o.interval_ms;
+    int64_t earliest = clock_mono_ms() + p->o.interval_ms;
     for (size_t k = 0; k < n && !stopping(p); k++) {
         size_t i = (p->rr + k) % n;
         if (!p->models[i] || !p->usable[i])
@@ -254,7 +255,7 @@ static int64_t round_robin(struct poller *p)
     p->rr = n ? (p->rr + 1) % n : 0;
     p->conn_backoff_ms = 0;
     warm_tell(p);
-    return busy ? 0 : earliest - poller_clock_mono_ms();
+    return busy ? 0 : earliest - clock_mono_ms();
 }
 
 static void *thread_main(void *arg)
@@ -313,7 +314,7 @@ static struct poller *state_new(const struct poller_opts *o)
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&p->mu, NULL);
     log_repeat_init(&p->said, n + 1, LOG_REPEAT_MS);
-    p->rand = (uint32_t)poller_clock_mono_ns();
+    p->rand = (uint32_t)clock_mono_ns();
     p->env = (struct poller_sync_env){.cache = o->cache,
                                       .conn = &p->conn,
                                       .batch_rows = p->o.batch_rows,

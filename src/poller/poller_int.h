@@ -380,8 +380,6 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
                        poller_ingest_progress_cb progress, void *arg, char *err,
                        size_t errlen) MUST_CHECK;
 
-int64_t poller_clock_now_ms(void);  /* wall clock, ms since the epoch */
-
 /* ---- health.c: the source's state, logged and recorded on change ---------- */
 enum poller_source_state { POLLER_SOURCE_UNKNOWN, POLLER_SOURCE_UP, POLLER_SOURCE_DOWN };
 struct poller_health {
@@ -392,5 +390,3 @@ struct poller_health {
 void poller_health_down(struct poller_health *h, struct cache *c, const char *error);
 /* A pass completed. */
 void poller_health_up(struct poller_health *h, struct cache *c);
-int64_t poller_clock_mono_ms(void); /* monotonic ms */
-uint64_t poller_clock_mono_ns(void);

@@ -26,29 +26,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define RECONCILE_CHUNK_MIN 10000
 #define IDLE_RUN_EVERY_MS 60000 /* an empty poll is recorded at most this often */
-
-int64_t poller_clock_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t poller_clock_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int64_t poller_clock_mono_ms(void)
-{
-    return (int64_t)(poller_clock_mono_ns() / 1000000u);
-}
 
 void poller_sync_init(struct poller_sync *s, const struct schema_model *m)
 {
@@ -97,7 +79,7 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
 {
     const struct schema_model *m = s->src.m;
     memset(&s->run, 0, sizeof s->run);
-    s->run.start_ms = poller_clock_now_ms();
+    s->run.start_ms = clock_wall_ms();
     snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild, e->warm));
     s->key_after = 0;
     s->key_started = false;
@@ -301,7 +283,7 @@ static void fetch_advance(struct poller_sync *s, const struct poller_page *pg)
 int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
                       char *err, size_t errlen)
 {
-    uint64_t t0 = poller_clock_mono_ns();
+    uint64_t t0 = clock_mono_ns();
     int32_t batch = poller_sync_batch(s, e);
     poller_page_reset(pg);
     pg->from_start = !s->key_started;
@@ -314,7 +296,7 @@ int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct p
         rc = fetch_keys(s, e, pg, err, errlen);
     else
         rc = fetch_rows(s, e, pg, err, errlen);
-    e->ns_fetch += poller_clock_mono_ns() - t0;
+    e->ns_fetch += clock_mono_ns() - t0;
     if (rc < 0)
         return rc;
     pg->done = pg->n < (size_t)batch;
@@ -340,7 +322,7 @@ static int finish_meta(struct poller_sync *s, struct cache_wtxn *w, const struct
     *write_run = false;
     if (!pg->done)
         return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
-    int64_t now = poller_clock_now_ms();
+    int64_t now = clock_wall_ms();
     s->run.end_ms = now;
     bool empty = s->run.read == 0 && s->run.deleted == 0 && s->pass != POLLER_PASS_RECONCILE;
     *write_run = !empty || s->warmed_now || now - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS ||
@@ -400,7 +382,7 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
                       struct poller_page *pg, bool *dirty, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
-    uint64_t t0 = poller_clock_mono_ns(), deleted_before = s->run.deleted;
+    uint64_t t0 = clock_mono_ns(), deleted_before = s->run.deleted;
     int rc = s->pass == POLLER_PASS_RECONCILE ? 0 : apply_rows(s, e, w, pg);
     if (rc < 0) {
         return poller_cache_fail(e->cache, rc, err, errlen, "model %s: storing a row", m->name);
@@ -422,7 +404,7 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
     rc = finish_meta(s, w, pg, &wrote_run);
     /* An idle poll changes nothing: its transaction is aborted, not committed. */
     *dirty = pg->n > 0 || s->run.deleted != deleted_before || wrote_run || s->warmed_now;
-    e->ns_apply += poller_clock_mono_ns() - t0;
+    e->ns_apply += clock_mono_ns() - t0;
     if (rc < 0)
         poller_cache_fail(e->cache, rc, err, errlen, "model %s: writing meta", m->name);
     return rc;
@@ -452,9 +434,9 @@ static void restore(struct poller_sync *s, const struct saved *v)
 
 int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w)
 {
-    uint64_t t0 = poller_clock_mono_ns();
+    uint64_t t0 = clock_mono_ns();
     int rc = cache_wtxn_commit(w);
-    e->ns_commit += poller_clock_mono_ns() - t0;
+    e->ns_commit += clock_mono_ns() - t0;
     return rc;
 }
 
@@ -538,7 +520,7 @@ void poller_sync_record_error(struct poller_sync *s, struct poller_sync_env *e, 
         return;
     struct cache_meta meta;
     int r = cache_meta_get(cache_wtxn_rd(w), m, &meta);
-    int64_t now = poller_clock_now_ms();
+    int64_t now = clock_wall_ms();
     if (r == 0) {
         meta.last_status = rc;
         meta.last_run_end_ms = now;

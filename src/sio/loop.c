@@ -44,6 +44,7 @@
 
 #include <ev.h>
 
+#include "clock.h"
 #include "log.h"
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -210,20 +211,20 @@ static void tick_fired(struct ev_loop *loop, ev_timer *w, int revents)
 static void drain(struct sio *s)
 {
     s->draining = true;
-    int64_t deadline = sio_now_ms() + s->o.shutdown_timeout_ms;
+    int64_t deadline = clock_mono_ms() + s->o.shutdown_timeout_ms;
     /* Turns end at least every 20 ms, so the deadlines are seen. */
     ev_timer tick;
     ev_timer_init(&tick, tick_fired, 0.02, 0.02);
     ev_timer_start(s->ev, &tick);
     log_info(LOG_SIO, "draining: %u answer(s) in flight", s->inflight);
-    while (sio_now_ms() < deadline && (s->inflight || !queues_empty(s) || s->writing))
+    while (clock_mono_ms() < deadline && (s->inflight || !queues_empty(s) || s->writing))
         turn(s);
     if (s->inflight)
         log_warn(LOG_SIO, "shutdown: %u answer(s) still in flight after %u ms, dropped",
                  s->inflight, s->o.shutdown_timeout_ms);
     sio_session_close_all(s);
-    int64_t flush = sio_now_ms() + 200;
-    while (sio_now_ms() < flush && s->writing)
+    int64_t flush = clock_mono_ms() + 200;
+    while (clock_mono_ms() < flush && s->writing)
         turn(s);
     ev_timer_stop(s->ev, &tick);
 }

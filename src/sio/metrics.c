@@ -19,7 +19,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "json.h"
 
@@ -54,13 +53,6 @@ void sio_metrics_free(struct sio_metrics *m)
         return;
     free(m->c);
     free(m);
-}
-
-int64_t sio_metrics_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void sio_metrics_observe(struct sio *s, const struct collector *col, bool failed, int64_t us)

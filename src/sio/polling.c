@@ -10,8 +10,11 @@
  */
 #include "sio/sio_int.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "num.h"
 
 /* ---- requests ------------------------------------------------------------------ */
 
@@ -47,14 +50,15 @@ static int poll_get(struct lws *wsi, struct sio_conn *c, struct sio_session *ss)
     return 0;
 }
 
+/* The request's Content-Length; -1 when absent or not a number. */
 static long content_length(struct lws *wsi)
 {
     char b[32];
-    if (lws_hdr_copy(wsi, b, sizeof b, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+    uint64_t v;
+    if (lws_hdr_copy(wsi, b, sizeof b, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+        num_parse_u64(b, LONG_MAX, &v) < 0)
         return -1;
-    char *e;
-    long v = strtol(b, &e, 10);
-    return *e || v < 0 ? -1 : v;
+    return (long)v;
 }
 
 static bool chunked(struct lws *wsi)

@@ -116,7 +116,6 @@ struct sio_timer {
 
 void sio_timer_start(struct ev_loop *ev, struct sio_timer *t, sio_timer_cb *cb, unsigned ms);
 void sio_timer_stop(struct ev_loop *ev, struct sio_timer *t);
-int64_t sio_now_ms(void);
 
 /* ---- connections (conn.c) ----------------------------------------------------- */
 
@@ -229,7 +228,7 @@ struct sio_job {
     struct sio_pkt *event;        /* a change job's "change" packet; NULL: nothing changed */
     struct sio_tail *tail;        /* the answer after "43<id>", built by the worker */
     const struct collector *col;  /* for the per-collector metrics */
-    int64_t t0_us;                /* arrival (sio_metrics_now_us) */
+    int64_t t0_us;                /* arrival (clock_mono_us) */
     bool failed;                  /* answered success:false */
     /* answer reuse (answers.c): the request's argument text, and what
      * the worker reports back when it rendered from the warm cache */
@@ -522,7 +521,6 @@ void sio_ws_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);
 struct sio_metrics;
 struct sio_metrics *sio_metrics_new(const struct collector_set *cs);
 void sio_metrics_free(struct sio_metrics *m); /* accepts NULL */
-int64_t sio_metrics_now_us(void);
 /* One answered event (col NULL: an unknown event); us from arrival to answer. */
 void sio_metrics_observe(struct sio *s, const struct collector *col, bool failed, int64_t us);
 

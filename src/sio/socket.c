@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "log.h"
 
 static int close_malformed(struct sio_socket *k, const char *what)
@@ -94,7 +95,7 @@ void sio_socket_refuse(struct sio_socket *k)
 
 static void refuse(struct sio_socket *k)
 {
-    unsigned delay = sio_auth_fail(&k->srv->auth, k->addr, sio_now_ms());
+    unsigned delay = sio_auth_fail(&k->srv->auth, k->addr, clock_mono_ms());
     log_info(LOG_SIO, "refused CONNECT from %s: bad or missing PSK%s", k->addr,
              delay ? " (answer delayed)" : "");
     if (!delay) {
@@ -250,7 +251,7 @@ static void dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *
     if (s->answers.cap_bytes && !sio_feed_any(&j->feed))
         buf_append(&j->key, args.p, args.len);
     j->col = col;
-    j->t0_us = sio_metrics_now_us();
+    j->t0_us = clock_mono_us();
     k->inflight++;
     s->inflight++;
     sio_pool_submit(&s->pool, &j->node);
@@ -332,7 +333,7 @@ struct sio_job *sio_socket_result_next(struct sio *s)
     s->inflight--;
     if (j->kind != SIO_JOB_ANSWER)
         return j;
-    sio_metrics_observe(s, j->col, j->failed, sio_metrics_now_us() - j->t0_us);
+    sio_metrics_observe(s, j->col, j->failed, clock_mono_us() - j->t0_us);
     if (j->from_cache && !j->failed)
         sio_answers_put(&s->answers, buf_slice(&j->key), j->tail, &j->deps, j->col);
     return j;

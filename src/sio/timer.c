@@ -5,7 +5,6 @@
  */
 #include "sio/sio_int.h"
 
-#include <time.h>
 
 static void timer_fired(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -24,9 +23,3 @@ void sio_timer_start(struct ev_loop *ev, struct sio_timer *t, sio_timer_cb *cb, 
 
 void sio_timer_stop(struct ev_loop *ev, struct sio_timer *t) { ev_timer_stop(ev, &t->w); }
 
-int64_t sio_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sio/sio_int.h"
 
 static const struct collector_set fixture_no_collectors = {NULL, 0};
@@ -64,7 +65,7 @@ static inline void fixture_expect(struct sio_pktq *q, const char *want)
 /* Runs the loop until `ms` have passed (timers fire meanwhile). */
 static inline void fixture_run_ms(struct sio *s, unsigned ms)
 {
-    int64_t until = sio_now_ms() + ms;
-    while (sio_now_ms() < until)
+    int64_t until = clock_mono_ms() + ms;
+    while (clock_mono_ms() < until)
         ev_run(s->ev, EVRUN_NOWAIT), usleep(1000);
 }

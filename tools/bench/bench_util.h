@@ -1,20 +1,13 @@
 #pragma once
 /*
- * Timing helpers shared by the benchmarks in tools/bench/. Header only: each
- * benchmark is one executable, and some (tds_stream) do not link the core
- * library.
+ * Timing helpers shared by the benchmarks in tools/bench/ (their clock is
+ * src/clock.h's clock_mono_s). Header only: each benchmark is one
+ * executable, and some (tds_stream) do not link the core library.
  */
 #include <stddef.h>
 #include <stdlib.h>
-#include <time.h>
 
-/* Monotonic time in seconds: differences only, never a date. */
-static inline double bench_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "clock.h"
 
 static inline int bench_double_cmp(const void *a, const void *b)
 {

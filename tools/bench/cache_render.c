@@ -20,6 +20,7 @@
 
 #include "bench_util.h"
 #include "cache/cache.h"
+#include "num.h"
 #include "schema.h"
 
 static const char schema_text[] =
@@ -121,20 +122,20 @@ static int measure(struct cache_rd *rd, const struct cache_plan *p, int reps, st
     int rc = 0;
     for (int r = 0; r < reps && rc == 0; r++) {
         buf_reset(&out);
-        double t0 = bench_now_s();
+        double t0 = clock_mono_s();
         if ((rc = cache_rd_begin(rd)) < 0)
             break;
         struct cache_source src = cache_source_lmdb(rd);
         rc = cache_query_render(p, &src, &out);
         cache_rd_end(rd);
-        tr[r] = bench_now_s() - t0;
+        tr[r] = clock_mono_s() - t0;
         if (r == 0) { /* touch the copy's pages once, as the render's buffer is by now */
             buf_reserve(&copy, out.len);
             memset(buf_data(&copy), 0, out.len);
         }
-        t0 = bench_now_s();
+        t0 = clock_mono_s();
         memcpy(buf_data(&copy), buf_data(&out), out.len);
-        tm[r] = bench_now_s() - t0;
+        tm[r] = clock_mono_s() - t0;
         if (memcmp(buf_data(&copy), buf_data(&out), 1) != 0) /* keep the copy observable */
             rc = -EIO;
     }
@@ -197,10 +198,10 @@ static int bench(uint64_t n, int reps)
     struct cache *c = NULL;
     struct cache_opts o = {.path = dir, .map_size = (size_t)4 << 30, .schema = s};
     const struct schema_model *m = schema_model_find(s, "Company");
-    double t0 = bench_now_s();
+    double t0 = clock_mono_s();
     if ((rc = cache_open(&c, &o)) == 0 && (rc = fill(c, m, n)) == 0) {
         printf("bench_cache_render: %" PRIu64 " rows filled in %.2f s; medians of %d runs\n", n,
-               bench_now_s() - t0, reps);
+               clock_mono_s() - t0, reps);
         rc = run_case(c, m, "full", NULL, n, reps);
         if (rc == 0)
             rc = run_case(c, m, "select 2", "{\"select\":[\"companyId\",\"companyName\"]}", n, reps);
@@ -213,14 +214,13 @@ static int bench(uint64_t n, int reps)
 
 int main(int argc, char **argv)
 {
-    uint64_t n = 10000;
-    int reps = 7;
+    uint64_t n = 10000, reps = 7;
     if (argc == 2 && strcmp(argv[1], "--smoke") == 0)
         return bench(500, 1);
-    if (argc > 3 || (argc > 1 && (n = strtoull(argv[1], NULL, 10)) == 0) ||
-        (argc > 2 && ((reps = atoi(argv[2])) < 1 || reps > 64))) {
+    if (argc > 3 || (argc > 1 && (num_parse_u64(argv[1], UINT64_MAX, &n) < 0 || n == 0)) ||
+        (argc > 2 && (num_parse_u64(argv[2], 64, &reps) < 0 || reps < 1))) {
         fprintf(stderr, "usage: bench_cache_render [rows] [reps 1..64] | --smoke\n");
         return 2;
     }
-    return bench(n, reps);
+    return bench(n, (int)reps);
 }

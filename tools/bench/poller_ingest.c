@@ -177,7 +177,7 @@ static double stream_baseline(const struct bench *b)
     if (dbinit() == FAIL)
         return -1;
     dberrhandle(on_dberr);
-    double t0 = bench_now_s();
+    double t0 = clock_mono_s();
     /* The poller's own login (same packet size, same encryption). */
     DBPROCESS *p;
     char err[256] = "";
@@ -198,7 +198,7 @@ static double stream_baseline(const struct bench *b)
         if (sum == 0)
             rows = -1;
     }
-    double wall = bench_now_s() - t0;
+    double wall = clock_mono_s() - t0;
     if (p)
         dbclose(p);
     dbexit();
@@ -227,9 +227,9 @@ static int one_run(struct bench *b, struct sample *s)
     struct poller_timing t = {0};
     struct poller_opts o = opts_of(b, c);
     o.timing = &t;
-    double t0 = bench_now_s(), c0 = cpu_s(), s0 = server_cpu_s(b->server);
+    double t0 = clock_mono_s(), c0 = cpu_s(), s0 = server_cpu_s(b->server);
     int rc = poller_warm(&o, false, NULL, NULL, NULL, err, sizeof err);
-    double wall = bench_now_s() - t0, cpu = cpu_s() - c0, scpu = server_cpu_s(b->server) - s0;
+    double wall = clock_mono_s() - t0, cpu = cpu_s() - c0, scpu = server_cpu_s(b->server) - s0;
     cache_close(c);
     if (rc < 0) {
         fprintf(stderr, "warm: %s\n", err);
@@ -253,9 +253,9 @@ static int one_run(struct bench *b, struct sample *s)
     if (store_open(b, "empty", &c) < 0)
         return -1;
     struct poller_verify_result r;
-    t0 = bench_now_s();
+    t0 = clock_mono_s();
     rc = poller_verify(&b->db, c, &b->schema->models[0], &r, err, sizeof err);
-    wall = bench_now_s() - t0;
+    wall = clock_mono_s() - t0;
     cache_close(c);
     if (rc < 0) {
         fprintf(stderr, "verify: %s\n", err);
@@ -307,9 +307,9 @@ static int idle(struct bench *b)
     for (int i = 0; i < 1200 && last_reconcile_ms(c, &b->schema->models[0]) < start_ms; i++)
         usleep(100000);
     sleep(1);
-    double c0 = cpu_s(), t0 = bench_now_s();
+    double c0 = cpu_s(), t0 = clock_mono_s();
     sleep(b->idle_s);
-    double cpu = cpu_s() - c0, wall = bench_now_s() - t0;
+    double cpu = cpu_s() - c0, wall = clock_mono_s() - t0;
     poller_stop(p);
     cache_close(c);
     printf("idle: %.3f%% of one core over %.0f s of polls every 5 s (%.2f ms CPU per second)\n",

@@ -183,11 +183,11 @@ int main(int argc, char **argv)
     double tds[RUNS_MAX], lite[RUNS_MAX];
     unsigned long sum = 0;
     for (int r = 0; r < runs; r++) {
-        double t0 = bench_now_s();
+        double t0 = clock_mono_s();
         long n1 = stream_dblib(p, &sum);
-        double t1 = bench_now_s();
+        double t1 = clock_mono_s();
         long n2 = stream_sqlite(path, &sum);
-        double t2 = bench_now_s();
+        double t2 = clock_mono_s();
         if (n1 != want || n2 != want) {
             fprintf(stderr, "bench_tds_stream: read %ld / %ld rows, want %ld\n", n1, n2, want);
             goto out;

@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     dbinit();
     dberrhandle(on_err);
     dbmsghandle(on_msg);
-    double t0 = bench_now_s();
+    double t0 = clock_mono_s();
     DBPROCESS *p = db_connect(&db);
     int64_t total = 0;
     int rc = p ? 0 : 1;
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
             rc = 1;
         total += n;
     }
-    double t1 = bench_now_s();
+    double t1 = clock_mono_s();
     if (p)
         dbclose(p);
     dbexit();

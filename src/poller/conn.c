@@ -96,7 +96,10 @@ int poller_conn_job_begin(struct cache *c, struct cache_rd **rd, char *err, size
 {
     int rc = cache_rd_new(c, rd);
     if (rc < 0) {
-        return poller_cache_fail(c, rc, err, errlen, "opening a cache reader");
+        char why[CACHE_STRERROR_MAX];
+        snprintf(err, errlen, "opening a cache reader: %s",
+                 cache_strerror(c, rc, why, sizeof why));
+        return rc;
     }
     if ((rc = poller_conn_lib_acquire()) < 0) {
         snprintf(err, errlen, "db-lib initialisation failed");

@@ -1,10 +1,8 @@
 /*
  * One-shot timers on the server's libev loop (heartbeats, the delayed
- * auth refusal, the connect timeout) and the monotonic clock they count
- * in. Loop thread only.
+ * auth refusal, the connect timeout). Loop thread only.
  */
 #include "sio/sio_int.h"
-
 
 static void timer_fired(struct ev_loop *loop, ev_timer *w, int revents)
 {

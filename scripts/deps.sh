@@ -24,6 +24,7 @@ if [ "${1:-}" = "--test" ]; then
     python3-yaml                   # tests/tools: the Kubernetes manifests parse
     openssl                        # tests/e2e: a self-signed certificate for https/wss
     chromium                       # tests/tools: the /status page in headless Chromium
+    systemd                        # tests/tools: systemd-analyze verify of tools/deploy's units
     clang libclang-rt-14-dev       # tests/fuzz: libFuzzer harnesses (tools/fuzz.sh)
   )
 fi

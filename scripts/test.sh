@@ -28,15 +28,19 @@ set +e
 meson test -C "$build" --print-errorlogs --num-processes 2 "$@"
 rc=$?
 set -e
-# The plain closing line CI reads: counts from meson's own log.
-python3 - "$build/meson-logs/testlog.json" <<'PY'
+# The plain closing line CI reads: counts from meson's own log. A skipped
+# test (exit 77: a client or tool missing) fails the run: CI has no skips.
+python3 - "$build/meson-logs/testlog.json" <<'PY' || rc=1
 import json, sys
 ok = bad = skip = 0
 for line in open(sys.argv[1]):
-    r = json.loads(line)["result"]
-    if r in ("OK", "EXPECTEDFAIL"): ok += 1
-    elif r == "SKIP": skip += 1
+    r = json.loads(line)
+    if r["result"] in ("OK", "EXPECTEDFAIL"): ok += 1
+    elif r["result"] == "SKIP":
+        skip += 1
+        print(f"skipped: {r['name']}: a missing dependency (scripts/deps.sh --test)")
     else: bad += 1
 print(f"{ok} passed, {bad} failed, {skip} skipped")
+sys.exit(1 if skip else 0)
 PY
 exit $rc

@@ -447,11 +447,8 @@ static int opts_parse(struct ctl *c, const struct cmd *cmd, int argc, char **arg
 /* The time and max_staleness_s readiness is judged against. */
 static struct cache_report_clock report_clock(const struct ctl *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (struct cache_report_clock){
-        .now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-        .max_staleness_ms = (int64_t)c->cf.max_staleness_s * 1000};
+    return (struct cache_report_clock){.now_ms = clock_wall_ms(),
+                                       .max_staleness_ms = (int64_t)c->cf.max_staleness_s * 1000};
 }
 
 static void status_row_text(const struct schema_model *mo, const struct cache_meta *m, bool needed,

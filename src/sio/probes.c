@@ -7,7 +7,7 @@
  */
 #include "sio/sio_int.h"
 
-#include <time.h>
+#include "clock.h"
 
 int sio_probe_healthz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m)
 {
@@ -17,11 +17,8 @@ int sio_probe_healthz(struct sio *s, struct lws *wsi, struct sio_conn *c, enum s
 
 struct cache_report_clock sio_probe_clock(const struct sio *s)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (struct cache_report_clock){
-        .now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-        .max_staleness_ms = (int64_t)s->o.max_staleness_s * 1000};
+    return (struct cache_report_clock){.now_ms = clock_wall_ms(),
+                                       .max_staleness_ms = (int64_t)s->o.max_staleness_s * 1000};
 }
 
 /* The reason one needed model is not ready, as a JSON string. */

@@ -65,6 +65,9 @@ static const struct conf_key keys[] = {
       "Engine.IO maxPayload: largest client message, bytes"),
     U(workers, "2", 1, 256, "threads rendering answers"),
     U(live_pool, "2", 0, UINT32_MAX, "SQL connections of the live fallback"),
+    U(live_timeout_ms, "15000", 1000, 3600000,
+      "longest a live-fallback request may take, waiting for a connection, logging in and "
+      "querying (to the second); independent of socketTimeout"),
     U(answer_cache_mb, "256", 0, UINT32_MAX,
       "MiB of rendered answers reused for identical requests while the cache is unchanged; 0: off"),
     U(poll_interval_ms, "5000", 1, UINT32_MAX, "poller interval, ms"),

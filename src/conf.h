@@ -33,6 +33,7 @@ struct conf {
     uint64_t max_payload;     /* bytes */
     unsigned workers;         /* query threads */
     unsigned live_pool;       /* live fallback connections */
+    unsigned live_timeout_ms; /* bound of one live-fallback request */
     unsigned answer_cache_mb; /* rendered answers kept for reuse; 0: off */
     unsigned poll_interval_ms;
     unsigned overlap_s;       /* late-commit window re-read before each cursor */

@@ -143,7 +143,8 @@ static int load(struct app *a)
         return fail(a->cf.data_dir, rc == -EPROTO
                                         ? "not a cwcache store, or built from another schema"
                                         : cache_strerror(NULL, rc, err, sizeof err));
-    if ((rc = poller_live_new(&a->live, &a->db, a->schema, a->cf.live_pool)) < 0)
+    if ((rc = poller_live_new(&a->live, &a->db, a->schema, a->cf.live_pool,
+                               a->cf.live_timeout_ms)) < 0)
         return fail("live fallback", strerror(-rc));
     a->models = xcalloc(a->schema->n_models ? a->schema->n_models : 1, sizeof *a->models);
     collector_set_models(&a->cs, a->schema, a->models);

@@ -117,12 +117,18 @@ void poller_conn_job_end(struct cache_rd *rd)
 
 int poller_conn_open(struct poller_conn *c, const struct poller_db *db, char *err, size_t errlen)
 {
+    return poller_conn_open_within(c, db, NULL, err, errlen);
+}
+
+int poller_conn_open_within(struct poller_conn *c, const struct poller_db *db,
+                            const struct poller_login_timeouts *t, char *err, size_t errlen)
+{
     poller_conn_close(c);
     c->err[0] = '\0';
     char why[256] = "";
     DBPROCESS *dbp;
     tl_opening = c;
-    int rc = poller_login_open(&dbp, db, NULL, why, sizeof why);
+    int rc = poller_login_open(&dbp, db, t, why, sizeof why);
     tl_opening = NULL;
     if (rc < 0) {
         snprintf(err, errlen, "cannot connect to %s:%u (database %s, user %s): %s%s", db->host,
@@ -148,6 +154,11 @@ void poller_conn_close(struct poller_conn *c)
     c->types = NULL;
     c->types_cap = 0;
     c->ncols = 0;
+}
+
+int poller_conn_set_timeout(struct poller_conn *c, unsigned seconds)
+{
+    return c->dbp ? poller_login_set_timeout(c->dbp, seconds) : -ENOTCONN;
 }
 
 bool poller_conn_is_open(const struct poller_conn *c)

@@ -21,12 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
+#include "poller/login.h"
 
 
 struct poller_live {
     const struct poller_db *db;
     const struct schema *schema;
+    unsigned timeout_ms;     /* one request's whole budget */
     struct poller_conn *conns;
     bool *busy;
     unsigned n;
@@ -427,7 +430,7 @@ static int fetch_children(struct fetch *f, const struct cache_plan_node *parent,
 /* ---- the pool ------------------------------------------------------------ */
 
 int poller_live_new(struct poller_live **out, const struct poller_db *db, const struct schema *s,
-                    unsigned pool_size)
+                    unsigned pool_size, unsigned timeout_ms)
 {
     *out = NULL;
     if (!db || !s)
@@ -438,11 +441,17 @@ int poller_live_new(struct poller_live **out, const struct poller_db *db, const 
     struct poller_live *l = xcalloc(1, sizeof *l);
     l->db = db;
     l->schema = s;
+    l->timeout_ms = timeout_ms;
     l->n = pool_size ? pool_size : 2;
     l->conns = xcalloc(l->n, sizeof *l->conns);
     l->busy = xcalloc(l->n, sizeof *l->busy);
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    /* Deadlines are monotonic: a wall clock step must not stretch a wait. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
     *out = l;
     return 0;
 }
@@ -461,17 +470,22 @@ void poller_live_free(struct poller_live *l)
     poller_conn_lib_release();
 }
 
-static unsigned pool_take(struct poller_live *l)
+/* A free connection by the deadline (monotonic ms), or -ETIMEDOUT. */
+static int pool_take(struct poller_live *l, int64_t deadline_ms)
 {
+    struct timespec until = {.tv_sec = deadline_ms / 1000, .tv_nsec = deadline_ms % 1000 * 1000000};
     pthread_mutex_lock(&l->mu);
     for (;;) {
         for (unsigned i = 0; i < l->n; i++)
             if (!l->busy[i]) {
                 l->busy[i] = true;
                 pthread_mutex_unlock(&l->mu);
-                return i;
+                return (int)i;
             }
-        pthread_cond_wait(&l->cv, &l->mu);
+        if (pthread_cond_timedwait(&l->cv, &l->mu, &until) == ETIMEDOUT) {
+            pthread_mutex_unlock(&l->mu);
+            return -ETIMEDOUT;
+        }
     }
 }
 
@@ -483,8 +497,8 @@ static void pool_give(struct poller_live *l, unsigned i)
     pthread_mutex_unlock(&l->mu);
 }
 
-static int live_fetch_render(struct poller_conn *c, const struct schema *s,
-                             const struct cache_plan *p, struct buf *out, char *err, size_t errlen)
+static int live_fetch_render(struct poller_conn *c, const struct schema *s, const struct cache_plan *p,
+                             struct buf *out, char *err, size_t errlen)
 {
     struct lstore st;
     lstore_init(&st, s);
@@ -498,28 +512,65 @@ static int live_fetch_render(struct poller_conn *c, const struct schema *s,
         struct cache_source src = {&mem_ops, &st};
         rc = cache_query_render(p, &src, out);
         if (rc < 0)
-            poller_cache_fail(NULL, rc, err, errlen, "rendering the live answer");
+            snprintf(err, errlen, "rendering the live answer: error %d", rc);
     }
     buf_fini(&f.sql);
     lstore_fini(&st);
     return rc;
 }
 
+/* One try on connection c within the time left: opens it if needed, bounds
+ * its waits, fetches and renders. */
+static int attempt(struct poller_live *l, struct poller_conn *c, const struct cache_plan *p,
+                   struct buf *out, int64_t left_ms, char *err, size_t errlen)
+{
+    unsigned s = (unsigned)((left_ms + 999) / 1000); /* db-lib counts whole seconds */
+    int rc = 0;
+    if (!poller_conn_is_open(c)) {
+        struct poller_login_timeouts t = {
+            .login_s = s < l->db->login_timeout_s ? s : l->db->login_timeout_s, .query_s = s};
+        rc = poller_conn_open_within(c, l->db, &t, err, errlen);
+    } else {
+        rc = poller_conn_set_timeout(c, s);
+    }
+    return rc < 0 ? rc : live_fetch_render(c, l->schema, p, out, err, errlen);
+}
+
 int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct buf *out, char *err,
                       size_t errlen)
 {
-    unsigned i = pool_take(l);
-    struct poller_conn *c = &l->conns[i];
-    int rc = 0;
-    if (!poller_conn_is_open(c))
-        rc = poller_conn_open(c, l->db, err, errlen);
-    if (rc == 0)
-        rc = live_fetch_render(c, l->schema, p, out, err, errlen);
-    if (rc == -EIO || rc == -ENOTCONN) {
-        /* The next query gets a fresh connection. */
-        log_warn(LOG_LIVE, "%s", err);
-        poller_conn_close(c);
+    const char *model = p->root.model->name;
+    int64_t deadline = clock_mono_ms() + l->timeout_ms;
+    int i = pool_take(l, deadline);
+    if (i < 0) {
+        log_warn(LOG_LIVE, "%s: no live connection came free within %u ms", model, l->timeout_ms);
+        snprintf(err, errlen, "model %s: source database unavailable (busy)", model);
+        return -ETIMEDOUT;
     }
-    pool_give(l, i);
-    return rc;
+    struct poller_conn *c = &l->conns[i];
+    char why[POLLER_CONN_ERR_MAX + 256] = "";
+    size_t mark = out->len;
+    int rc = -ETIMEDOUT;
+    /* A pooled connection the server dropped since its last use fails at
+     * once: it is reopened and the request tried again, within the budget. */
+    for (int tries = 0; tries < 2; tries++) {
+        int64_t left = deadline - clock_mono_ms();
+        if (left <= 0)
+            break;
+        rc = attempt(l, c, p, out, left, why, sizeof why);
+        if (rc == 0 || poller_conn_is_open(c))
+            break; /* answered, or the query itself failed on a live connection */
+        log_warn(LOG_LIVE, "%s", why);
+        poller_conn_close(c);
+        out->len = mark;
+    }
+    if (rc < 0 && poller_conn_is_open(c)) {
+        log_warn(LOG_LIVE, "%s", why);
+        snprintf(err, errlen, "model %s: the source database could not answer (see the server log)",
+                 model);
+    } else if (rc < 0) {
+        snprintf(err, errlen, "model %s: source database unavailable", model);
+    }
+    pool_give(l, (unsigned)i);
+    return rc < 0 ? (rc == -ETIMEDOUT ? rc : -EIO) : 0;
 }

@@ -85,14 +85,20 @@ typedef void (*poller_progress_cb)(void *arg, const struct schema_model *m, uint
 int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progress, void *arg,
                 const volatile bool *stop, char *err, size_t errlen) MUST_CHECK;
 
-/* Live fallback: a small pool of connections separate from the poller's. */
+/* Live fallback: a small pool of connections separate from the poller's.
+ * A request takes at most timeout_ms in all (waiting for a free connection,
+ * logging in, querying), whatever the URL's socketTimeout. */
 struct poller_live;
 int poller_live_new(struct poller_live **out, const struct poller_db *db, const struct schema *s,
-                    unsigned pool_size) MUST_CHECK;
+                    unsigned pool_size, unsigned timeout_ms) MUST_CHECK;
 void poller_live_free(struct poller_live *l); /* accepts NULL */
 /* Renders the plan from live SELECTs into out: the same bytes that
- * cache_query_render() gives for the same data. Blocks: call it from a
- * worker thread, never from the event loop. -EIO with err on SQL errors. */
+ * cache_query_render() gives for the same data. Blocks (at most the pool's
+ * timeout): call it from a worker thread, never from the event loop. A
+ * connection found dead is reopened and the request tried once more.
+ * Errors: -EIO (source unavailable or query failed) or -ETIMEDOUT, with err
+ * fit for a client ("model Company: source database unavailable"): host,
+ * port, database and login only reach the server log, logged here. */
 int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct buf *out, char *err,
                       size_t errlen) MUST_CHECK;
 

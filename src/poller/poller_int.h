@@ -74,6 +74,12 @@ void poller_conn_job_end(struct cache_rd *rd);
  * reason in err (never the password). */
 int poller_conn_open(struct poller_conn *c, const struct poller_db *db, char *err,
                      size_t errlen) MUST_CHECK;
+/* The same within timeouts of its own (the live fallback's budget). */
+int poller_conn_open_within(struct poller_conn *c, const struct poller_db *db,
+                            const struct poller_login_timeouts *t, char *err,
+                            size_t errlen) MUST_CHECK;
+/* Bounds each wait for the server on c from now on (seconds, at least 1). */
+int poller_conn_set_timeout(struct poller_conn *c, unsigned seconds) MUST_CHECK;
 void poller_conn_close(struct poller_conn *c); /* accepts a closed connection */
 bool poller_conn_is_open(const struct poller_conn *c);
 

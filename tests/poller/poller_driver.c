@@ -435,7 +435,7 @@ static int cmd_live(struct drv *d)
     }
     struct poller_live *live;
     struct cache_rd *rd;
-    if (poller_live_new(&live, &d->db, d->schema, 2) < 0 || cache_rd_new(d->cache, &rd) < 0)
+    if (poller_live_new(&live, &d->db, d->schema, 2, 60000) < 0 || cache_rd_new(d->cache, &rd) < 0)
         return 1;
     int bad = 0, rc = 0;
     for (size_t i = 0; i < cs.n && rc == 0; i++) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Source errors keep their words (suite 'poller').
 
-Usage: test_errors.py TDSLITE POLLER_DRIVER SCHEMA
+Usage: test_errors.py CASE TDSLITE POLLER_DRIVER SCHEMA
 
 A missing table reports the server's message and number (not db-lib's
 "General SQL Server error: Check messages from the SQL Server"); a connection
@@ -31,6 +31,7 @@ class Env:
         self.port = tds.free_port()
         self.server = None
         self.url = tds.url(self.port, ";connectTimeout=3;socketTimeout=10")
+        self.start()
 
     def start(self):
         self.server, _ = tds.serve(self.tdslite, self.db, os.path.join(self.tmp, "ready"), self.port)
@@ -94,21 +95,8 @@ def connection_refused(env):
     check("Connection refused" in r.stderr, f"the OS error is lost: {r.stderr}")
 
 
-def main():
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 2
-    env = Env(*sys.argv[1:])
-    try:
-        env.start()
-        connection_refused(env)
-        connection_closed_between_statements(env)
-        missing_table(env)
-    finally:
-        env.close()
-    print("ok")
-    return 0
-
+CASES = {"missing_table": missing_table, "connection_closed": connection_closed_between_statements,
+         "connection_refused": connection_refused}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tds.run_case(__doc__, CASES, Env, 3))

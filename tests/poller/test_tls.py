@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """encrypt=true means TLS for the whole session or no connection (suite 'poller').
 
-Usage: test_tls.py TDSLITE POLLER_DRIVER SCHEMA MAKE_CERTS
+Usage: test_tls.py encryption TDSLITE POLLER_DRIVER SCHEMA MAKE_CERTS
 
 The poller (poller_driver warm, through the one db-lib login) reaches tdslite
 through a TCP relay that keeps every byte of both directions. The relay is the
@@ -133,51 +133,42 @@ class Env:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def main():
-    if len(sys.argv) != 5:
-        print(__doc__, file=sys.stderr)
-        return 2
-    env = Env(*sys.argv[1:])
-    try:
-        # A server without TLS: encrypt=false works in clear text (and the relay sees it) ...
-        env.serve()
-        relay = env.works("encrypt=false", "encrypt=false without TLS")
-        check(relay.clear_text_seen(), "the relay saw no statement text of a clear session")
-        # ... encrypt=true is refused, with an error that says why.
-        env.refused("encrypt=true;trustServerCertificate=true", "encrypt=true without TLS",
-                    ["cannot connect", "encrypt=true: the server must offer TLS"])
+def encryption(env):
+    # A server without TLS: encrypt=false works in clear text (and the relay sees it) ...
+    env.serve()
+    relay = env.works("encrypt=false", "encrypt=false without TLS")
+    check(relay.clear_text_seen(), "the relay saw no statement text of a clear session")
+    # ... encrypt=true is refused, with an error that says why.
+    env.refused("encrypt=true;trustServerCertificate=true", "encrypt=true without TLS",
+                ["cannot connect", "encrypt=true: the server must offer TLS"])
 
-        # SQL Server with Force Encryption.
-        env.serve_tls()
-        relay = env.works("encrypt=true;trustServerCertificate=true", "trusted certificate")
-        check(not relay.clear_text_seen(), f"clear text on a TLS session: {relay.clear_text_seen()}")
-        ca = env.pem("ca.pem")
-        relay = env.works(f"encrypt=true;trustServerCertificateCA={ca}", "the right CA")
-        check(not relay.clear_text_seen(), "clear text on a verified TLS session")
-        env.refused(f"encrypt=true;trustServerCertificateCA={env.pem('other-ca.pem')}",
-                    "another CA", ["cannot connect"])
-        env.refused("encrypt=true", "the system's CAs (which do not know the test CA)",
-                    ["cannot connect"])
-        env.refused("encrypt=true;trustServerCertificateCA=/nonexistent/ca.pem", "a missing CA file",
-                    ["trustServerCertificateCA /nonexistent/ca.pem: No such file"])
+    # SQL Server with Force Encryption.
+    env.serve_tls()
+    relay = env.works("encrypt=true;trustServerCertificate=true", "trusted certificate")
+    check(not relay.clear_text_seen(), f"clear text on a TLS session: {relay.clear_text_seen()}")
+    ca = env.pem("ca.pem")
+    relay = env.works(f"encrypt=true;trustServerCertificateCA={ca}", "the right CA")
+    check(not relay.clear_text_seen(), "clear text on a verified TLS session")
+    env.refused(f"encrypt=true;trustServerCertificateCA={env.pem('other-ca.pem')}",
+                "another CA", ["cannot connect"])
+    env.refused("encrypt=true", "the system's CAs (which do not know the test CA)",
+                ["cannot connect"])
+    env.refused("encrypt=true;trustServerCertificateCA=/nonexistent/ca.pem", "a missing CA file",
+                ["trustServerCertificateCA /nonexistent/ca.pem: No such file"])
 
-        # SQL Server without Force Encryption: a client that asks for TLS gets
-        # it for the whole session; one that does not, for the login only.
-        env.serve_tls(login_only=True)
-        relay = env.works("encrypt=true;trustServerCertificate=true", "encrypt=true, login-only server")
-        check(not relay.clear_text_seen(),
-              f"encrypt=true left the session in clear text: {relay.clear_text_seen()}")
-        relay = env.works("encrypt=false", "encrypt=false, login-only server")
-        check(relay.clear_text_seen(), "encrypt=false on a login-only server: expected clear text")
-        with open(env.log) as f:
-            log = f.read()
-        check("for the whole session" in log and "for the login packet only" in log,
-              f"tdslite did not report both kinds of session:\n{log}")
-    finally:
-        env.close()
-    print("ok")
-    return 0
+    # SQL Server without Force Encryption: a client that asks for TLS gets
+    # it for the whole session; one that does not, for the login only.
+    env.serve_tls(login_only=True)
+    relay = env.works("encrypt=true;trustServerCertificate=true", "encrypt=true, login-only server")
+    check(not relay.clear_text_seen(),
+          f"encrypt=true left the session in clear text: {relay.clear_text_seen()}")
+    relay = env.works("encrypt=false", "encrypt=false, login-only server")
+    check(relay.clear_text_seen(), "encrypt=false on a login-only server: expected clear text")
+    with open(env.log) as f:
+        log = f.read()
+    check("for the whole session" in log and "for the login packet only" in log,
+          f"tdslite did not report both kinds of session:\n{log}")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tds.run_case(__doc__, {"encryption": encryption}, Env, 4))

@@ -49,6 +49,14 @@ static int socket_message(struct sio_session *ss, struct slice data)
     return 0;
 }
 
+/* Ends a parked polling GET with a noop ("6"). */
+static void release_get_noop(struct sio_session *ss)
+{
+    if (ss->get_wsi)
+        sio_conn_release_get(ss->get_wsi, sio_pkt_lit("6"));
+    ss->get_wsi = NULL;
+}
+
 /* Packets on a websocket that is not (yet) the session's transport. The
  * client proves the websocket works (2probe -> 3probe), we release the
  * pending polling GET with a noop so the client stops polling, and the
@@ -69,12 +77,9 @@ static void probe_packet(struct sio_session *ss, struct lws *from, const struct 
         ss->ws_wsi = from;
         ss->probe_wsi = NULL;
         ss->upgrading = false;
-        if (ss->get_wsi) {
-            /* A GET that raced the upgrade is answered with a noop:
-             * whatever is queued now belongs to the websocket. */
-            sio_conn_release_get(ss->get_wsi, sio_pkt_lit("6"));
-            ss->get_wsi = NULL;
-        }
+        /* A GET that raced the upgrade is answered with a noop: whatever
+         * is queued now belongs to the websocket. */
+        release_get_noop(ss);
         sio_session_kick(ss);
         return;
     }
@@ -97,6 +102,9 @@ int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio
     case EIO_MESSAGE:
         return socket_message(ss, p->data);
     case EIO_CLOSE:
+        /* The client asked for the close: its parked GET ends with a
+         * noop, as engine.io's polling transport answers it. */
+        release_get_noop(ss);
         sio_session_close(ss, "closed by client");
         return -1;
     case EIO_PING:

@@ -147,6 +147,19 @@ test("oversized polling POST: 413, and the session stays", async () => {
   assert.match(body, /432\[\{"success":false,"error":"Unknown event: nope"\}\]/);
 });
 
+test("a client's close over polling releases the parked GET with a noop, as the Node server", async () => {
+  const sid = await pollHandshake();
+  const url = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+  const parked = L.httpReq(url);
+  await L.sleep(200); // the GET is parked on the session
+  const r = await L.httpReq(url, { method: "POST", body: "1", headers: { "content-type": "text/plain" } });
+  assert.equal(r.body, "ok");
+  assert.equal((await parked).body, "6");
+  const after = await L.httpReq(url);
+  assert.equal(after.status, 400, "the session is gone");
+  assert.match(after.body, /Session ID unknown/);
+});
+
 test("Engine.IO handshake errors use engine.io's codes", async () => {
   const base = `${server.url}/socket.io/`;
   const cases = [

@@ -69,3 +69,17 @@ static inline void fixture_run_ms(struct sio *s, unsigned ms)
     while (clock_mono_ms() < until)
         ev_run(s->ev, EVRUN_NOWAIT), usleep(1000);
 }
+
+/* A pool job that answers success with no data, and a wake-up that sets
+ * the int it is given. */
+static inline void fixture_run(void *arg, void *local, struct queue_node *node)
+{
+    (void)arg, (void)local;
+    struct sio_job *j = (struct sio_job *)node;
+    j->tail = sio_tail_new();
+    buf_puts(&j->tail->b, "[{\"success\":true,\"data\":[]}]");
+}
+
+static const struct sio_pool_ops fixture_ops = {NULL, fixture_run, NULL};
+
+static inline void fixture_wake(void *arg) { *(volatile int *)arg = 1; }

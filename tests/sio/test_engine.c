@@ -88,23 +88,11 @@ Test(sio_engine, a_delayed_refusal_is_sent_when_its_timer_fires)
     cr_assert_eq(ss->sock.state, SOCK_NONE);
 }
 
-static void fake_run(void *arg, void *local, struct queue_node *node)
-{
-    (void)arg, (void)local;
-    struct sio_job *j = (struct sio_job *)node;
-    j->tail = sio_tail_new();
-    buf_puts(&j->tail->b, "[{\"success\":true,\"data\":[]}]");
-}
-
-static const struct sio_pool_ops fake_ops = {NULL, fake_run, NULL};
-
-static void wake_flag(void *arg) { *(volatile int *)arg = 1; }
-
 Test(sio_engine, worker_answers_go_to_their_session_and_late_ones_are_dropped)
 {
     static volatile int woken;
     char err[128];
-    cr_assert_eq(sio_pool_start(&s->pool, 1, &fake_ops, s, wake_flag, (void *)&woken, err,
+    cr_assert_eq(sio_pool_start(&s->pool, 1, &fixture_ops, s, fixture_wake, (void *)&woken, err,
                                 sizeof err), 0);
     struct sio_session *gone = sio_session_new(s, SIO_T_POLLING);
     sio_handle gone_h = gone->h;

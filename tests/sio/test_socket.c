@@ -125,23 +125,11 @@ Test(sio_socket_psk, repeated_failures_are_refused_late)
 
 /* ---- answers from the workers --------------------------------------------------- */
 
-static void fake_run(void *arg, void *local, struct queue_node *node)
-{
-    (void)arg, (void)local;
-    struct sio_job *j = (struct sio_job *)node;
-    j->tail = sio_tail_new();
-    buf_puts(&j->tail->b, "[{\"success\":true,\"data\":[]}]");
-}
-
-static const struct sio_pool_ops fake_ops = {NULL, fake_run, NULL};
-
-static void wake_flag(void *arg) { *(volatile int *)arg = 1; }
-
 Test(sio_socket, finished_jobs_come_back_as_acks_for_their_session)
 {
     static volatile int woken;
     char err[128];
-    cr_assert_eq(sio_pool_start(&s->pool, 2, &fake_ops, s, wake_flag, (void *)&woken, err,
+    cr_assert_eq(sio_pool_start(&s->pool, 2, &fixture_ops, s, fixture_wake, (void *)&woken, err,
                                 sizeof err), 0);
     for (uint64_t id = 1; id <= 3; id++) {
         struct sio_job *j = xcalloc(1, sizeof *j);

@@ -297,6 +297,10 @@ void cache_rd_fini(struct cache_rd *rd);
 /* ---- meta.c: versioned fixed-layout records ---------------------------------- */
 #define CACHE_META_VERSION 2u /* 1: before last_ok_ms; still read */
 #define CACHE_RUN_VERSION 1u
+/* The meta database key of model m's record. */
+void cache_meta_key(uint8_t k[3], const struct schema_model *m);
+/* Rows in the model's live slot (the B-tree's entry count). */
+uint64_t cache_meta_live_rows(struct cache_rd *rd, const struct schema_model *m);
 void cache_meta_encode(const struct cache_meta *m, struct buf *out);
 int cache_meta_decode(struct slice in, struct cache_meta *m) MUST_CHECK;
 void cache_run_encode(const struct cache_run *r, struct buf *out);

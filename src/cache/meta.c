@@ -110,45 +110,18 @@ int cache_run_decode(struct slice in, struct cache_run *r)
     return 0;
 }
 
-static void meta_key(uint8_t k[3], const struct schema_model *m)
+void cache_meta_key(uint8_t k[3], const struct schema_model *m)
 {
     k[0] = CACHE_META_KEY_MODEL;
     k[1] = (uint8_t)(m->id >> 8);
     k[2] = (uint8_t)m->id;
 }
 
-static uint64_t live_rows(struct cache_rd *rd, const struct schema_model *m)
+uint64_t cache_meta_live_rows(struct cache_rd *rd, const struct schema_model *m)
 {
     MDB_stat st;
     MDB_dbi dbi = rd->c->dbi[cache_db_rows(m->id, cache_slot_live(rd->slots, m->id))];
     return cache_lmdb_stat(rd->txn, dbi, &st) == 0 ? st.ms_entries : 0;
-}
-
-/* Whether the model is warm decides where its answers come from (the
- * store or the live database), so a state change is a data change. */
-static void note_state_change(struct cache_wtxn *w, const struct schema_model *m, MDB_val key,
-                              enum cache_state state)
-{
-    MDB_val old;
-    bool was_warm = cache_lmdb_get(w->txn, w->c->meta, &key, &old) == 0 && old.mv_size > 1 &&
-                    ((const uint8_t *)old.mv_data)[1] == CACHE_WARM;
-    if (was_warm != (state == CACHE_WARM)) {
-        cache_versions_touch(w, m);
-        cache_changes_reset(w, m);
-    }
-}
-
-int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_meta *meta)
-{
-    struct cache_meta copy = *meta;
-    copy.rows = live_rows(&w->rd, m);
-    buf_reset(&w->enc);
-    cache_meta_encode(&copy, &w->enc);
-    uint8_t k[3];
-    meta_key(k, m);
-    MDB_val key = {3, k}, val = {w->enc.len, buf_data(&w->enc)};
-    note_state_change(w, m, key, meta->state);
-    return cache_lmdb_put(w->txn, w->c->meta, &key, &val, 0);
 }
 
 int cache_meta_get(struct cache_rd *rd, const struct schema_model *m, struct cache_meta *out)
@@ -156,7 +129,7 @@ int cache_meta_get(struct cache_rd *rd, const struct schema_model *m, struct cac
     if (!rd->active)
         return -EINVAL;
     uint8_t k[3];
-    meta_key(k, m);
+    cache_meta_key(k, m);
     MDB_val key = {3, k}, val;
     int rc = cache_lmdb_get(rd->txn, rd->c->meta, &key, &val);
     if (rc == -ENOENT) {
@@ -167,6 +140,6 @@ int cache_meta_get(struct cache_rd *rd, const struct schema_model *m, struct cac
         rc = cache_meta_decode((struct slice){val.mv_data, val.mv_size}, out);
     }
     if (rc == 0)
-        out->rows = live_rows(rd, m);
+        out->rows = cache_meta_live_rows(rd, m);
     return rc;
 }

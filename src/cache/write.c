@@ -239,3 +239,32 @@ int cache_row_delete(struct cache_wtxn *w, const struct schema_model *m, uint64_
     changed(w, m, slot, pk);
     return cache_lmdb_del(w->txn, dbi, &key, NULL);
 }
+
+/* Meta records are written here, beside the rows (meta.c only encodes and
+ * reads them): whether the model is warm decides where its answers come
+ * from (the store or the live database), so a state change is a data
+ * change and moves its version and change log (versions.c, changes.c). */
+static void note_state_change(struct cache_wtxn *w, const struct schema_model *m, MDB_val key,
+                              enum cache_state state)
+{
+    MDB_val old;
+    bool was_warm = cache_lmdb_get(w->txn, w->c->meta, &key, &old) == 0 && old.mv_size > 1 &&
+                    ((const uint8_t *)old.mv_data)[1] == CACHE_WARM;
+    if (was_warm != (state == CACHE_WARM)) {
+        cache_versions_touch(w, m);
+        cache_changes_reset(w, m);
+    }
+}
+
+int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const struct cache_meta *meta)
+{
+    struct cache_meta copy = *meta;
+    copy.rows = cache_meta_live_rows(&w->rd, m);
+    buf_reset(&w->enc);
+    cache_meta_encode(&copy, &w->enc);
+    uint8_t k[3];
+    cache_meta_key(k, m);
+    MDB_val key = {3, k}, val = {w->enc.len, buf_data(&w->enc)};
+    note_state_change(w, m, key, meta->state);
+    return cache_lmdb_put(w->txn, w->c->meta, &key, &val, 0);
+}

@@ -658,9 +658,10 @@ static void run_print_text(const struct run_item *it)
     char t[40], d[24];
     fmt_time_ms(t, sizeof t, it->run.start_ms);
     fmt_duration(d, sizeof d, (double)(it->run.end_ms - it->run.start_ms) / 1e3);
-    printf("%-24s %-28s %-9s %8s %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64 " %-6s %s\n",
-           t, it->model->name, it->run.kind, d, it->run.read, it->run.applied, it->run.skipped,
-           it->run.deleted, it->run.status ? "failed" : "ok",
+    printf("%-24s %-28s %-9s %8s %7" PRIu32 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64
+           " %-6s %s\n",
+           t, it->model->name, it->run.kind, d, it->run.polls, it->run.read, it->run.applied,
+           it->run.skipped, it->run.deleted, it->run.status ? "failed" : "ok",
            it->run.status ? (it->run.error[0] ? it->run.error : status_text(it->run.status)) : "");
 }
 
@@ -677,6 +678,8 @@ static void run_put_json(struct buf *b, const struct run_item *it)
     json_put_datetime_ms(b, r->end_ms);
     buf_puts(b, ",\"durationMs\":");
     json_put_i64(b, r->end_ms - r->start_ms);
+    buf_puts(b, ",\"polls\":");
+    json_put_u64(b, r->polls);
     buf_puts(b, ",\"read\":");
     json_put_u64(b, r->read);
     buf_puts(b, ",\"applied\":");
@@ -685,10 +688,8 @@ static void run_put_json(struct buf *b, const struct run_item *it)
     json_put_u64(b, r->skipped);
     buf_puts(b, ",\"deleted\":");
     json_put_u64(b, r->deleted);
-    buf_puts(b, ",\"status\":");
-    json_put_i64(b, r->status);
-    buf_puts(b, ",\"error\":");
-    json_put_str(b, r->error, strnlen(r->error, sizeof r->error));
+    buf_printf(b, ",\"status\":\"%s\",\"error\":", r->status ? "failed" : "ok");
+    json_put_cstr(b, r->status ? (r->error[0] ? r->error : status_text(r->status)) : "");
     buf_putc(b, '}');
 }
 
@@ -697,8 +698,8 @@ static void runs_print(struct runs_st *st)
     qsort(st->items, st->len, sizeof *st->items, run_item_cmp);
     size_t n = st->len < st->n ? st->len : (size_t)st->n;
     if (!st->json) {
-        printf("%-24s %-28s %-9s %8s %10s %10s %10s %8s %-6s %s\n", "START", "MODEL", "KIND",
-               "DURATION", "READ", "APPLIED", "SKIPPED", "DELETED", "RESULT", "ERROR");
+        printf("%-24s %-28s %-9s %8s %7s %10s %10s %10s %8s %-6s %s\n", "START", "MODEL", "KIND",
+               "DURATION", "POLLS", "READ", "APPLIED", "SKIPPED", "DELETED", "RESULT", "ERROR");
         for (size_t i = 0; i < n; i++)
             run_print_text(&st->items[i]);
         return;
@@ -915,11 +916,13 @@ static void keys_print(const char *what, uint64_t count, const uint64_t *keys)
     printf("%s\n", count > VERIFY_KEYS ? " ..." : "");
 }
 
-static void keys_put_json(struct buf *b, const char *what, uint64_t count, const uint64_t *keys)
+/* "missing":N,"firstMissing":[...]: camelCase, as every key cwcachectl prints. */
+static void keys_put_json(struct buf *b, const char *what, const char *first, uint64_t count,
+                          const uint64_t *keys)
 {
     buf_printf(b, ",\"%s\":", what);
     json_put_u64(b, count);
-    buf_printf(b, ",\"first_%s\":[", what);
+    buf_printf(b, ",\"%s\":[", first);
     for (uint64_t i = 0; i < count && i < VERIFY_KEYS; i++) {
         if (i)
             buf_putc(b, ',');
@@ -945,9 +948,9 @@ static void verify_report(const struct schema_model *m, const struct poller_veri
         json_put_cstr(&b, m->name);
         buf_printf(&b, ",\"equal\":%s,\"compared\":", verify_equal(r) ? "true" : "false");
         json_put_u64(&b, r->compared);
-        keys_put_json(&b, "missing", r->missing, r->first_missing);
-        keys_put_json(&b, "extra", r->extra, r->first_extra);
-        keys_put_json(&b, "different", r->different, r->first_different);
+        keys_put_json(&b, "missing", "firstMissing", r->missing, r->first_missing);
+        keys_put_json(&b, "extra", "firstExtra", r->extra, r->first_extra);
+        keys_put_json(&b, "different", "firstDifferent", r->different, r->first_different);
         buf_puts(&b, ",\"seconds\":");
         json_put_double(&b, secs);
         buf_puts(&b, "}\n");
@@ -1055,7 +1058,7 @@ struct warm_progress {
     double mark;                    /* when the previous model finished */
     double start, last_shown;
     uint64_t done; /* rows of cur so far */
-    size_t models_done;
+    size_t models_done, models_total;
     uint64_t rows_done; /* sum over finished models */
 };
 
@@ -1082,8 +1085,10 @@ static void progress_draw_tty(const struct warm_progress *p, uint64_t done, uint
     bar[PROGRESS_BAR_WIDTH] = '\0';
     progress_figures(p, done, total, &rate, eta, sizeof eta);
     /* \r and erase-to-end-of-line redraw the same line in place. */
-    fprintf(stderr, "\r%-24s [%s] %" PRIu64 "/%" PRIu64 " %5.1f%% %.0f rows/s ETA %s\033[K",
-            p->cur->name, bar, done, total, frac * 100, rate, eta);
+    fprintf(stderr,
+            "\r[%zu/%zu] %-24s [%s] %" PRIu64 "/%" PRIu64 " %5.1f%% %.0f rows/s ETA %s\033[K",
+            p->models_done + 1, p->models_total, p->cur->name, bar, done, total, frac * 100, rate,
+            eta);
 }
 
 static void progress_log(const struct warm_progress *p, uint64_t done, uint64_t total)
@@ -1091,9 +1096,11 @@ static void progress_log(const struct warm_progress *p, uint64_t done, uint64_t 
     char eta[24];
     double rate;
     progress_figures(p, done, total, &rate, eta, sizeof eta);
-    log_info(LOG_TOOL, "warm: %s: %" PRIu64 "/%" PRIu64 " rows (%.1f%%), %.0f rows/s, ETA %s",
-             p->cur->name, done, total, total ? 100.0 * (double)done / (double)total : 0.0, rate,
-             eta);
+    log_info(LOG_TOOL,
+             "warm: model %zu of %zu, %s: %" PRIu64 "/%" PRIu64 " rows (%.1f%%), %.0f rows/s, "
+             "ETA %s",
+             p->models_done + 1, p->models_total, p->cur->name, done, total,
+             total ? 100.0 * (double)done / (double)total : 0.0, rate, eta);
 }
 
 static void progress_finish(struct warm_progress *p, uint64_t done)
@@ -1102,10 +1109,12 @@ static void progress_finish(struct warm_progress *p, uint64_t done)
     char d[24];
     fmt_duration(d, sizeof d, el);
     if (p->tty)
-        fprintf(stderr, "\r%-24s done: %" PRIu64 " rows in %s (%.0f rows/s)\033[K\n", p->cur->name,
-                done, d, el > 0 ? (double)done / el : 0.0);
+        fprintf(stderr, "\r[%zu/%zu] %-24s done: %" PRIu64 " rows in %s (%.0f rows/s)\033[K\n",
+                p->models_done + 1, p->models_total, p->cur->name, done, d,
+                el > 0 ? (double)done / el : 0.0);
     else
-        log_info(LOG_TOOL, "warm: %s: done: %" PRIu64 " rows in %s", p->cur->name, done, d);
+        log_info(LOG_TOOL, "warm: model %zu of %zu, %s: done: %" PRIu64 " rows in %s",
+                 p->models_done + 1, p->models_total, p->cur->name, done, d);
     p->models_done++;
     p->rows_done += done;
     p->cur = NULL;
@@ -1164,6 +1173,35 @@ static int warm_opt(struct ctl *c, int opt, const char *arg, void *stp)
     return OPTS_CONTINUE;
 }
 
+struct deleted_sum {
+    int64_t since_ms;
+    uint64_t n;
+};
+
+static int deleted_add(void *arg, const struct cache_run *r)
+{
+    struct deleted_sum *d = arg;
+    if (r->start_ms < d->since_ms)
+        return 1; /* newest first: the rest is older than this warm-up */
+    d->n += r->deleted;
+    return 0;
+}
+
+/* Rows this warm-up deleted, from the run history it wrote (its passes
+ * record their deletions there). */
+static uint64_t warm_deleted(struct ctl *c, const bool *pick, int64_t since_ms)
+{
+    struct deleted_sum d = {since_ms, 0};
+    struct cache_rd *rd;
+    if (read_begin(c, &rd) != EXIT_OK)
+        return 0;
+    for (size_t i = 0; i < c->schema->n_models; i++)
+        if (pick[i] && cache_runs(rd, &c->schema->models[i], 0, deleted_add, &d) < 0)
+            break;
+    read_end(rd);
+    return d.n;
+}
+
 static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
 {
     struct poller_opts o = {
@@ -1175,6 +1213,9 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
     poller_opts_tune(&o, &c->cf);
     double t0 = clock_mono_s();
     struct warm_progress p = {.tty = isatty(STDERR_FILENO) == 1, .mark = t0};
+    for (size_t i = 0; i < c->schema->n_models; i++)
+        p.models_total += pick[i];
+    int64_t since_ms = clock_wall_ms();
     char err[ERR_LEN] = "";
     warm_signals_install();
     int rc = poller_warm(&o, st->full, warm_progress_cb, &p, &warm_stop, err, sizeof err);
@@ -1191,8 +1232,10 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
         errorf(c, "%s", err[0] ? err : strerror(-rc));
         return EXIT_ERR;
     }
-    printf("warm: %zu models %s, %" PRIu64 " rows in %.1fs\n", p.models_done,
-           st->full ? "rebuilt" : "caught up", p.rows_done, clock_mono_s() - t0);
+    printf("warm: %zu models %s, %" PRIu64 " rows, %" PRIu64 " deleted in %.1fs
+", p.models_done,
+           st->full ? "rebuilt" : "caught up", p.rows_done, warm_deleted(c, pick, since_ms),
+           clock_mono_s() - t0);
     return EXIT_OK;
 }
 

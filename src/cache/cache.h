@@ -132,11 +132,20 @@ struct cache_run {
     int64_t start_ms, end_ms;
     uint64_t read, applied, skipped, deleted;
     int32_t status;                /* 0 ok, else a negative errno */
-    char kind[16];                 /* "poll", "reconcile", "warm", "full" */
+    uint32_t polls;                /* polls folded into an "idle" record; else 1 (0 reads as 1) */
+    char kind[16];                 /* "poll", "reconcile", "warm", "full"; "idle" in the history */
     char error[CACHE_ERROR_MAX];
 };
 
-#define CACHE_RUNS_KEPT 200        /* run history per model; oldest dropped */
+/* Run history per model: runs that changed or failed something are kept
+ * one by one; consecutive polls that changed nothing fold into one "idle"
+ * record (first start, last end, counts summed). The oldest records are
+ * dropped once older than CACHE_RUNS_AGE_MS and more than CACHE_RUNS_KEPT
+ * remain, or beyond CACHE_RUNS_MAX (a table changing at every 5 s poll
+ * makes 17,280 a day). */
+#define CACHE_RUNS_KEPT 200
+#define CACHE_RUNS_MAX 20000
+#define CACHE_RUNS_AGE_MS (24 * 3600 * 1000LL)
 
 /* The health record; one never written reads as !known. */
 int cache_health_get(struct cache_rd *rd, struct cache_health *out) MUST_CHECK;

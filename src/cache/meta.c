@@ -12,7 +12,8 @@
 
 #define META_FIXED_V1 66u
 #define META_FIXED 74u
-#define RUN_FIXED 56u
+#define RUN_FIXED_V1 56u
+#define RUN_FIXED 60u
 #define RUN_KIND_MAX 15u
 
 const char *cache_state_name(enum cache_state s)
@@ -85,6 +86,7 @@ void cache_run_encode(const struct cache_run *r, struct buf *out)
     put_be64(h + 36, r->skipped);
     put_be64(h + 44, r->deleted);
     put_be32(h + 52, (uint32_t)r->status);
+    put_be32(h + 56, r->polls ? r->polls : 1);
     buf_append(out, h, sizeof h);
     buf_append(out, r->kind, klen);
     buf_append(out, r->error, elen);
@@ -93,10 +95,11 @@ void cache_run_encode(const struct cache_run *r, struct buf *out)
 int cache_run_decode(struct slice in, struct cache_run *r)
 {
     memset(r, 0, sizeof *r);
-    if (in.len < RUN_FIXED || in.p[0] != CACHE_RUN_VERSION)
+    size_t fixed = in.len && in.p[0] == 1 ? RUN_FIXED_V1 : RUN_FIXED;
+    if (in.len < fixed || (in.p[0] != 1 && in.p[0] != CACHE_RUN_VERSION))
         return -EPROTO;
     size_t klen = in.p[1], elen = (size_t)in.p[2] << 8 | in.p[3];
-    if (klen > RUN_KIND_MAX || elen >= CACHE_ERROR_MAX || in.len != RUN_FIXED + klen + elen)
+    if (klen > RUN_KIND_MAX || elen >= CACHE_ERROR_MAX || in.len != fixed + klen + elen)
         return -EPROTO;
     r->start_ms = get_i64(in.p + 4);
     r->end_ms = get_i64(in.p + 12);
@@ -105,8 +108,9 @@ int cache_run_decode(struct slice in, struct cache_run *r)
     r->skipped = get_be64(in.p + 36);
     r->deleted = get_be64(in.p + 44);
     r->status = (int32_t)get_be32(in.p + 52);
-    memcpy(r->kind, in.p + RUN_FIXED, klen);
-    memcpy(r->error, in.p + RUN_FIXED + klen, elen);
+    r->polls = fixed == RUN_FIXED ? get_be32(in.p + 56) : 1;
+    memcpy(r->kind, in.p + fixed, klen);
+    memcpy(r->error, in.p + fixed + klen, elen);
     return 0;
 }
 

@@ -2,10 +2,18 @@
  * Run history: key [0x02][be16 model][be64 seq] in "meta". Sequences grow
  * by one and only the oldest are removed, so the history of a model is a
  * contiguous range [first, last] and its length is last - first + 1.
+ *
+ * A day of history at a 5 s poll interval is 17,280 polls per model. Most
+ * change nothing (they re-read the late-commit window and skip it), so a
+ * run of such polls folds into the newest record when that is an "idle"
+ * one, rewritten in place: the history keeps what changed or failed one
+ * by one, and a quiet night is a single line (cache.h: CACHE_RUNS_*).
  */
 #include "cache/cache_int.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #define RUN_KEY 11u
 
@@ -54,14 +62,58 @@ static int oldest(MDB_cursor *cur, const struct schema_model *m, uint64_t *seq)
     return run_key_of(key, m, seq) ? 0 : -ENOENT;
 }
 
-static int runs_trim(MDB_cursor *cur, const struct schema_model *m, uint64_t last)
+/* The record under the cursor. */
+static int current(MDB_cursor *cur, struct cache_run *r)
+{
+    MDB_val key, val;
+    int rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+    return rc < 0 ? rc : cache_run_decode((struct slice){val.mv_data, val.mv_size}, r);
+}
+
+/* Drops the oldest records while they are past both bounds (cache.h). */
+static int runs_trim(MDB_cursor *cur, const struct schema_model *m, uint64_t last, int64_t now_ms)
 {
     uint64_t first = 0;
     int rc;
-    while ((rc = oldest(cur, m, &first)) == 0 && last - first + 1 > CACHE_RUNS_KEPT)
+    struct cache_run old;
+    while ((rc = oldest(cur, m, &first)) == 0 && last - first + 1 > CACHE_RUNS_KEPT) {
+        if (last - first + 1 <= CACHE_RUNS_MAX &&
+            ((rc = current(cur, &old)) < 0 || old.end_ms >= now_ms - CACHE_RUNS_AGE_MS))
+            break;
         if ((rc = cache_lmdb_cursor_del(cur)) < 0)
             return rc;
+    }
     return rc == -ENOENT ? 0 : rc;
+}
+
+/* A poll that found nothing to change and did not fail. */
+static bool run_idle(const struct cache_run *r)
+{
+    return r->status == 0 && r->applied == 0 && r->deleted == 0 &&
+           (strcmp(r->kind, "poll") == 0 || strcmp(r->kind, "idle") == 0);
+}
+
+/* Folds r into the newest record when both are idle: true and *out set. */
+static bool fold(MDB_cursor *cur, const struct cache_run *r, struct cache_run *out)
+{
+    if (!run_idle(r) || current(cur, out) < 0 || strcmp(out->kind, "idle") != 0)
+        return false;
+    out->end_ms = r->end_ms;
+    out->read += r->read;
+    out->skipped += r->skipped;
+    out->polls += r->polls ? r->polls : 1;
+    return true;
+}
+
+static int put(struct cache_wtxn *w, MDB_cursor *cur, const struct schema_model *m, uint64_t seq,
+               const struct cache_run *r)
+{
+    uint8_t k[RUN_KEY];
+    run_key(k, m, seq);
+    buf_reset(&w->enc);
+    cache_run_encode(r, &w->enc);
+    MDB_val key = {RUN_KEY, k}, val = {w->enc.len, buf_data(&w->enc)};
+    return cache_lmdb_cursor_put(cur, &key, &val, 0);
 }
 
 int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const struct cache_run *r)
@@ -71,17 +123,18 @@ int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const s
     if (rc < 0)
         return rc;
     uint64_t seq = 0;
+    struct cache_run folded;
     rc = newest(cur, m, &seq);
-    if (rc == 0 || rc == -ENOENT) {
-        uint8_t k[RUN_KEY];
-        run_key(k, m, ++seq);
-        buf_reset(&w->enc);
-        cache_run_encode(r, &w->enc);
-        MDB_val key = {RUN_KEY, k}, val = {w->enc.len, buf_data(&w->enc)};
-        rc = cache_lmdb_cursor_put(cur, &key, &val, 0);
+    if (rc == 0 && fold(cur, r, &folded)) {
+        rc = put(w, cur, m, seq, &folded);
+    } else if (rc == 0 || rc == -ENOENT) {
+        struct cache_run one = *r;
+        if (run_idle(r))
+            snprintf(one.kind, sizeof one.kind, "idle");
+        rc = put(w, cur, m, ++seq, &one);
     }
     if (rc == 0)
-        rc = runs_trim(cur, m, seq);
+        rc = runs_trim(cur, m, seq, r->end_ms);
     cache_lmdb_cursor_close(cur);
     return rc;
 }

@@ -201,10 +201,10 @@ static int cmd_exec(struct drv *d)
 
 static int print_run(void *arg, const struct cache_run *r)
 {
-    printf("%s %s read=%" PRIu64 " applied=%" PRIu64 " skipped=%" PRIu64 " deleted=%" PRIu64
-           " status=%d %s\n",
-           (const char *)arg, r->kind, r->read, r->applied, r->skipped, r->deleted, r->status,
-           r->error);
+    printf("%s %s polls=%" PRIu32 " read=%" PRIu64 " applied=%" PRIu64 " skipped=%" PRIu64
+           " deleted=%" PRIu64 " status=%d %s\n",
+           (const char *)arg, r->kind, r->polls, r->read, r->applied, r->skipped, r->deleted,
+           r->status, r->error);
     return 0;
 }
 

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -334,6 +335,33 @@ def case_types(env):
             check(rows[1][k] is None, f"{k}: NULL expected, cached {rows[1][k]!r}")
     ok, vout = env.verify()
     check(ok, vout)
+    print(out)
+
+
+def case_history(env):
+    """300 idle polls after the warm-up (each re-reads the late-commit window
+    and changes nothing) fold into one idle record: the warm-up's record,
+    with every row applied, is still in the history behind it."""
+    env.generate(60)
+    env.start_server()
+    env.drv("warm", "--models", "Company")
+    con = sqlite3.connect(env.db)
+    n_company = con.execute("SELECT COUNT(*) FROM Company").fetchone()[0]
+    con.close()
+    polls, out, starts = 0, "", 0
+    deadline = time.time() + 75  # the meson timeout is 90 s; a quiet machine needs about 8 s
+    while polls < 300:
+        check(time.time() < deadline, f"only {polls} idle polls recorded:\n{out}")
+        env.drv("run", "--models", "Company", "--interval-ms", "10", "--seconds", "4", timeout=60)
+        starts += 1
+        out = env.drv("runs", "Company").stdout
+        polls = sum(int(n) for n in re.findall(r"^Company idle polls=(\d+) ", out, re.M))
+    runs = [ln for ln in out.splitlines() if ln.startswith("Company ")]
+    # Each start (and the warm-up's end) adds a reconciliation, which ends the idle
+    # record before it.
+    check(len(runs) <= 2 * starts + 3, f"idle polls were not folded ({starts} starts):\n{out}")
+    warm = [ln for ln in runs if re.match(r"Company warm polls=1 read=\d+ applied=%d " % n_company, ln)]
+    check(warm, f"the warm-up is gone from the history:\n{out}")
     print(out)
 
 

@@ -221,7 +221,7 @@ def case_commands(env):
     check(len(runs) == 2 and all(x["model"] == "Company" for x in runs), f"runs Company: {runs}")
     runs = json.loads(env.ok("runs", "Company", "--json").stdout)
     check(all(a["start"] >= b["start"] for a, b in zip(runs, runs[1:])), "runs not newest first")
-    check(all(x["status"] == 0 and x["kind"] in ("poll", "reconcile", "full", "warm") for x in runs),
+    check(all(x["status"] == "ok" and x["kind"] in ("poll", "idle", "reconcile", "full", "warm") for x in runs),
           f"runs: {runs}")
     # The first warm-up applied every row; the second found nothing new.
     check(runs[-1]["applied"] + runs[-2]["applied"] == n_company, f"applied: {runs}")
@@ -285,10 +285,14 @@ def case_commands(env):
     check(re.search(r"extra in the cache: %d\b" % deleted, r.stdout), f"deleted key: {r.stdout}")
     check(re.search(r"missing from the cache: %d\b" % added, r.stdout), f"added key: {r.stdout}")
     v = json.loads(env.ok("verify", "Company", "--json", code=1).stdout.splitlines()[0])
-    check(v["equal"] is False and v["first_different"] == [changed] and v["first_extra"] == [deleted]
-          and v["first_missing"] == [added], f"verify --json: {v}")
+    check(v["equal"] is False and v["firstDifferent"] == [changed] and v["firstExtra"] == [deleted]
+          and v["firstMissing"] == [added], f"verify --json: {v}")
     # Other models are still equal, and verify of them alone succeeds.
     env.ok("verify", "ProductCatalog")
+    # A warm-up reconciles the deleted row and says so.
+    r = env.ok("warm", "Company")
+    check(re.search(r"warm: 1 models caught up, \d+ rows, 1 deleted in", r.stdout),
+          f"warm summary names the deleted row: {r.stdout}")
 
 
 # ---- interrupt ---------------------------------------------------------------

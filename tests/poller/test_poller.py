@@ -108,10 +108,11 @@ def runs_of(env, model):
     out = env.drv("runs", model).stdout
     runs = []
     for line in out.splitlines():
-        m = re.match(r"\S+ (\w+) read=(\d+) applied=(\d+) skipped=(\d+) deleted=(\d+) status=(-?\d+)", line)
+        m = re.match(r"\S+ (\w+) polls=(\d+) read=(\d+) applied=(\d+) skipped=(\d+) deleted=(\d+) "
+                     r"status=(-?\d+)", line)
         if m:
-            runs.append(dict(kind=m[1], read=int(m[2]), applied=int(m[3]), skipped=int(m[4]),
-                             deleted=int(m[5]), status=int(m[6])))
+            runs.append(dict(kind=m[1], polls=int(m[2]), read=int(m[3]), applied=int(m[4]),
+                             skipped=int(m[5]), deleted=int(m[6]), status=int(m[7])))
     return runs, out
 
 

@@ -206,10 +206,15 @@ class Outage:
             time.sleep(0.2)
 
     def look(self):
-        """/readyz, /status.json and /metrics at one moment; they must agree."""
-        code, ready = http(self.base + "/readyz")
-        _, status = http(self.base + "/status.json", {"x-psk": self.PSK})
-        _, metrics = http(self.base + "/metrics")
+        """/readyz, /status.json and /metrics; they must agree. A poll may land
+        between two requests (the state changes): /readyz is asked before and
+        after, and only a look at a state that held across it is judged."""
+        for _ in range(20):
+            code, ready = http(self.base + "/readyz")
+            _, status = http(self.base + "/status.json", {"x-psk": self.PSK})
+            _, metrics = http(self.base + "/metrics")
+            if http(self.base + "/readyz")[0] == code:
+                break
         st = json.loads(status)
         check((code == 200) == st["summary"]["ready"],
               f"/readyz {code} {ready} disagrees with /status.json {st['summary']}")

@@ -1232,8 +1232,7 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
         errorf(c, "%s", err[0] ? err : strerror(-rc));
         return EXIT_ERR;
     }
-    printf("warm: %zu models %s, %" PRIu64 " rows, %" PRIu64 " deleted in %.1fs
-", p.models_done,
+    printf("warm: %zu models %s, %" PRIu64 " rows, %" PRIu64 " deleted in %.1fs\n", p.models_done,
            st->full ? "rebuilt" : "caught up", p.rows_done, warm_deleted(c, pick, since_ms),
            clock_mono_s() - t0);
     return EXIT_OK;

@@ -15,6 +15,9 @@ Cases:
            /metrics; /readyz and /status.json agree at every look, ready
            until max_staleness_s passes, then 503 naming the stale models;
            the source comes back: one INFO, ready again
+  install  `meson install` into a DESTDIR: binaries, schema, collectors, the
+           shared configuration naming the installed paths (which exist),
+           man pages, docs and the deploy units, which use that configuration
 """
 import json
 import os
@@ -274,7 +277,46 @@ def case_outage(root, build):
         o.close()
 
 
-CASES = {"readme": case_readme, "outage": case_outage}
+def case_install(root, build):
+    dest = tempfile.mkdtemp(prefix="operators-install-")
+    try:
+        r = subprocess.run(["meson", "install", "-C", build, "--destdir", dest, "--no-rebuild",
+                            "--quiet"], capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, f"meson install: {r.stdout}\n{r.stderr}")
+        info = json.loads(subprocess.run(["meson", "introspect", build, "--buildoptions"],
+                                         capture_output=True, text=True, check=True).stdout)
+        opt = {o["name"]: o["value"] for o in info}
+        prefix = opt["prefix"]
+
+        def installed(path):
+            return os.path.join(dest, path.lstrip("/"))
+
+        conf_path = os.path.join(prefix, opt["sysconfdir"], "cwcache", "cwcache.conf")
+        conf = dict(ln.split(" = ", 1) for ln in open(installed(conf_path)).read().splitlines()
+                    if ln and not ln.startswith("#"))
+        for key in ("schema", "collectors"):
+            check(os.path.isdir(installed(conf[key])), f"{key} = {conf[key]} not installed")
+        check(os.path.exists(installed(os.path.join(conf["schema"], "connectwise.prisma"))), "schema")
+        for rel in ("bin/cwcache", "bin/cwcachectl", "share/man/man1/cwcache.1",
+                    "share/man/man1/cwcachectl.1", "share/doc/cwcache/operations.md",
+                    "lib/systemd/system/cwcache.service", "lib/systemd/system/cwcache-warm.timer",
+                    "share/cwcache/deploy/cwcache-warm.cron",
+                    "share/cwcache/deploy/kubernetes/cwcache.yaml"):
+            check(os.path.exists(installed(os.path.join(prefix, rel))), f"{rel} not installed")
+        man = open(installed(os.path.join(prefix, "share/man/man1/cwcachectl.1"))).read()
+        check(conf_path in man and "@" not in man, "man page paths")
+        for unit in ("cwcache.service", "cwcache-warm.service"):
+            text = open(installed(os.path.join(prefix, "lib/systemd/system", unit))).read()
+            check(f"--config {conf_path}" in text, f"{unit} does not use {conf_path}")
+        # The installed tool finds the installed configuration by itself.
+        r = subprocess.run(["strings", installed(os.path.join(prefix, "bin/cwcachectl"))],
+                           capture_output=True, text=True)
+        check(conf_path in r.stdout, "cwcachectl does not look for the installed configuration")
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+CASES = {"readme": case_readme, "outage": case_outage, "install": case_install}
 
 
 def main():

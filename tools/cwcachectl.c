@@ -655,14 +655,16 @@ static int run_item_cmp(const void *a, const void *b)
 
 static void run_print_text(const struct run_item *it)
 {
-    char t[40], d[24];
+    char t[40], d[24], note[64] = "";
     fmt_time_ms(t, sizeof t, it->run.start_ms);
     fmt_duration(d, sizeof d, (double)(it->run.end_ms - it->run.start_ms) / 1e3);
+    if (it->run.stalled)
+        snprintf(note, sizeof note, "%" PRIu64 " stalled page(s) recovered", it->run.stalled);
     printf("%-24s %-28s %-9s %8s %7" PRIu32 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %8" PRIu64
            " %-6s %s\n",
            t, it->model->name, it->run.kind, d, it->run.polls, it->run.read, it->run.applied,
            it->run.skipped, it->run.deleted, it->run.status ? "failed" : "ok",
-           it->run.status ? (it->run.error[0] ? it->run.error : status_text(it->run.status)) : "");
+           it->run.status ? (it->run.error[0] ? it->run.error : status_text(it->run.status)) : note);
 }
 
 static void run_put_json(struct buf *b, const struct run_item *it)
@@ -688,6 +690,8 @@ static void run_put_json(struct buf *b, const struct run_item *it)
     json_put_u64(b, r->skipped);
     buf_puts(b, ",\"deleted\":");
     json_put_u64(b, r->deleted);
+    buf_puts(b, ",\"stalled\":");
+    json_put_u64(b, r->stalled);
     buf_printf(b, ",\"status\":\"%s\",\"error\":", r->status ? "failed" : "ok");
     json_put_cstr(b, r->status ? (r->error[0] ? r->error : status_text(r->status)) : "");
     buf_putc(b, '}');

@@ -131,6 +131,8 @@ struct cache_health {
 struct cache_run {
     int64_t start_ms, end_ms;
     uint64_t read, applied, skipped, deleted;
+    uint64_t stalled;              /* pages that did not move the cursor (a source rounding
+                                      datetime parameters), each recovered by a read by RecID */
     int32_t status;                /* 0 ok, else a negative errno */
     uint32_t polls;                /* polls folded into an "idle" record; else 1 (0 reads as 1) */
     char kind[16];                 /* "poll", "reconcile", "warm", "full"; "idle" in the history */

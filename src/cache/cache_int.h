@@ -296,7 +296,7 @@ void cache_rd_fini(struct cache_rd *rd);
 
 /* ---- meta.c: versioned fixed-layout records ---------------------------------- */
 #define CACHE_META_VERSION 2u /* 1: before last_ok_ms; still read */
-#define CACHE_RUN_VERSION 2u /* 1: before polls; still read */
+#define CACHE_RUN_VERSION 3u /* 1: before polls, 2: before stalled; both still read */
 /* The meta database key of model m's record. */
 void cache_meta_key(uint8_t k[3], const struct schema_model *m);
 /* Rows in the model's live slot (the B-tree's entry count). */

@@ -13,7 +13,8 @@
 #define META_FIXED_V1 66u
 #define META_FIXED 74u
 #define RUN_FIXED_V1 56u
-#define RUN_FIXED 60u
+#define RUN_FIXED_V2 60u /* + polls */
+#define RUN_FIXED 68u    /* + stalled */
 #define RUN_KIND_MAX 15u
 
 const char *cache_state_name(enum cache_state s)
@@ -87,6 +88,7 @@ void cache_run_encode(const struct cache_run *r, struct buf *out)
     put_be64(h + 44, r->deleted);
     put_be32(h + 52, (uint32_t)r->status);
     put_be32(h + 56, r->polls ? r->polls : 1);
+    put_be64(h + 60, r->stalled);
     buf_append(out, h, sizeof h);
     buf_append(out, r->kind, klen);
     buf_append(out, r->error, elen);
@@ -95,8 +97,11 @@ void cache_run_encode(const struct cache_run *r, struct buf *out)
 int cache_run_decode(struct slice in, struct cache_run *r)
 {
     memset(r, 0, sizeof *r);
-    size_t fixed = in.len && in.p[0] == 1 ? RUN_FIXED_V1 : RUN_FIXED;
-    if (in.len < fixed || (in.p[0] != 1 && in.p[0] != CACHE_RUN_VERSION))
+    static const size_t fixed_of[] = {0, RUN_FIXED_V1, RUN_FIXED_V2, RUN_FIXED};
+    if (!in.len || in.p[0] < 1 || in.p[0] > CACHE_RUN_VERSION)
+        return -EPROTO;
+    size_t fixed = fixed_of[in.p[0]];
+    if (in.len < fixed)
         return -EPROTO;
     size_t klen = in.p[1], elen = (size_t)in.p[2] << 8 | in.p[3];
     if (klen > RUN_KIND_MAX || elen >= CACHE_ERROR_MAX || in.len != fixed + klen + elen)
@@ -108,7 +113,8 @@ int cache_run_decode(struct slice in, struct cache_run *r)
     r->skipped = get_be64(in.p + 36);
     r->deleted = get_be64(in.p + 44);
     r->status = (int32_t)get_be32(in.p + 52);
-    r->polls = fixed == RUN_FIXED ? get_be32(in.p + 56) : 1;
+    r->polls = fixed >= RUN_FIXED_V2 ? get_be32(in.p + 56) : 1;
+    r->stalled = fixed >= RUN_FIXED ? get_be64(in.p + 60) : 0;
     memcpy(r->kind, in.p + fixed, klen);
     memcpy(r->error, in.p + fixed + klen, elen);
     return 0;

@@ -47,6 +47,17 @@ void poller_conv_ticks_to_datetime(int64_t ticks, DBDATETIME *out)
     out->dttime = (DBINT)t300;
 }
 
+int64_t poller_conv_ticks_step(int type, int64_t ticks, int64_t n)
+{
+    if (type != SYBDATETIME)
+        return ticks + n;
+    DBDATETIME dt;
+    poller_conv_ticks_to_datetime(ticks, &dt);
+    int64_t t300 = dt.dttime + n, per_day = 300LL * 86400;
+    int64_t days = dt.dtdays + floor_div(t300, per_day);
+    return datetime_ticks((int32_t)days, (int32_t)(t300 - floor_div(t300, per_day) * per_day));
+}
+
 void poller_conv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out)
 {
     int64_t days = floor_div(ticks, POLLER_TICKS_PER_DAY);

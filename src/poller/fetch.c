@@ -72,25 +72,36 @@ int poller_row_cursor_ticks(const struct poller_conn *c, int cursor_col, int64_t
     return poller_conv_ticks(poller_conn_col_type(c, cursor_col), p, len, ts);
 }
 
+/* Appends a date parameter in the cursor column's own type, so datetime's
+ * 1/300 s values compare exactly. */
+static void put_ts(struct poller_keyset *k, const struct poller_src_model *pm, size_t i,
+                   const char *name, int64_t ts)
+{
+    if (pm->cursor_type == SYBMSDATETIME2) {
+        poller_conv_ticks_to_datetime2(ts, &k->dt2[i]);
+        k->ps[k->n++] = (struct poller_param){name, pm->cursor_decl, SYBMSDATETIME2, &k->dt2[i],
+                                              (int)sizeof k->dt2[i]};
+    } else {
+        poller_conv_ticks_to_datetime(ts, &k->dt[i]);
+        k->ps[k->n++] = (struct poller_param){name, "datetime", SYBDATETIME, &k->dt[i], -1};
+    }
+}
+
 void poller_keyset_set(struct poller_keyset *k, const struct poller_src_model *pm,
-                       enum poller_sql_kind kind, int32_t batch, int64_t ts, uint64_t pk)
+                       enum poller_sql_kind kind, int32_t batch, int64_t ts, int64_t ts_hi,
+                       uint64_t pk)
 {
     const struct schema_model *m = pm->m;
     k->batch = batch;
     k->n = 0;
     k->ps[k->n++] = (struct poller_param){"@batch", "int", SYBINT4, &k->batch, -1};
-    if (kind == POLLER_SQL_KEYSET) {
-        if (pm->cursor_type == SYBMSDATETIME2) {
-            poller_conv_ticks_to_datetime2(ts, &k->dt2);
-            k->ps[k->n++] = (struct poller_param){"@t", pm->cursor_decl, SYBMSDATETIME2, &k->dt2,
-                                                  (int)sizeof k->dt2};
-        } else {
-            poller_conv_ticks_to_datetime(ts, &k->dt);
-            k->ps[k->n++] = (struct poller_param){"@t", "datetime", SYBDATETIME, &k->dt, -1};
-        }
-    }
+    if (kind == POLLER_SQL_KEYSET || kind == POLLER_SQL_KEYSET_FROM || kind == POLLER_SQL_GROUP)
+        put_ts(k, pm, 0, "@t", ts);
+    if (kind == POLLER_SQL_GROUP)
+        put_ts(k, pm, 1, "@tn", ts_hi);
     bool has_id = kind == POLLER_SQL_KEYSET || kind == POLLER_SQL_KEYSET_NULLS ||
-                  kind == POLLER_SQL_ROWS || kind == POLLER_SQL_KEYS || kind == POLLER_SQL_NULLS;
+                  kind == POLLER_SQL_ROWS || kind == POLLER_SQL_KEYS || kind == POLLER_SQL_NULLS ||
+                  kind == POLLER_SQL_GROUP;
     if (!has_id)
         return;
     /* @id takes the key column's own type: a bigint parameter against an

@@ -27,6 +27,7 @@ void poller_page_reset(struct poller_page *pg)
     buf_reset(&pg->rows);
     pg->n = 0;
     pg->done = false;
+    pg->stalled = false;
     pg->last = pg->capped = (struct cache_cursor){0};
     pg->newest = INT64_MIN;
     pg->from_start = false;

@@ -131,6 +131,9 @@ int poller_conv_ticks(int type, const BYTE *data, int len, int64_t *ticks) MUST_
 /* 100 ns ticks back to the column's own SQL type, exactly for values that came from it. */
 void poller_conv_ticks_to_datetime(int64_t ticks, DBDATETIME *out);
 void poller_conv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out);
+/* The value n steps of the column type after ticks, as that type stores it
+ * (type SYBDATETIME: n/300 s from ticks rounded to 1/300 s; else n * 100 ns). */
+int64_t poller_conv_ticks_step(int type, int64_t ticks, int64_t n);
 /* Uppercase "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX" from the 16 wire bytes. */
 void poller_conv_uuid_text(const uint8_t b[16], char out[37]);
 
@@ -148,6 +151,8 @@ enum poller_sql_kind {
     POLLER_SQL_KEYSET,       /* ... WHERE lu > @t OR (lu = @t AND pk > @id) ORDER BY lu, pk */
     POLLER_SQL_KEYSET_NULLS, /* ... WHERE (lu IS NULL AND pk > @id) OR lu IS NOT NULL ORDER BY lu,
                                 pk */
+    POLLER_SQL_KEYSET_FROM,  /* ... WHERE lu >= @t ORDER BY lu, pk */
+    POLLER_SQL_GROUP,        /* ... WHERE lu >= @t AND lu < @tn AND pk >= @id ORDER BY pk */
     POLLER_SQL_ROWS_FIRST,   /* TOP (@batch) cols ORDER BY pk */
     POLLER_SQL_ROWS,         /* ... WHERE pk > @id ORDER BY pk */
     POLLER_SQL_KEYS_FIRST,   /* TOP (@batch) pk ORDER BY pk */
@@ -157,6 +162,9 @@ enum poller_sql_kind {
     POLLER_SQL_COUNT,        /* SELECT COUNT_BIG(*) */
     POLLER_SQL_KIND_N,
 };
+/* Kinds ordered by (lu, pk); kinds that need a cursor column. */
+bool poller_sql_by_cursor(enum poller_sql_kind k);
+bool poller_sql_needs_cursor(enum poller_sql_kind k);
 /* The statement text of kind k for m (NUL-terminated in b). */
 void poller_sql_build(struct buf *b, const struct schema_model *m, enum poller_sql_kind k);
 /* The live fallback's statements (live.c). Parameter names are made here
@@ -233,19 +241,21 @@ uint64_t poller_row_pk(const struct poller_row *r);
 int poller_row_cursor_ticks(const struct poller_conn *c, int cursor_col, int64_t *ts,
                             bool *has_ts) MUST_CHECK;
 
-/* Keyset parameters: @batch, @t (the column's type), @id (the pk's type). */
+/* Keyset parameters: @batch, @t and @tn (the column's type), @id (the pk's type). */
 struct poller_keyset {
     int32_t batch;
-    DBDATETIME dt;
-    DBDATETIMEALL dt2;
+    DBDATETIME dt[2];
+    DBDATETIMEALL dt2[2];
     int32_t id4;
     int64_t id8;
-    struct poller_param ps[3];
+    struct poller_param ps[4];
     size_t n;
 };
-/* Fills k's parameters for a statement of kind kind from (ts, pk). */
+/* Fills k's parameters for a statement of kind kind from the position
+ * (ts, pk); ts_hi is @tn, the end of a POLLER_SQL_GROUP window. */
 void poller_keyset_set(struct poller_keyset *k, const struct poller_src_model *pm,
-                       enum poller_sql_kind kind, int32_t batch, int64_t ts, uint64_t pk);
+                       enum poller_sql_kind kind, int32_t batch, int64_t ts, int64_t ts_hi,
+                       uint64_t pk);
 
 /* ---- page.c -------------------------------------------------------------- */
 
@@ -262,8 +272,10 @@ struct poller_page {
     struct poller_page_row *ent; /* n entries in source order until poller_page_sort() */
     size_t n, cap;
     bool done;                  /* a short page: the pass ends with it */
-    /* poll: the last row's position (uncapped) and the last one not past the clock */
+    /* poll: the last row's position (uncapped) and the largest one not past
+     * the clock: the cursor the page lets the writer commit (unset: none) */
     struct cache_cursor last, capped;
+    bool stalled;               /* it did not move the read position (counted in the run) */
     int64_t newest;             /* newest last-update seen */
     /* full and reconcile: the key range the page covers starts after `after` */
     bool from_start;
@@ -294,6 +306,19 @@ enum poller_sync_pass {
     POLLER_PASS_RECONCILE
 };
 
+/* A window [lo, hi) of last-update values read by RecID alone. A poll
+ * page that does not move the (last-update, RecID) position (a source that
+ * rounds @t down returns the same rows again) is followed by such a walk:
+ * its pages move on @id, which every server takes exactly, and the keyset
+ * resumes at last-update >= hi. */
+struct poller_sync_group {
+    bool on;
+    int64_t lo, hi;          /* 100 ns ticks, both values of the column's type */
+    int64_t width;           /* ticks of the column type; doubles while walks do not help */
+    uint64_t pk_next;        /* the walk's next page starts at this key */
+    struct cache_cursor max; /* the largest (lu, pk) read so far not past the clock */
+};
+
 /* One model's poll state; the thread and warm-up drive it one batch at a time. */
 struct poller_sync {
     struct poller_src_model src;
@@ -301,8 +326,11 @@ struct poller_sync {
     enum poller_sync_pass pass;
     bool rebuild;               /* warm --full: rows go to the shadow copy */
     int64_t clock;              /* source clock read at the pass start (100 ns ticks) */
-    struct cache_cursor scan;   /* where the current pass reads next */
+    struct cache_cursor scan;   /* where the current pass reads next: after (ts, pk) */
     bool scan_nulls;            /* in the NULL last-update segment (nullable cursors) */
+    bool scan_from;             /* from last-update scan.ts inclusive, any key (after a walk) */
+    struct poller_sync_group group; /* poll: a last-update window being read by RecID */
+    bool stall_logged;              /* a stalled page was logged for this model (once) */
     bool in_nulls_tail;         /* reconcile: re-reading rows whose last-update is NULL */
     uint64_t key_after;         /* full/reconcile: last source key of the previous chunk */
     bool key_started;
@@ -346,6 +374,12 @@ int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_
  * -EIO (connection), -EPROTO/-EINVAL (a value), with err. */
 int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
                       char *err, size_t errlen) MUST_CHECK;
+/* Moves the read position past pg, which was just read. A poll page that
+ * does not move it starts (or widens) a group walk and is marked stalled;
+ * -EPROTO with err when no walk can help (the source ignores the key
+ * bound): a pass never reads the same page forever. */
+int poller_sync_advance(struct poller_sync *s, struct poller_page *pg, char *err,
+                        size_t errlen) MUST_CHECK;
 /* Writes pg into w: rows, deletes, the new cursor and state, meta and (when the
  * page ends the pass) the run record. *dirty false: nothing to commit. */
 int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct cache_wtxn *w,

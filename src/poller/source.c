@@ -29,10 +29,7 @@ void poller_src_init(struct poller_src_model *pm, const struct schema_model *m)
     struct buf b;
     buf_init(&b, 0);
     for (int k = 0; k < POLLER_SQL_KIND_N; k++) {
-        bool needs_cursor = k == POLLER_SQL_KEYSET || k == POLLER_SQL_KEYSET_FIRST ||
-                            k == POLLER_SQL_KEYSET_NULLS || k == POLLER_SQL_NULLS ||
-                            k == POLLER_SQL_NULLS_FIRST;
-        if (needs_cursor && !m->cursor)
+        if (poller_sql_needs_cursor((enum poller_sql_kind)k) && !m->cursor)
             continue;
         poller_sql_build(&b, m, (enum poller_sql_kind)k);
         pm->stmt[k] = xstrdup((const char *)buf_data(&b));

@@ -84,6 +84,15 @@ static void where(struct buf *b, const struct schema_model *m, enum poller_sql_k
         buf_puts(b, " WHERE "), lu(b, m), buf_puts(b, " >= @t AND ("), lu(b, m);
         buf_puts(b, " > @t OR "), pk(b, m), buf_puts(b, " > @id)");
         break;
+    case POLLER_SQL_KEYSET_FROM:
+        buf_puts(b, " WHERE "), lu(b, m), buf_puts(b, " >= @t");
+        break;
+    case POLLER_SQL_GROUP:
+        /* One last-update window read by RecID alone: its pages move on
+         * @id, a parameter every server takes exactly (see sync.c). */
+        buf_puts(b, " WHERE "), lu(b, m), buf_puts(b, " >= @t AND "), lu(b, m);
+        buf_puts(b, " < @tn AND "), pk(b, m), buf_puts(b, " >= @id");
+        break;
     case POLLER_SQL_KEYSET_NULLS:
         buf_puts(b, " WHERE ("), lu(b, m), buf_puts(b, " IS NULL AND "), pk(b, m);
         buf_puts(b, " > @id) OR "), lu(b, m), buf_puts(b, " IS NOT NULL");
@@ -104,6 +113,18 @@ static void where(struct buf *b, const struct schema_model *m, enum poller_sql_k
     }
 }
 
+bool poller_sql_by_cursor(enum poller_sql_kind k)
+{
+    return k == POLLER_SQL_KEYSET || k == POLLER_SQL_KEYSET_FIRST || k == POLLER_SQL_KEYSET_NULLS ||
+           k == POLLER_SQL_KEYSET_FROM;
+}
+
+bool poller_sql_needs_cursor(enum poller_sql_kind k)
+{
+    return poller_sql_by_cursor(k) || k == POLLER_SQL_GROUP || k == POLLER_SQL_NULLS ||
+           k == POLLER_SQL_NULLS_FIRST;
+}
+
 void poller_sql_build(struct buf *b, const struct schema_model *m, enum poller_sql_kind k)
 {
     buf_reset(b);
@@ -121,9 +142,7 @@ void poller_sql_build(struct buf *b, const struct schema_model *m, enum poller_s
     buf_puts(b, " FROM ");
     poller_sql_table(b, m);
     where(b, m, k);
-    order_by(b, m,
-             k == POLLER_SQL_KEYSET || k == POLLER_SQL_KEYSET_FIRST ||
-                 k == POLLER_SQL_KEYSET_NULLS);
+    order_by(b, m, poller_sql_by_cursor(k));
     end(b);
 }
 

@@ -84,6 +84,8 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
     s->key_after = 0;
     s->key_started = false;
     s->in_nulls_tail = false;
+    s->scan_from = false;
+    s->group = (struct poller_sync_group){0};
     s->warmed_now = false;
     if (!s->rebuild) {
         struct cache_meta meta;
@@ -119,15 +121,20 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
 
 static enum poller_sql_kind poll_kind(const struct poller_sync *s)
 {
+    if (s->group.on)
+        return POLLER_SQL_GROUP;
     if (!s->scan.set)
         return POLLER_SQL_KEYSET_FIRST;
-    return s->scan_nulls ? POLLER_SQL_KEYSET_NULLS : POLLER_SQL_KEYSET;
+    if (s->scan_nulls)
+        return POLLER_SQL_KEYSET_NULLS;
+    return s->scan_from ? POLLER_SQL_KEYSET_FROM : POLLER_SQL_KEYSET;
 }
 
 static int exec_kind(struct poller_sync *s, struct poller_sync_env *e, enum poller_sql_kind k,
-                     int32_t batch, struct poller_keyset *ks, int64_t ts, uint64_t pk)
+                     int32_t batch, struct poller_keyset *ks, int64_t ts, int64_t ts_hi,
+                     uint64_t pk)
 {
-    poller_keyset_set(ks, &s->src, k, batch, ts, pk);
+    poller_keyset_set(ks, &s->src, k, batch, ts, ts_hi, pk);
     return poller_conn_exec(e->conn, s->src.stmt[k], ks->ps, ks->n);
 }
 
@@ -192,7 +199,7 @@ static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct po
             return rc;
         }
         pg->last = (struct cache_cursor){true, has ? ts : INT64_MIN, pk};
-        if (!has || ts <= s->clock)
+        if ((!has || ts <= s->clock) && cursor_cmp(&pg->last, &pg->capped) > 0)
             pg->capped = pg->last;
         if (has && ts > pg->newest)
             pg->newest = ts;
@@ -247,13 +254,16 @@ static int run_query(struct poller_sync *s, struct poller_sync_env *e, int32_t b
 {
     switch (s->pass) {
     case POLLER_PASS_POLL:
-        return exec_kind(s, e, poll_kind(s), batch, ks, s->scan.ts, s->scan.pk);
+        if (s->group.on)
+            return exec_kind(s, e, POLLER_SQL_GROUP, batch, ks, s->group.lo, s->group.hi,
+                             s->group.pk_next);
+        return exec_kind(s, e, poll_kind(s), batch, ks, s->scan.ts, 0, s->scan.pk);
     case POLLER_PASS_FULL:
         return exec_kind(s, e, s->key_started ? POLLER_SQL_ROWS : POLLER_SQL_ROWS_FIRST, batch, ks,
-                         0, s->key_after);
+                         0, 0, s->key_after);
     default:
         return exec_kind(s, e, s->key_started ? POLLER_SQL_KEYS : POLLER_SQL_KEYS_FIRST, batch, ks,
-                         0, s->key_after);
+                         0, 0, s->key_after);
     }
 }
 
@@ -265,19 +275,134 @@ int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_
     return batch;
 }
 
-/* The next page starts after this one (keyset position or last key). */
-static void fetch_advance(struct poller_sync *s, const struct poller_page *pg)
+/* "YYYY-MM-DD HH:MM:SS.fffffff" (UTC as stored) for messages; "NULL" for the NULL segment. */
+static void ts_text(int64_t ts, char out[32])
 {
-    if (s->pass == POLLER_PASS_POLL) {
-        if (pg->last.set) {
-            s->scan = pg->last;
-            s->scan_nulls = pg->last.ts == INT64_MIN;
-        }
-    } else if (pg->n) {
-        /* Full and reconcile pages come ORDER BY pk: the last entry is the largest. */
-        s->key_after = pg->ent[pg->n - 1].pk;
-        s->key_started = true;
+    if (ts == INT64_MIN) {
+        snprintf(out, 32, "NULL");
+        return;
     }
+    int64_t days = ts / POLLER_TICKS_PER_DAY - (ts % POLLER_TICKS_PER_DAY < 0);
+    int64_t rem = ts - days * POLLER_TICKS_PER_DAY;
+    time_t secs = (time_t)(days * 86400 + rem / 10000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d.%07d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem % 10000000));
+}
+
+/* Has pg's last row moved past the read position? */
+static bool page_moved(const struct poller_sync *s, const struct poller_page *pg)
+{
+    if (!pg->last.set)
+        return false;
+    if (s->scan_from) /* the position is "last-update >= scan.ts", any key */
+        return pg->last.ts >= s->scan.ts;
+    return !s->scan.set || cursor_cmp(&pg->last, &s->scan) > 0;
+}
+
+/* A full page ended at or before where it started: the source returned
+ * rows it had returned already, which happens when it rounds @t down
+ * (Babelfish: .190 arrives as .189) inside a last-update group larger than
+ * a page. Read the window [position, +width) by RecID instead; stalling
+ * again right where such a walk resumed means the rounding reaches past the
+ * window, so the next one is twice as wide. */
+static void group_start(struct poller_sync *s, struct poller_page *pg)
+{
+    const struct schema_model *m = s->src.m;
+    bool again = s->scan_from && s->scan.ts == s->group.hi;
+    int64_t width = again ? s->group.width * 2 : 1;
+    s->group = (struct poller_sync_group){
+        .on = true,
+        .lo = s->scan.ts,
+        .width = width,
+        .hi = poller_conv_ticks_step(s->src.cursor_type, s->scan.ts, width)};
+    pg->stalled = true;
+    if (s->stall_logged)
+        return;
+    s->stall_logged = true;
+    char t[32];
+    ts_text(s->scan.ts, t);
+    log_warn(LOG_POLLER,
+             "%s: a page of %zu rows did not move the cursor past (%s = %s, %s = %" PRIu64
+             "): the source seems to round datetime parameters; reading that %s group by %s "
+             "instead (logged once; the run history counts such pages as stalled)",
+             m->name, pg->n, m->cursor->column, t, m->pk->column, s->scan.pk, m->cursor->column,
+             m->pk->column);
+}
+
+/* A page of a group walk (rows in key order). Until the walk ends nothing
+ * is settled for the cursor; its last page settles everything up to the
+ * largest row of the window, and the keyset resumes at last-update >= hi. */
+static int group_advance(struct poller_sync *s, struct poller_page *pg, char *err, size_t errlen)
+{
+    struct poller_sync_group *g = &s->group;
+    if (pg->n && pg->last.pk < g->pk_next) {
+        snprintf(err, errlen,
+                 "model %s: the source ignored the key bound of a %s group read "
+                 "(asked for %s >= %" PRIu64 ", got %" PRIu64 "): pass abandoned",
+                 s->src.m->name, s->src.m->cursor->column, s->src.m->pk->column, g->pk_next,
+                 pg->last.pk);
+        return -EPROTO;
+    }
+    if (cursor_cmp(&pg->capped, &g->max) > 0)
+        g->max = pg->capped;
+    pg->capped = (struct cache_cursor){0};
+    if (!pg->done) {
+        g->pk_next = pg->last.pk + 1;
+        return 0;
+    }
+    pg->capped = g->max;
+    pg->done = false; /* the pass goes on after the window */
+    g->on = false;
+    s->scan = (struct cache_cursor){true, g->hi, 0};
+    s->scan_from = true;
+    return 0;
+}
+
+static int poll_advance(struct poller_sync *s, struct poller_page *pg, char *err, size_t errlen)
+{
+    if (s->group.on)
+        return group_advance(s, pg, err, errlen);
+    if (!pg->done && !page_moved(s, pg)) {
+        if (!s->scan.set || s->scan_nulls) {
+            char t[32];
+            ts_text(s->scan.set ? s->scan.ts : INT64_MIN, t);
+            snprintf(err, errlen,
+                     "model %s: the source returned a page that does not move the "
+                     "cursor past (%s, %" PRIu64 "): pass abandoned",
+                     s->src.m->name, t, s->scan.pk);
+            return -EPROTO;
+        }
+        group_start(s, pg);
+        return 0;
+    }
+    if (pg->last.set) {
+        s->scan = pg->last;
+        s->scan_nulls = pg->last.ts == INT64_MIN;
+        s->scan_from = false;
+    }
+    return 0;
+}
+
+int poller_sync_advance(struct poller_sync *s, struct poller_page *pg, char *err, size_t errlen)
+{
+    if (s->pass == POLLER_PASS_POLL)
+        return poll_advance(s, pg, err, errlen);
+    if (!pg->n)
+        return 0;
+    /* Full and reconcile pages come ORDER BY pk: the last entry is the largest. */
+    uint64_t last = pg->ent[pg->n - 1].pk;
+    if (s->key_started && last <= s->key_after) {
+        snprintf(err, errlen,
+                 "model %s: the source returned keys up to %" PRIu64 " when asked "
+                 "for keys after %" PRIu64 ": pass abandoned",
+                 s->src.m->name, last, s->key_after);
+        return -EPROTO;
+    }
+    s->key_after = last;
+    s->key_started = true;
+    return 0;
 }
 
 int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
@@ -300,8 +425,7 @@ int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct p
     if (rc < 0)
         return rc;
     pg->done = pg->n < (size_t)batch;
-    fetch_advance(s, pg);
-    return 0;
+    return poller_sync_advance(s, pg, err, errlen);
 }
 
 /* Meta and run record written with the batch that ends a pass (or moves the cursor). */
@@ -388,6 +512,7 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
         return poller_cache_fail(e->cache, rc, err, errlen, "model %s: storing a row", m->name);
     }
     s->run.read += pg->n;
+    s->run.stalled += pg->stalled;
     if (s->pass != POLLER_PASS_POLL && !s->rebuild) {
         poller_page_sort(pg);
         rc = delete_gaps(w, m, pg, &s->run.deleted);
@@ -415,20 +540,22 @@ struct saved {
     struct cache_cursor cursor, scan;
     enum cache_state state;
     uint64_t key_after;
-    bool key_started, scan_nulls;
+    bool key_started, scan_nulls, scan_from;
+    struct poller_sync_group group;
     struct cache_run run;
 };
 
 static void save(const struct poller_sync *s, struct saved *v)
 {
-    *v = (struct saved){s->cursor, s->scan, s->state, s->key_after, s->key_started,
-                        s->scan_nulls, s->run};
+    *v = (struct saved){s->cursor,     s->scan,      s->state, s->key_after, s->key_started,
+                        s->scan_nulls, s->scan_from, s->group, s->run};
 }
 
 static void restore(struct poller_sync *s, const struct saved *v)
 {
     s->cursor = v->cursor, s->scan = v->scan, s->state = v->state;
     s->key_after = v->key_after, s->key_started = v->key_started, s->scan_nulls = v->scan_nulls;
+    s->scan_from = v->scan_from, s->group = v->group;
     s->run = v->run;
 }
 

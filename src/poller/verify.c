@@ -90,7 +90,7 @@ static int verify_chunk(struct verify *v, bool first, uint64_t after, size_t *n,
 {
     struct poller_keyset ks;
     enum poller_sql_kind k = first ? POLLER_SQL_ROWS_FIRST : POLLER_SQL_ROWS;
-    poller_keyset_set(&ks, &v->src, k, VERIFY_CHUNK, 0, after);
+    poller_keyset_set(&ks, &v->src, k, VERIFY_CHUNK, 0, 0, after);
     int rc = poller_conn_exec(&v->conn, v->src.stmt[k], ks.ps, ks.n);
     if (rc < 0) {
         snprintf(err, errlen, "model %s: %s", v->src.m->name, v->conn.err);

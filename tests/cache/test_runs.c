@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <string.h>
 
 #include "fixture.h"
 
@@ -148,7 +149,7 @@ Test(cache_runs, a_change_or_a_failure_ends_the_idle_record)
 Test(cache_runs, record_round_trips_all_fields)
 {
     struct cache_run in = {.start_ms = -5, .end_ms = INT64_MAX, .read = UINT64_MAX, .applied = 1,
-                           .skipped = 2, .deleted = 3, .status = -ETIMEDOUT}, out;
+                           .skipped = 2, .deleted = 3, .stalled = 4, .status = -ETIMEDOUT}, out;
     strcpy(in.kind, "reconcile");
     strcpy(in.error, "timeout after 120 s");
     struct buf b;
@@ -161,6 +162,7 @@ Test(cache_runs, record_round_trips_all_fields)
     cr_assert_eq(in.applied, out.applied);
     cr_assert_eq(in.skipped, out.skipped);
     cr_assert_eq(in.deleted, out.deleted);
+    cr_assert_eq(in.stalled, out.stalled);
     cr_assert_eq(in.status, out.status);
     cr_assert_eq(out.polls, 1, "0 is stored as one poll");
     cr_assert_str_eq(in.kind, out.kind);
@@ -169,6 +171,19 @@ Test(cache_runs, record_round_trips_all_fields)
     buf_data(&b)[0] = 0;
     cr_assert_eq(cache_run_decode(buf_slice(&b), &out), -EPROTO);
     buf_fini(&b);
+}
+
+Test(cache_runs, version_1_records_still_read_with_no_stalled_pages)
+{
+    /* A version 1 record as stores written before the stalled count hold it. */
+    uint8_t v1[56 + 4] = {1, 4, 0, 0};
+    v1[27] = 9; /* read = 9 */
+    memcpy(v1 + 56, "poll", 4);
+    struct cache_run out;
+    cr_assert_eq(cache_run_decode((struct slice){v1, sizeof v1}, &out), 0);
+    cr_assert_eq(out.read, 9);
+    cr_assert_eq(out.stalled, 0);
+    cr_assert_str_eq(out.kind, "poll");
 }
 
 static int stop(void *arg, const struct cache_run *r)

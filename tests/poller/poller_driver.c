@@ -202,9 +202,9 @@ static int cmd_exec(struct drv *d)
 static int print_run(void *arg, const struct cache_run *r)
 {
     printf("%s %s polls=%" PRIu32 " read=%" PRIu64 " applied=%" PRIu64 " skipped=%" PRIu64
-           " deleted=%" PRIu64 " status=%d %s\n",
+           " deleted=%" PRIu64 " stalled=%" PRIu64 " status=%d %s\n",
            (const char *)arg, r->kind, r->polls, r->read, r->applied, r->skipped, r->deleted,
-           r->status, r->error);
+           r->stalled, r->status, r->error);
     return 0;
 }
 

@@ -253,3 +253,18 @@ Test(poller_convert, money_of_a_wrong_length_is_malformed)
     cr_assert_eq(poller_conv_value(SYBMONEY, b, 2, slot, &v, err, sizeof err), -EPROTO);
     cr_assert(strstr(err, "2 bytes"), "%s", err);
 }
+
+Test(poller_convert, a_step_of_the_column_type_lands_on_its_next_value)
+{
+    /* datetime: 1/300 s steps, exact 100 ns values, across midnight. */
+    int64_t day = 18779 * POLLER_TICKS_PER_DAY; /* 2021-06-01 */
+    cr_assert_eq(poller_conv_ticks_step(SYBDATETIME, day + 1900000, 1), day + 1933333);
+    cr_assert_eq(poller_conv_ticks_step(SYBDATETIME, day + 1933333, 1), day + 1966667);
+    cr_assert_eq(poller_conv_ticks_step(SYBDATETIME, day + 1900000, 3), day + 2000000);
+    cr_assert_eq(poller_conv_ticks_step(SYBDATETIME, day - 33333, 1), day,
+                 "23:59:59.997 -> midnight");
+    cr_assert_eq(poller_conv_ticks_step(SYBDATETIME, day + 1900400, 0), day + 1900000,
+                 "a value between ticks is taken as the column would store it");
+    /* datetime2(7): 100 ns steps. */
+    cr_assert_eq(poller_conv_ticks_step(SYBMSDATETIME2, day + 5, 2), day + 7);
+}

@@ -46,8 +46,9 @@ class Env:
     def schema_for_tdslite(self):
         return self.schema
 
-    def start_server(self, churn=None):
+    def start_server(self, churn=None, lossy=False):
         extra = ["--churn", str(churn)] if churn else []
+        extra += ["--lossy-datetime-params"] if lossy else []
         self.server, _ = tds.serve(self.tdslite, self.db, os.path.join(self.tmp, "ready"),
                                    self.port, extra)
 
@@ -109,10 +110,11 @@ def runs_of(env, model):
     runs = []
     for line in out.splitlines():
         m = re.match(r"\S+ (\w+) polls=(\d+) read=(\d+) applied=(\d+) skipped=(\d+) deleted=(\d+) "
-                     r"status=(-?\d+)", line)
+                     r"stalled=(\d+) status=(-?\d+)", line)
         if m:
             runs.append(dict(kind=m[1], polls=int(m[2]), read=int(m[3]), applied=int(m[4]),
-                             skipped=int(m[5]), deleted=int(m[6]), status=int(m[7])))
+                             skipped=int(m[5]), deleted=int(m[6]), stalled=int(m[7]),
+                             status=int(m[8])))
     return runs, out
 
 
@@ -208,8 +210,51 @@ def case_ties(env):
     polls = [r for r in runs if r["kind"] == "warm"]
     check(polls[0]["read"] == 4000 and polls[0]["applied"] == 1000 and polls[0]["skipped"] == 3000,
           "second pass: overlap re-reads 3000 unchanged rows once, applies the 1000 new:\n" + out)
+    check(all(r["stalled"] == 0 for r in runs), "an exact source never stalls a page:\n" + out)
     ok, vout = env.verify()
     check(ok, vout)
+    print(out)
+
+
+def tie_rows(first, count, ts):
+    return [(str(i), f"N'tie {i}'", ts) for i in range(first, first + count)]
+
+
+def case_lossy_ties(env):
+    """A source that rounds datetime parameters down (tdslite
+    --lossy-datetime-params, as Babelfish: .190 arrives as .189) with 1,500
+    rows sharing one Last_Update and pages of 1000: the keyset alone would
+    read the same 1000 rows forever. The warm-up ends, reads each row a
+    bounded number of times, counts the stalled page, and the rows one
+    datetime tick before and after the group are neither skipped nor lost."""
+    write_schema(env, TIE_SCHEMA)
+    env.start_server(lossy=True)
+    env.exec_sql("CREATE TABLE [dbo].[Tie] ([Tie_RecID] int NOT NULL PRIMARY KEY, "
+                 "[Name] nvarchar(50) NULL, [Last_Update] datetime NOT NULL)\nGO\n")
+    # 1/300 s ticks in tdslite's canonical text: .1866667, .190 and .1933333 are adjacent values.
+    rows = (tie_rows(1, 10, "'2021-06-01 10:00:00.1866667'")
+            + tie_rows(11, 1500, "'2021-06-01 10:00:00.1900000'")
+            + tie_rows(1511, 10, "'2021-06-01 10:00:00.1933333'")
+            + tie_rows(1521, 10, "'2021-06-01 10:00:05.0000000'"))
+    insert_batches(env, "Tie", ["Tie_RecID", "Name", "Last_Update"], rows)
+    env.drv("warm", "--batch", "1000")
+    runs, out = runs_of(env, "Tie")
+    warm = [r for r in runs if r["kind"] == "warm"]
+    check(warm and warm[0]["status"] == 0 and warm[0]["stalled"] >= 1,
+          "the stalled page must be counted in the run history:\n" + out)
+    # Each page reads at most 1000 rows: a loop would read far more than the
+    # stalled page, the group read by RecID and the pages around it.
+    check(warm[0]["read"] <= 4 * len(rows), "rows were read again and again:\n" + out)
+    ok, vout = env.verify()
+    check(ok, vout)
+    # A catch-up pass starts inside the group (the cursor minus the overlap
+    # window): it stalls and recovers again, and takes rows added to the group.
+    insert_batches(env, "Tie", ["Tie_RecID", "Name", "Last_Update"],
+                   tie_rows(2001, 5, "'2021-06-01 10:00:00.1900000'"))
+    env.drv("warm", "--batch", "1000")
+    ok, vout = env.verify()
+    check(ok, vout)
+    check(re.search(r"compared=1535\b", vout), "all 1535 rows compared:\n" + vout)
     print(out)
 
 

@@ -47,6 +47,22 @@ Test(poller_sql, keyset_pages_follow_last_update_then_key)
     snprintf(want, sizeof want, "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE ([Last_Update] IS NULL "
              "AND [Company_RecID] > @id) OR [Last_Update] IS NOT NULL ORDER BY [Last_Update], [Company_RecID]", cols);
     expect(m, POLLER_SQL_KEYSET_NULLS, want);
+    snprintf(want, sizeof want,
+             "SELECT TOP (@batch) %s FROM [dbo].[Company] WHERE [Last_Update] >= @t "
+             "ORDER BY [Last_Update], [Company_RecID]",
+             cols);
+    expect(m, POLLER_SQL_KEYSET_FROM, want);
+    schema_free(s);
+}
+
+Test(poller_sql, a_last_update_group_is_read_by_key_alone)
+{
+    struct schema *s = load();
+    const struct schema_model *m = schema_model_find(s, "Company");
+    expect(m, POLLER_SQL_GROUP,
+           "SELECT TOP (@batch) [Company_RecID], [Company_Name], [We]]ird], "
+           "[Last_Update] FROM [dbo].[Company] WHERE [Last_Update] >= @t AND [Last_Update] < @tn "
+           "AND [Company_RecID] >= @id ORDER BY [Company_RecID]");
     schema_free(s);
 }
 
@@ -90,16 +106,25 @@ Test(poller_sql, keyset_parameters_are_typed)
     struct poller_src_model pm;
     poller_src_init(&pm, schema_model_find(s, "Company"));
     struct poller_keyset k;
-    poller_keyset_set(&k, &pm, POLLER_SQL_KEYSET, 5000, 0, 42);
+    poller_keyset_set(&k, &pm, POLLER_SQL_KEYSET, 5000, 0, 0, 42);
     cr_assert_eq(k.n, 3);
     cr_assert_str_eq(k.ps[0].name, "@batch");
     cr_assert_str_eq(k.ps[1].decl, "datetime");
     cr_assert_eq(k.ps[1].type, SYBDATETIME);
-    cr_assert_eq(k.dt.dtdays, 25567);
+    cr_assert_eq(k.dt[0].dtdays, 25567);
     cr_assert_str_eq(k.ps[2].decl, "int");
     cr_assert_eq(k.id4, 42);
-    poller_keyset_set(&k, &pm, POLLER_SQL_KEYSET_FIRST, 10, 0, 0);
+    poller_keyset_set(&k, &pm, POLLER_SQL_KEYSET_FIRST, 10, 0, 0, 0);
     cr_assert_eq(k.n, 1);
+    /* A group window: @t and @tn in the column's type, @id last. */
+    poller_keyset_set(&k, &pm, POLLER_SQL_GROUP, 10, 0, 864000000000LL, 7);
+    cr_assert_eq(k.n, 4);
+    cr_assert_str_eq(k.ps[1].name, "@t");
+    cr_assert_str_eq(k.ps[2].name, "@tn");
+    cr_assert_eq(k.ps[2].val, &k.dt[1]);
+    cr_assert_eq(k.dt[1].dtdays, 25568);
+    cr_assert_str_eq(k.ps[3].name, "@id");
+    cr_assert_eq(k.id4, 7);
     poller_src_fini(&pm);
     schema_free(s);
 }

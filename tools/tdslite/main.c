@@ -38,6 +38,9 @@ static const char usage[] =
     "                       ask for encryption gets TLS for its login packet only\n"
     "  --log-level LEVEL    error, warn, info (default) or debug (one line per connection\n"
     "                       and per statement)\n"
+    "  --lossy-datetime-params\n"
+    "                       datetime RPC parameters arrive up to 1 ms low, as on some\n"
+    "                       T-SQL servers (Babelfish: .190 arrives as .189); for tests\n"
     "\n"
     "Data:\n"
     "  --generate SIZE      create FILE with a ConnectWise-like data set of SIZE companies\n"
@@ -75,6 +78,7 @@ static int parse_u64(const char *opt, const char *s, uint64_t max, uint64_t *out
 enum {
     O_DB = 256, O_LISTEN, O_PORT, O_READY, O_USER, O_PASSWORD, O_DATABASE, O_CHURN, O_LOG,
     O_GENERATE, O_SCHEMA, O_SEED, O_CHURN_ONCE, O_SERVE, O_TLS_CERT, O_TLS_KEY, O_TLS_LOGIN_ONLY,
+    O_LOSSY,
 };
 
 static const struct option longopts[] = {
@@ -95,6 +99,7 @@ static const struct option longopts[] = {
     {"tls-cert", required_argument, NULL, O_TLS_CERT},
     {"tls-key", required_argument, NULL, O_TLS_KEY},
     {"tls-login-only", no_argument, NULL, O_TLS_LOGIN_ONLY},
+    {"lossy-datetime-params", no_argument, NULL, O_LOSSY},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,6 +119,7 @@ static int opt_one(struct opts *o, int c, const char *arg)
     case O_TLS_CERT: o->srv.tls_cert = arg; return 0;
     case O_TLS_KEY: o->srv.tls_key = arg; return 0;
     case O_TLS_LOGIN_ONLY: o->srv.tls_login_only = true; return 0;
+    case O_LOSSY: o->srv.lossy_datetime_params = true; return 0;
     case O_PORT:
         if (parse_u64("--port", arg, 65535, &v) < 0)
             return -EINVAL;

@@ -78,6 +78,20 @@ static void param_when(struct tds_params *ps, struct tds_param *p, const struct 
     param_text(ps, p, txt, strlen(txt));
 }
 
+/* What some T-SQL servers (Babelfish) make of a datetime parameter: its
+ * 1/300 s value goes through a float to whole milliseconds and lands below
+ * the exact value (.190 arrives as .189). Modelled as the largest whole
+ * millisecond strictly below it, so every value arrives low: a keyset
+ * cursor on a datetime column then meets the failure it must survive. */
+static void when_lossy(struct tds_when *w)
+{
+    if (w->ticks == 0) {
+        w->days--;
+        w->ticks = 864000000000ULL;
+    }
+    w->ticks = (w->ticks - 1) / 10000 * 10000;
+}
+
 static uint32_t u24(const uint8_t *b) { return (uint32_t)(b[0] | b[1] << 8 | b[2] << 16); }
 
 /* Reads a PLP value into tmp; *is_null set for the NULL PLP. */
@@ -177,6 +191,8 @@ static int number_value(struct tds_params *ps, struct tds_param *p, uint8_t wt, 
         } else {
             return -EPROTO;
         }
+        if (len == 8 && ps->lossy_datetime)
+            when_lossy(&w);
         p->type = (struct tds_type){.kind = TK_DATETIME, .size = (uint8_t)len};
         param_when(ps, p, &w, false);
         return 0;
@@ -500,7 +516,7 @@ static int rpc_one(struct tds_session *s, struct tds_rd *r)
     tds_rd_u16(r); /* option flags */
     if (r->bad)
         return -EPROTO;
-    struct tds_params ps = {0};
+    struct tds_params ps = {.lossy_datetime = s->srv->lossy_datetime_params};
     buf_init(&ps.arena, 0);
     struct tds_error e;
     int rc = rpc_params_decode(r, &ps, &e);

@@ -23,6 +23,7 @@ struct tds_params {
     struct tds_param *p;
     size_t n;
     struct buf arena;
+    bool lossy_datetime;     /* --lossy-datetime-params: set before decoding */
 };
 void tds_params_fini(struct tds_params *ps);
 

@@ -323,6 +323,7 @@ struct tds_server {
     const char *tls_cert, *tls_key; /* PEM files: TLS offered when set */
     bool tls_login_only;    /* like SQL Server without Force Encryption */
     struct tds_tls *tls;    /* made from tls_cert/tls_key by main(); NULL: no TLS */
+    bool lossy_datetime_params; /* datetime RPC parameters arrive up to 1 ms low (as on Babelfish) */
 };
 
 /* ---- tls.c ------------------------------------------------------------------------------------ */

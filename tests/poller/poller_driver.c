@@ -10,9 +10,10 @@
  *   run --seconds S    the poller thread for S seconds (or until SIGTERM), then
  *                      poller_stop; prints how long the stop took
  *   verify             poller_verify for each model; exit 1 on any difference
- *   live --collectors DIR
+ *   live --collectors DIR [--flat]
  *                      every collector with several opts, rendered from the
- *                      cache and from the live fallback: exit 1 unless equal
+ *                      cache and from the live fallback: exit 1 unless equal;
+ *                      --flat: includes one level deep only (no nested include)
  *   runs MODEL         the model's run history (kind read applied skipped deleted status)
  *   dump MODEL         the model's full records rendered from the cache (JSON)
  *
@@ -39,7 +40,7 @@
 struct drv {
     const char *cmd, *url, *store, *schema_path, *collectors, *models_arg, *runs_model;
     unsigned batch, interval_ms, reconcile_s, overlap_s, seconds;
-    bool full;
+    bool full, flat;
     struct schema *schema;
     struct cache *cache;
     struct poller_db db;
@@ -70,6 +71,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         {"collectors", 1, 0, 'c'}, {"models", 1, 0, 'm'},      {"batch", 1, 0, 'b'},
         {"interval-ms", 1, 0, 'i'},{"reconcile-s", 1, 0, 'r'}, {"overlap-s", 1, 0, 'o'},
         {"seconds", 1, 0, 't'},    {"full", 0, 0, 'f'},        {"verbose", 0, 0, 'v'},
+        {"flat", 0, 0, 'F'},
         {0, 0, 0, 0}};
     if (argc < 2)
         return usage();
@@ -89,6 +91,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         case 'o': d->overlap_s = (unsigned)atoi(optarg); break;
         case 't': d->seconds = (unsigned)atoi(optarg); break;
         case 'f': d->full = true; break;
+        case 'F': d->flat = true; break;
         case 'v': log_level = LOG_DEBUG; break;
         default: return usage();
         }
@@ -345,7 +348,7 @@ static int cmd_dump(struct drv *d)
 
 /* ---- live: cached and live answers of the same data ---------------------------- */
 
-static json_t *opts_cases(const struct schema_model *m)
+static json_t *opts_cases(const struct schema_model *m, bool flat)
 {
     json_t *cases = json_array();
     json_array_append_new(cases, json_null());
@@ -360,7 +363,8 @@ static json_t *opts_cases(const struct schema_model *m)
             json_array_append_new(names, json_string(m->relations[i].name));
         json_object_set_new(inc, "include", names);
         json_array_append_new(cases, inc);
-        /* nested: each relation with its target's relations included */
+    }
+    if (m->n_relations && !flat) {        /* nested: each relation with its target's relations included */
         json_t *nest = json_object(), *obj = json_object();
         for (size_t i = 0; i < m->n_relations; i++) {
             const struct schema_model *t = m->relations[i].target;
@@ -440,7 +444,7 @@ static int cmd_live(struct drv *d)
     int bad = 0, rc = 0;
     for (size_t i = 0; i < cs.n && rc == 0; i++) {
         const struct collector *col = &cs.items[i];
-        json_t *cases = opts_cases(col->model);
+        json_t *cases = opts_cases(col->model, d->flat);
         size_t k;
         json_t *o;
         json_array_foreach(cases, k, o)

@@ -284,11 +284,11 @@ static void ts_text(int64_t ts, char out[32])
     }
     int64_t days = ts / POLLER_TICKS_PER_DAY - (ts % POLLER_TICKS_PER_DAY < 0);
     int64_t rem = ts - days * POLLER_TICKS_PER_DAY;
-    time_t secs = (time_t)(days * 86400 + rem / 10000000);
+    time_t secs = (time_t)(days * 86400 + rem / CACHE_TICKS_PER_S);
     struct tm tm;
     gmtime_r(&secs, &tm);
     snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d.%07d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem % 10000000));
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem % CACHE_TICKS_PER_S));
 }
 
 /* Has pg's last row moved past the read position? */

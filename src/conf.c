@@ -70,6 +70,9 @@ static const struct conf_key keys[] = {
       "querying (to the second); independent of socketTimeout"),
     U(answer_cache_mb, "256", 0, UINT32_MAX,
       "MiB of rendered answers reused for identical requests while the cache is unchanged; 0: off"),
+    U(max_answer_mb, "96", 1, 4095,
+      "largest answer sent, MiB; a larger one is refused with an error that says how to page it "
+      "(the standard socket.io-client drops messages over 100 MiB)"),
     U(poll_interval_ms, "5000", 1, UINT32_MAX, "poller interval, ms"),
     U(overlap_s, "120", 0, 86400,
       "late-commit window the poller re-reads before each cursor, s (unchanged rows cost no write)"),

@@ -35,6 +35,7 @@ struct conf {
     unsigned live_pool;       /* live fallback connections */
     unsigned live_timeout_ms; /* bound of one live-fallback request */
     unsigned answer_cache_mb; /* rendered answers kept for reuse; 0: off */
+    unsigned max_answer_mb;   /* largest answer sent; larger ones are refused */
     unsigned poll_interval_ms;
     unsigned overlap_s;       /* late-commit window re-read before each cursor */
     unsigned reconcile_s;     /* delete reconciliation interval */

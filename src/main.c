@@ -167,6 +167,7 @@ static int serve_start(struct app *a)
         .connect_timeout_ms = c->connect_timeout,
         .max_payload = c->max_payload, .workers = c->workers,
         .answer_cache_bytes = (size_t)c->answer_cache_mb << 20,
+        .max_answer_bytes = (size_t)c->max_answer_mb << 20,
         .psk = c->insecure_no_psk && !c->psk ? NULL : c->psk,
         .cors_origins = c->cors_origins, .auth_delay_ms = c->auth_delay_ms,
         .auth_delay_max_ms = c->auth_delay_max_ms, .shutdown_timeout_ms = c->shutdown_timeout_ms,

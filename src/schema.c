@@ -801,6 +801,7 @@ static int scalar_make(struct parser *p, struct schema_model *m, struct pfield *
     f->db_type = pf->db_type ? xstrdup(pf->db_type) : NULL;
     f->optional = pf->optional;
     f->is_id = pf->is_id;
+    f->is_unique = pf->is_id || pf->is_unique;
     f->index = (uint16_t)m->n_fields;
     pf->out_index = m->n_fields++;
     return 0;

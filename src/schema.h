@@ -34,6 +34,7 @@ struct schema_field {
     enum schema_type type;
     bool optional;         /* declared with '?' */
     bool is_id;            /* @id */
+    bool is_unique;        /* @id or @unique: a `cursor` may name it */
     uint16_t index;        /* position in model->fields */
 };
 

@@ -862,7 +862,7 @@ static int get_render(struct ctl *c, const struct schema_model *m, uint64_t pk, 
     if ((rc = read_begin(c, &rd)) == EXIT_OK) {
         struct one_row one = {cache_source_lmdb(rd), m, pk};
         struct cache_source src = {&one_row_ops, &one};
-        int r = cache_query_render(&plan, &src, out);
+        int r = cache_query_render(&plan, &src, out, 0, NULL);
         if (r < 0) {
             errorf(c, "%s %" PRIu64 ": cannot render: %s", m->name, pk, strerror(-r));
             rc = EXIT_ERR;

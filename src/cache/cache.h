@@ -264,6 +264,11 @@ int cache_keys_next(struct cache_rd *rd, const struct schema_model *m, bool from
 typedef int (*cache_row_cb)(void *arg, struct slice row);
 /* Calls cb for every row in key order; a non-zero return stops and is returned. */
 int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb cb, void *arg) MUST_CHECK;
+/* Calls cb for the rows from key `from` on (from_end: from the first key),
+ * in key order, or backwards from `from` down (from_end: from the last key)
+ * when back: an O(log n) seek, then only the rows cb reads. */
+int cache_scan_range(struct cache_rd *rd, const struct schema_model *m, uint64_t from, bool from_end,
+                     bool back, cache_row_cb cb, void *arg) MUST_CHECK;
 /* Calls cb for every row of r->target whose foreign key equals fk (to-many r), in key order. */
 int cache_children(struct cache_rd *rd, const struct schema_relation *r, int64_t fk, cache_row_cb cb,
                    void *arg) MUST_CHECK;
@@ -286,6 +291,55 @@ int cache_db_stats(struct cache_rd *rd, cache_db_stat_cb cb, void *arg) MUST_CHE
 
 /* ---- Queries: collector + opts -> the `data` array ------------------------- */
 
+/* A filter value, rendered exactly as rows render the field ("12.5" for a
+ * Decimal, "2024-03-01T00:00:00.000Z" for a DateTime), so comparing with a
+ * row is a typed comparison of two JSON texts. */
+struct cache_fvalue {
+    struct slice json;     /* canonical JSON value; "null" for null */
+    struct slice text;     /* String: the unescaped text */
+    int64_t i;             /* Int, BigInt */
+    double f;              /* Float */
+};
+
+enum cache_filter_op {
+    CACHE_F_AND, CACHE_F_OR, CACHE_F_NOT,           /* sub[n_sub]; an empty AND is true */
+    CACHE_F_EQ, CACHE_F_NE,                         /* field, vals[0] (null: IS [NOT] NULL) */
+    CACHE_F_IN, CACHE_F_NOTIN,                      /* field, vals[n_vals] */
+    CACHE_F_LT, CACHE_F_LTE, CACHE_F_GT, CACHE_F_GTE,
+    CACHE_F_CONTAINS, CACHE_F_STARTS, CACHE_F_ENDS, /* String field, vals[0] */
+    CACHE_F_SOME, CACHE_F_EVERY, CACHE_F_NONE,      /* to-many rel, sub[0] on its target */
+    CACHE_F_IS, CACHE_F_ISNOT,                      /* to-one rel, sub[0], or n_sub 0 for null */
+};
+
+/* A `where` tree. Scalar conditions follow SQL's three-valued logic as
+ * Prisma's SQL does: a comparison with a null column is unknown, NOT of
+ * unknown is unknown, and only true keeps a row. */
+struct cache_filter {
+    enum cache_filter_op op;
+    const struct schema_field *field;
+    const struct schema_relation *rel;
+    const struct cache_filter *sub;
+    size_t n_sub;
+    const struct cache_fvalue *vals;
+    size_t n_vals;
+};
+
+/* One orderBy key: a scalar of the node's model, or of a to-one relation
+ * path from it ({"company":{"name":"asc"}}). Nulls sort first ascending,
+ * as on SQL Server. Every order ends with the primary key ascending. */
+struct cache_order {
+    const struct schema_relation *const *path; /* to-one relations, n_path of them */
+    size_t n_path;
+    const struct schema_field *field;
+    bool desc;
+};
+
+/* `_count` of a to-many relation, optionally filtered. */
+struct cache_count {
+    const struct schema_relation *rel;
+    const struct cache_filter *where;      /* NULL: every child */
+};
+
 /* A parsed request: what to render for the root model and each included
  * relation. Public so the live fallback can fetch exactly what it renders. */
 struct cache_plan_node {
@@ -295,6 +349,20 @@ struct cache_plan_node {
     size_t n_fields;
     struct cache_plan_node *children;     /* relations rendered after the scalars, in request order */
     size_t n_children;
+    /* findMany arguments (root and to-many relations) */
+    const struct cache_filter *where;     /* NULL: every row */
+    const struct cache_order *order;
+    size_t n_order;
+    bool has_take;
+    int64_t take;                         /* negative: the last -take rows */
+    uint64_t skip;
+    const struct schema_field *cursor_field; /* NULL: no cursor */
+    struct cache_fvalue cursor;
+    const struct schema_field **distinct;
+    size_t n_distinct;
+    const struct cache_count *counts;     /* `_count`, rendered after children[counts_at - 1] */
+    size_t n_counts, counts_at;
+    bool has_counts;
 };
 
 /* One equality of the collector's fixed `where`, its value rendered exactly
@@ -311,6 +379,7 @@ struct cache_plan {
     void *arena;                          /* owned allocations of the plan */
     const struct cache_plan_where *where; /* the collector's filter on root rows (ANDed) */
     size_t n_where;
+    bool count;                           /* `count: true`: render the number of root rows */
 };
 
 #define CACHE_INCLUDE_DEPTH_MAX 4
@@ -330,6 +399,9 @@ struct cache_source_ops {
     int (*get)(void *ctx, const struct schema_model *m, uint64_t pk, struct slice *row);
     int (*scan)(void *ctx, const struct schema_model *m, cache_row_cb cb, void *arg);
     int (*children)(void *ctx, const struct schema_relation *r, int64_t fk, cache_row_cb cb, void *arg);
+    /* The root model's rows from a key on, either direction (cache_scan_range). */
+    int (*range)(void *ctx, const struct schema_model *m, uint64_t from, bool from_end, bool back,
+                 cache_row_cb cb, void *arg);
 };
 struct cache_source {
     const struct cache_source_ops *ops;
@@ -338,9 +410,16 @@ struct cache_source {
 /* The LMDB store seen through rd (between cache_rd_begin and cache_rd_end). */
 struct cache_source cache_source_lmdb(struct cache_rd *rd);
 
-/* Appends the JSON array of the plan's rows to out: root rows in key order,
- * to-one relations as an object or null, to-many as arrays in key order. */
-int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out) MUST_CHECK;
+/* Appends the JSON array of the plan's rows to out (for a `count` plan the
+ * number of root rows): rows in key order unless ordered, filtered and paged
+ * as the plan says, to-one relations as an object or null, to-many as
+ * arrays. -EFBIG when the answer would exceed max_bytes (0: no limit), with
+ * its full size in *size; out is then left as it was. */
+int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out,
+                       size_t max_bytes, size_t *size) MUST_CHECK;
+/* The client's error for an answer of size bytes over max_bytes:
+ * "answer too large (143 MB > 96 MB): page it with take and cursor". */
+void cache_err_too_large(char *err, size_t errlen, size_t size, size_t max_bytes);
 /* true when every model the plan reads is warm in rd's snapshot. */
 bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd);
 /* The ids of the models the plan reads, each once, into out (room for

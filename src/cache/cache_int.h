@@ -233,6 +233,18 @@ static inline unsigned cache_slot_write(const uint8_t *slots, size_t model)
 /* Appends the decimal as Prisma's Decimal (decimal.js toString) prints it,
  * without quotes. -EINVAL unless text is [-]digits[.digits] with a digit. */
 int cache_decimal_normalise(const char *text, size_t len, struct buf *out) MUST_CHECK;
+/* Compares two normalised decimals (the text between a stored value's quotes). */
+int cache_decimal_cmp(struct slice a, struct slice b);
+
+/* ---- compare.c: typed comparison of rendered values ---------------------------- */
+/* The text of a JSON string literal: a view into json when it has no escape,
+ * else decoded onto the end of tmp (which must then have room for json.len
+ * bytes if earlier views into tmp are still in use). Non-strings as they are. */
+struct slice cache_json_text(struct slice json, struct buf *tmp);
+/* Orders two non-null rendered values of field f: numbers numerically,
+ * Decimals exactly, Strings by the shared collation (collate.h), DateTimes
+ * by their ISO text, false before true. tmp is scratch, left as found. */
+int cache_value_cmp(const struct schema_field *f, struct slice a, struct slice b, struct buf *tmp);
 
 /* ---- value.c: one value as JSON --------------------------------------------- */
 /* Appends the JSON rendering of v for field f; -EINVAL (message in err) when
@@ -311,6 +323,71 @@ int cache_run_decode(struct slice in, struct cache_run *r) MUST_CHECK;
  * field, so filtering is a byte comparison. -EINVAL with err. */
 int cache_where_canonical(const struct schema_field *f, const char *json_value, struct buf *out,
                           char *err, size_t errlen) MUST_CHECK;
+
+/* ---- match.c: a `where` tree on one row ------------------------------------------ */
+enum { CACHE_TRI_F = 0, CACHE_TRI_T = 1, CACHE_TRI_U = 2 };
+struct cache_eval {
+    const struct cache_source *src; /* related rows for relation conditions */
+    struct buf tmp;                 /* scratch for unescaped strings */
+};
+/* CACHE_TRI_* for the row (of f's model), or a negative errno from the source. */
+int cache_filter_eval(struct cache_eval *e, const struct cache_filter *f, const struct cache_row_view *v) MUST_CHECK;
+
+/* ---- where.c: the `where` option ---------------------------------------------------- */
+/* Parses a `where` object on model m into a tree in *arena. -EINVAL with a
+ * client-facing message in err. */
+int cache_where_parse(void **arena, const struct schema_model *m, const json_t *where,
+                      const struct cache_filter **out, char *err, size_t errlen) MUST_CHECK;
+/* A filter value for field f from a request's JSON (null allowed), in *arena. */
+int cache_fvalue_make(void **arena, const struct schema_field *f, const json_t *j,
+                      struct cache_fvalue *out) MUST_CHECK;
+
+/* ---- order.c: orderBy ---------------------------------------------------------------- */
+int cache_order_parse(void **arena, const struct schema_model *m, const json_t *order_by,
+                      const struct cache_order **out, size_t *n, char *err, size_t errlen) MUST_CHECK;
+/* The value key k orders a row of m by ("null" when a relation on the path
+ * is absent); a view into the row or a related row, valid as the source's rows. */
+int cache_order_value(const struct cache_source *src, const struct cache_order *k,
+                      const struct schema_model *m, const struct cache_row_view *v, struct slice *out) MUST_CHECK;
+/* Compares two rows by their key values (a[i], b[i] for keys[i]), then by pk. */
+int cache_order_cmp(const struct cache_order *keys, size_t n, const struct slice *a, uint64_t apk,
+                    const struct slice *b, uint64_t bpk, struct buf *tmp);
+
+/* ---- render.c / page.c: one answer, level by level ---------------------------------- */
+struct cache_render {
+    const struct cache_source *src;
+    struct buf *out;
+    struct cache_eval ev;
+    size_t start, max_bytes;   /* where the answer starts in out; its limit (0: none) */
+    size_t dropped;            /* bytes measured and dropped past the limit */
+    bool over, counting;       /* over the limit; a `count` plan (root rows only counted) */
+};
+/* One array of the answer: the root (plan set) or a row's to-many relation
+ * (parent_pk set). Collected rows are views into the source's rows. */
+enum cache_access {
+    CACHE_ACCESS_ALL,      /* every candidate row; sorted and paged once all are read */
+    CACHE_ACCESS_ORDERED,  /* rows arrive in page order: emitted as they pass */
+    CACHE_ACCESS_REVERSED, /* rows arrive in reverse page order: kept, emitted reversed */
+};
+struct cache_level {
+    struct cache_render *r;
+    const struct cache_plan_node *node;
+    const struct cache_plan *plan;
+    uint64_t parent_pk;
+    uint64_t emitted, skipped;
+    enum cache_access access;
+    bool back;                 /* reading keys downwards */
+    bool bounded;              /* stop once a key passes bound (in the reading direction) */
+    int64_t bound;
+    struct pick *rows;
+    size_t n, cap;
+};
+/* Reads, filters, orders and pages the level's rows, emitting each (page.c). */
+int cache_level_run(struct cache_level *l) MUST_CHECK;
+/* Renders one row of the level (render.c); positive: stop (max_rows). */
+int cache_level_emit(struct cache_level *l, const struct cache_row_view *v) MUST_CHECK;
+/* The collector's fixed filter (root only; true elsewhere). */
+bool cache_level_fixed_match(const struct cache_level *l, const struct cache_row_view *v);
 
 /* ---- arena.c: plan allocations ------------------------------------------------ */
 void *cache_arena_alloc(void **arena, size_t n);

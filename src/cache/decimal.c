@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 struct digits {
     const char *p;
@@ -134,4 +135,58 @@ int cache_decimal_normalise(const char *text, size_t len, struct buf *out)
     else
         decimal_plain_put(out, &s);
     return 0;
+}
+
+/* A normalised decimal ("-12.5", "1e-7", "1.5e+21") as sign and significand. */
+static bool decimal_parse(struct slice t, bool *neg, bool *zero, struct significand *s)
+{
+    const char *p = (const char *)t.p;
+    size_t n = t.len, e = 0;
+    while (e < n && p[e] != 'e' && p[e] != 'E')
+        e++;
+    long shift = 0;
+    if (e < n) {
+        char tmp[24];
+        size_t el = n - e - 1;
+        if (el == 0 || el >= sizeof tmp)
+            return false;
+        memcpy(tmp, p + e + 1, el);
+        tmp[el] = '\0';
+        char *end;
+        shift = strtol(tmp, &end, 10);
+        if (*end)
+            return false;
+    }
+    struct digits ip, fp;
+    if (!decimal_split(p, e, neg, &ip, &fp))
+        return false;
+    s->exp = 0;
+    *zero = !decimal_significand(ip, fp, s);
+    s->exp += shift;
+    return true;
+}
+
+int cache_decimal_cmp(struct slice a, struct slice b)
+{
+    bool an, bn, az, bz;
+    struct significand sa, sb;
+    if (!decimal_parse(a, &an, &az, &sa) || !decimal_parse(b, &bn, &bz, &sb))
+        return slice_eq(a, b) ? 0 : (a.len < b.len ? -1 : 1); /* never stored: keep a total order */
+    int sign_a = az ? 0 : an ? -1 : 1, sign_b = bz ? 0 : bn ? -1 : 1;
+    if (sign_a != sign_b || sign_a == 0)
+        return (sign_a > sign_b) - (sign_a < sign_b);
+    int mag = 0; /* |a| vs |b| */
+    if (sa.exp != sb.exp) {
+        mag = sa.exp < sb.exp ? -1 : 1;
+    } else {
+        size_t na = sig_len(&sa), nb = sig_len(&sb);
+        for (size_t k = 0; k < na || k < nb; k++) {
+            char x = k < na ? sig_at(&sa, k) : '0', y = k < nb ? sig_at(&sb, k) : '0';
+            if (x != y) {
+                mag = x < y ? -1 : 1;
+                break;
+            }
+        }
+    }
+    return sign_a < 0 ? -mag : mag;
 }

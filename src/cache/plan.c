@@ -1,7 +1,9 @@
 /*
  * Request options -> a plan tree, with the original's (Prisma's) rules:
- *   select: ["a","b"] or {"a":true,"rel":true|{select|include}}
- *   include: ["rel"] or {"rel":true|{select?|include?}}
+ *   select: ["a","b"] or {"a":true,"rel":true|{...},"_count":...}
+ *   include: ["rel"] or {"rel":true|{...},"_count":...}
+ * and, at the root and on every to-many relation, findMany's arguments:
+ *   where, orderBy, take, skip, cursor, distinct (root also: count)
  * nested to CACHE_INCLUDE_DEPTH_MAX relation levels. `false` entries are
  * left out; select and include together is an error at any level. Every
  * name a client sends is resolved through the schema here and nowhere else.
@@ -62,6 +64,7 @@ static void node_all_scalars(struct cache_plan_node *n)
 
 static int node_args(struct parse *ps, struct cache_plan_node *n, const json_t *args, unsigned depth,
                      const char *where);
+static int counts_parse(struct parse *ps, struct cache_plan_node *n, const json_t *val);
 
 /* Adds relation r (once) as a child: full scalars for `true`, else parsed args. */
 static int child_add(struct parse *ps, struct cache_plan_node *n, const struct schema_relation *r,
@@ -95,6 +98,8 @@ static int select_entry(struct parse *ps, struct cache_plan_node *n, bool *mark,
         return fail(ps, "Invalid value for \"%.*s\" in select on model %s: expected true, false or "
                         "an object, got %s", (int)len, name, m->name, json_kind(val));
     bool on = !val || !json_is_false(val);
+    if (len == 6 && memcmp(name, "_count", 6) == 0)
+        return on ? counts_parse(ps, n, val) : 0;
     const struct schema_field *f = schema_field_find(m, name, len);
     if (f) {
         if (val && json_is_object(val))
@@ -149,7 +154,7 @@ static int node_select(struct parse *ps, struct cache_plan_node *n, const json_t
     for (size_t i = 0; i < m->n_fields; i++) /* schema declaration order, whatever the request's */
         if (mark[i])
             n->fields[n->n_fields++] = &m->fields[i];
-    if (!n->n_fields && !n->n_children)
+    if (!n->n_fields && !n->n_children && !n->has_counts)
         return fail(ps, "The select on model %s needs at least one field set to true", m->name);
     return 0;
 }
@@ -163,6 +168,8 @@ static int include_entry(struct parse *ps, struct cache_plan_node *n, const char
     if (val && !json_is_boolean(val) && !json_is_object(val))
         return fail(ps, "Invalid value for \"%.*s\" in include on model %s: expected true, false or "
                         "an object, got %s", (int)len, name, m->name, json_kind(val));
+    if (len == 6 && memcmp(name, "_count", 6) == 0)
+        return val && json_is_false(val) ? 0 : counts_parse(ps, n, val);
     const struct schema_relation *r = schema_relation_find(m, name, len);
     if (!r) {
         if (schema_field_find(m, name, len))
@@ -207,9 +214,153 @@ static int node_include(struct parse *ps, struct cache_plan_node *n, const json_
 
 /* ---- {select?, include?} ------------------------------------------------------- */
 
-/* `where` names the object for messages: "options" or "relation ... on model ...". */
-static int node_args(struct parse *ps, struct cache_plan_node *n, const json_t *args, unsigned depth,
-                     const char *where)
+/* ---- _count -------------------------------------------------------------------- */
+
+static struct cache_count *counts_room(struct parse *ps, struct cache_plan_node *n)
+{
+    struct cache_count *c = cache_arena_alloc(ps->arena, (n->model->n_relations + 1) * sizeof *c);
+    n->counts = c;
+    n->n_counts = 0;
+    n->has_counts = true;
+    n->counts_at = n->n_children;
+    return c;
+}
+
+static int count_entry(struct parse *ps, struct cache_plan_node *n, struct cache_count *c,
+                       const char *k, size_t klen, const json_t *v)
+{
+    const struct schema_relation *r = schema_relation_find(n->model, k, klen);
+    if (!r || !r->to_many)
+        return fail(ps, "Unknown field \"%s\" in _count on model %s: expected a to-many relation",
+                    k, n->model->name);
+    if (json_is_false(v))
+        return 0;
+    const struct cache_filter *w = NULL;
+    if (json_is_object(v)) {
+        const json_t *wj = json_object_get(v, "where");
+        if (json_object_size(v) != (wj ? 1u : 0u))
+            return fail(ps, "Invalid _count of relation %s on model %s: only where is accepted",
+                        r->name, n->model->name);
+        int rc = wj ? cache_where_parse(ps->arena, r->target, wj, &w, ps->err, ps->errlen) : 0;
+        if (rc < 0)
+            return rc;
+    } else if (!json_is_true(v)) {
+        return fail(ps, "Invalid _count of relation %s on model %s: expected true, false or "
+                        "{\"where\":...}", r->name, n->model->name);
+    }
+    c[n->n_counts++] = (struct cache_count){r, w};
+    return 0;
+}
+
+/* _count: true (every to-many relation) or {select: {rel: true|{where}}}. */
+static int counts_parse(struct parse *ps, struct cache_plan_node *n, const json_t *val)
+{
+    struct cache_count *c = counts_room(ps, n);
+    if (!val || json_is_true(val)) {
+        for (size_t i = 0; i < n->model->n_relations; i++)
+            if (n->model->relations[i].to_many)
+                c[n->n_counts++] = (struct cache_count){&n->model->relations[i], NULL};
+        return 0;
+    }
+    const json_t *sel = json_object_get(val, "select");
+    if (!json_is_object(val) || !json_is_object(sel) || json_object_size(val) != 1)
+        return fail(ps, "Invalid _count on model %s: expected true or {\"select\":{...}}",
+                    n->model->name);
+    const char *k;
+    size_t klen;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)sel, k, klen, v) {
+        int rc = count_entry(ps, n, c, k, klen, v);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- findMany arguments: take, skip, cursor, distinct ------------------------------ */
+
+static int take_skip(struct parse *ps, struct cache_plan_node *n, const char *k, const json_t *v)
+{
+    if (!json_is_integer(v))
+        return fail(ps, "Invalid value for `%s` on model %s: expected an integer, got %s", k,
+                    n->model->name, json_kind(v));
+    json_int_t i = json_integer_value(v);
+    if (k[0] == 't') {
+        n->has_take = true;
+        n->take = i;
+        return 0;
+    }
+    if (i < 0)
+        return fail(ps, "Invalid value for `skip` on model %s: it must be 0 or more",
+                    n->model->name);
+    n->skip = (uint64_t)i;
+    return 0;
+}
+
+static int cursor_parse(struct parse *ps, struct cache_plan_node *n, const json_t *v)
+{
+    const char *k = NULL;
+    size_t klen = 0;
+    json_t *val = NULL;
+    if (json_is_object(v) && json_object_size(v) == 1)
+        json_object_keylen_foreach((json_t *)v, k, klen, val) break;
+    const struct schema_field *f = k ? schema_field_find(n->model, k, klen) : NULL;
+    if (!f || !f->is_unique)
+        return fail(ps, "Invalid cursor on model %s: expected an object with one unique field "
+                        "(such as {\"%s\": ...})", n->model->name, n->model->pk->name);
+    if (json_is_null(val) || cache_fvalue_make(ps->arena, f, val, &n->cursor) < 0)
+        return fail(ps, "Invalid value for cursor field %s on model %s", f->name, n->model->name);
+    n->cursor_field = f;
+    return 0;
+}
+
+static int distinct_parse(struct parse *ps, struct cache_plan_node *n, const json_t *v)
+{
+    size_t cnt = json_is_array(v) ? json_array_size(v) : 1;
+    const struct schema_field **d = cache_arena_alloc(ps->arena, (cnt + 1) * sizeof *d);
+    for (size_t i = 0; i < cnt; i++) {
+        const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+        const struct schema_field *f =
+            json_is_string(e) ? schema_field_find(n->model, json_string_value(e), json_string_length(e)) : NULL;
+        if (!f)
+            return fail(ps, "Invalid distinct on model %s: expected scalar field names", n->model->name);
+        d[i] = f;
+    }
+    n->distinct = d;
+    n->n_distinct = cnt;
+    return 0;
+}
+
+/* ---- {select?, include?, where?, orderBy?, ...} ---------------------------------- */
+
+/* findMany's own arguments of one node; 1 when k is none of them. */
+static int find_arg(struct parse *ps, struct cache_plan_node *n, const char *k, const json_t *v,
+                    const char *where)
+{
+    bool known = strcmp(k, "where") == 0 || strcmp(k, "orderBy") == 0 || strcmp(k, "take") == 0 ||
+                 strcmp(k, "skip") == 0 || strcmp(k, "cursor") == 0 || strcmp(k, "distinct") == 0;
+    if (!known)
+        return 1;
+    if (n->via && !n->via->to_many)
+        return fail(ps, "Unknown option \"%s\" in %s: a to-one relation takes only select and "
+                        "include", k, where);
+    if (json_is_null(v))
+        return 0;
+    if (strcmp(k, "where") == 0)
+        return cache_where_parse(ps->arena, n->model, v, &n->where, ps->err, ps->errlen);
+    if (strcmp(k, "orderBy") == 0)
+        return cache_order_parse(ps->arena, n->model, v, &n->order, &n->n_order, ps->err, ps->errlen);
+    if (strcmp(k, "cursor") == 0)
+        return cursor_parse(ps, n, v);
+    if (strcmp(k, "distinct") == 0)
+        return distinct_parse(ps, n, v);
+    return take_skip(ps, n, k, v);
+}
+
+/* `where` names the object for messages: "options" or "relation ... on model ...".
+ * count (root only) is set to NULL below the root. */
+static int node_args_count(struct parse *ps, struct cache_plan_node *n, const json_t *args,
+                           unsigned depth, const char *where, bool *count)
 {
     if (!json_is_object(args))
         return fail(ps, "Invalid %s: expected an object with select or include, got %s", where,
@@ -218,22 +369,41 @@ static int node_args(struct parse *ps, struct cache_plan_node *n, const json_t *
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)args, k, v) {
-        if (strcmp(k, "select") == 0)
+        int rc;
+        if (strcmp(k, "select") == 0) {
             sel = json_is_null(v) ? NULL : v;
-        else if (strcmp(k, "include") == 0)
+        } else if (strcmp(k, "include") == 0) {
             inc = json_is_null(v) ? NULL : v;
-        else
-            return fail(ps, "Unknown option \"%s\" in %s: only select and include are supported",
-                        k, where);
+        } else if (count && strcmp(k, "count") == 0) {
+            if (!json_is_boolean(v))
+                return fail(ps, "Invalid value for `count` in options: expected true or false");
+            *count = json_is_true(v);
+        } else if ((rc = find_arg(ps, n, k, v, where)) <= 0) {
+            if (rc < 0)
+                return rc;
+        } else {
+            return fail(ps, "Unknown option \"%s\" in %s: expected select, include, where, "
+                            "orderBy, take, skip, cursor, distinct%s", k, where,
+                        count ? " or count" : "");
+        }
     }
     if (sel && inc)
         return fail(ps, "%s", CACHE_ERR_SELECT_AND_INCLUDE);
+    if (count && *count && (sel || inc))
+        return fail(ps, "`count: true` answers a number: it cannot be combined with select or "
+                        "include");
     if (sel)
         return node_select(ps, n, sel, depth);
     if (inc)
         return node_include(ps, n, inc, depth);
     node_all_scalars(n);
     return 0;
+}
+
+static int node_args(struct parse *ps, struct cache_plan_node *n, const json_t *args, unsigned depth,
+                     const char *where)
+{
+    return node_args_count(ps, n, args, depth, where, NULL);
 }
 
 /* ---- the collector's fixed filter ---------------------------------------------- */
@@ -275,7 +445,7 @@ int cache_plan_parse(struct cache_plan *p, const struct collector *col, const js
     if (rc == 0 && (!opts || json_is_null(opts)))
         node_all_scalars(&p->root);
     else if (rc == 0)
-        rc = node_args(&ps, &p->root, opts, 0, "options");
+        rc = node_args_count(&ps, &p->root, opts, 0, "options", &p->count);
     if (rc < 0)
         cache_plan_fini(p);
     return rc;
@@ -289,35 +459,73 @@ void cache_plan_fini(struct cache_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-static bool node_warm(const struct cache_plan_node *n, struct cache_rd *rd)
+/* ---- the models a plan reads ------------------------------------------------------
+ * Relations rendered, and also those a filter, an orderBy path or a _count
+ * reads: every one must be warm for the cache to answer, and every one's
+ * data version decides whether a kept answer is still right. */
+
+typedef bool (*model_visit)(void *arg, const struct schema_model *m); /* false: stop */
+
+static bool filter_models(const struct cache_filter *f, model_visit fn, void *arg)
 {
-    struct cache_meta meta;
-    if (cache_meta_get(rd, n->model, &meta) < 0 || meta.state != CACHE_WARM)
+    if (!f)
+        return true;
+    if (f->rel && !fn(arg, f->rel->target))
         return false;
-    for (size_t i = 0; i < n->n_children; i++)
-        if (!node_warm(&n->children[i], rd))
+    for (size_t i = 0; i < f->n_sub; i++)
+        if (!filter_models(&f->sub[i], fn, arg))
             return false;
     return true;
 }
 
-bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd)
+static bool node_visit(const struct cache_plan_node *n, model_visit fn, void *arg)
 {
-    return p->root.model && node_warm(&p->root, rd);
+    if (!fn(arg, n->model) || !filter_models(n->where, fn, arg))
+        return false;
+    for (size_t i = 0; i < n->n_order; i++)
+        for (size_t k = 0; k < n->order[i].n_path; k++)
+            if (!fn(arg, n->order[i].path[k]->target))
+                return false;
+    for (size_t i = 0; i < n->n_counts; i++)
+        if (!fn(arg, n->counts[i].rel->target) || !filter_models(n->counts[i].where, fn, arg))
+            return false;
+    for (size_t c = 0; c < n->n_children; c++)
+        if (!node_visit(&n->children[c], fn, arg))
+            return false;
+    return true;
 }
 
-static size_t node_models(const struct cache_plan_node *n, uint16_t *out, size_t k)
+static bool warm_visit(void *arg, const struct schema_model *m)
 {
+    struct cache_meta meta;
+    return cache_meta_get(arg, m, &meta) == 0 && meta.state == CACHE_WARM;
+}
+
+bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd)
+{
+    return p->root.model && node_visit(&p->root, warm_visit, rd);
+}
+
+struct model_set {
+    uint16_t *ids;
+    size_t n;
+};
+
+static bool set_visit(void *arg, const struct schema_model *m)
+{
+    struct model_set *s = arg;
     size_t i = 0;
-    while (i < k && out[i] != n->model->id)
+    while (i < s->n && s->ids[i] != m->id)
         i++;
-    if (i == k)
-        out[k++] = (uint16_t)n->model->id;
-    for (size_t c = 0; c < n->n_children; c++)
-        k = node_models(&n->children[c], out, k);
-    return k;
+    if (i == s->n)
+        s->ids[s->n++] = (uint16_t)m->id;
+    return true;
 }
 
 size_t cache_plan_models(const struct cache_plan *p, uint16_t *out)
 {
-    return p->root.model ? node_models(&p->root, out, 0) : 0;
+    struct model_set s = {out, 0};
+    if (p->root.model)
+        node_visit(&p->root, set_visit, &s);
+    return s.n;
 }

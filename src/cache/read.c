@@ -181,6 +181,51 @@ static void row_prefetch(const MDB_val *v)
         __builtin_prefetch(p + off);
 }
 
+/* Positions cur at the first key >= from (forward) or the last key <= from
+ * (backward); from_end: at the first / last key. */
+static int range_start(MDB_cursor *cur, MDB_val *key, MDB_val *val, uint8_t *k, uint64_t from,
+                       bool back, bool from_end)
+{
+    if (from_end)
+        return cache_lmdb_cursor_get(cur, key, val, back ? MDB_LAST : MDB_FIRST);
+    put_be64(k, from);
+    *key = (MDB_val){8, k};
+    int rc = cache_lmdb_cursor_get(cur, key, val, MDB_SET_RANGE);
+    if (!back)
+        return rc;
+    if (rc == -ENOENT)
+        return cache_lmdb_cursor_get(cur, key, val, MDB_LAST);
+    if (rc == 0 && get_be64(key->mv_data) > from)
+        return cache_lmdb_cursor_get(cur, key, val, MDB_PREV);
+    return rc;
+}
+
+int cache_scan_range(struct cache_rd *rd, const struct schema_model *m, uint64_t from, bool from_end,
+                     bool back, cache_row_cb cb, void *arg)
+{
+    MDB_cursor *cur;
+    size_t db = cache_db_rows(m->id, cache_slot_live(rd->slots, m->id));
+    int rc = cache_rd_cursor(rd, db, &cur);
+    if (rc < 0)
+        return rc;
+    uint8_t k[8];
+    MDB_val key, val;
+    rd->nest++;
+    rc = range_start(cur, &key, &val, k, from, back, from_end);
+    while (rc == 0) {
+        int r = cb(arg, (struct slice){val.mv_data, val.mv_size});
+        if (r) {
+            rd->nest--;
+            cache_rd_cursor_done(rd, db, cur);
+            return r;
+        }
+        rc = cache_lmdb_cursor_get(cur, &key, &val, back ? MDB_PREV : MDB_NEXT);
+    }
+    rd->nest--;
+    cache_rd_cursor_done(rd, db, cur);
+    return rc == -ENOENT ? 0 : rc;
+}
+
 int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb cb, void *arg)
 {
     MDB_cursor *cur;

@@ -1,34 +1,28 @@
 /*
  * Plan + rows -> the `data` array. Rows are read in place: a full record is
  * '{' + the stored body + '}', a select copies member slices, relations
- * recurse through the source (LMDB or the live fallback's rows). Nothing
- * is allocated per row: the per-level state lives on the stack and output
- * goes straight into the caller's buffer.
+ * recurse through the source (LMDB or the live fallback's rows).
+ *
+ * Each array (the root, or a to-many relation of one row) is one level:
+ * rows come from a scan or a relation index in key order and pass the
+ * filters. Without orderBy, cursor, distinct or a negative take, a level
+ * streams: rows render as they arrive and the scan stops at `take`. Else
+ * the level collects the matching rows (views into the snapshot), sorts
+ * them, cuts at the cursor and applies distinct, skip and take (page.c),
+ * then renders them. Output goes straight into the caller's buffer.
  */
 #include "cache/cache_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 #include "json.h"
 
-#define RENDER_STOP 1 /* max_rows reached: ends the scan, not an error */
+#define RENDER_STOP 1 /* take or max_rows reached: ends the scan, not an error */
 
-struct render {
-    const struct cache_source *src;
-    struct buf *out;
-};
+static int row_render(struct cache_render *r, const struct cache_plan_node *n, struct slice row);
 
-/* State of one array being rendered (the root or a to-many relation). */
-struct level {
-    struct render *r;
-    const struct cache_plan_node *node;
-    const struct cache_plan *plan; /* root only: filter and max_rows */
-    uint64_t count;
-};
-
-static int row_render(struct render *r, const struct cache_plan_node *n, struct slice row);
-
-static int to_one_render(struct render *r, const struct cache_plan_node *c,
+static int to_one_render(struct cache_render *r, const struct cache_plan_node *c,
                          const struct cache_row_view *v)
 {
     int64_t fk;
@@ -43,20 +37,12 @@ static int to_one_render(struct render *r, const struct cache_plan_node *c,
     return rc < 0 ? rc : row_render(r, c, target);
 }
 
-static int child_cb(void *arg, struct slice row)
-{
-    struct level *l = arg;
-    if (l->count++)
-        buf_putc(l->r->out, ',');
-    return row_render(l->r, l->node, row);
-}
-
-static int to_many_render(struct render *r, const struct cache_plan_node *c,
+static int to_many_render(struct cache_render *r, const struct cache_plan_node *c,
                           const struct cache_row_view *v)
 {
-    struct level l = {r, c, NULL, 0};
+    struct cache_level l = {.r = r, .node = c, .parent_pk = v->pk};
     buf_putc(r->out, '[');
-    int rc = r->src->ops->children(r->src->ctx, c->via, (int64_t)v->pk, child_cb, &l);
+    int rc = cache_level_run(&l);
     buf_putc(r->out, ']');
     return rc;
 }
@@ -76,23 +62,79 @@ static void scalars_render(struct buf *out, const struct cache_plan_node *n,
     }
 }
 
-static int relations_render(struct render *r, const struct cache_plan_node *n,
+struct count_ctx {
+    struct cache_eval *ev;
+    const struct cache_count *c;
+    uint64_t n;
+};
+
+static int count_cb(void *arg, struct slice row)
+{
+    struct count_ctx *cc = arg;
+    if (!cc->c->where) {
+        cc->n++;
+        return 0;
+    }
+    struct cache_row_view v;
+    int rc = cache_row_view(row, cc->c->rel->target, &v);
+    if (rc == 0)
+        rc = cache_filter_eval(cc->ev, cc->c->where, &v);
+    if (rc < 0)
+        return rc;
+    cc->n += rc == CACHE_TRI_T;
+    return 0;
+}
+
+/* "_count":{"rel":N,...} */
+static int counts_render(struct cache_render *r, const struct cache_plan_node *n,
+                         const struct cache_row_view *v)
+{
+    buf_puts(r->out, "\"_count\":{");
+    for (size_t i = 0; i < n->n_counts; i++) {
+        struct count_ctx cc = {&r->ev, &n->counts[i], 0};
+        int rc = r->src->ops->children(r->src->ctx, cc.c->rel, (int64_t)v->pk, count_cb, &cc);
+        if (rc < 0)
+            return rc;
+        if (i)
+            buf_putc(r->out, ',');
+        json_put_cstr(r->out, cc.c->rel->name);
+        buf_putc(r->out, ':');
+        json_put_u64(r->out, cc.n);
+    }
+    buf_putc(r->out, '}');
+    return 0;
+}
+
+static int relations_render(struct cache_render *r, const struct cache_plan_node *n,
                             const struct cache_row_view *v)
 {
-    for (size_t i = 0; i < n->n_children; i++) {
+    bool first = n->n_fields == 0;
+    for (size_t i = 0; i <= n->n_children; i++) {
+        int rc = 0;
+        if (n->has_counts && n->counts_at == i) {
+            if (!first)
+                buf_putc(r->out, ',');
+            first = false;
+            if ((rc = counts_render(r, n, v)) != 0)
+                return rc;
+        }
+        if (i == n->n_children)
+            break;
         const struct cache_plan_node *c = &n->children[i];
-        if (i || n->n_fields)
+        if (!first)
             buf_putc(r->out, ',');
+        first = false;
         json_put_str(r->out, c->via->name, strlen(c->via->name));
         buf_putc(r->out, ':');
-        int rc = c->via->to_many ? to_many_render(r, c, v) : to_one_render(r, c, v);
+        rc = c->via->to_many ? to_many_render(r, c, v) : to_one_render(r, c, v);
         if (rc)
             return rc;
     }
     return 0;
 }
 
-static int view_render(struct render *r, const struct cache_plan_node *n, const struct cache_row_view *v)
+static int view_render(struct cache_render *r, const struct cache_plan_node *n,
+                       const struct cache_row_view *v)
 {
     buf_putc(r->out, '{');
     scalars_render(r->out, n, v);
@@ -101,65 +143,103 @@ static int view_render(struct render *r, const struct cache_plan_node *n, const 
     return rc;
 }
 
-static int row_render(struct render *r, const struct cache_plan_node *n, struct slice row)
+static int row_render(struct cache_render *r, const struct cache_plan_node *n, struct slice row)
 {
     struct cache_row_view v;
     int rc = cache_row_view(row, n->model, &v);
     return rc < 0 ? rc : view_render(r, n, &v);
 }
 
-static bool where_match(const struct cache_plan *p, const struct cache_row_view *v)
+/* Past max_bytes the root keeps rendering only to learn the answer's size:
+ * each row is measured and dropped, so memory stays at the limit. */
+static void size_check(struct cache_render *r, size_t row_start)
 {
-    for (size_t i = 0; i < p->n_where; i++)
+    if (!r->max_bytes)
+        return;
+    if (!r->over && r->out->len - r->start > r->max_bytes)
+        r->over = true;
+    if (r->over) {
+        r->dropped += r->out->len - row_start;
+        r->out->len = row_start;
+    }
+}
+
+int cache_level_emit(struct cache_level *l, const struct cache_row_view *v)
+{
+    struct cache_render *r = l->r;
+    const struct cache_plan *p = l->plan;
+    if (p && p->max_rows && l->emitted >= p->max_rows)
+        return RENDER_STOP;
+    l->emitted++;
+    if (r->counting && p)
+        return 0;
+    size_t row_start = r->out->len;
+    if (l->emitted > 1)
+        buf_putc(r->out, ',');
+    int rc = view_render(r, l->node, v);
+    if (rc == 0 && p)
+        size_check(r, row_start);
+    return rc;
+}
+
+/* The root's scan yields rows in key order: apply the collector's fixed filter. */
+bool cache_level_fixed_match(const struct cache_level *l, const struct cache_row_view *v)
+{
+    const struct cache_plan *p = l->plan;
+    for (size_t i = 0; p && i < p->n_where; i++)
         if (!slice_eq(cache_row_member_value(v, p->where[i].field), p->where[i].json))
             return false;
     return true;
 }
 
-static int root_cb(void *arg, struct slice row)
-{
-    struct level *l = arg;
-    const struct cache_plan *p = l->plan;
-    struct cache_row_view v;
-    int rc = cache_row_view(row, l->node->model, &v);
-    if (rc < 0)
-        return rc;
-    if (!where_match(p, &v))
-        return 0;
-    if (l->count++)
-        buf_putc(l->r->out, ',');
-    if ((rc = view_render(l->r, l->node, &v)) != 0)
-        return rc;
-    return p->max_rows && l->count >= p->max_rows ? RENDER_STOP : 0;
-}
-
-int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out)
+int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out,
+                       size_t max_bytes, size_t *size)
 {
     size_t start = out->len;
-    struct render r = {src, out};
-    struct level l = {&r, &p->root, p, 0};
-    buf_putc(out, '[');
-    int rc = src->ops->scan(src->ctx, p->root.model, root_cb, &l);
+    struct cache_render r = {.src = src, .out = out, .ev = {.src = src}, .start = start,
+                             .max_bytes = max_bytes, .counting = p->count};
+    buf_init(&r.ev.tmp, 0);
+    struct cache_level l = {.r = &r, .node = &p->root, .plan = p};
+    if (!p->count)
+        buf_putc(out, '[');
+    int rc = cache_level_run(&l);
+    buf_fini(&r.ev.tmp);
     if (rc == RENDER_STOP)
         rc = 0;
     if (rc > 0) /* a source callback must not return a positive code of its own */
         rc = -EIO;
+    if (rc == 0 && r.over) {
+        if (size)
+            *size = out->len - start + 1 + r.dropped;
+        rc = -EFBIG;
+    }
     if (rc < 0) {
         out->len = start; /* never half an answer */
         return rc;
     }
-    buf_putc(out, ']');
+    if (p->count)
+        json_put_u64(out, l.emitted);
+    else
+        buf_putc(out, ']');
+    if (size)
+        *size = out->len - start;
     return 0;
 }
 
-/* One root key of a since answer: its row, or a place in `deleted`. */
-static int key_render(struct level *l, uint64_t key, struct buf *deleted, size_t *n_deleted)
+/* One root key of a since answer: its row, or a place in `deleted` when
+ * it is gone or no longer passes the request's filters. */
+static int key_render(struct cache_level *l, uint64_t key, struct buf *deleted, size_t *n_deleted)
 {
+    const struct cache_plan_node *n = l->node;
     struct slice row;
     struct cache_row_view v;
-    int rc = l->r->src->ops->get(l->r->src->ctx, l->node->model, key, &row);
-    if (rc == 0 && (rc = cache_row_view(row, l->node->model, &v)) == 0 && !where_match(l->plan, &v))
-        rc = -ENOENT; /* filtered out now: gone for this request */
+    int rc = l->r->src->ops->get(l->r->src->ctx, n->model, key, &row);
+    if (rc == 0 && (rc = cache_row_view(row, n->model, &v)) == 0) {
+        if (!cache_level_fixed_match(l, &v))
+            rc = -ENOENT;
+        else if (n->where && (rc = cache_filter_eval(&l->r->ev, n->where, &v)) >= 0)
+            rc = rc == CACHE_TRI_T ? 0 : -ENOENT;
+    }
     if (rc == -ENOENT) {
         if ((*n_deleted)++)
             buf_putc(deleted, ',');
@@ -168,22 +248,24 @@ static int key_render(struct level *l, uint64_t key, struct buf *deleted, size_t
     }
     if (rc < 0)
         return rc;
-    if (l->count++)
+    if (l->emitted++)
         buf_putc(l->r->out, ',');
-    return view_render(l->r, l->node, &v);
+    return view_render(l->r, n, &v);
 }
 
 int cache_query_render_keys(const struct cache_plan *p, const struct cache_source *src,
                             const uint64_t *keys, size_t n, struct buf *data, struct buf *deleted)
 {
     size_t start = data->len, dstart = deleted->len, n_deleted = 0;
-    struct render r = {src, data};
-    struct level l = {&r, &p->root, p, 0};
+    struct cache_render r = {.src = src, .out = data, .ev = {.src = src}, .start = start};
+    struct cache_level l = {.r = &r, .node = &p->root, .plan = p};
+    buf_init(&r.ev.tmp, 0);
     buf_putc(data, '[');
     buf_putc(deleted, '[');
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = key_render(&l, keys[i], deleted, &n_deleted);
+    buf_fini(&r.ev.tmp);
     if (rc > 0)
         rc = -EIO;
     if (rc < 0) {
@@ -194,6 +276,13 @@ int cache_query_render_keys(const struct cache_plan *p, const struct cache_sourc
     buf_putc(data, ']');
     buf_putc(deleted, ']');
     return 0;
+}
+
+void cache_err_too_large(char *err, size_t errlen, size_t size, size_t max_bytes)
+{
+    /* MiB, rounded up: an answer just over the limit never reads "96 MB > 96 MB" */
+    snprintf(err, errlen, "answer too large (%zu MB > %zu MB): page it with take and cursor",
+             (size + (1u << 20) - 1) >> 20, max_bytes >> 20);
 }
 
 /* ---- the LMDB source ------------------------------------------------------------ */
@@ -214,6 +303,12 @@ static int lmdb_children(void *ctx, const struct schema_relation *r, int64_t fk,
     return cache_children(ctx, r, fk, cb, arg);
 }
 
-static const struct cache_source_ops lmdb_ops = {lmdb_get, lmdb_scan, lmdb_children};
+static int lmdb_range(void *ctx, const struct schema_model *m, uint64_t from, bool from_end, bool back,
+                      cache_row_cb cb, void *arg)
+{
+    return cache_scan_range(ctx, m, from, from_end, back, cb, arg);
+}
+
+static const struct cache_source_ops lmdb_ops = {lmdb_get, lmdb_scan, lmdb_children, lmdb_range};
 
 struct cache_source cache_source_lmdb(struct cache_rd *rd) { return (struct cache_source){&lmdb_ops, rd}; }

@@ -9,7 +9,11 @@
  *   to-one    SELECT cols FROM target WHERE [pk] IN (@P1, ...)          (parents' foreign keys)
  *   to-many   SELECT cols FROM target WHERE [fk] IN (@P1, ...) ORDER BY pk (parents' keys)
  *
- * one IN query per relation level in chunks, as Prisma does. Connections
+ * one IN query per relation level in chunks, as Prisma does. The same
+ * queries fetch what the request's where, orderBy and _count read (related
+ * rows of relation conditions, to-one rows of an orderBy path): the
+ * renderer then filters, orders and pages these rows exactly as it does
+ * the store's. Connections
  * come from a small pool of their own, opened on first use and reopened
  * after a failure.
  */
@@ -160,25 +164,56 @@ static int mem_get(void *ctx, const struct schema_model *m, uint64_t pk, struct 
     return 0;
 }
 
-static int mem_scan(void *ctx, const struct schema_model *m, cache_row_cb cb, void *arg)
+/* The rows a scan of m sees, in key order: the root query's rows for the
+ * root model (fetched ORDER BY pk), else every fetched row. */
+static const struct lrow *mem_rows(struct lstore *st, const struct schema_model *m, size_t *n)
 {
-    struct lstore *st = ctx;
     struct lset *s = &st->sets[m->id];
     if (m == st->root_model) {
-        for (size_t i = 0; i < st->root.n; i++) {
-            int rc = cb(arg, lrow_slice(s, &st->root.v[i]));
-            if (rc)
-                return rc;
-        }
-        return 0;
+        *n = st->root.n;
+        return st->root.v;
     }
     lset_sort(s);
-    for (size_t i = 0; i < s->n; i++) {
-        int rc = cb(arg, lrow_slice(s, &s->rows[i]));
+    *n = s->n;
+    return s->rows;
+}
+
+static int mem_walk(struct lstore *st, const struct schema_model *m, size_t from, size_t to, bool back,
+                    cache_row_cb cb, void *arg)
+{
+    size_t n;
+    const struct lrow *v = mem_rows(st, m, &n);
+    for (size_t k = from; k < to; k++) {
+        int rc = cb(arg, lrow_slice(&st->sets[m->id], &v[back ? to - 1 - (k - from) : k]));
         if (rc)
             return rc;
     }
     return 0;
+}
+
+static int mem_scan(void *ctx, const struct schema_model *m, cache_row_cb cb, void *arg)
+{
+    size_t n;
+    mem_rows(ctx, m, &n);
+    return mem_walk(ctx, m, 0, n, false, cb, arg);
+}
+
+static int mem_range(void *ctx, const struct schema_model *m, uint64_t from, bool from_end, bool back,
+                     cache_row_cb cb, void *arg)
+{
+    size_t n, lo = 0, hi;
+    const struct lrow *v = mem_rows(ctx, m, &n);
+    hi = n;
+    while (!from_end && lo < hi) { /* first row with pk >= from (forward), > from (backward) */
+        size_t mid = lo + (hi - lo) / 2;
+        if (back ? v[mid].pk <= from : v[mid].pk < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (from_end)
+        lo = back ? n : 0;
+    return back ? mem_walk(ctx, m, 0, lo, true, cb, arg) : mem_walk(ctx, m, lo, n, false, cb, arg);
 }
 
 static int cmp_lidx(const void *a, const void *b)
@@ -231,7 +266,7 @@ static int mem_children(void *ctx, const struct schema_relation *r, int64_t fk, 
     return 0;
 }
 
-static const struct cache_source_ops mem_ops = {mem_get, mem_scan, mem_children};
+static const struct cache_source_ops mem_ops = {mem_get, mem_scan, mem_children, mem_range};
 
 /* ---- fetching -------------------------------------------------------------- */
 
@@ -353,20 +388,20 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Distinct keys the child node needs from its parent rows. */
-static size_t child_keys(const struct lstore *st, const struct cache_plan_node *parent,
-                         const struct lrows *rows, const struct schema_relation *r, int64_t **out)
+/* Distinct keys relation r needs from the parent rows (of model pm). */
+static size_t rel_keys(const struct lstore *st, const struct schema_model *pm, const struct lrows *rows,
+                       const struct schema_relation *r, int64_t **out)
 {
     int64_t *k = xmalloc((rows->n ? rows->n : 1) * sizeof *k);
     size_t n = 0;
-    const struct lset *set = &st->sets[parent->model->id];
+    const struct lset *set = &st->sets[pm->id];
     for (size_t i = 0; i < rows->n; i++) {
         if (r->to_many) {
             k[n++] = (int64_t)rows->v[i].pk;
             continue;
         }
         int64_t fk;
-        if (cache_row_int(lrow_slice(set, &rows->v[i]), parent->model, r->fk, &fk) == 0)
+        if (cache_row_int(lrow_slice(set, &rows->v[i]), pm, r->fk, &fk) == 0)
             k[n++] = fk;
     }
     qsort(k, n, sizeof *k, cmp_i64);
@@ -378,53 +413,98 @@ static size_t child_keys(const struct lstore *st, const struct cache_plan_node *
     return w;
 }
 
-/* The column an included relation's rows are fetched by: the child's key
- * (to-one) or its foreign key to the parent (to-many). */
-static const char *in_column(const struct cache_plan_node *c)
+/* The column a relation's rows are fetched by: the target's key (to-one)
+ * or its foreign key to the parent (to-many). */
+static const char *in_column(const struct schema_relation *r)
 {
-    return c->via->to_many ? c->via->fk->column : c->model->pk->column;
+    return r->to_many ? r->fk->column : r->target->pk->column;
 }
 
-static int fetch_in_chunk(struct fetch *f, const struct cache_plan_node *c, const int64_t *keys,
+static int fetch_in_chunk(struct fetch *f, const struct schema_relation *r, const int64_t *keys,
                           size_t n, struct lrows *node)
 {
     struct poller_param ps[POLLER_SQL_IN_MAX];
     char names[POLLER_SQL_IN_MAX][POLLER_SQL_NAME_MAX];
-    poller_sql_live_in(&f->sql, c->model, in_column(c), n, names);
+    poller_sql_live_in(&f->sql, r->target, in_column(r), n, names);
     for (size_t i = 0; i < n; i++)
         ps[i] = (struct poller_param){names[i], "bigint", SYBINT8, &keys[i], -1};
-    return fetch_rows(f, c->model, ps, n, node);
+    return fetch_rows(f, r->target, ps, n, node);
 }
 
-static int fetch_children(struct fetch *f, const struct cache_plan_node *parent,
-                          const struct lrows *rows);
-
-static int fetch_child(struct fetch *f, const struct cache_plan_node *parent,
-                       const struct lrows *rows, const struct cache_plan_node *c)
+/* Every row of relation r for the parent rows (of model pm), into *out. The
+ * rows are all the relation holds: the renderer filters and pages them. */
+static int fetch_rel(struct fetch *f, const struct schema_model *pm, const struct lrows *rows,
+                     const struct schema_relation *r, struct lrows *out)
 {
     int64_t *keys;
-    size_t nk = child_keys(f->st, parent, rows, c->via, &keys);
-    size_t chunk = poller_sql_live_in_max(c->model, in_column(c));
-    struct lrows node = {0};
+    size_t nk = rel_keys(f->st, pm, rows, r, &keys);
+    size_t chunk = poller_sql_live_in_max(r->target, in_column(r));
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nk; i += chunk)
-        rc = fetch_in_chunk(f, c, keys + i, nk - i < chunk ? nk - i : chunk, &node);
+        rc = fetch_in_chunk(f, r, keys + i, nk - i < chunk ? nk - i : chunk, out);
     free(keys);
-    if (rc == 0)
-        rc = fetch_children(f, c, &node);
-    free(node.v);
     return rc;
 }
 
-static int fetch_children(struct fetch *f, const struct cache_plan_node *parent,
-                          const struct lrows *rows)
+/* The related rows a `where` reads (relation conditions, nested), for rows of m. */
+static int fetch_filter(struct fetch *f, const struct schema_model *m, const struct lrows *rows,
+                        const struct cache_filter *w)
 {
-    for (size_t i = 0; i < parent->n_children; i++) {
-        int rc = fetch_child(f, parent, rows, &parent->children[i]);
+    if (!w)
+        return 0;
+    if (w->rel) {
+        struct lrows got = {0};
+        int rc = fetch_rel(f, m, rows, w->rel, &got);
+        if (rc == 0 && w->n_sub)
+            rc = fetch_filter(f, w->rel->target, &got, &w->sub[0]);
+        free(got.v);
+        return rc;
+    }
+    for (size_t i = 0; i < w->n_sub; i++) {
+        int rc = fetch_filter(f, m, rows, &w->sub[i]);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+/* The to-one rows an orderBy key follows. */
+static int fetch_order_path(struct fetch *f, const struct schema_model *m, const struct lrows *rows,
+                            const struct cache_order *k, size_t hop)
+{
+    if (hop == k->n_path)
+        return 0;
+    struct lrows got = {0};
+    int rc = fetch_rel(f, m, rows, k->path[hop], &got);
+    if (rc == 0)
+        rc = fetch_order_path(f, k->path[hop]->target, &got, k, hop + 1);
+    free(got.v);
+    return rc;
+}
+
+/* Everything a plan node reads besides its own rows: what its filter,
+ * orderBy and _count read, and its relations with what they read. */
+static int fetch_node(struct fetch *f, const struct cache_plan_node *n, const struct lrows *rows)
+{
+    int rc = fetch_filter(f, n->model, rows, n->where);
+    for (size_t i = 0; rc == 0 && i < n->n_order; i++)
+        rc = fetch_order_path(f, n->model, rows, &n->order[i], 0);
+    for (size_t i = 0; rc == 0 && i < n->n_counts; i++) {
+        struct lrows got = {0};
+        rc = fetch_rel(f, n->model, rows, n->counts[i].rel, &got);
+        if (rc == 0)
+            rc = fetch_filter(f, n->counts[i].rel->target, &got, n->counts[i].where);
+        free(got.v);
+    }
+    for (size_t i = 0; rc == 0 && i < n->n_children; i++) {
+        const struct cache_plan_node *c = &n->children[i];
+        struct lrows got = {0};
+        rc = fetch_rel(f, n->model, rows, c->via, &got);
+        if (rc == 0)
+            rc = fetch_node(f, c, &got);
+        free(got.v);
+    }
+    return rc;
 }
 
 /* ---- the pool ------------------------------------------------------------ */
@@ -497,8 +577,9 @@ static void pool_give(struct poller_live *l, unsigned i)
     pthread_mutex_unlock(&l->mu);
 }
 
-static int live_fetch_render(struct poller_conn *c, const struct schema *s, const struct cache_plan *p,
-                             struct buf *out, char *err, size_t errlen)
+static int live_fetch_render(struct poller_conn *c, const struct schema *s,
+                             const struct cache_plan *p, size_t max_bytes, struct buf *out, char *err,
+                             size_t errlen)
 {
     struct lstore st;
     lstore_init(&st, s);
@@ -507,11 +588,14 @@ static int live_fetch_render(struct poller_conn *c, const struct schema *s, cons
     buf_init(&f.sql, 0);
     int rc = fetch_root(&f, p);
     if (rc == 0)
-        rc = fetch_children(&f, &p->root, &st.root);
+        rc = fetch_node(&f, &p->root, &st.root);
     if (rc == 0) {
         struct cache_source src = {&mem_ops, &st};
-        rc = cache_query_render(p, &src, out);
-        if (rc < 0)
+        size_t size;
+        rc = cache_query_render(p, &src, out, max_bytes, &size);
+        if (rc == -EFBIG)
+            cache_err_too_large(err, errlen, size, max_bytes);
+        else if (rc < 0)
             snprintf(err, errlen, "rendering the live answer: error %d", rc);
     }
     buf_fini(&f.sql);
@@ -522,7 +606,7 @@ static int live_fetch_render(struct poller_conn *c, const struct schema *s, cons
 /* One try on connection c within the time left: opens it if needed, bounds
  * its waits, fetches and renders. */
 static int attempt(struct poller_live *l, struct poller_conn *c, const struct cache_plan *p,
-                   struct buf *out, int64_t left_ms, char *err, size_t errlen)
+                   size_t max_bytes, struct buf *out, int64_t left_ms, char *err, size_t errlen)
 {
     unsigned s = (unsigned)((left_ms + 999) / 1000); /* db-lib counts whole seconds */
     int rc = 0;
@@ -533,11 +617,11 @@ static int attempt(struct poller_live *l, struct poller_conn *c, const struct ca
     } else {
         rc = poller_conn_set_timeout(c, s);
     }
-    return rc < 0 ? rc : live_fetch_render(c, l->schema, p, out, err, errlen);
+    return rc < 0 ? rc : live_fetch_render(c, l->schema, p, max_bytes, out, err, errlen);
 }
 
-int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct buf *out, char *err,
-                      size_t errlen)
+int poller_live_query(struct poller_live *l, const struct cache_plan *p, size_t max_bytes,
+                      struct buf *out, char *err, size_t errlen)
 {
     const char *model = p->root.model->name;
     int64_t deadline = clock_mono_ms() + l->timeout_ms;
@@ -557,7 +641,7 @@ int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct 
         int64_t left = deadline - clock_mono_ms();
         if (left <= 0)
             break;
-        rc = attempt(l, c, p, out, left, why, sizeof why);
+        rc = attempt(l, c, p, max_bytes, out, left, why, sizeof why);
         if (rc == 0 || poller_conn_is_open(c))
             break; /* answered, or the query itself failed on a live connection */
         log_warn(LOG_LIVE, "%s", why);

@@ -98,9 +98,10 @@ void poller_live_free(struct poller_live *l); /* accepts NULL */
  * connection found dead is reopened and the request tried once more.
  * Errors: -EIO (source unavailable or query failed) or -ETIMEDOUT, with err
  * fit for a client ("model Company: source database unavailable"): host,
- * port, database and login only reach the server log, logged here. */
-int poller_live_query(struct poller_live *l, const struct cache_plan *p, struct buf *out, char *err,
-                      size_t errlen) MUST_CHECK;
+ * port, database and login only reach the server log, logged here; -EFBIG
+ * with err when the answer exceeds max_bytes (0: no limit). */
+int poller_live_query(struct poller_live *l, const struct cache_plan *p, size_t max_bytes,
+                      struct buf *out, char *err, size_t errlen) MUST_CHECK;
 
 /* Verification (cwcachectl verify): walks source and cache in key order in
  * chunks and counts differences. */

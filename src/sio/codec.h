@@ -112,6 +112,8 @@ size_t sio_ack_prefix(char out[SIO_ACK_PREFIX_MAX], uint64_t id);
 void sio_ack_error_tail(struct buf *b, const char *msg, size_t len);
 /* [{"success":true,"data": : the worker renders the array after it. */
 void sio_ack_ok_open(struct buf *b);
+/* [{"success":true,"count": : for a `count: true` request, the number follows. */
+void sio_ack_count_open(struct buf *b);
 void sio_ack_ok_close(struct buf *b); /* "}]" */
 void sio_connect_ok_encode(struct buf *b, const char *socket_id);
 void sio_connect_error_encode(struct buf *b, struct slice nsp, const char *msg);

@@ -37,10 +37,13 @@ static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, 
         buf_append(out, buf_data(&deleted), deleted.len);
     } else if (*warm) {
         struct cache_source src = cache_source_lmdb(rd);
-        rc = cache_query_render(&j->plan, &src, out);
+        size_t size;
+        rc = cache_query_render(&j->plan, &src, out, s->o.max_answer_bytes, &size);
+        if (rc == -EFBIG)
+            cache_err_too_large(err, errlen, size, s->o.max_answer_bytes);
     }
     buf_fini(&deleted);
-    if (rc < 0 && rc != -ESTALE)
+    if (rc < 0 && rc != -ESTALE && rc != -EFBIG)
         snprintf(err, errlen, "cache read failed: %s", strerror(-rc));
     const uint64_t *vers;
     if (*warm && rc == 0 && cache_versions_get(rd, &vers) == 0) {
@@ -61,12 +64,15 @@ static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
     bool warm;
     /* Read before the snapshot: the store holds at least what the clocks promise. */
     int64_t asof = sio_feed_asof(s, &j->plan);
-    sio_ack_ok_open(&t->b);
+    if (j->plan.count)
+        sio_ack_count_open(&t->b);
+    else
+        sio_ack_ok_open(&t->b);
     int rc = render_cached(s, j, rd, &t->b, &warm, err, sizeof err);
     if (!warm && j->feed.since) {
         rc = -ESTALE; /* a model is not warm: its changes are not logged */
     } else if (!warm && s->o.live) {
-        rc = poller_live_query(s->o.live, &j->plan, &t->b, err, sizeof err);
+        rc = poller_live_query(s->o.live, &j->plan, s->o.max_answer_bytes, &t->b, err, sizeof err);
     } else if (!warm) {
         rc = -EAGAIN;
         snprintf(err, sizeof err, "data is not cached yet and no live database is configured");

@@ -170,6 +170,8 @@ void sio_ack_error_tail(struct buf *b, const char *msg, size_t len)
 
 void sio_ack_ok_open(struct buf *b) { buf_puts(b, "[{\"success\":true,\"data\":"); }
 
+void sio_ack_count_open(struct buf *b) { buf_puts(b, "[{\"success\":true,\"count\":"); }
+
 void sio_ack_ok_close(struct buf *b) { buf_puts(b, "}]"); }
 
 void sio_connect_ok_encode(struct buf *b, const char *socket_id)

@@ -29,6 +29,7 @@ struct sio_opts {
     size_t max_payload;            /* Engine.IO maxPayload (1000000) */
     unsigned workers;              /* query worker threads (2) */
     size_t answer_cache_bytes;     /* rendered answers kept for identical requests (0: none) */
+    size_t max_answer_bytes;       /* larger answers are refused with an error (0: no limit) */
     const char *psk;               /* NULL or "": no authentication (caller checked the flag) */
     const char *cors_origins;      /* comma-separated allow-list; NULL/"": echo any Origin */
     unsigned auth_delay_ms;        /* first delay after repeated PSK failures (250) */

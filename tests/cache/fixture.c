@@ -1,6 +1,7 @@
 #include "fixture.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,4 +169,51 @@ char *fx_strdup_slice(struct slice s)
         memcpy(p, s.p, s.len);
     p[s.len] = '\0';
     return p;
+}
+
+int fx_render(const char *model, const char *opts, size_t max_bytes, char **out, char *err, size_t errlen)
+{
+    static struct collector c;
+    c = (struct collector){.event = "fetchX", .model = fx_model(model)};
+    struct cache_plan p;
+    json_t *j = opts ? json_loads(opts, 0, NULL) : NULL;
+    cr_assert(!opts || j, "bad test JSON %s", opts);
+    int rc = cache_plan_parse(&p, &c, j, err, errlen);
+    json_decref(j);
+    *out = NULL;
+    if (rc < 0)
+        return rc;
+    struct cache_rd *rd;
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    struct cache_source src = cache_source_lmdb(rd);
+    size_t size = 0;
+    rc = cache_query_render(&p, &src, &b, max_bytes, &size);
+    if (rc == -EFBIG)
+        snprintf(err, errlen, "%zu", size);
+    cache_rd_end(rd);
+    cache_rd_free(rd);
+    cache_plan_fini(&p);
+    if (rc == 0)
+        *out = fx_strdup_slice(buf_slice(&b));
+    buf_fini(&b);
+    return rc;
+}
+
+void fx_expect(const char *model, const char *opts, const char *want)
+{
+    char err[256] = "", *got;
+    int rc = fx_render(model, opts, 0, &got, err, sizeof err);
+    cr_assert_eq(rc, 0, "opts %s: %s", opts ? opts : "(none)", err);
+    cr_assert_str_eq(got, want, "opts %s", opts ? opts : "(none)");
+    free(got);
+}
+
+void fx_expect_error(const char *model, const char *opts, const char *want)
+{
+    char err[256] = "", *got;
+    cr_assert_eq(fx_render(model, opts, 0, &got, err, sizeof err), -EINVAL, "%s accepted", opts);
+    cr_assert_str_eq(err, want, "for %s", opts);
 }

@@ -44,5 +44,13 @@ void fx_delete(const char *model, uint64_t pk);
  * under ASan's strict string checks. */
 char *fx_strdup_slice(struct slice s);
 
+/* Parses opts for a collector of model and renders from the store: 0 and
+ * *out (caller frees), or the parse error (err) / -EFBIG (err holds the size). */
+int fx_render(const char *model, const char *opts, size_t max_bytes, char **out, char *err,
+              size_t errlen);
+/* fx_render must succeed with exactly want / fail to parse with exactly want. */
+void fx_expect(const char *model, const char *opts, const char *want);
+void fx_expect_error(const char *model, const char *opts, const char *want);
+
 /* The row's full record rendered as a string (caller frees). */
 char *fx_row_json(struct slice row, const struct schema_model *m);

@@ -85,3 +85,11 @@ Test(cache_decimal, rejects_what_is_not_a_decimal)
     reject("--1");
     reject("1,5");
 }
+
+Test(cache_decimal, compares_normalised_text)
+{
+    cr_assert_lt(cache_decimal_cmp(slice_str("-1"), slice_str("0")), 0);
+    cr_assert_gt(cache_decimal_cmp(slice_str("12.5"), slice_str("12.49999")), 0);
+    cr_assert_eq(cache_decimal_cmp(slice_str("1e+21"), slice_str("1000000000000000000000")), 0);
+    cr_assert_lt(cache_decimal_cmp(slice_str("-1e-7"), slice_str("-1e-8")), 0);
+}

@@ -136,11 +136,59 @@ Test(cache_plan, unknown_names)
 
 Test(cache_plan, unknown_options)
 {
-    error_is("Company", "{\"where\":{\"id\":1}}",
-             "Unknown option \"where\" in options: only select and include are supported");
-    error_is("Company", "{\"include\":{\"children\":{\"take\":1}}}",
-             "Unknown option \"take\" in relation \"children\" on model Company: only select and "
-             "include are supported");
+    error_is("Company", "{\"wher\":{\"id\":1}}",
+             "Unknown option \"wher\" in options: expected select, include, where, orderBy, take, "
+             "skip, cursor, distinct or count");
+    error_is("Company", "{\"include\":{\"children\":{\"count\":true}}}",
+             "Unknown option \"count\" in relation \"children\" on model Company: expected select, "
+             "include, where, orderBy, take, skip, cursor, distinct");
+    error_is("Company", "{\"include\":{\"parent\":{\"take\":1}}}",
+             "Unknown option \"take\" in relation \"parent\" on model Company: a to-one relation "
+             "takes only select and include");
+}
+
+Test(cache_plan, find_many_arguments)
+{
+    error_is("Company", "{\"take\":\"2\"}",
+             "Invalid value for `take` on model Company: expected an integer, got a string");
+    error_is("Company", "{\"skip\":-1}", "Invalid value for `skip` on model Company: it must be 0 or more");
+    error_is("Company", "{\"cursor\":{\"name\":\"x\"}}",
+             "Invalid cursor on model Company: expected an object with one unique field (such as "
+             "{\"id\": ...})");
+    error_is("Company", "{\"distinct\":[\"nope\"]}",
+             "Invalid distinct on model Company: expected scalar field names");
+    error_is("Company", "{\"count\":true,\"select\":[\"id\"]}",
+             "`count: true` answers a number: it cannot be combined with select or include");
+    error_is("Company", "{\"select\":{\"_count\":{\"select\":{\"parent\":true}}}}",
+             "Unknown field \"parent\" in _count on model Company: expected a to-many relation");
+    struct cache_plan p;
+    char err[256];
+    cr_assert_eq(parse(&p, "Company", "{\"take\":-3,\"skip\":2,\"cursor\":{\"id\":7},"
+                                      "\"distinct\":\"name\",\"count\":true}", err, sizeof err), 0, "%s", err);
+    cr_assert(p.count && p.root.has_take && p.root.take == -3 && p.root.skip == 2);
+    cr_assert_eq(p.root.cursor_field, fx_field("Company", "id"));
+    cr_assert_eq(p.root.cursor.i, 7);
+    cr_assert_eq(p.root.n_distinct, 1);
+    cache_plan_fini(&p);
+}
+
+Test(cache_plan, models_read_include_filters_orders_and_counts)
+{
+    struct cache_plan p;
+    char err[256];
+    uint16_t ids[8];
+    cr_assert_eq(parse(&p, "Product", "{\"where\":{\"subcategory\":{\"category\":{\"name\":\"x\"}}}}",
+                       err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cache_plan_models(&p, ids), 3, "Product, Subcategory and Category are read");
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Category", "{\"select\":{\"_count\":true}}", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cache_plan_models(&p, ids), 2);
+    cr_assert_eq(ids[1], fx_model("Subcategory")->id);
+    cache_plan_fini(&p);
+    cr_assert_eq(parse(&p, "Product", "{\"orderBy\":{\"subcategory\":{\"name\":\"asc\"}}}", err,
+                       sizeof err), 0, "%s", err);
+    cr_assert_eq(cache_plan_models(&p, ids), 2);
+    cache_plan_fini(&p);
 }
 
 Test(cache_plan, too_deep)

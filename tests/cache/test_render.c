@@ -40,7 +40,7 @@ static char *render_col(const struct collector *c, const char *opts)
     cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
     cr_assert_eq(cache_rd_begin(rd), 0);
     struct cache_source src = cache_source_lmdb(rd);
-    cr_assert_eq(cache_query_render(&p, &src, &out), 0);
+    cr_assert_eq(cache_query_render(&p, &src, &out, 0, NULL), 0);
     cache_rd_end(rd);
     cache_rd_free(rd);
     cache_plan_fini(&p);
@@ -199,7 +199,7 @@ Test(cache_render, a_failing_source_leaves_no_partial_output)
     struct buf out;
     buf_init(&out, 0);
     buf_append(&out, "keep", 4);
-    cr_assert_eq(cache_query_render(&p, &src, &out), -EIO);
+    cr_assert_eq(cache_query_render(&p, &src, &out, 0, NULL), -EIO);
     cr_assert_eq(out.len, 4);
     buf_fini(&out);
     cache_rd_free(rd);

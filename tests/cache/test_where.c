@@ -64,3 +64,63 @@ Test(cache_where, wrong_types_are_refused)
     bad("s", "5");
     bad("i", "{");
 }
+
+static void where_bad(const char *model, const char *where, const char *want)
+{
+    void *arena = NULL;
+    const struct cache_filter *f;
+    char err[256] = "";
+    json_t *j = json_loads(where, 0, NULL);
+    cr_assert_not_null(j, "bad test JSON %s", where);
+    cr_assert_eq(cache_where_parse(&arena, fx_model(model), j, &f, err, sizeof err), -EINVAL,
+                 "%s accepted", where);
+    cr_assert_str_eq(err, want, "for %s", where);
+    json_decref(j);
+    cache_arena_free(&arena);
+}
+
+Test(cache_where, option_errors_name_field_and_filter)
+{
+    where_bad("Company", "{\"nope\":1}", "Unknown field \"nope\" in where on model Company");
+    where_bad("Company", "{\"id\":{\"like\":1}}",
+              "Unknown filter `like` on field id: use equals, not, in, notIn, lt, lte, gt, gte, "
+              "contains, startsWith, endsWith or mode");
+    where_bad("Company", "{\"id\":\"1\"}",
+              "Invalid value \"1\" for `equals` on field id: expected an integer");
+    where_bad("Company", "{\"id\":{\"contains\":\"1\"}}", "Filter `contains` needs a String field; id is Int");
+    where_bad("Company", "{\"deleted\":{\"lt\":true}}", "Filter `lt` does not apply to Boolean field deleted");
+    where_bad("Company", "{\"name\":{\"mode\":\"loud\"}}",
+              "Invalid value for `mode` on field name: expected \"default\" or \"insensitive\"");
+    where_bad("Company", "{\"children\":{\"any\":{}}}",
+              "Unknown filter `any` on relation children of model Company: use some, every or none");
+    where_bad("Company", "{\"parent\":{\"is\":{},\"id\":1}}",
+              "Invalid filter on relation parent of model Company: `is`/`isNot` cannot be mixed with "
+              "field conditions");
+    where_bad("Company", "{\"OR\":5}",
+              "Invalid value for `OR` in where on model Company: expected an object or an array of objects");
+    where_bad("AllTypes", "{\"d\":{\"gt\":\"yesterday\"}}",
+              "Invalid value \"yesterday\" for `gt` on field d: expected an ISO-8601 date-time string");
+    where_bad("Company", "{\"name\":{\"lt\":null}}", "Invalid value for `lt` on field name: null is not allowed here");
+    where_bad("Company", "{\"name\":null}", "Argument `name` must not be null.");
+    where_bad("Company", "{\"deleted\":{\"not\":null}}", "Argument `not` must not be null.");
+    where_bad("Company", "{\"OR\":[{\"name\":null}]}", "Argument `name` is missing.");
+}
+
+Test(cache_where, values_take_the_stored_form)
+{
+    void *arena = NULL;
+    struct cache_fvalue v;
+    json_t *j = json_loads("\"2024-03-01T13:00:00+01:00\"", JSON_DECODE_ANY, NULL);
+    cr_assert_eq(cache_fvalue_make(&arena, fx_field("AllTypes", "d"), j, &v), 0);
+    cr_assert(slice_eq(v.json, slice_str("\"2024-03-01T12:00:00.000Z\"")));
+    json_decref(j);
+    j = json_loads("0.1", JSON_DECODE_ANY, NULL);
+    cr_assert_eq(cache_fvalue_make(&arena, fx_field("AllTypes", "dec"), j, &v), 0);
+    cr_assert(slice_eq(v.json, slice_str("\"0.1\"")), "a number as JavaScript prints it");
+    json_decref(j);
+    j = json_loads("\"a\\\"b\"", JSON_DECODE_ANY, NULL);
+    cr_assert_eq(cache_fvalue_make(&arena, fx_field("AllTypes", "s"), j, &v), 0);
+    cr_assert(slice_eq(v.json, slice_str("\"a\\\"b\"")) && slice_eq(v.text, slice_str("a\"b")));
+    json_decref(j);
+    cache_arena_free(&arena);
+}

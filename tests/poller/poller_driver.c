@@ -405,7 +405,7 @@ static int live_case(struct poller_live *live, struct cache_rd *rd, const struct
         rc = cache_query_render(&plan, &src, &cached);
         cache_rd_end(rd);
     }
-    int lrc = poller_live_query(live, &plan, &lv, err, sizeof err);
+    int lrc = poller_live_query(live, &plan, 0, &lv, err, sizeof err);
     if (rc < 0 || lrc < 0) {
         fprintf(stderr, "%s %s: cached rc=%d live rc=%d %s\n", col->event, txt, rc, lrc, err);
         *bad = 1;

@@ -393,6 +393,30 @@ static void check_cancel(DBPROCESS *p)
     drain(p);
 }
 
+/* SQL Server takes sp_executesql's first two parameters by position,
+ * whatever their names: tedious (Prisma's SQL Server driver) sends
+ * @statement. */
+static void check_rpc_positional_names(DBPROCESS *p)
+{
+    const char *stmt = "SELECT COUNT(*) FROM t_types WHERE id = @id";
+    const char *decl = "@id int";
+    DBINT id = 10, n = -1;
+    CHECK(dbrpcinit(p, "sp_executesql", 0) == SUCCEED, "rpcinit");
+    dbrpcparam(p, "@statement", 0, SYBNTEXT, -1, (DBINT)strlen(stmt), (BYTE *)stmt);
+    dbrpcparam(p, "@params", 0, SYBNTEXT, -1, (DBINT)strlen(decl), (BYTE *)decl);
+    dbrpcparam(p, "@id", 0, SYBINT4, -1, -1, (BYTE *)&id);
+    last_msgno = 0;
+    last_msg[0] = '\0';
+    if (dbrpcsend(p) != SUCCEED || dbsqlok(p) != SUCCEED || dbresults(p) != SUCCEED) {
+        CHECK(0, "@statement by position: %d %s", last_msgno, last_msg);
+        return;
+    }
+    while (dbnextrow(p) == REG_ROW)
+        memcpy(&n, dbdata(p, 1), 4);
+    drain(p);
+    CHECK(n == 1, "@statement by position counted %d rows, want 1", n);
+}
+
 int main(int argc, char **argv)
 {
     struct poller_db db;
@@ -422,6 +446,7 @@ int main(int argc, char **argv)
     }
     check_types(p);
     check_rpc(p);
+    check_rpc_positional_names(p);
     check_keyset(p);
     check_cancel(p);
     dbclose(p);

@@ -76,6 +76,14 @@ for junk in (b"GET / HTTP/1.1\r\n\r\n", b"\x12\x01\x00\x30\x00\x00", b"\x01\x01\
 PY
   out=$(q "SELECT name FROM t WHERE id = 2")
   expect "東京" "$out"
+  # the collation cwcache uses (src/collate.h): case folded beyond ASCII, trailing spaces ignored,
+  # LIKE folded the same way, T-SQL CONCAT (Prisma's contains/startsWith/endsWith)
+  out=$(q "SELECT 'eq', COUNT(*) FROM t WHERE name = N'ZOË  '" \
+          "SELECT 'like', COUNT(*) FROM t WHERE name LIKE CONCAT(N'%', N'OË')" \
+          "SELECT 'accent', COUNT(*) FROM t WHERE name = N'ZOE'")
+  expect "eq	1" "$out"
+  expect "like	1" "$out"
+  expect "accent	0" "$out"
   # a client that requires encryption is refused clearly
   printf '[enc]\n\thost = 127.0.0.1\n\tport = %s\n\ttds version = 7.4\n\tencryption = require\n' "$port" >"$dir/freetds.conf"
   out=$(printf 'select 1\ngo\n' | FREETDSCONF="$dir/freetds.conf" tsql -S enc -U sa -P tdslite 2>&1 || true)

@@ -6,6 +6,12 @@
  * render time to a memcpy of the same output bytes measured in the same
  * run (the limit: a renderer cannot beat copying its answer).
  *
+ * Then the query options against the full-record answer, CPU per answer
+ * (this thread's CPU time, what a server worker spends per ack before
+ * the socket): a 100-row page by cursor, a `where` on the key (both read
+ * through the key's B-tree), and an unindexed `where` that scans every
+ * row (rows/s).
+ *
  * usage: bench_cache_render [N] [REPS]    (defaults 10000 and 7)
  *        bench_cache_render --smoke       (tiny run for the test suite)
  * Exit codes: 0 success, 1 error, 2 usage.
@@ -16,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_util.h"
@@ -108,27 +115,35 @@ static int fill(struct cache *c, const struct schema_model *m, uint64_t n)
 }
 
 struct result {
-    double render_s, memcpy_s;
+    double render_s, memcpy_s, cpu_s;
     size_t bytes;
 };
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* Median render time and median memcpy time of the same bytes. */
 static int measure(struct cache_rd *rd, const struct cache_plan *p, int reps, struct result *res)
 {
-    double tr[64], tm[64];
+    double tr[64], tm[64], tc[64];
     struct buf out, copy;
     buf_init(&out, 0);
     buf_init(&copy, 0);
     int rc = 0;
     for (int r = 0; r < reps && rc == 0; r++) {
         buf_reset(&out);
-        double t0 = clock_mono_s();
+        double t0 = clock_mono_s(), c0 = thread_cpu_s();
         if ((rc = cache_rd_begin(rd)) < 0)
             break;
         struct cache_source src = cache_source_lmdb(rd);
-        rc = cache_query_render(p, &src, &out);
+        rc = cache_query_render(p, &src, &out, 0, NULL);
         cache_rd_end(rd);
         tr[r] = clock_mono_s() - t0;
+        tc[r] = thread_cpu_s() - c0;
         if (r == 0) { /* touch the copy's pages once, as the render's buffer is by now */
             buf_reserve(&copy, out.len);
             memset(buf_data(&copy), 0, out.len);
@@ -142,6 +157,7 @@ static int measure(struct cache_rd *rd, const struct cache_plan *p, int reps, st
     res->bytes = out.len;
     res->render_s = bench_median(tr, (size_t)reps);
     res->memcpy_s = bench_median(tm, (size_t)reps);
+    res->cpu_s = bench_median(tc, (size_t)reps);
     buf_fini(&out);
     buf_fini(&copy);
     return rc;
@@ -149,13 +165,23 @@ static int measure(struct cache_rd *rd, const struct cache_plan *p, int reps, st
 
 static void report(const char *name, uint64_t n, const struct result *r)
 {
-    printf("%-14s %10.1f MB %10.2f ms %12.0f rows/s %9.0f MB/s %9.2f ms memcpy %7.1fx memcpy\n", name,
-           (double)r->bytes / 1e6, r->render_s * 1e3, (double)n / r->render_s,
-           (double)r->bytes / 1e6 / r->render_s, r->memcpy_s * 1e3, r->render_s / r->memcpy_s);
+    printf("%-14s %10.1f MB %10.2f ms %12.0f rows/s %9.0f MB/s %9.2f ms memcpy %7.1fx memcpy "
+           "%10.2f ms CPU\n", name, (double)r->bytes / 1e6, r->render_s * 1e3, (double)n / r->render_s,
+           (double)r->bytes / 1e6 / r->render_s, r->memcpy_s * 1e3, r->render_s / r->memcpy_s,
+           r->cpu_s * 1e3);
+}
+
+static void report_query(const char *name, uint64_t n, const struct result *r, const struct result *full)
+{
+    printf("%-14s %10.3f MB %10.3f ms CPU %9.5fx full's CPU", name, (double)r->bytes / 1e6,
+           r->cpu_s * 1e3, r->cpu_s / full->cpu_s);
+    if (strstr(name, "scan")) /* every row read: the scan rate */
+        printf(" %12.0f rows/s", (double)n / r->cpu_s);
+    putchar('\n');
 }
 
 static int run_case(struct cache *c, const struct schema_model *m, const char *name, const char *opts,
-                    uint64_t n, int reps)
+                    uint64_t n, int reps, const struct result *full, struct result *out)
 {
     struct collector col = {.event = "bench", .model = m};
     struct cache_plan p;
@@ -173,8 +199,12 @@ static int run_case(struct cache *c, const struct schema_model *m, const char *n
         rc = measure(rd, &p, reps, &res);
         cache_rd_free(rd);
     }
-    if (rc == 0)
+    if (rc == 0 && full)
+        report_query(name, n, &res, full);
+    else if (rc == 0)
         report(name, n, &res);
+    if (out)
+        *out = res;
     cache_plan_fini(&p);
     return rc;
 }
@@ -202,9 +232,22 @@ static int bench(uint64_t n, int reps)
     if ((rc = cache_open(&c, &o)) == 0 && (rc = fill(c, m, n)) == 0) {
         printf("bench_cache_render: %" PRIu64 " rows filled in %.2f s; medians of %d runs\n", n,
                clock_mono_s() - t0, reps);
-        rc = run_case(c, m, "full", NULL, n, reps);
+        struct result full;
+        char page[160], key[96];
+        snprintf(page, sizeof page, "{\"cursor\":{\"companyRecId\":%" PRIu64 "},\"take\":100}", n / 2);
+        snprintf(key, sizeof key, "{\"where\":{\"companyRecId\":%" PRIu64 "}}", n / 3);
+        rc = run_case(c, m, "full", NULL, n, reps, NULL, &full);
         if (rc == 0)
-            rc = run_case(c, m, "select 2", "{\"select\":[\"companyId\",\"companyName\"]}", n, reps);
+            rc = run_case(c, m, "select 2", "{\"select\":[\"companyId\",\"companyName\"]}", n, reps,
+                          NULL, NULL);
+        if (rc == 0)
+            rc = run_case(c, m, "page 100", page, n, reps, &full, NULL);
+        if (rc == 0)
+            rc = run_case(c, m, "where key", key, n, reps, &full, NULL);
+        if (rc == 0) /* unindexed: every row is read and tested, few match */
+            rc = run_case(c, m, "where scan",
+                          "{\"where\":{\"companyName\":{\"startsWith\":\"company 4242\"},"
+                          "\"deleteFlag\":false}}", n, reps, &full, NULL);
     }
     cache_close(c);
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);

@@ -342,6 +342,19 @@ static void fn_type_info(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
 }
 
+/* CONCAT(a, b, ...): T-SQL treats NULL as an empty string (Prisma's
+ * contains/startsWith/endsWith send LIKE CONCAT('%', @P1, '%')). */
+static void fn_concat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    for (int i = 0; i < argc; i++)
+        if (sqlite3_value_type(argv[i]) != SQLITE_NULL)
+            buf_append(&b, sqlite3_value_text(argv[i]), (size_t)sqlite3_value_bytes(argv[i]));
+    sqlite3_result_text(ctx, b.len ? (const char *)buf_data(&b) : "", (int)b.len, SQLITE_TRANSIENT);
+    buf_fini(&b);
+}
+
 int catalog_functions_register(sqlite3 *db, const char *dbname, int spid)
 {
     struct fn_ctx *f = xcalloc(1, sizeof *f);
@@ -365,6 +378,7 @@ int catalog_functions_register(sqlite3 *db, const char *dbname, int spid)
     rc |= sqlite3_create_function(db, "tdslite_charindex", 2, det, NULL, fn_charindex, NULL, NULL);
     rc |= sqlite3_create_function(db, "tdslite_charindex", 3, det, NULL, fn_charindex, NULL, NULL);
     rc |= sqlite3_create_function(db, "tdslite_type_info", 2, det, NULL, fn_type_info, NULL, NULL);
+    rc |= sqlite3_create_function(db, "tdslite_concat", -1, det, NULL, fn_concat, NULL, NULL);
     return rc == SQLITE_OK ? 0 : -EIO;
 }
 
@@ -382,7 +396,7 @@ int catalog_open(sqlite3 **out, const char *path, const char *dbname, int spid, 
     char *err = NULL;
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &err) != SQLITE_OK ||
-        catalog_functions_register(db, dbname, spid) < 0) {
+        catalog_functions_register(db, dbname, spid) < 0 || tds_collation_register(db) < 0) {
         log_error(LOG_TDS, "%s: %s", path, err ? err : sqlite3_errmsg(db));
         sqlite3_free(err);
         sqlite3_close(db);

@@ -420,6 +420,7 @@ static const char *const func_map[][2] = {
     {"NEWID", "tdslite_newid"},
     {"SUBSTRING", "substr"},
     {"CHARINDEX", "tdslite_charindex"},
+    {"CONCAT", "tdslite_concat"},
     {"SCOPE_IDENTITY", "last_insert_rowid"},
     {NULL, NULL},
 };
@@ -616,7 +617,7 @@ static void item_func(struct rw *r, struct rw_item *it, size_t a, size_t b)
         {"COUNT_BIG", "bigint"},       {"COUNT", "int"},         {"SYSUTCDATETIME", "datetime2(7)"},
         {"SYSDATETIME", "datetime2(7)"}, {"GETDATE", "datetime"}, {"GETUTCDATE", "datetime"},
         {"DB_NAME", "nvarchar(128)"},  {"NEWID", "uniqueidentifier"}, {"LEN", "int"},
-        {"DATALENGTH", "int"},         {"CHARINDEX", "int"},
+        {"DATALENGTH", "int"},         {"CHARINDEX", "int"},          {"CONCAT", "nvarchar(4000)"},
     };
     const struct token *f = &r->t[a];
     for (size_t k = 0; k < sizeof fixed / sizeof *fixed; k++)

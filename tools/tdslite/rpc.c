@@ -431,14 +431,6 @@ int rpc_params_decode(struct tds_rd *r, struct tds_params *ps, struct tds_error 
 
 /* ---- sp_executesql --------------------------------------------------------------------------- */
 
-static const struct tds_param *param_named(const struct tds_params *ps, const char *name)
-{
-    for (size_t i = 0; i < ps->n; i++)
-        if (strcmp(ps->p[i].name, name) == 0)
-            return &ps->p[i];
-    return NULL;
-}
-
 /* Names the positional value parameters after @params' declarations. */
 static int params_name(struct tds_params *ps, size_t first, const char *decl, size_t dlen,
                        struct tds_error *e)
@@ -466,18 +458,12 @@ static int params_name(struct tds_params *ps, size_t first, const char *decl, si
 static int sp_executesql(struct tds_session *s, struct tds_params *ps)
 {
     struct tds_error e;
-    const struct tds_param *stmt = param_named(ps, "@stmt"), *decl = param_named(ps, "@params");
-    size_t first = 0;
-    if (!stmt && ps->n > 0 && ps->p[0].name[0] == '\0') {
-        stmt = &ps->p[0]; /* positional: @stmt, @params, values */
-        first = 1;
-        if (ps->n > 1 && ps->p[1].name[0] == '\0') {
-            decl = &ps->p[1];
-            first = 2;
-        }
-    } else {
-        first = (stmt ? 1 : 0) + (decl ? 1 : 0);
-    }
+    /* As SQL Server: the first two parameters are the statement and the
+     * declarations by position, whatever their names (FreeTDS sends @stmt
+     * and @params, tedious @statement and @params, some clients none). */
+    const struct tds_param *stmt = ps->n > 0 ? &ps->p[0] : NULL;
+    const struct tds_param *decl = ps->n > 1 ? &ps->p[1] : NULL;
+    size_t first = ps->n < 2 ? ps->n : 2;
     if (!stmt || stmt->cls != TDS_VAL_TEXT) {
         tds_error_set(&e, 214, 16, "Procedure expects parameter '@statement' of type "
                                    "'ntext/nchar/nvarchar'.");

@@ -359,6 +359,8 @@ int catalog_column_type(struct sqlite3 *db, const char *table, const char *colum
 int catalog_info_schema_refresh(struct sqlite3 *db, const char *dbname) MUST_CHECK;
 /* Registers tdslite's SQL functions (tdslite_sysutcdatetime(), ...) on a connection. */
 int catalog_functions_register(struct sqlite3 *db, const char *dbname, int spid) MUST_CHECK;
+/* collation.c: NOCASE and LIKE as cwcache compares strings (src/collate.h). */
+int tds_collation_register(struct sqlite3 *db) MUST_CHECK;
 /* Opens the data file in WAL mode with the functions registered. */
 int catalog_open(struct sqlite3 **out, const char *path, const char *dbname, int spid,
                  bool create) MUST_CHECK;

@@ -1,0 +1,178 @@
+/*
+ * orderBy: parsing Prisma's forms into keys, and comparing two rows by
+ * them. {"name":"desc"}, [{"a":"asc"},{"b":"desc"}], {"sort":"asc"} as the
+ * direction, and to-one relation paths ({"company":{"name":"asc"}}).
+ * Nulls sort first ascending and last descending, as on SQL Server; the
+ * primary key ascending ends every order, so pages are stable.
+ */
+#include "cache/cache_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#define ORDER_PATH_MAX 4 /* to-one hops in one key */
+
+struct oparse {
+    void **arena;
+    char *err;
+    size_t errlen;
+    struct cache_order *keys;
+    size_t n, cap;
+};
+
+static int ofail(struct oparse *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ofail(struct oparse *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->err, o->errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int direction(struct oparse *o, const struct schema_field *f, const json_t *v, bool *desc)
+{
+    if (json_is_object(v)) { /* {sort: "asc"} */
+        const json_t *s = json_object_get(v, "sort");
+        if (!s || json_object_size(v) != 1)
+            return ofail(o, "Invalid orderBy for field %s: expected \"asc\", \"desc\" or "
+                            "{\"sort\":\"asc\"|\"desc\"}", f->name);
+        v = s;
+    }
+    const char *d = json_is_string(v) ? json_string_value(v) : "";
+    if (strcmp(d, "asc") != 0 && strcmp(d, "desc") != 0)
+        return ofail(o, "Invalid orderBy direction for field %s: expected \"asc\" or \"desc\"",
+                     f->name);
+    *desc = d[0] == 'd';
+    return 0;
+}
+
+static int order_object(struct oparse *o, const struct schema_model *m, const json_t *obj,
+                        const struct schema_relation **path, size_t n_path);
+
+static int order_entry(struct oparse *o, const struct schema_model *m, const char *k, size_t klen,
+                       const json_t *v, const struct schema_relation **path, size_t n_path)
+{
+    const struct schema_field *f = schema_field_find(m, k, klen);
+    if (f) {
+        bool desc;
+        int rc = direction(o, f, v, &desc);
+        if (rc < 0)
+            return rc;
+        if (o->n == o->cap)
+            return ofail(o, "orderBy has too many keys");
+        const struct schema_relation **p = cache_arena_alloc(o->arena, (n_path + 1) * sizeof *p);
+        memcpy(p, path, n_path * sizeof *p);
+        o->keys[o->n++] = (struct cache_order){p, n_path, f, desc};
+        return 0;
+    }
+    const struct schema_relation *r = schema_relation_find(m, k, klen);
+    if (!r)
+        return ofail(o, "Unknown field \"%s\" in orderBy on model %s", k, m->name);
+    if (r->to_many)
+        return ofail(o, "orderBy on the to-many relation %s of model %s is not supported: order by "
+                        "scalar fields or to-one relations", r->name, m->name);
+    if (n_path == ORDER_PATH_MAX)
+        return ofail(o, "orderBy on model %s follows more than %d relations", m->name, ORDER_PATH_MAX);
+    path[n_path] = r;
+    return order_object(o, r->target, v, path, n_path + 1);
+}
+
+static int order_object(struct oparse *o, const struct schema_model *m, const json_t *obj,
+                        const struct schema_relation **path, size_t n_path)
+{
+    if (!json_is_object(obj))
+        return ofail(o, "Invalid orderBy on model %s: expected an object or an array of objects",
+                     m->name);
+    const char *k;
+    size_t klen;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)obj, k, klen, v) {
+        int rc = order_entry(o, m, k, klen, v, path, n_path);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static size_t count_keys(const json_t *j)
+{
+    if (json_is_array(j)) {
+        size_t n = 0, i;
+        const json_t *e;
+        json_array_foreach(j, i, e) n += count_keys(e);
+        return n;
+    }
+    if (!json_is_object(j))
+        return 1;
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j, k, v) n += json_is_object(v) ? count_keys(v) : 1;
+    return n;
+}
+
+int cache_order_parse(void **arena, const struct schema_model *m, const json_t *ob,
+                      const struct cache_order **out, size_t *n, char *err, size_t errlen)
+{
+    struct oparse o = {arena, err, errlen, NULL, 0, count_keys(ob) + 1};
+    o.keys = cache_arena_alloc(arena, o.cap * sizeof *o.keys);
+    const struct schema_relation *path[ORDER_PATH_MAX];
+    int rc = 0;
+    if (json_is_array(ob)) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(ob, i, e) {
+            if ((rc = order_object(&o, m, e, path, 0)) < 0)
+                break;
+        }
+    } else {
+        rc = order_object(&o, m, ob, path, 0);
+    }
+    *out = o.keys;
+    *n = rc == 0 ? o.n : 0;
+    return rc;
+}
+
+static const struct slice null_value = {(const uint8_t *)"null", 4};
+
+int cache_order_value(const struct cache_source *src, const struct cache_order *k,
+                      const struct schema_model *m, const struct cache_row_view *v, struct slice *out)
+{
+    struct cache_row_view cur = *v;
+    for (size_t i = 0; i < k->n_path; i++) {
+        const struct schema_relation *r = k->path[i];
+        int64_t fk;
+        struct slice row;
+        int rc = cache_json_int(cache_row_member_value(&cur, r->fk), &fk);
+        if (rc == 0)
+            rc = src->ops->get(src->ctx, r->target, (uint64_t)fk, &row);
+        if (rc == 0)
+            rc = cache_row_view(row, r->target, &cur);
+        if (rc == -ENOENT) {
+            *out = null_value;
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        m = r->target;
+    }
+    (void)m;
+    *out = cache_row_member_value(&cur, k->field);
+    return 0;
+}
+
+static bool is_null(struct slice v) { return slice_eq(v, null_value); }
+
+int cache_order_cmp(const struct cache_order *keys, size_t n, const struct slice *a, uint64_t apk,
+                    const struct slice *b, uint64_t bpk, struct buf *tmp)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool an = is_null(a[i]), bn = is_null(b[i]);
+        int c = an || bn ? (int)bn - (int)an : cache_value_cmp(keys[i].field, a[i], b[i], tmp);
+        if (c)
+            return keys[i].desc ? -c : c;
+    }
+    return (apk > bpk) - (apk < bpk);
+}

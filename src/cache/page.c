@@ -1,0 +1,451 @@
+/*
+ * One level of an answer (the root's rows, or one row's to-many relation):
+ * filter, order, cursor, distinct, skip and take, as Prisma's findMany
+ * applies them:
+ *   - rows matching `where` (and, at the root, the collector's filter),
+ *     in orderBy order, the primary key ascending breaking ties;
+ *   - cursor: from the cursor row's position on (inclusive), found by its
+ *     unique field whether or not it matches `where`; no such row, no rows;
+ *     a cursor row with nulls in its orderBy values keeps its place in the
+ *     order (nulls first ascending), as Prisma's cursor conditions do;
+ *   - a negative take reads backwards from the end (or from the cursor),
+ *     and the rows still come out in the requested order;
+ *   - distinct keeps the first row of each value combination in reading
+ *     order, before skip and take (Prisma does it in memory, so values
+ *     compare exactly, not by the collation).
+ *
+ * THE ROOT'S ACCESS PATH (the planner): when the root's order is its
+ * primary key (no orderBy, or orderBy on the key alone) and there is no
+ * distinct, rows are read from the key's B-tree in the page's reading
+ * direction, starting at the cursor (or at a bound of the where's key
+ * conditions: equals/in/gt/gte/lt/lte on the key, ANDed at the top) and
+ * stopping once the page is full or past the other bound: a cursor page
+ * costs O(log n) plus the rows it returns; `where: {key: 5}` is one lookup.
+ * Any other root, and every relation, reads all its candidate rows.
+ */
+#include "cache/cache_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <xxhash.h>
+
+#define PAGE_STOP 1 /* the level has all it needs: ends the scan, not an error */
+
+struct pick {
+    struct slice row;
+    uint64_t pk;
+    const struct slice *keys; /* n_order values */
+};
+
+static bool streams(const struct cache_plan_node *n)
+{
+    return !n->n_order && !n->cursor_field && !n->n_distinct && !(n->has_take && n->take < 0);
+}
+
+/* Rows arrive from the source in the page's order (or its reverse). */
+static bool keyed(const struct cache_level *l) { return l->access != CACHE_ACCESS_ALL; }
+
+static int pick_push(struct cache_level *l, struct slice row, uint64_t pk)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->rows = xrealloc(l->rows, l->cap * sizeof *l->rows);
+    }
+    l->rows[l->n++] = (struct pick){row, pk, NULL};
+    return 0;
+}
+
+static int candidate_cb(void *arg, struct slice row)
+{
+    struct cache_level *l = arg;
+    const struct cache_plan_node *n = l->node;
+    struct cache_row_view v;
+    int rc = cache_row_view(row, n->model, &v);
+    if (rc < 0)
+        return rc;
+    if (l->bounded && (l->back ? (int64_t)v.pk < l->bound : (int64_t)v.pk > l->bound))
+        return PAGE_STOP; /* past the key range the where allows */
+    if (!cache_level_fixed_match(l, &v))
+        return 0;
+    if (n->where && (rc = cache_filter_eval(&l->r->ev, n->where, &v)) != CACHE_TRI_T)
+        return rc < 0 ? rc : 0;
+    if (!streams(n) && !keyed(l))
+        return pick_push(l, row, v.pk);
+    if (l->skipped < n->skip) {
+        l->skipped++;
+        return 0;
+    }
+    uint64_t want = n->take < 0 ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
+    if (l->access == CACHE_ACCESS_REVERSED) /* emitted in page order once read */
+        rc = pick_push(l, row, v.pk);
+    else
+        rc = cache_level_emit(l, &v);
+    if (rc != 0)
+        return rc;
+    size_t got = l->access == CACHE_ACCESS_REVERSED ? l->n : l->emitted;
+    return n->has_take && got >= want ? PAGE_STOP : 0;
+}
+
+/* ---- ordering ------------------------------------------------------------------- */
+
+struct sort_ctx {
+    const struct cache_plan_node *n;
+    struct buf *tmp;
+};
+
+static int pick_cmp(const void *a, const void *b, void *arg)
+{
+    const struct pick *x = a, *y = b;
+    const struct sort_ctx *s = arg;
+    return cache_order_cmp(s->n->order, s->n->n_order, x->keys, x->pk, y->keys, y->pk, s->tmp);
+}
+
+static int keys_fill(struct cache_level *l, struct slice *keys, struct pick *p)
+{
+    const struct cache_plan_node *n = l->node;
+    struct cache_row_view v;
+    int rc = cache_row_view(p->row, n->model, &v);
+    for (size_t k = 0; rc == 0 && k < n->n_order; k++)
+        rc = cache_order_value(l->r->src, &n->order[k], n->model, &v, &keys[k]);
+    p->keys = keys;
+    return rc;
+}
+
+/* ---- cursor ------------------------------------------------------------------------ */
+
+struct find_ctx {
+    const struct cache_plan_node *n;
+    struct buf *tmp;
+    struct slice found;
+};
+
+static int find_cb(void *arg, struct slice row)
+{
+    struct find_ctx *f = arg;
+    struct cache_row_view v;
+    int rc = cache_row_view(row, f->n->model, &v);
+    if (rc < 0)
+        return rc;
+    struct slice val = cache_row_member_value(&v, f->n->cursor_field);
+    if (cache_value_cmp(f->n->cursor_field, val, f->n->cursor.json, f->tmp) != 0)
+        return 0;
+    f->found = row;
+    return PAGE_STOP;
+}
+
+/* The cursor row, by primary key or a scan for its unique value; -ENOENT if none. */
+static int cursor_row(struct cache_level *l, struct slice *row)
+{
+    const struct cache_plan_node *n = l->node;
+    const struct cache_source *src = l->r->src;
+    if (n->cursor_field->is_id)
+        return src->ops->get(src->ctx, n->model, (uint64_t)n->cursor.i, row);
+    struct find_ctx f = {n, &l->r->ev.tmp, {0}};
+    int rc = src->ops->scan(src->ctx, n->model, find_cb, &f);
+    if (rc < 0)
+        return rc;
+    *row = f.found;
+    return f.found.len ? 0 : -ENOENT;
+}
+
+/* Cuts rows[] (sorted) at the cursor: [*lo, *hi) remains. */
+static int cursor_cut(struct cache_level *l, struct sort_ctx *sc, size_t *lo, size_t *hi)
+{
+    const struct cache_plan_node *n = l->node;
+    struct slice row;
+    int rc = cursor_row(l, &row);
+    if (rc == -ENOENT) {
+        *lo = *hi = 0;
+        return 0;
+    }
+    struct slice *keys = xmalloc((n->n_order + 1) * sizeof *keys);
+    struct pick c = {row, cache_row_pk(row), NULL};
+    if (rc == 0)
+        rc = keys_fill(l, keys, &c);
+    bool back = n->has_take && n->take < 0;
+    for (size_t i = 0; rc == 0 && i < l->n; i++) {
+        int cmp = pick_cmp(&l->rows[i], &c, sc);
+        if (!back && cmp < 0)
+            *lo = i + 1;
+        if (back && cmp > 0 && *hi > i)
+            *hi = i;
+    }
+    free(keys);
+    return rc;
+}
+
+/* ---- distinct ------------------------------------------------------------------------ */
+
+struct seen {
+    size_t *slot; /* index + 1 into picks, 0 = empty */
+    size_t mask;
+};
+
+static uint64_t distinct_hash(const struct cache_plan_node *n, const struct cache_row_view *v)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < n->n_distinct; i++) { /* chained: each value seeds the next */
+        struct slice s = cache_row_member_value(v, n->distinct[i]);
+        h = XXH3_64bits_withSeed(s.p, s.len, h + s.len);
+    }
+    return h;
+}
+
+static bool distinct_same(const struct cache_plan_node *n, const struct cache_row_view *a,
+                          const struct cache_row_view *b)
+{
+    for (size_t i = 0; i < n->n_distinct; i++)
+        if (!slice_eq(cache_row_member_value(a, n->distinct[i]), cache_row_member_value(b, n->distinct[i])))
+            return false;
+    return true;
+}
+
+/* true when row i repeats the distinct values of a row seen before (then not added). */
+static bool seen_add(struct cache_level *l, struct seen *s, size_t i)
+{
+    const struct cache_plan_node *n = l->node;
+    struct cache_row_view v, w;
+    if (cache_row_view(l->rows[i].row, n->model, &v) < 0)
+        return true;
+    for (size_t h = distinct_hash(n, &v) & s->mask;; h = (h + 1) & s->mask) {
+        if (!s->slot[h]) {
+            s->slot[h] = i + 1;
+            return false;
+        }
+        if (cache_row_view(l->rows[s->slot[h] - 1].row, n->model, &w) == 0 && distinct_same(n, &v, &w))
+            return true;
+    }
+}
+
+/* ---- the window ----------------------------------------------------------------------- */
+
+/* Marks the rows of [lo, hi) the page returns, reading backwards for a negative take. */
+static size_t window(struct cache_level *l, size_t lo, size_t hi, bool *keep)
+{
+    const struct cache_plan_node *n = l->node;
+    bool back = n->has_take && n->take < 0;
+    uint64_t want = !n->has_take ? UINT64_MAX : back ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
+    struct seen s = {0};
+    if (n->n_distinct) {
+        size_t cap = 16;
+        while (cap < 2 * (hi - lo))
+            cap *= 2;
+        s.slot = xcalloc(cap, sizeof *s.slot);
+        s.mask = cap - 1;
+    }
+    uint64_t skipped = 0, taken = 0;
+    for (size_t k = 0; k < hi - lo && taken < want; k++) {
+        size_t i = back ? hi - 1 - k : lo + k;
+        if (n->n_distinct && seen_add(l, &s, i))
+            continue;
+        if (skipped < n->skip) {
+            skipped++;
+            continue;
+        }
+        keep[i] = true;
+        taken++;
+    }
+    free(s.slot);
+    return taken;
+}
+
+static int emit_kept(struct cache_level *l, const bool *keep)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (!keep[i])
+            continue;
+        struct cache_row_view v;
+        int rc = cache_row_view(l->rows[i].row, l->node->model, &v);
+        if (rc == 0)
+            rc = cache_level_emit(l, &v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int level_finish(struct cache_level *l)
+{
+    const struct cache_plan_node *n = l->node;
+    struct slice *keys = xmalloc((l->n * n->n_order + 1) * sizeof *keys);
+    bool *keep = xcalloc(l->n + 1, sizeof *keep);
+    struct sort_ctx sc = {n, &l->r->ev.tmp};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < l->n; i++)
+        rc = keys_fill(l, keys + i * n->n_order, &l->rows[i]);
+    if (rc == 0 && n->n_order && l->n > 1) /* rows is NULL when empty */
+        qsort_r(l->rows, l->n, sizeof *l->rows, pick_cmp, &sc);
+    size_t lo = 0, hi = l->n;
+    if (rc == 0 && n->cursor_field)
+        rc = cursor_cut(l, &sc, &lo, &hi);
+    if (rc == 0 && lo < hi) {
+        window(l, lo, hi, keep);
+        rc = emit_kept(l, keep);
+    }
+    free(keep);
+    free(keys);
+    return rc;
+}
+
+/* ---- the root's access path ------------------------------------------------------------ */
+
+struct key_bounds {
+    bool has_lo, has_hi, empty;
+    int64_t lo, hi;                  /* inclusive */
+    const struct cache_filter *in;   /* an `in` list on the key */
+};
+
+static void bound_tighten(struct key_bounds *b, const struct cache_filter *f)
+{
+    int64_t v = f->vals[0].i;
+    bool lo = f->op == CACHE_F_GT || f->op == CACHE_F_GTE || f->op == CACHE_F_EQ;
+    bool hi = f->op == CACHE_F_LT || f->op == CACHE_F_LTE || f->op == CACHE_F_EQ;
+    if ((f->op == CACHE_F_GT && v == INT64_MAX) || (f->op == CACHE_F_LT && v == INT64_MIN)) {
+        b->empty = true;
+        return;
+    }
+    v += f->op == CACHE_F_GT ? 1 : f->op == CACHE_F_LT ? -1 : 0;
+    if (lo && (!b->has_lo || v > b->lo))
+        b->lo = v, b->has_lo = true;
+    if (hi && (!b->has_hi || v < b->hi))
+        b->hi = v, b->has_hi = true;
+}
+
+/* Key conditions every returned row must meet: the top-level AND chain. */
+static void bounds_collect(const struct schema_model *m, const struct cache_filter *f,
+                           struct key_bounds *b)
+{
+    if (!f)
+        return;
+    if (f->op == CACHE_F_AND) {
+        for (size_t i = 0; i < f->n_sub; i++)
+            bounds_collect(m, &f->sub[i], b);
+        return;
+    }
+    if (f->field != m->pk || !f->n_vals || slice_eq(f->vals[0].json, slice_str("null")))
+        return;
+    if (f->op == CACHE_F_IN && !b->in)
+        b->in = f;
+    else if (f->op == CACHE_F_EQ || (f->op >= CACHE_F_LT && f->op <= CACHE_F_GTE))
+        bound_tighten(b, f);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* where: {key: v} or {key: {in: [...]}}: one lookup per key, in reading order. */
+static int keys_read(struct cache_level *l, int64_t *k, size_t n)
+{
+    const struct cache_source *src = l->r->src;
+    qsort(k, n, sizeof *k, cmp_i64);
+    int rc = 0;
+    for (size_t j = 0; rc == 0 && j < n; j++) {
+        size_t i = l->back ? n - 1 - j : j;
+        if (j && k[i] == k[l->back ? i + 1 : i - 1])
+            continue;
+        struct slice row;
+        rc = src->ops->get(src->ctx, l->node->model, (uint64_t)k[i], &row);
+        if (rc == -ENOENT)
+            rc = 0;
+        else if (rc == 0)
+            rc = candidate_cb(l, row);
+    }
+    return rc;
+}
+
+static int in_read(struct cache_level *l, const struct cache_filter *in)
+{
+    int64_t *k = xmalloc((in->n_vals + 1) * sizeof *k);
+    for (size_t i = 0; i < in->n_vals; i++)
+        k[i] = in->vals[i].i;
+    int rc = keys_read(l, k, in->n_vals);
+    free(k);
+    return rc;
+}
+
+/* Reads a root whose order is its key: from the cursor or a bound, in the
+ * reading direction, until the page is full. */
+static int keyed_read(struct cache_level *l)
+{
+    const struct cache_plan_node *n = l->node;
+    const struct cache_source *src = l->r->src;
+    bool desc = n->n_order && n->order[0].desc, neg = n->has_take && n->take < 0;
+    struct key_bounds b = {0};
+    bounds_collect(n->model, n->where, &b);
+    l->back = desc != neg;
+    l->access = neg ? CACHE_ACCESS_REVERSED : CACHE_ACCESS_ORDERED;
+    if (b.empty || (b.has_lo && b.has_hi && b.lo > b.hi))
+        return 0;
+    bool from_end = true;
+    int64_t from = 0;
+    if (n->cursor_field) {
+        struct slice row;
+        int rc = cursor_row(l, &row);
+        if (rc < 0)
+            return rc == -ENOENT ? 0 : rc;
+        from = (int64_t)cache_row_pk(row);
+        from_end = false;
+    }
+    const bool *has_start = l->back ? &b.has_hi : &b.has_lo;
+    int64_t start = l->back ? b.hi : b.lo;
+    if (*has_start && (from_end || (l->back ? start < from : start > from)))
+        from = start, from_end = false;
+    l->bounded = l->back ? b.has_lo : b.has_hi;
+    l->bound = l->back ? b.lo : b.hi;
+    if (b.in && !n->cursor_field)
+        return in_read(l, b.in);
+    if (b.has_lo && b.has_hi && b.lo == b.hi && !n->cursor_field)
+        return keys_read(l, &b.lo, 1);
+    if (from_end && !l->back) /* the whole table forwards: the prefetching scan */
+        return src->ops->scan(src->ctx, n->model, candidate_cb, l);
+    return src->ops->range(src->ctx, n->model, (uint64_t)from, from_end, l->back, candidate_cb, l);
+}
+
+static bool key_ordered(const struct cache_plan_node *n)
+{
+    if (n->via || n->n_distinct)
+        return false;
+    return !n->n_order || (n->n_order == 1 && !n->order[0].n_path && n->order[0].field == n->model->pk);
+}
+
+/* Page order from rows read backwards: emit what was collected, reversed. */
+static int emit_reversed(struct cache_level *l)
+{
+    for (size_t i = l->n; i-- > 0;) {
+        struct cache_row_view v;
+        int rc = cache_row_view(l->rows[i].row, l->node->model, &v);
+        if (rc == 0)
+            rc = cache_level_emit(l, &v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int cache_level_run(struct cache_level *l)
+{
+    const struct cache_plan_node *n = l->node;
+    const struct cache_source *src = l->r->src;
+    int rc = 0;
+    if (n->has_take && n->take == 0)
+        return 0;
+    if (n->via)
+        rc = src->ops->children(src->ctx, n->via, (int64_t)l->parent_pk, candidate_cb, l);
+    else if (key_ordered(n))
+        rc = keyed_read(l);
+    else
+        rc = src->ops->scan(src->ctx, n->model, candidate_cb, l);
+    if (rc == PAGE_STOP)
+        rc = 0;
+    if (rc == 0 && l->access == CACHE_ACCESS_REVERSED)
+        rc = emit_reversed(l);
+    else if (rc == 0 && !streams(n) && !keyed(l))
+        rc = level_finish(l);
+    free(l->rows);
+    l->rows = NULL;
+    l->n = l->cap = 0;
+    return rc;
+}

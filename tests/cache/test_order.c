@@ -1,0 +1,64 @@
+#include <criterion/criterion.h>
+
+#include <errno.h>
+
+#include "fixture.h"
+
+static void setup(void) { fx_schema = fx_schema_parse(fx_schema_text); }
+static void teardown(void) { schema_free(fx_schema); }
+
+TestSuite(cache_order, .init = setup, .fini = teardown);
+
+static int parse(const char *model, const char *ob, const struct cache_order **keys, size_t *n,
+                 void **arena, char *err)
+{
+    json_t *j = json_loads(ob, JSON_DECODE_ANY, NULL);
+    cr_assert_not_null(j, "bad test JSON %s", ob);
+    int rc = cache_order_parse(arena, fx_model(model), j, keys, n, err, 256);
+    json_decref(j);
+    return rc;
+}
+
+Test(cache_order, forms_and_relation_paths)
+{
+    void *arena = NULL;
+    const struct cache_order *k;
+    size_t n;
+    char err[256] = "";
+    cr_assert_eq(parse("Product", "[{\"name\":\"desc\"},{\"subcategory\":{\"category\":{\"name\":"
+                                  "{\"sort\":\"asc\"}}}}]", &k, &n, &arena, err), 0, "%s", err);
+    cr_assert_eq(n, 2);
+    cr_assert(k[0].desc && k[0].n_path == 0);
+    cr_assert(!k[1].desc && k[1].n_path == 2 && k[1].field == fx_field("Category", "name"));
+    cache_arena_free(&arena);
+}
+
+Test(cache_order, errors_name_the_problem)
+{
+    void *arena = NULL;
+    const struct cache_order *k;
+    size_t n;
+    char err[256] = "";
+    cr_assert_eq(parse("Product", "{\"name\":\"up\"}", &k, &n, &arena, err), -EINVAL);
+    cr_assert_str_eq(err, "Invalid orderBy direction for field name: expected \"asc\" or \"desc\"");
+    cr_assert_eq(parse("Category", "{\"subcategories\":{\"_count\":\"asc\"}}", &k, &n, &arena, err), -EINVAL);
+    cr_assert_str_eq(err, "orderBy on the to-many relation subcategories of model Category is not "
+                          "supported: order by scalar fields or to-one relations");
+    cr_assert_eq(parse("Product", "{\"nope\":\"asc\"}", &k, &n, &arena, err), -EINVAL);
+    cr_assert_str_eq(err, "Unknown field \"nope\" in orderBy on model Product");
+    cache_arena_free(&arena);
+}
+
+Test(cache_order, nulls_first_ascending_then_key)
+{
+    struct cache_order key = {NULL, 0, fx_field("AllTypes", "i"), false};
+    struct slice null = slice_str("null"), one = slice_str("1");
+    struct buf tmp;
+    buf_init(&tmp, 0);
+    cr_assert_lt(cache_order_cmp(&key, 1, &null, 9, &one, 1, &tmp), 0);
+    key.desc = true;
+    cr_assert_gt(cache_order_cmp(&key, 1, &null, 9, &one, 1, &tmp), 0, "nulls last descending");
+    cr_assert_lt(cache_order_cmp(&key, 1, &one, 1, &one, 2, &tmp), 0, "ties: key ascending");
+    cr_assert_lt(cache_order_cmp(&key, 0, NULL, 1, NULL, 2, &tmp), 0);
+    buf_fini(&tmp);
+}

@@ -1,0 +1,283 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+
+#include "fixture.h"
+
+/* Company names differ in case only ("kid"/"KID") and sort differently by
+ * bytes and by the collation; subcategory 12 has a null name and 13 a
+ * category that does not exist. */
+static void data(void)
+{
+    fx_open();
+    struct cache_value c1 = cv_int(1), c99 = cv_int(99), none = cv_null(), s10 = cv_int(10),
+                       s11 = cv_int(11), s13 = cv_int(13), p1 = cv_int(1), p2 = cv_int(2);
+    fx_category(1, "Tools");
+    fx_category(2, "Empty");
+    fx_subcategory(10, &c1, "Hammers");
+    fx_subcategory(11, &c1, "Saws");
+    fx_subcategory(12, &none, NULL);
+    fx_subcategory(13, &c99, "Lost");
+    fx_product(100, &s10, "Claw", "12.500");
+    fx_product(101, &s11, "Rip", NULL);
+    fx_product(102, &none, "Loose", "0.10");
+    fx_product(103, &s13, "Odd", "-0");
+    fx_product(104, &s10, "ball peen", "9.99");
+    fx_company(1, "Root", false, &none);
+    fx_company(2, "kid", false, &p1);
+    fx_company(3, "Gone", true, &p1);
+    fx_company(4, "Grandkid", false, &p2);
+    fx_company(5, "alpha", false, &none);
+    fx_company(6, "KID", false, &p1);
+}
+
+TestSuite(cache_page, .init = data, .fini = fx_close);
+
+/* The ids a request returns, as "[1,2]", with select ["id"] added. */
+static void ids(const char *model, const char *args, const char *want)
+{
+    char opts[512], err[256] = "", *got;
+    snprintf(opts, sizeof opts, "{\"select\":[\"id\"]%s%s}", *args ? "," : "", args);
+    cr_assert_eq(fx_render(model, opts, 0, &got, err, sizeof err), 0, "%s: %s", opts, err);
+    char compact[512];
+    size_t k = 0;
+    compact[k++] = '[';
+    for (const char *p = got; *p && k < sizeof compact - 2; p++)
+        if ((*p >= '0' && *p <= '9') || (*p == ',' && p[-1] == '}'))
+            compact[k++] = *p;
+    compact[k++] = ']';
+    compact[k] = '\0';
+    cr_assert_str_eq(compact, want, "%s gave %s", opts, got);
+    free(got);
+}
+
+Test(cache_page, scalar_filters_compare_strings_case_insensitively)
+{
+    ids("Company", "\"where\":{\"name\":\"KID\"}", "[2,6]");
+    ids("Company", "\"where\":{\"name\":{\"equals\":\"kid\",\"mode\":\"insensitive\"}}", "[2,6]");
+    ids("Company", "\"where\":{\"name\":{\"contains\":\"KI\"}}", "[2,4,6]");
+    ids("Company", "\"where\":{\"name\":{\"startsWith\":\"g\"}}", "[3,4]");
+    ids("Company", "\"where\":{\"name\":{\"endsWith\":\"T\"}}", "[1]");
+    ids("Company", "\"where\":{\"name\":{\"gt\":\"h\",\"lte\":\"kid\"}}", "[2,6]");
+}
+
+Test(cache_page, numbers_lists_and_decimals)
+{
+    ids("Company", "\"where\":{\"id\":{\"in\":[1,3,99]}}", "[1,3]");
+    ids("Company", "\"where\":{\"id\":{\"notIn\":[1,3]}}", "[2,4,5,6]");
+    ids("Company", "\"where\":{\"id\":{\"in\":[]}}", "[]");
+    ids("Company", "\"where\":{\"id\":{\"gte\":2,\"lt\":4}}", "[2,3]");
+    ids("Product", "\"where\":{\"price\":{\"gt\":\"1\"}}", "[100,104]");
+    ids("Product", "\"where\":{\"price\":{\"lt\":10}}", "[102,103,104]");
+    ids("Product", "\"where\":{\"price\":\"12.50\"}", "[100]");
+    ids("Company", "\"where\":{\"deleted\":true}", "[3]");
+}
+
+Test(cache_page, nulls_follow_sql_three_valued_logic)
+{
+    ids("Subcategory", "\"where\":{\"name\":{\"not\":\"Saws\"}}", "[10,13]");
+    ids("Subcategory", "\"where\":{\"NOT\":{\"name\":\"Saws\"}}", "[10,13]");
+    ids("Subcategory", "\"where\":{\"NOT\":[{\"name\":\"Saws\"},{\"id\":10}]}", "[13]");
+    ids("Subcategory", "\"where\":{\"name\":null}", "[12]");
+    ids("Subcategory", "\"where\":{\"name\":{\"not\":null}}", "[10,11,13]");
+    ids("Subcategory", "\"where\":{\"OR\":[{\"name\":{\"not\":\"x\"}},{\"id\":12}]}", "[10,11,12,13]");
+    ids("Subcategory", "\"where\":{\"name\":{\"notIn\":[\"Saws\"]}}", "[10,13]");
+}
+
+Test(cache_page, junctions)
+{
+    ids("Company", "\"where\":{\"OR\":[{\"id\":1},{\"name\":\"alpha\"}]}", "[1,5]");
+    ids("Company", "\"where\":{\"AND\":[{\"deleted\":false},{\"parentId\":1}]}", "[2,6]");
+    ids("Company", "\"where\":{\"AND\":{\"id\":4}}", "[4]");
+    ids("Company", "\"where\":{}", "[1,2,3,4,5,6]");
+}
+
+Test(cache_page, relation_filters)
+{
+    ids("Category", "\"where\":{\"subcategories\":{\"some\":{\"name\":\"saws\"}}}", "[1]");
+    ids("Category", "\"where\":{\"subcategories\":{\"none\":{}}}", "[2]");
+    ids("Category", "\"where\":{\"subcategories\":{\"every\":{\"name\":{\"startsWith\":\"x\"}}}}", "[2]");
+    ids("Category", "\"where\":{\"subcategories\":{\"every\":{\"name\":{\"contains\":\"a\"}}}}", "[1,2]");
+    ids("Subcategory", "\"where\":{\"category\":{\"is\":{\"name\":\"tools\"}}}", "[10,11]");
+    ids("Subcategory", "\"where\":{\"category\":{\"name\":\"Tools\"}}", "[10,11]");
+    ids("Subcategory", "\"where\":{\"category\":null}", "[12,13]");
+    ids("Subcategory", "\"where\":{\"category\":{\"isNot\":null}}", "[10,11]");
+    ids("Subcategory", "\"where\":{\"category\":{\"isNot\":{\"name\":\"Tools\"}}}", "[12,13]");
+    ids("Product", "\"where\":{\"subcategory\":{\"category\":{\"name\":\"tools\"}}}", "[100,101,104]");
+}
+
+Test(cache_page, order_by_collation_nulls_first_and_relations)
+{
+    ids("Company", "\"orderBy\":{\"name\":\"asc\"}", "[5,3,4,2,6,1]");
+    ids("Company", "\"orderBy\":{\"name\":\"desc\"}", "[1,2,6,4,3,5]");
+    ids("Company", "\"orderBy\":[{\"deleted\":\"desc\"},{\"id\":{\"sort\":\"desc\"}}]", "[3,6,5,4,2,1]");
+    ids("Subcategory", "\"orderBy\":{\"name\":\"desc\"}", "[11,13,10,12]");
+    ids("Subcategory", "\"orderBy\":{\"name\":\"asc\"}", "[12,10,13,11]");
+    ids("Product", "\"orderBy\":{\"subcategory\":{\"name\":\"asc\"}}", "[102,100,104,103,101]");
+    ids("Product", "\"orderBy\":{\"price\":\"desc\"}", "[100,104,102,103,101]");
+}
+
+Test(cache_page, take_skip_and_negative_take)
+{
+    ids("Company", "\"take\":2,\"skip\":1", "[2,3]");
+    ids("Company", "\"take\":0", "[]");
+    ids("Company", "\"skip\":5", "[6]");
+    ids("Company", "\"take\":-2", "[5,6]");
+    ids("Company", "\"take\":-2,\"skip\":1", "[4,5]");
+    ids("Company", "\"orderBy\":{\"name\":\"asc\"},\"take\":-2", "[6,1]");
+    ids("Company", "\"where\":{\"deleted\":false},\"take\":2", "[1,2]");
+}
+
+Test(cache_page, cursor_pages)
+{
+    ids("Company", "\"cursor\":{\"id\":3},\"take\":2", "[3,4]");
+    ids("Company", "\"cursor\":{\"id\":3},\"take\":2,\"skip\":1", "[4,5]");
+    ids("Company", "\"cursor\":{\"id\":3},\"take\":-2", "[2,3]");
+    ids("Company", "\"cursor\":{\"id\":42},\"take\":2", "[]");
+    ids("Company", "\"orderBy\":{\"name\":\"asc\"},\"cursor\":{\"id\":4},\"take\":2", "[4,2]");
+    ids("Company", "\"where\":{\"deleted\":false},\"cursor\":{\"id\":3},\"take\":2", "[4,5]");
+    ids("Subcategory", "\"orderBy\":{\"name\":\"asc\"},\"cursor\":{\"id\":12}", "[12,10,13,11]");
+    ids("Subcategory", "\"orderBy\":{\"name\":\"desc\"},\"cursor\":{\"id\":12},\"take\":-2", "[10,12]");
+    ids("Subcategory", "\"orderBy\":{\"name\":\"asc\"},\"cursor\":{\"id\":10}", "[10,13,11]");
+}
+
+Test(cache_page, distinct_keeps_the_first_row_of_each_exact_value)
+{
+    fx_expect("Company", "{\"distinct\":[\"deleted\"],\"select\":[\"id\",\"deleted\"]}",
+              "[{\"id\":1,\"deleted\":false},{\"id\":3,\"deleted\":true}]");
+    ids("Company", "\"distinct\":\"name\"", "[1,2,3,4,5,6]");
+    ids("Company", "\"distinct\":[\"parentId\"],\"take\":-2", "[5,6]");
+    ids("Company", "\"distinct\":[\"parentId\"],\"skip\":1", "[2,4]");
+}
+
+Test(cache_page, counts)
+{
+    fx_expect("Category", "{\"select\":{\"id\":true,\"_count\":{\"select\":{\"subcategories\":true}}}}",
+              "[{\"id\":1,\"_count\":{\"subcategories\":2}},{\"id\":2,\"_count\":{\"subcategories\":0}}]");
+    fx_expect("Category", "{\"include\":{\"_count\":true}}",
+              "[{\"id\":1,\"name\":\"Tools\",\"_count\":{\"subcategories\":2}},"
+              "{\"id\":2,\"name\":\"Empty\",\"_count\":{\"subcategories\":0}}]");
+    fx_expect("Category",
+              "{\"select\":{\"id\":true,\"_count\":{\"select\":{\"subcategories\":{\"where\":"
+              "{\"name\":\"Saws\"}}}}}}",
+              "[{\"id\":1,\"_count\":{\"subcategories\":1}},{\"id\":2,\"_count\":{\"subcategories\":0}}]");
+    fx_expect("Company", "{\"count\":true,\"where\":{\"deleted\":false}}", "5");
+    fx_expect("Company", "{\"count\":true,\"take\":2}", "2");
+}
+
+Test(cache_page, arguments_inside_relations)
+{
+    fx_expect("Category",
+              "{\"select\":{\"id\":true,\"subcategories\":{\"where\":{\"name\":{\"not\":\"Saws\"}},"
+              "\"select\":[\"id\"]}}}",
+              "[{\"id\":1,\"subcategories\":[{\"id\":10}]},{\"id\":2,\"subcategories\":[]}]");
+    fx_expect("Category",
+              "{\"select\":{\"id\":true,\"subcategories\":{\"orderBy\":{\"name\":\"desc\"},\"take\":1,"
+              "\"select\":[\"name\"]}}}",
+              "[{\"id\":1,\"subcategories\":[{\"name\":\"Saws\"}]},{\"id\":2,\"subcategories\":[]}]");
+    fx_expect("Company", "{\"where\":{\"id\":1},\"select\":{\"id\":true,\"children\":{\"take\":-1,"
+                         "\"select\":[\"id\"]}}}",
+              "[{\"id\":1,\"children\":[{\"id\":6}]}]");
+}
+
+Test(cache_page, an_answer_over_the_limit_reports_its_full_size)
+{
+    char err[64] = "", *full, *got;
+    cr_assert_eq(fx_render("Company", NULL, 0, &full, err, sizeof err), 0);
+    cr_assert_eq(fx_render("Company", NULL, 100, &got, err, sizeof err), -EFBIG);
+    cr_assert_null(got);
+    cr_assert_eq(strtoul(err, NULL, 10), strlen(full), "size %s, answer %zu bytes", err, strlen(full));
+    free(full);
+    cr_assert_eq(fx_render("Company", NULL, 100000, &got, err, sizeof err), 0);
+    free(got);
+}
+
+/* ---- the root's access path: rows read per request ------------------------------- */
+
+static struct cache_source counted_inner;
+static unsigned rows_read;
+
+struct counted_arg {
+    cache_row_cb cb;
+    void *arg;
+};
+
+static int counted_cb(void *arg, struct slice row)
+{
+    struct counted_arg *c = arg;
+    rows_read++;
+    return c->cb(c->arg, row);
+}
+
+static int counted_get(void *ctx, const struct schema_model *m, uint64_t pk, struct slice *row)
+{
+    (void)ctx;
+    int rc = counted_inner.ops->get(counted_inner.ctx, m, pk, row);
+    rows_read += rc == 0;
+    return rc;
+}
+
+static int counted_scan(void *ctx, const struct schema_model *m, cache_row_cb cb, void *arg)
+{
+    (void)ctx;
+    struct counted_arg c = {cb, arg};
+    return counted_inner.ops->scan(counted_inner.ctx, m, counted_cb, &c);
+}
+
+static int counted_range(void *ctx, const struct schema_model *m, uint64_t from, bool from_end, bool back,
+                         cache_row_cb cb, void *arg)
+{
+    (void)ctx;
+    struct counted_arg c = {cb, arg};
+    return counted_inner.ops->range(counted_inner.ctx, m, from, from_end, back, counted_cb, &c);
+}
+
+/* Renders opts on Company and returns how many rows the source delivered. */
+static unsigned reads(const char *opts, const char *want)
+{
+    static struct collector c;
+    c = (struct collector){.event = "fetchX", .model = fx_model("Company")};
+    struct cache_plan p;
+    char err[256] = "";
+    json_t *j = json_loads(opts, 0, NULL);
+    cr_assert_eq(cache_plan_parse(&p, &c, j, err, sizeof err), 0, "%s", err);
+    json_decref(j);
+    struct cache_rd *rd;
+    cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    counted_inner = cache_source_lmdb(rd);
+    struct cache_source_ops ops = *counted_inner.ops;
+    ops.get = counted_get;
+    ops.scan = counted_scan;
+    ops.range = counted_range;
+    struct cache_source src = {&ops, NULL};
+    struct buf out;
+    buf_init(&out, 0);
+    rows_read = 0;
+    cr_assert_eq(cache_query_render(&p, &src, &out, 0, NULL), 0);
+    char *got = fx_strdup_slice(buf_slice(&out));
+    cr_assert_str_eq(got, want, "%s", opts);
+    free(got);
+    buf_fini(&out);
+    cache_rd_end(rd);
+    cache_rd_free(rd);
+    cache_plan_fini(&p);
+    return rows_read;
+}
+
+Test(cache_page, key_pages_read_only_what_they_return)
+{
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"where\":{\"id\":4}}", "[{\"id\":4}]"), 1);
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"where\":{\"id\":{\"in\":[5,2,9]}}}", "[{\"id\":2},{\"id\":5}]"), 2);
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"cursor\":{\"id\":3},\"take\":2}", "[{\"id\":3},{\"id\":4}]"),
+                 3, "the cursor lookup and the two rows");
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"cursor\":{\"id\":3},\"take\":-2}", "[{\"id\":2},{\"id\":3}]"), 3);
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"take\":-2}", "[{\"id\":5},{\"id\":6}]"), 2);
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"orderBy\":{\"id\":\"desc\"},\"take\":2}",
+                       "[{\"id\":6},{\"id\":5}]"), 2);
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"where\":{\"id\":{\"gt\":2,\"lte\":4}}}",
+                       "[{\"id\":3},{\"id\":4}]"), 3, "from the lower bound to one row past the upper");
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"where\":{\"id\":{\"gt\":2,\"lt\":3}}}", "[]"), 0);
+    cr_assert_eq(reads("{\"select\":[\"id\"],\"orderBy\":{\"name\":\"asc\"},\"take\":1}", "[{\"id\":5}]"), 6,
+                 "an order on another field reads every row");
+}

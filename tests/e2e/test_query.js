@@ -1,0 +1,123 @@
+// The query options (where, orderBy, take/skip/cursor, distinct, _count,
+// count) through the real server and socket.io-client: the documented
+// paging pattern returns exactly the full answer, counts agree with the
+// rows, and a kept answer whose filter reads another model ends when that
+// model changes.
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const { execFileSync } = require("child_process");
+const L = require("./lib");
+
+let source, server;
+
+test.before(async () => {
+  source = await L.startSource(300);
+  server = await L.startServer(source);
+  await L.waitReady(server);
+});
+test.after(async () => {
+  assert.equal(await L.stopServer(server), 0, "clean exit (no sanitizer report)");
+  L.stopAll();
+});
+
+function renameCompany(db, recId, name) {
+  const code =
+    "import sqlite3,sys\n" +
+    "c=sqlite3.connect(sys.argv[1])\n" +
+    "c.execute(\"UPDATE Company SET Company_Name=?, Last_Update=strftime('%Y-%m-%d %H:%M:%f','now'), Last_Update_UTC=strftime('%Y-%m-%d %H:%M:%f','now') WHERE Company_RecID=?\",(sys.argv[2],int(sys.argv[3])))\n" +
+    "c.commit()";
+  execFileSync("/usr/bin/python3", ["-c", code, db, name, String(recId)]);
+}
+
+test("paging by cursor returns exactly the full answer", async () => {
+  const s = await L.connect(server, { transports: ["websocket"] });
+  try {
+    const select = ["companyRecId", "companyName"];
+    const full = await L.emit(s, "fetchCompanies", { select });
+    assert.equal(full.success, true, full.error);
+    const pages = [];
+    let cursor;
+    for (;;) {
+      const opts = { select, take: 64, orderBy: { companyRecId: "asc" } };
+      if (cursor !== undefined) Object.assign(opts, { cursor: { companyRecId: cursor }, skip: 1 });
+      const r = await L.emit(s, "fetchCompanies", opts);
+      assert.equal(r.success, true, r.error);
+      pages.push(...r.data);
+      if (r.data.length < 64) break;
+      cursor = r.data[r.data.length - 1].companyRecId;
+    }
+    assert.deepEqual(pages, full.data);
+  } finally {
+    s.close();
+  }
+});
+
+test("where, orderBy and count agree with each other", async () => {
+  const s = await L.connect(server, { transports: ["polling"] });
+  try {
+    const where = { OR: [{ companyName: { contains: "a" } }, { companyRecId: { lt: 10 } }] };
+    const rows = await L.emit(s, "fetchCompanies", { where, select: ["companyRecId", "companyName"],
+      orderBy: [{ companyName: "desc" }] });
+    assert.equal(rows.success, true, rows.error);
+    assert.ok(rows.data.length > 10 && rows.data.length < 300, `${rows.data.length} rows`);
+    for (const r of rows.data) assert.ok(/a/i.test(r.companyName) || r.companyRecId < 10);
+    const count = await L.emit(s, "fetchCompanies", { where, count: true });
+    assert.deepEqual(count, { success: true, count: rows.data.length });
+    const last = await L.emit(s, "fetchCompanies", { where, select: ["companyRecId", "companyName"],
+      orderBy: [{ companyName: "desc" }], take: -3 });
+    assert.deepEqual(last.data, rows.data.slice(-3), "a negative take is the end of the same order");
+    const bad = await L.emit(s, "fetchCompanies", { where: { companyName: { like: "x" } } });
+    assert.equal(bad.success, false);
+    assert.match(bad.error, /Unknown filter `like` on field companyName/);
+  } finally {
+    s.close();
+  }
+});
+
+test("a kept answer filtered through a relation ends when the related model changes", async () => {
+  const s = await L.connect(server, { transports: ["websocket"] });
+  try {
+    const one = await L.emit(s, "fetchOpportunities", { where: { companyRecId: { not: null } },
+      select: ["opportunityRecId", "companyRecId"], take: 1 });
+    assert.equal(one.success, true, one.error);
+    const { opportunityRecId, companyRecId } = one.data[0];
+    const q = { where: { company: { is: { companyName: "Query Renamed Ltd" } } }, select: ["opportunityRecId"] };
+    const before = await L.emit(s, "fetchOpportunities", q);
+    assert.deepEqual(before, { success: true, data: [] });
+    renameCompany(source.db, companyRecId, "QUERY RENAMED LTD");
+    const end = Date.now() + 30000;
+    let r;
+    while (Date.now() < end) {
+      r = await L.emit(s, "fetchOpportunities", q);
+      if (r.data.length) break;
+      await L.sleep(100);
+    }
+    assert.ok(r.data.some((o) => o.opportunityRecId === opportunityRecId),
+      "the company's change reached the answer filtered through it (collation: case-insensitive)");
+  } finally {
+    s.close();
+  }
+});
+
+test("an answer over max_answer_mb is refused in words and the connection stays", async () => {
+  const small = await L.startServer(source, { args: ["--max-answer-mb", "1"] });
+  try {
+    await L.waitReady(small);
+    const s = await L.connect(small, { transports: ["websocket"] });
+    try {
+      const big = await L.emit(s, "fetchContacts", { include: { company: true } });
+      assert.equal(big.success, false);
+      assert.match(big.error, /^answer too large \(\d+ MB > 1 MB\): page it with take and cursor$/);
+      const n = Number(big.error.match(/\((\d+) MB/)[1]);
+      assert.ok(n >= 2, `${big.error}: the full size is reported`);
+      const page = await L.emit(s, "fetchContacts", { include: { company: true }, take: 10 });
+      assert.equal(page.success, true, page.error);
+      assert.equal(page.data.length, 10);
+    } finally {
+      s.close();
+    }
+  } finally {
+    assert.equal(await L.stopServer(small), 0);
+  }
+});

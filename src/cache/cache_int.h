@@ -379,14 +379,14 @@ struct cache_level {
     bool back;                 /* reading keys downwards */
     bool bounded;              /* stop once a key passes bound (in the reading direction) */
     int64_t bound;
+    /* Renders one row of the level (render.c); positive: stop (max_rows). */
+    int (*emit)(struct cache_level *l, const struct cache_row_view *v);
     struct pick *rows;
     size_t n, cap;
 };
 /* Reads, filters, orders and pages the level's rows, emitting each (page.c). */
 int cache_level_run(struct cache_level *l) MUST_CHECK;
-/* Renders one row of the level (render.c); positive: stop (max_rows). */
-int cache_level_emit(struct cache_level *l, const struct cache_row_view *v) MUST_CHECK;
-/* The collector's fixed filter (root only; true elsewhere). */
+/* The collector's fixed filter (root only; true elsewhere; page.c). */
 bool cache_level_fixed_match(const struct cache_level *l, const struct cache_row_view *v);
 
 /* ---- arena.c: plan allocations ------------------------------------------------ */

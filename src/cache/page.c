@@ -79,11 +79,21 @@ static int candidate_cb(void *arg, struct slice row)
     if (l->access == CACHE_ACCESS_REVERSED) /* emitted in page order once read */
         rc = pick_push(l, row, v.pk);
     else
-        rc = cache_level_emit(l, &v);
+        rc = l->emit(l, &v);
     if (rc != 0)
         return rc;
     size_t got = l->access == CACHE_ACCESS_REVERSED ? l->n : l->emitted;
     return n->has_take && got >= want ? PAGE_STOP : 0;
+}
+
+/* The root's scan yields rows in key order: apply the collector's fixed filter. */
+bool cache_level_fixed_match(const struct cache_level *l, const struct cache_row_view *v)
+{
+    const struct cache_plan *p = l->plan;
+    for (size_t i = 0; p && i < p->n_where; i++)
+        if (!slice_eq(cache_row_member_value(v, p->where[i].field), p->where[i].json))
+            return false;
+    return true;
 }
 
 /* ---- ordering ------------------------------------------------------------------- */
@@ -257,7 +267,7 @@ static int emit_kept(struct cache_level *l, const bool *keep)
         struct cache_row_view v;
         int rc = cache_row_view(l->rows[i].row, l->node->model, &v);
         if (rc == 0)
-            rc = cache_level_emit(l, &v);
+            rc = l->emit(l, &v);
         if (rc)
             return rc;
     }
@@ -418,7 +428,7 @@ static int emit_reversed(struct cache_level *l)
         struct cache_row_view v;
         int rc = cache_row_view(l->rows[i].row, l->node->model, &v);
         if (rc == 0)
-            rc = cache_level_emit(l, &v);
+            rc = l->emit(l, &v);
         if (rc)
             return rc;
     }

@@ -21,6 +21,7 @@
 #define RENDER_STOP 1 /* take or max_rows reached: ends the scan, not an error */
 
 static int row_render(struct cache_render *r, const struct cache_plan_node *n, struct slice row);
+static int level_emit(struct cache_level *l, const struct cache_row_view *v);
 
 static int to_one_render(struct cache_render *r, const struct cache_plan_node *c,
                          const struct cache_row_view *v)
@@ -40,7 +41,7 @@ static int to_one_render(struct cache_render *r, const struct cache_plan_node *c
 static int to_many_render(struct cache_render *r, const struct cache_plan_node *c,
                           const struct cache_row_view *v)
 {
-    struct cache_level l = {.r = r, .node = c, .parent_pk = v->pk};
+    struct cache_level l = {.r = r, .node = c, .parent_pk = v->pk, .emit = level_emit};
     buf_putc(r->out, '[');
     int rc = cache_level_run(&l);
     buf_putc(r->out, ']');
@@ -164,7 +165,7 @@ static void size_check(struct cache_render *r, size_t row_start)
     }
 }
 
-int cache_level_emit(struct cache_level *l, const struct cache_row_view *v)
+static int level_emit(struct cache_level *l, const struct cache_row_view *v)
 {
     struct cache_render *r = l->r;
     const struct cache_plan *p = l->plan;
@@ -182,16 +183,6 @@ int cache_level_emit(struct cache_level *l, const struct cache_row_view *v)
     return rc;
 }
 
-/* The root's scan yields rows in key order: apply the collector's fixed filter. */
-bool cache_level_fixed_match(const struct cache_level *l, const struct cache_row_view *v)
-{
-    const struct cache_plan *p = l->plan;
-    for (size_t i = 0; p && i < p->n_where; i++)
-        if (!slice_eq(cache_row_member_value(v, p->where[i].field), p->where[i].json))
-            return false;
-    return true;
-}
-
 int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out,
                        size_t max_bytes, size_t *size)
 {
@@ -199,7 +190,7 @@ int cache_query_render(const struct cache_plan *p, const struct cache_source *sr
     struct cache_render r = {.src = src, .out = out, .ev = {.src = src}, .start = start,
                              .max_bytes = max_bytes, .counting = p->count};
     buf_init(&r.ev.tmp, 0);
-    struct cache_level l = {.r = &r, .node = &p->root, .plan = p};
+    struct cache_level l = {.r = &r, .node = &p->root, .plan = p, .emit = level_emit};
     if (!p->count)
         buf_putc(out, '[');
     int rc = cache_level_run(&l);
@@ -258,7 +249,7 @@ int cache_query_render_keys(const struct cache_plan *p, const struct cache_sourc
 {
     size_t start = data->len, dstart = deleted->len, n_deleted = 0;
     struct cache_render r = {.src = src, .out = data, .ev = {.src = src}, .start = start};
-    struct cache_level l = {.r = &r, .node = &p->root, .plan = p};
+    struct cache_level l = {.r = &r, .node = &p->root, .plan = p, .emit = level_emit};
     buf_init(&r.ev.tmp, 0);
     buf_putc(data, '[');
     buf_putc(deleted, '[');

@@ -335,7 +335,7 @@ static int cmd_dump(struct drv *d)
     int rc = cache_rd_new(d->cache, &rd);
     if (rc == 0 && (rc = cache_rd_begin(rd)) == 0) {
         struct cache_source src = cache_source_lmdb(rd);
-        rc = cache_query_render(&plan, &src, &out);
+        rc = cache_query_render(&plan, &src, &out, 0, NULL);
         cache_rd_end(rd);
     }
     if (rc == 0)
@@ -402,7 +402,7 @@ static int live_case(struct poller_live *live, struct cache_rd *rd, const struct
     struct cache_source src;
     if ((rc = cache_rd_begin(rd)) == 0) {
         src = cache_source_lmdb(rd);
-        rc = cache_query_render(&plan, &src, &cached);
+        rc = cache_query_render(&plan, &src, &cached, 0, NULL);
         cache_rd_end(rd);
     }
     int lrc = poller_live_query(live, &plan, 0, &lv, err, sizeof err);

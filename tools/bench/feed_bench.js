@@ -159,7 +159,7 @@ async function main() {
   execFileSync(TDSLITE, ["--db", db, "--generate", String(COMPANIES), "--schema", path.join(ROOT, "schema")], { stdio: "ignore" });
   const tf = path.join(dir, "tds.port");
   const tp = start(TDSLITE, ["--db", db, "--port", "0", "--ready-file", tf, "--schema", path.join(ROOT, "schema"), "--log-level", "warn"], {}, dir, "tdslite");
-  const url = `sqlserver://127.0.0.1:${await portOf(tf, tp, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite`;
+  const url = `sqlserver://127.0.0.1:${await portOf(tf, tp, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
   const pf = path.join(dir, "cw.port");
   const cw = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",

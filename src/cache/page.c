@@ -259,15 +259,18 @@ static size_t window(struct cache_level *l, size_t lo, size_t hi, bool *keep)
     return taken;
 }
 
+/* Emits the level's collected row i. */
+static int emit_row(struct cache_level *l, size_t i)
+{
+    struct cache_row_view v;
+    int rc = cache_row_view(l->rows[i].row, l->node->model, &v);
+    return rc ? rc : l->emit(l, &v);
+}
+
 static int emit_kept(struct cache_level *l, const bool *keep)
 {
     for (size_t i = 0; i < l->n; i++) {
-        if (!keep[i])
-            continue;
-        struct cache_row_view v;
-        int rc = cache_row_view(l->rows[i].row, l->node->model, &v);
-        if (rc == 0)
-            rc = l->emit(l, &v);
+        int rc = keep[i] ? emit_row(l, i) : 0;
         if (rc)
             return rc;
     }
@@ -425,10 +428,7 @@ static bool key_ordered(const struct cache_plan_node *n)
 static int emit_reversed(struct cache_level *l)
 {
     for (size_t i = l->n; i-- > 0;) {
-        struct cache_row_view v;
-        int rc = cache_row_view(l->rows[i].row, l->node->model, &v);
-        if (rc == 0)
-            rc = l->emit(l, &v);
+        int rc = emit_row(l, i);
         if (rc)
             return rc;
     }

@@ -205,50 +205,27 @@ int cache_scan_range(struct cache_rd *rd, const struct schema_model *m, uint64_t
 {
     MDB_cursor *cur;
     size_t db = cache_db_rows(m->id, cache_slot_live(rd->slots, m->id));
-    int rc = cache_rd_cursor(rd, db, &cur);
+    int rc = cache_rd_cursor(rd, db, &cur), r = 0;
     if (rc < 0)
         return rc;
     uint8_t k[8];
-    MDB_val key, val;
+    MDB_val key, val, next;
     rd->nest++;
     rc = range_start(cur, &key, &val, k, from, back, from_end);
     while (rc == 0) {
-        int r = cb(arg, (struct slice){val.mv_data, val.mv_size});
-        if (r) {
-            rd->nest--;
-            cache_rd_cursor_done(rd, db, cur);
-            return r;
-        }
-        rc = cache_lmdb_cursor_get(cur, &key, &val, back ? MDB_PREV : MDB_NEXT);
-    }
-    rd->nest--;
-    cache_rd_cursor_done(rd, db, cur);
-    return rc == -ENOENT ? 0 : rc;
-}
-
-int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb cb, void *arg)
-{
-    MDB_cursor *cur;
-    size_t db = cache_db_rows(m->id, cache_slot_live(rd->slots, m->id));
-    int rc = cache_rd_cursor(rd, db, &cur);
-    if (rc < 0)
-        return rc;
-    MDB_val key, val, next;
-    rd->nest++;
-    rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_FIRST);
-    while (rc == 0) {
-        rc = cache_lmdb_cursor_get(cur, &key, &next, MDB_NEXT);
+        rc = cache_lmdb_cursor_get(cur, &key, &next, back ? MDB_PREV : MDB_NEXT);
         if (rc == 0)
             row_prefetch(&next);
-        int r = cb(arg, (struct slice){val.mv_data, val.mv_size});
-        if (r) {
-            rd->nest--;
-            cache_rd_cursor_done(rd, db, cur);
-            return r;
-        }
+        if ((r = cb(arg, (struct slice){val.mv_data, val.mv_size})) != 0)
+            break;
         val = next;
     }
     rd->nest--;
     cache_rd_cursor_done(rd, db, cur);
-    return rc == -ENOENT ? 0 : rc;
+    return r ? r : rc == -ENOENT ? 0 : rc;
+}
+
+int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb cb, void *arg)
+{
+    return cache_scan_range(rd, m, 0, true, false, cb, arg);
 }

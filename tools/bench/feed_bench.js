@@ -36,50 +36,12 @@ const ACKS = SMOKE ? 50 : Number(arg("acks", 3000));
 const CWCACHE = process.env.CWCACHE || path.join(ROOT, "build/cwcache");
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
 const PSK = "bench-psk";
-const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"]).toString());
-const procs = new Set();
-process.on("exit", () => procs.forEach((p) => p.kill("SIGTERM")));
-for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(1));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { procs, sleep, start, portOf, waitReady, cpuMs } = require("./bench_proc");
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))];
 };
-
-function start(cmd, args, env, dir, name) {
-  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  const log = fs.createWriteStream(path.join(dir, name + ".log"));
-  p.stdout.pipe(log);
-  p.stderr.pipe(log);
-  procs.add(p);
-  p.on("exit", () => procs.delete(p));
-  return p;
-}
-
-async function portOf(file, p, what) {
-  for (let i = 0; i < 6000; i++) {
-    if (p.exitCode !== null) throw new Error(`${what} exited`);
-    if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim()) return Number(fs.readFileSync(file, "utf8"));
-    await sleep(20);
-  }
-  throw new Error(`${what} did not start`);
-}
-
-async function waitReady(port) {
-  for (let i = 0; i < 3000; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error("cwcache never became ready");
-}
-
-function cpuMs(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return (Number(rest[11]) + Number(rest[12])) * TICK_MS;
-}
 
 function connect(port) {
   return new Promise((resolve, reject) => {

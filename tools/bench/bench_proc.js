@@ -1,0 +1,52 @@
+// Shared by the Node benchmark drivers (sio_bench.js, feed_bench.js): the
+// servers they start (stopped when the driver exits), their ports, readiness
+// and CPU time from /proc, so every driver measures the same way.
+"use strict";
+const { spawn, execFileSync } = require("child_process");
+const fs = require("fs");
+const path = require("path");
+
+const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"]).toString());
+const procs = new Set();
+process.on("exit", () => procs.forEach((p) => p.kill("SIGTERM")));
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(1)); // still stops the servers
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* Starts a server whose output goes to DIR/NAME.log; it is stopped with the driver. */
+function start(cmd, args, env, dir, name) {
+  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const log = fs.createWriteStream(path.join(dir, name + ".log"));
+  p.stdout.pipe(log);
+  p.stderr.pipe(log);
+  procs.add(p);
+  p.on("exit", () => procs.delete(p));
+  return p;
+}
+
+/* The port a server wrote to its port file. */
+async function portOf(file, p, what) {
+  for (let i = 0; i < 6000; i++) {
+    if (p.exitCode !== null) throw new Error(`${what} exited`);
+    if (fs.existsSync(file) && fs.readFileSync(file, "utf8").trim()) return Number(fs.readFileSync(file, "utf8"));
+    await sleep(20);
+  }
+  throw new Error(`${what} did not start`);
+}
+
+async function waitReady(port) {
+  for (let i = 0; i < 3000; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error("cwcache never became ready");
+}
+
+/* A process's CPU time (user + system) in ms. */
+function cpuMs(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(rest[11]) + Number(rest[12])) * TICK_MS; // utime, stime
+}
+
+module.exports = { procs, sleep, start, portOf, waitReady, cpuMs };

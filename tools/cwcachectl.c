@@ -1378,7 +1378,7 @@ static const struct cmd cmds[] = {
      "SIGINT/SIGTERM stop it cleanly between batches (exit 1, \"interrupted\").\n"
      "  --full           rebuild each model from scratch in a shadow copy and swap it in\n"
      "                   atomically at the end; an interrupted rebuild leaves the old data\n"
-     "  --batch-rows N   keyset page size (default 5000)\n"},
+     "  --batch-rows N   keyset page size (default: batch_rows, see cwcache --help)\n"},
     {"stats", cmd_stats, "LMDB environment and per-database figures",
      "Usage: cwcachectl stats [--json]\n"
      "Map size and use, page size, reader slots, last transaction id, then per LMDB\n"

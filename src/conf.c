@@ -78,6 +78,10 @@ static const struct conf_key keys[] = {
       "late-commit window the poller re-reads before each cursor, s (unchanged rows cost no write)"),
     U(reconcile_s, "900", 1, UINT32_MAX, "interval of the poller's delete reconciliation, s"),
     U(batch_rows, "5000", 1, 1000000, "rows per keyset page the poller and cwcachectl warm read"),
+    K(warm_retry_s, CONF_U32, NULL, false, "300", 0, 604800,
+      "cwcachectl warm (--retry-for): how long the source may stay unreachable (a database "
+      "restart) before the warm-up gives up, s; it reconnects with backoff and resumes from the "
+      "cursor; 0: fail at once"),
     U(change_log_max_entries, "1000000", 1, UINT32_MAX,
       "changed rows the change log keeps for `since` and subscriptions; older ones answer RESYNC"),
     U(change_log_max_age_s, "86400", 1, UINT32_MAX,
@@ -298,6 +302,18 @@ static const struct conf_key *flag_find(const char *arg, const char **inline_val
     return k && k->flag ? k : NULL;
 }
 
+/* "--no-poller" -> the boolean key "poller"; NULL for anything else. */
+static const struct conf_key *negated_find(const char *arg)
+{
+    char flag[64];
+    if (strncmp(arg, "--no-", 5) || strchr(arg, '=') ||
+        (size_t)snprintf(flag, sizeof flag, "--%s", arg + 5) >= sizeof flag)
+        return NULL;
+    const char *inline_val;
+    const struct conf_key *k = flag_find(flag, &inline_val);
+    return k && k->type == CONF_BOOL ? k : NULL;
+}
+
 int conf_set_flag(struct conf *c, const char *flag, const char *value, char *err, size_t errlen)
 {
     const char *inline_val;
@@ -333,6 +349,8 @@ int conf_load_args(struct conf *c, int argc, char **argv, char *err, size_t errl
             continue;
         }
         const struct conf_key *k = flag_find(a, &v);
+        if (!k && (k = negated_find(a)))
+            v = "false";
         if (!k) {
             errf(err, errlen, "unknown option %s (see --help)", a);
             return -EINVAL;
@@ -454,7 +472,8 @@ void conf_usage(FILE *f, const char *prog)
 {
     fprintf(f, "usage: %s [--config FILE] [options]\n\n"
                "Socket.IO caching read replica of a ConnectWise Manage database.\n"
-               "Precedence: flag > environment > config file > default.\n\n", prog);
+               "Precedence: flag > environment > config file > default.\n"
+               "A true-or-false flag alone means true; --no-NAME means false.\n\n", prog);
     fprintf(f, "  %-24s %s\n", "--config FILE",
             "key = value file (keys as below, with '_'); else $CWCACHE_CONFIG, else "
             "./" CONF_LOCAL_FILE " or " CONF_SYSTEM_FILE " when present");

@@ -40,6 +40,7 @@ struct conf {
     unsigned overlap_s;       /* late-commit window re-read before each cursor */
     unsigned reconcile_s;     /* delete reconciliation interval */
     unsigned batch_rows;      /* keyset page size */
+    unsigned warm_retry_s;    /* cwcachectl warm: outage tolerated before giving up */
     unsigned change_log_max_entries; /* change log bounds (cache/changes.c) */
     unsigned change_log_max_age_s;
     unsigned max_staleness_s; /* readiness: how long ago a model may have matched the source */

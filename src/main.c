@@ -11,11 +11,11 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,10 +84,20 @@ static int fail(const char *what, const char *msg)
     return -EINVAL;
 }
 
+/* The lock file's pid (its holder's, or the last one's) into pid; "" when unreadable. */
+static void lock_pid(int fd, char *pid, size_t n)
+{
+    ssize_t got = pread(fd, pid, n - 1, 0);
+    pid[got > 0 ? got : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+}
+
 /* One polling server per data directory: a second poller would double
- * every write and fight over the cursors. The lock (flock, released by
- * the kernel when the process dies) names its holder's pid. Readers
- * (--poller false) and `cwcachectl warm` do not take it. */
+ * every write and fight over the cursors. The lock (an open file
+ * description lock, released by the kernel when the process dies) names
+ * its holder's pid. Readers (--no-poller) and `cwcachectl warm` do not take
+ * it; a reader asks whether anyone holds it (F_OFD_GETLK), which, unlike
+ * trying flock(), never makes a poller starting at that moment fail. */
 static int server_lock(struct app *a)
 {
     char path[4096];
@@ -95,14 +105,15 @@ static int server_lock(struct app *a)
     a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (a->lock_fd < 0)
         return fail(path, strerror(errno));
-    if (flock(a->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-        char pid[32] = "";
-        ssize_t n = pread(a->lock_fd, pid, sizeof pid - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(a->lock_fd, F_OFD_SETLK, &fl) < 0) {
+        if (errno != EAGAIN && errno != EACCES)
+            return fail(path, strerror(errno));
+        char pid[32];
+        lock_pid(a->lock_fd, pid, sizeof pid);
         log_error(LOG_MAIN,
                   "%s: in use by another cwcache server (pid %s, holding %s): one server polls a "
-                  "data directory; stop it first, or start this one with --poller false to serve "
+                  "data directory; stop it first, or start this one with --no-poller to serve "
                   "the same store read-only",
                   a->cf.data_dir, pid[0] ? pid : "unknown", path);
         return -EBUSY;
@@ -112,6 +123,30 @@ static int server_lock(struct app *a)
     if (ftruncate(a->lock_fd, 0) < 0 || pwrite(a->lock_fd, pid, (size_t)n, 0) != n)
         return fail(path, strerror(errno));
     return 0;
+}
+
+/* A reader says whose polls it serves: the store's meta (source health,
+ * last poll per model) then drives its /status and /readyz as the poller's
+ * own do, and staleness shows when no one polls. */
+static void reader_note(const struct app *a)
+{
+    char path[4096], pid[32] = "";
+    snprintf(path, sizeof path, "%s/server.lock", a->cf.data_dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    bool held = fd >= 0 && fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    if (held)
+        lock_pid(fd, pid, sizeof pid);
+    if (fd >= 0)
+        close(fd);
+    if (held)
+        log_info(LOG_MAIN, "no poller here (--no-poller): serving %s read-only; the server with "
+                           "pid %s polls it, and its commits show here as they land",
+                 a->cf.data_dir, pid[0] ? pid : "unknown");
+    else
+        log_warn(LOG_MAIN, "no poller here (--no-poller) and no server polls %s: the cache stays "
+                           "as it is (cold models go live; /status shows how stale it grows)",
+                 a->cf.data_dir);
 }
 
 /* Everything before the server binds: any error stops startup. */
@@ -186,7 +221,7 @@ static int serve_start(struct app *a)
             return fail(c->port_file, "cannot write the port file");
     }
     if (!c->poller) {
-        log_info(LOG_MAIN, "poller disabled: serving the cache as it is (cold models go live)");
+        reader_note(a);
         return 0;
     }
     struct poller_opts po = {

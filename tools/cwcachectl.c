@@ -66,6 +66,7 @@ enum {
     OPT_FULL,
     OPT_INCLUDE,
     OPT_BATCH_ROWS,
+    OPT_RETRY_FOR,
 };
 
 struct ctl {
@@ -972,9 +973,16 @@ static void verify_report(const struct schema_model *m, const struct poller_veri
     fflush(stdout);
 }
 
+/* One login for every model (a login to a real server costs ~250 ms). */
 static int verify_models(struct ctl *c, const bool *pick, bool json)
 {
     size_t checked = 0, differ = 0, failed = 0;
+    struct poller_verify *v;
+    char err0[ERR_LEN] = "";
+    if (poller_verify_new(&v, &c->db, c->cache, err0, sizeof err0) < 0) {
+        errorf(c, "%s", err0);
+        return EXIT_ERR;
+    }
     for (size_t i = 0; i < c->schema->n_models; i++) {
         const struct schema_model *m = &c->schema->models[i];
         struct poller_verify_result r;
@@ -983,7 +991,7 @@ static int verify_models(struct ctl *c, const bool *pick, bool json)
             continue;
         double t0 = clock_mono_s();
         memset(&r, 0, sizeof r);
-        int rc = poller_verify(&c->db, c->cache, m, &r, err, sizeof err);
+        int rc = poller_verify_model(v, m, &r, err, sizeof err);
         checked++;
         if (rc < 0) {
             errorf(c, "%s: %s", m->name, err[0] ? err : strerror(-rc));
@@ -993,6 +1001,7 @@ static int verify_models(struct ctl *c, const bool *pick, bool json)
         differ += !verify_equal(&r);
         verify_report(m, &r, clock_mono_s() - t0, json);
     }
+    poller_verify_free(v);
     if (!json)
         printf("verify: %zu models checked, %zu equal, %zu different, %zu failed\n", checked,
                checked - differ - failed, differ, failed);
@@ -1164,6 +1173,32 @@ struct warm_st {
     bool full;
 };
 
+/* "300", "90s", "5m", "1h" as decimal seconds in out; -EINVAL. */
+static int duration_s(const char *arg, char *out, size_t n)
+{
+    static const struct {
+        char unit;
+        uint64_t secs;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}};
+    char digits[24];
+    size_t len = strlen(arg);
+    uint64_t mul = 1, v;
+    for (size_t i = 0; len > 1 && i < sizeof units / sizeof *units; i++)
+        if (arg[len - 1] == units[i].unit) {
+            mul = units[i].secs;
+            len--;
+            break;
+        }
+    if (len >= sizeof digits)
+        return -EINVAL;
+    memcpy(digits, arg, len);
+    digits[len] = '\0';
+    if (num_parse_u64(digits, UINT32_MAX / 3600, &v) < 0)
+        return -EINVAL;
+    snprintf(out, n, "%" PRIu64, v * mul);
+    return 0;
+}
+
 static int warm_opt(struct ctl *c, int opt, const char *arg, void *stp)
 {
     struct warm_st *st = stp;
@@ -1173,6 +1208,12 @@ static int warm_opt(struct ctl *c, int opt, const char *arg, void *stp)
         char err[ERR_LEN];
         if (conf_set_flag(&c->cf, "--batch-rows", arg, err, sizeof err) < 0)
             return usagef(c, "%s", err);
+    } else if (opt == OPT_RETRY_FOR) {
+        char secs[24], err[ERR_LEN];
+        if (duration_s(arg, secs, sizeof secs) < 0 ||
+            conf_set(&c->cf, "warm_retry_s", secs, err, sizeof err) < 0)
+            return usagef(c, "--retry-for: expected a duration such as 300, 90s, 5m or 1h (at "
+                             "most 7 days), got \"%s\"", arg);
     }
     return OPTS_CONTINUE;
 }
@@ -1215,6 +1256,7 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
         .models = pick,
     };
     poller_opts_tune(&o, &c->cf);
+    o.retry_s = c->cf.warm_retry_s;
     double t0 = clock_mono_s();
     struct warm_progress p = {.tty = isatty(STDERR_FILENO) == 1, .mark = t0};
     for (size_t i = 0; i < c->schema->n_models; i++)
@@ -1247,8 +1289,9 @@ static int cmd_warm(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
     static const struct option longs[] = {
         {"full", no_argument, NULL, OPT_FULL},
         {"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
+        {"retry-for", required_argument, NULL, OPT_RETRY_FOR},
     };
-    static const struct cmd_opts own = {"", longs, 2, warm_opt};
+    static const struct cmd_opts own = {"", longs, 3, warm_opt};
     struct warm_st st = {0};
     bool *pick = NULL;
     int rc = cmd_begin_source(c, cmd, argc, argv, &own, &st, false, &pick);
@@ -1367,18 +1410,24 @@ static const struct cmd cmds[] = {
      "Usage: cwcachectl verify [MODEL...] [--json]\n"
      "Walks the cache and the source (DATABASE_URL) in key order and prints, per model,\n"
      "the rows missing from the cache, extra in it and different, with the first keys of\n"
-     "each. Models default to those the collectors need. Exit 0 only when all are equal.\n"
+     "each. Models default to those the collectors need; one login serves them all.\n"
+     "Exit 0 only when all are equal.\n"
      "  --json   one JSON object per model and line\n"},
     {"warm", cmd_warm, "fill or catch up the cache from the source, then exit",
-     "Usage: cwcachectl warm [MODEL...] [--full] [--batch-rows N]\n"
+     "Usage: cwcachectl warm [MODEL...] [--full] [--batch-rows N] [--retry-for DURATION]\n"
      "Runs the poller once to completion for the models named (default: those the\n"
      "collectors need), showing progress (a bar on a terminal, log lines otherwise), then\n"
      "exits: 0 on success, 1 with the error otherwise. Opens the store read-write; a\n"
      "running server on the same data directory is fine (the writers take turns).\n"
      "SIGINT/SIGTERM stop it cleanly between batches (exit 1, \"interrupted\").\n"
+     "A lost connection to the source (a database restart) is retried with backoff and the\n"
+     "warm-up resumes from its cursor; an error the server answers fails at once.\n"
      "  --full           rebuild each model from scratch in a shadow copy and swap it in\n"
      "                   atomically at the end; an interrupted rebuild leaves the old data\n"
-     "  --batch-rows N   keyset page size (default: batch_rows, see cwcache --help)\n"},
+     "  --batch-rows N   keyset page size (default: batch_rows, see cwcache --help)\n"
+     "  --retry-for DURATION  how long the source may stay unreachable before the warm-up\n"
+     "                   exits 1 with the cause: 300, 90s, 5m, 1h; 0 fails at once\n"
+     "                   (default: warm_retry_s, see cwcache --help)\n"},
     {"stats", cmd_stats, "LMDB environment and per-database figures",
      "Usage: cwcachectl stats [--json]\n"
      "Map size and use, page size, reader slots, last transaction id, then per LMDB\n"

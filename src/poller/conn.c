@@ -60,6 +60,8 @@ static int on_message(DBPROCESS *dbp, DBINT msgno, int msgstate, int severity, c
     if (severity <= 10)
         return 0;
     struct poller_conn *c = owner(dbp);
+    if (c)
+        c->answered = true;
     if (c && !c->err[0])
         snprintf(c->err, sizeof c->err, "SQL Server error %d (severity %d): %s", (int)msgno,
                  severity, msgtext ? msgtext : "");
@@ -125,12 +127,14 @@ int poller_conn_open_within(struct poller_conn *c, const struct poller_db *db,
 {
     poller_conn_close(c);
     c->err[0] = '\0';
+    c->answered = false;
     char why[256] = "";
     DBPROCESS *dbp;
     tl_opening = c;
     int rc = poller_login_open(&dbp, db, t, why, sizeof why);
     tl_opening = NULL;
     if (rc < 0) {
+        c->answered = c->answered || why[0]; /* why: our own TLS settings cannot be applied */
         snprintf(err, errlen, "cannot connect to %s:%u (database %s, user %s): %s%s", db->host,
                  db->port, db->database, db->user, why[0] ? why : c->err[0] ? c->err : "login failed",
                  db->encrypt && !why[0] ? " (encrypt=true: the server must offer TLS, and with "
@@ -164,6 +168,11 @@ int poller_conn_set_timeout(struct poller_conn *c, unsigned seconds)
 bool poller_conn_is_open(const struct poller_conn *c)
 {
     return c->dbp && !dbdead(c->dbp);
+}
+
+bool poller_conn_lost(const struct poller_conn *c)
+{
+    return !c->answered && !poller_conn_is_open(c);
 }
 
 static int fail(struct poller_conn *c, const char *what)
@@ -211,6 +220,7 @@ int poller_conn_exec(struct poller_conn *c, const char *stmt, const struct polle
     if (!c->dbp)
         return -ENOTCONN;
     c->err[0] = '\0';
+    c->answered = false;
     c->ncols = 0;
     struct buf decl;
     buf_init(&decl, 0);
@@ -246,6 +256,7 @@ int poller_conn_batch(struct poller_conn *c, const char *sql)
     if (!c->dbp)
         return -ENOTCONN;
     c->err[0] = '\0';
+    c->answered = false;
     c->ncols = 0;
     if (dbcmd(c->dbp, sql) == FAIL || dbsqlsend(c->dbp) == FAIL)
         return fail(c, "query");

@@ -46,6 +46,9 @@ struct poller_opts {
     unsigned overlap_s;         /* late-commit window re-read before the cursor; 0: none */
     unsigned reconcile_s;       /* delete reconciliation interval, > 0 */
     unsigned batch_rows;        /* keyset page size, > 0 */
+    /* poller_warm only (cwcachectl sets it from warm_retry_s): how long the
+     * source may stay unreachable before the warm-up gives up, s; 0: at once. */
+    unsigned retry_s;
     /* Optional: called once from the poller thread when every polled model
      * is warm for the first time, with their number. */
     void (*on_warm)(void *arg, size_t n_models);
@@ -79,9 +82,12 @@ typedef void (*poller_progress_cb)(void *arg, const struct schema_model *m, uint
                                    uint64_t total, bool finished);
 /* Runs the poller in the calling thread until every chosen model is caught
  * up (full: rebuilt from scratch and swapped in atomically), then returns:
- * 0, or a negative errno with the error in err. `stop` (may be NULL) is
- * polled between batches: when it becomes true the warm-up stops, abandons
- * any unfinished rebuild and returns -EINTR. */
+ * 0, or a negative errno with the error in err. A lost connection (refused,
+ * reset, timed out; not an error the server answered) is reopened with
+ * exponential backoff for up to o->retry_s and the warm-up resumes from the
+ * cursor; past that it fails with the cause. `stop` (may be NULL) is polled
+ * between batches and while waiting to reconnect: when it becomes true the
+ * warm-up stops, abandons any unfinished rebuild and returns -EINTR. */
 int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progress, void *arg,
                 const volatile bool *stop, char *err, size_t errlen) MUST_CHECK;
 
@@ -109,5 +115,15 @@ struct poller_verify_result {
     uint64_t missing, extra, different, compared;
     uint64_t first_missing[5], first_extra[5], first_different[5];
 };
+/* One login for a whole verification: poller_verify_model() compares one
+ * model after another on it (reopening it first when an earlier model lost
+ * it). new: -EIO with err when the source cannot be reached. */
+struct poller_verify;
+int poller_verify_new(struct poller_verify **out, const struct poller_db *db, struct cache *c,
+                      char *err, size_t errlen) MUST_CHECK;
+int poller_verify_model(struct poller_verify *v, const struct schema_model *m,
+                        struct poller_verify_result *out, char *err, size_t errlen) MUST_CHECK;
+void poller_verify_free(struct poller_verify *v); /* accepts NULL */
+/* One model on a connection of its own (new, model, free). */
 int poller_verify(const struct poller_db *db, struct cache *c, const struct schema_model *m,
                   struct poller_verify_result *out, char *err, size_t errlen) MUST_CHECK;

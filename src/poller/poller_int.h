@@ -54,6 +54,8 @@ void poller_login_section(struct buf *b, const struct poller_db *db,
 struct poller_conn {
     DBPROCESS *dbp;          /* NULL when closed */
     char err[POLLER_CONN_ERR_MAX]; /* the last server or db-lib error, for the caller's message */
+    bool answered;           /* the last failure was an answer (a server error, a rejected
+                                login, our own TLS setup), not a lost connection */
     int ncols;               /* columns of the current result set */
     int *types;              /* dbcoltype() of each column of the current result set */
     int types_cap;
@@ -82,6 +84,10 @@ int poller_conn_open_within(struct poller_conn *c, const struct poller_db *db,
 int poller_conn_set_timeout(struct poller_conn *c, unsigned seconds) MUST_CHECK;
 void poller_conn_close(struct poller_conn *c); /* accepts a closed connection */
 bool poller_conn_is_open(const struct poller_conn *c);
+/* After a failed open or command: true when the connection is gone (refused,
+ * reset, closed by the server, timed out) rather than answered with an error
+ * that trying again would only repeat (an unknown table, a rejected login). */
+bool poller_conn_lost(const struct poller_conn *c);
 
 /* One typed parameter of an sp_executesql call. */
 struct poller_param {

@@ -3,6 +3,8 @@
  * source row exactly as the poller would store it and compares the bytes
  * with the cached row; cache keys inside each chunk's key range that the
  * source lacks are extra. Memory stays at one chunk, whatever the table size.
+ * One connection serves every model: a login to a real server costs about
+ * a quarter of a second, and a verification may cover dozens of models.
  */
 #include "poller/poller_int.h"
 
@@ -13,7 +15,8 @@
 
 #define VERIFY_CHUNK 5000
 
-struct verify {
+struct poller_verify {
+    const struct poller_db *db;
     struct poller_conn conn;
     struct poller_src_model src;
     struct poller_row row;
@@ -29,7 +32,7 @@ static void note(uint64_t *first, uint64_t count, uint64_t key)
         first[count - 1] = key;
 }
 
-static int compare_row(struct verify *v, char *err, size_t errlen)
+static int compare_row(struct poller_verify *v, char *err, size_t errlen)
 {
     const struct schema_model *m = v->src.m;
     buf_reset(&v->enc);
@@ -57,7 +60,7 @@ static int compare_row(struct verify *v, char *err, size_t errlen)
 }
 
 /* Cache keys in (after, keys[n-1]] (to the end when last) absent from keys. */
-static int count_extra(struct verify *v, bool from_start, uint64_t after, size_t n, bool last)
+static int count_extra(struct poller_verify *v, bool from_start, uint64_t after, size_t n, bool last)
 {
     if (!last && n == 0)
         return 0;
@@ -85,7 +88,7 @@ static int count_extra(struct verify *v, bool from_start, uint64_t after, size_t
     }
 }
 
-static int verify_chunk(struct verify *v, bool first, uint64_t after, size_t *n, char *err,
+static int verify_chunk(struct poller_verify *v, bool first, uint64_t after, size_t *n, char *err,
                         size_t errlen)
 {
     struct poller_keyset ks;
@@ -120,7 +123,7 @@ static int verify_chunk(struct verify *v, bool first, uint64_t after, size_t *n,
     return rc;
 }
 
-static int verify_walk(struct verify *v, char *err, size_t errlen)
+static int verify_walk(struct poller_verify *v, char *err, size_t errlen)
 {
     bool first = true;
     uint64_t after = 0;
@@ -136,28 +139,68 @@ static int verify_walk(struct verify *v, char *err, size_t errlen)
     }
 }
 
-int poller_verify(const struct poller_db *db, struct cache *c, const struct schema_model *m,
-                  struct poller_verify_result *out, char *err, size_t errlen)
+int poller_verify_new(struct poller_verify **out, const struct poller_db *db, struct cache *c,
+                      char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    struct poller_verify *v = xcalloc(1, sizeof *v);
+    v->db = db;
+    int rc = poller_conn_job_begin(c, &v->rd, err, errlen);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    buf_init(&v->enc, 0);
+    v->keys = xmalloc(VERIFY_CHUNK * sizeof *v->keys);
+    if ((rc = poller_conn_open(&v->conn, db, err, errlen)) < 0) {
+        poller_verify_free(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+int poller_verify_model(struct poller_verify *v, const struct schema_model *m,
+                        struct poller_verify_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (err && errlen)
         err[0] = '\0';
-    struct verify v = {.res = out};
-    int rc = poller_conn_job_begin(c, &v.rd, err, errlen);
+    /* A model that lost the connection must not cost the next ones theirs. */
+    int rc = poller_conn_is_open(&v->conn) ? 0 : poller_conn_open(&v->conn, v->db, err, errlen);
     if (rc < 0)
         return rc;
-    poller_src_init(&v.src, m);
-    poller_row_init(&v.row, m);
-    buf_init(&v.enc, 0);
-    v.keys = xmalloc(VERIFY_CHUNK * sizeof *v.keys);
-    rc = poller_conn_open(&v.conn, db, err, errlen);
-    if (rc == 0)
-        rc = verify_walk(&v, err, errlen);
-    poller_conn_close(&v.conn);
-    free(v.keys);
-    buf_fini(&v.enc);
-    poller_row_fini(&v.row);
-    poller_src_fini(&v.src);
-    poller_conn_job_end(v.rd);
+    v->res = out;
+    poller_src_init(&v->src, m);
+    poller_row_init(&v->row, m);
+    rc = verify_walk(v, err, errlen);
+    poller_row_fini(&v->row);
+    poller_src_fini(&v->src);
+    v->res = NULL;
+    return rc;
+}
+
+void poller_verify_free(struct poller_verify *v)
+{
+    if (!v)
+        return;
+    poller_conn_close(&v->conn);
+    free(v->keys);
+    buf_fini(&v->enc);
+    poller_conn_job_end(v->rd);
+    free(v);
+}
+
+int poller_verify(const struct poller_db *db, struct cache *c, const struct schema_model *m,
+                  struct poller_verify_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    struct poller_verify *v;
+    int rc = poller_verify_new(&v, db, c, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = poller_verify_model(v, m, out, err, errlen);
+    poller_verify_free(v);
     return rc;
 }

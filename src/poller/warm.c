@@ -5,6 +5,13 @@
  * one in a single commit; a stop or an error abandons the shadow, and the
  * old copy (with its cursor) stays as it was.
  *
+ * A database restart must not fail a scheduled warm-up: when the
+ * connection is lost (refused, reset, timed out), the warm-up reconnects
+ * with exponential backoff for up to retry_s and repeats the step that
+ * failed, which resumes from the cursor (the committed one, or the shadow
+ * copy's while rebuilding). An error the server answered (an unknown table,
+ * a rejected login) would only come back: it fails at once.
+ *
  * Everything it opens (the connection, db-lib's state) is closed before it
  * returns.
  */
@@ -14,8 +21,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "clock.h"
 #include "log.h"
+
+#define RETRY_FIRST_MS 500    /* first wait before reconnecting */
+#define RETRY_MAX_MS 30000    /* the backoff doubles up to this */
+#define RETRY_SLICE_MS 100    /* waits are cut into slices to notice a stop */
 
 struct warm {
     const struct poller_opts *o;
@@ -25,6 +38,58 @@ struct warm {
     void *arg;
     const volatile bool *stop;
 };
+
+static bool stopped(const struct warm *w)
+{
+    return w->stop && *w->stop;
+}
+
+/* Sleeps ms, or less when stopped. */
+static void nap(const struct warm *w, int64_t ms)
+{
+    for (int64_t end = clock_mono_ms() + ms, left; !stopped(w) && (left = end - clock_mono_ms()) > 0;) {
+        int64_t d = left < RETRY_SLICE_MS ? left : RETRY_SLICE_MS;
+        struct timespec ts = {.tv_sec = d / 1000, .tv_nsec = d % 1000 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* After a step failed with rc and err: true when the connection was lost and
+ * came back within the retry window (the caller repeats the step); false
+ * when the failure stands, with err saying why (past the window: how long
+ * the source stayed away and the last cause). */
+static bool reconnected(struct warm *w, int rc, char *err, size_t errlen)
+{
+    unsigned secs = w->o->retry_s;
+    if (rc != -EIO && rc != -ENOTCONN)
+        return false;
+    if (!poller_conn_lost(&w->conn) || !secs || stopped(w))
+        return false;
+    char cause[POLLER_CONN_ERR_MAX + 128];
+    snprintf(cause, sizeof cause, "%s", err);
+    log_warn(LOG_POLLER, "warm: lost the source: %s; reconnecting for up to %u s", cause, secs);
+    int64_t start = clock_mono_ms(), deadline = start + (int64_t)secs * 1000;
+    for (int64_t wait = RETRY_FIRST_MS;; wait = wait * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : wait * 2) {
+        int64_t left = deadline - clock_mono_ms();
+        nap(w, wait < left ? wait : left);
+        if (stopped(w))
+            return false;
+        if (poller_conn_open(&w->conn, w->o->db, cause, sizeof cause) == 0) {
+            log_info(LOG_POLLER, "warm: reconnected to the source after %.1f s; resuming",
+                     (double)(clock_mono_ms() - start) / 1000);
+            return true;
+        }
+        if (!poller_conn_lost(&w->conn)) {
+            snprintf(err, errlen, "%s", cause);
+            return false;
+        }
+        if (clock_mono_ms() >= deadline) {
+            snprintf(err, errlen, "the source stayed unreachable for %u s (--retry-for, "
+                     "warm_retry_s): %s", secs, cause);
+            return false;
+        }
+    }
+}
 
 static int rebuild_txn(struct warm *w, const struct schema_model *m, int op,
                        const struct poller_sync *s)
@@ -94,14 +159,26 @@ static int run_pass(struct warm *w, struct poller_sync *s, enum poller_sync_pass
     return 0;
 }
 
+/* A pass that lost its connection starts again from the cursor its
+ * committed batches left. */
+static int pass_retrying(struct warm *w, struct poller_sync *s, enum poller_sync_pass pass,
+                         uint64_t total, char *err, size_t errlen)
+{
+    int rc;
+    while ((rc = run_pass(w, s, pass, total, err, errlen)) < 0 && reconnected(w, rc, err, errlen))
+        ;
+    return rc;
+}
+
 static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
     uint64_t total = 0;
-    int rc = poller_src_count(&w->conn, &s->src, &total);
-    if (rc < 0) {
+    int rc;
+    while ((rc = poller_src_count(&w->conn, &s->src, &total)) < 0) {
         snprintf(err, errlen, "model %s: counting rows: %s", m->name, w->conn.err);
-        return rc;
+        if (!reconnected(w, rc, err, errlen))
+            return rc;
     }
     if (full) {
         rc = rebuild_txn(w, m, 0, s);
@@ -113,7 +190,7 @@ static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *er
         s->cursor = (struct cache_cursor){0};
         s->state = CACHE_COLD;
     }
-    rc = run_pass(w, s, m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL, total, err, errlen);
+    rc = pass_retrying(w, s, m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL, total, err, errlen);
     if (rc == 0 && full) {
         rc = rebuild_txn(w, m, 1, s);
         if (rc < 0)
@@ -121,7 +198,7 @@ static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *er
                               "model %s: swapping in the rebuilt copy", m->name);
     } else if (rc == 0 && m->cursor) {
         /* Caught up also means rows deleted at the source are gone here. */
-        rc = run_pass(w, s, POLLER_PASS_RECONCILE, total, err, errlen);
+        rc = pass_retrying(w, s, POLLER_PASS_RECONCILE, total, err, errlen);
     }
     if (rc < 0 && full && rebuild_txn(w, m, 2, s) < 0)
         log_warn(LOG_POLLER, "%s: abandoning the rebuild failed", m->name);
@@ -168,7 +245,9 @@ static int warm_all(struct warm *w, bool full, char *err, size_t errlen)
         if (models[i])
             poller_sync_init(&sync[i], &s->models[i]);
     }
-    int rc = check_models(w, sync, models, err, errlen);
+    int rc;
+    while ((rc = check_models(w, sync, models, err, errlen)) < 0 && reconnected(w, rc, err, errlen))
+        ;
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (models[i])
             rc = warm_model(w, &sync[i], full, err, errlen);
@@ -197,6 +276,8 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
     if (rc < 0)
         return rc;
     rc = poller_conn_open(&w.conn, o->db, err, errlen);
+    if (rc < 0 && reconnected(&w, rc, err, errlen))
+        rc = 0;
     if (rc == 0)
         rc = warm_all(&w, full, err, errlen);
     poller_conn_close(&w.conn);

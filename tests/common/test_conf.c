@@ -185,6 +185,27 @@ Test(common_conf, bare_boolean_flags_and_help)
     conf_fini(&c);
 }
 
+Test(common_conf, no_prefix_sets_a_boolean_false_and_nothing_else)
+{
+    struct conf c;
+    char err[256];
+    char *a1[] = {"cwcache", "--no-poller", "--port", "0", NULL};
+    conf_init(&c);
+    cr_assert(c.poller, "the default polls");
+    cr_assert_eq(conf_load(&c, 4, a1, err, sizeof err), 0, "%s", err);
+    cr_assert_not(c.poller);
+    conf_fini(&c);
+    char *a2[] = {"cwcache", "--no-port", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 2, a2, err, sizeof err), -EINVAL, "--no- of a number");
+    cr_assert(strstr(err, "--no-port"), "%s", err);
+    conf_fini(&c);
+    char *a3[] = {"cwcache", "--no-poller=true", NULL};
+    conf_init(&c);
+    cr_assert_eq(conf_load(&c, 2, a3, err, sizeof err), -EINVAL, "--no-NAME takes no value");
+    conf_fini(&c);
+}
+
 Test(common_conf, environment_is_read_as_the_original_names_it)
 {
     struct conf c;

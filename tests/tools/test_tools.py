@@ -20,6 +20,11 @@ Cases:
              query); the JSON matches `cwcachectl status --json`; headless
              Chromium renders the page (its script fills the table) and
              screenshots it at 1200x800, not blank
+  retry      the source killed mid-warm and restarted: the warm-up reconnects,
+             resumes and succeeds, and verify finds 0 differences; verify logs
+             in once for all its models (tdslite's log counts the logins); a
+             source down longer than --retry-for: exit 1 naming the cause; an
+             error the server answers (an unknown table) is not retried
   deploy     the systemd units pass `systemd-analyze verify`, the timer and
              the cron line fire at 06:00 on weekdays, the Kubernetes YAML
              parses with the same schedule
@@ -362,6 +367,83 @@ def case_interrupt(env):
     env.ok("verify", "Company")
 
 
+# ---- retry -----------------------------------------------------------------
+
+class Source:
+    """tdslite on a fixed port that can be killed and started again, its
+    log (debug: one line per login) appended to one file."""
+
+    def __init__(self, env):
+        self.env, self.port, self.proc = env, tds.free_port(), None
+        self.log = os.path.join(env.tmp, "tdslite.log")
+        env.url = tds.url(self.port)
+
+    def start(self):
+        with open(self.log, "a") as log:
+            self.proc, _ = tds.serve(self.env.tdslite, self.env.db,
+                                     os.path.join(self.env.tmp, "ready"), port=self.port,
+                                     log_level="debug", stderr=log)
+        self.env.procs.append(self.proc)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=15)
+
+    def logins(self):
+        with open(self.log) as f:
+            return sum(" logged in " in line for line in f)
+
+
+def wait_line(proc, lines, needle, what):
+    """Reads proc's stderr into lines until a line holds needle."""
+    for line in proc.stderr:
+        lines.append(line)
+        if needle in line:
+            return
+    fail(f"{what}: the warm-up ended first:\n{''.join(lines)}")
+
+
+def case_retry(env):
+    env.generate(2000)
+    src = Source(env)
+    src.start()
+    models = ["Company", "Contact"]
+
+    # Killed after a few batches, started again once the warm-up noticed.
+    proc = start_warm(env, *models, "--batch-rows", "20", "--retry-for", "10m")
+    lines = []
+    wait_line(proc, lines, ": batch: ", "first batch")
+    for _ in range(4):
+        wait_line(proc, lines, ": batch: ", "batches")
+    src.kill()
+    wait_line(proc, lines, "lost the source", "the lost connection")
+    src.start()
+    out, err = proc.communicate(timeout=300)
+    err = "".join(lines) + err
+    check(proc.returncode == 0, f"warm across a source restart: exit {proc.returncode}\n{err}")
+    check("reconnected to the source" in err and "2 models caught up" in out,
+          f"warm across a source restart:\n{out}\n{err}")
+    before = src.logins()
+    r = env.ok("verify", *models)
+    check("2 equal, 0 different, 0 failed" in r.stdout, f"verify after the restart: {r.stdout}")
+    check(src.logins() - before == 1,
+          f"verify of {len(models)} models logged in {src.logins() - before} times, not once")
+
+    # Down for longer than --retry-for: exit 1 with the cause in words.
+    src.kill()
+    r = env.ok("warm", "Company", "--retry-for", "2s", code=1)
+    check("unreachable for 2 s" in r.stderr and "refused" in r.stderr.lower(),
+          f"warm against a dead source: {r.stderr}")
+    env.ok("warm", "Company", "--retry-for", "soon", code=2)
+
+    # An answer of the server is not an outage: no retry, whatever the window.
+    src.start()
+    env.sql("ALTER TABLE Contact RENAME TO Contact_gone")
+    r = env.ok("warm", "Contact", "--retry-for", "10m", code=1)
+    check("reconnecting" not in r.stderr and "Contact" in r.stderr,
+          f"warm of a missing table: {r.stderr}")
+
+
 # ---- deploy ----------------------------------------------------------------
 
 def needs(tool, path=None):
@@ -372,6 +454,39 @@ def needs(tool, path=None):
         print(f"{tool} not installed (scripts/deps.sh --test installs it): case skipped")
         sys.exit(77)
     return found
+
+
+def check_k8s_config(env, srv, pods):
+    """Every pod reads the shared configuration (the ConfigMap mounted where
+    CWCACHE_CONFIG points), not paths in its args; the file is one cwcachectl
+    reads (its data directory is named in the error about it being absent),
+    with the installed paths meson writes into tools/deploy/cwcache.conf."""
+    cm = srv["ConfigMap"]
+    text = cm["data"]["cwcache.conf"]
+    for pod in pods:
+        c = pod["containers"][0]
+        check(not any(a.startswith("--") for a in c["args"]), f"paths in args: {c['args']}")
+        conf = [e["value"] for e in c["env"] if e["name"] == "CWCACHE_CONFIG"]
+        check(len(conf) == 1, f"{c['name']}: no CWCACHE_CONFIG")
+        vols = {v["name"]: v for v in pod["volumes"]}
+        mounts = [m for m in c["volumeMounts"]
+                  if vols[m["name"]].get("configMap", {}).get("name") == cm["metadata"]["name"]]
+        check(len(mounts) == 1 and conf[0] == mounts[0]["mountPath"] + "/cwcache.conf",
+              f"{c['name']}: CWCACHE_CONFIG {conf} is not the mounted ConfigMap {mounts}")
+    path = os.path.join(env.tmp, "k8s.conf")
+    open(path, "w").write(text)
+    # The definitions from this tree (flags win over the file); the data
+    # directory from the file.
+    r = subprocess.run([env.ctl, "--config", path, "--schema", env.schema, "--collectors",
+                        env.collectors, "status"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and "/var/lib/cwcache/data does not exist" in r.stderr,
+          f"cwcachectl with the ConfigMap's file: {r.stderr}")
+    built = os.path.join(os.path.dirname(env.server_bin), "tools", "deploy", "cwcache.conf")
+    if os.path.exists(built) and "/usr/local/" in open(built).read():
+        for line in open(built):
+            if line.strip() and not line.startswith("#"):
+                check(line.strip() in text.splitlines(),
+                      f"the ConfigMap lacks the installed '{line.strip()}'")
 
 
 def case_deploy(env, deploy):
@@ -441,9 +556,8 @@ def case_deploy(env, deploy):
     check(pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim, "server claim")
     check(cj["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
           ["claimName"] == claim, "warm-up claim differs from the server's")
-    data_arg = [a for a in pod["containers"][0]["args"] if a.startswith("--data-dir=")]
-    warm_args = cj["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
-    check(data_arg and data_arg[0] in warm_args, f"data dirs differ: {data_arg} {warm_args}")
+    check_k8s_config(env, srv, [pod, cj["jobTemplate"]["spec"]["template"]["spec"],
+                                kinds["Job"]["spec"]["template"]["spec"]])
     labels = srv["Deployment"]["spec"]["template"]["metadata"]["labels"]
     aff = cj["jobTemplate"]["spec"]["template"]["spec"]["affinity"]["podAffinity"]
     sel = aff["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]["matchLabels"]
@@ -711,6 +825,8 @@ def main():
             case_commands(env)
         elif case == "interrupt":
             case_interrupt(env)
+        elif case == "retry":
+            case_retry(env)
         elif case == "deploy":
             case_deploy(env, deploy)
         elif case == "metrics":

@@ -25,6 +25,7 @@ if [ "${1:-}" = "--test" ]; then
     openssl                        # tests/e2e: a self-signed certificate for https/wss
     chromium                       # tests/tools: the /status page in headless Chromium
     systemd                        # tests/tools: systemd-analyze verify of tools/deploy's units
+    haproxy                        # tests/e2e: replicas behind tools/deploy/haproxy.cfg
     clang libclang-rt-14-dev       # tests/fuzz: libFuzzer harnesses (tools/fuzz.sh)
   )
 fi

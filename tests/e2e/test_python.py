@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """End-to-end with Debian's python3-socketio client (polling and websocket):
-README examples answered with the source's data, wrong PSK refused."""
+README examples answered with the source's data, wrong PSK refused.
+
+With CWCACHE_E2E_URL (and CWCACHE_E2E_DB, the source's SQLite file, and
+CWCACHE_E2E_PSK) it runs against servers already running there instead of
+starting its own (tests/e2e/test_replicas.js: replicas behind HAProxy)."""
 import os
 import sqlite3
 import subprocess
@@ -17,11 +21,13 @@ import tdslite_run as tds  # noqa: E402
 ROOT = os.environ.get("CWCACHE_ROOT", os.path.join(os.path.dirname(__file__), "../.."))
 CWCACHE = os.environ.get("CWCACHE", os.path.join(ROOT, "build/cwcache"))
 TDSLITE = os.environ.get("TDSLITE", os.path.join(ROOT, "build/tools/tdslite/tdslite"))
-PSK = "py-psk"
+PSK = os.environ.get("CWCACHE_E2E_PSK", "py-psk")
 procs = []
 
 
 def start():
+    if os.environ.get("CWCACHE_E2E_URL"):
+        return os.environ["CWCACHE_E2E_DB"], os.environ["CWCACHE_E2E_URL"]
     d = tempfile.mkdtemp(prefix="cwcache-e2e-py-")
     db = os.path.join(d, "demo.sqlite")
     schema = os.path.join(ROOT, "schema")

@@ -301,7 +301,9 @@ def case_install(root, build):
                     "share/man/man1/cwcachectl.1", "share/doc/cwcache/operations.md",
                     "lib/systemd/system/cwcache.service", "lib/systemd/system/cwcache-warm.timer",
                     "share/cwcache/deploy/cwcache-warm.cron",
-                    "share/cwcache/deploy/kubernetes/cwcache.yaml"):
+                    "share/cwcache/deploy/kubernetes/cwcache.yaml",
+                    "share/cwcache/deploy/kubernetes/cwcache-replicas.yaml",
+                    "share/cwcache/deploy/haproxy.cfg"):
             check(os.path.exists(installed(os.path.join(prefix, rel))), f"{rel} not installed")
         man = open(installed(os.path.join(prefix, "share/man/man1/cwcachectl.1"))).read()
         check(conf_path in man and "@" not in man, "man page paths")

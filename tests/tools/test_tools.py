@@ -27,7 +27,9 @@ Cases:
              error the server answers (an unknown table) is not retried
   deploy     the systemd units pass `systemd-analyze verify`, the timer and
              the cron line fire at 06:00 on weekdays, the Kubernetes YAML
-             parses with the same schedule
+             parses with the same schedule and reads the shared configuration
+             (a ConfigMap), the replicas' StatefulSet has session affinity,
+             and tools/deploy/haproxy.cfg passes `haproxy -c`
 
 Each case starts its own tdslite on a free port with its own temp directory.
 """
@@ -470,7 +472,7 @@ def check_k8s_config(env, srv, pods):
         check(len(conf) == 1, f"{c['name']}: no CWCACHE_CONFIG")
         vols = {v["name"]: v for v in pod["volumes"]}
         mounts = [m for m in c["volumeMounts"]
-                  if vols[m["name"]].get("configMap", {}).get("name") == cm["metadata"]["name"]]
+                  if vols.get(m["name"], {}).get("configMap", {}).get("name") == cm["metadata"]["name"]]
         check(len(mounts) == 1 and conf[0] == mounts[0]["mountPath"] + "/cwcache.conf",
               f"{c['name']}: CWCACHE_CONFIG {conf} is not the mounted ConfigMap {mounts}")
     path = os.path.join(env.tmp, "k8s.conf")
@@ -562,6 +564,33 @@ def case_deploy(env, deploy):
     aff = cj["jobTemplate"]["spec"]["template"]["spec"]["affinity"]["podAffinity"]
     sel = aff["requiredDuringSchedulingIgnoredDuringExecution"][0]["labelSelector"]["matchLabels"]
     check(all(labels.get(k) == v for k, v in sel.items()), "warm-up affinity does not match the server")
+    check_replicas(env, deploy, srv)
+
+
+def check_replicas(env, deploy, srv):
+    """N replicas: a StatefulSet with a volume per pod and the shared
+    configuration, a Service with ClientIP affinity, an ingress with cookie
+    affinity; and the HAProxy configuration passes `haproxy -c`."""
+    import yaml
+    docs = [d for d in yaml.safe_load_all(open(os.path.join(deploy, "kubernetes",
+                                                            "cwcache-replicas.yaml"))) if d]
+    sts = [d for d in docs if d["kind"] == "StatefulSet"][0]["spec"]
+    check(sts["replicas"] >= 2 and sts["volumeClaimTemplates"][0]["metadata"]["name"] == "data",
+          f"statefulset: {sts}")
+    pod = sts["template"]["spec"]
+    check_k8s_config(env, srv, [pod])
+    labels = sts["template"]["metadata"]["labels"]
+    svcs = [d for d in docs if d["kind"] == "Service" and d["spec"].get("clusterIP") != "None"]
+    check(len(svcs) == 1 and svcs[0]["spec"]["sessionAffinity"] == "ClientIP" and
+          all(labels.get(k) == v for k, v in svcs[0]["spec"]["selector"].items()),
+          f"replicas Service: {svcs}")
+    ing = [d for d in docs if d["kind"] == "Ingress"][0]
+    check(ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie",
+          "ingress affinity")
+    haproxy = needs("haproxy", "/usr/sbin/haproxy")
+    r = subprocess.run([haproxy, "-c", "-f", os.path.join(deploy, "haproxy.cfg")],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, f"haproxy -c tools/deploy/haproxy.cfg: {r.stdout}{r.stderr}")
 
 
 # ---- the server's operator endpoints -----------------------------------------

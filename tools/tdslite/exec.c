@@ -10,6 +10,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,8 @@ static int query_stream(struct tds_session *s, sqlite3_stmt *st, const struct rw
     }
     if (out == 0)
         done_hold(s, in_proc, TDS_DONE_COUNT, rows);
+    /* With the statement above it: the statement log says what each cost. */
+    log_debug(LOG_TDS, "spid %u: %" PRIu64 " rows sent", s->conn.spid, rows);
     free(cols);
     return out;
 }

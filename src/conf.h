@@ -36,6 +36,8 @@ struct conf {
     unsigned live_timeout_ms; /* bound of one live-fallback request */
     unsigned answer_cache_mb; /* rendered answers kept for reuse; 0: off */
     unsigned max_answer_mb;   /* largest answer sent; larger ones are refused */
+    unsigned max_session_buffer_mb;   /* a session's unwritten bytes past its current answer */
+    unsigned max_inflight_per_session;/* a session's events being rendered */
     unsigned poll_interval_ms;
     unsigned overlap_s;       /* late-commit window re-read before each cursor */
     unsigned reconcile_s;     /* delete reconciliation interval */

@@ -15,13 +15,34 @@
 
 #include "log.h"
 
-/* Moves what the socket layer queued onto the session, in order. */
-static void socket_flush(struct sio_session *ss)
+/* A client that asks faster than it reads would have the server hold
+ * every answer for it: past max_session_buffer_bytes queued beyond the
+ * packet its transport is writing, the session ends (logged once, here). */
+static int buffer_check(struct sio_session *ss)
+{
+    const struct sio *s = ss->srv;
+    if (ss->outq.bytes <= s->o.max_session_buffer_bytes)
+        return 0;
+    log_warn(LOG_SIO,
+             "session %s (%s) closed: %.1f MiB in %zu packets queued and not read, over "
+             "max_session_buffer_mb %zu",
+             ss->sid, ss->sock.addr, (double)ss->outq.bytes / (1 << 20), ss->outq.n,
+             s->o.max_session_buffer_bytes >> 20);
+    sio_session_close(ss, "max_session_buffer_mb");
+    return -1;
+}
+
+/* Moves what the socket layer queued onto the session, in order; -1 when
+ * that closed the session (ss is freed). */
+static int socket_flush(struct sio_session *ss)
 {
     if (!ss->sock.out.n)
-        return;
+        return 0;
     sio_pktq_take(&ss->outq, &ss->sock.out);
+    if (buffer_check(ss) < 0)
+        return -1;
     sio_session_kick(ss);
+    return 0;
 }
 
 static void subs_tick_start(struct sio *s);
@@ -30,7 +51,7 @@ static void auth_delay_cb(struct sio_timer *t)
 {
     struct sio_session *ss = lws_container_of(t, struct sio_session, auth_delay);
     sio_socket_refuse(&ss->sock);
-    socket_flush(ss);
+    (void)socket_flush(ss);
 }
 
 static int socket_message(struct sio_session *ss, struct slice data)
@@ -45,15 +66,14 @@ static int socket_message(struct sio_session *ss, struct slice data)
         k->refuse_after_ms = 0;
     }
     subs_tick_start(ss->srv);
-    socket_flush(ss);
-    return 0;
+    return socket_flush(ss);
 }
 
 /* Ends a parked polling GET with a noop ("6"). */
 static void release_get_noop(struct sio_session *ss)
 {
     if (ss->get_wsi)
-        sio_conn_release_get(ss->get_wsi, sio_pkt_lit("6"));
+        sio_conn_release_get(ss->get_wsi, &ss->srv->writing, sio_pkt_lit("6"));
     ss->get_wsi = NULL;
 }
 
@@ -86,7 +106,7 @@ static void probe_packet(struct sio_session *ss, struct lws *from, const struct 
     log_debug(LOG_SIO, "session %s: upgrade aborted by packet type %d", ss->sid, (int)p->type);
     ss->probe_wsi = NULL;
     ss->upgrading = false;
-    sio_conn_close_req(from, LWS_CLOSE_STATUS_NORMAL);
+    sio_conn_close_req(from, &ss->srv->writing, LWS_CLOSE_STATUS_NORMAL);
 }
 
 int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio_packet *p)
@@ -157,7 +177,7 @@ void sio_engine_results(struct sio *s)
         if (j->kind == SIO_JOB_CHANGE)
             s->subs_again = true; /* more may have been committed meanwhile */
         sio_socket_answered(&ss->sock, j);
-        socket_flush(ss);
+        (void)socket_flush(ss);
     }
 }
 
@@ -184,7 +204,7 @@ static void subs_tick_cb(struct sio_timer *t)
                 continue;
             if (ss->outq.n >= SIO_SUBS_BACKLOG || sio_subs_poll(&ss->sock, vers))
                 s->subs_again = true;
-            socket_flush(ss);
+            (void)socket_flush(ss);
         }
     }
     sio_timer_start(s->ev, &s->subs_tick, subs_tick_cb, SIO_SUBS_TICK_MS);

@@ -31,10 +31,11 @@
  * finds nothing and drops its data.
  *
  * Shutdown: sio_stop() sets a flag and wakes the loop. The loop then
- * refuses new sessions and new events, waits (bounded) for the workers'
- * in-flight answers to be written, closes every session and returns; the
- * caller stops the poller and frees the server (workers joined before the
- * context is destroyed).
+ * refuses new sessions and new events, waits (bounded) for the answers
+ * accepted before to be rendered and written, closes every session (1001
+ * after the last whole frame), gives the close frames a bounded time to
+ * leave and returns; the caller stops the poller and frees the server
+ * (workers joined before the context is destroyed).
  */
 #include "sio/sio_int.h"
 
@@ -206,8 +207,25 @@ static void tick_fired(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop, (void)w, (void)revents;
 }
 
-/* Bounded: in-flight answers are finished and written, then every
- * session is closed and the close frames get a moment to leave. */
+/* Answers not fully written: being rendered, queued on sessions, or on
+ * websockets (polling: on GETs) part-way through. */
+static void unsent(const struct sio *s, bool polling, size_t *answers, size_t *bytes)
+{
+    if (!polling) {
+        *answers += s->inflight;
+        sio_sessions_unsent(s, answers, bytes);
+    }
+    sio_conn_unsent(&s->writing, polling, answers, bytes);
+}
+
+/* Bounded: answers accepted before the stop, including those part-way
+ * through being written, are finished within shutdown_timeout_ms. Then
+ * every session is closed: a websocket gets close 1001 (going away)
+ * after the last whole frame, never a connection that ends in the middle
+ * of one, and a parked poll gets "1". Close frames wait behind what the
+ * kernel already holds for a slow client, so they get a bounded grace of
+ * their own to leave; a poll part-way through its answer may finish in
+ * it. What did not make it is logged once. */
 static void drain(struct sio *s)
 {
     s->draining = true;
@@ -216,16 +234,23 @@ static void drain(struct sio *s)
     ev_timer tick;
     ev_timer_init(&tick, tick_fired, 0.02, 0.02);
     ev_timer_start(s->ev, &tick);
-    log_info(LOG_SIO, "draining: %u answer(s) in flight", s->inflight);
-    while (clock_mono_ms() < deadline && (s->inflight || !queues_empty(s) || s->writing))
+    size_t answers = 0, bytes = 0;
+    unsent(s, false, &answers, &bytes);
+    unsent(s, true, &answers, &bytes);
+    log_info(LOG_SIO, "draining: %zu answer(s) being rendered or written (%zu bytes rendered and unsent)",
+             answers, bytes);
+    while (clock_mono_ms() < deadline && (s->inflight || !queues_empty(s) || s->writing.n))
         turn(s);
-    if (s->inflight)
-        log_warn(LOG_SIO, "shutdown: %u answer(s) still in flight after %u ms, dropped",
-                 s->inflight, s->o.shutdown_timeout_ms);
+    answers = bytes = 0;
+    unsent(s, false, &answers, &bytes);
     sio_session_close_all(s);
-    int64_t flush = clock_mono_ms() + 200;
-    while (clock_mono_ms() < flush && s->writing)
+    int64_t grace = clock_mono_ms() + SIO_CLOSE_GRACE_MS;
+    while (clock_mono_ms() < grace && s->writing.n)
         turn(s);
+    unsent(s, true, &answers, &bytes);
+    if (answers)
+        log_warn(LOG_SIO, "shutdown: dropped %zu answers, %zu bytes unsent (shutdown_timeout_ms %u)",
+                 answers, bytes, s->o.shutdown_timeout_ms);
     ev_timer_stop(s->ev, &tick);
 }
 
@@ -261,6 +286,7 @@ void sio_free(struct sio *s)
     cache_rd_free(s->rd);
     sio_metrics_free(s->metrics);
     sio_answers_fini(&s->answers);
+    sio_joins_fini(&s->joins);
     free(s->models);
     free(s);
 }

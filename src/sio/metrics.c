@@ -294,6 +294,12 @@ static void server_render(struct sio *s, struct buf *b)
     help_type(b, "cwcache_answers_reused_total", "counter",
               "Events answered with a kept answer (answer_cache_mb)");
     buf_printf(b, "cwcache_answers_reused_total %" PRIu64 "\n", a->hits);
+    help_type(b, "cwcache_answers_rendered_total", "counter",
+              "Answers rendered by the workers (one per rendering, however many acks it serves)");
+    buf_printf(b, "cwcache_answers_rendered_total %" PRIu64 "\n", s->joins.rendered);
+    help_type(b, "cwcache_answers_joined_total", "counter",
+              "Events that waited for an identical request's rendering instead of rendering again");
+    buf_printf(b, "cwcache_answers_joined_total %" PRIu64 "\n", s->joins.joined);
     help_type(b, "cwcache_answers_stale_total", "counter",
               "Kept answers dropped because a model they read changed");
     buf_printf(b, "cwcache_answers_stale_total %" PRIu64 "\n", a->stale);

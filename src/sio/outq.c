@@ -115,6 +115,7 @@ void sio_pktq_push(struct sio_pktq *q, struct sio_pkt *p)
         q->head = p;
     q->last = p;
     q->n++;
+    q->bytes += sio_pkt_len(p);
 }
 
 struct sio_pkt *sio_pktq_pop(struct sio_pktq *q)
@@ -126,6 +127,7 @@ struct sio_pkt *sio_pktq_pop(struct sio_pktq *q)
     if (!q->head)
         q->last = NULL;
     q->n--;
+    q->bytes -= sio_pkt_len(p);
     p->next = NULL;
     return p;
 }
@@ -147,5 +149,14 @@ void sio_pktq_take(struct sio_pktq *dst, struct sio_pktq *src)
         dst->head = src->head;
     dst->last = src->last;
     dst->n += src->n;
+    dst->bytes += src->bytes;
     *src = (struct sio_pktq){0};
+}
+
+size_t sio_pktq_acks(const struct sio_pktq *q)
+{
+    size_t n = 0;
+    for (const struct sio_pkt *p = q->head; p; p = p->next)
+        n += p->tail != NULL;
+    return n;
 }

@@ -156,7 +156,8 @@ void sio_session_send(struct sio_session *ss, struct sio_pkt *p)
 
 /* ---- closing ---------------------------------------------------------------- */
 
-void sio_session_close(struct sio_session *ss, const char *why)
+/* code: the websocket close status (going away at shutdown). */
+static void close_with(struct sio_session *ss, const char *why, int code)
 {
     struct sio *s = ss->srv;
     uint32_t slot = (uint32_t)ss->h;
@@ -168,11 +169,11 @@ void sio_session_close(struct sio_session *ss, const char *why)
      * engine.io's polling transport sends it; the connection owns that
      * packet, so it is written even though the session is gone. */
     if (ss->get_wsi)
-        sio_conn_release_get(ss->get_wsi, sio_pkt_lit("1"));
+        sio_conn_release_get(ss->get_wsi, &s->writing, sio_pkt_lit("1"));
     if (ss->ws_wsi)
-        sio_conn_close_req(ss->ws_wsi, LWS_CLOSE_STATUS_NORMAL);
+        sio_conn_close_req(ss->ws_wsi, &s->writing, code);
     if (ss->probe_wsi)
-        sio_conn_close_req(ss->probe_wsi, LWS_CLOSE_STATUS_NORMAL);
+        sio_conn_close_req(ss->probe_wsi, &s->writing, code);
     sio_pktq_clear(&ss->outq);
     sio_socket_fini(&ss->sock);
     s->slots[slot] = NULL;
@@ -182,11 +183,27 @@ void sio_session_close(struct sio_session *ss, const char *why)
     free(ss);
 }
 
+void sio_session_close(struct sio_session *ss, const char *why)
+{
+    close_with(ss, why, LWS_CLOSE_STATUS_NORMAL);
+}
+
 void sio_session_close_all(struct sio *s)
 {
     for (uint32_t i = 0; i < s->n_slots; i++)
         if (s->slots[i])
-            sio_session_close(s->slots[i], "server shutdown");
+            close_with(s->slots[i], "server shutdown", LWS_CLOSE_STATUS_GOINGAWAY);
+}
+
+void sio_sessions_unsent(const struct sio *s, size_t *answers, size_t *bytes)
+{
+    for (uint32_t i = 0; i < s->n_slots; i++) {
+        const struct sio_session *ss = s->slots[i];
+        if (!ss)
+            continue;
+        *answers += sio_pktq_acks(&ss->outq);
+        *bytes += ss->outq.bytes;
+    }
 }
 
 void sio_sessions_fini(struct sio *s)

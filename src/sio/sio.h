@@ -30,6 +30,9 @@ struct sio_opts {
     unsigned workers;              /* query worker threads (2) */
     size_t answer_cache_bytes;     /* rendered answers kept for identical requests (0: none) */
     size_t max_answer_bytes;       /* larger answers are refused with an error (0: no limit) */
+    size_t max_session_buffer_bytes; /* queued for a client beyond what is being written:
+                                      * past it the session is closed */
+    unsigned max_inflight_per_session; /* events being rendered: one more closes the session */
     const char *psk;               /* NULL or "": no authentication (caller checked the flag) */
     const char *cors_origins;      /* comma-separated allow-list; NULL/"": echo any Origin */
     unsigned auth_delay_ms;        /* first delay after repeated PSK failures (250) */

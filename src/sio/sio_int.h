@@ -22,6 +22,7 @@
  *   feed.c      versions in answers: meta, ifNoneMatch, since, RESYNC
  *   probes.c    /healthz, /readyz
  *   status.c    GET /status, /status.json
+ *   joins.c     identical requests waiting on one rendering
  *   answers.c   rendered answers reused while the LMDB store is unchanged
  *   conn.c      per-connection state: write bookkeeping, close requests
  *   respond.c   small complete HTTP answers, request arguments
@@ -82,6 +83,7 @@ struct sio_pkt {
 struct sio_pktq {             /* zero-initialised is empty */
     struct sio_pkt *head, *last;
     size_t n;
+    size_t bytes;             /* sio_pkt_len() over the packets */
 };
 
 void sio_pktq_init(struct sio_pktq *q);
@@ -89,6 +91,7 @@ void sio_pktq_push(struct sio_pktq *q, struct sio_pkt *p);
 struct sio_pkt *sio_pktq_pop(struct sio_pktq *q);
 void sio_pktq_clear(struct sio_pktq *q);
 void sio_pktq_take(struct sio_pktq *dst, struct sio_pktq *src); /* appends all of src */
+size_t sio_pktq_acks(const struct sio_pktq *q); /* packets that are acks */
 struct sio_pkt *sio_pkt_new(void);
 /* A packet holding a short literal ("2", "3probe", "6", "1"). */
 struct sio_pkt *sio_pkt_lit(const char *text);
@@ -123,6 +126,15 @@ void sio_timer_stop(struct ev_loop *ev, struct sio_timer *t);
  * Connections and jobs hold handles, never pointers to sessions. */
 typedef uint64_t sio_handle;
 
+/* The connections with bytes left to write, or a close frame or a last
+ * packet to send: the drain waits for them and counts what they could
+ * not finish. */
+struct sio_conn;
+struct sio_writing {
+    unsigned n;
+    struct sio_conn *head;
+};
+
 /* Per-connection state (lws per_session_data). */
 enum sio_conn_kind { CONN_NONE, CONN_SIMPLE, CONN_POLL_GET, CONN_POLL_POST, CONN_WS };
 
@@ -132,7 +144,8 @@ struct sio_conn {
     /* packets owned by this connection: a polling GET response being
      * streamed, or the replies of a websocket still being upgraded to */
     struct sio_pktq resp;
-    bool busy;                    /* counted in *writing (sio_conn_busy) */
+    bool busy;                    /* on the writing list (sio_conn_busy) */
+    struct sio_conn *w_prev, *w_next;
     size_t resp_off;              /* offset into resp.head (incl. separator) */
     bool resp_sep;                /* resp.head is written with its leading \x1e */
     bool resp_hdrs;               /* headers written */
@@ -148,17 +161,21 @@ struct sio_conn {
     char origin[256];             /* echoed by CORS; "" when none or not allowed */
 };
 
-/* Marks a connection as having (or no longer having) bytes to write;
- * *writing counts such connections (the drain waits for them). */
-void sio_conn_busy(struct sio_conn *c, unsigned *writing, bool busy);
+/* Puts a connection on (or takes it off) the writing list. */
+void sio_conn_busy(struct sio_conn *c, struct sio_writing *w, bool busy);
 /* Releases what the connection owns and zeroes it. */
-void sio_conn_reset(struct sio_conn *c, unsigned *writing);
-/* Asks for the websocket to be closed with `code` at its next WRITEABLE. */
-void sio_conn_close_req(struct lws *wsi, int code);
+void sio_conn_reset(struct sio_conn *c, struct sio_writing *w);
+/* Asks for the websocket to be closed with `code` at its next WRITEABLE;
+ * it stays on the writing list until it is gone. */
+void sio_conn_close_req(struct lws *wsi, struct sio_writing *w, int code);
 /* Hands a pending polling GET the packet p (a close or a noop) and
  * detaches it from its session: the GET writes p even if the session
  * goes. The connection takes p. */
-void sio_conn_release_get(struct lws *wsi, struct sio_pkt *p);
+void sio_conn_release_get(struct lws *wsi, struct sio_writing *w, struct sio_pkt *p);
+/* Adds what the listed connections of one transport (polling GETs, or
+ * websockets) have not written yet: acks (whole or in part) to *answers,
+ * bytes to *bytes. */
+void sio_conn_unsent(const struct sio_writing *w, bool polling, size_t *answers, size_t *bytes);
 
 /* ---- workers (worker.c) ------------------------------------------------------- */
 
@@ -235,6 +252,10 @@ struct sio_job {
     struct buf key;
     bool from_cache;              /* rendered from LMDB, not the live fallback */
     struct sio_answer_deps deps;  /* set when from_cache */
+    /* loop thread only (joins.c): the requests waiting for this answer,
+     * or, in a job of its own per such request, that it was one */
+    struct sio_join *join;
+    bool joined;
 };
 
 /* The pool's callbacks: each worker owns a cache read handle; a job is
@@ -305,6 +326,29 @@ const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, str
 /* Keeps a reference to tail for key (ignored when too large or reuse is off). */
 void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
                      const struct sio_answer_deps *d, const struct collector *col);
+
+/* ---- identical requests sharing one rendering (joins.c) ---------------------- */
+
+struct sio_join;
+struct sio_joins {
+    struct sio_join *head;
+    uint64_t rendered, joined;    /* answers rendered; requests that waited for one (/metrics) */
+};
+
+void sio_joins_fini(struct sio_joins *js);
+/* The rendering in flight of key (a request normalized: collector and
+ * options) from data at `version`, or NULL. */
+struct sio_join *sio_joins_find(struct sio_joins *js, struct slice key, uint64_t version);
+/* j, about to be submitted, renders key at version: later requests may
+ * wait for it (sets j->join). */
+void sio_joins_add(struct sio_joins *js, struct sio_job *j, struct slice key, uint64_t version);
+/* The request (h, ack_id, arrived at t0_us) waits for e's answer. */
+void sio_join_wait(struct sio_joins *js, struct sio_join *e, sio_handle h, uint64_t ack_id,
+                   int64_t t0_us);
+/* The answer job j came back from a worker: one job per request that
+ * waited for it (joined, sharing j's tail) goes in front of *results, in
+ * the order they came. Counts j as rendered. */
+void sio_joins_done(struct sio_joins *js, struct sio_job *j, struct queue_node **results);
 
 /* ---- Socket.IO (socket.c) ------------------------------------------------------ */
 
@@ -403,7 +447,11 @@ void sio_session_kick(struct sio_session *ss);
 /* Ends the session: a pending GET gets "1", websockets are closed, the
  * slot's generation moves on so late results are dropped. */
 void sio_session_close(struct sio_session *ss, const char *why);
+/* Every session, as sio_session_close with websocket status 1001 (going away). */
 void sio_session_close_all(struct sio *s);
+/* Adds the acks queued on sessions and not handed to a transport to
+ * *answers, and every byte queued to *bytes. */
+void sio_sessions_unsent(const struct sio *s, size_t *answers, size_t *bytes);
 void sio_session_pong(struct sio_session *ss);
 void sio_sessions_fini(struct sio *s);
 
@@ -419,6 +467,12 @@ int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice bo
 /* Hands every finished worker answer to its session (loop thread, after
  * the result queue's wake-up). */
 void sio_engine_results(struct sio *s);
+
+/* ---- shutdown (loop.c) ----------------------------------------------------------- */
+
+/* After shutdown_timeout_ms, how long close frames (and polls part-way
+ * through their answer) get to leave before the connections are cut. */
+#define SIO_CLOSE_GRACE_MS 5000
 
 /* ---- server state -------------------------------------------------------------- */
 
@@ -441,9 +495,10 @@ struct sio {
     volatile sig_atomic_t stop_req;
     bool draining;
     bool *models;                 /* models the collectors reach: readiness */
-    unsigned writing;             /* connections with bytes left to write */
+    struct sio_writing writing;   /* connections with bytes left to write (conn.c) */
     struct sio_metrics *metrics;  /* loop thread only (metrics.c) */
     struct sio_answers answers;   /* loop thread only (answers.c) */
+    struct sio_joins joins;       /* loop thread only (joins.c) */
     unsigned n_subs;              /* subscriptions over all sockets (subs.c) */
     struct sio_timer subs_tick;   /* runs while n_subs: looks for new commits (engine.c) */
     bool subs_ticking;

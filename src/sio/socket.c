@@ -215,17 +215,64 @@ static bool request_parse(struct sio_socket *k, uint64_t id, const struct sio_ev
     return true;
 }
 
-static void dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *ev,
-                     struct slice args)
+/* An identical request being rendered from the data this one would read:
+ * j waits for that answer (true; the caller frees j). Otherwise j becomes
+ * the rendering later ones may wait for. opts: the event's options, feed
+ * options already taken out. */
+static bool join(struct sio *s, struct sio_job *j, const json_t *opts)
+{
+    const uint64_t *vers;
+    if (sio_feed_any(&j->feed) || !(vers = sio_answers_versions(&s->answers, s->o.cache, s->rd)))
+        return false;
+    uint16_t *ids = xmalloc(s->o.schema->n_models * sizeof *ids);
+    size_t n;
+    uint64_t version = sio_feed_version(&j->plan, vers, ids, &n);
+    free(ids);
+    /* Normalized: the same options in another key order or spacing are
+     * the same request. */
+    char *text = opts ? json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    struct buf key;
+    buf_init(&key, 0);
+    buf_puts(&key, j->col->event);
+    buf_putc(&key, ' ');
+    buf_puts(&key, text ? text : "null");
+    free(text);
+    struct sio_join *e = sio_joins_find(&s->joins, buf_slice(&key), version);
+    if (e)
+        sio_join_wait(&s->joins, e, j->h, j->ack_id, j->t0_us);
+    else
+        sio_joins_add(&s->joins, j, buf_slice(&key), version);
+    buf_fini(&key);
+    return e != NULL;
+}
+
+/* A client may ask without waiting for its answers, but not without
+ * bound: one event past max_inflight_per_session ends the session
+ * (logged once, here). */
+static int inflight_check(struct sio_socket *k)
+{
+    unsigned max = k->srv->o.max_inflight_per_session;
+    if (k->inflight < max)
+        return 0;
+    log_warn(LOG_SIO,
+             "session %s (%s) closed: event %u while %u are being rendered, over "
+             "max_inflight_per_session %u",
+             k->sid, k->addr, k->inflight + 1, k->inflight, max);
+    k->close_why = "max_inflight_per_session";
+    return -EPROTO;
+}
+
+static int dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *ev,
+                    struct slice args)
 {
     struct sio *s = k->srv;
     if (slice_eq((struct slice){(const uint8_t *)ev->name, ev->name_len}, slice_str("subscribe"))) {
         sio_subs_subscribe(k, id, ev->opts);
-        return;
+        return 0;
     }
     if (slice_eq((struct slice){(const uint8_t *)ev->name, ev->name_len}, slice_str("unsubscribe"))) {
         sio_subs_unsubscribe(k, id, ev->opts);
-        return;
+        return 0;
     }
     const struct collector *col = collector_find(s->o.collectors, ev->name, ev->name_len);
     char err[512];
@@ -233,17 +280,21 @@ static void dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *
         sio_metrics_observe(s, NULL, true, 0);
         int n = snprintf(err, sizeof err, "Unknown event: %.*s", (int)ev->name_len, ev->name);
         send_error_ack(k, id, err, n < (int)sizeof err ? (size_t)n : sizeof err - 1);
-        return;
+        return 0;
     }
     if (s->draining) {
         send_error_ack(k, id, "Server is shutting down", 23);
-        return;
+        return 0;
     }
     struct sio_job *j = xcalloc(1, sizeof *j);
     buf_init(&j->key, 0);
     if (!request_parse(k, id, ev, col, j)) {
         sio_job_free(j);
-        return;
+        return 0;
+    }
+    if (inflight_check(k) < 0) {
+        sio_job_free(j);
+        return -EPROTO;
     }
     j->h = k->h;
     j->ack_id = id;
@@ -253,8 +304,13 @@ static void dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *
     j->col = col;
     j->t0_us = clock_mono_us();
     k->inflight++;
+    if (join(s, j, ev->opts)) {
+        sio_job_free(j);
+        return 0;
+    }
     s->inflight++;
     sio_pool_submit(&s->pool, &j->node);
+    return 0;
 }
 
 static int on_event(struct sio_socket *k, const struct sio_packet *p)
@@ -268,10 +324,9 @@ static int on_event(struct sio_socket *k, const struct sio_packet *p)
     struct sio_event ev;
     if (sio_event_decode(p->data, &ev) < 0)
         return close_malformed(k, "invalid EVENT payload");
-    if (answer)
-        dispatch(k, p->id, &ev, p->data);
+    int rc = answer ? dispatch(k, p->id, &ev, p->data) : 0;
     sio_event_fini(&ev);
-    return 0;
+    return rc;
 }
 
 /* Payload checks for packets we otherwise ignore (socket.io-parser's
@@ -330,10 +385,14 @@ struct sio_job *sio_socket_result_next(struct sio *s)
     if (!j)
         return NULL;
     s->results = j->node.next;
-    s->inflight--;
+    if (!j->joined)
+        s->inflight--;
     if (j->kind != SIO_JOB_ANSWER)
         return j;
     sio_metrics_observe(s, j->col, j->failed, clock_mono_us() - j->t0_us);
+    if (j->joined)
+        return j;
+    sio_joins_done(&s->joins, j, &s->results);
     if (j->from_cache && !j->failed)
         sio_answers_put(&s->answers, buf_slice(&j->key), j->tail, &j->deps, j->col);
     return j;

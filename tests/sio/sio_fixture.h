@@ -23,6 +23,8 @@ static inline struct sio *fixture_sio(const char *psk)
     s->o.ping_timeout_ms = 20000;
     s->o.connect_timeout_ms = 45000;
     s->o.max_payload = 1000000;
+    s->o.max_session_buffer_bytes = 16 << 20;
+    s->o.max_inflight_per_session = 16;
     s->auth.base_ms = 50;
     s->auth.max_ms = 200;
     s->ev = ev_loop_new(EVFLAG_AUTO);

@@ -88,22 +88,20 @@ Test(sio_engine, a_delayed_refusal_is_sent_when_its_timer_fires)
     cr_assert_eq(ss->sock.state, SOCK_NONE);
 }
 
-Test(sio_engine, worker_answers_go_to_their_session_and_late_ones_are_dropped)
+/* A fixture ack for each session in hs (ack ids from first_id on), all
+ * handed to the engine. */
+static void answer_all(const sio_handle *hs, size_t n, uint64_t first_id)
 {
     static volatile int woken;
     char err[128];
     cr_assert_eq(sio_pool_start(&s->pool, 1, &fixture_ops, s, fixture_wake, (void *)&woken, err,
                                 sizeof err), 0);
-    struct sio_session *gone = sio_session_new(s, SIO_T_POLLING);
-    sio_handle gone_h = gone->h;
-    sio_session_close(gone, "left mid-query");
-    sio_handle hs[2] = {h, gone_h};
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct sio_job *j = xcalloc(1, sizeof *j);
         j->h = hs[i];
-        j->ack_id = 5 + (uint64_t)i;
+        j->ack_id = first_id + i;
         s->inflight++;
-        ss->sock.inflight += i == 0;
+        ss->sock.inflight += hs[i] == h;
         sio_pool_submit(&s->pool, &j->node);
     }
     while (s->inflight) {
@@ -112,8 +110,45 @@ Test(sio_engine, worker_answers_go_to_their_session_and_late_ones_are_dropped)
         woken = 0;
         sio_engine_results(s);
     }
+    cr_assert_null(sio_pool_stop(&s->pool));
+}
+
+/* n of the fixture's 31-byte acks (ids 1 to n) for the test's session. */
+static void answer_n(size_t n)
+{
+    sio_handle hs[8];
+    for (size_t i = 0; i < n; i++)
+        hs[i] = h;
+    answer_all(hs, n, 1);
+}
+
+Test(sio_engine, worker_answers_go_to_their_session_and_late_ones_are_dropped)
+{
+    struct sio_session *gone = sio_session_new(s, SIO_T_POLLING);
+    sio_handle gone_h = gone->h;
+    sio_session_close(gone, "left mid-query");
+    sio_handle hs[2] = {h, gone_h};
+    answer_all(hs, 2, 5);
     fixture_expect(&ss->outq, "435[{\"success\":true");
     cr_assert_eq(ss->outq.n, 0, "the closed session's answer was dropped");
     cr_assert_eq(ss->sock.inflight, 0);
-    cr_assert_null(sio_pool_stop(&s->pool));
+}
+
+/* Answers the client does not take pile up on the session's queue: past
+ * max_session_buffer_bytes the session is closed, and later answers for
+ * it are dropped. */
+Test(sio_engine, answers_queued_past_the_session_buffer_close_the_session)
+{
+    s->o.max_session_buffer_bytes = 100;
+    answer_n(4);
+    cr_assert(closed(), "four unread answers are 124 bytes");
+}
+
+Test(sio_engine, answers_within_the_session_buffer_stay_queued)
+{
+    s->o.max_session_buffer_bytes = 100;
+    answer_n(3);
+    cr_assert_not(closed());
+    cr_assert_eq(ss->outq.n, 3);
+    cr_assert_eq(ss->outq.bytes, 93);
 }

@@ -49,4 +49,15 @@ function cpuMs(pid) {
   return (Number(rest[11]) + Number(rest[12])) * TICK_MS; // utime, stime
 }
 
-module.exports = { procs, sleep, start, portOf, waitReady, cpuMs };
+/* A tdslite source in dir serving `companies` generated companies; its DATABASE_URL. */
+async function startSource(tdslite, root, dir, companies) {
+  const db = path.join(dir, "src.sqlite");
+  const schema = path.join(root, "schema");
+  execFileSync(tdslite, ["--db", db, "--generate", String(companies), "--schema", schema], { stdio: "ignore" });
+  const tf = path.join(dir, "tds.port");
+  const tp = start(tdslite, ["--db", db, "--port", "0", "--ready-file", tf, "--schema", schema, "--log-level", "warn"], {}, dir, "tdslite");
+  const port = await portOf(tf, tp, "tdslite");
+  return { db, proc: tp, url: `sqlserver://127.0.0.1:${port};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false` };
+}
+
+module.exports = { procs, sleep, start, portOf, waitReady, cpuMs, startSource };

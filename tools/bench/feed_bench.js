@@ -15,7 +15,7 @@
 //        [--companies 5000] [--acks 3000] [--smoke] [--keep]
 // env: CWCACHE, TDSLITE (binaries; default build/...), CWCACHE_ROOT
 "use strict";
-const { spawn, execFileSync } = require("child_process");
+const { spawn } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
@@ -36,7 +36,7 @@ const ACKS = SMOKE ? 50 : Number(arg("acks", 3000));
 const CWCACHE = process.env.CWCACHE || path.join(ROOT, "build/cwcache");
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
 const PSK = "bench-psk";
-const { procs, sleep, start, portOf, waitReady, cpuMs } = require("./bench_proc");
+const { procs, sleep, start, portOf, waitReady, cpuMs, startSource } = require("./bench_proc");
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -117,11 +117,7 @@ async function cpuPerAck(pid, port, opts) {
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "feed-bench-"));
-  const db = path.join(dir, "src.sqlite");
-  execFileSync(TDSLITE, ["--db", db, "--generate", String(COMPANIES), "--schema", path.join(ROOT, "schema")], { stdio: "ignore" });
-  const tf = path.join(dir, "tds.port");
-  const tp = start(TDSLITE, ["--db", db, "--port", "0", "--ready-file", tf, "--schema", path.join(ROOT, "schema"), "--log-level", "warn"], {}, dir, "tdslite");
-  const url = `sqlserver://127.0.0.1:${await portOf(tf, tp, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
+  const { db, proc: tp, url } = await startSource(TDSLITE, ROOT, dir, COMPANIES);
   const pf = path.join(dir, "cw.port");
   const cw = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",

@@ -3,8 +3,9 @@
 // tools/deploy/kubernetes/cwcache-replicas.yaml runs them: socket.io-client
 // on both transports (polling upgraded to websocket, sticky by HAProxy's
 // cookie; websocket only) and the python-socketio suite (test_python.py)
-// get the source's data through it; then a replica is killed while clients
-// keep asking, and they reconnect to the others and get correct answers.
+// get the source's data through it; then a replica is killed while
+// socket.io-client and python-socketio clients (replica_clients.py) keep
+// asking, and they reconnect to the others and get correct answers.
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert/strict");
@@ -159,6 +160,22 @@ function pythonSuite(what) {
   assert.equal(r.status, 0, `test_python.py ${what}:\n${r.stdout}\n${r.stderr}`);
 }
 
+// python-socketio clients (replica_clients.py) connected and answered once,
+// waiting for "go" on stdin to ask again across a replica's death.
+async function pythonClients() {
+  const proc = spawn(L.PY, [path.join(__dirname, "replica_clients.py"), proxyUrl, source.db, L.PSK, "3", "4"]);
+  let out = "";
+  proc.stdout.on("data", (d) => (out += d));
+  proc.stderr.on("data", (d) => (out += d));
+  const done = new Promise((resolve) => proc.on("exit", (code) => resolve({ code, out })));
+  const end = Date.now() + 60000;
+  while (!/^ready$/m.test(out)) {
+    assert.ok(proc.exitCode === null && Date.now() < end, `python-socketio clients not ready:\n${out}`);
+    await L.sleep(50);
+  }
+  return { stdin: proc.stdin, done };
+}
+
 test("socket.io-client on both transports, spread over the replicas", { timeout: 240000 }, async () => {
   const want = companies();
   const all = [];
@@ -188,14 +205,19 @@ test("a replica killed mid-run: its clients reconnect elsewhere and get correct 
     await Promise.all(all.map((s) => ask(s, want)));
     const before = await sessions();
     assert.ok(before[1] >= 3, `the victim holds sessions: ${before}`);
+    const py = await pythonClients();
     // Killed with the next requests of every client in flight.
     const rounds = all.map(async (s) => {
       for (let round = 0; round < 4; round++) await ask(s, want);
     });
+    py.stdin.write("go\n");
     replicas[1].proc.kill("SIGKILL");
     await Promise.all(rounds);
     const moved = all.filter((s) => s.reconnects > 0).length;
     assert.ok(moved >= 3, `clients that reconnected: ${moved}`);
+    const { code, out } = await py.done;
+    assert.equal(code, 0, `python-socketio clients across the kill:\n${out}`);
+    assert.match(out, /reconnected [1-9]/, "python-socketio clients moved");
     const after = await sessions();
     assert.equal(after[1], null);
     assert.ok(after[0] + after[2] >= all.length, `sessions after the kill: ${after}`);

@@ -60,11 +60,16 @@ static inline void put_be64(uint8_t *p, uint64_t v)
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (uint8_t)v;
 }
+/* Reads are one load (and a byte swap on little-endian hosts): every
+ * rendered row reads its header through these, and GCC keeps a byte loop
+ * as eight loads and shifts. */
 static inline uint64_t get_be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 static inline void put_be32(uint8_t *p, uint32_t v)
@@ -74,5 +79,10 @@ static inline void put_be32(uint8_t *p, uint32_t v)
 }
 static inline uint32_t get_be32(const uint8_t *p)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
 }

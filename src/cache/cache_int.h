@@ -188,6 +188,11 @@ int cache_lmdb_cursor_renew(MDB_txn *txn, MDB_cursor *cur) MUST_CHECK;
 void cache_lmdb_cursor_close(MDB_cursor *cur);
 int cache_lmdb_cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val,
                           MDB_cursor_op op) MUST_CHECK;
+/* Prefetches every row on the leaf page that holds *val, and a page of
+ * the map further in the reading direction, once per page: returns the
+ * page to pass as `seen` with the next row. A hint only: never for a
+ * write txn's rows (its dirty pages are not map pages). */
+const void *cache_lmdb_page_prefetch(const MDB_val *val, const void *seen, bool back);
 int cache_lmdb_cursor_put(MDB_cursor *cur, MDB_val *key, MDB_val *val,
                           unsigned flags) MUST_CHECK;
 int cache_lmdb_cursor_del(MDB_cursor *cur) MUST_CHECK;
@@ -280,8 +285,15 @@ struct cache_row_view {
 };
 /* Validates the header against the model: -EPROTO for a foreign or damaged row. */
 int cache_row_view(struct slice row, const struct schema_model *m, struct cache_row_view *v) MUST_CHECK;
-/* Member i (`"name":value`) of a validated view. */
-struct slice cache_row_member(const struct cache_row_view *v, size_t i);
+/* Member i (`"name":value`) of a validated view; inline: a select reads
+ * it once per field per row. */
+static inline struct slice cache_row_member(const struct cache_row_view *v, size_t i)
+{
+    size_t a = get_be32(v->off + 4 * i), b = get_be32(v->off + 4 * (i + 1));
+    if (a >= b || b - 1 > v->body_len)
+        return (struct slice){v->body, 0}; /* damaged: render nothing rather than read past it */
+    return (struct slice){v->body + a, b - 1 - a};
+}
 /* Value of member i, after its key (whose length the name gives). */
 struct slice cache_row_member_value(const struct cache_row_view *v, const struct schema_field *f);
 /* Parses a rendered JSON integer or null (-ENOENT). -EPROTO on anything else. */

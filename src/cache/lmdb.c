@@ -342,6 +342,53 @@ int cache_lmdb_cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val, MDB_curso
     return cache_lmdb_err(mdb_cursor_get(cur, key, val, op));
 }
 
+/* ---- scan prefetch --------------------------------------------------------------
+ * A scan over a map larger than the caches stalls in mdb_cursor_get on
+ * every row's node header: one miss after another, because the cursor
+ * reads each node only when it steps onto it (40% of a 2-field select's
+ * CPU, perf, 5000 companies). The leaf page that holds a row is found from
+ * the row's address (map pages are OS pages), and every node on it is
+ * prefetched at once, so a page's misses overlap. This reads LMDB's page
+ * header (file format 1: pgno, pad, flags, lower, upper, then the node
+ * offsets) as a hint only: a prefetch never faults and never changes a
+ * result, the header read stays on the row's own OS page, and a header
+ * that does not look like a leaf's is left alone (an overflow row, a
+ * write txn's dirty page). */
+#define MAP_PAGE 4096u
+#define PAGE_HDR 16u
+#define P_LEAF 0x02u
+#define P_LEAF2 0x20u
+#define P_OVERFLOW 0x04u
+
+const void *cache_lmdb_page_prefetch(const MDB_val *val, const void *seen, bool back)
+{
+    const uint8_t *page = (const uint8_t *)((uintptr_t)val->mv_data & ~(uintptr_t)(MAP_PAGE - 1));
+    if (page == seen)
+        return seen;
+    uint16_t flags, lower, upper;
+    memcpy(&flags, page + 10, 2);
+    memcpy(&lower, page + 12, 2);
+    memcpy(&upper, page + 14, 2);
+    /* The next leaf is most often the next page of the map (88% of them
+     * for 5000 companies warmed in key order; the previous one reading
+     * backwards). The page after it is fetched whole, so it has two pages'
+     * rendering to arrive: one page ahead was still in flight when the
+     * cursor got there (A/B in docs/cache.md). */
+    uintptr_t ahead = back ? (uintptr_t)page - 2 * MAP_PAGE : (uintptr_t)page + 2 * MAP_PAGE;
+    for (unsigned off = 0; off < MAP_PAGE; off += 64)
+        __builtin_prefetch((const void *)(ahead + off));
+    if ((flags & (P_LEAF | P_LEAF2 | P_OVERFLOW)) != P_LEAF || lower < PAGE_HDR || lower > upper ||
+        upper > MAP_PAGE)
+        return page;
+    for (unsigned i = 0; i < (lower - PAGE_HDR) / 2u; i++) {
+        uint16_t off;
+        memcpy(&off, page + PAGE_HDR + 2 * i, 2);
+        if (off < MAP_PAGE)
+            __builtin_prefetch(page + off);
+    }
+    return page;
+}
+
 int cache_lmdb_cursor_put(MDB_cursor *cur, MDB_val *key, MDB_val *val, unsigned flags)
 {
     return cache_lmdb_err(mdb_cursor_put(cur, key, val, flags));

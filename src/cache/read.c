@@ -210,10 +210,13 @@ int cache_scan_range(struct cache_rd *rd, const struct schema_model *m, uint64_t
         return rc;
     uint8_t k[8];
     MDB_val key, val, next;
+    const void *page = NULL;
     rd->nest++;
     rc = range_start(cur, &key, &val, k, from, back, from_end);
     while (rc == 0) {
         rc = cache_lmdb_cursor_get(cur, &key, &next, back ? MDB_PREV : MDB_NEXT);
+        if (rc == 0 && !rd->w)
+            page = cache_lmdb_page_prefetch(&next, page, back);
         if (rc == 0)
             row_prefetch(&next);
         if ((r = cb(arg, (struct slice){val.mv_data, val.mv_size})) != 0)

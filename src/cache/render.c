@@ -55,12 +55,21 @@ static void scalars_render(struct buf *out, const struct cache_plan_node *n,
         buf_append(out, v->body, v->body_len);
         return;
     }
+    /* Measured first, then copied into one reservation: no growth check
+     * or call per field. */
+    size_t len = n->n_fields;
+    for (size_t i = 0; i < n->n_fields; i++)
+        len += cache_row_member(v, n->fields[i]->index).len;
+    buf_reserve(out, len);
+    uint8_t *p = buf_data(out) + out->len;
     for (size_t i = 0; i < n->n_fields; i++) {
         struct slice s = cache_row_member(v, n->fields[i]->index);
         if (i)
-            buf_putc(out, ',');
-        buf_append(out, s.p, s.len);
+            *p++ = ',';
+        memcpy(p, s.p, s.len);
+        p += s.len;
     }
+    out->len = (size_t)(p - buf_data(out));
 }
 
 struct count_ctx {

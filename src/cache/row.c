@@ -112,14 +112,6 @@ int cache_row_view(struct slice row, const struct schema_model *m, struct cache_
     return 0;
 }
 
-struct slice cache_row_member(const struct cache_row_view *v, size_t i)
-{
-    size_t a = get_be32(v->off + 4 * i), b = get_be32(v->off + 4 * (i + 1));
-    if (a >= b || b - 1 > v->body_len)
-        return (struct slice){v->body, 0}; /* damaged: render nothing rather than read past it */
-    return (struct slice){v->body + a, b - 1 - a};
-}
-
 struct slice cache_row_member_value(const struct cache_row_view *v, const struct schema_field *f)
 {
     struct slice s = cache_row_member(v, f->index);

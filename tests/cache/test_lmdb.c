@@ -147,3 +147,26 @@ Test(cache_lmdb, a_thread_holding_a_txn_gets_eagain_then_adopts_later)
     cache_rd_free(rd);
     cache_rd_free(held);
 }
+
+/* The scan's prefetch reads a page header as a hint: a leaf's, a page that
+ * is not a leaf, and a header with nonsense offsets all leave it on its
+ * own 4 KiB page (ASan catches a read past it) and report that page once. */
+Test(cache_lmdb, page_prefetch_stays_on_the_rows_page_whatever_its_header)
+{
+    uint8_t *page = aligned_alloc(4096, 4096);
+    cr_assert_not_null(page);
+    const uint16_t leaf[] = {0, 0, 0, 0, 0, 0x02, 16 + 2 * 3, 4000, 4000, 4050, 4095};
+    const uint16_t nonsense[] = {0, 0, 0, 0, 0, 0x02, 4096, 4096, 65535, 65535, 65535};
+    const uint16_t overflow[] = {0, 0, 0, 0, 0, 0x04, 16, 16, 0, 0, 0};
+    const uint16_t *headers[] = {leaf, nonsense, overflow};
+    for (size_t h = 0; h < 3; h++) {
+        memset(page, 0xff, 4096);
+        memcpy(page, headers[h], sizeof leaf);
+        for (size_t at = 16; at < 4096; at += 1000) {
+            MDB_val v = {1, page + at};
+            cr_assert_eq(cache_lmdb_page_prefetch(&v, NULL, h == 1), page);
+            cr_assert_eq(cache_lmdb_page_prefetch(&v, page, false), page, "once per page");
+        }
+    }
+    free(page);
+}

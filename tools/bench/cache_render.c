@@ -12,7 +12,8 @@
  * through the key's B-tree), and an unindexed `where` that scans every
  * row (rows/s).
  *
- * usage: bench_cache_render [N] [REPS]    (defaults 10000 and 7)
+ * usage: bench_cache_render [N] [REPS] [CASE]  (defaults 10000, 7, every case;
+ *        CASE names one case, e.g. "select 2", to profile it alone)
  *        bench_cache_render --smoke       (tiny run for the test suite)
  * Exit codes: 0 success, 1 error, 2 usage.
  */
@@ -180,14 +181,21 @@ static void report_query(const char *name, uint64_t n, const struct result *r, c
     putchar('\n');
 }
 
+static const char *only; /* the one case to run, or NULL */
+
 static int run_case(struct cache *c, const struct schema_model *m, const char *name, const char *opts,
                     uint64_t n, int reps, const struct result *full, struct result *out)
 {
     struct collector col = {.event = "bench", .model = m};
     struct cache_plan p;
     struct cache_rd *rd;
-    struct result res;
+    struct result res = {0};
     char err[256];
+    if (only && strcmp(only, name) != 0) {
+        if (out)
+            *out = (struct result){.cpu_s = 1, .render_s = 1, .memcpy_s = 1};
+        return 0;
+    }
     json_t *j = opts ? json_loads(opts, 0, NULL) : NULL;
     int rc = cache_plan_parse(&p, &col, j, err, sizeof err);
     json_decref(j);
@@ -260,9 +268,11 @@ int main(int argc, char **argv)
     uint64_t n = 10000, reps = 7;
     if (argc == 2 && strcmp(argv[1], "--smoke") == 0)
         return bench(500, 1);
-    if (argc > 3 || (argc > 1 && (num_parse_u64(argv[1], UINT64_MAX, &n) < 0 || n == 0)) ||
+    if (argc == 4)
+        only = argv[3];
+    if (argc > 4 || (argc > 1 && (num_parse_u64(argv[1], UINT64_MAX, &n) < 0 || n == 0)) ||
         (argc > 2 && (num_parse_u64(argv[2], 64, &reps) < 0 || reps < 1))) {
-        fprintf(stderr, "usage: bench_cache_render [rows] [reps 1..64] | --smoke\n");
+        fprintf(stderr, "usage: bench_cache_render [rows] [reps 1..64] [case] | --smoke\n");
         return 2;
     }
     return bench(n, (int)reps);

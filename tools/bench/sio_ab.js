@@ -1,0 +1,96 @@
+// A/B of two (or more) cwcache builds on one request without answer reuse
+// (--answer-cache-mb 0): every ack is rendered from LMDB, so the figure is
+// the render path's cost plus the same framing and socket work every build
+// pays. One tdslite data set is generated and warmed once; each build then
+// serves the same data directory (--poller false) in turn, rounds interleave
+// the builds so a noisy moment hits all of them (readiness allows a day of
+// staleness: no poller runs after the warm-up), and each round's ratio is
+// against the first build measured next to it. Figure: server CPU per ack
+// (utime+stime from /proc/PID/stat around N acks, bare ws client, one
+// request at a time), medians of the rounds.
+//
+// usage: node tools/bench/sio_ab.js --bin OLD --bin NEW [--bin ...] [--rounds 3]
+//        [--companies 5000] [--acks 300] [--event fetchCompanies]
+//        [--opts '{"select":["companyId","companyName"]}']   (JSON; null: full records)
+// env: TDSLITE (default build/tools/tdslite/tdslite), CWCACHE_ROOT
+"use strict";
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+const { ROOT, need } = require("./sio_common");
+const { procs, start, portOf, waitReady, cpuMs } = require("./bench_proc");
+const WebSocket = need("ws");
+
+const argv = process.argv.slice(2);
+const arg = (n, d) => (argv.indexOf("--" + n) >= 0 ? argv[argv.indexOf("--" + n) + 1] : d);
+const BINS = argv.flatMap((a, i) => (a === "--bin" ? [argv[i + 1]] : []));
+const ROUNDS = Number(arg("rounds", 3)), ACKS = Number(arg("acks", 300)), COMPANIES = Number(arg("companies", 5000));
+const EVENT = arg("event", "fetchCompanies");
+const OPTS = JSON.parse(arg("opts", '{"select":["companyId","companyName"]}'));
+const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
+const PSK = "bench-psk";
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/* ACKS requests one after another; the server's CPU per ack in ms. */
+function measure(port, pid) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const req = JSON.stringify(OPTS === null ? [EVENT] : [EVENT, OPTS]);
+    let id = 0, left = ACKS + 20, cpu0; // the first 20 warm the server up
+    const send = () => ws.send("42" + ++id + req);
+    ws.on("error", reject);
+    ws.on("message", (b) => {
+      const m = b.toString();
+      if (m[0] === "2") return ws.send("3");
+      if (m.startsWith("0")) return ws.send("40" + JSON.stringify({ psk: PSK }));
+      if (m.startsWith("40")) return send();
+      if (!m.startsWith("43")) return;
+      if (!m.includes('"success":true')) return reject(new Error("request failed: " + m.slice(0, 200)));
+      if (--left === ACKS) cpu0 = cpuMs(pid);
+      if (left > 0) return send();
+      ws.close();
+      resolve((cpuMs(pid) - cpu0) / ACKS);
+    });
+  });
+}
+
+async function serve(bin, dir, url, args, name) {
+  const pf = path.join(dir, name + ".port");
+  fs.rmSync(pf, { force: true });
+  const p = start(bin, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"), "--schema",
+    path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
+    "--ping-timeout", "120000", ...args], { DATABASE_URL: url, PSK, PORT: "" }, dir, name);
+  const port = await portOf(pf, p, name);
+  await waitReady(port);
+  return { port, p };
+}
+
+const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit", r), p.kill("SIGTERM"))));
+
+(async () => {
+  if (BINS.length < 2) throw new Error("give two builds or more: --bin OLD --bin NEW");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cwcache-sio-ab-"));
+  const db = path.join(dir, "src.sqlite"), tp = path.join(dir, "tds.port");
+  require("child_process").execFileSync(TDSLITE, ["--db", db, "--generate", String(COMPANIES), "--schema", path.join(ROOT, "schema")], { stdio: "ignore" });
+  const tds = start(TDSLITE, ["--db", db, "--port", "0", "--ready-file", tp, "--schema", path.join(ROOT, "schema"), "--log-level", "warn"], {}, dir, "tdslite");
+  const url = `sqlserver://127.0.0.1:${await portOf(tp, tds, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
+  const warm = await serve(BINS[0], dir, url, ["--poll-interval-ms", "600000"], "warm"); // ready = warm
+  await stop(warm.p);
+  console.log(`sio_ab: ${EVENT} ${JSON.stringify(OPTS)}, ${COMPANIES} companies, ${ACKS} acks x ${ROUNDS} rounds, no answer reuse`);
+  const cpu = BINS.map(() => []);
+  for (let r = 0; r < ROUNDS; r++)
+    for (const [i, bin] of BINS.entries()) {
+      const s = await serve(bin, dir, url, ["--answer-cache-mb", "0", "--poller", "false", "--max-staleness-s", "86400"], `b${i}`);
+      cpu[i].push(await measure(s.port, s.p.pid));
+      await stop(s.p);
+      console.log(`  round ${r + 1} ${bin}: ${cpu[i][r].toFixed(3)} ms CPU/ack`);
+    }
+  for (const [i, bin] of BINS.entries())
+    console.log(`${bin}: median ${median(cpu[i]).toFixed(3)} ms CPU/ack, ratio to ${BINS[0]} ${median(cpu[i].map((x, r) => x / cpu[0][r])).toFixed(3)}`);
+  procs.forEach((p) => p.kill("SIGTERM"));
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+})().catch((e) => {
+  console.error("sio_ab:", e);
+  process.exit(1);
+});

@@ -12,6 +12,7 @@ pkgs=(
   libwebsockets-dev                # Engine.IO/Socket.IO transport
   libwebsockets-evlib-ev libev-dev # the epoll loop lws runs on (src/sio/loop.c)
   libxxhash-dev libjansson-dev
+  zlib1g-dev                       # gzip/deflate of polling answers (src/sio/compress.c)
   libsqlite3-dev                   # the TDS test server's backend (the demo database)
   libssl-dev                       # the TDS test server's TLS (tools/tdslite/tls.c)
 )

@@ -49,6 +49,8 @@ struct conf {
     bool poller;              /* run the poller thread */
     char *log_level;
     char *cors_origins;       /* comma-separated allow-list; empty: echo any */
+    bool http_compression;    /* gzip/deflate polling answers (engine.io's httpCompression) */
+    unsigned http_compression_threshold; /* bytes: smaller answers are sent as they are */
     unsigned auth_delay_ms;
     unsigned auth_delay_max_ms;
     unsigned shutdown_timeout_ms;

@@ -222,6 +222,8 @@ static int serve_start(struct app *a)
         .max_inflight_per_session = c->max_inflight_per_session,
         .psk = c->insecure_no_psk && !c->psk ? NULL : c->psk,
         .cors_origins = c->cors_origins, .auth_delay_ms = c->auth_delay_ms,
+        .http_compression = c->http_compression,
+        .http_compression_threshold = c->http_compression_threshold,
         .auth_delay_max_ms = c->auth_delay_max_ms, .shutdown_timeout_ms = c->shutdown_timeout_ms,
         .max_staleness_s = c->max_staleness_s,
         .schema = a->schema, .collectors = &a->cs, .cache = a->cache, .live = a->live,

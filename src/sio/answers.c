@@ -21,6 +21,11 @@
  * and an answer bigger than half of the budget is never kept (it would
  * push out everything else for one request). A dropped entry's tail lives
  * on while packets being written still hold it.
+ *
+ * A kept tail's compressed copy (compress.c) is kept beside it once a
+ * polling response has made it, and spliced into every later compressed
+ * response that carries the tail: a reused answer costs no deflate either.
+ * The copy counts against the byte budget.
  */
 #include "sio/sio_int.h"
 
@@ -34,6 +39,7 @@ struct sio_answer {
     uint64_t hash;                  /* XXH3 of key: most misses end here */
     struct buf key;
     struct sio_tail *tail;
+    struct sio_z *z;                /* tail's compressed copy, or NULL */
     uint16_t *deps;                 /* the models the answer read */
     size_t n_deps;
     uint64_t version;               /* the largest of their versions when rendered */
@@ -47,7 +53,8 @@ void sio_answers_init(struct sio_answers *a, size_t cap_bytes)
 
 static size_t entry_bytes(const struct sio_answer *e)
 {
-    return sizeof *e + e->key.len + e->n_deps * sizeof *e->deps + e->tail->b.len;
+    return sizeof *e + e->key.len + e->n_deps * sizeof *e->deps + e->tail->b.len +
+           (e->z ? e->z->out.len : 0);
 }
 
 static void unlink_entry(struct sio_answers *a, struct sio_answer *e)
@@ -81,6 +88,7 @@ static void drop(struct sio_answers *a, struct sio_answer *e)
     a->n--;
     buf_fini(&e->key);
     sio_tail_unref(e->tail);
+    sio_z_free(e->z);
     free(e->deps);
     free(e);
 }
@@ -122,6 +130,13 @@ struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, const 
     return e->tail;
 }
 
+/* Drops the least recently used entries, never `keep`, while over budget. */
+static void trim(struct sio_answers *a, const struct sio_answer *keep)
+{
+    while ((a->bytes > a->cap_bytes || a->n > SIO_ANSWERS_MAX) && a->tail != keep)
+        drop(a, a->tail);
+}
+
 void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
                      const struct sio_answer_deps *d, const struct collector *col)
 {
@@ -148,8 +163,35 @@ void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *t
     push_front(a, e);
     a->bytes += entry_bytes(e);
     a->n++;
-    while ((a->bytes > a->cap_bytes || a->n > SIO_ANSWERS_MAX) && a->tail != e)
-        drop(a, a->tail);
+    trim(a, e);
+}
+
+static struct sio_answer *find_tail(struct sio_answers *a, const struct sio_tail *t)
+{
+    for (struct sio_answer *e = a->head; e; e = e->next)
+        if (e->tail == t)
+            return e;
+    return NULL;
+}
+
+const struct sio_z *sio_answers_zcopy(struct sio_answers *a, const struct sio_tail *t)
+{
+    struct sio_answer *e = a->n ? find_tail(a, t) : NULL;
+    return e ? e->z : NULL;
+}
+
+void sio_answers_zcopy_keep(struct sio_answers *a, const struct sio_tail *t, struct sio_z **copy)
+{
+    struct sio_answer *e = a->n ? find_tail(a, t) : NULL;
+    if (e && !e->z) {
+        a->bytes -= entry_bytes(e);
+        e->z = *copy;
+        a->bytes += entry_bytes(e);
+        trim(a, e);
+    } else {
+        sio_z_free(*copy);
+    }
+    *copy = NULL;
 }
 
 void sio_answers_fini(struct sio_answers *a)

@@ -36,6 +36,8 @@ void sio_conn_reset(struct sio_conn *c, struct sio_writing *w)
     sio_pktq_clear(&c->resp);
     sio_pkt_free(c->tx);
     buf_fini(&c->rx);
+    sio_z_free(c->z);
+    sio_z_free(c->ztail);
     *c = (struct sio_conn){0};
 }
 

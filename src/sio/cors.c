@@ -6,6 +6,7 @@
  */
 #include "sio/sio_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool origin_allowed(const char *list, const char *origin)
@@ -43,15 +44,16 @@ int sio_hdr_add(struct lws *wsi, const char *name, const char *value, uint8_t **
                                        (int)strlen(value), p, end);
 }
 
-int sio_cors_headers(struct lws *wsi, const struct sio_conn *c, uint8_t **p, uint8_t *end)
+int sio_cors_headers(struct lws *wsi, const struct sio_conn *c, const char *vary, uint8_t **p,
+                     uint8_t *end)
 {
-    if (!c->origin[0])
-        return 0;
-    if (sio_hdr_add(wsi, "access-control-allow-origin:", c->origin, p, end) ||
-        sio_hdr_add(wsi, "access-control-allow-credentials:", "true", p, end) ||
-        sio_hdr_add(wsi, "vary:", "Origin", p, end))
+    char v[128];
+    snprintf(v, sizeof v, "%s%s%s", c->origin[0] ? "Origin" : "",
+             c->origin[0] && vary ? ", " : "", vary ? vary : "");
+    if (c->origin[0] && (sio_hdr_add(wsi, "access-control-allow-origin:", c->origin, p, end) ||
+                         sio_hdr_add(wsi, "access-control-allow-credentials:", "true", p, end)))
         return -1;
-    return 0;
+    return v[0] && sio_hdr_add(wsi, "vary:", v, p, end) ? -1 : 0;
 }
 
 int sio_cors_preflight(struct lws *wsi, const struct sio_conn *c)
@@ -61,7 +63,7 @@ int sio_cors_preflight(struct lws *wsi, const struct sio_conn *c)
     uint8_t hdr[LWS_PRE + 2048];
     uint8_t *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
     if (lws_add_http_common_headers(wsi, 204, NULL, 0, &p, end) ||
-        sio_cors_headers(wsi, c, &p, end) ||
+        sio_cors_headers(wsi, c, NULL, &p, end) ||
         (c->origin[0] && sio_hdr_add(wsi, "access-control-allow-methods:",
                                      "GET,HEAD,PUT,PATCH,POST,DELETE", &p, end)) ||
         (c->origin[0] && n > 0 && sio_hdr_add(wsi, "access-control-allow-headers:", hb, &p, end)) ||

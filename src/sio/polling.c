@@ -7,6 +7,14 @@
  * SIO_WRITE_CHUNK slices with a Content-Length, so one large answer never
  * holds up the loop. A POST body is assembled up to maxPayload and handed
  * to the engine whole.
+ *
+ * Compression (http_compression, engine.io's httpCompression): an answer
+ * of at least the threshold goes out gzip- or deflate-encoded when the
+ * GET accepts it. It is compressed first, SIO_ZSTEP plain bytes per
+ * WRITEABLE callback (the loop keeps turning), then sent with its
+ * Content-Length like any other; engine.io compresses the whole payload
+ * too. Each ack tail is compressed as a copy and spliced in (compress.c),
+ * so a kept answer's copy (answers.c) is made once and reused.
  */
 #include "sio/sio_int.h"
 
@@ -15,6 +23,9 @@
 #include <string.h>
 
 #include "num.h"
+
+/* Plain bytes compressed per WRITEABLE callback: a few milliseconds. */
+#define SIO_ZSTEP (256 * 1024)
 
 /* ---- requests ------------------------------------------------------------------ */
 
@@ -33,7 +44,18 @@ static int handshake(struct sio *s, struct lws *wsi, struct sio_conn *c)
     return rc;
 }
 
-static int poll_get(struct lws *wsi, struct sio_conn *c, struct sio_session *ss)
+/* The encoding the GET's Accept-Encoding asks for (a header longer than
+ * any real one is taken as absent). */
+static enum sio_zenc accepted(const struct sio *s, struct lws *wsi)
+{
+    char b[512];
+    if (!s->o.http_compression)
+        return SIO_Z_NONE;
+    return sio_z_choose(lws_hdr_copy(wsi, b, sizeof b, WSI_TOKEN_HTTP_ACCEPT_ENCODING) > 0 ? b
+                                                                                          : NULL);
+}
+
+static int poll_get(struct sio *s, struct lws *wsi, struct sio_conn *c, struct sio_session *ss)
 {
     if (ss->get_wsi) {
         /* Overlapping polls: engine.io closes the session. */
@@ -42,6 +64,7 @@ static int poll_get(struct lws *wsi, struct sio_conn *c, struct sio_session *ss)
     }
     c->kind = CONN_POLL_GET;
     c->h = ss->h;
+    c->zenc = accepted(s, wsi);
     ss->get_wsi = wsi;
     /* The session's heartbeat bounds how long a poll may wait, not lws. */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
@@ -118,7 +141,7 @@ int sio_polling_request(struct sio *s, struct lws *wsi, struct sio_conn *c, enum
     if (strcmp(t, "polling") || ss->transport != SIO_T_POLLING)
         return sio_respond_eio_error(wsi, c, EIO_ERR_BAD_REQUEST); /* transport mismatch */
     if (m == SIO_M_GET)
-        return poll_get(wsi, c, ss);
+        return poll_get(s, wsi, c, ss);
     if (m == SIO_M_POST)
         return poll_post(s, wsi, c, ss);
     return sio_respond_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
@@ -169,13 +192,17 @@ static size_t resp_total(const struct sio_pktq *q)
     return n;
 }
 
-static int resp_headers(struct lws *wsi, struct sio_conn *c)
+/* With compression on, what is sent depends on Accept-Encoding: caches
+ * are told so (Vary), compressed or not. */
+static int resp_headers(const struct sio *s, struct lws *wsi, struct sio_conn *c)
 {
     uint8_t hdr[LWS_PRE + 1024];
     uint8_t *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    if (lws_add_http_common_headers(wsi, 200, "text/plain; charset=UTF-8", resp_total(&c->resp),
-                                    &p, end) ||
-        sio_cors_headers(wsi, c, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
+    size_t len = c->z ? c->z->out.len : resp_total(&c->resp);
+    if (lws_add_http_common_headers(wsi, 200, "text/plain; charset=UTF-8", len, &p, end) ||
+        (c->z && sio_hdr_add(wsi, "content-encoding:", sio_z_name(c->z->enc), &p, end)) ||
+        sio_cors_headers(wsi, c, s->o.http_compression ? "Accept-Encoding" : NULL, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     c->resp_hdrs = true;
     c->resp_off = 0;
@@ -204,6 +231,86 @@ static int resp_chunk(struct lws *wsi, struct sio_conn *c, bool *done)
     return 0;
 }
 
+/* Feeds the body of packet p, from c->resp_off, into the answer: at most
+ * *budget plain bytes are compressed. An ack tail goes through its copy:
+ * the kept one when there is one, else one made now and offered to
+ * answers.c. True when p is all in. */
+static bool zfeed(struct sio *s, struct sio_conn *c, struct sio_pkt *p, size_t *budget)
+{
+    const struct sio_z *kept = p->tail && !c->ztail ? sio_answers_zcopy(&s->answers, p->tail) : NULL;
+    if (kept) {
+        sio_z_splice(c->z, kept);
+        return true;
+    }
+    if (p->tail && !c->ztail)
+        c->ztail = sio_z_new(SIO_Z_NONE);
+    const struct buf *b = p->tail ? &p->tail->b : &p->b;
+    size_t n = b->len - c->resp_off < *budget ? b->len - c->resp_off : *budget;
+    sio_z_put(p->tail ? c->ztail : c->z, buf_data(b) + c->resp_off, n);
+    c->resp_off += n;
+    *budget -= n;
+    if (c->resp_off < b->len)
+        return false;
+    if (p->tail) {
+        sio_z_finish(c->ztail);
+        sio_z_splice(c->z, c->ztail);
+        sio_answers_zcopy_keep(&s->answers, p->tail, &c->ztail);
+    }
+    return true;
+}
+
+/* One step of compressing the answer; the packets are freed as they go in. */
+static void zstep(struct sio *s, struct sio_conn *c)
+{
+    size_t budget = SIO_ZSTEP;
+    while (c->resp.n && budget) {
+        struct sio_pkt *p = c->resp.head;
+        if (!c->zhead) {
+            if (c->resp_sep)
+                sio_z_put(c->z, (const char[]){EIO_SEPARATOR}, 1);
+            if (p->tail)
+                sio_z_put(c->z, p->prefix, p->prefix_len);
+            c->zhead = true;
+        }
+        if (!zfeed(s, c, p, &budget))
+            return;
+        sio_pkt_free(sio_pktq_pop(&c->resp));
+        c->resp_off = 0;
+        c->resp_sep = true;
+        c->zhead = false;
+    }
+    if (!c->resp.n) {
+        sio_z_finish(c->z);
+        c->zdone = true;
+    }
+}
+
+/* One slice of the compressed body. The bytes in front of it were sent
+ * already, so lws may write its headroom over them. */
+static int zchunk(struct lws *wsi, struct sio_conn *c, bool *done)
+{
+    const struct buf *b = &c->z->out;
+    size_t n = b->len - c->resp_off < SIO_WRITE_CHUNK ? b->len - c->resp_off : SIO_WRITE_CHUNK;
+    bool last = c->resp_off + n == b->len;
+    if (lws_write(wsi, buf_data(b) + c->resp_off, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+        0)
+        return -1;
+    c->resp_off += n;
+    *done = last;
+    return 0;
+}
+
+/* The answer's packets are taken from the session; a large enough one
+ * is compressed when the GET accepts it. */
+static void resp_take(struct sio *s, struct sio_conn *c, struct sio_session *ss)
+{
+    sio_pktq_take(&c->resp, &ss->outq);
+    ss->get_wsi = NULL;
+    c->resp_started = true;
+    if (c->zenc != SIO_Z_NONE && resp_total(&c->resp) >= s->o.http_compression_threshold)
+        c->z = sio_z_new(c->zenc);
+}
+
 int sio_polling_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c)
 {
     if (c->kind != CONN_POLL_GET)
@@ -212,21 +319,24 @@ int sio_polling_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c)
         struct sio_session *ss = sio_session_get(s, c->h);
         if (!ss || !ss->outq.n)
             return 0;
-        sio_pktq_take(&c->resp, &ss->outq);
-        ss->get_wsi = NULL;
-        c->resp_started = true;
+        resp_take(s, c, ss);
     }
-    if (!c->resp.n)
+    if (!c->resp.n && !c->z)
         return 0;
     sio_conn_busy(c, &s->writing, true);
+    if (c->z && !c->zdone) {
+        zstep(s, c);
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (!c->resp_hdrs) {
-        if (resp_headers(wsi, c) < 0)
+        if (resp_headers(s, wsi, c) < 0)
             return -1;
         lws_callback_on_writable(wsi);
         return 0;
     }
     bool done = false;
-    if (resp_chunk(wsi, c, &done) < 0)
+    if ((c->z ? zchunk(wsi, c, &done) : resp_chunk(wsi, c, &done)) < 0)
         return -1;
     if (!done) {
         lws_callback_on_writable(wsi);
@@ -234,7 +344,9 @@ int sio_polling_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c)
     }
     sio_conn_busy(c, &s->writing, false);
     c->kind = CONN_SIMPLE;
-    c->resp_started = c->resp_hdrs = false;
+    c->resp_started = c->resp_hdrs = c->zdone = false;
+    sio_z_free(c->z);
+    c->z = NULL;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 

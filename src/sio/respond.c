@@ -13,7 +13,7 @@ int sio_respond(struct lws *wsi, const struct sio_conn *c, unsigned status, cons
     uint8_t hdr[LWS_PRE + 2048];
     uint8_t *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
     if (lws_add_http_common_headers(wsi, status, ctype, len, &p, end) ||
-        sio_cors_headers(wsi, c, &p, end) ||
+        sio_cors_headers(wsi, c, NULL, &p, end) ||
         (extra_name && sio_hdr_add(wsi, extra_name, extra_val, &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;

@@ -35,6 +35,8 @@ struct sio_opts {
     unsigned max_inflight_per_session; /* events being rendered: one more closes the session */
     const char *psk;               /* NULL or "": no authentication (caller checked the flag) */
     const char *cors_origins;      /* comma-separated allow-list; NULL/"": echo any Origin */
+    bool http_compression;         /* engine.io's httpCompression: gzip/deflate polling answers */
+    size_t http_compression_threshold; /* smaller answers go out as they are (1024) */
     unsigned auth_delay_ms;        /* first delay after repeated PSK failures (250) */
     unsigned auth_delay_max_ms;    /* cap of the exponential delay (8000) */
     unsigned shutdown_timeout_ms;  /* bounded wait for in-flight acks on stop (5000) */

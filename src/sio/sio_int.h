@@ -28,6 +28,7 @@
  *   respond.c   small complete HTTP answers, request arguments
  *   outq.c      outgoing packets (acks share their tails), queues, slice writes
  *   cors.c      CORS: allowed origins, headers, preflight
+ *   compress.c  HTTP compression: the accepted encoding, deflate streams
  *   metrics.c   per-collector counters, GET /metrics
  *   worker.c    a plain thread pool: a job queue in, a result queue out
  *   timer.c     one-shot timers on the server's libev loop, the clock
@@ -104,6 +105,38 @@ size_t sio_pkt_len(const struct sio_pkt *p);
 int sio_pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size_t n,
                   enum lws_write_protocol wp) MUST_CHECK;
 
+/* ---- HTTP compression (compress.c) ------------------------------------------- */
+
+enum sio_zenc { SIO_Z_NONE, SIO_Z_GZIP, SIO_Z_DEFLATE };
+
+/* The encoding engine.io would pick for this Accept-Encoding value (NULL:
+ * no header): gzip or deflate as the header allows and prefers; NONE when
+ * it allows neither. */
+enum sio_zenc sio_z_choose(const char *accept_encoding);
+/* "gzip", "deflate"; NULL for NONE. */
+const char *sio_z_name(enum sio_zenc e);
+
+/* A deflate stream. enc GZIP or DEFLATE: a response body, framed as that
+ * Content-Encoding. enc NONE: a copy, raw deflate of one piece (an ack
+ * tail) that any body can take whole with sio_z_splice. */
+struct z_stream_s;
+struct sio_z {
+    struct buf out;               /* compressed bytes so far; head == LWS_PRE */
+    size_t len;                   /* plain bytes taken */
+    uint32_t crc, adler;          /* of those bytes (the ones the framing needs) */
+    enum sio_zenc enc;
+    struct z_stream_s *zs;        /* NULL once finished */
+};
+
+struct sio_z *sio_z_new(enum sio_zenc enc);
+void sio_z_put(struct sio_z *z, const void *p, size_t n);
+/* Appends a finished copy's bytes without compressing them again. */
+void sio_z_splice(struct sio_z *z, const struct sio_z *copy);
+/* Ends the stream (a body gets its final block and trailer) and releases
+ * the zlib state; out is then complete. */
+void sio_z_finish(struct sio_z *z);
+void sio_z_free(struct sio_z *z); /* accepts NULL */
+
 /* ---- timers (timer.c) --------------------------------------------------------- */
 
 /* A one-shot timer on the server's loop. Zero-initialised is stopped.
@@ -159,6 +192,12 @@ struct sio_conn {
     bool ws_close;                /* close with ws_close_code at the next WRITEABLE */
     int ws_close_code;
     char origin[256];             /* echoed by CORS; "" when none or not allowed */
+    /* a polling GET's answer compressed before it is sent (polling.c) */
+    enum sio_zenc zenc;           /* what the request accepts */
+    struct sio_z *z;              /* the body; NULL: sent as it is */
+    struct sio_z *ztail;          /* the copy of resp.head's tail being made */
+    bool zhead;                   /* resp.head's separator and ack prefix are in z */
+    bool zdone;                   /* z is complete */
 };
 
 /* Puts a connection on (or takes it off) the writing list. */
@@ -326,6 +365,12 @@ const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, str
 /* Keeps a reference to tail for key (ignored when too large or reuse is off). */
 void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
                      const struct sio_answer_deps *d, const struct collector *col);
+/* The compressed copy kept beside tail (borrowed: valid until the next
+ * put, keep or fini), or NULL when tail is not kept or has none yet. */
+const struct sio_z *sio_answers_zcopy(struct sio_answers *a, const struct sio_tail *t);
+/* Takes *copy (a finished compress.c copy of tail's bytes): kept beside
+ * tail when tail is kept without one, freed otherwise; *copy is zeroed. */
+void sio_answers_zcopy_keep(struct sio_answers *a, const struct sio_tail *t, struct sio_z **copy);
 
 /* ---- identical requests sharing one rendering (joins.c) ---------------------- */
 
@@ -518,7 +563,10 @@ enum sio_method { SIO_M_GET, SIO_M_POST, SIO_M_OPTIONS, SIO_M_OTHER };
 void sio_cors_capture(struct sio *s, struct lws *wsi, struct sio_conn *c);
 /* Adds one header; -1 when it does not fit. */
 int sio_hdr_add(struct lws *wsi, const char *name, const char *value, uint8_t **p, uint8_t *end);
-int sio_cors_headers(struct lws *wsi, const struct sio_conn *c, uint8_t **p, uint8_t *end);
+/* The CORS headers and one Vary listing Origin (when echoed) and `vary`
+ * (more request headers the answer depends on, or NULL). */
+int sio_cors_headers(struct lws *wsi, const struct sio_conn *c, const char *vary, uint8_t **p,
+                     uint8_t *end);
 /* The answer to an OPTIONS preflight. */
 int sio_cors_preflight(struct lws *wsi, const struct sio_conn *c);
 

@@ -100,14 +100,18 @@ async function startServer(source, opts = {}) {
   return { port, proc, dir, url: `http://127.0.0.1:${port}` };
 }
 
-function httpReq(url, { method = "GET", body, headers = {} } = {}) {
+// The body as text, or as a Buffer with `raw`.
+function httpReq(url, { method = "GET", body, headers = {}, raw = false } = {}) {
   return new Promise((resolve, reject) => {
     // A length, as XHR and fetch send it (no chunked request bodies).
     if (body !== undefined) headers = { "content-length": Buffer.byteLength(body), ...headers };
     const req = http.request(url, { method, headers, agent: false }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on("end", () => {
+        const b = Buffer.concat(chunks);
+        resolve({ status: res.statusCode, headers: res.headers, body: raw ? b : b.toString() });
+      });
     });
     req.on("error", reject);
     if (body !== undefined) req.write(body);

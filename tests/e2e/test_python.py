@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.request
 
+import requests
 import socketio
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -84,6 +85,25 @@ def run(db, url, transports):
         sio.disconnect()
 
 
+def polling_gzip(url):
+    """python-socketio polls through requests, which sends Accept-Encoding
+    "gzip, deflate" and decodes: the large answer comes gzip-encoded and
+    equals the websocket's."""
+    seen = []
+    http = requests.Session()
+    http.hooks["response"].append(lambda r, *a, **k: seen.append(r.headers.get("Content-Encoding")))
+    answers = []
+    for transports, session in ((["websocket"], None), (["polling"], http)):
+        sio = socketio.Client(reconnection=False, http_session=session)
+        sio.connect(url, auth={"psk": PSK}, transports=transports, wait_timeout=10)
+        try:
+            answers.append(sio.call("fetchCompanies", {"select": ["companyRecId", "companyName"]}, timeout=60))
+        finally:
+            sio.disconnect()
+    check(answers[0]["success"] and answers[1] == answers[0], "the same answer over polling")
+    check("gzip" in seen, f"a gzip-encoded polling answer: {seen}")
+
+
 def subscribed(db, url, transports):
     """The change feed with python-socketio: a fetch with meta, a subscription
     from its version, a source change pushed as a "change" event, and a
@@ -139,6 +159,7 @@ def main():
         db, url = start()
         for name, fn in [("polling", lambda: run(db, url, ["polling"])),
                          ("websocket", lambda: run(db, url, ["websocket"])),
+                         ("polling gzip", lambda: polling_gzip(url)),
                          ("subscribe polling", lambda: subscribed(db, url, ["polling"])),
                          ("subscribe websocket", lambda: subscribed(db, url, ["websocket"])),
                          ("wrong psk", lambda: check(refused(url), "wrong PSK refused"))]:

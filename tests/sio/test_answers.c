@@ -181,3 +181,51 @@ Test(sio_answers, version_is_the_largest_over_the_models_read)
     cr_assert_eq(sio_answers_version(read, 1, vers), 6);
     cr_assert_eq(sio_answers_version(read, 0, vers), 0);
 }
+
+/* A finished compressed copy of a tail's bytes, as polling.c makes it. */
+static struct sio_z *zcopy(const struct sio_tail *t)
+{
+    struct sio_z *z = sio_z_new(SIO_Z_NONE);
+    sio_z_put(z, buf_data(&t->b), t->b.len);
+    sio_z_finish(z);
+    return z;
+}
+
+Test(sio_answers, a_kept_tail_keeps_its_first_compressed_copy_within_the_budget)
+{
+    struct sio_answers a;
+    sio_answers_init(&a, 1 << 20);
+    put(&a, "k", "[{\"success\":true,\"data\":[1,2,3]}]", 7);
+    const struct collector *col;
+    uint64_t vers[1] = {7};
+    struct sio_tail *t = sio_answers_get(&a, S("k"), vers, &col);
+    cr_assert_not_null(t);
+    cr_assert_null(sio_answers_zcopy(&a, t), "no copy until a compressed answer made one");
+    size_t before = a.bytes;
+    struct sio_z *c = zcopy(t), *first = c;
+    sio_answers_zcopy_keep(&a, t, &c);
+    cr_assert_null(c, "taken");
+    cr_assert_eq(sio_answers_zcopy(&a, t), first);
+    cr_assert_eq(a.bytes, before + first->out.len, "the copy counts against the budget");
+    c = zcopy(t);
+    sio_answers_zcopy_keep(&a, t, &c); /* another poll made one at the same time */
+    cr_assert_null(c);
+    cr_assert_eq(sio_answers_zcopy(&a, t), first, "the first copy stays");
+    sio_answers_fini(&a);
+}
+
+Test(sio_answers, a_tail_not_kept_gets_no_copy)
+{
+    struct sio_answers a;
+    sio_answers_init(&a, 1 << 20);
+    struct sio_tail *t = sio_tail_new();
+    buf_puts(&t->b, "[{\"success\":true,\"data\":[]}]");
+    cr_assert_null(sio_answers_zcopy(&a, t));
+    struct sio_z *c = zcopy(t);
+    sio_answers_zcopy_keep(&a, t, &c); /* freed: LeakSanitizer checks */
+    cr_assert_null(c);
+    cr_assert_null(sio_answers_zcopy(&a, t));
+    cr_assert_eq(a.bytes, 0);
+    sio_tail_unref(t);
+    sio_answers_fini(&a);
+}

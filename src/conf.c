@@ -101,6 +101,8 @@ static const struct conf_key keys[] = {
       "gzip or deflate polling answers when the request accepts it, as engine.io's httpCompression"),
     U(http_compression_threshold, "1024", 0, UINT32_MAX,
       "polling answers smaller than this many bytes are sent uncompressed (engine.io's threshold)"),
+    B(ws_permessage_deflate, "false",
+      "offer permessage-deflate (RFC 7692) to websocket clients; off as in engine.io >= 4"),
     U(auth_delay_ms, "250", 0, UINT32_MAX, "first delay after repeated PSK failures, ms"),
     U(auth_delay_max_ms, "8000", 0, UINT32_MAX, "cap of that delay, ms"),
     U(shutdown_timeout_ms, "5000", 0, UINT32_MAX, "bounded wait for answers in flight on stop, ms"),

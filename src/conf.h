@@ -51,6 +51,7 @@ struct conf {
     char *cors_origins;       /* comma-separated allow-list; empty: echo any */
     bool http_compression;    /* gzip/deflate polling answers (engine.io's httpCompression) */
     unsigned http_compression_threshold; /* bytes: smaller answers are sent as they are */
+    bool ws_permessage_deflate; /* offer permessage-deflate on websockets */
     unsigned auth_delay_ms;
     unsigned auth_delay_max_ms;
     unsigned shutdown_timeout_ms;

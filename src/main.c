@@ -224,6 +224,7 @@ static int serve_start(struct app *a)
         .cors_origins = c->cors_origins, .auth_delay_ms = c->auth_delay_ms,
         .http_compression = c->http_compression,
         .http_compression_threshold = c->http_compression_threshold,
+        .ws_permessage_deflate = c->ws_permessage_deflate,
         .auth_delay_max_ms = c->auth_delay_max_ms, .shutdown_timeout_ms = c->shutdown_timeout_ms,
         .max_staleness_s = c->max_staleness_s,
         .schema = a->schema, .collectors = &a->cs, .cache = a->cache, .live = a->live,

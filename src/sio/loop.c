@@ -112,6 +112,12 @@ static void lws_log(int level, const char *line)
         log_warn("lws", "%.*s", (int)n, line);
 }
 
+/* RFC 7692, negotiated when the client offers it (ws_permessage_deflate). */
+static const struct lws_extension pm_deflate[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate, "permessage-deflate"},
+    {NULL, NULL, NULL},
+};
+
 static int context_create(struct sio *s, char *err, size_t errlen)
 {
     struct lws_context_creation_info info = {0};
@@ -122,6 +128,8 @@ static int context_create(struct sio *s, char *err, size_t errlen)
     info.max_http_header_data = 8192;
     info.timeout_secs = 30;
     info.alpn = "http/1.1";
+    if (s->o.ws_permessage_deflate)
+        info.extensions = pm_deflate;
     s->ev = ev_loop_new(EVFLAG_AUTO);
     if (!s->ev) {
         snprintf(err, errlen, "cannot create the event loop");

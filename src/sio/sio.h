@@ -37,6 +37,7 @@ struct sio_opts {
     const char *cors_origins;      /* comma-separated allow-list; NULL/"": echo any Origin */
     bool http_compression;         /* engine.io's httpCompression: gzip/deflate polling answers */
     size_t http_compression_threshold; /* smaller answers go out as they are (1024) */
+    bool ws_permessage_deflate;    /* offer RFC 7692 on websockets (engine.io's perMessageDeflate) */
     unsigned auth_delay_ms;        /* first delay after repeated PSK failures (250) */
     unsigned auth_delay_max_ms;    /* cap of the exponential delay (8000) */
     unsigned shutdown_timeout_ms;  /* bounded wait for in-flight acks on stop (5000) */

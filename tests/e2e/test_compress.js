@@ -9,6 +9,7 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const zlib = require("zlib");
 const { Fetch } = require("engine.io-client");
+const WebSocket = require("ws");
 const L = require("./lib");
 
 let source, server, plainServer;
@@ -27,6 +28,7 @@ test.after(async () => {
 });
 
 const SELECT = { select: ["companyRecId", "companyName"] };
+const MEMBERS = { select: ["memberRecId", "firstName"] };
 
 // One HTTP exchange; the body as raw bytes.
 const req = (url, opts = {}) => L.httpReq(url, { ...opts, raw: true });
@@ -137,5 +139,44 @@ test("the npm client gets the same answers with and without compression", async 
   } finally {
     globalThis.fetch = realFetch;
     for (const s of [ws, xhr, fetched]) s.close();
+  }
+});
+
+// permessage-deflate (ws_permessage_deflate): negotiated only when the
+// server offers it and the client asks; answers are the same either way.
+test("permessage-deflate is negotiated only when enabled and offered", async () => {
+  const pmdServer = await L.startServer(source, { args: ["--ws-permessage-deflate", "true"] });
+  try {
+    await L.waitReady(pmdServer);
+    const opened = (srv, perMessageDeflate) =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate });
+        ws.on("open", () => {
+          ws.close();
+          resolve(ws.extensions);
+        });
+        ws.on("error", reject);
+      });
+    assert.match(await opened(pmdServer, true), /permessage-deflate/, "enabled and offered");
+    assert.equal(await opened(pmdServer, false), "", "enabled, not offered");
+    assert.equal(await opened(server, true), "", "offered, not enabled (the default)");
+
+    // The npm client offers it ({threshold: 1024}); a large answer, written
+    // in 32 KiB fragments, arrives the same as without it.
+    const plain = await L.connect(server, { transports: ["websocket"] });
+    const deflated = await L.connect(pmdServer, { transports: ["websocket"] });
+    try {
+      assert.match(deflated.io.engine.transport.ws.extensions, /permessage-deflate/);
+      const want = await L.emit(plain, "fetchCompanies", {});
+      assert.ok(want.success && JSON.stringify(want).length > 64 * 1024, "an answer of several fragments");
+      assert.deepEqual(await L.emit(deflated, "fetchCompanies", {}), want);
+      assert.deepEqual(await L.emit(deflated, "fetchCompanies", {}), want, "the kept answer too");
+      assert.deepEqual(await L.emit(deflated, "fetchMembers", MEMBERS), await L.emit(plain, "fetchMembers", MEMBERS));
+    } finally {
+      plain.close();
+      deflated.close();
+    }
+  } finally {
+    assert.equal(await L.stopServer(pmdServer), 0, "clean exit (no sanitizer report)");
   }
 });

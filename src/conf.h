@@ -43,6 +43,7 @@ struct conf {
     unsigned reconcile_s;     /* delete reconciliation interval */
     unsigned batch_rows;      /* keyset page size */
     unsigned warm_retry_s;    /* cwcachectl warm: outage tolerated before giving up */
+    bool poll_summary;        /* one count/newest query per poll (docs/poller.md) */
     unsigned change_log_max_entries; /* change log bounds (cache/changes.c) */
     unsigned change_log_max_age_s;
     unsigned max_staleness_s; /* readiness: how long ago a model may have matched the source */

@@ -9,6 +9,15 @@
  * Each model runs passes (sync.c): a keyset poll from its cursor (or a
  * full re-read for models without a last-update column) every interval,
  * and a delete reconciliation every reconcile_s (or on request) once warm.
+ *
+ * With poll_summary, each interval starts with one statement that asks
+ * every model for its row count, newest last-update and largest key
+ * (summary.c). A warm model is then polled only when these moved, or while
+ * its newest row is inside the late-commit window; otherwise the poll is
+ * skipped (no query, no transaction; a run record once a minute keeps
+ * staleness fine-grained). After a poll, a cache holding more rows than
+ * the source counted looks for deleted rows by RecID range (gone.c). A
+ * summary that fails turns it off for a minute: every model is polled.
  * While any pass has more pages the loop continues at once; when all are
  * idle it sleeps on a condition variable until the earliest model is due,
  * so poller_stop() is answered within the current batch.
@@ -32,6 +41,7 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 30000
 #define LOG_REPEAT_MS 60000
+#define SUMMARY_RETRY_MS 60000
 
 struct poller {
     struct poller_opts o;
@@ -51,6 +61,10 @@ struct poller {
     uint32_t rand;
     bool warm_told;         /* on_warm was called */
     struct poller_health health;
+    struct poller_summary sum;
+    bool sum_built;
+    int64_t next_summary_ms, summary_off_until_ms;
+    bool *idle_due;         /* per model: skipped polls whose run record is due */
 };
 
 void poller_opts_tune(struct poller_opts *o, const struct conf *c)
@@ -59,6 +73,7 @@ void poller_opts_tune(struct poller_opts *o, const struct conf *c)
     o->overlap_s = c->overlap_s;
     o->reconcile_s = c->reconcile_s;
     o->batch_rows = c->batch_rows;
+    o->summary = c->poll_summary;
 }
 
 static bool stopping(struct poller *p)
@@ -180,6 +195,127 @@ static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_s
     }
 }
 
+static bool summary_on(const struct poller *p, int64_t now)
+{
+    return p->o.summary && now >= p->summary_off_until_ms;
+}
+
+/* Whether the summary decides model s's polls: a warm model with a cursor
+ * between passes. */
+static bool summary_governs(const struct poller_sync *s)
+{
+    return s->src.m->cursor && s->state == CACHE_WARM && s->pass == POLLER_PASS_NONE;
+}
+
+static bool summary_same(const struct poller_summary_model *a, const struct poller_summary_model *b)
+{
+    return a->valid && b->valid && a->rows == b->rows && a->has_newest == b->has_newest &&
+           a->newest == b->newest;
+}
+
+/* Did the source move since the cache was last brought up to it? A row
+ * committed late with an older last-update moves neither count nor
+ * newest; but the newest row was committed after the late one's
+ * last-update, so polling on while the figures last moved less than the
+ * late-commit window (plus two polls) ago reads it, as every poll did
+ * before. Only our own clock is compared: a source's local time may be
+ * anything. */
+static bool summary_moved(const struct poller *p, const struct poller_sync *s, int64_t now)
+{
+    int64_t window = (int64_t)p->o.overlap_s * 1000 + 2 * (int64_t)p->o.interval_ms;
+    return !summary_same(&s->seen, &s->latest) || now - s->moved_ms <= window;
+}
+
+/* One summary: every governed model is due at once, to poll or to skip. */
+static void summarize(struct poller *p, int64_t now)
+{
+    char err[POLLER_CONN_ERR_MAX + 256];
+    const struct schema *sc = p->o.schema;
+    if (!p->sum_built) {
+        poller_summary_init(&p->sum, sc, p->usable);
+        p->sum_built = true;
+    }
+    p->next_summary_ms = now + p->o.interval_ms;
+    if (poller_summary_read(&p->sum, &p->conn, err, sizeof err) < 0) {
+        /* Polling every model still works (and finds a lost connection). */
+        p->summary_off_until_ms = now + SUMMARY_RETRY_MS;
+        log_failure(p, NULL, err);
+        return;
+    }
+    poller_health_up(&p->health, p->o.cache);
+    for (size_t i = 0; i < sc->n_models; i++) {
+        struct poller_sync *s = &p->sync[i];
+        if (!p->models[i] || !p->usable[i])
+            continue;
+        if (!summary_same(&s->latest, &p->sum.m[i]))
+            s->moved_ms = now;
+        s->latest = p->sum.m[i];
+        s->poll_now = summary_moved(p, s, now);
+        if (summary_governs(s) && !s->backoff_ms)
+            s->next_poll_ms = now;
+    }
+}
+
+/* A governed poll the summary found nothing for: no query, no transaction. */
+static void poll_skip(struct poller *p, struct poller_sync *s, int64_t now)
+{
+    p->idle_due[s->src.m->id] |= poller_sync_idle_tick(s, clock_wall_ms());
+    s->next_poll_ms = now + p->o.interval_ms;
+}
+
+/* Writes the run records of skipped polls that are due, in one commit. */
+static void idle_records(struct poller *p)
+{
+    const struct schema *sc = p->o.schema;
+    struct cache_wtxn *w = NULL;
+    int rc = 0;
+    int64_t now = clock_wall_ms();
+    for (size_t i = 0; i < sc->n_models && rc == 0; i++) {
+        if (!p->idle_due[i])
+            continue;
+        p->idle_due[i] = false;
+        if (!w && (rc = cache_wtxn_begin(p->o.cache, &w)) < 0)
+            break;
+        rc = poller_sync_idle_record(&p->sync[i], w, now);
+    }
+    if (rc == 0 && w)
+        rc = poller_sync_commit(&p->env, w);
+    else
+        cache_wtxn_abort(w);
+    if (rc < 0) {
+        char err[CACHE_STRERROR_MAX + 64];
+        poller_cache_fail(p->o.cache, rc, err, sizeof err, "recording idle polls");
+        log_failure(p, NULL, err);
+    }
+}
+
+/* What the summary sets up before a poll of s: the counts to compare when
+ * it ends, and which rows it reads are too new to be in them. */
+static void poll_prepare(struct poller *p, struct poller_sync *s, int64_t now)
+{
+    s->compare = summary_on(p, now) && summary_governs(s) && s->latest.valid;
+    s->asked = s->latest;
+    s->fresh = 0;
+    s->fresh_after = !s->compare       ? INT64_MAX
+                     : s->asked.has_newest ? s->asked.newest + POLLER_TICKS_PER_MS
+                                           : INT64_MIN;
+}
+
+/* After a poll: deleted rows when the counts say so; the cache is now up to `asked`. */
+static int poll_settle(struct poller *p, struct poller_sync *s, char *err, size_t errlen)
+{
+    if (!s->compare) {
+        s->seen.valid = false;
+        return 0;
+    }
+    s->compare = false;
+    uint64_t deleted;
+    int rc = poller_gone_check(s, &p->env, &deleted, err, errlen);
+    if (rc == 0)
+        s->seen = s->asked;
+    return rc;
+}
+
 /* One batch of model s. Returns <0 on a connection error (caller reconnects). */
 static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64_t *earliest)
 {
@@ -193,6 +329,13 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
                 *earliest = s->next_poll_ms;
             return 0;
         }
+        if (due == POLLER_PASS_POLL && summary_on(p, now) && summary_governs(s) &&
+            !s->poll_now) {
+            poll_skip(p, s, now);
+            return 0;
+        }
+        if (due == POLLER_PASS_POLL)
+            poll_prepare(p, s, now);
         rc = poller_sync_begin(s, &p->env, due, err, sizeof err);
         if (rc < 0)
             goto fail;
@@ -202,12 +345,18 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     rc = poller_sync_step(s, &p->env, &done, err, sizeof err);
     if (rc < 0)
         goto fail;
-    if (done)
+    if (done && pass == POLLER_PASS_POLL && (rc = poll_settle(p, s, err, sizeof err)) < 0)
+        goto fail;
+    if (done) {
+        s->poll_now = false;
         pass_finished(p, s, pass, clock_mono_ms());
-    else
+    } else {
         *busy = true;
+    }
     return 0;
 fail:
+    s->seen.valid = false;
+    s->compare = false;
     /* A lost connection is the source's state (logged once by health.c);
      * anything else is this model's own failure. */
     if (conn_error(rc))
@@ -242,7 +391,13 @@ static int64_t round_robin(struct poller *p)
 {
     size_t n = p->o.schema->n_models;
     bool busy = false;
-    int64_t earliest = clock_mono_ms() + p->o.interval_ms;
+    int64_t now = clock_mono_ms(), earliest = now + p->o.interval_ms;
+    if (summary_on(p, now)) {
+        if (now >= p->next_summary_ms)
+            summarize(p, now);
+        if (p->next_summary_ms < earliest)
+            earliest = p->next_summary_ms;
+    }
     for (size_t k = 0; k < n && !stopping(p); k++) {
         size_t i = (p->rr + k) % n;
         if (!p->models[i] || !p->usable[i])
@@ -252,6 +407,7 @@ static int64_t round_robin(struct poller *p)
             return backoff_next(p, &p->conn_backoff_ms);
         }
     }
+    idle_records(p);
     p->rr = n ? (p->rr + 1) % n : 0;
     p->conn_backoff_ms = 0;
     warm_tell(p);
@@ -273,6 +429,10 @@ static void *thread_main(void *arg)
         if (wait > 0)
             sleep_ms(p, wait);
     }
+    /* Skipped polls not yet in the history go in now. */
+    for (size_t i = 0; i < p->o.schema->n_models; i++)
+        p->idle_due[i] = p->models[i] && p->sync[i].idle_polls;
+    idle_records(p);
     poller_conn_close(&p->conn);
     return NULL;
 }
@@ -285,6 +445,9 @@ static void state_free(struct poller *p)
         if (p->models[i])
             poller_sync_fini(&p->sync[i]);
     cache_rd_free(p->env.rd);
+    if (p->sum_built)
+        poller_summary_fini(&p->sum);
+    free(p->idle_due);
     log_repeat_fini(&p->said);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
@@ -302,6 +465,7 @@ static struct poller *state_new(const struct poller_opts *o)
     p->models = xcalloc(n ? n : 1, sizeof *p->models);
     p->usable = xcalloc(n ? n : 1, sizeof *p->usable);
     p->sync = xcalloc(n ? n : 1, sizeof *p->sync);
+    p->idle_due = xcalloc(n ? n : 1, sizeof *p->idle_due);
     for (size_t i = 0; i < n; i++) {
         p->models[i] = o->models ? o->models[i] : true;
         if (p->models[i])

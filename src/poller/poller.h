@@ -49,6 +49,8 @@ struct poller_opts {
     /* poller_warm only (cwcachectl sets it from warm_retry_s): how long the
      * source may stay unreachable before the warm-up gives up, s; 0: at once. */
     unsigned retry_s;
+    bool summary;               /* one count/newest query per poll decides which models to read
+                                   and finds deletes (docs/poller.md); false: read every model */
     /* Optional: called once from the poller thread when every polled model
      * is warm for the first time, with their number. */
     void (*on_warm)(void *arg, size_t n_models);
@@ -68,7 +70,7 @@ struct poller_timing {
 };
 
 /* Copies the tunables (poll_interval_ms, overlap_s, reconcile_s,
- * batch_rows) from a loaded configuration. */
+ * batch_rows, poll_summary) from a loaded configuration. */
 void poller_opts_tune(struct poller_opts *o, const struct conf *c);
 
 struct poller;

@@ -10,7 +10,9 @@
  *   source.c   per-model source facts: column check against INFORMATION_SCHEMA, cursor kind
  *   fetch.c    row reading: one result row -> values -> cache_row_put / cache_row_encode
  *   page.c     one fetched batch of encoded rows, handed from the fetch side to the writer
+ *   summary.c  one statement per poll: every model's count, newest last-update, largest key
  *   sync.c     one model's passes: keyset poll, full re-read, delete reconciliation
+ *   gone.c     deleted rows found between reconciliations: counts per RecID range
  *   ingest.c   warm-up passes pipelined: a fetch thread reads pages while this one writes
  *   poller.c   the thread: round-robin scheduling, interval, backoff, reconnects
  *   warm.c     poller_warm: the same passes run to completion in the caller's thread
@@ -268,6 +270,7 @@ void poller_keyset_set(struct poller_keyset *k, const struct poller_src_model *p
 struct poller_page_row {
     uint64_t pk;
     size_t off, len; /* the encoded row in poller_page.rows; len 0: a key only */
+    bool fresh;      /* poll: newer than the summary the pass began after (not in its count) */
 };
 
 /* One batch of one pass as the fetch side read it: rows encoded (STYLE R6:
@@ -302,6 +305,40 @@ static inline struct slice poller_page_row(const struct poller_page *pg, size_t 
 {
     return (struct slice){buf_data(&pg->rows) + pg->ent[i].off, pg->ent[i].len};
 }
+
+/* ---- summary.c ----------------------------------------------------------- */
+
+/* What one summary says of one model's source table. */
+struct poller_summary_model {
+    bool valid;      /* the last summary covered the model */
+    uint64_t rows;   /* COUNT_BIG(*) */
+    bool has_newest; /* false: no row has a last-update */
+    int64_t newest;  /* MAX(last-update), 100 ns ticks */
+    uint64_t max_pk; /* the largest key; 0 for an empty table */
+};
+
+/* The one statement a poll asks every model with (models with a cursor). */
+struct poller_summary {
+    char *sql;                       /* "" when no model has a cursor */
+    struct poller_summary_model *m;  /* per schema model */
+    size_t n;
+};
+/* Builds the statement for the models where models[i]. */
+void poller_summary_init(struct poller_summary *s, const struct schema *sc, const bool *models);
+void poller_summary_fini(struct poller_summary *s);
+/* One round trip: fills s->m. -EIO/-EPROTO with err; every model is then !valid. */
+int poller_summary_read(struct poller_summary *s, struct poller_conn *c, char *err,
+                        size_t errlen) MUST_CHECK;
+
+/* Row count and key sum of one RecID range. */
+struct poller_bucket {
+    uint64_t rows, sum;
+};
+/* The source's keys of m counted and summed per range [i * width, (i + 1) *
+ * width) into out[0..nb], keys from nb * width on in out[nb] (nb + 1 entries). */
+int poller_summary_buckets(struct poller_conn *c, const struct schema_model *m, uint64_t width,
+                           struct poller_bucket *out, size_t nb, char *err,
+                           size_t errlen) MUST_CHECK;
 
 /* ---- sync.c -------------------------------------------------------------- */
 
@@ -347,6 +384,17 @@ struct poller_sync {
     struct poller_page page;    /* the batch poller_sync_step() fetches and applies */
     /* scheduling (poller.c) */
     int64_t next_poll_ms, next_reconcile_ms, backoff_ms, last_empty_run_ms;
+    /* summaries (poller.c, gone.c): `seen` is what the cache was last brought
+     * up to, `asked` the one the current poll began after, `latest` the newest */
+    struct poller_summary_model seen, asked, latest;
+    bool poll_now;              /* the latest summary moved: poll at this turn */
+    int64_t moved_ms;           /* when a summary last differed from the one before */
+    bool compare;               /* compare counts with `asked` when the poll ends */
+    int64_t fresh_after;        /* rows newer than this are not in asked.rows (INT64_MAX: none) */
+    uint64_t fresh;             /* rows the poll inserted that are newer than fresh_after */
+    uint64_t gone_src, gone_cache; /* counts of the last check that deleted nothing */
+    uint32_t idle_polls;        /* polls skipped since the last run record */
+    int64_t idle_since_ms;
 };
 
 struct poller_sync_env {
@@ -390,6 +438,20 @@ int poller_sync_advance(struct poller_sync *s, struct poller_page *pg, char *err
  * page ends the pass) the run record. *dirty false: nothing to commit. */
 int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct cache_wtxn *w,
                       struct poller_page *pg, bool *dirty, char *err, size_t errlen) MUST_CHECK;
+/* Reads the current result set's keys (column 0) into pg. */
+int poller_sync_read_keys(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                          char *err, size_t errlen) MUST_CHECK;
+/* Deletes the cache keys of m after `after` (from_start: from the first)
+ * up to upto inclusive that pg (sorted) lacks; counts them in *deleted. */
+int poller_sync_delete_missing(struct cache_wtxn *w, const struct schema_model *m,
+                               const struct poller_page *pg, bool from_start, uint64_t after,
+                               uint64_t upto, uint64_t *deleted) MUST_CHECK;
+/* A poll skipped because the summary showed nothing moved; true when its
+ * run record is due (poller_sync_idle_record). */
+bool poller_sync_idle_tick(struct poller_sync *s, int64_t now_ms);
+/* Records the skipped polls as a success (meta last_ok_ms, an idle run). */
+int poller_sync_idle_record(struct poller_sync *s, struct cache_wtxn *w,
+                            int64_t now_ms) MUST_CHECK;
 /* Commits w, adding the time to e->ns_commit. */
 int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w) MUST_CHECK;
 /* Runs one batch of the current pass and commits it with the cursor.
@@ -410,6 +472,16 @@ static inline uint64_t poller_sync_done(const struct poller_sync *s)
 {
     return s->run.applied + s->run.skipped;
 }
+
+/* ---- gone.c -------------------------------------------------------------- */
+
+/* After a poll that began after summary s->asked: when the cache holds more
+ * rows than the source counted (rows the poll inserted since excepted),
+ * compares key counts per RecID range and walks only the ranges that
+ * differ, deleting what the source lacks (one commit, a "deletes" run).
+ * *deleted gets the count. -EIO with err on a source failure. */
+int poller_gone_check(struct poller_sync *s, struct poller_sync_env *e, uint64_t *deleted,
+                      char *err, size_t errlen) MUST_CHECK;
 
 /* ---- ingest.c ------------------------------------------------------------ */
 

@@ -38,6 +38,7 @@ void poller_sync_init(struct poller_sync *s, const struct schema_model *m)
     poller_src_init(&s->src, m);
     poller_row_init(&s->row, m);
     poller_page_init(&s->page);
+    s->fresh_after = INT64_MAX;
 }
 
 void poller_sync_fini(struct poller_sync *s)
@@ -138,18 +139,26 @@ static int exec_kind(struct poller_sync *s, struct poller_sync_env *e, enum poll
     return poller_conn_exec(e->conn, s->src.stmt[k], ks->ps, ks->n);
 }
 
-/* Deletes cache keys in the page's range (after its start, up to its last
- * key, or to the end when the page ends the pass) that the page lacks. */
-static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m,
-                       const struct poller_page *pg, uint64_t *deleted)
+/* The first entry of pg (sorted by key) at or after key k. */
+static size_t page_lower_bound(const struct poller_page *pg, uint64_t k)
 {
-    size_t n = pg->n;
-    bool from_start = pg->from_start;
-    uint64_t after = pg->after;
-    if (!pg->done && n == 0)
-        return 0;
+    size_t lo = 0, hi = pg->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pg->ent[mid].pk < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int poller_sync_delete_missing(struct cache_wtxn *w, const struct schema_model *m,
+                               const struct poller_page *pg, bool from_start, uint64_t after,
+                               uint64_t upto, uint64_t *deleted)
+{
     uint64_t chunk[256], gone[256];
-    size_t j = 0;
+    size_t n = pg->n, j = from_start ? 0 : page_lower_bound(pg, after);
     for (;;) {
         size_t got, ng = 0;
         int rc = cache_keys_next(cache_wtxn_rd(w), m, from_start, after, chunk, 256, &got);
@@ -158,7 +167,7 @@ static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m,
         bool stop = got < 256;
         for (size_t i = 0; i < got; i++) {
             uint64_t k = chunk[i];
-            if (!pg->done && k > pg->ent[n - 1].pk) {
+            if (k > upto) {
                 stop = true;
                 break;
             }
@@ -178,6 +187,17 @@ static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m,
         from_start = false;
         after = chunk[got - 1];
     }
+}
+
+/* Deletes cache keys in the page's range (after its start, up to its last
+ * key, or to the end when the page ends the pass) that the page lacks. */
+static int delete_gaps(struct cache_wtxn *w, const struct schema_model *m,
+                       const struct poller_page *pg, uint64_t *deleted)
+{
+    if (!pg->done && pg->n == 0)
+        return 0;
+    uint64_t upto = pg->done ? UINT64_MAX : pg->ent[pg->n - 1].pk;
+    return poller_sync_delete_missing(w, m, pg, pg->from_start, pg->after, upto, deleted);
 }
 
 /* Converts and encodes the current db-lib row into the page; tracks positions. */
@@ -203,6 +223,10 @@ static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct po
             pg->capped = pg->last;
         if (has && ts > pg->newest)
             pg->newest = ts;
+        rc = poller_page_add_row(pg, m, s->row.vals, pk, err, errlen);
+        if (rc == 0)
+            pg->ent[pg->n - 1].fresh = has && ts > s->fresh_after;
+        return rc;
     }
     return poller_page_add_row(pg, m, s->row.vals, pk, err, errlen);
 }
@@ -223,8 +247,8 @@ static int fetch_rows(struct poller_sync *s, struct poller_sync_env *e, struct p
     return rc;
 }
 
-static int fetch_keys(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
-                      char *err, size_t errlen)
+int poller_sync_read_keys(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                          char *err, size_t errlen)
 {
     int rc;
     while ((rc = poller_conn_next_row(e->conn)) == 1) {
@@ -418,7 +442,7 @@ int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct p
     if (rc < 0)
         snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
     else if (s->pass == POLLER_PASS_RECONCILE)
-        rc = fetch_keys(s, e, pg, err, errlen);
+        rc = poller_sync_read_keys(s, e, pg, err, errlen);
     else
         rc = fetch_rows(s, e, pg, err, errlen);
     e->ns_fetch += clock_mono_ns() - t0;
@@ -426,6 +450,47 @@ int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct p
         return rc;
     pg->done = pg->n < (size_t)batch;
     return poller_sync_advance(s, pg, err, errlen);
+}
+
+/* A success in meta (the cache matched the source at run->end_ms) and its
+ * run record; an empty one also accounts for the polls skipped since the
+ * last (poller_sync_idle_tick). */
+static int record_ok(struct poller_sync *s, struct cache_wtxn *w, struct cache_meta *meta,
+                     const struct cache_run *run, bool empty)
+{
+    if (empty) {
+        s->last_empty_run_ms = run->end_ms;
+        s->idle_polls = 0;
+    }
+    meta->last_run_start_ms = run->start_ms;
+    meta->last_run_end_ms = run->end_ms;
+    meta->last_ok_ms = run->end_ms; /* at least every IDLE_RUN_EVERY_MS: staleness stays fine-grained */
+    meta->last_status = 0;
+    meta->last_error[0] = '\0';
+    int rc = cache_meta_put(w, s->src.m, meta);
+    if (rc == 0)
+        rc = cache_run_append(w, s->src.m, run);
+    return rc;
+}
+
+bool poller_sync_idle_tick(struct poller_sync *s, int64_t now_ms)
+{
+    if (!s->idle_polls++)
+        s->idle_since_ms = now_ms;
+    return now_ms - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS;
+}
+
+int poller_sync_idle_record(struct poller_sync *s, struct cache_wtxn *w, int64_t now_ms)
+{
+    struct cache_meta meta;
+    int rc = cache_meta_get(cache_wtxn_rd(w), s->src.m, &meta);
+    if (rc < 0)
+        return rc;
+    struct cache_run run = {
+        .start_ms = s->idle_since_ms ? s->idle_since_ms : now_ms, .end_ms = now_ms,
+        .polls = s->idle_polls ? s->idle_polls : 1};
+    snprintf(run.kind, sizeof run.kind, "poll");
+    return record_ok(s, w, &meta, &run, true);
 }
 
 /* Meta and run record written with the batch that ends a pass (or moves the cursor). */
@@ -453,19 +518,11 @@ static int finish_meta(struct poller_sync *s, struct cache_wtxn *w, const struct
                  meta.last_status != 0;
     if (!*write_run)
         return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
-    if (empty)
-        s->last_empty_run_ms = now;
-    meta.last_run_start_ms = s->run.start_ms;
-    meta.last_run_end_ms = now;
-    meta.last_ok_ms = now; /* at least every IDLE_RUN_EVERY_MS: staleness stays fine-grained */
-    meta.last_status = 0;
-    meta.last_error[0] = '\0';
     if (s->pass == POLLER_PASS_RECONCILE)
         meta.last_reconcile_ms = now;
-    rc = cache_meta_put(w, m, &meta);
-    if (rc == 0)
-        rc = cache_run_append(w, m, &s->run);
-    return rc;
+    if (empty)
+        s->run.polls = 1 + s->idle_polls;
+    return record_ok(s, w, &meta, &s->run, empty);
 }
 
 /* The new committed cursor and state after a page. */
@@ -497,6 +554,8 @@ static int apply_rows(struct poller_sync *s, struct poller_sync_env *e, struct c
             s->run.skipped++;
         else
             s->run.applied++;
+        if (res == CACHE_PUT_INSERTED && pg->ent[i].fresh)
+            s->fresh++;
     }
     e->rows += pg->n;
     return 0;

@@ -226,6 +226,6 @@ function stopServer(server) {
 
 module.exports = {
   stopServer,
-  ROOT, PSK, PY, startSource, startServer, waitReady, connect, emit, upgraded, sql, httpReq,
+  ROOT, CWCACHE, PSK, PY, startSource, startServer, waitReady, connect, emit, upgraded, sql, httpReq,
   rawWs, rawConnected, sleep, stopAll, tmpdir,
 };

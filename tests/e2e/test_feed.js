@@ -7,14 +7,18 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const { execFileSync } = require("child_process");
+const path = require("path");
 const L = require("./lib");
 
 let source, server;
 
 test.before(async () => {
   source = await L.startSource(200);
-  // Deletes are found by the reconciliation walk: every 2 s here.
-  server = await L.startServer(source, { args: ["--reconcile-s", "2"] });
+  // The reconciliation walk runs once, at the start: every delete below is
+  // found by the polls' row counts (docs/poller.md "Hard deletes").
+  // A long ping interval: the coalescing test holds a polling session
+  // without a GET for as long as a loaded machine takes.
+  server = await L.startServer(source, { args: ["--reconcile-s", "3600", "--ping-interval", "120000"] });
   await L.waitReady(server);
 });
 test.after(async () => {
@@ -214,6 +218,123 @@ for (const transport of ["websocket", "polling"]) {
     }
   });
 }
+
+test("since and subscriptions answer with the request's own where: rows that do not pass it are not data", async () => {
+  const s = await L.connect(server);
+  try {
+    const where = { companyName: { startsWith: "Where Test" } };
+    const base = await L.emit(s, "fetchCompanies", { ...SELECT, meta: true });
+    const { ack, changes } = await subscribe(s, { ...SELECT, where, since: base.version });
+    assert.equal(ack.success, true, ack.error);
+    const [inside, outside] = [base.data[40], base.data[41]].map((r) => r.companyRecId);
+    rename(inside, "Where Test In");
+    rename(outside, "Elsewhere");
+    const r = await until(async () => {
+      const x = await L.emit(s, "fetchCompanies", { ...SELECT, where, since: base.version });
+      assert.equal(x.success, true, x.error);
+      return x.data.length || x.deleted.length ? x : null;
+    }, "the two renames");
+    assert.deepEqual(r.data, [{ companyRecId: inside, companyName: "Where Test In" }]);
+    assert.ok(!r.deleted.includes(inside));
+    const c = await until(() => changes.find((x) => x.data.length), "a change event");
+    assert.deepEqual(c.data, [{ companyRecId: inside, companyName: "Where Test In" }]);
+    const all = changes.flatMap((x) => x.data.map((d) => d.companyRecId));
+    assert.ok(!all.includes(outside), "a row outside the where is never pushed as data");
+  } finally {
+    s.close();
+  }
+});
+
+// A raw Engine.IO polling session: packets arrive only when it GETs.
+async function rawPolling() {
+  const base = `${server.url}/socket.io/?EIO=4&transport=polling`;
+  const open = await L.httpReq(base);
+  const sid = JSON.parse(open.body.slice(1)).sid;
+  const url = `${base}&sid=${sid}`;
+  const post = (body) => L.httpReq(url, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" } });
+  const get = async () => (await L.httpReq(url)).body.split("\x1e");
+  await post("40" + JSON.stringify({ psk: L.PSK }));
+  const connected = await get();
+  assert.ok(connected.some((p) => p.startsWith("40{")), JSON.stringify(connected));
+  return { post, get };
+}
+
+test("a subscriber that does not read gets its pending changes coalesced: latest per row, a bounded number of events", async () => {
+  const s = await L.connect(server);
+  const raw = await rawPolling();
+  try {
+    const base = await L.emit(s, "fetchCompanies", { ...SELECT, meta: true });
+    const id = base.data[50].companyRecId;
+    await raw.post("420" + JSON.stringify(["subscribe", { event: "fetchCompanies", ...SELECT, since: base.version }]));
+    // Ten commits, each seen by another client, while the raw session takes nothing.
+    const RENAMES = 10;
+    let v = base.version;
+    for (let i = 1; i <= RENAMES; i++) {
+      rename(id, `Coalesced ${i}`);
+      v = (
+        await until(async () => {
+          const x = await L.emit(s, "fetchCompanies", { ...SELECT, since: v });
+          return x.data.some((r) => r.companyName === `Coalesced ${i}`) ? x : null;
+        }, `rename ${i}`)
+      ).version;
+    }
+    const events = [];
+    let acked = false;
+    await until(async () => {
+      for (const p of await raw.get()) {
+        if (p === "2") await raw.post("3");
+        else if (p.startsWith("430")) acked = JSON.parse(p.slice(3))[0].success;
+        else if (p.startsWith("42")) events.push(JSON.parse(p.slice(2))[1]);
+      }
+      return events.some((e) => e.data.some((r) => r.companyName === `Coalesced ${RENAMES}`));
+    }, "the latest name");
+    assert.ok(acked, "the subscribe was acked");
+    for (const e of events) {
+      const ids = e.data.map((r) => r.companyRecId);
+      assert.equal(new Set(ids).size, ids.length, "a row once per event");
+    }
+    assert.ok(events.length < RENAMES, `${events.length} events for ${RENAMES} commits: ${JSON.stringify(events.map((e) => e.data))}`);
+    const last = events[events.length - 1].data.find((r) => r.companyRecId === id);
+    assert.equal(last.companyName, `Coalesced ${RENAMES}`, "the last event carries the row's latest version");
+  } finally {
+    s.close();
+  }
+});
+
+// The Company runs the poller recorded, oldest first.
+function companyRuns() {
+  const ctl = path.join(path.dirname(L.CWCACHE), "tools", "cwcachectl");
+  const out = execFileSync(ctl, [
+    "--data-dir", path.join(server.dir, "data"), "--schema", path.join(L.ROOT, "schema"),
+    "--collectors", path.join(L.ROOT, "collectors"), "runs", "Company", "--json", "-n", "1000",
+  ]);
+  return JSON.parse(out).reverse();
+}
+
+test("a hard delete at the source is a change event and a since answer, found by the polls' row counts", async () => {
+  const s = await L.connect(server);
+  try {
+    const base = await L.emit(s, "fetchCompanies", { ...SELECT, meta: true });
+    const { ack, changes } = await subscribe(s, { ...SELECT, since: base.version });
+    assert.equal(ack.success, true, ack.error);
+    const gone = base.data[30].companyRecId;
+    const before = Date.now();
+    remove(gone);
+    const c = await until(() => changes.find((x) => x.deleted.includes(gone)), "the delete's change event", 120000);
+    assert.deepEqual([c.data, c.deleted], [[], [gone]]);
+    const since = await L.emit(s, "fetchCompanies", { ...SELECT, since: base.version });
+    assert.ok(since.deleted.includes(gone), "the since answer carries the delete");
+    assert.ok(!since.data.some((r) => r.companyRecId === gone));
+
+    const runs = companyRuns();
+    const at = runs.findIndex((r) => r.kind === "deletes" && r.deleted === 1 && Date.parse(r.end) >= before - 1000);
+    assert.ok(at >= 0, `a "deletes" run removed the row: ${JSON.stringify(runs.slice(-5))}`);
+    const between = runs.slice(0, at).filter((r) => Date.parse(r.start) >= before);
+    assert.equal(between.filter((r) => r.kind === "reconcile").length, 0, "no reconciliation found it");
+  } finally {
+    s.close();
+  }
+});
 
 test("subscribe with a version the log cannot answer is RESYNC", async () => {
   const s = await L.connect(server);

@@ -424,6 +424,52 @@ def case_history(env):
     print(out)
 
 
+def case_deletes(env):
+    """Hard deletes are found by the polls' row counts, with the
+    reconciliation walk an hour away: rows deleted alone, and a delete
+    hidden behind an insert in the same interval (equal counts at the
+    source), each leave the cache equal to the source and show as a
+    "deletes" run, not a reconciliation."""
+    env.generate(300)
+    env.start_server()
+    env.drv("warm")
+    poller = env.drv_start("run", "--interval-ms", "200", "--reconcile-s", "3600")
+    try:
+        # The run starts with a reconciliation walk of every model: deletes
+        # made after it are left to the polls.
+        deadline = time.time() + STEP_S
+        while any(sum(r["kind"] == "reconcile" for r in runs_of(env, m)[0]) < 2
+                  for m in ("Contact", "Company")):
+            check(time.time() < deadline, "the start's reconciliation did not run")
+            time.sleep(0.2)
+        con = sqlite3.connect(env.db)
+        ids = [r[0] for r in con.execute("SELECT Contact_RecID FROM Contact ORDER BY Contact_RecID")]
+        gone = ids[5:8] + ids[-1:]
+        con.execute(f"DELETE FROM Contact WHERE Contact_RecID IN ({','.join(map(str, gone))})")
+        con.commit()
+        env.verify_eventually(STEP_S, "--models", "Contact")
+        # One company out, one in: the source's count does not change.
+        first, last = con.execute("SELECT MIN(Company_RecID), MAX(Company_RecID) FROM Company").fetchone()
+        now = "strftime('%Y-%m-%d %H:%M:%f','now')"
+        con.execute("CREATE TEMP TABLE t AS SELECT * FROM Company WHERE Company_RecID=?", (first,))
+        con.execute(f"UPDATE t SET Company_RecID=?, Last_Update={now}, Last_Update_UTC={now}", (last + 1,))
+        con.execute("INSERT INTO Company SELECT * FROM t")
+        con.execute("DELETE FROM Company WHERE Company_RecID=?", (first + 1,))
+        con.commit()
+        con.close()
+        env.verify_eventually(STEP_S, "--models", "Company")
+    finally:
+        poller.send_signal(signal.SIGTERM)
+        poller.communicate(timeout=STEP_S)
+    for model, n in (("Contact", len(gone)), ("Company", 1)):
+        runs, out = runs_of(env, model)
+        check(sum(r["deleted"] for r in runs if r["kind"] == "deletes") == n,
+              f"{model}: {n} rows deleted by \"deletes\" runs:\n{out}")
+        check(all(r["deleted"] == 0 for r in runs if r["kind"] == "reconcile"),
+              f"{model}: a reconciliation deleted rows:\n{out}")
+    print(out)
+
+
 CASES = {n[5:]: f for n, f in list(globals().items()) if n.startswith("case_")}
 
 

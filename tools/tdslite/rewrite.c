@@ -815,6 +815,36 @@ static bool unary_minus(const struct rw *r, size_t i)
     return p->k == T_WORD && tok_any(p, kw);
 }
 
+/* CAST(expr AS <date type>) keeps the stored text: SQLite would give a
+ * type name it does not know NUMERIC affinity and turn '2026-01-02 ...'
+ * into 2026. The column's type still comes from the CAST (item_func).
+ * Any other CAST is SQLite's own. */
+static int rw_cast(struct rw *r, size_t i, struct buf *o, size_t *next)
+{
+    static const char *const dates[] = {"datetime",       "datetime2", "date", "smalldatetime",
+                                        "datetimeoffset", "time",      NULL};
+    size_t close = match_paren(r, i + 1), as = 0;
+    int d = 0;
+    for (size_t k = i + 1; k < close; k++) {
+        if (tok_op(&r->t[k], "("))
+            d++;
+        else if (tok_op(&r->t[k], ")"))
+            d--;
+        else if (d == 1 && tok_is(&r->t[k], "AS"))
+            as = k;
+    }
+    if (close >= r->n || !as || as + 1 >= close || !tok_any(&r->t[as + 1], dates)) {
+        out_word(o, r->t[i].p, r->t[i].len);
+        return 0;
+    }
+    out_str(o, "CAST(");
+    if (rw_range(r, i + 2, as, o) < 0)
+        return -EINVAL;
+    out_str(o, " AS TEXT)");
+    *next = close + 1;
+    return 0;
+}
+
 static int rw_word(struct rw *r, size_t i, struct buf *o, size_t *next)
 {
     const struct token *t = &r->t[i], *nt = tok_at(r, i + 1);
@@ -839,6 +869,8 @@ static int rw_word(struct rw *r, size_t i, struct buf *o, size_t *next)
         out_str(o, "tdslite_getdate()");
         return 0;
     }
+    if (tok_is(t, "CAST") && nt && tok_op(nt, "("))
+        return rw_cast(r, i, o, next);
     if (nt && tok_op(nt, "("))
         for (int k = 0; func_map[k][0]; k++)
             if (tok_is(t, func_map[k][0])) {

@@ -84,7 +84,7 @@ async function server(dir, url, pollMs, summary) {
   fs.rmSync(pf, { force: true });
   const cw = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
-    "--poll-interval-ms", String(pollMs), "--poll-summary", String(summary)], { DATABASE_URL: url, PSK, PORT: "" }, dir, "cwcache");
+    "--poll-interval-ms", String(pollMs), `--poll-summary=${summary}`], { DATABASE_URL: url, PSK, PORT: "" }, dir, "cwcache");
   const port = await portOf(pf, cw, "cwcache");
   await waitReady(port);
   return { cw, port };

@@ -238,3 +238,14 @@ Test(tdslite_rewrite, params_declaration_gives_names_in_order)
     free(names);
     cr_assert_eq(rw_params_decl("int @x", 6, &names, &n, &e), -EINVAL);
 }
+
+Test(tdslite_rewrite, a_cast_to_a_date_type_keeps_the_stored_text_and_types_the_column)
+{
+    /* SQLite would give datetime2 NUMERIC affinity: '2026-01-02 ...' would become 2026. */
+    cr_assert_str_eq(rw("SELECT CAST(MAX([Last_Update]) AS datetime2(7)) FROM t"),
+                     "SELECT CAST(MAX (\"Last_Update\")  AS TEXT) FROM \"t\"");
+    const struct rw_stmt *st = &b.stmts[0];
+    cr_assert(st->items[0].hint == RH_TYPE && st->items[0].type.kind == TK_DATETIME2);
+    cr_assert_str_eq(rw("SELECT CAST(GETDATE() AS date)"), "SELECT CAST(tdslite_getdate ()  AS TEXT)");
+    cr_assert_str_eq(rw("SELECT CAST(a AS bigint) FROM t"), "SELECT CAST (a AS bigint) FROM \"t\"");
+}

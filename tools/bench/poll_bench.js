@@ -18,13 +18,12 @@
 //        (--idle-runs 0 or --delete-runs 0 leave that part out)
 // env: CWCACHE, TDSLITE (binaries; default build/...), CWCACHE_ROOT
 "use strict";
-const { spawn, execFileSync } = require("child_process");
+const { execFileSync } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { ROOT, need } = require("./sio_common");
-const { io } = need("socket.io-client");
-const { procs, sleep, start, portOf, waitReady, cpuMs } = require("./bench_proc");
+const { ROOT } = require("./sio_common");
+const { sleep, start, portOf, waitReady, cpuMs } = require("./bench_proc");
 
 const argv = process.argv.slice(2);
 const arg = (n, d) => {
@@ -42,40 +41,13 @@ const WINDOW_S = SMOKE ? 3 : Number(arg("window", 30));
 const CWCACHE = process.env.CWCACHE || path.join(ROOT, "build/cwcache");
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
 const PSK = "bench-psk";
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))];
-};
+const { median, pct, connect: connectPsk, committer } = require("./feed_common");
+const connect = (port) => connectPsk(port, PSK);
 
-function connect(port) {
-  return new Promise((resolve, reject) => {
-    const s = io(`http://127.0.0.1:${port}`, { auth: { psk: PSK }, transports: ["websocket"], forceNew: true, reconnection: false });
-    s.on("connect", () => resolve(s));
-    s.on("connect_error", reject);
-  });
-}
-
-// One long-lived Python process deletes companies on request: a delete is
-// committed when it answers, so its timestamp is the source commit's.
+// A delete is committed when the committer answers: its timestamp is the source commit's.
 function deleter(db) {
-  const code =
-    "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\n" +
-    "for line in sys.stdin:\n" +
-    "  c.execute('DELETE FROM Company WHERE Company_RecID=?',(int(line),))\n" +
-    "  c.commit()\n  print('ok',flush=True)\n";
-  const p = spawn("/usr/bin/python3", ["-c", code, db], { stdio: ["pipe", "pipe", "inherit"] });
-  procs.add(p);
-  let waiting = null;
-  p.stdout.on("data", () => waiting && waiting());
-  return {
-    remove: (rec) =>
-      new Promise((res) => {
-        waiting = () => res(process.hrtime.bigint());
-        p.stdin.write(`${rec}\n`);
-      }),
-    close: () => p.kill(),
-  };
+  const c = committer(db, "c.execute('DELETE FROM Company WHERE Company_RecID=?',(int(f[0]),))");
+  return { remove: (rec) => c.commit(rec), close: c.close };
 }
 
 // A cwcache on store dir against url; resolves once ready.

@@ -610,6 +610,23 @@ static void item_sysvar(struct rw_item *it, const struct token *t)
             item_type(it, types[k][1]);
 }
 
+/* CAST(expr AS type) with its '(' at open and tokens up to end: the type
+ * follows the last AS at depth 1; 0 when there is none. */
+static size_t cast_as(const struct rw *r, size_t open, size_t end)
+{
+    size_t as = 0;
+    int d = 0;
+    for (size_t k = open; k < end; k++) {
+        if (tok_op(&r->t[k], "("))
+            d++;
+        else if (tok_op(&r->t[k], ")"))
+            d--;
+        else if (d == 1 && tok_is(&r->t[k], "AS"))
+            as = k;
+    }
+    return as;
+}
+
 /* FUNC(...) spanning [a, b): the type it yields. */
 static void item_func(struct rw *r, struct rw_item *it, size_t a, size_t b)
 {
@@ -626,17 +643,7 @@ static void item_func(struct rw *r, struct rw_item *it, size_t a, size_t b)
             return;
         }
     if (tok_is(f, "CAST")) {
-        /* CAST(expr AS type): the type is after the last AS at depth 1 */
-        size_t as = 0;
-        int d = 0;
-        for (size_t k = a + 1; k < b; k++) {
-            if (tok_op(&r->t[k], "("))
-                d++;
-            else if (tok_op(&r->t[k], ")"))
-                d--;
-            else if (d == 1 && tok_is(&r->t[k], "AS"))
-                as = k;
-        }
+        size_t as = cast_as(r, a + 1, b);
         if (!as)
             return;
         char decl[128];
@@ -823,16 +830,7 @@ static int rw_cast(struct rw *r, size_t i, struct buf *o, size_t *next)
 {
     static const char *const dates[] = {"datetime",       "datetime2", "date", "smalldatetime",
                                         "datetimeoffset", "time",      NULL};
-    size_t close = match_paren(r, i + 1), as = 0;
-    int d = 0;
-    for (size_t k = i + 1; k < close; k++) {
-        if (tok_op(&r->t[k], "("))
-            d++;
-        else if (tok_op(&r->t[k], ")"))
-            d--;
-        else if (d == 1 && tok_is(&r->t[k], "AS"))
-            as = k;
-    }
+    size_t close = match_paren(r, i + 1), as = cast_as(r, i + 1, close);
     if (close >= r->n || !as || as + 1 >= close || !tok_any(&r->t[as + 1], dates)) {
         out_word(o, r->t[i].p, r->t[i].len);
         return 0;

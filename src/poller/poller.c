@@ -348,7 +348,8 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     if (done && pass == POLLER_PASS_POLL && (rc = poll_settle(p, s, err, sizeof err)) < 0)
         goto fail;
     if (done) {
-        s->poll_now = false;
+        if (pass == POLLER_PASS_POLL)
+            s->poll_now = false; /* a reconciliation in between leaves the poll due */
         pass_finished(p, s, pass, clock_mono_ms());
     } else {
         *busy = true;

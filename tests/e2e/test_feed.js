@@ -18,7 +18,7 @@ test.before(async () => {
   // found by the polls' row counts (docs/poller.md "Hard deletes").
   // A long ping interval: the coalescing test holds a polling session
   // without a GET for as long as a loaded machine takes.
-  server = await L.startServer(source, { args: ["--reconcile-s", "3600", "--ping-interval", "120000"] });
+  server = await L.startServer(source, { args: ["--reconcile-s", "3600", "--poll-summary", "--ping-interval", "120000"] });
   await L.waitReady(server);
 });
 test.after(async () => {

@@ -17,7 +17,7 @@
  *   runs MODEL         the model's run history (kind read applied skipped deleted status)
  *   dump MODEL         the model's full records rendered from the cache (JSON)
  *
- * Options: --models A,B  --batch N  --interval-ms N  --reconcile-s N
+ * Options: --models A,B  --batch N  --interval-ms N  --reconcile-s N  --summary
  *          --overlap-s N  --verbose
  */
 #include <errno.h>
@@ -40,7 +40,7 @@
 struct drv {
     const char *cmd, *url, *store, *schema_path, *collectors, *models_arg, *runs_model;
     unsigned batch, interval_ms, reconcile_s, overlap_s, seconds;
-    bool full, flat;
+    bool full, flat, summary;
     struct schema *schema;
     struct cache *cache;
     struct poller_db db;
@@ -71,7 +71,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         {"collectors", 1, 0, 'c'}, {"models", 1, 0, 'm'},      {"batch", 1, 0, 'b'},
         {"interval-ms", 1, 0, 'i'},{"reconcile-s", 1, 0, 'r'}, {"overlap-s", 1, 0, 'o'},
         {"seconds", 1, 0, 't'},    {"full", 0, 0, 'f'},        {"verbose", 0, 0, 'v'},
-        {"flat", 0, 0, 'F'},
+        {"flat", 0, 0, 'F'},       {"summary", 0, 0, 'y'},
         {0, 0, 0, 0}};
     if (argc < 2)
         return usage();
@@ -89,6 +89,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         case 'i': d->interval_ms = (unsigned)atoi(optarg); break;
         case 'r': d->reconcile_s = (unsigned)atoi(optarg); break;
         case 'o': d->overlap_s = (unsigned)atoi(optarg); break;
+        case 'y': d->summary = true; break;
         case 't': d->seconds = (unsigned)atoi(optarg); break;
         case 'f': d->full = true; break;
         case 'F': d->flat = true; break;
@@ -226,6 +227,7 @@ static struct poller_opts opts_of(struct drv *d)
         o.overlap_s = d->overlap_s;
     if (d->reconcile_s)
         o.reconcile_s = d->reconcile_s;
+    o.summary = o.summary || d->summary;
     if (d->batch)
         o.batch_rows = d->batch;
     return o;

@@ -433,7 +433,7 @@ def case_deletes(env):
     env.generate(300)
     env.start_server()
     env.drv("warm")
-    poller = env.drv_start("run", "--interval-ms", "200", "--reconcile-s", "3600")
+    poller = env.drv_start("run", "--interval-ms", "200", "--reconcile-s", "3600", "--summary")
     try:
         # The run starts with a reconciliation walk of every model: deletes
         # made after it are left to the polls.

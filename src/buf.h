@@ -46,6 +46,13 @@ static inline int slice_eq(struct slice a, struct slice b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
 }
+/* Byte order (memcmp), a proper prefix first. */
+static inline int slice_cmp(struct slice a, struct slice b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.p, b.p, n) : 0;
+    return c ? c : (a.len > b.len) - (a.len < b.len);
+}
 
 /* Allocation that aborts on OOM, as h2o and redis do (STYLE R3). */
 void *xmalloc(size_t n);

@@ -60,6 +60,9 @@ struct pmodel {
     size_t n_fields, cap_fields;
     char *cursor; /* /// @cursor name */
     struct pos cursor_at;
+    char **index_lead; /* the leading field of each @@index([...]) */
+    struct pos *index_at;
+    size_t n_index, cap_index;
 };
 
 enum tok_kind { T_EOF, T_IDENT, T_STRING, T_NUMBER, T_PUNCT, T_AT, T_ATAT };
@@ -493,6 +496,59 @@ static int parse_field_attr(struct parser *p, struct pfield *f)
     return tok_punct(&p->cur, '(') ? skip_parens(p) : 0;
 }
 
+/* [a, b(sort: Desc), ...]: the first name into *lead; the others are
+ * checked in pass two only as far as the index is concerned (it keys on the
+ * leading field alone). */
+static int parse_index_fields(struct parser *p, char **lead)
+{
+    int rc;
+    if ((rc = expect_punct(p, '[')) < 0)
+        return rc;
+    for (bool first = true;; first = false) {
+        char *name = NULL;
+        if ((rc = take_ident(p, &name, "a field name")) < 0)
+            return rc;
+        if (first)
+            *lead = name;
+        else
+            free(name);
+        if (tok_punct(&p->cur, '(') && (rc = skip_parens(p)) < 0)
+            return rc;
+        if (!tok_punct(&p->cur, ','))
+            return expect_punct(p, ']');
+        if ((rc = lex(p)) < 0)
+            return rc;
+    }
+}
+
+/* @@index([a, b], map: "x") or @@index(fields: [a, b], ...): the leading
+ * field gets a secondary index; the other arguments are Prisma's business. */
+static int parse_index(struct parser *p, struct pmodel *m, struct pos at)
+{
+    int rc;
+    if ((rc = expect_punct(p, '(')) < 0)
+        return rc;
+    if (tok_word(&p->cur, "fields") && ((rc = lex(p)) < 0 || (rc = expect_punct(p, ':')) < 0))
+        return rc;
+    char *lead = NULL;
+    if ((rc = parse_index_fields(p, &lead)) < 0) {
+        free(lead);
+        return rc;
+    }
+    GROW(m->index_lead, m->n_index, m->cap_index);
+    m->index_at = xrealloc(m->index_at, m->cap_index * sizeof *m->index_at);
+    m->index_lead[m->n_index] = lead;
+    m->index_at[m->n_index++] = at;
+    while (!tok_punct(&p->cur, ')')) { /* map:, type:, clustered: ... */
+        if (p->cur.kind == T_EOF)
+            return expected(p, "')'");
+        rc = tok_punct(&p->cur, '(') ? skip_parens(p) : lex(p);
+        if (rc < 0)
+            return rc;
+    }
+    return lex(p);
+}
+
 static int parse_block_attr(struct parser *p, struct pmodel *m)
 {
     struct pos at;
@@ -504,7 +560,9 @@ static int parse_block_attr(struct parser *p, struct pmodel *m)
         return parse_map_args(p, &m->table);
     if (tok_word(&name, "id"))
         return fail(p, at, "composite primary keys (@@id) are not supported");
-    if (!tok_word(&name, "index") && !tok_word(&name, "unique"))
+    if (tok_word(&name, "index"))
+        return parse_index(p, m, at);
+    if (!tok_word(&name, "unique"))
         return fail(p, at, "unknown attribute '@@%.*s'", (int)name.len, name.p);
     return tok_punct(&p->cur, '(') ? skip_parens(p) : 0;
 }
@@ -714,6 +772,10 @@ static void parser_fini(struct parser *p)
         free(m->name);
         free(m->table);
         free(m->cursor);
+        for (size_t j = 0; j < m->n_index; j++)
+            free(m->index_lead[j]);
+        free(m->index_lead);
+        free(m->index_at);
     }
     free(p->models);
     for (size_t i = 0; i < p->n_enums; i++)
@@ -984,6 +1046,60 @@ static int relations_resolve(struct parser *p, struct schema *s)
     return 0;
 }
 
+/* The declared length of a String field (@db.NVarChar(50) -> 50); 0 when none or max. */
+static unsigned long text_length(const struct schema_field *f)
+{
+    const char *open = f->db_type ? strchr(f->db_type, '(') : NULL;
+    if (!open)
+        return 0;
+    char *end;
+    unsigned long n = strtoul(open + 1, &end, 10);
+    return *end == ')' ? n : 0;
+}
+
+/* The key a secondary index keeps must order exactly as the field does:
+ * Decimal and Bytes have no such key here, and a String must be short
+ * enough to be kept whole in an LMDB key. */
+static int index_field_check(struct parser *p, const struct schema_field *f, struct pos at)
+{
+    if (f->type == SCHEMA_DECIMAL || f->type == SCHEMA_BYTES)
+        return fail(p, at, "@@index on '%s': %s fields cannot be indexed (index an Int, BigInt, "
+                           "String, DateTime, Boolean or Float field)", f->name,
+                    schema_type_name(f->type));
+    unsigned long n = f->type == SCHEMA_STRING ? text_length(f) : 1;
+    if (n == 0 || n > SCHEMA_INDEX_TEXT_MAX)
+        return fail(p, at, "@@index on '%s': an indexed String needs a declared length of at most "
+                           "%d characters (such as @db.NVarChar(50))", f->name, SCHEMA_INDEX_TEXT_MAX);
+    return 0;
+}
+
+/* Numbers each field that leads an @@index (once, however many name it). */
+static int indexes_resolve(struct parser *p, struct schema *s)
+{
+    for (size_t i = 0; i < p->n_models; i++) {
+        const struct pmodel *pm = &p->models[i];
+        struct schema_model *m = &s->models[i];
+        for (size_t j = 0; j < pm->n_index; j++) {
+            struct schema_field *f = (struct schema_field *)schema_field_find(
+                m, pm->index_lead[j], strlen(pm->index_lead[j]));
+            if (!f)
+                return fail(p, pm->index_at[j], "@@index: model '%s' has no scalar field '%s'",
+                            m->name, pm->index_lead[j]);
+            int rc = index_field_check(p, f, pm->index_at[j]);
+            if (rc < 0)
+                return rc;
+            if (f->sindex || f->is_id) /* the key is its own index */
+                continue;
+            if (s->n_indexes == UINT16_MAX - 1)
+                return fail(p, pm->index_at[j], "too many @@index declarations");
+            s->indexed = xrealloc(s->indexed, (s->n_indexes + 1u) * sizeof *s->indexed);
+            s->indexed[s->n_indexes++] = f;
+            f->sindex = s->n_indexes;
+        }
+    }
+    return 0;
+}
+
 static int resolve(struct parser *p, struct schema **out)
 {
     int rc = 0;
@@ -1003,6 +1119,8 @@ static int resolve(struct parser *p, struct schema **out)
         rc = model_build(p, s, &p->models[i], &s->models[i]);
     if (rc == 0)
         rc = relations_resolve(p, s);
+    if (rc == 0)
+        rc = indexes_resolve(p, s);
     if (rc < 0) {
         schema_free(s);
         return rc;
@@ -1117,6 +1235,7 @@ void schema_free(struct schema *s)
         free(m->table);
     }
     free(s->models);
+    free(s->indexed);
     free(s);
 }
 

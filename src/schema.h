@@ -36,6 +36,9 @@ struct schema_field {
     bool is_id;            /* @id */
     bool is_unique;        /* @id or @unique: a `cursor` may name it */
     uint16_t index;        /* position in model->fields */
+    /* 1 + the dense number (0..schema->n_indexes-1, over all models) of the
+     * secondary index this field leads (@@index([field, ...])); 0: none. */
+    uint16_t sindex;
 };
 
 struct schema_relation {
@@ -72,7 +75,13 @@ struct schema {
     struct schema_model *models;
     size_t n_models;
     uint16_t n_to_many;            /* number of to-many relations over all models */
+    uint16_t n_indexes;            /* number of secondary indexes over all models */
+    const struct schema_field **indexed; /* n_indexes: the field each index leads, by number */
 };
+
+/* The longest String a secondary index keeps whole, in characters: an
+ * indexed String field must declare a length (@db.NVarChar(n)) of at most this. */
+#define SCHEMA_INDEX_TEXT_MAX 160
 
 /* Parses one .prisma file or every *.prisma file of a directory (sorted by
  * name) into *out. Errors are reported in err as "file:line:col: message"

@@ -269,6 +269,11 @@ int cache_scan(struct cache_rd *rd, const struct schema_model *m, cache_row_cb c
  * when back: an O(log n) seek, then only the rows cb reads. */
 int cache_scan_range(struct cache_rd *rd, const struct schema_model *m, uint64_t from, bool from_end,
                      bool back, cache_row_cb cb, void *arg) MUST_CHECK;
+struct cache_sindex_range;
+/* Calls cb for the rows of m along the secondary index of f (an @@index's
+ * leading field) within r; -ENOTSUP when the store has no such index. */
+int cache_sindex_read(struct cache_rd *rd, const struct schema_model *m, const struct schema_field *f,
+                      const struct cache_sindex_range *r, cache_row_cb cb, void *arg) MUST_CHECK;
 /* Calls cb for every row of r->target whose foreign key equals fk (to-many r), in key order. */
 int cache_children(struct cache_rd *rd, const struct schema_relation *r, int64_t fk, cache_row_cb cb,
                    void *arg) MUST_CHECK;
@@ -394,6 +399,16 @@ int cache_plan_parse(struct cache_plan *p, const struct collector *col, const js
                      size_t errlen) MUST_CHECK;
 void cache_plan_fini(struct cache_plan *p);
 
+/* A walk over a secondary index: value keys as sindex.c makes them, the
+ * rows of one value in pk order (pk_back: descending). */
+struct cache_sindex_range {
+    struct slice lo, hi;       /* inclusive value bounds, ascending; p NULL: open */
+    struct slice start;        /* a cursor row's value: the walk starts at it (p NULL: none) */
+    uint64_t start_pk;         /* and at its pk within that value */
+    bool back;                 /* values descending */
+    bool pk_back;
+};
+
 /* Where rows come from: the LMDB store or the live fallback's fetched rows. */
 struct cache_source_ops {
     int (*get)(void *ctx, const struct schema_model *m, uint64_t pk, struct slice *row);
@@ -402,6 +417,10 @@ struct cache_source_ops {
     /* The root model's rows from a key on, either direction (cache_scan_range). */
     int (*range)(void *ctx, const struct schema_model *m, uint64_t from, bool from_end, bool back,
                  cache_row_cb cb, void *arg);
+    /* The rows of m along f's secondary index; NULL, or -ENOTSUP before any
+     * row, when there is none: the reader scans instead. */
+    int (*index)(void *ctx, const struct schema_model *m, const struct schema_field *f,
+                 const struct cache_sindex_range *r, cache_row_cb cb, void *arg);
 };
 struct cache_source {
     const struct cache_source_ops *ops;

@@ -94,6 +94,9 @@ struct cache {
      * index follows this model's rows). */
     const struct schema_relation ***incoming;
     size_t *n_incoming;
+    /* Per secondary index (schema->indexed order): complete in this store, so
+     * readers may use it (sindex.c); a writable open builds what is missing. */
+    bool *sindex_ready;
 };
 
 struct cache_rd {
@@ -182,6 +185,8 @@ int cache_lmdb_put(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val,
 int cache_lmdb_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val) MUST_CHECK;
 /* Drops every entry of the database and keeps its handle. */
 int cache_lmdb_empty(MDB_txn *txn, MDB_dbi dbi) MUST_CHECK;
+/* Deletes the database itself and closes its handle. */
+int cache_lmdb_dbi_drop(MDB_txn *txn, MDB_dbi dbi) MUST_CHECK;
 int cache_lmdb_stat(MDB_txn *txn, MDB_dbi dbi, MDB_stat *out) MUST_CHECK;
 int cache_lmdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cur) MUST_CHECK;
 int cache_lmdb_cursor_renew(MDB_txn *txn, MDB_cursor *cur) MUST_CHECK;
@@ -202,6 +207,11 @@ static inline size_t cache_db_rows(size_t model, unsigned slot) { return model *
 static inline size_t cache_db_index(const struct cache *c, size_t to_many, unsigned slot)
 {
     return (c->schema->n_models + to_many) * 2 + slot;
+}
+/* Secondary index number idx (schema->indexed[idx]) in slot. */
+static inline size_t cache_db_sindex(const struct cache *c, size_t idx, unsigned slot)
+{
+    return ((size_t)c->schema->n_models + c->schema->n_to_many + idx) * 2 + slot;
 }
 
 /* ---- write.c -------------------------------------------------------------- */
@@ -309,6 +319,24 @@ int cache_index_del(struct cache_wtxn *w, const struct schema_relation *r, unsig
 int cache_index_update(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
                        struct slice old_row, struct slice new_row) MUST_CHECK;
 
+/* ---- sindex.c: secondary indexes (@@index) ------------------------------------ */
+/* The longest value key: a String of SCHEMA_INDEX_TEXT_MAX characters. */
+#define CACHE_SINDEX_KEY_MAX (1 + 3 * SCHEMA_INDEX_TEXT_MAX + 3)
+/* Appends the value key of a rendered value of field f (see sindex.c); tmp is
+ * scratch, left as found. -EPROTO when json is not a value of f's type. */
+int cache_sindex_value_key(const struct schema_field *f, struct slice json, struct buf *tmp,
+                           struct buf *out) MUST_CHECK;
+/* Moves one row's entries in the model's secondary indexes (as cache_index_update). */
+int cache_sindex_update(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                        struct slice old_row, struct slice new_row) MUST_CHECK;
+/* Empties the model's secondary indexes in slot (with its rows). */
+int cache_sindex_empty(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
+/* At open, after the databases: sets c->sindex_ready; a writable open first
+ * builds the declared indexes the store lacks and drops undeclared ones. */
+int cache_sindex_open(struct cache *c, MDB_txn *txn) MUST_CHECK;
+/* The model that declares field f. */
+const struct schema_model *cache_sindex_model(const struct schema *s, const struct schema_field *f);
+
 /* ---- read.c ----------------------------------------------------------------- */
 /* The cached cursor of database db at the current nesting level (opened or
  * renewed as needed). Valid until cache_rd_end(); do not close it. */
@@ -365,6 +393,30 @@ int cache_order_value(const struct cache_source *src, const struct cache_order *
 int cache_order_cmp(const struct cache_order *keys, size_t n, const struct slice *a, uint64_t apk,
                     const struct slice *b, uint64_t bpk, struct buf *tmp);
 
+/* ---- plan.c: the planner's choice of how a level reads its rows ---------------------- */
+enum cache_path_kind {
+    CACHE_PATH_SCAN,     /* every row of the model, in key order */
+    CACHE_PATH_CHILDREN, /* a parent's children, through the relation index */
+    CACHE_PATH_KEY,      /* the primary key's B-tree, from a bound or the cursor, in page order */
+    CACHE_PATH_INDEX,    /* a secondary index, within the where's bounds on its field */
+};
+struct cache_path {
+    enum cache_path_kind kind;
+    const struct schema_field *field;       /* INDEX: the indexed field */
+    /* INDEX: the order rows arrive in, page order or its reverse: field (an
+     * orderBy on it), the primary key (one value of field), or NULL: the rows
+     * are sorted once all are read. */
+    const struct schema_field *order_field;
+};
+/* Chooses the access path of a plan node (the root or a relation). */
+void cache_plan_path(const struct cache_plan_node *n, struct cache_path *out);
+/* The inclusive bounds the top-level AND chain of w puts on field f, as
+ * value keys (sindex.c) into lo and hi (left empty: open). Rows outside
+ * them cannot match w; rows inside are still filtered. false when no row
+ * can match. tmp is scratch. */
+bool cache_plan_index_bounds(const struct cache_filter *w, const struct schema_field *f,
+                             struct buf *lo, struct buf *hi, struct buf *tmp);
+
 /* ---- render.c / page.c: one answer, level by level ---------------------------------- */
 struct cache_render {
     const struct cache_source *src;
@@ -389,6 +441,7 @@ struct cache_level {
     uint64_t emitted, skipped;
     enum cache_access access;
     bool back;                 /* reading keys downwards */
+    bool shuffled;             /* rows arrive out of key order (an index range): sorted once read */
     bool bounded;              /* stop once a key passes bound (in the reading direction) */
     int64_t bound;
     /* Renders one row of the level (render.c); positive: stop (max_rows). */

@@ -22,7 +22,7 @@ static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static void names_build(struct cache *c)
 {
     const struct schema *s = c->schema;
-    c->n_db = ((size_t)s->n_models + s->n_to_many) * CACHE_SLOTS;
+    c->n_db = ((size_t)s->n_models + s->n_to_many + s->n_indexes) * CACHE_SLOTS;
     c->db_name = xcalloc(c->n_db, sizeof *c->db_name);
     c->dbi = xcalloc(c->n_db, sizeof *c->dbi);
     struct buf b;
@@ -46,6 +46,13 @@ static void names_build(struct cache *c)
             }
         }
     }
+    for (size_t i = 0; i < s->n_indexes; i++)
+        for (unsigned sl = 0; sl < CACHE_SLOTS; sl++) {
+            buf_reset(&b);
+            buf_printf(&b, "x:%s.%s@%u", cache_sindex_model(s, s->indexed[i])->name,
+                       s->indexed[i]->name, sl);
+            c->db_name[cache_db_sindex(c, i, sl)] = xstrndup((const char *)buf_data(&b), b.len);
+        }
     buf_fini(&b);
 }
 
@@ -108,9 +115,14 @@ static bool schema_usable(const struct schema *s)
 static int dbs_open(struct cache *c, MDB_txn *txn, const char *path)
 {
     for (size_t i = 0; i < c->n_db; i++) {
-        bool index = i >= cache_db_index(c, 0, 0);
-        unsigned flags = (index ? MDB_DUPSORT | MDB_DUPFIXED : 0) | (c->read_only ? 0 : MDB_CREATE);
+        bool index = i >= cache_db_index(c, 0, 0), secondary = i >= cache_db_sindex(c, 0, 0);
+        unsigned flags = (index && !secondary ? MDB_DUPSORT | MDB_DUPFIXED : 0) |
+                         (c->read_only ? 0 : MDB_CREATE);
         int rc = cache_lmdb_dbi_open(txn, c->db_name[i], flags, &c->dbi[i]);
+        if (rc == -ENOENT && secondary) { /* declared after the store's writer last opened it */
+            c->dbi[i] = 0;
+            continue;
+        }
         if (rc == -ENOENT) {
             log_error(LOG_CACHE, "%s: database %s is missing: the store is damaged", path,
                       c->db_name[i]);
@@ -140,7 +152,7 @@ static int dbs_open_all(struct cache *c, const char *path)
         goto out;
     if ((rc = cache_fmt_check(c, txn, path)) < 0)
         goto out;
-    if ((rc = dbs_open(c, txn, path)) < 0)
+    if ((rc = dbs_open(c, txn, path)) < 0 || (rc = cache_sindex_open(c, txn)) < 0)
         goto out;
     rc = cache_lmdb_dbi_open(txn, "changes", c->read_only ? 0 : MDB_CREATE, &c->changes);
     if (rc == -ENOENT) /* a store no writer of this build has opened yet: no log to read */
@@ -167,7 +179,8 @@ static int env_prepare(struct cache *c, const struct cache_opts *o)
         if (stat(p, &st) < 0)
             return -errno;
     }
-    return cache_lmdb_env_open(c, o, (unsigned)c->n_db + 2); /* + meta and changes */
+    /* + meta and changes, + 1 to drop an index no longer declared */
+    return cache_lmdb_env_open(c, o, (unsigned)c->n_db + 3);
 }
 
 int cache_open(struct cache **out, const struct cache_opts *o)
@@ -217,6 +230,7 @@ void cache_close(struct cache *c)
             free(c->incoming[m]);
     free(c->incoming);
     free(c->n_incoming);
+    free(c->sindex_ready);
     free(c->asof);
     free(c);
 }

@@ -84,7 +84,7 @@ int cache_index_update(struct cache_wtxn *w, const struct schema_model *m, unsig
         if (rc < 0)
             return rc;
     }
-    return 0;
+    return cache_sindex_update(w, m, slot, old_row, new_row);
 }
 
 /* Calls cb for each child the cursor's current key holds, in pk order. */

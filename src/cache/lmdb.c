@@ -320,6 +320,8 @@ int cache_lmdb_del(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
 
 int cache_lmdb_empty(MDB_txn *txn, MDB_dbi dbi) { return cache_lmdb_err(mdb_drop(txn, dbi, 0)); }
 
+int cache_lmdb_dbi_drop(MDB_txn *txn, MDB_dbi dbi) { return cache_lmdb_err(mdb_drop(txn, dbi, 1)); }
+
 int cache_lmdb_stat(MDB_txn *txn, MDB_dbi dbi, MDB_stat *out)
 {
     return cache_lmdb_err(mdb_stat(txn, dbi, out));

@@ -14,14 +14,14 @@
  *     order, before skip and take (Prisma does it in memory, so values
  *     compare exactly, not by the collation).
  *
- * THE ROOT'S ACCESS PATH (the planner): when the root's order is its
- * primary key (no orderBy, or orderBy on the key alone) and there is no
- * distinct, rows are read from the key's B-tree in the page's reading
- * direction, starting at the cursor (or at a bound of the where's key
- * conditions: equals/in/gt/gte/lt/lte on the key, ANDed at the top) and
- * stopping once the page is full or past the other bound: a cursor page
- * costs O(log n) plus the rows it returns; `where: {key: 5}` is one lookup.
- * Any other root, and every relation, reads all its candidate rows.
+ * ACCESS PATHS: the planner (cache_plan_path) picks how a level reads its
+ * rows; here they are read. The key's B-tree is read in the page's
+ * reading direction, starting at the cursor (or at a bound of the where's
+ * key conditions: equals/in/gt/gte/lt/lte on the key, ANDed at the top)
+ * and stopping once the page is full or past the other bound: a cursor
+ * page costs O(log n) plus the rows it returns; `where: {key: 5}` is one
+ * lookup. A secondary index is read the same way when the page is in its
+ * order, or within the where's bounds on its field and then sorted.
  */
 #include "cache/cache_int.h"
 
@@ -44,6 +44,12 @@ static bool streams(const struct cache_plan_node *n)
 
 /* Rows arrive from the source in the page's order (or its reverse). */
 static bool keyed(const struct cache_level *l) { return l->access != CACHE_ACCESS_ALL; }
+
+/* Rows are kept until all are read, then sorted and paged. */
+static bool collects(const struct cache_level *l)
+{
+    return (!streams(l->node) || l->shuffled) && !keyed(l);
+}
 
 static int pick_push(struct cache_level *l, struct slice row, uint64_t pk)
 {
@@ -69,7 +75,7 @@ static int candidate_cb(void *arg, struct slice row)
         return 0;
     if (n->where && (rc = cache_filter_eval(&l->r->ev, n->where, &v)) != CACHE_TRI_T)
         return rc < 0 ? rc : 0;
-    if (!streams(n) && !keyed(l))
+    if (collects(l))
         return pick_push(l, row, v.pk);
     if (l->skipped < n->skip) {
         l->skipped++;
@@ -286,7 +292,7 @@ static int level_finish(struct cache_level *l)
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < l->n; i++)
         rc = keys_fill(l, keys + i * n->n_order, &l->rows[i]);
-    if (rc == 0 && n->n_order && l->n > 1) /* rows is NULL when empty */
+    if (rc == 0 && (n->n_order || l->shuffled) && l->n > 1) /* rows is NULL when empty */
         qsort_r(l->rows, l->n, sizeof *l->rows, pick_cmp, &sc);
     size_t lo = 0, hi = l->n;
     if (rc == 0 && n->cursor_field)
@@ -417,11 +423,56 @@ static int keyed_read(struct cache_level *l)
     return src->ops->range(src->ctx, n->model, (uint64_t)from, from_end, l->back, candidate_cb, l);
 }
 
-static bool key_ordered(const struct cache_plan_node *n)
+/* The start of an index walk at the cursor row: its value and key. */
+static int index_start(struct cache_level *l, const struct schema_field *f, struct buf *start,
+                       struct cache_sindex_range *r)
 {
-    if (n->via || n->n_distinct)
-        return false;
-    return !n->n_order || (n->n_order == 1 && !n->order[0].n_path && n->order[0].field == n->model->pk);
+    struct slice row, v;
+    int rc = cursor_row(l, &row);
+    if (rc == 0)
+        rc = cache_row_value(row, l->node->model, f, &v);
+    if (rc == 0)
+        rc = cache_sindex_value_key(f, v, &l->r->ev.tmp, start);
+    r->start = buf_slice(start);
+    r->start_pk = rc == 0 ? cache_row_pk(row) : 0;
+    return rc;
+}
+
+/* Reads a level along a secondary index: in page order when the planner
+ * says rows arrive so, else within the bounds, then sorted. -ENOTSUP
+ * before any row when the source has no such index. */
+static int index_read(struct cache_level *l, const struct cache_path *p)
+{
+    const struct cache_plan_node *n = l->node;
+    const struct cache_source *src = l->r->src;
+    if (!src->ops->index)
+        return -ENOTSUP;
+    struct buf lo, hi, start;
+    buf_init(&lo, 0);
+    buf_init(&hi, 0);
+    buf_init(&start, 0);
+    struct cache_sindex_range r = {0};
+    int rc = 0;
+    if (!cache_plan_index_bounds(n->where, p->field, &lo, &hi, &l->r->ev.tmp))
+        goto out; /* no row can match */
+    r.lo = lo.len ? buf_slice(&lo) : (struct slice){NULL, 0};
+    r.hi = hi.len ? buf_slice(&hi) : (struct slice){NULL, 0};
+    bool desc = n->n_order && n->order[0].desc, neg = n->has_take && n->take < 0;
+    if (p->order_field) {
+        l->access = neg ? CACHE_ACCESS_REVERSED : CACHE_ACCESS_ORDERED;
+        r.back = desc != neg;
+        r.pk_back = p->order_field == n->model->pk ? r.back : neg;
+        if (n->cursor_field && (rc = index_start(l, p->field, &start, &r)) < 0)
+            goto out;
+    } else {
+        l->shuffled = true;
+    }
+    rc = src->ops->index(src->ctx, n->model, p->field, &r, candidate_cb, l);
+out:
+    buf_fini(&start);
+    buf_fini(&hi);
+    buf_fini(&lo);
+    return rc == -ENOENT ? 0 : rc; /* -ENOENT: no cursor row, no rows */
 }
 
 /* Page order from rows read backwards: emit what was collected, reversed. */
@@ -442,17 +493,24 @@ int cache_level_run(struct cache_level *l)
     int rc = 0;
     if (n->has_take && n->take == 0)
         return 0;
-    if (n->via)
+    struct cache_path path;
+    cache_plan_path(n, &path);
+    if (path.kind == CACHE_PATH_CHILDREN)
         rc = src->ops->children(src->ctx, n->via, (int64_t)l->parent_pk, candidate_cb, l);
-    else if (key_ordered(n))
+    else if (path.kind == CACHE_PATH_KEY)
         rc = keyed_read(l);
-    else
+    else if (path.kind == CACHE_PATH_INDEX)
+        rc = index_read(l, &path);
+    if (path.kind == CACHE_PATH_SCAN || rc == -ENOTSUP) {
+        l->access = CACHE_ACCESS_ALL;
+        l->shuffled = false;
         rc = src->ops->scan(src->ctx, n->model, candidate_cb, l);
+    }
     if (rc == PAGE_STOP)
         rc = 0;
     if (rc == 0 && l->access == CACHE_ACCESS_REVERSED)
         rc = emit_reversed(l);
-    else if (rc == 0 && !streams(n) && !keyed(l))
+    else if (rc == 0 && collects(l))
         rc = level_finish(l);
     free(l->rows);
     l->rows = NULL;

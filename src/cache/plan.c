@@ -529,3 +529,142 @@ size_t cache_plan_models(const struct cache_plan *p, uint16_t *out)
         node_visit(&p->root, set_visit, &s);
     return s.n;
 }
+
+/* ---- the access path ------------------------------------------------------------------
+ * The planner picks, for a level:
+ *   - a relation's rows: its children through the relation index;
+ *   - distinct: a scan (it reads every row anyway);
+ *   - ordered by the key (or not ordered): the key's B-tree when the where
+ *     bounds the key or a cursor gives the start; else a secondary index when
+ *     the where pins an indexed field to one value (its rows come in key
+ *     order), or bounds one and there is no take (the range is read, then
+ *     sorted; with a take the key's order stops early instead); else the key;
+ *   - ordered by one indexed field: that index, in page order, within the
+ *     where's bounds on it;
+ *   - any other order: the index of an indexed field the where pins or
+ *     bounds (read, then sorted), else a scan. */
+
+static bool value_null(const struct cache_filter *f)
+{
+    return !f->n_vals || slice_eq(f->vals[0].json, slice_str("null"));
+}
+
+static bool op_range(enum cache_filter_op op) { return op >= CACHE_F_LT && op <= CACHE_F_GTE; }
+
+/* The top-level AND chain's conditions: what bounds the key, which indexed
+ * field is pinned to one value, which is bounded. */
+struct conds {
+    bool key;
+    const struct schema_field *eq, *range;
+};
+
+static void conds_collect(const struct schema_model *m, const struct cache_filter *f, struct conds *c)
+{
+    if (!f)
+        return;
+    if (f->op == CACHE_F_AND) {
+        for (size_t i = 0; i < f->n_sub; i++)
+            conds_collect(m, &f->sub[i], c);
+        return;
+    }
+    if (!f->field || f->rel)
+        return;
+    if (f->field == m->pk) {
+        c->key |= !value_null(f) && (f->op == CACHE_F_EQ || f->op == CACHE_F_IN || op_range(f->op));
+        return;
+    }
+    if (!f->field->sindex)
+        return;
+    if (f->op == CACHE_F_EQ && !c->eq)
+        c->eq = f->field;
+    else if (op_range(f->op) && !value_null(f) && !c->range)
+        c->range = f->field;
+}
+
+static void path_index(struct cache_path *out, const struct schema_field *f, const struct schema_field *order)
+{
+    *out = (struct cache_path){CACHE_PATH_INDEX, f, order};
+}
+
+void cache_plan_path(const struct cache_plan_node *n, struct cache_path *out)
+{
+    *out = (struct cache_path){CACHE_PATH_SCAN, NULL, NULL};
+    if (n->via) {
+        out->kind = CACHE_PATH_CHILDREN;
+        return;
+    }
+    if (n->n_distinct)
+        return;
+    struct conds c = {0};
+    conds_collect(n->model, n->where, &c);
+    const struct cache_order *o = n->order;
+    bool one = n->n_order == 1 && !o[0].n_path;
+    if (!n->n_order || (one && o[0].field == n->model->pk)) {
+        if (c.key || n->cursor_field)
+            out->kind = CACHE_PATH_KEY;
+        else if (c.eq)
+            path_index(out, c.eq, n->model->pk);
+        else if (c.range && !n->has_take)
+            path_index(out, c.range, NULL);
+        else
+            out->kind = CACHE_PATH_KEY;
+        return;
+    }
+    if (one && o[0].field->sindex)
+        path_index(out, o[0].field, o[0].field);
+    else if (c.eq || c.range)
+        path_index(out, c.eq ? c.eq : c.range, NULL);
+}
+
+/* Keeps the larger (want_max) or smaller of *cur and key. */
+static void bound_keep(struct buf *cur, const struct buf *key, bool want_max)
+{
+    int c = slice_cmp(buf_slice(cur), buf_slice(key));
+    if (!cur->len || (want_max ? c < 0 : c > 0)) {
+        buf_reset(cur);
+        buf_append(cur, buf_data(key), key->len);
+    }
+}
+
+static void bounds_walk(const struct cache_filter *w, const struct schema_field *f, struct buf *lo,
+                        struct buf *hi, struct buf *key, struct buf *tmp)
+{
+    if (!w)
+        return;
+    if (w->op == CACHE_F_AND) {
+        for (size_t i = 0; i < w->n_sub; i++)
+            bounds_walk(&w->sub[i], f, lo, hi, key, tmp);
+        return;
+    }
+    if (w->field != f || w->rel || !(w->op == CACHE_F_EQ || op_range(w->op)))
+        return;
+    bool null = value_null(w);
+    if (null && w->op != CACHE_F_EQ)
+        return; /* a comparison with null: the filter answers it */
+    buf_reset(key);
+    if (cache_sindex_value_key(f, null ? slice_str("null") : w->vals[0].json, tmp, key) < 0)
+        return;
+    bool low = w->op == CACHE_F_EQ || w->op == CACHE_F_GT || w->op == CACHE_F_GTE;
+    bool high = w->op == CACHE_F_EQ || w->op == CACHE_F_LT || w->op == CACHE_F_LTE;
+    if (low)
+        bound_keep(lo, key, true);
+    if (high)
+        bound_keep(hi, key, false);
+    if (!null && !low) { /* a comparison is never true for null: start after the nulls */
+        buf_reset(key);
+        buf_putc(key, 1);
+        bound_keep(lo, key, true);
+    }
+}
+
+bool cache_plan_index_bounds(const struct cache_filter *w, const struct schema_field *f,
+                             struct buf *lo, struct buf *hi, struct buf *tmp)
+{
+    struct buf key;
+    buf_init(&key, 0);
+    buf_reset(lo);
+    buf_reset(hi);
+    bounds_walk(w, f, lo, hi, &key, tmp);
+    buf_fini(&key);
+    return !lo->len || !hi->len || slice_cmp(buf_slice(lo), buf_slice(hi)) <= 0;
+}

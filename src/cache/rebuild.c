@@ -22,7 +22,7 @@ static int slot_empty(struct cache_wtxn *w, const struct schema_model *m, unsign
         size_t db = cache_db_index(c, c->incoming[m->id][i]->to_many_id, slot);
         rc = cache_lmdb_empty(w->txn, c->dbi[db]);
     }
-    return rc;
+    return rc == 0 ? cache_sindex_empty(w, m, slot) : rc;
 }
 
 /* Cursors cached on the txn's read view may sit on a database being

@@ -309,6 +309,13 @@ static int lmdb_range(void *ctx, const struct schema_model *m, uint64_t from, bo
     return cache_scan_range(ctx, m, from, from_end, back, cb, arg);
 }
 
-static const struct cache_source_ops lmdb_ops = {lmdb_get, lmdb_scan, lmdb_children, lmdb_range};
+static int lmdb_index(void *ctx, const struct schema_model *m, const struct schema_field *f,
+                      const struct cache_sindex_range *r, cache_row_cb cb, void *arg)
+{
+    return cache_sindex_read(ctx, m, f, r, cb, arg);
+}
+
+static const struct cache_source_ops lmdb_ops = {lmdb_get, lmdb_scan, lmdb_children, lmdb_range,
+                                                 lmdb_index};
 
 struct cache_source cache_source_lmdb(struct cache_rd *rd) { return (struct cache_source){&lmdb_ops, rd}; }

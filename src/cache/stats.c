@@ -26,6 +26,7 @@ int cache_db_stats(struct cache_rd *rd, cache_db_stat_cb cb, void *arg)
         return -EINVAL;
     int rc = db_stat(rd, rd->c->meta, "meta", cb, arg);
     for (size_t i = 0; rc == 0 && i < rd->c->n_db; i++)
-        rc = db_stat(rd, rd->c->dbi[i], rd->c->db_name[i], cb, arg);
+        if (rd->c->dbi[i]) /* 0: an index a read-only open did not find */
+            rc = db_stat(rd, rd->c->dbi[i], rd->c->db_name[i], cb, arg);
     return rc;
 }

@@ -256,3 +256,80 @@ Test(cache_plan, models_read_are_listed_once_each)
     cr_assert_eq(ids[0], fx_model("Company")->id);
     cache_plan_fini(&p);
 }
+
+/* ---- the access path ---------------------------------------------------------------- */
+
+static void path_is(const char *model, const char *opts, enum cache_path_kind kind, const char *field,
+                    const char *order_field)
+{
+    struct cache_plan p;
+    char err[256] = "";
+    cr_assert_eq(parse(&p, model, opts, err, sizeof err), 0, "%s: %s", opts, err);
+    struct cache_path path;
+    cache_plan_path(&p.root, &path);
+    cr_assert_eq(path.kind, kind, "%s: path %d", opts, path.kind);
+    cr_assert_str_eq(path.field ? path.field->name : "-", field, "%s", opts);
+    cr_assert_str_eq(path.order_field ? path.order_field->name : "-", order_field, "%s", opts);
+    if (p.root.n_children) {
+        cache_plan_path(&p.root.children[0], &path);
+        cr_assert_eq(path.kind, CACHE_PATH_CHILDREN, "%s: a relation reads its children", opts);
+    }
+    cache_plan_fini(&p);
+}
+
+Test(cache_plan, the_planner_picks_key_index_or_scan)
+{
+    path_is("Company", "{}", CACHE_PATH_KEY, "-", "-");
+    path_is("Company", "{\"where\":{\"id\":{\"gt\":3}},\"orderBy\":{\"id\":\"desc\"}}", CACHE_PATH_KEY, "-", "-");
+    path_is("Company", "{\"where\":{\"id\":4,\"name\":\"x\"}}", CACHE_PATH_KEY, "-", "-");
+    path_is("Company", "{\"cursor\":{\"id\":4},\"where\":{\"name\":\"x\"}}", CACHE_PATH_KEY, "-", "-");
+    path_is("Company", "{\"where\":{\"name\":\"x\"}}", CACHE_PATH_INDEX, "name", "id");
+    path_is("AllTypes", "{\"where\":{\"s\":null},\"take\":3}", CACHE_PATH_INDEX, "s", "id");
+    path_is("Company", "{\"where\":{\"name\":{\"gt\":\"x\"}}}", CACHE_PATH_INDEX, "name", "-");
+    path_is("Company", "{\"where\":{\"name\":{\"gt\":\"x\"}},\"take\":5}", CACHE_PATH_KEY, "-", "-");
+    path_is("Company", "{\"where\":{\"name\":{\"not\":\"x\"}}}", CACHE_PATH_KEY, "-", "-");
+    path_is("Company", "{\"where\":{\"OR\":[{\"name\":\"x\"}]}}", CACHE_PATH_KEY, "-", "-");
+    path_is("Company", "{\"orderBy\":{\"name\":\"desc\"},\"take\":5}", CACHE_PATH_INDEX, "name", "name");
+    path_is("Company", "{\"orderBy\":[{\"name\":\"asc\"}],\"where\":{\"name\":{\"lt\":\"m\"}},"
+                       "\"include\":{\"children\":true}}", CACHE_PATH_INDEX, "name", "name");
+    path_is("Company", "{\"orderBy\":[{\"name\":\"asc\"},{\"deleted\":\"asc\"}]}", CACHE_PATH_SCAN, "-", "-");
+    path_is("Company", "{\"orderBy\":{\"deleted\":\"asc\"},\"where\":{\"name\":\"x\"}}", CACHE_PATH_INDEX, "name", "-");
+    path_is("Company", "{\"orderBy\":{\"parent\":{\"name\":\"asc\"}}}", CACHE_PATH_SCAN, "-", "-");
+    path_is("Company", "{\"orderBy\":{\"name\":\"asc\"},\"distinct\":[\"name\"]}", CACHE_PATH_SCAN, "-", "-");
+    path_is("Company", "{\"orderBy\":{\"deleted\":\"asc\"}}", CACHE_PATH_SCAN, "-", "-");
+    path_is("Product", "{\"orderBy\":{\"name\":\"asc\"}}", CACHE_PATH_SCAN, "-", "-");
+    path_is("AllTypes", "{\"where\":{\"s\":\"a\",\"i\":{\"gte\":1}}}", CACHE_PATH_INDEX, "s", "id");
+    path_is("AllTypes", "{\"where\":{\"i\":{\"gte\":1},\"t\":true}}", CACHE_PATH_INDEX, "t", "id");
+}
+
+static void bounds_are(const char *opts, const char *lo, const char *hi, bool possible)
+{
+    struct cache_plan p;
+    char err[256] = "";
+    cr_assert_eq(parse(&p, "AllTypes", opts, err, sizeof err), 0, "%s: %s", opts, err);
+    struct buf l, h, tmp, hex;
+    buf_init(&l, 0), buf_init(&h, 0), buf_init(&tmp, 0), buf_init(&hex, 0);
+    cr_assert_eq(cache_plan_index_bounds(p.root.where, fx_field("AllTypes", "i"), &l, &h, &tmp), possible, "%s", opts);
+    for (int k = 0; k < 2; k++) {
+        struct buf *b = k ? &h : &l;
+        buf_reset(&hex);
+        for (size_t i = 0; i < b->len; i++)
+            buf_printf(&hex, "%02x", buf_data(b)[i]);
+        char *got = fx_strdup_slice(buf_slice(&hex));
+        cr_assert_str_eq(got, k ? hi : lo, "%s %s", opts, k ? "hi" : "lo");
+        free(got);
+    }
+    buf_fini(&l), buf_fini(&h), buf_fini(&tmp), buf_fini(&hex);
+    cache_plan_fini(&p);
+}
+
+Test(cache_plan, index_bounds_come_from_the_top_level_and)
+{
+    bounds_are("{\"where\":{\"i\":5}}", "018000000000000005", "018000000000000005", true);
+    bounds_are("{\"where\":{\"i\":null}}", "00", "00", true);
+    bounds_are("{\"where\":{\"i\":{\"lt\":-1}}}", "01", "017fffffffffffffff", true);
+    bounds_are("{\"where\":{\"AND\":[{\"i\":{\"gte\":2}},{\"i\":{\"gt\":3,\"lte\":9}}]}}", "018000000000000003",
+               "018000000000000009", true);
+    bounds_are("{\"where\":{\"i\":{\"gt\":9,\"lt\":2}}}", "018000000000000009", "018000000000000002", false);
+    bounds_are("{\"where\":{\"OR\":[{\"i\":1}],\"s\":\"x\"}}", "", "", true);
+}

@@ -49,8 +49,8 @@ Test(cache_stats, every_database_is_listed_under_its_name)
     cr_assert_eq(cache_db_stats(rd, on_db, &n), -EINVAL, "only inside begin/end");
     cr_assert_eq(cache_rd_begin(rd), 0);
     cr_assert_eq(cache_db_stats(rd, on_db, &n), 0);
-    /* 5 models and 3 to-many relations, two slots each, plus meta */
-    cr_assert_eq(n.n, (5 + 3) * 2 + 1);
+    /* 5 models, 3 to-many relations and 6 secondary indexes, two slots each, plus meta */
+    cr_assert_eq(n.n, (5 + 3 + 6) * 2 + 1);
     cr_assert(n.meta);
     cr_assert_eq(n.category_entries, 2);
     cr_assert_eq(n.index_dbs, 3 * 2);

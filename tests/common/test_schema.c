@@ -769,3 +769,37 @@ Test(common_schema_cw, readme_field_names_and_every_scalar_type)
                     1u << SCHEMA_FLOAT;
     cr_assert_eq(types & want, want);
 }
+
+Test(schema, index_declarations_number_their_leading_fields)
+{
+    struct schema *s = parse_ok(
+        "model A {\n  id Int @id\n  name String @db.NVarChar(50)\n  n Int?\n  at DateTime\n"
+        "  @@index([name, n])\n  @@index(fields: [n(sort: Desc)], map: \"ix_n\", clustered: false)\n"
+        "  @@index([name])\n  @@index([id])\n}\n"
+        "model B {\n  id Int @id\n  at DateTime\n  @@index([at])\n}\n");
+    cr_assert_eq(s->n_indexes, 3, "one index per leading field; the key needs none");
+    const struct schema_model *a = model(s, "A"), *b = model(s, "B");
+    cr_assert_eq(field(a, "name")->sindex, 1);
+    cr_assert_eq(field(a, "n")->sindex, 2);
+    cr_assert_eq(field(a, "at")->sindex, 0);
+    cr_assert_eq(field(a, "id")->sindex, 0);
+    cr_assert_eq(field(b, "at")->sindex, 3);
+    cr_assert_eq(s->indexed[2], field(b, "at"));
+    schema_free(s);
+}
+
+Test(schema, index_errors_name_the_field)
+{
+    parse_fails("model A {\n  id Int @id\n  @@index([nope])\n}\n",
+                "t.prisma:3:3: @@index: model 'A' has no scalar field 'nope'");
+    parse_fails("model A {\n  id Int @id\n  d Decimal\n  @@index([d])\n}\n",
+                "t.prisma:4:3: @@index on 'd': Decimal fields cannot be indexed (index an Int, BigInt, "
+                "String, DateTime, Boolean or Float field)");
+    parse_fails("model A {\n  id Int @id\n  s String\n  @@index([s])\n}\n",
+                "t.prisma:4:3: @@index on 's': an indexed String needs a declared length of at most "
+                "160 characters (such as @db.NVarChar(50))");
+    parse_fails("model A {\n  id Int @id\n  s String @db.NVarChar(Max)\n  @@index([s])\n}\n",
+                "t.prisma:4:3: @@index on 's': an indexed String needs a declared length of at most "
+                "160 characters (such as @db.NVarChar(50))");
+    parse_fails("model A {\n  id Int @id\n  @@index(id)\n}\n", "t.prisma:3:11: expected '[', found 'id'");
+}

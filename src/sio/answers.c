@@ -16,16 +16,21 @@
  * do not. Only answers rendered from the warm cache are kept; live-fallback
  * answers are not.
  *
- * Loop thread only, so no locks. Bounded by bytes and by SIO_ANSWERS_MAX
- * entries (a lookup walks the list): least recently used entries go first,
- * and an answer bigger than half of the budget is never kept (it would
- * push out everything else for one request). A dropped entry's tail lives
- * on while packets being written still hold it.
+ * One store serves every service loop (one copy of each answer): each
+ * loop has its own view (struct sio_answers: its newest data versions,
+ * read through its own LMDB handle) and the entries sit behind the
+ * store's lock, held only to walk the list and move an entry; a hit hands
+ * out a reference to the tail, so a tail dropped by another loop meanwhile
+ * lives on in the packets that hold it. Bounded by bytes and by
+ * SIO_ANSWERS_MAX entries (a lookup walks the list): least recently used
+ * entries go first, and an answer bigger than half of the budget is never
+ * kept (it would push out everything else for one request).
  *
  * A kept tail's compressed copy (compress.c) is kept beside it once a
  * polling response has made it, and spliced into every later compressed
  * response that carries the tail: a reused answer costs no deflate either.
- * The copy counts against the byte budget.
+ * The copy counts against the byte budget; it is spliced under the store's
+ * lock, since another loop may drop the entry (and its copy) at any time.
  */
 #include "sio/sio_int.h"
 
@@ -46,9 +51,31 @@ struct sio_answer {
     const struct collector *col;
 };
 
+struct sio_answer_store {
+    pthread_mutex_t mu;
+    atomic_uint refs;             /* one per view */
+    struct sio_answer *head, *tail;
+    size_t n, bytes, cap_bytes;
+    uint64_t hits, stale;         /* answers reused; entries dropped as stale (/metrics) */
+};
+
 void sio_answers_init(struct sio_answers *a, size_t cap_bytes)
 {
     *a = (struct sio_answers){.cap_bytes = cap_bytes};
+    if (!cap_bytes)
+        return;
+    struct sio_answer_store *st = xcalloc(1, sizeof *st);
+    pthread_mutex_init(&st->mu, NULL);
+    atomic_init(&st->refs, 1);
+    st->cap_bytes = cap_bytes;
+    a->store = st;
+}
+
+void sio_answers_share(struct sio_answers *a, const struct sio_answers *from)
+{
+    *a = (struct sio_answers){.cap_bytes = from->cap_bytes, .store = from->store};
+    if (a->store)
+        atomic_fetch_add_explicit(&a->store->refs, 1, memory_order_relaxed);
 }
 
 static size_t entry_bytes(const struct sio_answer *e)
@@ -57,7 +84,7 @@ static size_t entry_bytes(const struct sio_answer *e)
            (e->z ? e->z->out.len : 0);
 }
 
-static void unlink_entry(struct sio_answers *a, struct sio_answer *e)
+static void unlink_entry(struct sio_answer_store *a, struct sio_answer *e)
 {
     if (e->prev)
         e->prev->next = e->next;
@@ -70,7 +97,7 @@ static void unlink_entry(struct sio_answers *a, struct sio_answer *e)
     e->prev = e->next = NULL;
 }
 
-static void push_front(struct sio_answers *a, struct sio_answer *e)
+static void push_front(struct sio_answer_store *a, struct sio_answer *e)
 {
     e->prev = NULL;
     e->next = a->head;
@@ -81,7 +108,7 @@ static void push_front(struct sio_answers *a, struct sio_answer *e)
         a->tail = e;
 }
 
-static void drop(struct sio_answers *a, struct sio_answer *e)
+static void drop(struct sio_answer_store *a, struct sio_answer *e)
 {
     unlink_entry(a, e);
     a->bytes -= entry_bytes(e);
@@ -93,7 +120,7 @@ static void drop(struct sio_answers *a, struct sio_answer *e)
     free(e);
 }
 
-static struct sio_answer *find(struct sio_answers *a, struct slice key, uint64_t hash)
+static struct sio_answer *find(struct sio_answer_store *a, struct slice key, uint64_t hash)
 {
     for (struct sio_answer *e = a->head; e; e = e->next)
         if (e->hash == hash && slice_eq(buf_slice(&e->key), key))
@@ -110,39 +137,41 @@ uint64_t sio_answers_version(const uint16_t *deps, size_t n_deps, const uint64_t
     return v;
 }
 
-struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, const uint64_t *vers,
+struct sio_tail *sio_answers_get(struct sio_answers *view, struct slice key, const uint64_t *vers,
                                  const struct collector **col)
 {
-    if (!a->cap_bytes || !a->n)
+    struct sio_answer_store *a = view->store;
+    if (!a)
         return NULL;
-    struct sio_answer *e = find(a, key, XXH3_64bits(key.p, key.len));
-    if (!e)
-        return NULL;
-    if (sio_answers_version(e->deps, e->n_deps, vers) != e->version) {
+    uint64_t hash = XXH3_64bits(key.p, key.len);
+    struct sio_tail *t = NULL;
+    pthread_mutex_lock(&a->mu);
+    struct sio_answer *e = a->n ? find(a, key, hash) : NULL;
+    if (e && sio_answers_version(e->deps, e->n_deps, vers) != e->version) {
         drop(a, e); /* a model it read has changed: never right again */
         a->stale++;
-        return NULL;
+    } else if (e) {
+        a->hits++;
+        unlink_entry(a, e);
+        push_front(a, e);
+        *col = e->col;
+        t = sio_tail_ref(e->tail);
     }
-    a->hits++;
-    unlink_entry(a, e);
-    push_front(a, e);
-    *col = e->col;
-    return e->tail;
+    pthread_mutex_unlock(&a->mu);
+    return t;
 }
 
 /* Drops the least recently used entries, never `keep`, while over budget. */
-static void trim(struct sio_answers *a, const struct sio_answer *keep)
+static void trim(struct sio_answer_store *a, const struct sio_answer *keep)
 {
     while ((a->bytes > a->cap_bytes || a->n > SIO_ANSWERS_MAX) && a->tail != keep)
         drop(a, a->tail);
 }
 
-void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
-                     const struct sio_answer_deps *d, const struct collector *col)
+static void put_locked(struct sio_answer_store *a, struct slice key, uint64_t hash,
+                       struct sio_tail *tail, const struct sio_answer_deps *d,
+                       const struct collector *col)
 {
-    if (!a->cap_bytes || key.len + tail->b.len > a->cap_bytes / 2)
-        return;
-    uint64_t hash = XXH3_64bits(key.p, key.len);
     struct sio_answer *old = find(a, key, hash);
     if (old) {
         if (old->version >= d->version)
@@ -156,8 +185,7 @@ void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *t
     memcpy(e->deps, d->ids, d->n * sizeof *e->deps);
     e->n_deps = d->n;
     e->col = col;
-    e->tail = tail;
-    tail->refs++;
+    e->tail = sio_tail_ref(tail);
     buf_init(&e->key, 0);
     buf_append(&e->key, key.p, key.len);
     push_front(a, e);
@@ -166,7 +194,7 @@ void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *t
     trim(a, e);
 }
 
-static struct sio_answer *find_tail(struct sio_answers *a, const struct sio_tail *t)
+static struct sio_answer *find_tail(struct sio_answer_store *a, const struct sio_tail *t)
 {
     for (struct sio_answer *e = a->head; e; e = e->next)
         if (e->tail == t)
@@ -174,15 +202,27 @@ static struct sio_answer *find_tail(struct sio_answers *a, const struct sio_tail
     return NULL;
 }
 
-const struct sio_z *sio_answers_zcopy(struct sio_answers *a, const struct sio_tail *t)
+bool sio_answers_zsplice(struct sio_answers *view, const struct sio_tail *t, struct sio_z *dst)
 {
+    struct sio_answer_store *a = view->store;
+    if (!a)
+        return false;
+    pthread_mutex_lock(&a->mu);
     struct sio_answer *e = a->n ? find_tail(a, t) : NULL;
-    return e ? e->z : NULL;
+    bool kept = e && e->z;
+    if (kept)
+        sio_z_splice(dst, e->z);
+    pthread_mutex_unlock(&a->mu);
+    return kept;
 }
 
-void sio_answers_zcopy_keep(struct sio_answers *a, const struct sio_tail *t, struct sio_z **copy)
+void sio_answers_zcopy_keep(struct sio_answers *view, const struct sio_tail *t,
+                            struct sio_z **copy)
 {
-    struct sio_answer *e = a->n ? find_tail(a, t) : NULL;
+    struct sio_answer_store *a = view->store;
+    if (a)
+        pthread_mutex_lock(&a->mu);
+    struct sio_answer *e = a && a->n ? find_tail(a, t) : NULL;
     if (e && !e->z) {
         a->bytes -= entry_bytes(e);
         e->z = *copy;
@@ -191,14 +231,45 @@ void sio_answers_zcopy_keep(struct sio_answers *a, const struct sio_tail *t, str
     } else {
         sio_z_free(*copy);
     }
+    if (a)
+        pthread_mutex_unlock(&a->mu);
     *copy = NULL;
 }
 
-void sio_answers_fini(struct sio_answers *a)
+void sio_answers_put(struct sio_answers *view, struct slice key, struct sio_tail *tail,
+                     const struct sio_answer_deps *d, const struct collector *col)
 {
+    struct sio_answer_store *a = view->store;
+    if (!a || key.len + tail->b.len > a->cap_bytes / 2)
+        return;
+    uint64_t hash = XXH3_64bits(key.p, key.len);
+    pthread_mutex_lock(&a->mu);
+    put_locked(a, key, hash, tail, d, col);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void sio_answers_stats(const struct sio_answers *view, struct sio_answers_stats *out)
+{
+    struct sio_answer_store *a = view->store;
+    *out = (struct sio_answers_stats){0};
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    *out = (struct sio_answers_stats){.n = a->n, .bytes = a->bytes, .cap_bytes = a->cap_bytes,
+                                      .hits = a->hits, .stale = a->stale};
+    pthread_mutex_unlock(&a->mu);
+}
+
+void sio_answers_fini(struct sio_answers *view)
+{
+    struct sio_answer_store *a = view->store;
+    *view = (struct sio_answers){0};
+    if (!a || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
+        return;
     while (a->head)
         drop(a, a->head);
-    *a = (struct sio_answers){0};
+    pthread_mutex_destroy(&a->mu);
+    free(a);
 }
 
 const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, struct cache_rd *rd)

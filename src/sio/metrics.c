@@ -290,10 +290,11 @@ static void server_render(struct sio *s, struct buf *b)
     buf_printf(b, "cwcache_clients_connected %zu\n", s->n_sessions);
     help_type(b, "cwcache_requests_in_flight", "gauge", "Events being answered by the workers");
     buf_printf(b, "cwcache_requests_in_flight %u\n", s->inflight);
-    const struct sio_answers *a = &s->answers;
+    struct sio_answers_stats a;
+    sio_answers_stats(&s->answers, &a);
     help_type(b, "cwcache_answers_reused_total", "counter",
               "Events answered with a kept answer (answer_cache_mb)");
-    buf_printf(b, "cwcache_answers_reused_total %" PRIu64 "\n", a->hits);
+    buf_printf(b, "cwcache_answers_reused_total %" PRIu64 "\n", a.hits);
     help_type(b, "cwcache_answers_rendered_total", "counter",
               "Answers rendered by the workers (one per rendering, however many acks it serves)");
     buf_printf(b, "cwcache_answers_rendered_total %" PRIu64 "\n", s->joins.rendered);
@@ -302,11 +303,11 @@ static void server_render(struct sio *s, struct buf *b)
     buf_printf(b, "cwcache_answers_joined_total %" PRIu64 "\n", s->joins.joined);
     help_type(b, "cwcache_answers_stale_total", "counter",
               "Kept answers dropped because a model they read changed");
-    buf_printf(b, "cwcache_answers_stale_total %" PRIu64 "\n", a->stale);
+    buf_printf(b, "cwcache_answers_stale_total %" PRIu64 "\n", a.stale);
     help_type(b, "cwcache_answers_kept", "gauge", "Answers kept for reuse");
-    buf_printf(b, "cwcache_answers_kept %zu\n", a->n);
+    buf_printf(b, "cwcache_answers_kept %zu\n", a.n);
     help_type(b, "cwcache_answers_kept_bytes", "gauge", "Bytes of answers kept for reuse");
-    buf_printf(b, "cwcache_answers_kept_bytes %zu\n", a->bytes);
+    buf_printf(b, "cwcache_answers_kept_bytes %zu\n", a.bytes);
     struct cache_stats st;
     if (!s->o.cache || cache_stats_get(s->o.cache, &st) < 0)
         return;

@@ -9,10 +9,12 @@
  * or page fault per request.
  *
  * The "43<id>" goes into the tail's headroom right in front of it, at the
- * moment a slice of the packet is written. That is safe because only the
- * loop thread writes, one slice at a time, and lws has sent or copied a
- * slice's bytes when lws_write() returns, before another packet of the
- * same tail puts its own id there.
+ * moment a slice of the packet is written, and lws writes its frame header
+ * into the bytes before the slice. A tail is shared by every service loop
+ * (a kept answer goes to clients of all loops), so each slice is written
+ * under the tail's lock; lws has sent or copied the slice's bytes when
+ * lws_write() returns, before another packet of the same tail puts its
+ * own id there. Slices of packets that own their bytes need no lock.
  */
 #include "sio/sio_int.h"
 
@@ -24,15 +26,24 @@
 struct sio_tail *sio_tail_new(void)
 {
     struct sio_tail *t = xmalloc(sizeof *t);
-    t->refs = 1;
+    atomic_init(&t->refs, 1);
+    pthread_mutex_init(&t->write_mu, NULL);
     buf_init(&t->b, SIO_TAIL_HEADROOM);
+    return t;
+}
+
+struct sio_tail *sio_tail_ref(struct sio_tail *t)
+{
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
     return t;
 }
 
 void sio_tail_unref(struct sio_tail *t)
 {
-    if (!t || --t->refs)
+    /* acq_rel: the last owner sees every write the others made. */
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
         return;
+    pthread_mutex_destroy(&t->write_mu);
     buf_fini(&t->b);
     free(t);
 }
@@ -56,8 +67,7 @@ struct sio_pkt *sio_pkt_lit(const char *text)
 struct sio_pkt *sio_pkt_ack(struct sio_tail *t, uint64_t id)
 {
     struct sio_pkt *p = sio_pkt_new();
-    p->tail = t;
-    t->refs++;
+    p->tail = sio_tail_ref(t);
     p->prefix_len = (uint8_t)sio_ack_prefix(p->prefix, id);
     return p;
 }
@@ -86,8 +96,8 @@ static uint8_t *pkt_start(struct sio_pkt *p)
     return start;
 }
 
-int sio_pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size_t n,
-                  enum lws_write_protocol wp)
+static int pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size_t n,
+                     enum lws_write_protocol wp)
 {
     uint8_t *start = pkt_start(p);
     if (sep)
@@ -100,6 +110,17 @@ int sio_pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size
     int rc = lws_write(wsi, at, n, wp);
     memcpy(at - LWS_PRE, saved, LWS_PRE);
     return rc < 0 ? -1 : 0;
+}
+
+int sio_pkt_write(struct lws *wsi, struct sio_pkt *p, bool sep, size_t off, size_t n,
+                  enum lws_write_protocol wp)
+{
+    if (!p->tail)
+        return pkt_write(wsi, p, sep, off, n, wp);
+    pthread_mutex_lock(&p->tail->write_mu);
+    int rc = pkt_write(wsi, p, sep, off, n, wp);
+    pthread_mutex_unlock(&p->tail->write_mu);
+    return rc;
 }
 
 /* ---- queues ------------------------------------------------------------- */

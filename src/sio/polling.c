@@ -237,11 +237,8 @@ static int resp_chunk(struct lws *wsi, struct sio_conn *c, bool *done)
  * answers.c. True when p is all in. */
 static bool zfeed(struct sio *s, struct sio_conn *c, struct sio_pkt *p, size_t *budget)
 {
-    const struct sio_z *kept = p->tail && !c->ztail ? sio_answers_zcopy(&s->answers, p->tail) : NULL;
-    if (kept) {
-        sio_z_splice(c->z, kept);
+    if (p->tail && !c->ztail && sio_answers_zsplice(&s->answers, p->tail, c->z))
         return true;
-    }
     if (p->tail && !c->ztail)
         c->ztail = sio_z_new(SIO_Z_NONE);
     const struct buf *b = p->tail ? &p->tail->b : &p->b;

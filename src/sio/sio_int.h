@@ -41,6 +41,7 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -63,14 +64,17 @@ struct sio;
 #define SIO_WRITE_CHUNK (32 * 1024)
 
 /* An ack's tail (see outq.c): built by a worker, then shared by reference
- * on the loop thread (packets, answers.c), so the count needs no lock. */
+ * by packets and kept answers (answers.c) on every service loop, so the
+ * count is atomic and writes of it take its lock. */
 #define SIO_TAIL_HEADROOM (SIO_HEADROOM + SIO_ACK_PREFIX_MAX)
 struct sio_tail {
-    unsigned refs;
+    atomic_uint refs;
+    pthread_mutex_t write_mu; /* held while "43<id>" sits in the headroom */
     struct buf b; /* head == SIO_TAIL_HEADROOM: room for "43<id>" and lws */
 };
 
 struct sio_tail *sio_tail_new(void); /* one reference, for the caller */
+struct sio_tail *sio_tail_ref(struct sio_tail *t); /* another reference; returns t */
 void sio_tail_unref(struct sio_tail *t); /* accepts NULL */
 
 struct sio_pkt {
@@ -340,34 +344,44 @@ int sio_feed_since_render(const struct cache_plan *p, struct cache_rd *rd, uint6
 #define SIO_ANSWERS_MAX 256
 
 struct sio_answer;
-struct sio_answers {
-    struct sio_answer *head, *tail;
-    size_t n, bytes, cap_bytes;   /* cap_bytes 0: reuse is off */
-    uint64_t hits, stale;         /* answers reused; entries dropped as stale (/metrics) */
-    const uint64_t *vers;         /* the newest data versions seen (sio_answers_versions) */
+struct sio_answer_store;          /* the entries, shared by every loop (answers.c) */
+struct sio_answers {              /* one service loop's view of the store */
+    struct sio_answer_store *store; /* NULL: reuse is off */
+    size_t cap_bytes;             /* the store's budget; 0: reuse is off */
+    const uint64_t *vers;         /* the newest data versions this loop saw (sio_answers_versions) */
     uint64_t vers_txn;            /* the snapshot they were read in */
 };
 
+struct sio_answers_stats {
+    size_t n, bytes, cap_bytes;
+    uint64_t hits, stale;         /* answers reused; entries dropped as stale (/metrics) */
+};
+
+/* A view of a new store (cap_bytes 0: reuse is off). */
 void sio_answers_init(struct sio_answers *a, size_t cap_bytes);
+/* A view of from's store, for another loop. */
+void sio_answers_share(struct sio_answers *a, const struct sio_answers *from);
+/* Ends the view; the last one frees the store. */
 void sio_answers_fini(struct sio_answers *a);
+void sio_answers_stats(const struct sio_answers *a, struct sio_answers_stats *out);
 /* The largest of vers[] over the models deps[]. */
 uint64_t sio_answers_version(const uint16_t *deps, size_t n_deps, const uint64_t *vers);
 /* The ack tail rendered for exactly this argument text, if none of the
  * models it read has changed since: vers are the newest data versions
- * (sio_answers_versions). The tail is borrowed (valid until the next put
- * or fini: sio_pkt_ack takes a reference); a stale entry is dropped. */
+ * (sio_answers_versions). The caller gets a reference (sio_tail_unref);
+ * a stale entry is dropped. Any thread. */
 struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, const uint64_t *vers,
                                  const struct collector **col);
 /* The newest data versions of the store, read through rd only when a
  * transaction has committed since the last call (mdb_env_info: no lock,
- * no syscall); NULL when the store cannot be read. */
+ * no syscall); NULL when the store cannot be read. The view's loop only. */
 const uint64_t *sio_answers_versions(struct sio_answers *a, struct cache *c, struct cache_rd *rd);
 /* Keeps a reference to tail for key (ignored when too large or reuse is off). */
 void sio_answers_put(struct sio_answers *a, struct slice key, struct sio_tail *tail,
                      const struct sio_answer_deps *d, const struct collector *col);
-/* The compressed copy kept beside tail (borrowed: valid until the next
- * put, keep or fini), or NULL when tail is not kept or has none yet. */
-const struct sio_z *sio_answers_zcopy(struct sio_answers *a, const struct sio_tail *t);
+/* Splices the compressed copy kept beside tail into dst (under the store's
+ * lock: another loop may drop it); false when tail is not kept or has none. */
+bool sio_answers_zsplice(struct sio_answers *a, const struct sio_tail *t, struct sio_z *dst);
 /* Takes *copy (a finished compress.c copy of tail's bytes): kept beside
  * tail when tail is kept without one, freed otherwise; *copy is zeroed. */
 void sio_answers_zcopy_keep(struct sio_answers *a, const struct sio_tail *t, struct sio_z **copy);

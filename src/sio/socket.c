@@ -157,6 +157,7 @@ static bool answer_reuse(struct sio_socket *k, uint64_t id, struct slice args)
         return false;
     sio_metrics_observe(s, col, false, 0);
     out_push(k, sio_pkt_ack(t, id));
+    sio_tail_unref(t);
     return true;
 }
 

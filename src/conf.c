@@ -63,7 +63,9 @@ static const struct conf_key keys[] = {
       "Node server's connectTimeout; 0: never"),
     K(max_payload, CONF_U64, NULL, true, "1000000", 16, UINT64_MAX,
       "Engine.IO maxPayload: largest client message, bytes"),
-    U(workers, "2", 1, 256, "threads rendering answers"),
+    U(loops, "0", 0, 64,
+      "service loops, one thread each, sharing the port (SO_REUSEPORT); 0: one per online core"),
+    U(workers, "2", 1, 256, "threads rendering answers, split over the loops (at least one each)"),
     U(live_pool, "2", 0, UINT32_MAX, "SQL connections of the live fallback"),
     U(live_timeout_ms, "15000", 1000, 3600000,
       "longest a live-fallback request may take, waiting for a connection, logging in and "

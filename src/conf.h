@@ -31,6 +31,7 @@ struct conf {
     unsigned ping_timeout;    /* ms */
     unsigned connect_timeout; /* ms without a CONNECT before the session closes; 0: none */
     uint64_t max_payload;     /* bytes */
+    unsigned loops;           /* service loops (0: one per online core) */
     unsigned workers;         /* query threads */
     unsigned live_pool;       /* live fallback connections */
     unsigned live_timeout_ms; /* bound of one live-fallback request */

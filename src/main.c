@@ -1,7 +1,8 @@
 /*
  * cwcache: configuration, signals, and the three kinds of threads.
  *
- *   main thread   the libwebsockets service loop (sio_run); never blocks
+ *   main thread   the first libwebsockets service loop (sio_run); never blocks
+ *   loops         the other service loops (`loops`, started by sio_run)
  *   poller        keeps LMDB equal to the SQL source (poller_start)
  *   workers       render answers (started by sio_new)
  *
@@ -35,13 +36,13 @@ struct app {
     struct collector_set cs;
     struct cache *cache;
     struct poller_live *live;
-    struct sio *sio;
+    struct sio_server *sio;
     struct poller *poller;
     bool *models;
     int lock_fd;            /* DATA_DIR/server.lock, held while the poller may write */
 };
 
-static struct sio *volatile g_sio;
+static struct sio_server *volatile g_sio;
 static volatile sig_atomic_t g_stop;
 
 static void on_signal(int sig)
@@ -215,7 +216,7 @@ static int serve_start(struct app *a)
         .bind = c->bind, .port = (int)c->port, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
         .ping_interval_ms = c->ping_interval, .ping_timeout_ms = c->ping_timeout,
         .connect_timeout_ms = c->connect_timeout,
-        .max_payload = c->max_payload, .workers = c->workers,
+        .max_payload = c->max_payload, .loops = c->loops, .workers = c->workers,
         .answer_cache_bytes = (size_t)c->answer_cache_mb << 20,
         .max_answer_bytes = (size_t)c->max_answer_mb << 20,
         .max_session_buffer_bytes = (size_t)c->max_session_buffer_mb << 20,

@@ -19,6 +19,12 @@
 void sio_id_make(char out[SIO_ID_LEN + 1], uint32_t slot);
 /* -EINVAL unless s is a well-formed id; *slot decoded from it. */
 int sio_id_slot(const char *s, size_t len, uint32_t *slot) MUST_CHECK;
+
+/* A session's slot word names its service loop in the top bits and its
+ * slot in that loop's table in the rest (loops.c, session.c). */
+#define SIO_LOOPS_MAX 64
+#define SIO_LOOP_SHIFT 24
+#define SIO_SLOT_MASK ((1u << SIO_LOOP_SHIFT) - 1)
 /* 20 url-safe characters, all random (socket ids). */
 void sio_id_random(char out[SIO_ID_LEN + 1]);
 /* Constant-time in the expected key's length. */

@@ -42,12 +42,42 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <ev.h>
 
 #include "clock.h"
 #include "log.h"
 
+/* An HTTP request starts: a link kept from the connection's previous
+ * request (another loop's session) is let go first. */
+static int http_request(struct sio *s, struct lws *wsi, struct sio_conn *c, const char *path)
+{
+    if (c->link)
+        sio_route_release(s, wsi, c);
+    int rc = sio_http_request(s, wsi, c, path);
+    /* Only SIO_HTTP_ROUTE leaves c untouched: an answer written may end
+     * the transaction, and lws then frees the connection's user data. */
+    return rc == SIO_HTTP_ROUTE ? sio_route_poll(s, wsi, c) : rc;
+}
+
+static int upgrade_filter(struct sio *s, struct lws *wsi, struct sio_conn *c)
+{
+    int rc = sio_upgrade_filter(s, wsi, c);
+    if (rc == 0 && c->kind == CONN_WS && !c->h)
+        sio_route_ws_bind(s, wsi, c);
+    return rc;
+}
+
+static void release(struct sio *s, struct lws *wsi, struct sio_conn *c)
+{
+    if (c && c->link)
+        sio_route_release(s, wsi, c);
+}
+
+/* Connections bound to another loop's session (c->link) go to route.c;
+ * stand-ins (raw files) exist only for route.c. */
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -58,37 +88,54 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     switch (reason) {
     case LWS_CALLBACK_HTTP:
-        return sio_http_request(s, wsi, c, in ? (const char *)in : "/");
+        return http_request(s, wsi, c, in ? (const char *)in : "/");
     case LWS_CALLBACK_HTTP_BODY:
         return sio_polling_body(s, c, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return sio_polling_body_done(s, wsi, c);
+        return c->link ? sio_route_body_done(s, wsi, c) : sio_polling_body_done(s, wsi, c);
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (c->link && c->kind != CONN_POLL_GET)
+            return sio_route_http_writeable(s, wsi, c);
         return sio_polling_writeable(s, wsi, c);
     case LWS_CALLBACK_CLOSED_HTTP:
+        release(s, wsi, c);
         if (c)
             sio_polling_closed(s, wsi, c);
+        return 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        /* The transaction is over and lws frees the user data. */
+        if (c && c->kind != CONN_WS)
+            release(s, wsi, c);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return sio_upgrade_confirm(s, wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return c ? sio_upgrade_filter(s, wsi, c) : -1;
+        return c ? upgrade_filter(s, wsi, c) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        return sio_ws_established(s, wsi, c);
+        return c->link ? sio_route_ws_established(s, wsi, c) : sio_ws_established(s, wsi, c);
     case LWS_CALLBACK_RECEIVE:
-        return sio_ws_receive(s, wsi, c, in, len);
+        return c->link ? sio_route_ws_receive(s, wsi, c, in, len)
+                       : sio_ws_receive(s, wsi, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return sio_ws_writeable(s, wsi, c);
     case LWS_CALLBACK_CLOSED:
+        release(s, wsi, c);
         if (c)
             sio_ws_closed(s, wsi, c);
         return 0;
+    case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+        return c && c->link ? sio_route_standin_writeable(s, wsi, c) : -1;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        release(s, wsi, c);
+        return 0;
     case LWS_CALLBACK_WSI_DESTROY:
+        release(s, wsi, c);
         if (c)
             sio_conn_reset(c, &s->writing);
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         sio_engine_results(s);
+        sio_route_mail(s);
         return 0;
     default:
         return 0;
@@ -118,7 +165,7 @@ static const struct lws_extension pm_deflate[] = {
     {NULL, NULL, NULL},
 };
 
-static int context_create(struct sio *s, char *err, size_t errlen)
+static int context_create(struct sio *s, bool own_listener, char *err, size_t errlen)
 {
     struct lws_context_creation_info info = {0};
     info.port = s->o.port;
@@ -138,6 +185,12 @@ static int context_create(struct sio *s, char *err, size_t errlen)
     void *loops[1] = {s->ev};
     info.options |= LWS_SERVER_OPTION_LIBEV;
     info.foreign_loops = loops;
+    /* Several loops: each has a listening socket of its own on the same
+     * port (SO_REUSEPORT; lws 4.1 sets it only for its own SMP threads)
+     * and adopts what it accepts, so the kernel spreads new connections
+     * over the loops. One loop: lws listens, as it always did. */
+    if (own_listener)
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     if (s->o.tls_cert && s->o.tls_cert[0]) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = s->o.tls_cert;
@@ -155,43 +208,75 @@ static int context_create(struct sio *s, char *err, size_t errlen)
     return 0;
 }
 
-/* The result queue's wake-up (any thread): lws_cancel_service() lands in
- * the loop as LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
+/* The loop's own listening socket is readable: every pending connection
+ * is accepted and handed to lws, as its own listener would. */
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct sio *s = w->data;
+    int fd;
+    while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        if (!lws_adopt_socket_vhost(s->vh, fd))
+            log_warn(LOG_SIO, "loop %u: a new connection could not be adopted", s->loop);
+}
+
+static int listen_start(struct sio *s, char *err, size_t errlen)
+{
+    int rc = sio_listen_open(s->o.bind, s->o.port, &s->listen_fd, err, errlen);
+    if (rc < 0)
+        return rc;
+    ev_io_init(&s->accept_w, on_accept, s->listen_fd, EV_READ);
+    s->accept_w.data = s;
+    ev_io_start(s->ev, &s->accept_w);
+    return 0;
+}
+
+/* The result and mail queues' wake-up (any thread): lws_cancel_service()
+ * lands in the loop as LWS_CALLBACK_EVENT_WAIT_CANCELLED. */
 static void wake_loop(void *arg)
 {
     struct sio *s = arg;
     lws_cancel_service(s->ctx);
 }
 
-int sio_new(struct sio **out, const struct sio_opts *o, char *err, size_t errlen)
+int sio_loop_new(struct sio **out, struct sio_server *srv, unsigned idx, const struct sio_opts *o,
+                 unsigned workers, char *err, size_t errlen)
 {
     struct sio *s = xcalloc(1, sizeof *s);
     s->o = *o;
+    s->loop = idx;
+    s->server = srv;
+    queue_init(&s->mail, wake_loop, s);
     s->auth.base_ms = o->auth_delay_ms;
     s->auth.max_ms = o->auth_delay_max_ms;
     s->models = xcalloc(o->schema->n_models ? o->schema->n_models : 1, sizeof *s->models);
     collector_set_models(o->collectors, o->schema, s->models);
-    s->metrics = sio_metrics_new(o->collectors);
-    sio_answers_init(&s->answers, o->cache ? o->answer_cache_bytes : 0);
-    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
-    int rc = context_create(s, err, errlen);
+    s->metrics = srv->metrics;
+    if (idx == 0)
+        lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+    if (idx == 0)
+        sio_answers_init(&s->answers, o->cache ? o->answer_cache_bytes : 0);
+    else
+        sio_answers_share(&s->answers, &srv->loops[0]->answers);
+    s->listen_fd = -1;
+    int rc = context_create(s, srv->n > 1, err, errlen);
+    if (rc == 0 && srv->n > 1)
+        rc = listen_start(s, err, errlen);
     if (rc == 0 && o->cache && cache_rd_new(o->cache, &s->rd) < 0) {
         snprintf(err, errlen, "cannot open a cache read handle");
         rc = -EIO;
     }
     if (rc == 0)
-        rc = sio_pool_start(&s->pool, o->workers, &sio_job_ops, s, wake_loop, s, err, errlen);
+        rc = sio_pool_start(&s->pool, workers, &sio_job_ops, s, wake_loop, s, err, errlen);
     if (rc < 0) {
-        sio_free(s);
+        sio_loop_free(s);
         return rc;
     }
     *out = s;
     return 0;
 }
 
-int sio_port(const struct sio *s) { return s->vh ? lws_get_vhost_listen_port(s->vh) : -1; }
-
-void sio_stop(struct sio *s)
+void sio_loop_stop(struct sio *s)
 {
     s->stop_req = 1;
     if (s->ctx)
@@ -262,16 +347,14 @@ static void drain(struct sio *s)
     ev_timer_stop(s->ev, &tick);
 }
 
-int sio_run(struct sio *s)
+void sio_loop_run(struct sio *s)
 {
-    log_info(LOG_SIO, "listening on port %d", sio_port(s));
     while (!s->stop_req)
         turn(s);
     drain(s);
-    return 0;
 }
 
-void sio_free(struct sio *s)
+void sio_loop_free(struct sio *s)
 {
     if (!s)
         return;
@@ -283,16 +366,22 @@ void sio_free(struct sio *s)
         next = n->next;
         sio_job_free((struct sio_job *)n);
     }
+    sio_route_mail_fini(s);
     if (s->ctx) {
         sio_sessions_fini(s);
         lws_context_destroy(s->ctx);
+    }
+    sio_route_mail_fini(s); /* what closing connections mailed to themselves */
+    queue_fini(&s->mail);
+    if (s->listen_fd >= 0) {
+        ev_io_stop(s->ev, &s->accept_w);
+        close(s->listen_fd);
     }
     if (s->ev) {
         sio_timer_stop(s->ev, &s->subs_tick);
         ev_loop_destroy(s->ev);
     }
     cache_rd_free(s->rd);
-    sio_metrics_free(s->metrics);
     sio_answers_fini(&s->answers);
     sio_joins_fini(&s->joins);
     free(s->models);

@@ -8,10 +8,12 @@
  * requests, errors and a latency histogram. Then connected clients, answer
  * reuse and the LMDB map use.
  *
- * The per-collector counters are only ever touched on the loop thread: a
- * request is counted when its answer comes back from the workers
- * (sio_socket_result_next) or when it is refused at dispatch, both on
- * the loop, and /metrics is rendered there too. So plain integers suffice.
+ * The per-collector counters are shared by the service loops (loops.c):
+ * a request is counted on its loop when its answer comes back from the
+ * workers (sio_socket_result_next) or when it is refused at dispatch, and
+ * /metrics may be rendered on any loop, so they sit behind one lock, held
+ * for a few additions per answer. The gauges (sessions, answers in
+ * flight) are summed over the loops.
  */
 #include "sio/sio_int.h"
 
@@ -34,6 +36,7 @@ struct coll_counters {
 };
 
 struct sio_metrics {
+    pthread_mutex_t mu;
     const struct collector_set *cs;
     struct coll_counters *c; /* cs->n entries */
     uint64_t unknown_events;
@@ -42,6 +45,7 @@ struct sio_metrics {
 struct sio_metrics *sio_metrics_new(const struct collector_set *cs)
 {
     struct sio_metrics *m = xcalloc(1, sizeof *m);
+    pthread_mutex_init(&m->mu, NULL);
     m->cs = cs;
     m->c = xcalloc(cs && cs->n ? cs->n : 1, sizeof *m->c);
     return m;
@@ -51,6 +55,7 @@ void sio_metrics_free(struct sio_metrics *m)
 {
     if (!m)
         return;
+    pthread_mutex_destroy(&m->mu);
     free(m->c);
     free(m);
 }
@@ -60,20 +65,44 @@ void sio_metrics_observe(struct sio *s, const struct collector *col, bool failed
     struct sio_metrics *m = s->metrics;
     if (!m)
         return;
+    double secs = us > 0 ? (double)us / 1e6 : 0;
+    size_t le = 0;
+    while (le < N_BUCKETS && secs > buckets[le])
+        le++;
+    pthread_mutex_lock(&m->mu);
     if (!col) {
         m->unknown_events++;
-        return;
+    } else {
+        struct coll_counters *c = &m->c[col - m->cs->items];
+        c->requests++;
+        c->errors += failed;
+        c->sum_s += secs;
+        if (le < N_BUCKETS)
+            c->le[le]++;
     }
-    struct coll_counters *c = &m->c[col - m->cs->items];
-    double secs = us > 0 ? (double)us / 1e6 : 0;
-    c->requests++;
-    c->errors += failed;
-    c->sum_s += secs;
-    for (size_t i = 0; i < N_BUCKETS; i++)
-        if (secs <= buckets[i]) {
-            c->le[i]++;
-            break;
-        }
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* A loop's gauges are its own thread's plain counters: read relaxed, they
+ * give a moment's figure. */
+size_t sio_server_sessions(const struct sio *s)
+{
+    if (!s->server)
+        return s->n_sessions;
+    size_t n = 0;
+    for (unsigned i = 0; i < s->server->n; i++)
+        n += __atomic_load_n(&s->server->loops[i]->n_sessions, __ATOMIC_RELAXED);
+    return n;
+}
+
+unsigned sio_server_inflight(const struct sio *s)
+{
+    if (!s->server)
+        return s->inflight;
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->server->n; i++)
+        n += __atomic_load_n(&s->server->loops[i]->inflight, __ATOMIC_RELAXED);
+    return n;
 }
 
 /* A label value: backslash, quote and newline escaped, as the text format requires. */
@@ -262,9 +291,8 @@ static void histogram_render(struct buf *b, const char *h, const char *event,
     coll_line(b, name, event, NULL, c->requests);
 }
 
-static void collectors_render(struct sio *s, struct buf *b)
+static void collectors_render(struct sio_metrics *m, struct buf *b)
 {
-    const struct sio_metrics *m = s->metrics;
     const struct collector_set *cs = m->cs;
     help_type(b, "cwcache_collector_requests_total", "counter", "Events answered, per collector");
     for (size_t i = 0; i < cs->n; i++)
@@ -287,9 +315,9 @@ static void collectors_render(struct sio *s, struct buf *b)
 static void server_render(struct sio *s, struct buf *b)
 {
     help_type(b, "cwcache_clients_connected", "gauge", "Engine.IO sessions open");
-    buf_printf(b, "cwcache_clients_connected %zu\n", s->n_sessions);
+    buf_printf(b, "cwcache_clients_connected %zu\n", sio_server_sessions(s));
     help_type(b, "cwcache_requests_in_flight", "gauge", "Events being answered by the workers");
-    buf_printf(b, "cwcache_requests_in_flight %u\n", s->inflight);
+    buf_printf(b, "cwcache_requests_in_flight %u\n", sio_server_inflight(s));
     struct sio_answers_stats a;
     sio_answers_stats(&s->answers, &a);
     help_type(b, "cwcache_answers_reused_total", "counter",
@@ -330,8 +358,11 @@ unsigned sio_metrics_http(struct sio *s, struct lws *wsi, struct buf *body, cons
     }
     *ctype = "text/plain; version=0.0.4; charset=utf-8";
     models_render(s, body);
-    if (s->metrics)
-        collectors_render(s, body);
+    if (s->metrics) {
+        pthread_mutex_lock(&s->metrics->mu);
+        collectors_render(s->metrics, body);
+        pthread_mutex_unlock(&s->metrics->mu);
+    }
     server_render(s, body);
     return 200;
 }

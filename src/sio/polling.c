@@ -99,8 +99,14 @@ static int poll_post(struct sio *s, struct lws *wsi, struct sio_conn *c, struct 
         sio_session_close(ss, "binary POST");
         return sio_respond_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
     }
-    c->kind = CONN_POLL_POST;
     c->h = ss->h;
+    int rc = sio_polling_post_start(s, wsi, c);
+    return rc > 0 ? sio_polling_body_done(s, wsi, c) : rc;
+}
+
+int sio_polling_post_start(struct sio *s, struct lws *wsi, struct sio_conn *c)
+{
+    c->kind = CONN_POLL_POST;
     buf_init(&c->rx, 0);
     long len = content_length(wsi);
     if (len < 0 && chunked(wsi)) {
@@ -112,9 +118,7 @@ static int poll_post(struct sio *s, struct lws *wsi, struct sio_conn *c, struct 
         return -1;
     }
     c->rx_too_big = len > 0 && (size_t)len > s->o.max_payload;
-    if (len <= 0)
-        return sio_polling_body_done(s, wsi, c); /* no body will follow */
-    return 0;
+    return len <= 0; /* 1: no body will follow */
 }
 
 int sio_polling_request(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m)
@@ -135,6 +139,8 @@ int sio_polling_request(struct sio *s, struct lws *wsi, struct sio_conn *c, enum
             return sio_respond_eio_error(wsi, c, EIO_ERR_UNSUPPORTED_PROTOCOL);
         return handshake(s, wsi, c);
     }
+    if (sio_route_foreign(s, sid))
+        return SIO_HTTP_ROUTE; /* another loop's session: route.c mails it there */
     struct sio_session *ss = sio_session_by_sid(s, sid, strlen(sid));
     if (!ss)
         return sio_respond_eio_error(wsi, c, EIO_ERR_SID_UNKNOWN);

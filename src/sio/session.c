@@ -7,6 +7,7 @@
  */
 #include "sio/sio_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -17,6 +18,9 @@ static uint32_t slot_alloc(struct sio *s)
 {
     if (s->n_free)
         return s->free_slots[--s->n_free];
+    /* The sid's slot word keeps the top bits for the loop: 16M sessions
+     * per loop, far beyond what memory holds. */
+    assert(s->n_slots < SIO_SLOT_MASK);
     if (s->n_slots == s->cap_slots) {
         uint32_t cap = s->cap_slots ? s->cap_slots * 2 : 64;
         s->slots = xrealloc(s->slots, cap * sizeof *s->slots);
@@ -72,7 +76,7 @@ struct sio_session *sio_session_new(struct sio *s, enum sio_transport t)
     ss->h = (sio_handle)s->gens[slot] << 32 | slot;
     ss->transport = t;
     sio_pktq_init(&ss->outq);
-    sio_id_make(ss->sid, slot);
+    sio_id_make(ss->sid, s->loop << SIO_LOOP_SHIFT | slot); /* the sid names its loop */
     sio_socket_init(&ss->sock, s, ss->h, ss->sid);
     s->slots[slot] = ss;
     s->n_sessions++;
@@ -127,8 +131,11 @@ struct sio_session *sio_session_get(struct sio *s, sio_handle h)
 
 struct sio_session *sio_session_by_sid(struct sio *s, const char *sid, size_t len)
 {
-    uint32_t slot;
-    if (sio_id_slot(sid, len, &slot) < 0 || slot >= s->n_slots || !s->slots[slot])
+    uint32_t w, slot;
+    if (sio_id_slot(sid, len, &w) < 0 || w >> SIO_LOOP_SHIFT != s->loop)
+        return NULL;
+    slot = w & SIO_SLOT_MASK;
+    if (slot >= s->n_slots || !s->slots[slot])
         return NULL;
     struct sio_session *ss = s->slots[slot];
     return memcmp(ss->sid, sid, SIO_ID_LEN) == 0 ? ss : NULL;

@@ -5,9 +5,10 @@
  * one libwebsockets context, answering collector events from the LMDB
  * cache (or the live fallback) on a small pool of worker threads.
  *
- * Threads: sio_run() runs the libwebsockets service loop in the calling
- * thread until sio_stop() is called (from any thread or a signal handler).
- * Workers are started by sio_new() and joined by sio_free().
+ * Threads: sio_run() runs the service loops (`loops` of them: the first
+ * in the calling thread, each other one in a thread of its own) until
+ * sio_stop() is called (from any thread or a signal handler). Workers are
+ * started by sio_new() and joined by sio_free().
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -27,7 +28,8 @@ struct sio_opts {
     unsigned ping_timeout_ms;      /* Engine.IO pingTimeout (20000) */
     unsigned connect_timeout_ms;   /* Socket.IO connectTimeout (45000; 0: none) */
     size_t max_payload;            /* Engine.IO maxPayload (1000000) */
-    unsigned workers;              /* query worker threads (2) */
+    unsigned loops;                /* service loops, one thread each (0: one per online core) */
+    unsigned workers;              /* query worker threads (2), split over the loops */
     size_t answer_cache_bytes;     /* rendered answers kept for identical requests (0: none) */
     size_t max_answer_bytes;       /* larger answers are refused with an error (0: no limit) */
     size_t max_session_buffer_bytes; /* queued for a client beyond what is being written:
@@ -49,16 +51,17 @@ struct sio_opts {
     struct poller_live *live;      /* live fallback for cold models; may be NULL (then cold = error) */
 };
 
-struct sio;
+struct sio_server;
 
-/* Creates the lws context (binds the port) and starts the workers.
- * -EADDRINUSE/-EACCES/-EINVAL etc. with a message in err. */
-int sio_new(struct sio **out, const struct sio_opts *o, char *err, size_t errlen) MUST_CHECK;
+/* Creates the loops' lws contexts (binds the port) and starts the
+ * workers. -EADDRINUSE/-EACCES/-EINVAL etc. with a message in err. */
+int sio_new(struct sio_server **out, const struct sio_opts *o, char *err, size_t errlen) MUST_CHECK;
 /* The port actually bound (useful with port 0). */
-int sio_port(const struct sio *s);
-/* Serves until sio_stop(); then drains in-flight acks (bounded) and returns 0. */
-int sio_run(struct sio *s) MUST_CHECK;
+int sio_port(const struct sio_server *srv);
+/* Serves until sio_stop(); then every loop drains its in-flight acks
+ * (bounded) and 0 is returned. */
+int sio_run(struct sio_server *srv) MUST_CHECK;
 /* Async-signal-safe: asks sio_run() to finish. */
-void sio_stop(struct sio *s);
-/* Joins the workers, closes every session, destroys the context; accepts NULL. */
-void sio_free(struct sio *s);
+void sio_stop(struct sio_server *srv);
+/* Joins the workers, closes every session, destroys the contexts; accepts NULL. */
+void sio_free(struct sio_server *srv);

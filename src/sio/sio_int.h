@@ -8,11 +8,13 @@
  * results travel up only as return values or through a queue the upper
  * layer drains (tools/layers.py checks there is no circle). Top first:
  *
- *   loop.c      the lws context, the protocol callback, run/stop/drain
+ *   loops.c     the server: its service loops, one thread each
+ *   loop.c      a loop's lws context, the protocol callback, run/stop/drain
  *   http.c      HTTP route table, operator endpoints
  *   polling.c   Engine.IO over HTTP: handshake, long-polling GET/POST
  *   ws.c        websocket transport: message assembly, fragmented writes
  *   upgrade.c   the websocket handshake's checks, binding it to a session
+ *   route.c     requests for a session another loop owns: mail both ways
  *   engine.c    Engine.IO packets of a session (heartbeat, upgrade, close);
  *               takes the Socket.IO layer's output and the workers' answers
  *   session.c   session table (sid <-> slot/generation), heartbeat, closing
@@ -32,6 +34,7 @@
  *   metrics.c   per-collector counters, GET /metrics
  *   worker.c    a plain thread pool: a job queue in, a result queue out
  *   timer.c     one-shot timers on the server's libev loop, the clock
+ *   listen.c    the loops' shared-port listening sockets
  *   auth.c      ids, PSK compare, per-address failure delay      (auth.h)
  *   eio.c       Engine.IO v4 packet and payload codec            (codec.h)
  *   packet.c    Socket.IO v5 packet codec and payload validation (codec.h)
@@ -44,6 +47,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 #include "queue.h"
@@ -202,6 +206,9 @@ struct sio_conn {
     struct sio_z *ztail;          /* the copy of resp.head's tail being made */
     bool zhead;                   /* resp.head's separator and ack prefix are in z */
     bool zdone;                   /* z is complete */
+    /* route.c: a request or websocket of a session another loop owns
+     * (here), or the stand-in for one (on the owner) */
+    struct sio_link *link;
 };
 
 /* Puts a connection on (or takes it off) the writing list. */
@@ -535,10 +542,17 @@ void sio_engine_results(struct sio *s);
 
 /* ---- server state -------------------------------------------------------------- */
 
+struct sio_server;
+
 struct sio {
     struct sio_opts o;
+    unsigned loop;                /* this loop's index: its sessions' sids name it */
+    struct sio_server *server;    /* every loop (routing, /metrics, /status); NULL in unit tests */
+    struct queue mail;            /* route.c: messages from the other loops */
     struct lws_context *ctx;
     struct ev_loop *ev;           /* the loop lws runs on (loop.c) */
+    int listen_fd;                /* several loops: this loop's own listener, else -1 */
+    ev_io accept_w;
     struct lws_vhost *vh;
     struct cache_rd *rd;          /* loop-thread reads (readiness) */
     struct sio_session **slots;   /* index = slot */
@@ -555,8 +569,8 @@ struct sio {
     bool draining;
     bool *models;                 /* models the collectors reach: readiness */
     struct sio_writing writing;   /* connections with bytes left to write (conn.c) */
-    struct sio_metrics *metrics;  /* loop thread only (metrics.c) */
-    struct sio_answers answers;   /* loop thread only (answers.c) */
+    struct sio_metrics *metrics;  /* shared by the loops, behind its lock (metrics.c) */
+    struct sio_answers answers;   /* this loop's view of the shared store (answers.c) */
     struct sio_joins joins;       /* loop thread only (joins.c) */
     unsigned n_subs;              /* subscriptions over all sockets (subs.c) */
     struct sio_timer subs_tick;   /* runs while n_subs: looks for new commits (engine.c) */
@@ -603,6 +617,9 @@ bool sio_eio_version_ok(struct lws *wsi);
 int sio_polling_request(struct sio *s, struct lws *wsi, struct sio_conn *c, enum sio_method m);
 int sio_polling_body(struct sio *s, struct sio_conn *c, const void *in, size_t len);
 int sio_polling_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* Prepares c for a POST body: 1 when none follows, 0 when it will, -1
+ * after an answer that hangs up (a chunked body). */
+int sio_polling_post_start(struct sio *s, struct lws *wsi, struct sio_conn *c);
 int sio_polling_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
 void sio_polling_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);
 
@@ -622,7 +639,12 @@ struct cache_report_clock sio_probe_clock(const struct sio *s);
  * else `why` holds the /readyz body {"ready":false,"notReady":{...}}. */
 bool sio_probe_ready(struct sio *s, struct buf *why);
 
-/* http.c: LWS_CALLBACK_HTTP; `path` is the request path without the query. */
+/* What a route returns for a polling request of another loop's session:
+ * nothing was answered, route.c mails it to the owner. */
+#define SIO_HTTP_ROUTE 2
+
+/* http.c: LWS_CALLBACK_HTTP; `path` is the request path without the
+ * query. 0, -1 (hang up) or SIO_HTTP_ROUTE. */
 int sio_http_request(struct sio *s, struct lws *wsi, struct sio_conn *c, const char *path);
 
 /* ws.c */
@@ -646,3 +668,77 @@ unsigned sio_metrics_http(struct sio *s, struct lws *wsi, struct buf *body, cons
 /* status.c: GET /status (the page) and /status.json; 401 without the PSK. */
 unsigned sio_status_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);
 unsigned sio_status_json_http(struct sio *s, struct lws *wsi, struct buf *body, const char **ctype);
+
+/* ---- service loops (loop.c, loops.c) ---------------------------------------------- */
+
+/* The server: n service loops, each a struct sio with its own thread, lws
+ * context, libev loop, sessions and workers; loop 0 runs in the thread
+ * that calls sio_run(). The kept answers and the metrics are shared. */
+struct sio_server {
+    struct sio **loops;
+    unsigned n;
+    pthread_t *threads;           /* loops 1..n-1 */
+    unsigned started;
+    struct sio_metrics *metrics;
+    int port;                     /* the port every loop listens on */
+    bool closing;                 /* being freed: no more mail */
+};
+
+/* listen.c: a non-blocking listening TCP socket on bind (NULL or "":
+ * every address) and port that other sockets may share (SO_REUSEPORT). */
+int sio_listen_open(const char *bind, int port, int *fd, char *err, size_t errlen) MUST_CHECK;
+/* The port a socket is bound to; -1 on error. */
+int sio_listen_port(int fd);
+
+/* One loop: its context listens on o->port (its own SO_REUSEPORT
+ * listener when n > 1). */
+int sio_loop_new(struct sio **out, struct sio_server *srv, unsigned idx, const struct sio_opts *o,
+                 unsigned workers, char *err, size_t errlen) MUST_CHECK;
+void sio_loop_run(struct sio *s);
+void sio_loop_stop(struct sio *s);
+void sio_loop_free(struct sio *s);
+/* Sessions and answers in flight over every loop (a loop alone in unit
+ * tests); read without the owners' cooperation, so a moment's figures. */
+size_t sio_server_sessions(const struct sio *s);
+unsigned sio_server_inflight(const struct sio *s);
+
+/* ---- routing between loops (route.c) ------------------------------------------------ */
+
+/* A session's requests may arrive on any loop (SO_REUSEPORT spreads TCP
+ * connections, and a kept-alive connection carries other sessions'
+ * requests too). The loop a sid names owns the session; another loop
+ * that receives one of its requests mails it over and writes the answer
+ * that is mailed back (route.c explains the stand-ins). */
+struct sio_link;
+
+/* The sid names another loop of this server (inline: the transports
+ * below route.c ask, and leave the request to it). */
+static inline bool sio_route_foreign(const struct sio *s, const char *sid)
+{
+    uint32_t w;
+    if (!s->server || s->server->n < 2 || sio_id_slot(sid, strlen(sid), &w) < 0)
+        return false;
+    unsigned loop = w >> SIO_LOOP_SHIFT;
+    return loop != s->loop && loop < s->server->n;
+}
+/* A polling request polling.c left to us (SIO_HTTP_ROUTE), from
+ * LWS_CALLBACK_HTTP: mailed to the session's owner. */
+int sio_route_poll(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* A websocket handshake for a foreign sid (upgrade.c left c->h 0): binds
+ * c to a link (FILTER_PROTOCOL_CONNECTION). */
+void sio_route_ws_bind(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* Callbacks of connections with c->link, instead of their transport's. */
+int sio_route_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c);
+int sio_route_http_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
+int sio_route_ws_established(struct sio *s, struct lws *wsi, struct sio_conn *c);
+int sio_route_ws_receive(struct sio *s, struct lws *wsi, struct sio_conn *c, const void *in,
+                         size_t len);
+/* The connection (or stand-in) closes or starts another request: its
+ * link is let go, telling the other loop when that matters. */
+void sio_route_release(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* A stand-in's RAW_WRITEABLE: ships what its session has for the client. */
+int sio_route_standin_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* Handles every message other loops sent here (EVENT_WAIT_CANCELLED). */
+void sio_route_mail(struct sio *s);
+/* Frees messages never handled (at shutdown). */
+void sio_route_mail_fini(struct sio *s);

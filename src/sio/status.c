@@ -162,7 +162,7 @@ static void summary_json(struct sio *s, struct buf *b, const struct cache_report
     struct cache_stats st = {0};
     if (s->o.cache && cache_stats_get(s->o.cache, &st) < 0)
         st = (struct cache_stats){0};
-    buf_printf(b, ",\"server\":{\"clients\":%zu,\"mapSize\":%zu,\"mapUsed\":%zu}}", s->n_sessions,
+    buf_printf(b, ",\"server\":{\"clients\":%zu,\"mapSize\":%zu,\"mapUsed\":%zu}}", sio_server_sessions(s),
                st.map_size, st.map_used);
 }
 

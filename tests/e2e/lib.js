@@ -91,7 +91,10 @@ async function startServer(source, opts = {}) {
   const args = [
     "--port", "0", "--port-file", portFile, "--data-dir", path.join(dir, "data"),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"),
-    "--poll-interval-ms", "500", ...(opts.args || []),
+    "--poll-interval-ms", "500",
+    // One service loop unless the test run asks for more (the e2e.loops2
+    // variants): a session's requests then land on loops that do not own it.
+    "--loops", process.env.CWCACHE_LOOPS || "1", ...(opts.args || []),
   ];
   const env = { ...process.env, DATABASE_URL: source.url, PSK, PORT: "" };
   if (opts.env) Object.assign(env, opts.env);

@@ -41,7 +41,10 @@ def start():
     slog = open(os.path.join(d, "cwcache.log"), "w")
     srv = subprocess.Popen([CWCACHE, "--port", "0", "--port-file", os.path.join(d, "port"),
                             "--data-dir", os.path.join(d, "data"), "--schema", schema,
-                            "--collectors", os.path.join(ROOT, "collectors")], env=env, stdout=slog, stderr=slog)
+                            "--collectors", os.path.join(ROOT, "collectors"),
+                            # one loop unless the e2e.loops2 variant asks for more
+                            "--loops", os.environ.get("CWCACHE_LOOPS", "1")],
+                           env=env, stdout=slog, stderr=slog)
     procs.append(srv)
     port = tds.wait_port_file(os.path.join(d, "port"), srv, "cwcache", secs=30)
     url = f"http://127.0.0.1:{port}"

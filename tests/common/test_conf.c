@@ -265,7 +265,8 @@ Test(common_conf, help_prints_each_default_and_range)
     fclose(f);
     cr_assert(strstr(text, "--port                   TCP port; 0 lets the kernel choose "
                            "[default 3000; 0-65535]; env PORT\n"), "%s", text);
-    cr_assert(strstr(text, "--workers                threads rendering answers [default 2; 1-256]\n"),
+    cr_assert(strstr(text, "--workers                threads rendering answers, split over the loops "
+                           "(at least one each) [default 2; 1-256]\n"),
               "%s", text);
     free(text);
 }

@@ -283,8 +283,11 @@ def case_kill_server(env):
     finally:
         poller.send_signal(signal.SIGTERM)
         pout, perr = poller.communicate(timeout=STEP_S)
+    # What this proves: the stop does not sit out a source timeout (login
+    # and query timeouts are 15 s and more); a bound well under them still
+    # holds when a loaded machine delays the threads by seconds.
     m = re.search(r"stop_ms=(\d+)", pout)
-    check(m and int(m[1]) < 1500, f"poller_stop took too long: {pout}")
+    check(m and int(m[1]) < 10000, f"poller_stop took too long: {pout}")
 
 
 def case_kill_poller(env):

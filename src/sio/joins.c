@@ -83,7 +83,7 @@ void sio_join_wait(struct sio_joins *js, struct sio_join *e, sio_handle h, uint6
         e->w = xrealloc(e->w, e->cap * sizeof *e->w);
     }
     e->w[e->n++] = (struct sio_waiter){h, ack_id, t0_us};
-    js->joined++;
+    __atomic_fetch_add(&js->joined, 1, __ATOMIC_RELAXED); /* /metrics reads it from another loop */
 }
 
 static void unlink_join(struct sio_joins *js, struct sio_join *e)
@@ -113,7 +113,7 @@ static struct sio_job *waiter_job(const struct sio_job *j, const struct sio_wait
 
 void sio_joins_done(struct sio_joins *js, struct sio_job *j, struct queue_node **results)
 {
-    js->rendered++;
+    __atomic_fetch_add(&js->rendered, 1, __ATOMIC_RELAXED);
     struct sio_join *e = j->join;
     if (!e)
         return;

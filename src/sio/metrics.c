@@ -105,6 +105,20 @@ unsigned sio_server_inflight(const struct sio *s)
     return n;
 }
 
+/* Renderings and joins over every loop (joins.c: each loop joins its own). */
+struct sio_joins sio_server_joins(const struct sio *s)
+{
+    if (!s->server)
+        return (struct sio_joins){.rendered = s->joins.rendered, .joined = s->joins.joined};
+    struct sio_joins sum = {0};
+    for (unsigned i = 0; i < s->server->n; i++) {
+        const struct sio_joins *js = &s->server->loops[i]->joins;
+        sum.rendered += __atomic_load_n(&js->rendered, __ATOMIC_RELAXED);
+        sum.joined += __atomic_load_n(&js->joined, __ATOMIC_RELAXED);
+    }
+    return sum;
+}
+
 /* A label value: backslash, quote and newline escaped, as the text format requires. */
 static void label_put(struct buf *b, const char *v)
 {
@@ -325,10 +339,11 @@ static void server_render(struct sio *s, struct buf *b)
     buf_printf(b, "cwcache_answers_reused_total %" PRIu64 "\n", a.hits);
     help_type(b, "cwcache_answers_rendered_total", "counter",
               "Answers rendered by the workers (one per rendering, however many acks it serves)");
-    buf_printf(b, "cwcache_answers_rendered_total %" PRIu64 "\n", s->joins.rendered);
+    struct sio_joins js = sio_server_joins(s);
+    buf_printf(b, "cwcache_answers_rendered_total %" PRIu64 "\n", js.rendered);
     help_type(b, "cwcache_answers_joined_total", "counter",
               "Events that waited for an identical request's rendering instead of rendering again");
-    buf_printf(b, "cwcache_answers_joined_total %" PRIu64 "\n", s->joins.joined);
+    buf_printf(b, "cwcache_answers_joined_total %" PRIu64 "\n", js.joined);
     help_type(b, "cwcache_answers_stale_total", "counter",
               "Kept answers dropped because a model they read changed");
     buf_printf(b, "cwcache_answers_stale_total %" PRIu64 "\n", a.stale);

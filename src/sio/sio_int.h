@@ -701,6 +701,7 @@ void sio_loop_free(struct sio *s);
  * tests); read without the owners' cooperation, so a moment's figures. */
 size_t sio_server_sessions(const struct sio *s);
 unsigned sio_server_inflight(const struct sio *s);
+struct sio_joins sio_server_joins(const struct sio *s); /* counters only */
 
 /* ---- routing between loops (route.c) ------------------------------------------------ */
 

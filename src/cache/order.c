@@ -56,7 +56,7 @@ static int order_entry(struct oparse *o, const struct schema_model *m, const cha
 {
     const struct schema_field *f = schema_field_find(m, k, klen);
     if (f) {
-        bool desc;
+        bool desc = false; /* set by direction() on success; gcc -O3 cannot see that */
         int rc = direction(o, f, v, &desc);
         if (rc < 0)
             return rc;

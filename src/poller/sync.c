@@ -299,11 +299,13 @@ int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_
     return batch;
 }
 
-/* "YYYY-MM-DD HH:MM:SS.fffffff" (UTC as stored) for messages; "NULL" for the NULL segment. */
-static void ts_text(int64_t ts, char out[32])
+/* "YYYY-MM-DD HH:MM:SS.fffffff" (UTC as stored) for messages; "NULL" for the NULL segment.
+ * Sized for any int fields, so no value can truncate it. */
+#define TS_TEXT_MAX 80
+static void ts_text(int64_t ts, char out[TS_TEXT_MAX])
 {
     if (ts == INT64_MIN) {
-        snprintf(out, 32, "NULL");
+        snprintf(out, TS_TEXT_MAX, "NULL");
         return;
     }
     int64_t days = ts / POLLER_TICKS_PER_DAY - (ts % POLLER_TICKS_PER_DAY < 0);
@@ -311,7 +313,7 @@ static void ts_text(int64_t ts, char out[32])
     time_t secs = (time_t)(days * 86400 + rem / CACHE_TICKS_PER_S);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, 32, "%04d-%02d-%02d %02d:%02d:%02d.%07d", tm.tm_year + 1900, tm.tm_mon + 1,
+    snprintf(out, TS_TEXT_MAX, "%04d-%02d-%02d %02d:%02d:%02d.%07d", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem % CACHE_TICKS_PER_S));
 }
 
@@ -345,7 +347,7 @@ static void group_start(struct poller_sync *s, struct poller_page *pg)
     if (s->stall_logged)
         return;
     s->stall_logged = true;
-    char t[32];
+    char t[TS_TEXT_MAX];
     ts_text(s->scan.ts, t);
     log_warn(LOG_POLLER,
              "%s: a page of %zu rows did not move the cursor past (%s = %s, %s = %" PRIu64
@@ -390,7 +392,7 @@ static int poll_advance(struct poller_sync *s, struct poller_page *pg, char *err
         return group_advance(s, pg, err, errlen);
     if (!pg->done && !page_moved(s, pg)) {
         if (!s->scan.set || s->scan_nulls) {
-            char t[32];
+            char t[TS_TEXT_MAX];
             ts_text(s->scan.set ? s->scan.ts : INT64_MIN, t);
             snprintf(err, errlen,
                      "model %s: the source returned a page that does not move the "

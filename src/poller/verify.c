@@ -128,7 +128,7 @@ static int verify_walk(struct poller_verify *v, char *err, size_t errlen)
     bool first = true;
     uint64_t after = 0;
     for (;;) {
-        size_t n;
+        size_t n = 0;
         int rc = verify_chunk(v, first, after, &n, err, errlen);
         if (rc < 0)
             return rc;

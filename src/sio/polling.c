@@ -44,9 +44,8 @@ static int handshake(struct sio *s, struct lws *wsi, struct sio_conn *c)
     return rc;
 }
 
-/* The encoding the GET's Accept-Encoding asks for (a header longer than
- * any real one is taken as absent). */
-static enum sio_zenc accepted(const struct sio *s, struct lws *wsi)
+/* A header longer than any real one is taken as absent. */
+enum sio_zenc sio_polling_zenc(const struct sio *s, struct lws *wsi)
 {
     char b[512];
     if (!s->o.http_compression)
@@ -64,7 +63,7 @@ static int poll_get(struct sio *s, struct lws *wsi, struct sio_conn *c, struct s
     }
     c->kind = CONN_POLL_GET;
     c->h = ss->h;
-    c->zenc = accepted(s, wsi);
+    c->zenc = sio_polling_zenc(s, wsi);
     ss->get_wsi = wsi;
     /* The session's heartbeat bounds how long a poll may wait, not lws. */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
@@ -168,7 +167,7 @@ int sio_polling_body(struct sio *s, struct sio_conn *c, const void *in, size_t l
     return 0;
 }
 
-int sio_polling_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c)
+int sio_polling_body_end(struct lws *wsi, struct sio_conn *c)
 {
     if (c->kind != CONN_POLL_POST)
         return sio_respond_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
@@ -178,6 +177,14 @@ int sio_polling_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c)
         buf_fini(&c->rx);
         return sio_respond(wsi, c, 413, "text/plain", NULL, 0, NULL, NULL);
     }
+    return SIO_BODY_OK;
+}
+
+int sio_polling_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c)
+{
+    int rc = sio_polling_body_end(wsi, c);
+    if (rc != SIO_BODY_OK)
+        return rc;
     struct sio_session *ss = sio_session_get(s, c->h);
     if (!ss) {
         buf_fini(&c->rx);
@@ -303,12 +310,9 @@ static int zchunk(struct lws *wsi, struct sio_conn *c, bool *done)
     return 0;
 }
 
-/* The answer's packets are taken from the session; a large enough one
- * is compressed when the GET accepts it. */
-static void resp_take(struct sio *s, struct sio_conn *c, struct sio_session *ss)
+void sio_polling_answer(struct sio *s, struct sio_conn *c, struct sio_pktq *q)
 {
-    sio_pktq_take(&c->resp, &ss->outq);
-    ss->get_wsi = NULL;
+    sio_pktq_take(&c->resp, q);
     c->resp_started = true;
     if (c->zenc != SIO_Z_NONE && resp_total(&c->resp) >= s->o.http_compression_threshold)
         c->z = sio_z_new(c->zenc);
@@ -322,7 +326,8 @@ int sio_polling_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c)
         struct sio_session *ss = sio_session_get(s, c->h);
         if (!ss || !ss->outq.n)
             return 0;
-        resp_take(s, c, ss);
+        ss->get_wsi = NULL;
+        sio_polling_answer(s, c, &ss->outq);
     }
     if (!c->resp.n && !c->z)
         return 0;

@@ -21,7 +21,8 @@
  * for WRITEABLE, handing a GET its close or noop packet, requesting a
  * websocket close. The stand-in's RAW_WRITEABLE mails the packets to the
  * near loop, which writes them with the ordinary polling or websocket
- * writer. What the near connection receives (a POST body, a websocket
+ * writer (a poll's answer compressed as the GET accepts, by polling.c's
+ * code: the same bytes and headers as on the owner). What the near connection receives (a POST body, a websocket
  * message, its close) is mailed to the owner and handled there as the
  * local transports would.
  *
@@ -62,8 +63,7 @@ struct sio_link {
 };
 
 enum mail_kind {
-    MAIL_GET, MAIL_POST, MAIL_BINARY_POST, MAIL_WS_OPEN, MAIL_WS_MSG, MAIL_WS_BINARY,
-    MAIL_WS_TOO_BIG, MAIL_GONE,   /* near -> owner */
+    MAIL_GET, MAIL_POST, MAIL_BINARY_POST, MAIL_WS_OPEN, MAIL_WS_MSG, MAIL_GONE, /* near -> owner */
     MAIL_REPLY, MAIL_PKTS, MAIL_CLOSE, /* owner -> near */
 };
 
@@ -76,6 +76,7 @@ struct mail {
     unsigned status;              /* REPLY */
     enum eio_error err;           /* REPLY with status 400 */
     int code;                     /* CLOSE */
+    enum sio_ws_rx rx;            /* WS_MSG: a message in body, or why one was refused */
     struct buf body;              /* POST body, websocket message */
     struct sio_pktq pkts;         /* PKTS */
 };
@@ -171,6 +172,7 @@ int sio_route_poll(struct sio *s, struct lws *wsi, struct sio_conn *c)
     c->link = link_new(s, wsi, m == SIO_M_GET ? LINK_GET : LINK_POST, sid);
     if (m == SIO_M_GET) {
         c->kind = CONN_POLL_GET;
+        c->zenc = sio_polling_zenc(s, wsi); /* the answer is compressed here, as polling.c does */
         /* The session's heartbeat bounds how long a poll may wait, not lws. */
         lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         struct mail *g = mail_new(MAIL_GET, c->link);
@@ -194,14 +196,9 @@ int sio_route_poll(struct sio *s, struct lws *wsi, struct sio_conn *c)
 int sio_route_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c)
 {
     struct sio_link *l = c->link;
-    if (c->kind != CONN_POLL_POST)
-        return sio_respond_eio_error(wsi, c, EIO_ERR_BAD_REQUEST);
-    c->kind = CONN_SIMPLE;
-    if (c->rx_too_big) {
-        /* engine.io answers 413 and keeps the session. */
-        buf_fini(&c->rx);
-        return sio_respond(wsi, c, 413, "text/plain", NULL, 0, NULL, NULL);
-    }
+    int rc = sio_polling_body_end(wsi, c);
+    if (rc != SIO_BODY_OK)
+        return rc;
     if (l->replied) {
         buf_fini(&c->rx);
         return sio_route_http_writeable(s, wsi, c);
@@ -246,25 +243,18 @@ int sio_route_ws_receive(struct sio *s, struct lws *wsi, struct sio_conn *c, con
     struct sio_link *l = c->link;
     if (c->ws_close)
         return 0;
-    if (lws_frame_is_binary(wsi)) {
-        to_owner(s, l, mail_new(MAIL_WS_BINARY, l)); /* the owner closes the session */
+    enum sio_ws_rx rx = sio_ws_assemble(s, wsi, c, in, len);
+    if (rx == SIO_WS_PART)
         return 0;
-    }
-    if (c->rx.len + len > s->o.max_payload) {
-        static const char why[] = "Max payload size exceeded";
-        to_owner(s, l, mail_new(MAIL_WS_TOO_BIG, l));
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-                         sizeof why - 1);
-        return -1;
-    }
-    buf_append(&c->rx, in, len);
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-        return 0;
+    /* A refused message is mailed too: the owner closes the session. */
     struct mail *m = mail_new(MAIL_WS_MSG, l);
-    m->body = c->rx;
-    buf_init(&c->rx, 0);
+    m->rx = rx;
+    if (rx == SIO_WS_MSG) {
+        m->body = c->rx;
+        buf_init(&c->rx, 0);
+    }
     to_owner(s, l, m);
-    return 0;
+    return rx == SIO_WS_TOO_BIG ? -1 : 0;
 }
 
 static void near_release(struct sio *s, struct sio_link *l, const struct sio_conn *c)
@@ -277,7 +267,7 @@ static void near_release(struct sio *s, struct sio_link *l, const struct sio_con
 }
 
 /* A mail for the near loop: the answer for the client's connection. */
-static void near_mail(struct mail *m)
+static void near_mail(struct sio *s, struct mail *m)
 {
     struct sio_link *l = m->link;
     if (!l->near)
@@ -291,11 +281,18 @@ static void near_mail(struct mail *m)
         l->err = m->err;
         break;
     case MAIL_PKTS:
-        sio_pktq_take(&c->resp, &m->pkts);
-        if (l->kind == LINK_GET) {
-            /* polling.c streams it, as a released GET's answer */
+        if (l->kind != LINK_GET) {
+            sio_pktq_take(&c->resp, &m->pkts);
+            break;
+        }
+        /* polling.c streams it: a session's answer as its own GET's
+         * (compressed alike), a release (close, noop) as it is. */
+        l->detached = m->detached;
+        if (m->detached) {
+            sio_pktq_take(&c->resp, &m->pkts);
             c->resp_started = true;
-            l->detached = m->detached;
+        } else {
+            sio_polling_answer(s, c, &m->pkts);
         }
         break;
     case MAIL_CLOSE:
@@ -469,16 +466,10 @@ static void owner_ws_msg(struct sio *s, struct mail *m)
     struct sio_session *ss = c ? sio_session_get(s, c->h) : NULL;
     if (!ss)
         return;
-    if (m->kind == MAIL_WS_BINARY) {
-        log_info(LOG_SIO, "session %s: binary websocket frame refused, closing", ss->sid);
-        sio_session_close(ss, "binary frame");
-    } else if (m->kind == MAIL_WS_TOO_BIG) {
-        log_info(LOG_SIO, "session %s: websocket message over maxPayload, closing", ss->sid);
-        if (w != ss->probe_wsi)
-            sio_session_close(ss, "message too large");
-    } else {
+    if (m->rx == SIO_WS_MSG)
         (void)sio_engine_message(ss, w, buf_slice(&m->body));
-    }
+    else
+        sio_ws_refused(ss, w, m->rx);
 }
 
 static void owner_gone(struct sio *s, struct mail *m)
@@ -503,11 +494,9 @@ static void owner_mail(struct sio *s, struct mail *m)
     case MAIL_POST:
     case MAIL_BINARY_POST: owner_post(s, m); break;
     case MAIL_WS_OPEN: owner_ws_open(s, m); break;
-    case MAIL_WS_MSG:
-    case MAIL_WS_BINARY:
-    case MAIL_WS_TOO_BIG: owner_ws_msg(s, m); break;
+    case MAIL_WS_MSG: owner_ws_msg(s, m); break;
     case MAIL_GONE: owner_gone(s, m); break;
-    default: near_mail(m); break;
+    default: near_mail(s, m); break;
     }
 }
 

@@ -620,6 +620,20 @@ int sio_polling_body_done(struct sio *s, struct lws *wsi, struct sio_conn *c);
 /* Prepares c for a POST body: 1 when none follows, 0 when it will, -1
  * after an answer that hangs up (a chunked body). */
 int sio_polling_post_start(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* The end of a POST body (BODY_COMPLETION): SIO_BODY_OK when c->rx holds
+ * a body to hand to the session; else c was answered as engine.io does
+ * (413 past maxPayload, which keeps the session; 400 when c is not a
+ * POST) and this is the lws return. Shared with route.c. */
+#define SIO_BODY_OK 1
+int sio_polling_body_end(struct lws *wsi, struct sio_conn *c);
+/* The encoding a GET's answer may use: what its Accept-Encoding asks for
+ * when http_compression is on. Set as c->zenc wherever the GET arrived. */
+enum sio_zenc sio_polling_zenc(const struct sio *s, struct lws *wsi);
+/* Gives the GET c its answer, the packets of q (taken), to be streamed
+ * from WRITEABLE: compressed with c->zenc when at least
+ * http_compression_threshold bytes. Shared with route.c, so an answer
+ * mailed from another loop is the same bytes and headers. */
+void sio_polling_answer(struct sio *s, struct sio_conn *c, struct sio_pktq *q);
 int sio_polling_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
 void sio_polling_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);
 
@@ -649,6 +663,21 @@ int sio_http_request(struct sio *s, struct lws *wsi, struct sio_conn *c, const c
 
 /* ws.c */
 int sio_ws_established(struct sio *s, struct lws *wsi, struct sio_conn *c);
+/* What a fragment made of the message being assembled in c->rx. */
+enum sio_ws_rx {
+    SIO_WS_PART,      /* more fragments follow */
+    SIO_WS_MSG,       /* c->rx holds a whole text message */
+    SIO_WS_BINARY,    /* a binary frame: refused */
+    SIO_WS_TOO_BIG,   /* past maxPayload: refused, the close reason (1009) is set; hang up */
+};
+/* Adds a received fragment to c->rx, with engine.io's checks (shared by
+ * ws.c and route.c, whichever loop the websocket arrived on). */
+enum sio_ws_rx sio_ws_assemble(struct sio *s, struct lws *wsi, struct sio_conn *c, const void *in,
+                               size_t len);
+/* The session's side of a refused message (BINARY, TOO_BIG) that arrived
+ * on wsi (its websocket, probe or their stand-in): logged, and the
+ * session closed unless only an upgrade probe failed. */
+void sio_ws_refused(struct sio_session *ss, struct lws *wsi, enum sio_ws_rx why);
 int sio_ws_receive(struct sio *s, struct lws *wsi, struct sio_conn *c, const void *in, size_t len);
 int sio_ws_writeable(struct sio *s, struct lws *wsi, struct sio_conn *c);
 void sio_ws_closed(struct sio *s, struct lws *wsi, struct sio_conn *c);

@@ -30,28 +30,47 @@ int sio_ws_established(struct sio *s, struct lws *wsi, struct sio_conn *c)
     return 0;
 }
 
+enum sio_ws_rx sio_ws_assemble(struct sio *s, struct lws *wsi, struct sio_conn *c, const void *in,
+                               size_t len)
+{
+    if (lws_frame_is_binary(wsi))
+        return SIO_WS_BINARY;
+    if (c->rx.len + len > s->o.max_payload) {
+        static const char why[] = "Max payload size exceeded";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                         sizeof why - 1);
+        return SIO_WS_TOO_BIG;
+    }
+    buf_append(&c->rx, in, len);
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+        return SIO_WS_PART;
+    return SIO_WS_MSG;
+}
+
+void sio_ws_refused(struct sio_session *ss, struct lws *wsi, enum sio_ws_rx why)
+{
+    if (why == SIO_WS_BINARY) {
+        log_info(LOG_SIO, "session %s: binary websocket frame refused, closing", ss->sid);
+        sio_session_close(ss, "binary frame");
+        return;
+    }
+    log_info(LOG_SIO, "session %s: websocket message over maxPayload, closing", ss->sid);
+    if (wsi != ss->probe_wsi) /* a probe that fails leaves the session polling */
+        sio_session_close(ss, "message too large");
+}
+
 int sio_ws_receive(struct sio *s, struct lws *wsi, struct sio_conn *c, const void *in, size_t len)
 {
     struct sio_session *ss = sio_session_get(s, c->h);
     if (!ss || c->ws_close)
         return ss ? 0 : -1;
-    if (lws_frame_is_binary(wsi)) {
-        log_info(LOG_SIO, "session %s: binary websocket frame refused, closing", ss->sid);
-        sio_session_close(ss, "binary frame");
+    enum sio_ws_rx rx = sio_ws_assemble(s, wsi, c, in, len);
+    if (rx == SIO_WS_PART)
         return 0;
+    if (rx != SIO_WS_MSG) {
+        sio_ws_refused(ss, wsi, rx);
+        return rx == SIO_WS_TOO_BIG ? -1 : 0;
     }
-    if (c->rx.len + len > s->o.max_payload) {
-        static const char why[] = "Max payload size exceeded";
-        log_info(LOG_SIO, "session %s: websocket message over maxPayload, closing", ss->sid);
-        if (wsi != ss->probe_wsi)
-            sio_session_close(ss, "message too large");
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-                         sizeof why - 1);
-        return -1;
-    }
-    buf_append(&c->rx, in, len);
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-        return 0;
     /* The connection owns the message: the session may close while it is
      * being handled. */
     struct buf msg = c->rx;

@@ -103,12 +103,13 @@ async function startServer(source, opts = {}) {
   return { port, proc, dir, url: `http://127.0.0.1:${port}` };
 }
 
-// The body as text, or as a Buffer with `raw`.
-function httpReq(url, { method = "GET", body, headers = {}, raw = false } = {}) {
+// The body as text, or as a Buffer with `raw`; a fresh connection unless
+// an `agent` (a kept-alive one) is given.
+function httpReq(url, { method = "GET", body, headers = {}, raw = false, agent = false } = {}) {
   return new Promise((resolve, reject) => {
     // A length, as XHR and fetch send it (no chunked request bodies).
     if (body !== undefined) headers = { "content-length": Buffer.byteLength(body), ...headers };
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
+    const req = http.request(url, { method, headers, agent }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
       res.on("end", () => {

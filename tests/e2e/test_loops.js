@@ -3,12 +3,14 @@
 // connections, and a kept-alive connection of a shared agent carries other
 // sessions' requests too). Many clients in one process share two kept-alive
 // connections, over polling only and over polling with the upgrade; every
-// answer must be right, /metrics must count every loop's clients, and
-// SIGTERM must drain every loop.
+// answer must be right, /metrics must count every loop's clients, a poll
+// answered through another loop must be the bytes and headers of a local
+// one (compressed alike), and SIGTERM must drain every loop.
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert/strict");
 const http = require("http");
+const zlib = require("zlib");
 const L = require("./lib");
 
 let source, server;
@@ -91,4 +93,75 @@ test("a session's POST that arrives on another loop is answered by its owner", a
     if (!gone) await L.sleep(100);
   }
   assert.ok(gone, "the binary POST closed the session on its owner");
+});
+
+// Which loop a connection serves shows in the sids it hands out: a sid
+// carries its loop in the top byte of its slot word, masked with one word
+// for the whole process (src/sio/auth.c), so sids from one loop share
+// their first byte and sids from two loops differ in it.
+const loopTag = (sid) => Buffer.from(sid, "base64url")[0];
+const POLL = () => `${server.url}/socket.io/?EIO=4&transport=polling`;
+
+async function handshake(agent) {
+  const r = await L.httpReq(POLL(), { agent });
+  assert.equal(r.status, 200);
+  return JSON.parse(r.body.slice(1)).sid;
+}
+
+// Two kept-alive connections that the kernel gave to different loops.
+async function connectionsOnTwoLoops() {
+  const a = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const tagA = loopTag(await handshake(a));
+  for (let i = 0; i < 64; i++) {
+    const b = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    if (loopTag(await handshake(b)) !== tagA) return [a, b];
+    b.destroy();
+  }
+  throw new Error("64 connections all landed on one loop");
+}
+
+// A session opened and joined on `owner`, its GETs sent over `poller` with
+// `ae` as Accept-Encoding; the GET responses up to the ack of `event`.
+async function pollAnswer(owner, poller, ae, event) {
+  const sid = await handshake(owner);
+  const url = `${POLL()}&sid=${sid}`;
+  const post = (body) => L.httpReq(url, {
+    agent: owner, method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" },
+  });
+  const get = () => L.httpReq(url, { agent: poller, raw: true, headers: { "accept-encoding": ae } });
+  assert.equal((await post("40" + JSON.stringify({ psk: L.PSK }))).body, "ok");
+  assert.match((await get()).body.toString(), /^40\{"sid":/);
+  assert.equal((await post(`421${JSON.stringify(event)}`)).body, "ok");
+  for (;;) {
+    const r = await get();
+    assert.equal(r.status, 200);
+    const enc = r.headers["content-encoding"];
+    const text = (enc === "gzip" ? zlib.gunzipSync(r.body) : enc === "deflate" ? zlib.inflateSync(r.body)
+      : r.body).toString();
+    if (text.split("\x1e").some((p) => p.startsWith("431["))) return { r, text };
+  }
+}
+
+// What must not differ between two answers (not Date, not Keep-Alive).
+const HEADERS = ["content-type", "content-length", "content-encoding", "vary", "access-control-allow-origin"];
+const headersOf = (r) => Object.fromEntries(HEADERS.map((h) => [h, r.headers[h]]));
+
+test("a poll that lands on the loop not owning its session is compressed as a local one", async () => {
+  const [a, b] = await connectionsOnTwoLoops();
+  try {
+    const event = ["fetchCompanies", { select: ["companyRecId", "companyName"] }];
+    for (const ae of ["gzip, deflate", "deflate"]) {
+      const local = await pollAnswer(a, a, ae, event);
+      const mailed = await pollAnswer(a, b, ae, event); // every GET of this session is routed
+      assert.equal(mailed.r.headers["content-encoding"], ae === "deflate" ? "deflate" : "gzip",
+        `a mailed poll answer is compressed (Accept-Encoding ${ae})`);
+      assert.equal(Number(mailed.r.headers["content-length"]), mailed.r.body.length);
+      assert.deepEqual(headersOf(mailed.r), headersOf(local.r), "the headers of a local poll");
+      assert.ok(mailed.r.body.equals(local.r.body), "the bytes of a local poll");
+      assert.equal(mailed.text, local.text);
+    }
+  } finally {
+    a.destroy();
+    b.destroy();
+  }
 });

@@ -36,6 +36,7 @@ struct conf {
     unsigned live_pool;       /* live fallback connections */
     unsigned live_timeout_ms; /* bound of one live-fallback request */
     unsigned answer_cache_mb; /* rendered answers kept for reuse; 0: off */
+    unsigned answer_buffers_mb; /* freed answer buffers kept for the next answers */
     unsigned max_answer_mb;   /* largest answer sent; larger ones are refused */
     unsigned max_session_buffer_mb;   /* a session's unwritten bytes past its current answer */
     unsigned max_inflight_per_session;/* a session's events being rendered */

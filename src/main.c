@@ -218,6 +218,7 @@ static int serve_start(struct app *a)
         .connect_timeout_ms = c->connect_timeout,
         .max_payload = c->max_payload, .loops = c->loops, .workers = c->workers,
         .answer_cache_bytes = (size_t)c->answer_cache_mb << 20,
+        .answer_buffer_bytes = (size_t)c->answer_buffers_mb << 20,
         .max_answer_bytes = (size_t)c->max_answer_mb << 20,
         .max_session_buffer_bytes = (size_t)c->max_session_buffer_mb << 20,
         .max_inflight_per_session = c->max_inflight_per_session,

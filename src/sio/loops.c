@@ -43,6 +43,7 @@ int sio_new(struct sio_server **out, const struct sio_opts *o, char *err, size_t
     srv->loops = xcalloc(srv->n, sizeof *srv->loops);
     srv->threads = xcalloc(srv->n, sizeof *srv->threads);
     srv->metrics = sio_metrics_new(o->collectors);
+    sio_tail_spares_set(o->answer_buffer_bytes);
     /* The workers are split over the loops, at least one each. */
     unsigned workers = (o->workers + srv->n - 1) / srv->n;
     struct sio_opts lo = *o;
@@ -107,6 +108,7 @@ void sio_free(struct sio_server *srv)
     for (unsigned i = srv->n; i-- > 0;)
         sio_loop_free(srv->loops[i]);
     sio_metrics_free(srv->metrics);
+    sio_tail_spares_set(0); /* every tail is gone with the loops */
     free(srv->loops);
     free(srv->threads);
     free(srv);

@@ -351,6 +351,9 @@ static void server_render(struct sio *s, struct buf *b)
     buf_printf(b, "cwcache_answers_kept %zu\n", a.n);
     help_type(b, "cwcache_answers_kept_bytes", "gauge", "Bytes of answers kept for reuse");
     buf_printf(b, "cwcache_answers_kept_bytes %zu\n", a.bytes);
+    help_type(b, "cwcache_answer_buffers_spare_bytes", "gauge",
+              "Bytes of freed answer buffers kept for the next answers (answer_buffers_mb)");
+    buf_printf(b, "cwcache_answer_buffers_spare_bytes %zu\n", sio_tail_spares_bytes());
     struct cache_stats st;
     if (!s->o.cache || cache_stats_get(s->o.cache, &st) < 0)
         return;

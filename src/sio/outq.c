@@ -21,6 +21,75 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- spare tail buffers -------------------------------------------------- *
+ *
+ * An answer of a few MiB rendered into a fresh buffer first touches every
+ * 4 KiB page of it, each a page fault that zeroes the page (big buffers
+ * are their own mappings: main.c's mmap threshold), and grows it by
+ * doubling: for the full records of 5000 companies that was about half of
+ * an unreused ack's CPU. Buffers of freed tails are kept for the next
+ * answers instead, a few and a bounded number of bytes (answer_buffers_mb:
+ * memory held while idle), shared by every loop and worker like the tails. */
+
+#define SPARE_MAX 4              /* buffers kept: about one per concurrent render */
+#define SPARE_MIN_CAP (1u << 20) /* smaller ones come from malloc's heap, faults and all paid once */
+
+static struct {
+    pthread_mutex_t mu;
+    struct buf b[SPARE_MAX];
+    size_t n, bytes, cap_bytes;
+} spare = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void sio_tail_spares_set(size_t cap_bytes)
+{
+    pthread_mutex_lock(&spare.mu);
+    spare.cap_bytes = cap_bytes;
+    while (spare.n && spare.bytes > cap_bytes) {
+        spare.bytes -= spare.b[--spare.n].cap;
+        buf_fini(&spare.b[spare.n]);
+    }
+    pthread_mutex_unlock(&spare.mu);
+}
+
+/* The newest spare buffer (its pages are the likeliest still cached), or an empty one. */
+static void spare_take(struct buf *b)
+{
+    pthread_mutex_lock(&spare.mu);
+    if (spare.n) {
+        *b = spare.b[--spare.n];
+        spare.bytes -= b->cap;
+        buf_reset(b);
+    } else {
+        buf_init(b, SIO_TAIL_HEADROOM);
+    }
+    pthread_mutex_unlock(&spare.mu);
+}
+
+/* Keeps b's memory for a later tail, or frees it. */
+static void spare_put(struct buf *b)
+{
+    if (b->cap >= SPARE_MIN_CAP) {
+        pthread_mutex_lock(&spare.mu);
+        bool kept = spare.n < SPARE_MAX && spare.bytes + b->cap <= spare.cap_bytes;
+        if (kept) {
+            spare.b[spare.n++] = *b;
+            spare.bytes += b->cap;
+        }
+        pthread_mutex_unlock(&spare.mu);
+        if (kept)
+            return;
+    }
+    buf_fini(b);
+}
+
+size_t sio_tail_spares_bytes(void)
+{
+    pthread_mutex_lock(&spare.mu);
+    size_t n = spare.bytes;
+    pthread_mutex_unlock(&spare.mu);
+    return n;
+}
+
 /* ---- tails -------------------------------------------------------------- */
 
 struct sio_tail *sio_tail_new(void)
@@ -28,7 +97,7 @@ struct sio_tail *sio_tail_new(void)
     struct sio_tail *t = xmalloc(sizeof *t);
     atomic_init(&t->refs, 1);
     pthread_mutex_init(&t->write_mu, NULL);
-    buf_init(&t->b, SIO_TAIL_HEADROOM);
+    spare_take(&t->b);
     return t;
 }
 
@@ -44,7 +113,7 @@ void sio_tail_unref(struct sio_tail *t)
     if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
         return;
     pthread_mutex_destroy(&t->write_mu);
-    buf_fini(&t->b);
+    spare_put(&t->b);
     free(t);
 }
 

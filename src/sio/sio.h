@@ -31,6 +31,7 @@ struct sio_opts {
     unsigned loops;                /* service loops, one thread each (0: one per online core) */
     unsigned workers;              /* query worker threads (2), split over the loops */
     size_t answer_cache_bytes;     /* rendered answers kept for identical requests (0: none) */
+    size_t answer_buffer_bytes;    /* freed answer buffers kept for the next answers (0: none) */
     size_t max_answer_bytes;       /* larger answers are refused with an error (0: no limit) */
     size_t max_session_buffer_bytes; /* queued for a client beyond what is being written:
                                       * past it the session is closed */

@@ -80,6 +80,9 @@ struct sio_tail {
 struct sio_tail *sio_tail_new(void); /* one reference, for the caller */
 struct sio_tail *sio_tail_ref(struct sio_tail *t); /* another reference; returns t */
 void sio_tail_unref(struct sio_tail *t); /* accepts NULL */
+/* Bytes of freed tail buffers kept for later answers (outq.c); one budget per process. */
+void sio_tail_spares_set(size_t cap_bytes);
+size_t sio_tail_spares_bytes(void);
 
 struct sio_pkt {
     struct sio_pkt *next;

@@ -60,4 +60,10 @@ async function startSource(tdslite, root, dir, companies) {
   return { db, proc: tp, url: `sqlserver://127.0.0.1:${port};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false` };
 }
 
-module.exports = { procs, sleep, start, portOf, waitReady, cpuMs, startSource };
+/* A process's minor page faults so far (a fresh buffer's pages fault on first touch). */
+function minflt(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(f.slice(f.lastIndexOf(")") + 2).split(" ")[7]);
+}
+
+module.exports = { procs, sleep, start, portOf, waitReady, cpuMs, minflt, startSource };

@@ -12,8 +12,9 @@
 // table), companies with their contacts and addresses, and a 50k-row where.
 // Anonymous is sampled every 50 ms; per round the median and the peak, and
 // the report is the median over rounds, with and without answer reuse
-// (--answer-cache-mb default vs 0). The kept answers are counted separately
-// (/metrics) since their budget is a setting.
+// (--answer-cache-mb default vs 0) and without spare answer buffers either
+// (--answer-buffers-mb 0). Kept answers and spare buffers are also counted
+// apart (their /metrics gauges) since their budgets are settings.
 //
 // usage: node tools/bench/mem_bench.js [--companies 120000] [--rounds 3] [--seconds 20]
 //        [--clients 4] [--workdir DIR] [--bin build/cwcache] [--ctl build/tools/cwcachectl]
@@ -106,10 +107,12 @@ async function round(dir, url, cacheArgs, name) {
     try {
       const s = smapsAnon(p.pid);
       samples.push(s.anon);
-      own.push(s.anon - kept / 1024); // besides the kept answers (their gauge, read every 250 ms)
+      own.push(s.anon - kept / 1024); // besides kept answers and spare buffers (gauges read every 250 ms)
       if (s.anon > peak.anon) peak = s;
     } catch { /* exited: the clients will fail */ }
-    if (ticks++ % 5 === 0) metric(port, "cwcache_answers_kept_bytes").then((k) => (kept = k || 0));
+    if (ticks++ % 5 === 0)
+      Promise.all([metric(port, "cwcache_answers_kept_bytes"), metric(port, "cwcache_answer_buffers_spare_bytes")])
+        .then(([k, b]) => (kept = (k || 0) + (b || 0)));
   }, 50);
   const until = Date.now() + SECONDS * 1000;
   await Promise.all(Array.from({ length: CLIENTS }, () => client(port, until, stats)));
@@ -134,20 +137,21 @@ async function round(dir, url, cacheArgs, name) {
   ctl("warm");
   const rows = (ctl("status").match(/(\d+) rows;/) || [0, "?"])[1];
   console.log(`mem_bench: ${COMPANIES} companies (${rows} rows cached), ${CLIENTS} clients x ${SECONDS} s x ${ROUNDS} rounds`);
-  const cases = [["reuse", []], ["no-reuse", ["--answer-cache-mb", "0"]]];
+  const cases = [["reuse", []], ["no-reuse", ["--answer-cache-mb", "0"]],
+    ["no-reuse-no-spares", ["--answer-cache-mb", "0", "--answer-buffers-mb", "0"]]];
   const res = Object.fromEntries(cases.map(([n]) => [n, []]));
   for (let r = 0; r < ROUNDS; r++)
     for (const [n, a] of cases) {
       const x = await round(dir, url, a, n);
       res[n].push(x);
       console.log(`  round ${r + 1} ${n}: Anonymous idle ${MiB(x.idle)} MiB, serving median ${MiB(x.med)} peak ${MiB(x.peak)}` +
-        `, besides kept answers median ${MiB(x.own)} peak ${MiB(x.ownPeak)}` +
+        `, besides kept answers and spare buffers median ${MiB(x.own)} peak ${MiB(x.ownPeak)}` +
         ` (Rss ${MiB(x.rss)}), 1 s after ${MiB(x.after)}; kept answers ${(x.kept / 1048576).toFixed(1)} MiB; ${x.acks} acks, ${x.mb.toFixed(0)} MB`);
     }
   for (const [n] of cases) {
     const m = (k) => median(res[n].map((x) => x[k]));
     console.log(`${n}: Anonymous MiB (medians of ${ROUNDS}) idle ${MiB(m("idle"))}, serving median ${MiB(m("med"))}, ` +
-      `peak ${MiB(m("peak"))}, besides kept answers median ${MiB(m("own"))} peak ${MiB(m("ownPeak"))}, after ${MiB(m("after"))}; kept answers ${(m("kept") / 1048576).toFixed(1)} MiB; ${m("acks")} acks`);
+      `peak ${MiB(m("peak"))}, besides kept answers and spare buffers median ${MiB(m("own"))} peak ${MiB(m("ownPeak"))}, after ${MiB(m("after"))}; kept answers ${(m("kept") / 1048576).toFixed(1)} MiB; ${m("acks")} acks`);
   }
   procs.forEach((p) => p.kill("SIGTERM"));
   if (!arg("workdir")) fs.rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,7 @@ const fs = require("fs");
 const os = require("os");
 const path = require("path");
 const { ROOT, need } = require("./sio_common");
-const { procs, start, portOf, waitReady, cpuMs } = require("./bench_proc");
+const { procs, start, portOf, waitReady, cpuMs, minflt } = require("./bench_proc");
 const WebSocket = need("ws");
 
 const argv = process.argv.slice(2);
@@ -36,7 +36,7 @@ function measure(port, pid) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
     const req = JSON.stringify(OPTS === null ? [EVENT] : [EVENT, OPTS]);
-    let id = 0, left = ACKS + 20, cpu0; // the first 20 warm the server up
+    let id = 0, left = ACKS + 20, cpu0, flt0; // the first 20 warm the server up
     const send = () => ws.send("42" + ++id + req);
     ws.on("error", reject);
     ws.on("message", (b) => {
@@ -46,10 +46,10 @@ function measure(port, pid) {
       if (m.startsWith("40")) return send();
       if (!m.startsWith("43")) return;
       if (!m.includes('"success":true')) return reject(new Error("request failed: " + m.slice(0, 200)));
-      if (--left === ACKS) cpu0 = cpuMs(pid);
+      if (--left === ACKS) (cpu0 = cpuMs(pid)), (flt0 = minflt(pid));
       if (left > 0) return send();
       ws.close();
-      resolve((cpuMs(pid) - cpu0) / ACKS);
+      resolve({ cpu: (cpuMs(pid) - cpu0) / ACKS, flt: (minflt(pid) - flt0) / ACKS });
     });
   });
 }
@@ -77,16 +77,18 @@ const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit"
   const warm = await serve(BINS[0], dir, url, ["--poll-interval-ms", "600000"], "warm"); // ready = warm
   await stop(warm.p);
   console.log(`sio_ab: ${EVENT} ${JSON.stringify(OPTS)}, ${COMPANIES} companies, ${ACKS} acks x ${ROUNDS} rounds, no answer reuse`);
-  const cpu = BINS.map(() => []);
+  const cpu = BINS.map(() => []), flt = BINS.map(() => []);
   for (let r = 0; r < ROUNDS; r++)
     for (const [i, bin] of BINS.entries()) {
       const s = await serve(bin, dir, url, ["--answer-cache-mb", "0", "--poller", "false", "--max-staleness-s", "86400"], `b${i}`);
-      cpu[i].push(await measure(s.port, s.p.pid));
+      const m = await measure(s.port, s.p.pid);
+      cpu[i].push(m.cpu);
+      flt[i].push(m.flt);
       await stop(s.p);
-      console.log(`  round ${r + 1} ${bin}: ${cpu[i][r].toFixed(3)} ms CPU/ack`);
+      console.log(`  round ${r + 1} ${bin}: ${m.cpu.toFixed(3)} ms CPU/ack, ${m.flt.toFixed(0)} page faults/ack`);
     }
   for (const [i, bin] of BINS.entries())
-    console.log(`${bin}: median ${median(cpu[i]).toFixed(3)} ms CPU/ack, ratio to ${BINS[0]} ${median(cpu[i].map((x, r) => x / cpu[0][r])).toFixed(3)}`);
+    console.log(`${bin}: median ${median(cpu[i]).toFixed(3)} ms CPU/ack, ${median(flt[i]).toFixed(0)} faults/ack, ratio to ${BINS[0]} ${median(cpu[i].map((x, r) => x / cpu[0][r])).toFixed(3)}`);
   procs.forEach((p) => p.kill("SIGTERM"));
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(0);

@@ -9,6 +9,9 @@
  * poller thread writes, any thread reads; release/acquire order suffices because
  * a reader reads the clocks before it begins its snapshot, and the poller
  * notes a clock only after the commit it covers.
+ *
+ * Beside it, per model, how many polls covered the model: the measure of
+ * "within two poll intervals" that holds on a machine of any speed.
  */
 #include "cache/cache_int.h"
 
@@ -28,4 +31,14 @@ int64_t cache_asof(const struct cache *c, const uint16_t *ids, size_t n)
             oldest = t;
     }
     return oldest;
+}
+
+void cache_polls_note(struct cache *c, const struct schema_model *m)
+{
+    atomic_fetch_add_explicit(&c->polls[m->id], 1, memory_order_release);
+}
+
+uint64_t cache_polls(const struct cache *c, const struct schema_model *m)
+{
+    return atomic_load_explicit(&c->polls[m->id], memory_order_acquire);
 }

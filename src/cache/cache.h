@@ -476,6 +476,11 @@ int cache_version_parse(const struct cache *c, const char *s, size_t len, uint64
 void cache_asof_note(struct cache *c, const struct schema_model *m, int64_t source_ms);
 /* The oldest of the models' clocks; 0 when any of them was never polled here. */
 int64_t cache_asof(const struct cache *c, const uint16_t *ids, size_t n);
+/* A poll of m ended with its changes committed (deletes it found included),
+ * or the summary let it skip: counted for /metrics (cwcache_model_polls_total),
+ * which lets a test count poll intervals on a machine of any speed. */
+void cache_polls_note(struct cache *c, const struct schema_model *m);
+uint64_t cache_polls(const struct cache *c, const struct schema_model *m);
 
 /* ---- Changes since a version (since.c, on the change log of changes.c) -------
  * A client that holds an answer of version V gets only the root rows whose

@@ -87,6 +87,7 @@ struct cache {
     } chlog;
     uint64_t store_id;       /* "\0id"; 0 when a read-only open finds none */
     _Atomic int64_t *asof;   /* per model, ms (asof.c) */
+    _Atomic uint64_t *polls; /* per model, polls that covered it (asof.c) */
     MDB_dbi *dbi;            /* n_db handles, numbered as above */
     char **db_name;          /* n_db names, for stats */
     size_t n_db;

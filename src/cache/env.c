@@ -196,6 +196,7 @@ int cache_open(struct cache **out, const struct cache_opts *o)
     c->chlog.max_entries = o->change_log_max_entries;
     c->chlog.max_age_s = o->change_log_max_age_s;
     c->asof = xcalloc(o->schema->n_models + 1u, sizeof *c->asof);
+    c->polls = xcalloc(o->schema->n_models + 1u, sizeof *c->polls);
     c->path = xstrdup(o->path);
     names_build(c);
     incoming_build(c);
@@ -232,5 +233,6 @@ void cache_close(struct cache *c)
     free(c->n_incoming);
     free(c->sindex_ready);
     free(c->asof);
+    free(c->polls);
     free(c);
 }

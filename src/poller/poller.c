@@ -256,11 +256,17 @@ static void summarize(struct poller *p, int64_t now)
     }
 }
 
-/* A governed poll the summary found nothing for: no query, no transaction. */
+/* A governed poll the summary found nothing for: no query, no transaction.
+ * The model is current up to the summary's clock, which is its asOf now
+ * (never an older clock than a poll noted). */
 static void poll_skip(struct poller *p, struct poller_sync *s, int64_t now)
 {
-    p->idle_due[s->src.m->id] |= poller_sync_idle_tick(s, clock_wall_ms());
+    const struct schema_model *m = s->src.m;
+    p->idle_due[m->id] |= poller_sync_idle_tick(s, clock_wall_ms());
     s->next_poll_ms = now + p->o.interval_ms;
+    if (p->sum.clock_ms > cache_asof(p->o.cache, &m->id, 1))
+        cache_asof_note(p->o.cache, m, p->sum.clock_ms);
+    cache_polls_note(p->o.cache, m);
 }
 
 /* Writes the run records of skipped polls that are due, in one commit. */
@@ -350,6 +356,8 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     if (done) {
         if (pass == POLLER_PASS_POLL)
             s->poll_now = false; /* a reconciliation in between leaves the poll due */
+        if (pass == POLLER_PASS_POLL || pass == POLLER_PASS_FULL)
+            cache_polls_note(p->o.cache, s->src.m);
         pass_finished(p, s, pass, clock_mono_ms());
     } else {
         *busy = true;

@@ -322,11 +322,13 @@ struct poller_summary {
     char *sql;                       /* "" when no model has a cursor */
     struct poller_summary_model *m;  /* per schema model */
     size_t n;
+    int64_t clock_ms;                /* the source's UTC clock as the statement began (0: none) */
 };
 /* Builds the statement for the models where models[i]. */
 void poller_summary_init(struct poller_summary *s, const struct schema *sc, const bool *models);
 void poller_summary_fini(struct poller_summary *s);
-/* One round trip: fills s->m. -EIO/-EPROTO with err; every model is then !valid. */
+/* One round trip: fills s->m and s->clock_ms. -EIO/-EPROTO with err; every
+ * model is then !valid. */
 int poller_summary_read(struct poller_summary *s, struct poller_conn *c, char *err,
                         size_t errlen) MUST_CHECK;
 

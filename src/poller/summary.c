@@ -2,11 +2,17 @@
  * One round trip per poll for every model: its row count, newest
  * last-update and largest key, in one UNION ALL statement:
  *
- *   SELECT <id>, COUNT_BIG(*), CAST(MAX([lu]) AS datetime2(7)), MAX(CAST([pk] AS bigint))
- *   FROM [dbo].[T] UNION ALL ...
+ *   SELECT <n>, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint)
+ *   UNION ALL SELECT <id>, COUNT_BIG(*), CAST(MAX([lu]) AS datetime2(7)),
+ *   MAX(CAST([pk] AS bigint)) FROM [dbo].[T] UNION ALL ...
  *
  * Every last-update goes out as datetime2(7), so datetime and datetime2
- * columns share one column type. The poller reads pages only for models
+ * columns share one column type. The first row (id: the number of schema
+ * models) is the source clock: SQL Server evaluates it once, when the
+ * statement starts, so every row committed before it is in the counts
+ * (a server that evaluates it in row order reads it first).
+ * A model the summary lets skip its poll is current up to that clock
+ * (its asOf, cache_asof_note). The poller reads pages only for models
  * whose figures moved (poller.c), and a count below the cache's points at
  * deleted rows (gone.c), whose per-RecID-range counts come from
  * poller_summary_buckets().
@@ -29,8 +35,10 @@ void poller_summary_init(struct poller_summary *s, const struct schema *sc, cons
         const struct schema_model *m = &sc->models[i];
         if (!models[i] || !m->cursor)
             continue;
-        buf_printf(&b, "%sSELECT %u, COUNT_BIG(*), CAST(MAX(", b.len ? " UNION ALL " : "",
-                   (unsigned)m->id);
+        if (!b.len)
+            buf_printf(&b, "SELECT %zu, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint)",
+                       sc->n_models);
+        buf_printf(&b, " UNION ALL SELECT %u, COUNT_BIG(*), CAST(MAX(", (unsigned)m->id);
         poller_sql_ident(&b, m->cursor->column);
         buf_puts(&b, ") AS datetime2(7)), MAX(CAST(");
         poller_sql_ident(&b, m->pk->column);
@@ -74,8 +82,14 @@ static bool col_ticks(const struct poller_conn *c, int i, int64_t *out)
 static int take_row(struct poller_summary *s, const struct poller_conn *c)
 {
     int64_t id, rows = 0, pk = 0, ts;
-    if (!col_int(c, 0, &id) || id < 0 || (size_t)id >= s->n)
+    if (!col_int(c, 0, &id) || id < 0 || (size_t)id > s->n)
         return -EPROTO;
+    if ((size_t)id == s->n) { /* the source clock */
+        if (!col_ticks(c, 2, &ts))
+            return -EPROTO;
+        s->clock_ms = cache_ticks_ms(ts);
+        return 0;
+    }
     if (!col_int(c, 1, &rows) || rows < 0)
         return -EPROTO;
     bool has_ts = col_ticks(c, 2, &ts);
@@ -90,6 +104,7 @@ int poller_summary_read(struct poller_summary *s, struct poller_conn *c, char *e
 {
     for (size_t i = 0; i < s->n; i++)
         s->m[i].valid = false;
+    s->clock_ms = 0;
     if (!s->sql[0])
         return 0;
     int rc = poller_conn_batch(c, s->sql);
@@ -110,6 +125,7 @@ int poller_summary_read(struct poller_summary *s, struct poller_conn *c, char *e
                  c->err);
         for (size_t i = 0; i < s->n; i++)
             s->m[i].valid = false;
+        s->clock_ms = 0;
     }
     return rc < 0 ? rc : 0;
 }

@@ -231,6 +231,21 @@ static void source_render(struct buf *b, const struct cache_health *src, int64_t
     }
 }
 
+/* Counted in memory by the polling process (0 in a server without a poller). */
+static void model_polls(struct sio *s, struct buf *b)
+{
+    static const char name[] = "cwcache_model_polls_total";
+    if (!s->o.cache)
+        return;
+    help_type(b, name, "counter",
+              "Polls that brought the model up to the source since the server started (its "
+              "pages read and deleted rows found, or the summary showed nothing moved)");
+    const struct schema *sc = s->o.schema;
+    for (size_t i = 0; i < sc->n_models; i++)
+        buf_printf(b, "%s{model=\"%s\"} %" PRIu64 "\n", name, sc->models[i].name,
+                   cache_polls(s->o.cache, &sc->models[i]));
+}
+
 static void models_render(struct sio *s, struct buf *b)
 {
     const struct schema *sc = s->o.schema;
@@ -271,6 +286,7 @@ static void models_render(struct sio *s, struct buf *b)
                 "1 when the model's last poller run succeeded", v_run_ok);
     model_gauge(b, rows, n, "cwcache_model_last_run_timestamp_seconds",
                 "End of the model's last poller run, Unix time", v_run_ts);
+    model_polls(s, b);
     free(rows);
 }
 

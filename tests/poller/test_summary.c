@@ -1,7 +1,7 @@
 /*
  * The statement src/poller/summary.c sends once per poll: one row per
  * polled model with a cursor (count, newest last-update as datetime2(7),
- * largest key); identifiers quoted.
+ * largest key) after one row with the source clock; identifiers quoted.
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
@@ -37,7 +37,8 @@ Test(poller_summary, one_row_per_polled_model_with_a_cursor)
     struct poller_summary sum;
     poller_summary_init(&sum, s, models);
     cr_assert_str_eq(sum.sql,
-                     "SELECT 0, COUNT_BIG(*), CAST(MAX([Last]]Update]) AS datetime2(7)), "
+                     "SELECT 3, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint) "
+                     "UNION ALL SELECT 0, COUNT_BIG(*), CAST(MAX([Last]]Update]) AS datetime2(7)), "
                      "MAX(CAST([Company_RecID] AS bigint)) FROM [dbo].[Company] UNION ALL SELECT 2, "
                      "COUNT_BIG(*), CAST(MAX([Last_Update_UTC]) AS datetime2(7)), "
                      "MAX(CAST([Contact_RecID] AS bigint)) FROM [dbo].[Contact]");
@@ -52,8 +53,10 @@ Test(poller_summary, models_not_polled_or_without_a_cursor_are_left_out)
     bool models[3] = {false, true, true};
     struct poller_summary sum;
     poller_summary_init(&sum, s, models);
-    cr_assert_str_eq(sum.sql, "SELECT 2, COUNT_BIG(*), CAST(MAX([Last_Update_UTC]) AS datetime2(7)), "
-                              "MAX(CAST([Contact_RecID] AS bigint)) FROM [dbo].[Contact]");
+    cr_assert_str_eq(sum.sql, "SELECT 3, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint) "
+                              "UNION ALL SELECT 2, COUNT_BIG(*), CAST(MAX([Last_Update_UTC]) AS "
+                              "datetime2(7)), MAX(CAST([Contact_RecID] AS bigint)) FROM "
+                              "[dbo].[Contact]");
     poller_summary_fini(&sum);
     models[2] = false;
     poller_summary_init(&sum, s, models);

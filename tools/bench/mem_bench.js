@@ -5,8 +5,8 @@
 //
 // A tdslite data set of --companies companies (120k: 1.04M rows in the
 // collectors' tables) is generated, warmed once with `cwcachectl warm`, and
-// served by cwcache with its poller on. --clients clients then loop for
-// --seconds over a mix that touches the whole store: every company in pages
+// served by cwcache with its poller on. --clients clients then each run
+// --cycles times through a mix that touches the whole store: every company in pages
 // of 1000 full records, the 2-field select of every company, 5000 full
 // records, 20 contacts sorted on an unindexed field (the sort reads the whole
 // table), companies with their contacts and addresses, and a 50k-row where.
@@ -16,7 +16,7 @@
 // (--answer-buffers-mb 0). Kept answers and spare buffers are also counted
 // apart (their /metrics gauges) since their budgets are settings.
 //
-// usage: node tools/bench/mem_bench.js [--companies 120000] [--rounds 3] [--seconds 20]
+// usage: node tools/bench/mem_bench.js [--companies 120000] [--rounds 3] [--cycles 1]
 //        [--clients 4] [--workdir DIR] [--bin build/cwcache] [--ctl build/tools/cwcachectl]
 "use strict";
 const fs = require("fs");
@@ -28,7 +28,7 @@ const { procs, start, portOf, waitReady } = require("./bench_proc");
 const WebSocket = need("ws");
 
 const COMPANIES = Number(arg("companies", 120000)), ROUNDS = Number(arg("rounds", 3));
-const SECONDS = Number(arg("seconds", 20)), CLIENTS = Number(arg("clients", 4));
+const CYCLES = Number(arg("cycles", 1)), CLIENTS = Number(arg("clients", 4));
 const BIN = arg("bin", CWCACHE), CTL = arg("ctl", path.join(path.dirname(BIN), "tools/cwcachectl"));
 const SCHEMA = path.join(ROOT, "schema"), COLLECTORS = path.join(ROOT, "collectors");
 const PSK = "bench-psk";
@@ -36,6 +36,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MiB = (kib) => (kib / 1024).toFixed(1);
 
 /* The request mix; each entry a function of the client's state giving [event, opts]. */
+const MIX_LEN = 13;
 function* mix() {
   for (;;) {
     let cursor;
@@ -52,12 +53,12 @@ function* mix() {
   }
 }
 
-/* One client looping over the mix until `until`; counts acks. */
-function client(port, until, stats) {
+/* One client running CYCLES times through the mix; counts acks. */
+function client(port, stats) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
     const it = mix();
-    let id = 0, req = it.next().value, cursor;
+    let id = 0, req = it.next().value, cursor, left = CYCLES * MIX_LEN;
     const send = () => ws.send("42" + ++id + JSON.stringify(req));
     ws.on("error", reject);
     ws.on("message", (b) => {
@@ -73,7 +74,7 @@ function client(port, until, stats) {
         const k = m.lastIndexOf('"companyRecId":');
         cursor = k < 0 ? undefined : parseInt(m.slice(k + 15), 10);
       }
-      if (Date.now() >= until) return ws.close(), resolve();
+      if (--left === 0) return ws.close(), resolve();
       req = it.next(cursor).value;
       send();
     });
@@ -114,8 +115,7 @@ async function round(dir, url, cacheArgs, name) {
       Promise.all([metric(port, "cwcache_answers_kept_bytes"), metric(port, "cwcache_answer_buffers_spare_bytes")])
         .then(([k, b]) => (kept = (k || 0) + (b || 0)));
   }, 50);
-  const until = Date.now() + SECONDS * 1000;
-  await Promise.all(Array.from({ length: CLIENTS }, () => client(port, until, stats)));
+  await Promise.all(Array.from({ length: CLIENTS }, () => client(port, stats)));
   clearInterval(timer);
   kept = await metric(port, "cwcache_answers_kept_bytes");
   await sleep(1000);
@@ -136,7 +136,7 @@ async function round(dir, url, cacheArgs, name) {
     { env: { ...process.env, DATABASE_URL: url }, stdio: ["ignore", "pipe", "ignore"] }).toString();
   ctl("warm");
   const rows = (ctl("status").match(/(\d+) rows;/) || [0, "?"])[1];
-  console.log(`mem_bench: ${COMPANIES} companies (${rows} rows cached), ${CLIENTS} clients x ${SECONDS} s x ${ROUNDS} rounds`);
+  console.log(`mem_bench: ${COMPANIES} companies (${rows} rows cached), ${CLIENTS} clients x ${CYCLES} cycle(s) of ${MIX_LEN} requests x ${ROUNDS} rounds`);
   const cases = [["reuse", []], ["no-reuse", ["--answer-cache-mb", "0"]],
     ["no-reuse-no-spares", ["--answer-cache-mb", "0", "--answer-buffers-mb", "0"]]];
   const res = Object.fromEntries(cases.map(([n]) => [n, []]));

@@ -254,8 +254,9 @@ int sio_pool_start(struct sio_pool *p, unsigned n, const struct sio_pool_ops *op
 void sio_pool_submit(struct sio_pool *p, struct queue_node *job);
 /* Every finished job, oldest first; NULL when none. The caller owns them. */
 struct queue_node *sio_pool_results(struct sio_pool *p);
-/* Runs the jobs still queued, joins the threads and returns the results
- * never taken, for the caller to free; accepts a pool never started. */
+/* Lets the jobs being run finish, joins the threads and returns the
+ * results never taken and the jobs never started (not run), for the
+ * caller to free; accepts a pool never started. */
 struct queue_node *sio_pool_stop(struct sio_pool *p);
 
 /* ---- jobs (job.c) --------------------------------------------------------------- */

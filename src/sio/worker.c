@@ -51,12 +51,20 @@ struct queue_node *sio_pool_stop(struct sio_pool *p)
 {
     if (!p->threads)
         return NULL;
+    /* Jobs no thread has started are not run: at a stop their sessions
+     * are closed and no one would read their answers, and a deep queue
+     * (a client that asked for a thousand answers at once) would hold
+     * the exit for as long as they all take to render. Only the loop
+     * thread submits, so none arrives after this. */
+    struct queue_node *queued = queue_take_all(&p->jobs);
     queue_close(&p->jobs);
     for (unsigned i = 0; i < p->started; i++)
         pthread_join(p->threads[i], NULL);
-    /* The threads took every job before they ended: what is left are
-     * results never taken. */
-    struct queue_node *left = queue_take_all(&p->results);
+    /* What is left: the jobs never started, and results never taken. */
+    struct queue_node *left = queue_take_all(&p->results), **end = &left;
+    while (*end)
+        end = &(*end)->next;
+    *end = queued;
     queue_fini(&p->jobs);
     queue_fini(&p->results);
     free(p->threads);

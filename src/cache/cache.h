@@ -504,3 +504,46 @@ int cache_since_keys(struct cache_rd *rd, const struct cache_plan *p, uint64_t s
 int cache_query_render_keys(const struct cache_plan *p, const struct cache_source *src,
                             const uint64_t *keys, size_t n, struct buf *data,
                             struct buf *deleted) MUST_CHECK;
+
+/* ---- Patching a rendered answer (patch.c) ----------------------------------------
+ * An answer whose root rows come out in key order, each rendered on its own,
+ * can be brought up to date by rendering again only the root rows the change
+ * log names (cache_since_keys) and copying the others' bytes from the old
+ * answer. cache_rows says where each root row's bytes are. */
+
+/* The root rows of a rendered `data` array, in answer order: row i's key is
+ * pk[i] and its bytes are [off[i], off[i + 1] - 1) of the array (the byte
+ * at off[i + 1] - 1 is the ',' or ']' after it); off[n] is the array's
+ * length. Offsets fit 32 bits: answers are under max_answer_mb (< 4 GiB). */
+struct cache_rows {
+    uint64_t *pk;
+    uint32_t *off;   /* n + 1 entries once complete */
+    size_t n, cap;
+};
+void cache_rows_fini(struct cache_rows *r); /* accepts a zeroed one (rows.c) */
+/* Bytes the row table holds (for memory budgets). */
+size_t cache_rows_bytes(const struct cache_rows *r);
+
+/* true when p's answer can be patched: root rows in key order, all of those
+ * that pass the filters (no orderBy, take, skip, cursor, distinct, count or
+ * collector maxRows at the root), and nothing whose rendering could change
+ * without the change log naming the root row: no relation filter, `_count`,
+ * orderBy through a relation, or cursor at any level. */
+bool cache_plan_patchable(const struct cache_plan *p);
+/* cache_query_render(), also filling *rows (reset first) with the root rows;
+ * p must be patchable. */
+int cache_query_render_rows(const struct cache_plan *p, const struct cache_source *src,
+                            struct buf *out, size_t max_bytes, size_t *size,
+                            struct cache_rows *rows) MUST_CHECK;
+/* Appends to out p's answer as of rd's snapshot, made from `old`, the array
+ * p rendered at data version `since` with its rows old_rows: the root rows
+ * the change log names since then are rendered again (or left out, gone or
+ * filtered out now), the others copied, in key order; *rows (reset first)
+ * describes the result and *n_changed counts the rows named. Errors leave
+ * out as it was: -ESTALE when the log cannot tell (see cache_since_keys),
+ * -E2BIG when more than half of the rows changed (a full render is then as
+ * cheap), -EFBIG over max_bytes (0: no limit), -ENOTSUP when p is not
+ * patchable; the caller renders in full instead. */
+int cache_query_patch(const struct cache_plan *p, struct cache_rd *rd, uint64_t since,
+                      struct slice old, const struct cache_rows *old_rows, struct buf *out,
+                      size_t max_bytes, struct cache_rows *rows, size_t *n_changed) MUST_CHECK;

@@ -426,6 +426,7 @@ struct cache_render {
     size_t start, max_bytes;   /* where the answer starts in out; its limit (0: none) */
     size_t dropped;            /* bytes measured and dropped past the limit */
     bool over, counting;       /* over the limit; a `count` plan (root rows only counted) */
+    struct cache_rows *rows;   /* where each root row starts, or NULL (patch.c) */
 };
 /* One array of the answer: the root (plan set) or a row's to-many relation
  * (parent_pk set). Collected rows are views into the source's rows. */
@@ -454,6 +455,14 @@ struct cache_level {
 int cache_level_run(struct cache_level *l) MUST_CHECK;
 /* The collector's fixed filter (root only; true elsewhere; page.c). */
 bool cache_level_fixed_match(const struct cache_level *l, const struct cache_row_view *v);
+/* Renders the root row `key` of l (the root level) into l->r->out, after a
+ * ',' unless it is the level's first row, when it exists and passes the
+ * plan's filters; -ENOENT when it does not (render.c). */
+int cache_render_root_key(struct cache_level *l, uint64_t key) MUST_CHECK;
+/* Notes a root row starting at `at` (relative to the answer's '['; rows.c). */
+void cache_rows_add(struct cache_rows *r, uint64_t pk, size_t at);
+/* Room for n rows in all. */
+void cache_rows_reserve(struct cache_rows *r, size_t n);
 
 /* ---- arena.c: plan allocations ------------------------------------------------ */
 void *cache_arena_alloc(void **arena, size_t n);

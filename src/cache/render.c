@@ -186,18 +186,20 @@ static int level_emit(struct cache_level *l, const struct cache_row_view *v)
     size_t row_start = r->out->len;
     if (l->emitted > 1)
         buf_putc(r->out, ',');
+    if (p && r->rows)
+        cache_rows_add(r->rows, v->pk, r->out->len - r->start);
     int rc = view_render(r, l->node, v);
     if (rc == 0 && p)
         size_check(r, row_start);
     return rc;
 }
 
-int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out,
-                       size_t max_bytes, size_t *size)
+static int render_all(const struct cache_plan *p, const struct cache_source *src, struct buf *out,
+                      size_t max_bytes, size_t *size, struct cache_rows *rows)
 {
     size_t start = out->len;
     struct cache_render r = {.src = src, .out = out, .ev = {.src = src}, .start = start,
-                             .max_bytes = max_bytes, .counting = p->count};
+                             .max_bytes = max_bytes, .counting = p->count, .rows = rows};
     buf_init(&r.ev.tmp, 0);
     struct cache_level l = {.r = &r, .node = &p->root, .plan = p, .emit = level_emit};
     if (!p->count)
@@ -223,12 +225,28 @@ int cache_query_render(const struct cache_plan *p, const struct cache_source *sr
         buf_putc(out, ']');
     if (size)
         *size = out->len - start;
+    if (rows)
+        cache_rows_add(rows, 0, out->len - start); /* off[n]: the array's end */
     return 0;
 }
 
-/* One root key of a since answer: its row, or a place in `deleted` when
- * it is gone or no longer passes the request's filters. */
-static int key_render(struct cache_level *l, uint64_t key, struct buf *deleted, size_t *n_deleted)
+int cache_query_render(const struct cache_plan *p, const struct cache_source *src, struct buf *out,
+                       size_t max_bytes, size_t *size)
+{
+    return render_all(p, src, out, max_bytes, size, NULL);
+}
+
+int cache_query_render_rows(const struct cache_plan *p, const struct cache_source *src,
+                            struct buf *out, size_t max_bytes, size_t *size,
+                            struct cache_rows *rows)
+{
+    rows->n = 0;
+    int rc = render_all(p, src, out, max_bytes, size, rows);
+    rows->n = rc == 0 ? rows->n - 1 : 0; /* the end mark is off[n], not a row */
+    return rc;
+}
+
+int cache_render_root_key(struct cache_level *l, uint64_t key)
 {
     const struct cache_plan_node *n = l->node;
     struct slice row;
@@ -240,17 +258,25 @@ static int key_render(struct cache_level *l, uint64_t key, struct buf *deleted, 
         else if (n->where && (rc = cache_filter_eval(&l->r->ev, n->where, &v)) >= 0)
             rc = rc == CACHE_TRI_T ? 0 : -ENOENT;
     }
+    if (rc < 0)
+        return rc;
+    if (l->emitted++)
+        buf_putc(l->r->out, ',');
+    return view_render(l->r, n, &v);
+}
+
+/* One root key of a since answer: its row, or a place in `deleted` when
+ * it is gone or no longer passes the request's filters. */
+static int key_render(struct cache_level *l, uint64_t key, struct buf *deleted, size_t *n_deleted)
+{
+    int rc = cache_render_root_key(l, key);
     if (rc == -ENOENT) {
         if ((*n_deleted)++)
             buf_putc(deleted, ',');
         json_put_i64(deleted, (int64_t)key);
         return 0;
     }
-    if (rc < 0)
-        return rc;
-    if (l->emitted++)
-        buf_putc(l->r->out, ',');
-    return view_render(l->r, n, &v);
+    return rc;
 }
 
 int cache_query_render_keys(const struct cache_plan *p, const struct cache_source *src,

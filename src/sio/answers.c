@@ -26,6 +26,14 @@
  * entries go first, and an answer bigger than half of the budget is never
  * kept (it would push out everything else for one request).
  *
+ * A change need not cost a full render: a tail whose plan allows it
+ * carries its root rows (cache/patch.c), and such an entry, once stale,
+ * stays in the store as the base of the next answer to the same request:
+ * the worker takes it (sio_answers_base), renders only the root rows the
+ * change log names since the entry's version and copies the rest, and the
+ * result replaces the entry when it is put. The row table counts against
+ * the byte budget (12 bytes a row).
+ *
  * A kept tail's compressed copy (compress.c) is kept beside it once a
  * polling response has made it, and spliced into every later compressed
  * response that carries the tail: a reused answer costs no deflate either.
@@ -49,6 +57,7 @@ struct sio_answer {
     size_t n_deps;
     uint64_t version;               /* the largest of their versions when rendered */
     const struct collector *col;
+    bool stale;                     /* seen stale, kept as a base to patch (counted once) */
 };
 
 struct sio_answer_store {
@@ -57,6 +66,7 @@ struct sio_answer_store {
     struct sio_answer *head, *tail;
     size_t n, bytes, cap_bytes;
     uint64_t hits, stale;         /* answers reused; entries dropped as stale (/metrics) */
+    uint64_t patched;             /* answers patched from a stale one (/metrics) */
 };
 
 void sio_answers_init(struct sio_answers *a, size_t cap_bytes)
@@ -81,7 +91,7 @@ void sio_answers_share(struct sio_answers *a, const struct sio_answers *from)
 static size_t entry_bytes(const struct sio_answer *e)
 {
     return sizeof *e + e->key.len + e->n_deps * sizeof *e->deps + e->tail->b.len +
-           (e->z ? e->z->out.len : 0);
+           cache_rows_bytes(&e->tail->rows) + (e->z ? e->z->out.len : 0);
 }
 
 static void unlink_entry(struct sio_answer_store *a, struct sio_answer *e)
@@ -148,14 +158,33 @@ struct sio_tail *sio_answers_get(struct sio_answers *view, struct slice key, con
     pthread_mutex_lock(&a->mu);
     struct sio_answer *e = a->n ? find(a, key, hash) : NULL;
     if (e && sio_answers_version(e->deps, e->n_deps, vers) != e->version) {
-        drop(a, e); /* a model it read has changed: never right again */
-        a->stale++;
+        a->stale += !e->stale;
+        e->stale = true;
+        if (!e->tail->has_rows)
+            drop(a, e); /* a model it read has changed: never right again */
     } else if (e) {
         a->hits++;
         unlink_entry(a, e);
         push_front(a, e);
         *col = e->col;
         t = sio_tail_ref(e->tail);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return t;
+}
+
+struct sio_tail *sio_answers_base(struct sio_answers *view, struct slice key, uint64_t *version)
+{
+    struct sio_answer_store *a = view->store;
+    if (!a)
+        return NULL;
+    uint64_t hash = XXH3_64bits(key.p, key.len);
+    struct sio_tail *t = NULL;
+    pthread_mutex_lock(&a->mu);
+    struct sio_answer *e = a->n ? find(a, key, hash) : NULL;
+    if (e && e->tail->has_rows) {
+        t = sio_tail_ref(e->tail);
+        *version = e->version;
     }
     pthread_mutex_unlock(&a->mu);
     return t;
@@ -178,6 +207,7 @@ static void put_locked(struct sio_answer_store *a, struct slice key, uint64_t ha
             return; /* an answer from the same or newer data is kept */
         drop(a, old);
     }
+    a->patched += d->patched;
     struct sio_answer *e = xcalloc(1, sizeof *e);
     e->hash = hash;
     e->version = d->version;
@@ -256,7 +286,8 @@ void sio_answers_stats(const struct sio_answers *view, struct sio_answers_stats 
         return;
     pthread_mutex_lock(&a->mu);
     *out = (struct sio_answers_stats){.n = a->n, .bytes = a->bytes, .cap_bytes = a->cap_bytes,
-                                      .hits = a->hits, .stale = a->stale};
+                                      .hits = a->hits, .stale = a->stale,
+                                      .patched = a->patched};
     pthread_mutex_unlock(&a->mu);
 }
 

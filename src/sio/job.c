@@ -16,13 +16,56 @@
 #include "json.h"
 #include "log.h"
 
+/* The answer made from the kept one for the same request, rendering only
+ * the root rows changed since (cache/patch.c); negative when there is no
+ * such answer or the change log cannot tell: the caller renders in full. */
+static int patch_render(struct sio *s, struct sio_job *j, struct cache_rd *rd, struct sio_tail *t)
+{
+    uint64_t since;
+    struct sio_tail *base = sio_answers_base(&s->answers, buf_slice(&j->key), &since);
+    if (!base)
+        return -ENOENT;
+    struct slice old = {buf_data(&base->b) + base->rows_at, base->rows.off[base->rows.n]};
+    size_t at = t->b.len, changed;
+    int rc = cache_query_patch(&j->plan, rd, since, old, &base->rows, &t->b,
+                               s->o.max_answer_bytes, &t->rows, &changed);
+    sio_tail_unref(base);
+    if (rc == 0) {
+        t->rows_at = at;
+        t->has_rows = true;
+        j->deps.patched = true;
+    }
+    return rc;
+}
+
+/* All root rows, noting where each starts when the answer is kept and can
+ * be patched later; patched from the kept answer when there is one. */
+static int rows_render(struct sio *s, struct sio_job *j, struct cache_rd *rd, struct sio_tail *t,
+                       char *err, size_t errlen)
+{
+    struct cache_source src = cache_source_lmdb(rd);
+    bool rows = j->key.len && cache_plan_patchable(&j->plan);
+    if (rows && patch_render(s, j, rd, t) == 0)
+        return 0;
+    size_t size, at = t->b.len;
+    int rc = rows ? cache_query_render_rows(&j->plan, &src, &t->b, s->o.max_answer_bytes, &size,
+                                            &t->rows)
+                  : cache_query_render(&j->plan, &src, &t->b, s->o.max_answer_bytes, &size);
+    if (rc == -EFBIG)
+        cache_err_too_large(err, errlen, size, s->o.max_answer_bytes);
+    t->rows_at = at;
+    t->has_rows = rows && rc == 0;
+    return rc;
+}
+
 /* The answer's rows from the cache, when every model the plan reads is
  * warm (*warm): all of them, or with `since` the changed ones followed by
  * ',"deleted":[...]'. Notes the data version it shows and, with reuse on,
  * what it read, from the same snapshot. */
-static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, struct buf *out,
+static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, struct sio_tail *t,
                          bool *warm, char *err, size_t errlen)
 {
+    struct buf *out = &t->b;
     *warm = false;
     if (!rd)
         return 0;
@@ -36,11 +79,7 @@ static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, 
         rc = sio_feed_since_render(&j->plan, rd, j->feed.since_v, out, &deleted);
         buf_append(out, buf_data(&deleted), deleted.len);
     } else if (*warm) {
-        struct cache_source src = cache_source_lmdb(rd);
-        size_t size;
-        rc = cache_query_render(&j->plan, &src, out, s->o.max_answer_bytes, &size);
-        if (rc == -EFBIG)
-            cache_err_too_large(err, errlen, size, s->o.max_answer_bytes);
+        rc = rows_render(s, j, rd, t, err, errlen);
     }
     buf_fini(&deleted);
     if (rc < 0 && rc != -ESTALE && rc != -EFBIG)
@@ -68,7 +107,7 @@ static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
         sio_ack_count_open(&t->b);
     else
         sio_ack_ok_open(&t->b);
-    int rc = render_cached(s, j, rd, &t->b, &warm, err, sizeof err);
+    int rc = render_cached(s, j, rd, t, &warm, err, sizeof err);
     if (!warm && j->feed.since) {
         rc = -ESTALE; /* a model is not warm: its changes are not logged */
     } else if (!warm && s->o.live) {
@@ -78,6 +117,8 @@ static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
         snprintf(err, sizeof err, "data is not cached yet and no live database is configured");
     }
     j->failed = rc < 0;
+    if (rc < 0)
+        t->has_rows = false; /* the tail becomes an error: no rows to patch */
     if (rc == -ESTALE) {
         buf_reset(&t->b);
         sio_feed_resync_tail(&t->b);

@@ -361,8 +361,11 @@ static void server_render(struct sio *s, struct buf *b)
               "Events that waited for an identical request's rendering instead of rendering again");
     buf_printf(b, "cwcache_answers_joined_total %" PRIu64 "\n", js.joined);
     help_type(b, "cwcache_answers_stale_total", "counter",
-              "Kept answers dropped because a model they read changed");
+              "Kept answers found stale because a model they read changed");
     buf_printf(b, "cwcache_answers_stale_total %" PRIu64 "\n", a.stale);
+    help_type(b, "cwcache_answers_patched_total", "counter",
+              "Answers made from a stale kept answer by rendering only the rows that changed");
+    buf_printf(b, "cwcache_answers_patched_total %" PRIu64 "\n", a.patched);
     help_type(b, "cwcache_answers_kept", "gauge", "Answers kept for reuse");
     buf_printf(b, "cwcache_answers_kept %zu\n", a.n);
     help_type(b, "cwcache_answers_kept_bytes", "gauge", "Bytes of answers kept for reuse");

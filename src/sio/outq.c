@@ -94,7 +94,7 @@ size_t sio_tail_spares_bytes(void)
 
 struct sio_tail *sio_tail_new(void)
 {
-    struct sio_tail *t = xmalloc(sizeof *t);
+    struct sio_tail *t = xcalloc(1, sizeof *t);
     atomic_init(&t->refs, 1);
     pthread_mutex_init(&t->write_mu, NULL);
     spare_take(&t->b);
@@ -114,6 +114,7 @@ void sio_tail_unref(struct sio_tail *t)
         return;
     pthread_mutex_destroy(&t->write_mu);
     spare_put(&t->b);
+    cache_rows_fini(&t->rows);
     free(t);
 }
 

@@ -75,6 +75,12 @@ struct sio_tail {
     atomic_uint refs;
     pthread_mutex_t write_mu; /* held while "43<id>" sits in the headroom */
     struct buf b; /* head == SIO_TAIL_HEADROOM: room for "43<id>" and lws */
+    /* When the answer can be patched (cache/patch.c): its root rows, their
+     * offsets relative to the data array at rows_at in b. Set by the
+     * worker before the tail is shared; read-only after. */
+    struct cache_rows rows;
+    size_t rows_at;
+    bool has_rows;
 };
 
 struct sio_tail *sio_tail_new(void); /* one reference, for the caller */
@@ -267,6 +273,7 @@ struct sio_answer_deps {
     uint16_t *ids;                /* model ids; owned by the job */
     size_t n;
     uint64_t version;
+    bool patched;                 /* made from a kept answer by patching (/metrics) */
 };
 
 /* The change feed's options of a request (feed.c). */
@@ -366,6 +373,7 @@ struct sio_answers {              /* one service loop's view of the store */
 struct sio_answers_stats {
     size_t n, bytes, cap_bytes;
     uint64_t hits, stale;         /* answers reused; entries dropped as stale (/metrics) */
+    uint64_t patched;             /* answers made by patching a stale one (/metrics) */
 };
 
 /* A view of a new store (cap_bytes 0: reuse is off). */
@@ -380,9 +388,14 @@ uint64_t sio_answers_version(const uint16_t *deps, size_t n_deps, const uint64_t
 /* The ack tail rendered for exactly this argument text, if none of the
  * models it read has changed since: vers are the newest data versions
  * (sio_answers_versions). The caller gets a reference (sio_tail_unref);
- * a stale entry is dropped. Any thread. */
+ * a stale entry is dropped, unless it can be patched (sio_answers_base):
+ * then it stays until the answer patched from it replaces it. Any thread. */
 struct sio_tail *sio_answers_get(struct sio_answers *a, struct slice key, const uint64_t *vers,
                                  const struct collector **col);
+/* A kept answer for exactly this argument text that can be patched (its
+ * tail has rows), stale or not, and the data version it shows: a
+ * reference for the caller (sio_tail_unref), or NULL. Any thread. */
+struct sio_tail *sio_answers_base(struct sio_answers *a, struct slice key, uint64_t *version);
 /* The newest data versions of the store, read through rd only when a
  * transaction has committed since the last call (mdb_env_info: no lock,
  * no syscall); NULL when the store cannot be read. The view's loop only. */

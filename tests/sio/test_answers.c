@@ -75,6 +75,53 @@ Test(sio_answers, a_change_to_the_model_read_makes_the_entry_stale_for_good)
     sio_answers_fini(&a);
 }
 
+/* A tail that can be patched: '[' + rows + ']' with its row table. */
+static void put_rows(struct sio_answers *a, const char *key, uint64_t version, bool patched)
+{
+    struct sio_tail *t = sio_tail_new();
+    buf_puts(&t->b, "[{\"id\":1},{\"id\":2}]");
+    t->rows.pk = xcalloc(3, sizeof *t->rows.pk);
+    t->rows.off = xcalloc(3, sizeof *t->rows.off);
+    t->rows.cap = 3;
+    t->rows.n = 2;
+    t->rows.pk[0] = 1, t->rows.pk[1] = 2;
+    t->rows.off[0] = 1, t->rows.off[1] = 10, t->rows.off[2] = (uint32_t)t->b.len;
+    t->has_rows = true;
+    uint16_t model0 = 0;
+    struct sio_answer_deps d = {&model0, 1, version, patched};
+    sio_answers_put(a, S(key), t, &d, COL);
+    sio_tail_unref(t);
+}
+
+Test(sio_answers, a_stale_answer_that_can_be_patched_stays_as_the_base_of_the_next)
+{
+    struct sio_answers a;
+    struct slice body;
+    uint64_t v = 0;
+    sio_answers_init(&a, 1 << 20);
+    put_rows(&a, "k", 7, false);
+    size_t bytes = stats(&a).bytes;
+    cr_assert_gt(bytes, 2 * 12 + 20, "the row table counts against the budget");
+    cr_assert_not(get(&a, "k", 8, &body));
+    cr_assert_not(get(&a, "k", 8, &body));
+    cr_assert_eq(stats(&a).n, 1, "kept as a base");
+    cr_assert_eq(stats(&a).stale, 1, "counted once");
+    struct sio_tail *t = sio_answers_base(&a, S("k"), &v);
+    cr_assert_not_null(t);
+    cr_assert_eq(v, 7);
+    cr_assert_eq(t->rows.n, 2);
+    cr_assert_null(sio_answers_base(&a, S("other"), &v));
+    put_rows(&a, "k", 8, true); /* the patched answer replaces it */
+    cr_assert_eq(stats(&a).n, 1);
+    cr_assert_eq(stats(&a).patched, 1);
+    cr_assert(get(&a, "k", 8, &body));
+    cr_assert(slice_eq(body, buf_slice(&t->b)), "the base lives on while held");
+    sio_tail_unref(t);
+    put(&a, "plain", "[1]", 7); /* no rows: nothing to patch from */
+    cr_assert_null(sio_answers_base(&a, S("plain"), &v));
+    sio_answers_fini(&a);
+}
+
 Test(sio_answers, an_older_rendering_never_replaces_a_newer_one)
 {
     struct sio_answers a;

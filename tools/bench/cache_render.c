@@ -12,6 +12,17 @@
  * through the key's B-tree), and an unindexed `where` that scans every
  * row (rows/s).
  *
+ * Then patching (issue 14 goal 2): after an update of k random rows (k =
+ * 1, 10, 100), the CPU of the next answer patched from the one before
+ * (cache_query_patch: the k rows rendered, the rest copied) against a
+ * full render of the same snapshot, for full records and the 2-field
+ * select; each patched answer is checked equal to the full render. Each
+ * answer goes into a fresh buffer, as the server's answers do, and the
+ * floor is shown: a memcpy of the answer's bytes into a fresh buffer.
+ * Twice: with glibc's default allocation (freed memory reused: the work
+ * of each path) and as the server allocates (buffers of 1 MiB and more
+ * mapped afresh: page faults included, whichever path wrote the bytes).
+ *
  * usage: bench_cache_render [N] [REPS] [CASE]  (defaults 10000, 7, every case;
  *        CASE names one case, e.g. "select 2", to profile it alone)
  *        bench_cache_render --smoke       (tiny run for the test suite)
@@ -20,6 +31,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +229,135 @@ static int run_case(struct cache *c, const struct schema_model *m, const char *n
     return rc;
 }
 
+/* ---- patching ------------------------------------------------------------------------ */
+
+/* Marks the model warm, so its changes are logged (patching reads the log). */
+static int warm_mark(struct cache *c, const struct schema_model *m)
+{
+    struct cache_wtxn *w;
+    struct cache_meta meta = {.state = CACHE_WARM};
+    int rc = cache_wtxn_begin(c, &w);
+    if (rc == 0 && (rc = cache_meta_put(w, m, &meta)) < 0)
+        cache_wtxn_abort(w);
+    return rc == 0 ? cache_wtxn_commit(w) : rc;
+}
+
+/* Stores k random rows again with a new companyName, in one transaction. */
+static int change_rows(struct cache *c, const struct schema_model *m, uint64_t n, unsigned k,
+                       unsigned *seed)
+{
+    struct cache_value v[NF];
+    char t[6][64], err[256], name[64];
+    struct cache_wtxn *w;
+    int rc = cache_wtxn_begin(c, &w);
+    for (unsigned i = 0; rc == 0 && i < k; i++) {
+        uint64_t id = 1 + (uint64_t)rand_r(seed) % n;
+        row_make(id, v, t);
+        snprintf(name, sizeof name, "Renamed %u", (unsigned)rand_r(seed));
+        v[2].s = (struct slice){(const uint8_t *)name, strlen(name)};
+        rc = cache_row_put(w, m, v, NULL, err, sizeof err);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "bench_cache_render: change: %s %s\n", strerror(-rc), err);
+        cache_wtxn_abort(w);
+        return rc;
+    }
+    return cache_wtxn_commit(w);
+}
+
+static int full_rows(struct cache_rd *rd, const struct cache_plan *p, struct buf *out,
+                     struct cache_rows *rows)
+{
+    struct cache_source src = cache_source_lmdb(rd);
+    return cache_query_render_rows(p, &src, out, 0, NULL, rows);
+}
+
+/* One sample: the answer before (version v0), k rows changed, then the
+ * CPU of patching it and of rendering in full, at the same snapshot. */
+static int patch_sample(struct cache *c, const struct schema_model *m, struct cache_rd *rd,
+                        const struct cache_plan *p, uint64_t n, unsigned k, unsigned *seed,
+                        double *patch_s, double *full_s, double *copy_s, size_t *bytes)
+{
+    struct buf old, a, b;
+    struct cache_rows old_rows = {0}, ra = {0}, rb = {0};
+    buf_init(&old, 0);
+    buf_init(&a, 0);
+    buf_init(&b, 0);
+    uint64_t v0 = cache_versions_newest_txn(c);
+    int rc = cache_rd_begin(rd);
+    if (rc == 0) {
+        rc = full_rows(rd, p, &old, &old_rows);
+        cache_rd_end(rd);
+    }
+    if (rc == 0)
+        rc = change_rows(c, m, n, k, seed);
+    if (rc == 0 && (rc = cache_rd_begin(rd)) == 0) {
+        size_t changed;
+        double c0 = thread_cpu_s();
+        rc = cache_query_patch(p, rd, v0, buf_slice(&old), &old_rows, &a, 0, &ra, &changed);
+        double c1 = thread_cpu_s();
+        if (rc == 0)
+            rc = full_rows(rd, p, &b, &rb);
+        *full_s = thread_cpu_s() - c1;
+        *patch_s = c1 - c0;
+        cache_rd_end(rd);
+    }
+    if (rc == 0 && (a.len != b.len || memcmp(buf_data(&a), buf_data(&b), a.len) != 0)) {
+        fprintf(stderr, "bench_cache_render: the patched answer differs from the full render\n");
+        rc = -EIO;
+    }
+    if (rc == 0) { /* the floor: the answer's bytes written into a fresh buffer */
+        double c0 = thread_cpu_s();
+        uint8_t *fresh = malloc(b.len);
+        memcpy(fresh, buf_data(&b), b.len);
+        __asm__ volatile("" : : "r"(fresh) : "memory"); /* the copy is not optimized away */
+        *copy_s = thread_cpu_s() - c0;
+        free(fresh);
+    }
+    *bytes = b.len;
+    buf_fini(&old);
+    buf_fini(&a);
+    buf_fini(&b);
+    cache_rows_fini(&old_rows);
+    cache_rows_fini(&ra);
+    cache_rows_fini(&rb);
+    return rc;
+}
+
+static int patch_case(struct cache *c, const struct schema_model *m, const char *name,
+                      const char *opts, uint64_t n, int reps)
+{
+    struct collector col = {.event = "bench", .model = m};
+    struct cache_plan p;
+    struct cache_rd *rd;
+    char err[256];
+    if (only && strcmp(only, "patch") != 0)
+        return 0;
+    json_t *j = opts ? json_loads(opts, 0, NULL) : NULL;
+    int rc = cache_plan_parse(&p, &col, j, err, sizeof err);
+    json_decref(j);
+    if (rc < 0 || (rc = cache_rd_new(c, &rd)) < 0)
+        return rc;
+    unsigned seed = 14, ks[] = {1, 10, 100};
+    for (size_t i = 0; rc == 0 && i < sizeof ks / sizeof *ks; i++) {
+        double tp[64], tf[64], tc[64], ratio[64];
+        size_t bytes = 0;
+        for (int r = 0; rc == 0 && r < reps; r++) {
+            rc = patch_sample(c, m, rd, &p, n, ks[i], &seed, &tp[r], &tf[r], &tc[r], &bytes);
+            ratio[r] = tp[r] / tf[r];
+        }
+        if (rc == 0)
+            printf("patch %-8s k=%-4u %8.2f MB %9.3f ms CPU patched %9.3f ms CPU full  %7.4fx full "
+                   "%9.3f ms CPU fresh copy\n",
+                   name, ks[i], (double)bytes / 1e6, bench_median(tp, (size_t)reps) * 1e3,
+                   bench_median(tf, (size_t)reps) * 1e3, bench_median(ratio, (size_t)reps),
+                   bench_median(tc, (size_t)reps) * 1e3);
+    }
+    cache_rd_free(rd);
+    cache_plan_fini(&p);
+    return rc;
+}
+
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
@@ -256,6 +397,22 @@ static int bench(uint64_t n, int reps)
             rc = run_case(c, m, "where scan",
                           "{\"where\":{\"companyName\":{\"startsWith\":\"company 4242\"},"
                           "\"deleteFlag\":false}}", n, reps, &full, NULL);
+        if (rc == 0 && (!only || strcmp(only, "patch") == 0))
+            rc = warm_mark(c, m);
+        /* First with glibc's default (freed memory is reused: the work of
+         * each path), then as the server allocates (src/main.c: a buffer
+         * of 1 MiB or more is a mapping of its own, so a big answer pays
+         * its page faults every time, whichever path made it). */
+        for (int alloc = 0; rc == 0 && alloc < 2; alloc++) {
+            if (alloc) {
+                printf("as the server allocates (M_MMAP_THRESHOLD 1 MiB):\n");
+                mallopt(M_MMAP_THRESHOLD, 1 << 20);
+            }
+            rc = patch_case(c, m, "full", NULL, n, reps);
+            if (rc == 0)
+                rc = patch_case(c, m, "select 2", "{\"select\":[\"companyId\",\"companyName\"]}",
+                                n, reps);
+        }
     }
     cache_close(c);
     nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);

@@ -9,8 +9,11 @@
 // (utime+stime from /proc/PID/stat around N acks, bare ws client, one
 // request at a time), medians of the rounds.
 //
+// With --reuse the builds keep answer reuse on (answer_cache_mb as shipped):
+// every ack after the first is the kept answer, the path no render touches.
+//
 // usage: node tools/bench/sio_ab.js --bin OLD --bin NEW [--bin ...] [--rounds 3]
-//        [--companies 5000] [--acks 300] [--event fetchCompanies]
+//        [--companies 5000] [--acks 300] [--event fetchCompanies] [--reuse]
 //        [--opts '{"select":["companyId","companyName"]}']   (JSON; null: full records)
 // env: TDSLITE (default build/tools/tdslite/tdslite), CWCACHE_ROOT
 "use strict";
@@ -26,6 +29,7 @@ const arg = (n, d) => (argv.indexOf("--" + n) >= 0 ? argv[argv.indexOf("--" + n)
 const BINS = argv.flatMap((a, i) => (a === "--bin" ? [argv[i + 1]] : []));
 const ROUNDS = Number(arg("rounds", 3)), ACKS = Number(arg("acks", 300)), COMPANIES = Number(arg("companies", 5000));
 const EVENT = arg("event", "fetchCompanies");
+const REUSE = argv.includes("--reuse");
 const OPTS = JSON.parse(arg("opts", '{"select":["companyId","companyName"]}'));
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
 const PSK = "bench-psk";
@@ -76,11 +80,12 @@ const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit"
   const url = `sqlserver://127.0.0.1:${await portOf(tp, tds, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
   const warm = await serve(BINS[0], dir, url, ["--poll-interval-ms", "600000"], "warm"); // ready = warm
   await stop(warm.p);
-  console.log(`sio_ab: ${EVENT} ${JSON.stringify(OPTS)}, ${COMPANIES} companies, ${ACKS} acks x ${ROUNDS} rounds, no answer reuse`);
+  console.log(`sio_ab: ${EVENT} ${JSON.stringify(OPTS)}, ${COMPANIES} companies, ${ACKS} acks x ${ROUNDS} rounds, ${REUSE ? "answer reuse on" : "no answer reuse"}`);
   const cpu = BINS.map(() => []), flt = BINS.map(() => []);
   for (let r = 0; r < ROUNDS; r++)
     for (const [i, bin] of BINS.entries()) {
-      const s = await serve(bin, dir, url, ["--answer-cache-mb", "0", "--poller", "false", "--max-staleness-s", "86400"], `b${i}`);
+      const reuse = REUSE ? [] : ["--answer-cache-mb", "0"];
+      const s = await serve(bin, dir, url, [...reuse, "--poller", "false", "--max-staleness-s", "86400"], `b${i}`);
       const m = await measure(s.port, s.p.pid);
       cpu[i].push(m.cpu);
       flt[i].push(m.flt);

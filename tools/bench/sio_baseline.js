@@ -34,6 +34,13 @@ function collect(event, opts) {
 }
 
 const srv = http.createServer();
+// Node closes a keep-alive socket idle for 5 s (keepAliveTimeout); a
+// polling client's second socket sits idle while the first receives a
+// multi-MiB answer, and reusing it as Node closes it fails with "socket
+// hang up". Benchmark clients keep their sockets, so the server does too
+// (headersTimeout must stay above keepAliveTimeout).
+srv.keepAliveTimeout = 600000;
+srv.headersTimeout = 601000;
 // A long pingTimeout on every server of the benchmark: under full load a
 // starved client must not drop its session in the middle of a run.
 const io = new Server(srv, { cors: { origin: true, credentials: true }, pingTimeout: 120000 });

@@ -16,7 +16,8 @@
 // Each cell is the median of --runs runs; ratios are against node in the
 // same run and the same client mode.
 //
-// usage: node tools/bench/sio_compress.js [--runs 3] [--companies 5000] [--smoke] [--keep]
+// usage: node tools/bench/sio_compress.js [--runs 3] [--companies 5000] [--workloads select,full]
+//        [--smoke] [--keep]
 // env: CWCACHE, TDSLITE (binaries; default build/...), CWCACHE_ROOT
 "use strict";
 const { execFileSync } = require("child_process");
@@ -160,10 +161,11 @@ async function startNode(dir, cw) {
 // few hundred clock ticks of CPU (/proc/PID/stat counts in 10 ms ticks).
 function workloads() {
   const n = (x) => (SMOKE ? 2 : x);
+  const only = arg("workloads", "select,full").split(",");
   return [
-    { name: `select 2 fields of ${COMPANIES} companies, 4 clients`, event: "fetchCompanies", opts: { select: ["companyId", "companyName"] }, clients: 4, total: n(400) },
-    { name: `full fetchCompanies of ${COMPANIES}, 2 clients`, event: "fetchCompanies", opts: undefined, clients: 2, total: n(30) },
-  ];
+    { key: "select", name: `select 2 fields of ${COMPANIES} companies, 4 clients`, event: "fetchCompanies", opts: { select: ["companyId", "companyName"] }, clients: 4, total: n(400) },
+    { key: "full", name: `full fetchCompanies of ${COMPANIES}, 2 clients`, event: "fetchCompanies", opts: undefined, clients: 2, total: n(30) },
+  ].filter((w) => only.includes(w.key));
 }
 
 async function main() {

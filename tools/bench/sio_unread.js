@@ -45,10 +45,13 @@ async function metric(port, name) {
 function unreadClient(port) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
-    ws.on("error", () => {});
+    // Anything but a joined session fails the run instead of waiting forever.
+    ws.on("error", (e) => reject(e));
+    ws.on("close", () => reject(new Error("websocket closed before the session joined")));
     ws.on("message", (d) => {
       const t = d.toString();
       if (t[0] === "0") ws.send("40" + JSON.stringify({ psk: PSK }));
+      else if (t.startsWith("44")) reject(new Error(`connect refused: ${t}`));
       else if (t.startsWith("40")) {
         ws._socket.pause();
         resolve(ws);
@@ -61,6 +64,10 @@ function unreadClient(port) {
 // One server, one burst of n requests: the peak RSS above the start, MiB.
 async function run(dir, url, mode, n) {
   const pf = path.join(dir, `cw-${mode}-${n}.port`);
+  // Each run of a cell starts its server with the same port file: the
+  // last run's port in it would be taken for this server's, and the wait
+  // for a dead server to become ready looked like a hang.
+  fs.rmSync(pf, { force: true });
   const cw = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"),
     "--log-level", "warn", ...LIMITS[mode]], { DATABASE_URL: url, PSK, PORT: "" }, dir, `cwcache-${mode}`);

@@ -347,10 +347,18 @@ struct cache_count {
 
 /* A parsed request: what to render for the root model and each included
  * relation. Public so the live fallback can fetch exactly what it renders. */
+/* One member of a select, in the request's order (Prisma renders a select's
+ * fields, relations and _count in the order the request names them). */
+enum cache_item_kind { CACHE_ITEM_FIELD, CACHE_ITEM_CHILD, CACHE_ITEM_COUNTS };
+struct cache_plan_item {
+    enum cache_item_kind kind;
+    uint32_t index;                       /* schema field index, or children[] index */
+};
+
 struct cache_plan_node {
     const struct schema_model *model;
     const struct schema_relation *via;    /* relation from the parent node; NULL at the root */
-    const struct schema_field **fields;   /* scalar fields rendered, in output order */
+    const struct schema_field **fields;   /* scalar fields rendered, in schema order */
     size_t n_fields;
     struct cache_plan_node *children;     /* relations rendered after the scalars, in request order */
     size_t n_children;
@@ -368,6 +376,10 @@ struct cache_plan_node {
     const struct cache_count *counts;     /* `_count`, rendered after children[counts_at - 1] */
     size_t n_counts, counts_at;
     bool has_counts;
+    /* A select whose order is not "scalars in schema order, then relations":
+     * every member in request order. NULL: fields, then children. */
+    const struct cache_plan_item *items;
+    size_t n_items;
 };
 
 /* One equality of the collector's fixed `where`, its value rendered exactly

@@ -63,7 +63,7 @@
 
 #include "cache/cache.h"
 
-#define CACHE_FORMAT_VERSION 1u
+#define CACHE_FORMAT_VERSION 2u /* 2: uniqueidentifier text in lower case */
 #define CACHE_SLOTS 2
 #define CACHE_SLOT_LIVE 0x01u    /* bit 0 of a "\0slots" byte: the live slot */
 #define CACHE_SLOT_REBUILD 0x02u /* bit 1: a rebuild into the other slot is open */

@@ -6,6 +6,8 @@
  *     in orderBy order, the primary key ascending breaking ties;
  *   - cursor: from the cursor row's position on (inclusive), found by its
  *     unique field whether or not it matches `where`; no such row, no rows;
+ *     where Prisma pages in memory (cursor_in_memory) the cursor row must
+ *     be among the matching rows, else the page is empty;
  *     a cursor row with nulls in its orderBy values keeps its place in the
  *     order (nulls first ascending), as Prisma's cursor conditions do;
  *   - a negative take reads backwards from the end (or from the cursor),
@@ -164,6 +166,39 @@ static int cursor_row(struct cache_level *l, struct slice *row)
     return f.found.len ? 0 : -ENOENT;
 }
 
+/* Prisma pages in memory (query plan "pagination" operations) when the
+ * cursor's SQL condition cannot be exact: a relation level (paged per
+ * parent), distinct, or an order on a nullable field or a relation path.
+ * It then looks for the cursor row among the rows that matched, and finds
+ * none when the cursor row does not match `where` (or is another
+ * parent's): the page is empty. Otherwise the cursor only positions. */
+static bool cursor_in_memory(const struct cache_plan_node *n)
+{
+    if (n->via || n->n_distinct)
+        return true;
+    for (size_t k = 0; k < n->n_order; k++)
+        if (n->order[k].n_path || n->order[k].field->optional)
+            return true;
+    return false;
+}
+
+/* Does the cursor row match the level's filters? (the root's: a relation
+ * level checks its collected rows instead) */
+static int cursor_matches(struct cache_level *l, struct slice row)
+{
+    const struct cache_plan_node *n = l->node;
+    struct cache_row_view v;
+    int rc = cache_row_view(row, n->model, &v);
+    if (rc < 0)
+        return rc;
+    if (!cache_level_fixed_match(l, &v))
+        return 0;
+    if (!n->where)
+        return 1;
+    rc = cache_filter_eval(&l->r->ev, n->where, &v);
+    return rc < 0 ? rc : rc == CACHE_TRI_T;
+}
+
 /* Cuts rows[] (sorted) at the cursor: [*lo, *hi) remains. */
 static int cursor_cut(struct cache_level *l, struct sort_ctx *sc, size_t *lo, size_t *hi)
 {
@@ -178,7 +213,14 @@ static int cursor_cut(struct cache_level *l, struct sort_ctx *sc, size_t *lo, si
     struct pick c = {row, cache_row_pk(row), NULL};
     if (rc == 0)
         rc = keys_fill(l, keys, &c);
-    bool back = n->has_take && n->take < 0;
+    bool back = n->has_take && n->take < 0, among = !cursor_in_memory(n);
+    for (size_t i = 0; rc == 0 && !among && i < l->n; i++)
+        among = l->rows[i].pk == c.pk;
+    if (!among) {
+        *lo = *hi = 0;
+        free(keys);
+        return rc;
+    }
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
         int cmp = pick_cmp(&l->rows[i], &c, sc);
         if (!back && cmp < 0)
@@ -429,6 +471,8 @@ static int index_start(struct cache_level *l, const struct schema_field *f, stru
 {
     struct slice row, v;
     int rc = cursor_row(l, &row);
+    if (rc == 0 && cursor_in_memory(l->node) && (rc = cursor_matches(l, row)) >= 0)
+        rc = rc ? 0 : -ENOENT; /* not among the matching rows: an empty page */
     if (rc == 0)
         rc = cache_row_value(row, l->node->model, f, &v);
     if (rc == 0)

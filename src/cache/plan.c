@@ -89,6 +89,14 @@ static int child_add(struct parse *ps, struct cache_plan_node *n, const struct s
 
 /* ---- select ------------------------------------------------------------------ */
 
+/* Appends a select member to the request-order list (n->items has room for
+ * every field, relation and _count of the model). */
+static void item_add(struct cache_plan_node *n, enum cache_item_kind kind, size_t index)
+{
+    struct cache_plan_item *it = (struct cache_plan_item *)n->items;
+    it[n->n_items++] = (struct cache_plan_item){kind, (uint32_t)index};
+}
+
 /* One select entry: a scalar to mark or a relation to add. val is NULL for an array entry. */
 static int select_entry(struct parse *ps, struct cache_plan_node *n, bool *mark, const char *name,
                         size_t len, const json_t *val, unsigned depth)
@@ -98,20 +106,33 @@ static int select_entry(struct parse *ps, struct cache_plan_node *n, bool *mark,
         return fail(ps, "Invalid value for \"%.*s\" in select on model %s: expected true, false or "
                         "an object, got %s", (int)len, name, m->name, json_kind(val));
     bool on = !val || !json_is_false(val);
-    if (len == 6 && memcmp(name, "_count", 6) == 0)
-        return on ? counts_parse(ps, n, val) : 0;
+    if (len == 6 && memcmp(name, "_count", 6) == 0) {
+        if (!on)
+            return 0;
+        if (!n->has_counts)
+            item_add(n, CACHE_ITEM_COUNTS, 0);
+        return counts_parse(ps, n, val);
+    }
     const struct schema_field *f = schema_field_find(m, name, len);
     if (f) {
         if (val && json_is_object(val))
             return fail(ps, "Field \"%s\" on model %s is not a relation: select it with true",
                         f->name, m->name);
+        if (on && !mark[f->index])
+            item_add(n, CACHE_ITEM_FIELD, f->index);
         mark[f->index] |= on;
         return 0;
     }
     const struct schema_relation *r = schema_relation_find(m, name, len);
     if (!r)
         return fail(ps, "Unknown field \"%.*s\" on model %s", (int)len, name, m->name);
-    return on ? child_add(ps, n, r, val, depth) : 0;
+    if (!on)
+        return 0;
+    size_t had = n->n_children;
+    int rc = child_add(ps, n, r, val, depth);
+    if (rc == 0 && n->n_children > had)
+        item_add(n, CACHE_ITEM_CHILD, had);
+    return rc;
 }
 
 static int select_entries(struct parse *ps, struct cache_plan_node *n, bool *mark, const json_t *sel,
@@ -141,6 +162,22 @@ static int select_entries(struct parse *ps, struct cache_plan_node *n, bool *mar
     return 0;
 }
 
+/* True when the request order is the scalars in schema order, then the
+ * relations and _count: what rendering without items produces. */
+static bool items_plain(const struct cache_plan_node *n)
+{
+    size_t i = 0, next = 0;
+    for (; i < n->n_items && n->items[i].kind == CACHE_ITEM_FIELD; i++)
+        if (n->items[i].index < next)
+            return false;
+        else
+            next = n->items[i].index + 1;
+    for (; i < n->n_items; i++)
+        if (n->items[i].kind == CACHE_ITEM_FIELD)
+            return false;
+    return true;
+}
+
 static int node_select(struct parse *ps, struct cache_plan_node *n, const json_t *sel, unsigned depth)
 {
     const struct schema_model *m = n->model;
@@ -148,14 +185,19 @@ static int node_select(struct parse *ps, struct cache_plan_node *n, const json_t
         return fail(ps, "Invalid select on model %s: expected an array of field names or an "
                         "object, got %s", m->name, json_kind(sel));
     bool *mark = cache_arena_alloc(ps->arena, m->n_fields + 1);
+    n->items = cache_arena_alloc(ps->arena, (m->n_fields + m->n_relations + 2) * sizeof *n->items);
     int rc = select_entries(ps, n, mark, sel, depth);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < m->n_fields; i++) /* schema declaration order, whatever the request's */
+    for (size_t i = 0; i < m->n_fields; i++)
         if (mark[i])
             n->fields[n->n_fields++] = &m->fields[i];
     if (!n->n_fields && !n->n_children && !n->has_counts)
         return fail(ps, "The select on model %s needs at least one field set to true", m->name);
+    if (items_plain(n)) { /* the common order renders faster: fields, then the rest */
+        n->items = NULL;
+        n->n_items = 0;
+    }
     return 0;
 }
 

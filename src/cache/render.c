@@ -115,6 +115,14 @@ static int counts_render(struct cache_render *r, const struct cache_plan_node *n
     return 0;
 }
 
+static int relation_render(struct cache_render *r, const struct cache_plan_node *c,
+                           const struct cache_row_view *v)
+{
+    json_put_str(r->out, c->via->name, strlen(c->via->name));
+    buf_putc(r->out, ':');
+    return c->via->to_many ? to_many_render(r, c, v) : to_one_render(r, c, v);
+}
+
 static int relations_render(struct cache_render *r, const struct cache_plan_node *n,
                             const struct cache_row_view *v)
 {
@@ -130,13 +138,32 @@ static int relations_render(struct cache_render *r, const struct cache_plan_node
         }
         if (i == n->n_children)
             break;
-        const struct cache_plan_node *c = &n->children[i];
         if (!first)
             buf_putc(r->out, ',');
         first = false;
-        json_put_str(r->out, c->via->name, strlen(c->via->name));
-        buf_putc(r->out, ':');
-        rc = c->via->to_many ? to_many_render(r, c, v) : to_one_render(r, c, v);
+        if ((rc = relation_render(r, &n->children[i], v)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* A select in request order (n->items): Prisma's order for a select. */
+static int items_render(struct cache_render *r, const struct cache_plan_node *n,
+                        const struct cache_row_view *v)
+{
+    for (size_t i = 0; i < n->n_items; i++) {
+        const struct cache_plan_item *it = &n->items[i];
+        if (i)
+            buf_putc(r->out, ',');
+        int rc = 0;
+        if (it->kind == CACHE_ITEM_FIELD) {
+            struct slice s = cache_row_member(v, it->index);
+            buf_append(r->out, s.p, s.len);
+        } else if (it->kind == CACHE_ITEM_COUNTS) {
+            rc = counts_render(r, n, v);
+        } else {
+            rc = relation_render(r, &n->children[it->index], v);
+        }
         if (rc)
             return rc;
     }
@@ -147,8 +174,13 @@ static int view_render(struct cache_render *r, const struct cache_plan_node *n,
                        const struct cache_row_view *v)
 {
     buf_putc(r->out, '{');
-    scalars_render(r->out, n, v);
-    int rc = relations_render(r, n, v);
+    int rc;
+    if (n->items) {
+        rc = items_render(r, n, v);
+    } else {
+        scalars_render(r->out, n, v);
+        rc = relations_render(r, n, v);
+    }
     buf_putc(r->out, '}');
     return rc;
 }

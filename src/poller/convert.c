@@ -71,10 +71,12 @@ void poller_conv_ticks_to_datetime2(int64_t ticks, DBDATETIMEALL *out)
 
 void poller_conv_uuid_text(const uint8_t b[16], char out[37])
 {
-    /* The first three groups are little-endian on the wire; SQL Server and
-     * tedious print them byte-swapped, in upper case. */
+    /* The first three groups are little-endian on the wire, printed
+     * byte-swapped. Lower case: Prisma's SQL Server adapter lower-cases what
+     * tedious prints (@prisma/adapter-mssql mapRow), so the original
+     * service answers lower case whatever the server sends. */
     static const int order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
-    static const char hex[] = "0123456789ABCDEF";
+    static const char hex[] = "0123456789abcdef";
     char *o = out;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)

@@ -16,6 +16,10 @@ const HERE = __dirname;
 
 // The schema is written under node_modules: prisma resolves @prisma/client from its folder.
 function generateClient() {
+  if (!fs.existsSync(path.join(HERE, "node_modules", ".bin", "prisma"))) {
+    console.log("tests/oracle/node_modules is missing: run scripts/npm-deps.sh");
+    process.exit(77);
+  }
   const dir = path.join(HERE, "node_modules", ".cwcache-oracle");
   fs.mkdirSync(dir, { recursive: true });
   const schema = path.join(dir, "schema.prisma");
@@ -92,6 +96,29 @@ async function main() {
   const collectors = fs.readdirSync(path.join(L.ROOT, "collectors")).map((f) => [f.replace(/\.json$/, ""),
     JSON.parse(fs.readFileSync(path.join(L.ROOT, "collectors", f), "utf8"))]).filter(([, c]) => !c.where && !c.maxRows);
   let bad = 0;
+  /* The README's examples, as the original's collector helper hands them to
+   * findMany (a list becomes {name: true}). */
+  const asArgs = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) =>
+    [k, Array.isArray(v) ? Object.fromEntries(v.map((f) => [f, true])) : v]));
+  const examples = [
+    ["fetchCompanies", "company", {}],
+    ["fetchCompanies", "company", { select: ["companyId", "companyName"] }],
+    ["fetchCompanies", "company", { include: ["opportunityCompanies"] }],
+    ["fetchMembers", "member", { select: ["memberId", "firstName", "lastName"] }],
+    ["fetchProducts", "productCatalog", {}],
+    ["fetchProducts", "productCatalog", { select: ["ivItemRecId", "itemId", "description", "listPrice", "currentCost"] }],
+    ["fetchProducts", "productCatalog", { include: ["subcategory", "manufacturer", "inventory", "itemVendors"] }],
+    ["fetchProducts", "productCatalog", { include: { subcategory: { include: { category: true } }, manufacturer: true, inventory: true } }],
+  ];
+  for (const [event, model, opts] of examples) {
+    const want = JSON.stringify(await prisma[model].findMany(asArgs(opts)), (k, v) => (typeof v === "bigint" ? Number(v) : v));
+    const res = await L.emit(s, event, opts);
+    const got = res.success ? JSON.stringify(res.data) : "error: " + res.error;
+    if (want !== got) {
+      bad++;
+      console.log(`README ${event} ${JSON.stringify(opts)}\n  prisma:  ${want.slice(0, 300)}\n  cwcache: ${got.slice(0, 300)}`);
+    }
+  }
   for (let i = 0; i < N; i++) {
     const r = rng(Math.imul(i + 1, 2654435761));
     const [event, col] = pick(r, collectors);
@@ -107,8 +134,15 @@ async function main() {
     if (r() < 0.6) opts.take = pick(r, [1, 5, 20, -3, -10]);
     if (r() < 0.3) opts.skip = pick(r, [1, 4]);
     if (r() < 0.25 && sample.length) opts.cursor = { [pk]: pick(r, sample)[pk] };
-    /* in schema order: Prisma 7 returns selected fields in request order, cwcache in schema order */
-    if (r() < 0.5) opts.select = Object.fromEntries(scal.filter((f, k) => k === 0 || r() < 0.3).map((f) => [f.name, true]));
+    /* in a random order: Prisma 7 renders a select in request order */
+    if (r() < 0.5) {
+      const names = scal.filter((f, k) => k === 0 || r() < 0.3).map((f) => f.name);
+      for (let k = names.length - 1; k > 0; k--) {
+        const j = Math.floor(r() * (k + 1));
+        [names[k], names[j]] = [names[j], names[k]];
+      }
+      opts.select = Object.fromEntries(names.map((f) => [f, true]));
+    }
     const delegate = prisma[lc(col.model)];
     let want, got;
     try {
@@ -124,7 +158,7 @@ async function main() {
       console.log(`#${i} ${event} ${JSON.stringify(opts)}\n  prisma:  ${want.slice(0, 300)}\n  cwcache: ${got.slice(0, 300)}`);
     }
   }
-  console.log(`${N - bad} of ${N} equal`);
+  console.log(`${N + examples.length - bad} of ${N + examples.length} equal (${examples.length} README examples)`);
   s.close();
   await prisma.$disconnect();
   await L.stopServer(server);

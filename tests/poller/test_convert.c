@@ -183,14 +183,14 @@ Test(poller_convert, text_and_binary_are_views)
     cr_assert_eq(conv(SYBIMAGE, b, 3).kind, CV_BYTES);
 }
 
-Test(poller_convert, uniqueidentifier_prints_like_sql_server)
+Test(poller_convert, uniqueidentifier_prints_like_prisma)
 {
     /* 6F9619FF-8B86-D011-B42D-00C04FC964FF as stored on the wire */
     const uint8_t w[16] = {0xFF, 0x19, 0x96, 0x6F, 0x86, 0x8B, 0x11, 0xD0,
                            0xB4, 0x2D, 0x00, 0xC0, 0x4F, 0xC9, 0x64, 0xFF};
     struct cache_value v = conv(POLLER_TYPE_UNIQUE, w, 16);
     cr_assert_eq(v.kind, CV_TEXT);
-    cr_assert(text_is(v, "6F9619FF-8B86-D011-B42D-00C04FC964FF"), "%.*s", (int)v.s.len, v.s.p);
+    cr_assert(text_is(v, "6f9619ff-8b86-d011-b42d-00c04fc964ff"), "%.*s", (int)v.s.len, v.s.p);
 }
 
 Test(poller_convert, bad_input_is_an_error_not_a_crash)

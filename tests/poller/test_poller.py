@@ -361,7 +361,7 @@ TYPES_ROW = {
     "dec": "-3657691.5", "money": 12345.6789, "smallMoney": -2.5, "real": 0.10000000149011612,
     "dbl": 1234.5678, "dt": "2024-03-01T12:00:00.007Z", "sdt": "2024-03-01T12:01:00.000Z",
     "dt2": "2024-03-01T12:00:00.123Z", "day": "2024-03-01T00:00:00.000Z",
-    "nvc": "Zürich ✓", "vc": "plain", "ntext": "long text", "guid": "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+    "nvc": "Zürich ✓", "vc": "plain", "ntext": "long text", "guid": "6f9619ff-8b86-d011-b42d-00c04fc964ff",
     "bin": "AAH/", "lastUpdate": "2024-03-01T12:00:00.000Z",
 }
 

@@ -123,7 +123,7 @@ static int bind_params(sqlite3_stmt *st, const struct tds_params *ps, struct tds
             sqlite3_bind_double(st, i, p->d);
             break;
         case TDS_VAL_TEXT:
-            sqlite3_bind_text(st, i, (const char *)bytes, (int)p->len, SQLITE_STATIC);
+            tds_text_param_bind(st, i, (const char *)bytes, p->len);
             break;
         case TDS_VAL_BLOB:
             sqlite3_bind_blob(st, i, bytes, (int)p->len, SQLITE_STATIC);

@@ -361,6 +361,12 @@ int catalog_info_schema_refresh(struct sqlite3 *db, const char *dbname) MUST_CHE
 int catalog_functions_register(struct sqlite3 *db, const char *dbname, int spid) MUST_CHECK;
 /* collation.c: NOCASE and LIKE as cwcache compares strings (src/collate.h). */
 int tds_collation_register(struct sqlite3 *db) MUST_CHECK;
+
+/* Binds text parameter i as SQL Server would convert it against a typed
+ * column: datetime-shaped strings in the stored form (rounded to 1/300 s),
+ * canonical numbers as numbers, the rest as text (param_text.c). */
+struct sqlite3_stmt;
+int tds_text_param_bind(struct sqlite3_stmt *st, int i, const char *p, size_t n);
 /* Opens the data file in WAL mode with the functions registered. */
 int catalog_open(struct sqlite3 **out, const char *path, const char *dbname, int spid,
                  bool create) MUST_CHECK;

@@ -13,9 +13,10 @@
 #include "cache/cache_int.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #include "civil.h"
 #include "json.h"
@@ -75,6 +76,17 @@ static bool iso_parse(const char *s, int64_t *ms)
     return *p == 'T' && iso_time(p + 1, ms);
 }
 
+/* A value compared with a datetime column (@db.DateTime) is converted to
+ * datetime first, as SQL Server converts the string tedious sends for it:
+ * rounded to 1/300 s (.765 is .767), then held in whole ms as rows are
+ * (tick 230 is .767). A value as returned is its own rounding. */
+static int64_t datetime_round(int64_t ms)
+{
+    int64_t day = ms / 86400000 - (ms % 86400000 < 0), in = ms - day * 86400000;
+    int64_t tick = (in * 3 + 5) / 10;
+    return day * 86400000 + (tick * 10 + 1) / 3;
+}
+
 static int value_from_json(const struct schema_field *f, json_t *j, const char *text,
                            struct cache_value *v)
 {
@@ -109,7 +121,11 @@ static int value_from_json(const struct schema_field *f, json_t *j, const char *
         return 0;
     case SCHEMA_DATETIME:
         *v = (struct cache_value){.kind = CV_DATETIME};
-        return json_is_string(j) && iso_parse(json_string_value(j), &v->ms) ? 0 : -EINVAL;
+        if (!json_is_string(j) || !iso_parse(json_string_value(j), &v->ms))
+            return -EINVAL;
+        if (f->db_type && strcasecmp(f->db_type, "DateTime") == 0)
+            v->ms = datetime_round(v->ms);
+        return 0;
     case SCHEMA_STRING:
         if (!json_is_string(j))
             return -EINVAL;

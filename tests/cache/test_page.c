@@ -141,6 +141,19 @@ Test(cache_page, cursor_pages)
     ids("Subcategory", "\"orderBy\":{\"name\":\"asc\"},\"cursor\":{\"id\":10}", "[10,13,11]");
 }
 
+/* Prisma pages in memory when the cursor's SQL condition cannot be exact
+ * (a nullable or relation orderBy, distinct, a relation level): the cursor
+ * row must then be among the rows that match, else the page is empty. With
+ * a required orderBy the cursor only positions, matching or not. */
+Test(cache_page, cursor_outside_where_where_prisma_pages_in_memory)
+{
+    ids("Subcategory", "\"where\":{\"name\":{\"not\":null}},\"orderBy\":{\"name\":\"asc\"},\"cursor\":{\"id\":12}", "[]");
+    ids("Subcategory", "\"where\":{\"name\":{\"not\":null}},\"orderBy\":{\"name\":\"asc\"},\"cursor\":{\"id\":13}", "[13,11]");
+    ids("Product", "\"where\":{\"id\":{\"gt\":100}},\"orderBy\":{\"subcategory\":{\"name\":\"asc\"}},\"cursor\":{\"id\":100}", "[]");
+    ids("Company", "\"where\":{\"deleted\":false},\"distinct\":[\"name\"],\"cursor\":{\"id\":3}", "[]");
+    ids("Company", "\"where\":{\"deleted\":false},\"orderBy\":{\"name\":\"asc\"},\"cursor\":{\"id\":3}", "[4,2,6,1]");
+}
+
 Test(cache_page, distinct_keeps_the_first_row_of_each_exact_value)
 {
     fx_expect("Company", "{\"distinct\":[\"deleted\"],\"select\":[\"id\",\"deleted\"]}",

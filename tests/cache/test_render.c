@@ -72,9 +72,14 @@ Test(cache_render, empty_model_is_an_empty_array)
     expect("AllTypes", NULL, "[]");
 }
 
-Test(cache_render, select_array)
+/* Prisma 7 renders a select's members in the order the request names them
+ * (the original's helper turns a list into {name: true} in list order). */
+Test(cache_render, select_array_in_request_order)
 {
     expect("Product", "{\"select\":[\"price\",\"id\"]}",
+           "[{\"price\":\"12.5\",\"id\":100},{\"price\":null,\"id\":101},"
+           "{\"price\":\"0.1\",\"id\":102},{\"price\":\"0\",\"id\":103}]");
+    expect("Product", "{\"select\":[\"id\",\"price\",\"id\"]}", /* named twice: once, first place */
            "[{\"id\":100,\"price\":\"12.5\"},{\"id\":101,\"price\":null},"
            "{\"id\":102,\"price\":\"0.1\"},{\"id\":103,\"price\":\"0\"}]");
 }
@@ -122,15 +127,15 @@ Test(cache_render, include_with_nested_select)
            "{\"id\":2,\"name\":\"Empty\",\"subcategories\":[]}]");
 }
 
-Test(cache_render, select_with_relations_after_scalars)
+Test(cache_render, select_relations_in_request_order)
 {
     expect("Subcategory", "{\"select\":{\"category\":{\"select\":[\"name\"]},\"name\":true,\"products\":true}}",
-           "[{\"name\":\"Hammers\",\"category\":{\"name\":\"Tools\"},\"products\":"
+           "[{\"category\":{\"name\":\"Tools\"},\"name\":\"Hammers\",\"products\":"
            "[{\"id\":100,\"subcategoryId\":10,\"name\":\"Claw\",\"price\":\"12.5\"}]},"
-           "{\"name\":\"Saws\",\"category\":{\"name\":\"Tools\"},\"products\":"
+           "{\"category\":{\"name\":\"Tools\"},\"name\":\"Saws\",\"products\":"
            "[{\"id\":101,\"subcategoryId\":11,\"name\":\"Rip \\\"16\\\"\",\"price\":null}]},"
-           "{\"name\":null,\"category\":null,\"products\":[]},"
-           "{\"name\":\"Lost\",\"category\":null,\"products\":"
+           "{\"category\":null,\"name\":null,\"products\":[]},"
+           "{\"category\":null,\"name\":\"Lost\",\"products\":"
            "[{\"id\":103,\"subcategoryId\":13,\"name\":\"Odd\",\"price\":\"0\"}]}]");
     expect("Category", "{\"select\":[\"subcategories\"]}",
            "[{\"subcategories\":[{\"id\":10,\"categoryId\":1,\"name\":\"Hammers\"},"

@@ -29,6 +29,34 @@ static void bad(const char *field, const char *in)
     buf_fini(&b);
 }
 
+/* On a @db.DateTime field a value rounds to 1/300 s as SQL Server converts
+ * the string Prisma's adapter sends: .765 is .767, .001 is .000; values as
+ * returned (.763, .767, .770) stay. Without @db.DateTime (datetime2), ms stay. */
+Test(cache_where, datetime_values_round_as_sql_server_converts_them)
+{
+    struct schema_field dt = *fx_field("AllTypes", "d");
+    dt.db_type = "DateTime";
+    static const char *const cases[][2] = {
+        {"\"2024-03-01T12:00:00.765Z\"", "\"2024-03-01T12:00:00.767Z\""},
+        {"\"2024-03-01T12:00:00.763Z\"", "\"2024-03-01T12:00:00.763Z\""},
+        {"\"2024-03-01T12:00:00.001Z\"", "\"2024-03-01T12:00:00.000Z\""},
+        {"\"2024-03-01T12:00:00.002Z\"", "\"2024-03-01T12:00:00.003Z\""},
+        {"\"2024-03-01T12:00:00.769Z\"", "\"2024-03-01T12:00:00.770Z\""},
+        {"\"2024-03-01T23:59:59.999Z\"", "\"2024-03-02T00:00:00.000Z\""},
+        {"\"1969-12-31T23:59:59.998Z\"", "\"1969-12-31T23:59:59.997Z\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct buf b;
+        char err[160] = "";
+        buf_init(&b, 0);
+        cr_assert_eq(cache_where_canonical(&dt, cases[i][0], &b, err, sizeof err), 0, "%s", err);
+        cr_assert(b.len == strlen(cases[i][1]) && memcmp(buf_data(&b), cases[i][1], b.len) == 0,
+                  "%s -> %.*s, want %s", cases[i][0], (int)b.len, (char *)buf_data(&b), cases[i][1]);
+        buf_fini(&b);
+    }
+    canon("d", "\"2024-03-01T12:00:00.765Z\"", "\"2024-03-01T12:00:00.765Z\"");
+}
+
 Test(cache_where, values_render_as_stored_rows_do)
 {
     canon("t", "false", "false");

@@ -55,7 +55,11 @@ function scalarCond(r, f, sample) {
     }
     case "Int": return pick(r, [v, { gt: v }, { lte: v }, { in: [v, v + 1] }, { notIn: [v] }, { not: v }]);
     case "Boolean": return pick(r, [v, { not: v }]);
-    case "DateTime": return pick(r, [{ gte: v }, { lt: v }, { equals: v }]);
+    case "DateTime": {
+      /* a few ms off a stored value too: SQL Server rounds it to datetime's 1/300 s */
+      const off = new Date(Date.parse(v) + 1 + Math.floor(r() * 9)).toISOString();
+      return pick(r, [{ gte: v }, { lt: v }, { equals: v }, { lte: off }, { gt: off }, { equals: off }]);
+    }
     case "Decimal": return pick(r, [{ gt: v }, { lte: v }]);
     case "Float": return pick(r, [{ gt: v }, { lte: v }]);
     default: return undefined;

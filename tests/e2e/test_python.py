@@ -88,6 +88,52 @@ def run(db, url, transports):
         sio.disconnect()
 
 
+def page_all(sio, page):
+    """docs/query.md's paging pattern (take + cursor on the key, skip the cursor row)."""
+    rows_, cursor, calls = [], None, 0
+    while True:
+        opts = {"select": ["companyRecId", "companyName"], "take": page, "orderBy": {"companyRecId": "asc"}}
+        if cursor is not None:
+            opts.update(cursor={"companyRecId": cursor}, skip=1)
+        res = sio.call("fetchCompanies", opts, timeout=120)
+        calls += 1
+        if not res["success"]:
+            raise RuntimeError(res["error"])
+        rows_ += res["data"]
+        if len(res["data"]) < page:
+            break
+        cursor = res["data"][-1]["companyRecId"]
+    return rows_, calls
+
+
+def paging(db, url, transports):
+    """The query options from python-socketio: paging a table, a filtered and
+    ordered page, a count (the README's and docs' examples)."""
+    sio = socketio.Client(reconnection=False)
+    sio.connect(url, auth={"psk": PSK}, transports=transports, wait_timeout=10)
+    try:
+        want = [{"companyRecId": a, "companyName": b}
+                for a, b in rows(db, "SELECT Company_RecID, Company_Name FROM Company ORDER BY Company_RecID")]
+        got, calls = page_all(sio, 37)
+        check(got == want, "paged companies equal the table")
+        check(calls == len(want) // 37 + 1, f"{calls} pages of 37 for {len(want)} rows")
+        got, calls = page_all(sio, 1000)
+        check(got == want and calls == 1, "one short page")
+        r = sio.call("fetchCompanies", {"where": {"deleteFlag": False, "companyName": {"startsWith": "n"}},
+                                        "orderBy": [{"companyName": "desc"}], "take": 5,
+                                        "select": ["companyName", "companyRecId"]}, timeout=60)
+        want = [{"companyName": b, "companyRecId": a} for a, b in rows(
+            db, "SELECT Company_RecID, Company_Name FROM Company WHERE Delete_Flag = 0 AND "
+                "lower(Company_Name) LIKE 'n%' ORDER BY lower(Company_Name) DESC, Company_RecID LIMIT 5")]
+        check(r == {"success": True, "data": want}, f"where/orderBy/take: {r}")
+        r = sio.call("fetchCompanies", {"where": {"childCompanies": {"some": {}}}, "count": True}, timeout=60)
+        n = rows(db, "SELECT COUNT(*) FROM Company c WHERE EXISTS "
+                     "(SELECT 1 FROM Company k WHERE k.Parent_Company_RecID = c.Company_RecID)")[0][0]
+        check(r == {"success": True, "count": n}, f"count: {r}, want {n}")
+    finally:
+        sio.disconnect()
+
+
 def polling_gzip(url):
     """python-socketio polls through requests, which sends Accept-Encoding
     "gzip, deflate" and decodes: every large answer comes gzip-encoded and
@@ -169,6 +215,8 @@ def main():
         db, url = start()
         for name, fn in [("polling", lambda: run(db, url, ["polling"])),
                          ("websocket", lambda: run(db, url, ["websocket"])),
+                         ("paging polling", lambda: paging(db, url, ["polling"])),
+                         ("paging websocket", lambda: paging(db, url, ["websocket"])),
                          ("polling gzip", lambda: polling_gzip(url)),
                          ("subscribe polling", lambda: subscribed(db, url, ["polling"])),
                          ("subscribe websocket", lambda: subscribed(db, url, ["websocket"])),

@@ -433,6 +433,16 @@ struct cache_source_ops {
      * row, when there is none: the reader scans instead. */
     int (*index)(void *ctx, const struct schema_model *m, const struct schema_field *f,
                  const struct cache_sindex_range *r, cache_row_cb cb, void *arg);
+    /* The rows of to-many plan node n under one parent, in the order the
+     * source holds them (the live fallback: as its SQL filtered, ordered and
+     * cut them); the level then applies the node's options as they are
+     * (the live fallback renders a copy of the plan without the ones its
+     * SQL applied). NULL: children(). */
+    int (*node_rows)(void *ctx, const struct cache_plan_node *n, int64_t parent, cache_row_cb cb,
+                     void *arg);
+    /* The number `_count` entry c gives a parent; NULL: counted through
+     * children() and c's filter. */
+    int (*count)(void *ctx, const struct cache_count *c, int64_t parent, uint64_t *n);
 };
 struct cache_source {
     const struct cache_source_ops *ops;

@@ -539,7 +539,9 @@ int cache_level_run(struct cache_level *l)
         return 0;
     struct cache_path path;
     cache_plan_path(n, &path);
-    if (path.kind == CACHE_PATH_CHILDREN)
+    if (path.kind == CACHE_PATH_CHILDREN && src->ops->node_rows)
+        rc = src->ops->node_rows(src->ctx, n, (int64_t)l->parent_pk, candidate_cb, l);
+    else if (path.kind == CACHE_PATH_CHILDREN)
         rc = src->ops->children(src->ctx, n->via, (int64_t)l->parent_pk, candidate_cb, l);
     else if (path.kind == CACHE_PATH_KEY)
         rc = keyed_read(l);

@@ -102,7 +102,9 @@ static int counts_render(struct cache_render *r, const struct cache_plan_node *n
     buf_puts(r->out, "\"_count\":{");
     for (size_t i = 0; i < n->n_counts; i++) {
         struct count_ctx cc = {&r->ev, &n->counts[i], 0};
-        int rc = r->src->ops->children(r->src->ctx, cc.c->rel, (int64_t)v->pk, count_cb, &cc);
+        int rc = r->src->ops->count
+                     ? r->src->ops->count(r->src->ctx, cc.c, (int64_t)v->pk, &cc.n)
+                     : r->src->ops->children(r->src->ctx, cc.c->rel, (int64_t)v->pk, count_cb, &cc);
         if (rc < 0)
             return rc;
         if (i)

@@ -1,21 +1,18 @@
 /*
  * The live fallback: answers a plan straight from the source when the
- * cache cannot (a model not warm yet). It fetches what the plan renders,
- * encodes every row with cache_row_encode() (the stored format), and hands
- * the rows to cache_query_render() through an in-memory struct
- * cache_source, so the bytes are the ones the cached path would give:
- *
- *   root      SELECT cols FROM t [WHERE collector filter] ORDER BY pk
- *   to-one    SELECT cols FROM target WHERE [pk] IN (@P1, ...)          (parents' foreign keys)
- *   to-many   SELECT cols FROM target WHERE [fk] IN (@P1, ...) ORDER BY pk (parents' keys)
- *
- * one IN query per relation level in chunks, as Prisma does. The same
- * queries fetch what the request's where, orderBy and _count read (related
- * rows of relation conditions, to-one rows of an orderBy path): the
- * renderer then filters, orders and pages these rows exactly as it does
- * the store's. Connections
- * come from a small pool of their own, opened on first use and reopened
- * after a failure.
+ * cache cannot (a model not warm yet). The request's plan becomes SQL
+ * (livesql.c): the root's rows filtered, ordered, cut at the cursor and
+ * paged by the server; each relation level one statement per chunk of
+ * parent keys (IN lists of bound keys, as Prisma does), filtered, ordered
+ * and cut by the server; `_count` a GROUP BY; `count: true` a COUNT_BIG.
+ * Every row is encoded with cache_row_encode() (the stored format) and the
+ * renderer (cache_query_render) writes the answer from these rows through
+ * an in-memory struct cache_source, from a copy of the plan without what
+ * SQL already applied: it applies the rest (distinct, and per parent the
+ * skip and take of a to-many relation) in the order SQL returned the rows,
+ * so the bytes are the ones the cached path gives for the same data.
+ * Connections come from a small pool of their own, opened on first use
+ * and reopened after a failure.
  */
 #include "poller/poller_int.h"
 
@@ -26,6 +23,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "json.h"
 #include "log.h"
 #include "poller/login.h"
 
@@ -45,33 +43,45 @@ struct poller_live {
 
 struct lrow {
     uint64_t pk;
-    size_t off, len;
+    int64_t parent;   /* a to-many node's row: its parent's key */
+    size_t off, len;  /* in its model's lset data */
 };
 
-struct lset { /* every row of one model fetched for the request */
+struct lset { /* every row of one model fetched for the request, for get() */
     struct buf data;
     struct lrow *rows;
     size_t n, cap;
     bool sorted;
 };
 
-struct lidx {
-    int64_t fk;
-    size_t row;
-};
-
-struct lrows { /* the rows of one plan node */
+struct lrows {
     struct lrow *v;
     size_t n, cap;
+};
+
+struct lcount { /* (parent, n) of one `_count` entry, sorted by parent */
+    const struct cache_count *c;
+    int64_t *parent;
+    uint64_t *n;
+    size_t len, cap;
+};
+
+/* One node of the request: the rows its SQL returned, in that order
+ * (a to-many node's grouped by parent, order kept within each), and what
+ * the renderer sees of it. */
+struct lnode {
+    const struct cache_plan_node *req;
+    struct cache_plan_node *copy;
+    struct lrows rows;
+    struct lcount *counts; /* req->n_counts */
 };
 
 struct lstore {
     const struct schema *s;
     const struct schema_model *root_model;
     struct lset *sets;
-    struct lidx **idx;     /* per to-many relation id, built on first use */
-    size_t *n_idx;
-    struct lrows root;
+    struct lnode *nodes;
+    size_t n_nodes, cap_nodes;
 };
 
 static void lrows_push(struct lrows *l, struct lrow r)
@@ -103,8 +113,18 @@ static void lstore_init(struct lstore *st, const struct schema *s)
     memset(st, 0, sizeof *st);
     st->s = s;
     st->sets = xcalloc(s->n_models ? s->n_models : 1, sizeof *st->sets);
-    st->idx = xcalloc(s->n_to_many ? s->n_to_many : 1, sizeof *st->idx);
-    st->n_idx = xcalloc(s->n_to_many ? s->n_to_many : 1, sizeof *st->n_idx);
+}
+
+static void lnode_fini(struct lnode *n)
+{
+    free(n->rows.v);
+    for (size_t i = 0; n->counts && i < n->req->n_counts; i++) {
+        free(n->counts[i].parent);
+        free(n->counts[i].n);
+    }
+    free(n->counts);
+    if (n->copy) /* a copy lives in its parent's array (the root's in the plan copy) */
+        free(n->copy->children);
 }
 
 static void lstore_fini(struct lstore *st)
@@ -113,12 +133,19 @@ static void lstore_fini(struct lstore *st)
         buf_fini(&st->sets[i].data);
         free(st->sets[i].rows);
     }
-    for (size_t i = 0; i < st->s->n_to_many; i++)
-        free(st->idx[i]);
+    for (size_t i = st->n_nodes; i-- > 0;) /* children first: their copies live in their parents' arrays */
+        lnode_fini(&st->nodes[i]);
+    free(st->nodes);
     free(st->sets);
-    free(st->idx);
-    free(st->n_idx);
-    free(st->root.v);
+}
+
+/* The lnode of a request node (nodes are few: a linear search). */
+static struct lnode *lnode_of(struct lstore *st, const struct cache_plan_node *n, bool copy)
+{
+    for (size_t i = 0; i < st->n_nodes; i++)
+        if ((copy ? st->nodes[i].copy : st->nodes[i].req) == n)
+            return &st->nodes[i];
+    return NULL;
 }
 
 static int cmp_lrow(const void *a, const void *b)
@@ -164,27 +191,15 @@ static int mem_get(void *ctx, const struct schema_model *m, uint64_t pk, struct 
     return 0;
 }
 
-/* The rows a scan of m sees, in key order: the root query's rows for the
- * root model (fetched ORDER BY pk), else every fetched row. */
-static const struct lrow *mem_rows(struct lstore *st, const struct schema_model *m, size_t *n)
+/* The root's rows, in the order its SQL gave them (the page's order). */
+static int mem_walk(struct lstore *st, const struct schema_model *m, bool back, cache_row_cb cb,
+                    void *arg)
 {
-    struct lset *s = &st->sets[m->id];
-    if (m == st->root_model) {
-        *n = st->root.n;
-        return st->root.v;
-    }
-    lset_sort(s);
-    *n = s->n;
-    return s->rows;
-}
-
-static int mem_walk(struct lstore *st, const struct schema_model *m, size_t from, size_t to, bool back,
-                    cache_row_cb cb, void *arg)
-{
-    size_t n;
-    const struct lrow *v = mem_rows(st, m, &n);
-    for (size_t k = from; k < to; k++) {
-        int rc = cb(arg, lrow_slice(&st->sets[m->id], &v[back ? to - 1 - (k - from) : k]));
+    if (m != st->root_model || !st->n_nodes)
+        return -EINVAL; /* the renderer's copy of the plan scans nothing else */
+    const struct lrows *r = &st->nodes[0].rows;
+    for (size_t k = 0; k < r->n; k++) {
+        int rc = cb(arg, lrow_slice(&st->sets[m->id], &r->v[back ? r->n - 1 - k : k]));
         if (rc)
             return rc;
     }
@@ -193,96 +208,162 @@ static int mem_walk(struct lstore *st, const struct schema_model *m, size_t from
 
 static int mem_scan(void *ctx, const struct schema_model *m, cache_row_cb cb, void *arg)
 {
-    size_t n;
-    mem_rows(ctx, m, &n);
-    return mem_walk(ctx, m, 0, n, false, cb, arg);
+    return mem_walk(ctx, m, false, cb, arg);
 }
 
+/* The copy of the plan has no cursor and no key bounds: ranges are whole. */
 static int mem_range(void *ctx, const struct schema_model *m, uint64_t from, bool from_end, bool back,
                      cache_row_cb cb, void *arg)
 {
-    size_t n, lo = 0, hi;
-    const struct lrow *v = mem_rows(ctx, m, &n);
-    hi = n;
-    while (!from_end && lo < hi) { /* first row with pk >= from (forward), > from (backward) */
-        size_t mid = lo + (hi - lo) / 2;
-        if (back ? v[mid].pk <= from : v[mid].pk < from)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (from_end)
-        lo = back ? n : 0;
-    return back ? mem_walk(ctx, m, 0, lo, true, cb, arg) : mem_walk(ctx, m, lo, n, false, cb, arg);
+    (void)from;
+    return from_end ? mem_walk(ctx, m, back, cb, arg) : -EINVAL;
 }
 
-static int cmp_lidx(const void *a, const void *b)
-{
-    const struct lidx *x = a, *y = b;
-    if (x->fk != y->fk)
-        return x->fk < y->fk ? -1 : 1;
-    return x->row < y->row ? -1 : x->row > y->row; /* rows are in key order */
-}
-
-static void idx_build(struct lstore *st, const struct schema_relation *r)
-{
-    struct lset *s = &st->sets[r->target->id];
-    lset_sort(s);
-    struct lidx *v = xmalloc((s->n ? s->n : 1) * sizeof *v);
-    size_t n = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        int64_t fk;
-        if (cache_row_int(lrow_slice(s, &s->rows[i]), r->target, r->fk, &fk) == 0)
-            v[n++] = (struct lidx){fk, i};
-    }
-    qsort(v, n, sizeof *v, cmp_lidx);
-    st->idx[r->to_many_id] = v;
-    st->n_idx[r->to_many_id] = n;
-}
-
+/* Relation filters ran in SQL: the copy of the plan asks for none. */
 static int mem_children(void *ctx, const struct schema_relation *r, int64_t fk, cache_row_cb cb,
                         void *arg)
 {
+    (void)ctx, (void)r, (void)fk, (void)cb, (void)arg;
+    return -EINVAL;
+}
+
+static int mem_node_rows(void *ctx, const struct cache_plan_node *n, int64_t parent, cache_row_cb cb,
+                         void *arg)
+{
     struct lstore *st = ctx;
-    if (!r->to_many || r->to_many_id >= st->s->n_to_many)
+    struct lnode *ln = lnode_of(st, n, true);
+    if (!ln)
         return -EINVAL;
-    if (!st->idx[r->to_many_id])
-        idx_build(st, r);
-    const struct lidx *v = st->idx[r->to_many_id];
-    size_t n = st->n_idx[r->to_many_id], lo = 0, hi = n;
+    const struct lrows *r = &ln->rows;
+    size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].fk < fk)
+        if (r->v[mid].parent < parent)
             lo = mid + 1;
         else
             hi = mid;
     }
-    const struct lset *s = &st->sets[r->target->id];
-    for (size_t i = lo; i < n && v[i].fk == fk; i++) {
-        int rc = cb(arg, lrow_slice(s, &s->rows[v[i].row]));
+    const struct lset *s = &st->sets[n->model->id];
+    for (size_t i = lo; i < r->n && r->v[i].parent == parent; i++) {
+        int rc = cb(arg, lrow_slice(s, &r->v[i]));
         if (rc)
             return rc;
     }
     return 0;
 }
 
-static const struct cache_source_ops mem_ops = {mem_get, mem_scan, mem_children, mem_range};
+static int mem_count(void *ctx, const struct cache_count *c, int64_t parent, uint64_t *n)
+{
+    struct lstore *st = ctx;
+    for (size_t i = 0; i < st->n_nodes; i++) {
+        struct lnode *ln = &st->nodes[i];
+        for (size_t k = 0; ln->counts && k < ln->req->n_counts; k++) {
+            const struct lcount *lc = &ln->counts[k];
+            if (lc->c != c)
+                continue;
+            size_t lo = 0, hi = lc->len;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (lc->parent[mid] < parent)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            *n = lo < lc->len && lc->parent[lo] == parent ? lc->n[lo] : 0;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static const struct cache_source_ops mem_ops = {
+    .get = mem_get,
+    .scan = mem_scan,
+    .children = mem_children,
+    .range = mem_range,
+    .node_rows = mem_node_rows,
+    .count = mem_count,
+};
+
+/* ---- the renderer's copy of the plan ------------------------------------------
+ * Each node without what its SQL already applied: where, orderBy and
+ * cursor everywhere; at the root also skip and take when SQL paged it.
+ * What remains (distinct; a to-many node's per-parent skip and take) the
+ * renderer applies to the rows in the order SQL returned them. */
+
+static struct lnode *lnode_add(struct lstore *st, const struct cache_plan_node *req)
+{
+    if (st->n_nodes == st->cap_nodes) {
+        st->cap_nodes = st->cap_nodes ? st->cap_nodes * 2 : 8;
+        st->nodes = xrealloc(st->nodes, st->cap_nodes * sizeof *st->nodes);
+    }
+    struct lnode *ln = &st->nodes[st->n_nodes++];
+    memset(ln, 0, sizeof *ln);
+    ln->req = req;
+    return ln;
+}
+
+/* Adds lnodes for n and its subtree (n's first); copy receives n's copy. */
+static void copy_node(struct lstore *st, const struct cache_plan_node *n, struct cache_plan_node *copy)
+{
+    *copy = *n;
+    copy->where = NULL;
+    copy->order = NULL;
+    copy->n_order = 0;
+    copy->cursor_field = NULL;
+    copy->children = xcalloc(n->n_children + 1, sizeof *copy->children);
+    size_t at = st->n_nodes;
+    lnode_add(st, n);
+    st->nodes[at].counts = n->n_counts ? xcalloc(n->n_counts, sizeof *st->nodes[at].counts) : NULL;
+    for (size_t i = 0; i < n->n_counts; i++)
+        st->nodes[at].counts[i].c = &n->counts[i];
+    for (size_t i = 0; i < n->n_children; i++)
+        copy_node(st, &n->children[i], &copy->children[i]);
+}
+
+/* The lnodes of the plan, the first the root's; *out: the plan to render. */
+static void plan_copy(struct lstore *st, const struct cache_plan *p, struct cache_plan *out)
+{
+    struct cache_plan_node *root = xcalloc(1, sizeof *root);
+    copy_node(st, &p->root, root);
+    st->nodes[0].copy = root;
+    /* children's copies live in their parents' arrays: point the lnodes at them */
+    for (size_t i = 0; i < st->n_nodes; i++) {
+        const struct cache_plan_node *req = st->nodes[i].req;
+        struct lnode *ln = &st->nodes[i];
+        for (size_t c = 0; ln->copy && c < req->n_children; c++)
+            lnode_of(st, &req->children[c], false)->copy = &ln->copy->children[c];
+    }
+    if (poller_lsql_root_paged(p) && !(root->has_take && root->take == 0)) {
+        root->has_take = false;
+        root->take = 0;
+        root->skip = 0;
+    }
+    *out = *p;
+    out->root = *root;
+    out->arena = NULL;
+    st->nodes[0].copy = &out->root; /* the renderer sees out->root */
+    free(root);
+}
 
 /* ---- fetching -------------------------------------------------------------- */
 
 struct fetch {
     struct poller_conn *c;
     struct lstore *st;
-    struct buf sql;
+    struct poller_lsql q;
     char *err;
     size_t errlen;
 };
 
-/* Runs the prepared statement and stores every row of m (and in node rows). */
-static int fetch_rows(struct fetch *f, const struct schema_model *m, const struct poller_param *ps,
-                      size_t n, struct lrows *node)
+/* Runs the built statement; rows of m go to its lset and to node (parent
+ * read from the `parent` field when not NULL). */
+static int fetch_rows(struct fetch *f, const struct schema_model *m, const struct schema_field *parent,
+                      struct lrows *node)
 {
-    int rc = poller_conn_exec(f->c, (const char *)buf_data(&f->sql), ps, n);
+    size_t np;
+    const struct poller_param *ps = poller_lsql_params(&f->q, &np);
+    int rc = poller_conn_exec(f->c, (const char *)buf_data(&f->q.sql), ps, np);
     if (rc < 0) {
         snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
         return rc;
@@ -299,9 +380,12 @@ static int fetch_rows(struct fetch *f, const struct schema_model *m, const struc
             poller_conn_cancel(f->c);
             break;
         }
-        struct lrow r = {poller_row_pk(&row), off, set->data.len - off};
+        struct lrow r = {poller_row_pk(&row), 0, off, set->data.len - off};
+        if (parent && cache_row_int(lrow_slice(set, &r), m, parent, &r.parent) < 0)
+            r.parent = INT64_MIN; /* a null foreign key: under no parent */
         lset_push(set, r);
-        lrows_push(node, r);
+        if (node)
+            lrows_push(node, r);
     }
     if (rc < 0 && rc == -EIO && f->c->err[0])
         snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
@@ -309,76 +393,65 @@ static int fetch_rows(struct fetch *f, const struct schema_model *m, const struc
     return rc < 0 ? rc : 0;
 }
 
-struct wparam {
-    int64_t i;
-    int32_t b;
-    json_t *j;
-};
-
-/* The collector's filter, where it translates exactly, as conditions and
- * their values (wv[k] for conds[k]); *exact false when some condition is
- * left to the renderer (then no TOP either). Returns the number of conditions. */
-static size_t root_where(const struct cache_plan *p, struct poller_sql_cond *conds,
-                         struct wparam *wv, bool *exact)
+/* A builder's failure, in words. */
+static int built(struct fetch *f, const struct schema_model *m, int rc)
 {
-    size_t n = 0;
-    *exact = true;
-    for (size_t i = 0; i < p->n_where; i++) {
-        const struct cache_plan_where *w = &p->where[i];
-        json_t *j = json_loadb((const char *)w->json.p, w->json.len, JSON_DECODE_ANY, NULL);
-        if (!j || !(json_is_null(j) || json_is_boolean(j) || json_is_integer(j) || json_is_string(j))) {
-            json_decref(j);
-            *exact = false;
-            continue;
-        }
-        /* SQL Server compares strings case-insensitively, the renderer by bytes. */
-        if (json_is_string(j))
-            *exact = false;
-        wv[n].j = j;
-        conds[n++] = (struct poller_sql_cond){w->field->column, json_is_null(j)};
-    }
-    return n;
+    if (rc < 0)
+        snprintf(f->err, f->errlen, "model %s: the live SQL cannot be written: %s", m->name, f->q.why);
+    return rc;
 }
 
-/* The parameter bound to condition c (not IS NULL), from the JSON value in wv. */
-static struct poller_param where_param(const struct poller_sql_cond *c, struct wparam *wv)
+/* The only column of the only row: COUNT_BIG(*). */
+static int fetch_number(struct fetch *f, const struct schema_model *m, uint64_t *out)
 {
-    json_t *j = wv->j;
-    if (json_is_string(j))
-        return (struct poller_param){c->name, "nvarchar(4000)", SYBVARCHAR, json_string_value(j),
-                                     (int)json_string_length(j)};
-    if (json_is_boolean(j)) {
-        wv->b = json_is_true(j) ? 1 : 0;
-        return (struct poller_param){c->name, "int", SYBINT4, &wv->b, -1};
+    size_t np;
+    const struct poller_param *ps = poller_lsql_params(&f->q, &np);
+    int rc = poller_conn_exec(f->c, (const char *)buf_data(&f->q.sql), ps, np);
+    *out = 0;
+    while (rc == 0 && (rc = poller_conn_next_row(f->c)) == 1) {
+        int len;
+        const BYTE *d = poller_conn_col_data(f->c, 0, &len);
+        int64_t v = 0;
+        if (d && len == 8)
+            memcpy(&v, d, 8);
+        *out = (uint64_t)v;
+        rc = 0;
     }
-    wv->i = json_integer_value(j);
-    return (struct poller_param){c->name, "bigint", SYBINT8, &wv->i, -1};
+    if (rc < 0)
+        snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
+    return rc < 0 ? rc : 0;
 }
 
-static int fetch_root(struct fetch *f, const struct cache_plan *p)
+static void lrows_reverse(struct lrows *r)
 {
-    const struct schema_model *m = p->root.model;
-    size_t nw = p->n_where;
-    struct poller_param *ps = xcalloc(nw + 1, sizeof *ps);
-    struct wparam *wv = xcalloc(nw + 1, sizeof *wv);
-    struct poller_sql_cond *conds = xcalloc(nw + 1, sizeof *conds);
-    bool exact;
-    size_t nc = root_where(p, conds, wv, &exact);
-    int32_t max = p->max_rows && p->max_rows <= INT32_MAX ? (int32_t)p->max_rows : 0;
-    bool top = exact && max;
-    poller_sql_live_root(&f->sql, m, top, conds, nc);
-    size_t n = 0;
-    for (size_t k = 0; k < nc; k++)
-        if (!conds[k].is_null)
-            ps[n++] = where_param(&conds[k], &wv[k]);
-    if (top)
-        ps[n++] = (struct poller_param){"@max", "int", SYBINT4, &max, -1};
-    int rc = fetch_rows(f, m, ps, n, &f->st->root);
-    for (size_t k = 0; k < nc; k++)
-        json_decref(wv[k].j);
-    free(conds);
-    free(wv);
-    free(ps);
+    for (size_t i = 0; i < r->n / 2; i++) {
+        struct lrow t = r->v[i];
+        r->v[i] = r->v[r->n - 1 - i];
+        r->v[r->n - 1 - i] = t;
+    }
+}
+
+static int fetch_root(struct fetch *f, const struct cache_plan *p, bool *counted, uint64_t *count)
+{
+    const struct cache_plan_node *n = &p->root;
+    struct lnode *ln = &f->st->nodes[0];
+    bool paged = poller_lsql_root_paged(p);
+    if (n->has_take && n->take == 0)
+        return 0;
+    if (p->count && paged) { /* the number alone: COUNT_BIG over the page */
+        int rc = built(f, n->model, poller_lsql_root(&f->q, p, true));
+        if (rc == 0)
+            rc = fetch_number(f, n->model, count);
+        if (p->max_rows && *count > p->max_rows)
+            *count = p->max_rows;
+        *counted = true;
+        return rc;
+    }
+    int rc = built(f, n->model, poller_lsql_root(&f->q, p, false));
+    if (rc == 0)
+        rc = fetch_rows(f, n->model, NULL, &ln->rows);
+    if (rc == 0 && paged && n->has_take && n->take < 0)
+        lrows_reverse(&ln->rows); /* read backwards: the page in its order */
     return rc;
 }
 
@@ -388,7 +461,8 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Distinct keys relation r needs from the parent rows (of model pm). */
+/* The distinct keys relation r needs from a node's rows (of model pm):
+ * their keys (to-many) or their foreign keys (to-one). */
 static size_t rel_keys(const struct lstore *st, const struct schema_model *pm, const struct lrows *rows,
                        const struct schema_relation *r, int64_t **out)
 {
@@ -413,96 +487,123 @@ static size_t rel_keys(const struct lstore *st, const struct schema_model *pm, c
     return w;
 }
 
-/* The column a relation's rows are fetched by: the target's key (to-one)
- * or its foreign key to the parent (to-many). */
-static const char *in_column(const struct schema_relation *r)
+static int cmp_parent(const void *a, const void *b)
 {
-    return r->to_many ? r->fk->column : r->target->pk->column;
+    const struct lrow *x = a, *y = b;
+    if (x->parent != y->parent)
+        return x->parent < y->parent ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off; /* fetch order: appended in it */
 }
 
-static int fetch_in_chunk(struct fetch *f, const struct schema_relation *r, const int64_t *keys,
-                          size_t n, struct lrows *node)
+/* A relation node's rows for its parents' rows, chunk by chunk. */
+static int fetch_child(struct fetch *f, const struct lnode *parent, struct lnode *ln)
 {
-    struct poller_param ps[POLLER_SQL_IN_MAX];
-    char names[POLLER_SQL_IN_MAX][POLLER_SQL_NAME_MAX];
-    poller_sql_live_in(&f->sql, r->target, in_column(r), n, names);
-    for (size_t i = 0; i < n; i++)
-        ps[i] = (struct poller_param){names[i], "bigint", SYBINT8, &keys[i], -1};
-    return fetch_rows(f, r->target, ps, n, node);
-}
-
-/* Every row of relation r for the parent rows (of model pm), into *out. The
- * rows are all the relation holds: the renderer filters and pages them. */
-static int fetch_rel(struct fetch *f, const struct schema_model *pm, const struct lrows *rows,
-                     const struct schema_relation *r, struct lrows *out)
-{
+    const struct cache_plan_node *n = ln->req;
+    const struct schema_relation *r = n->via;
+    if (r->to_many && n->has_take && n->take == 0)
+        return 0; /* renders [] */
     int64_t *keys;
-    size_t nk = rel_keys(f->st, pm, rows, r, &keys);
-    size_t chunk = poller_sql_live_in_max(r->target, in_column(r));
+    size_t nk = rel_keys(f->st, parent->req->model, &parent->rows, r, &keys);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < nk; i += chunk)
-        rc = fetch_in_chunk(f, r, keys + i, nk - i < chunk ? nk - i : chunk, out);
+    for (size_t i = 0; rc == 0 && i < nk; i += POLLER_SQL_IN_MAX) {
+        size_t c = nk - i < POLLER_SQL_IN_MAX ? nk - i : POLLER_SQL_IN_MAX;
+        if (r->to_many)
+            rc = built(f, n->model, poller_lsql_children(&f->q, n, keys + i, c));
+        else
+            rc = built(f, n->model, poller_lsql_to_one(&f->q, n->model, keys + i, c));
+        if (rc == 0)
+            rc = fetch_rows(f, n->model, r->to_many ? r->fk : NULL, &ln->rows);
+    }
     free(keys);
+    /* Each parent's rows came in one chunk, in page order: grouped by
+     * parent, that order stays (the sort breaks ties by fetch position). */
+    if (rc == 0 && r->to_many && ln->rows.n > 1)
+        qsort(ln->rows.v, ln->rows.n, sizeof *ln->rows.v, cmp_parent);
     return rc;
 }
 
-/* The related rows a `where` reads (relation conditions, nested), for rows of m. */
-static int fetch_filter(struct fetch *f, const struct schema_model *m, const struct lrows *rows,
-                        const struct cache_filter *w)
+static int lcount_add(struct lcount *lc, int64_t parent, uint64_t n)
 {
-    if (!w)
-        return 0;
-    if (w->rel) {
-        struct lrows got = {0};
-        int rc = fetch_rel(f, m, rows, w->rel, &got);
-        if (rc == 0 && w->n_sub)
-            rc = fetch_filter(f, w->rel->target, &got, &w->sub[0]);
-        free(got.v);
-        return rc;
+    if (lc->len == lc->cap) {
+        lc->cap = lc->cap ? lc->cap * 2 : 64;
+        lc->parent = xrealloc(lc->parent, lc->cap * sizeof *lc->parent);
+        lc->n = xrealloc(lc->n, lc->cap * sizeof *lc->n);
     }
-    for (size_t i = 0; i < w->n_sub; i++) {
-        int rc = fetch_filter(f, m, rows, &w->sub[i]);
-        if (rc < 0)
-            return rc;
+    lc->parent[lc->len] = parent;
+    lc->n[lc->len++] = n;
+    return 0;
+}
+
+static int get_i64(struct poller_conn *c, int col, int64_t *out)
+{
+    int len;
+    const BYTE *d = poller_conn_col_data(c, col, &len);
+    if (!d)
+        return -ENOENT;
+    if (len == 8) {
+        memcpy(out, d, 8);
+    } else if (len == 4) {
+        int32_t v;
+        memcpy(&v, d, 4);
+        *out = v;
+    } else if (len == 2) {
+        int16_t v;
+        memcpy(&v, d, 2);
+        *out = v;
+    } else if (len == 1) {
+        *out = *d;
+    } else {
+        return -EPROTO;
     }
     return 0;
 }
 
-/* The to-one rows an orderBy key follows. */
-static int fetch_order_path(struct fetch *f, const struct schema_model *m, const struct lrows *rows,
-                            const struct cache_order *k, size_t hop)
+/* `_count` entry k of a node: (parent, n) by SQL's GROUP BY, then sorted. */
+static int fetch_count(struct fetch *f, const struct lnode *ln, size_t k)
 {
-    if (hop == k->n_path)
-        return 0;
-    struct lrows got = {0};
-    int rc = fetch_rel(f, m, rows, k->path[hop], &got);
-    if (rc == 0)
-        rc = fetch_order_path(f, k->path[hop]->target, &got, k, hop + 1);
-    free(got.v);
-    return rc;
+    struct lcount *lc = &ln->counts[k];
+    const struct schema_model *m = lc->c->rel->target;
+    int64_t *keys;
+    size_t nk = rel_keys(f->st, ln->req->model, &ln->rows, lc->c->rel, &keys);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < nk; i += POLLER_SQL_IN_MAX) {
+        size_t c = nk - i < POLLER_SQL_IN_MAX ? nk - i : POLLER_SQL_IN_MAX;
+        rc = built(f, m, poller_lsql_count(&f->q, lc->c, keys + i, c));
+        size_t np;
+        const struct poller_param *ps = poller_lsql_params(&f->q, &np);
+        if (rc == 0)
+            rc = poller_conn_exec(f->c, (const char *)buf_data(&f->q.sql), ps, np);
+        while (rc == 0 && (rc = poller_conn_next_row(f->c)) == 1) {
+            int64_t parent, n;
+            rc = get_i64(f->c, 0, &parent) == 0 && get_i64(f->c, 1, &n) == 0
+                     ? lcount_add(lc, parent, (uint64_t)n) : 0;
+        }
+        if (rc < 0 && f->c->err[0])
+            snprintf(f->err, f->errlen, "model %s: %s", m->name, f->c->err);
+    }
+    free(keys);
+    /* chunks hold distinct parents, each sorted: sort the pairs by parent */
+    for (size_t i = 1; rc == 0 && i < lc->len; i++)
+        for (size_t j = i; j > 0 && lc->parent[j - 1] > lc->parent[j]; j--) {
+            int64_t tp = lc->parent[j];
+            uint64_t tn = lc->n[j];
+            lc->parent[j] = lc->parent[j - 1], lc->n[j] = lc->n[j - 1];
+            lc->parent[j - 1] = tp, lc->n[j - 1] = tn;
+        }
+    return rc < 0 ? rc : 0;
 }
 
-/* Everything a plan node reads besides its own rows: what its filter,
- * orderBy and _count read, and its relations with what they read. */
-static int fetch_node(struct fetch *f, const struct cache_plan_node *n, const struct lrows *rows)
+/* What a node's rows need: its counts, its relations' rows, recursively. */
+static int fetch_below(struct fetch *f, struct lnode *ln)
 {
-    int rc = fetch_filter(f, n->model, rows, n->where);
-    for (size_t i = 0; rc == 0 && i < n->n_order; i++)
-        rc = fetch_order_path(f, n->model, rows, &n->order[i], 0);
-    for (size_t i = 0; rc == 0 && i < n->n_counts; i++) {
-        struct lrows got = {0};
-        rc = fetch_rel(f, n->model, rows, n->counts[i].rel, &got);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < ln->req->n_counts; i++)
+        rc = fetch_count(f, ln, i);
+    for (size_t i = 0; rc == 0 && i < ln->req->n_children; i++) {
+        struct lnode *c = lnode_of(f->st, &ln->req->children[i], false);
+        rc = fetch_child(f, ln, c);
         if (rc == 0)
-            rc = fetch_filter(f, n->counts[i].rel->target, &got, n->counts[i].where);
-        free(got.v);
-    }
-    for (size_t i = 0; rc == 0 && i < n->n_children; i++) {
-        const struct cache_plan_node *c = &n->children[i];
-        struct lrows got = {0};
-        rc = fetch_rel(f, n->model, rows, c->via, &got);
-        if (rc == 0)
-            rc = fetch_node(f, c, &got);
-        free(got.v);
+            rc = fetch_below(f, c);
     }
     return rc;
 }
@@ -582,23 +683,29 @@ static int live_fetch_render(struct poller_conn *c, const struct schema *s,
                              size_t errlen)
 {
     struct lstore st;
+    struct cache_plan copy;
     lstore_init(&st, s);
     st.root_model = p->root.model;
+    plan_copy(&st, p, &copy);
     struct fetch f = {.c = c, .st = &st, .err = err, .errlen = errlen};
-    buf_init(&f.sql, 0);
-    int rc = fetch_root(&f, p);
-    if (rc == 0)
-        rc = fetch_node(&f, &p->root, &st.root);
-    if (rc == 0) {
+    poller_lsql_init(&f.q);
+    bool counted = false;
+    uint64_t count = 0;
+    int rc = fetch_root(&f, p, &counted, &count);
+    if (rc == 0 && !counted)
+        rc = fetch_below(&f, &st.nodes[0]);
+    if (rc == 0 && counted) {
+        json_put_u64(out, count);
+    } else if (rc == 0) {
         struct cache_source src = {&mem_ops, &st};
         size_t size;
-        rc = cache_query_render(p, &src, out, max_bytes, &size);
+        rc = cache_query_render(&copy, &src, out, max_bytes, &size);
         if (rc == -EFBIG)
             cache_err_too_large(err, errlen, size, max_bytes);
         else if (rc < 0)
             snprintf(err, errlen, "rendering the live answer: error %d", rc);
     }
-    buf_fini(&f.sql);
+    poller_lsql_fini(&f.q);
     lstore_fini(&st);
     return rc;
 }

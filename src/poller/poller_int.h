@@ -175,27 +175,66 @@ bool poller_sql_by_cursor(enum poller_sql_kind k);
 bool poller_sql_needs_cursor(enum poller_sql_kind k);
 /* The statement text of kind k for m (NUL-terminated in b). */
 void poller_sql_build(struct buf *b, const struct schema_model *m, enum poller_sql_kind k);
-/* The live fallback's statements (live.c). Parameter names are made here
- * and handed back, so the statement and its bound parameters agree. */
 #define POLLER_SQL_NAME_MAX 16
-#define POLLER_SQL_IN_MAX 300 /* keys per IN list */
-/* One condition of a collector's filter: column IS NULL, or column = @w<i>. */
-struct poller_sql_cond {
-    const char *column;
-    bool is_null;
-    char name[POLLER_SQL_NAME_MAX]; /* set by poller_sql_live_root(): "@w1", ... */
+#define POLLER_SQL_IN_MAX 300 /* keys per IN list of the live fallback */
+
+/* ---- livesql.c: a request's plan as T-SQL (the live fallback) ----------------- */
+
+#define POLLER_LSQL_PARAMS_MAX 2000 /* SQL Server takes 2100 parameters per call */
+
+struct poller_lsql_param {
+    char name[POLLER_SQL_NAME_MAX];  /* "@p1", ... */
+    const char *decl;
+    int type;
+    union {
+        int64_t i;
+        int32_t b;
+        double f;
+        DBDATETIMEALL dt;
+    } v;
+    const char *text;                /* SYBVARCHAR: the plan's text or `owned` */
+    size_t len;
+    char *owned;                     /* a LIKE pattern or a decoded string made here */
 };
-/* SELECT [TOP (@max)] cols FROM t [WHERE c1 AND ...] ORDER BY pk: the root
- * rows of a live answer (top: bind the row limit as @max). */
-void poller_sql_live_root(struct buf *b, const struct schema_model *m, bool top,
-                          struct poller_sql_cond *conds, size_t n);
-/* SELECT cols FROM t WHERE [column] IN (@P1, ..., @Pn) ORDER BY pk: one
- * chunk of an included relation; names[i] gets the i-th key's parameter. */
-void poller_sql_live_in(struct buf *b, const struct schema_model *m, const char *column, size_t n,
-                        char (*names)[POLLER_SQL_NAME_MAX]);
-/* Keys one IN statement on column of m may take (at most POLLER_SQL_IN_MAX):
- * the statement stays within a plain nvarchar(4000). */
-size_t poller_sql_live_in_max(const struct schema_model *m, const char *column);
+
+/* One statement and its parameters, reused from statement to statement. */
+struct poller_lsql {
+    struct buf sql;                  /* NUL-terminated after a build */
+    struct poller_lsql_param *p;
+    size_t n, cap;
+    struct poller_param *ps;         /* poller_lsql_params() */
+    unsigned alias;                  /* the last subquery alias [t<n>] */
+    int err;                         /* the first error of this build */
+    char why[160];                   /* its words */
+};
+void poller_lsql_init(struct poller_lsql *q);
+void poller_lsql_fini(struct poller_lsql *q);
+/* The builders: 0, -E2BIG (more than POLLER_LSQL_PARAMS_MAX values),
+ * -ENOTSUP (a value SQL cannot compare) or -EINVAL, with q->why.
+ * Root rows: filtered, ordered, cut at the cursor and, when
+ * poller_lsql_root_paged(), paged by OFFSET/FETCH (a negative take reads
+ * the order backwards: the caller reverses the rows). count: one row,
+ * COUNT_BIG(*) of those rows. */
+int poller_lsql_root(struct poller_lsql *q, const struct cache_plan *p, bool count) MUST_CHECK;
+/* Whether SQL pages the root (no distinct, and the collector's filter is
+ * exact in SQL); else the renderer applies distinct, skip and take. */
+bool poller_lsql_root_paged(const struct cache_plan *p);
+/* false when the collector's filter compares a string (SQL: by the
+ * collation; the cache: by bytes), so the renderer must check it again. */
+bool poller_lsql_fixed_exact(const struct cache_plan *p);
+/* Rows of to-many node n for these parents: filtered, cut at the cursor,
+ * in page order (all parents' rows together; skip/take are per parent). */
+int poller_lsql_children(struct poller_lsql *q, const struct cache_plan_node *n, const int64_t *parents,
+                         size_t n_parents) MUST_CHECK;
+/* Rows of m with these keys. */
+int poller_lsql_to_one(struct poller_lsql *q, const struct schema_model *m, const int64_t *keys,
+                       size_t n) MUST_CHECK;
+/* (parent key, count) of `_count` entry c for these parents. */
+int poller_lsql_count(struct poller_lsql *q, const struct cache_count *c, const int64_t *parents,
+                      size_t n_parents) MUST_CHECK;
+/* The parameters of the last build, for poller_conn_exec(); valid until the next build. */
+const struct poller_param *poller_lsql_params(struct poller_lsql *q, size_t *n);
+
 /* SQL type name of the primary key parameter ("int" or "bigint") and its db-lib type. */
 const char *poller_sql_pk_decl(const struct schema_model *m);
 int poller_sql_pk_type(const struct schema_model *m);

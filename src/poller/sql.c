@@ -1,5 +1,5 @@
 /*
- * The SELECT texts the poller and the live fallback send. Table and column
+ * The SELECT texts the poller sends (the live fallback's are livesql.c's). Table and column
  * names come from the schema and are always [bracket]-quoted; every value is
  * a parameter of sp_executesql (@batch, @t, @id, @max, @w1, @P1, ...), never
  * text pasted into the statement.
@@ -8,9 +8,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-/* Characters of a live IN statement: @stmt stays a plain nvarchar(4000). */
-#define LIVE_STMT_MAX 3900
 
 /* NUL-terminates the statement without counting the NUL in b->len. */
 static void end(struct buf *b)
@@ -144,67 +141,4 @@ void poller_sql_build(struct buf *b, const struct schema_model *m, enum poller_s
     where(b, m, k);
     order_by(b, m, poller_sql_by_cursor(k));
     end(b);
-}
-
-/* SELECT cols FROM t */
-static void select_from(struct buf *b, const struct schema_model *m, bool top)
-{
-    buf_reset(b);
-    buf_puts(b, top ? "SELECT TOP (@max) " : "SELECT ");
-    poller_sql_columns(b, m);
-    buf_puts(b, " FROM ");
-    poller_sql_table(b, m);
-}
-
-void poller_sql_live_root(struct buf *b, const struct schema_model *m, bool top,
-                          struct poller_sql_cond *conds, size_t n)
-{
-    select_from(b, m, top);
-    for (size_t i = 0; i < n; i++) {
-        buf_puts(b, i ? " AND " : " WHERE ");
-        poller_sql_ident(b, conds[i].column);
-        if (conds[i].is_null) {
-            conds[i].name[0] = '\0';
-            buf_puts(b, " IS NULL");
-            continue;
-        }
-        snprintf(conds[i].name, sizeof conds[i].name, "@w%u", (unsigned)(i + 1));
-        buf_printf(b, " = %s", conds[i].name);
-    }
-    order_by(b, m, false);
-    end(b);
-}
-
-static void in_prefix(struct buf *b, const struct schema_model *m, const char *column)
-{
-    select_from(b, m, false);
-    buf_puts(b, " WHERE ");
-    poller_sql_ident(b, column);
-    buf_puts(b, " IN (");
-}
-
-void poller_sql_live_in(struct buf *b, const struct schema_model *m, const char *column, size_t n,
-                        char (*names)[POLLER_SQL_NAME_MAX])
-{
-    in_prefix(b, m, column);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "@P%u", (unsigned)(i + 1));
-        buf_printf(b, "%s%s", i ? ", " : "", names[i]);
-    }
-    buf_putc(b, ')');
-    order_by(b, m, false);
-    end(b);
-}
-
-size_t poller_sql_live_in_max(const struct schema_model *m, const char *column)
-{
-    struct buf b;
-    buf_init(&b, 0);
-    in_prefix(&b, m, column);
-    order_by(&b, m, false);
-    size_t fixed = b.len + 1; /* the closing parenthesis */
-    buf_fini(&b);
-    /* Each key adds ", @Pnnn" (at most 7 characters with three digits). */
-    size_t room = fixed < LIVE_STMT_MAX ? (LIVE_STMT_MAX - fixed) / 7 : 1;
-    return room < 1 ? 1 : room < POLLER_SQL_IN_MAX ? room : POLLER_SQL_IN_MAX;
 }

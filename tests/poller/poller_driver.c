@@ -13,7 +13,9 @@
  *   live --collectors DIR [--flat]
  *                      every collector with several opts, rendered from the
  *                      cache and from the live fallback: exit 1 unless equal;
- *                      --flat: includes one level deep only (no nested include)
+ *                      --flat: includes one level deep only (no nested include);
+ *                      --queries FILE: instead, the requests of FILE, a JSON
+ *                      array of [event, opts] pairs
  *   runs MODEL         the model's run history (kind read applied skipped deleted status)
  *   dump MODEL         the model's full records rendered from the cache (JSON)
  *
@@ -38,7 +40,7 @@
 #include "schema.h"
 
 struct drv {
-    const char *cmd, *url, *store, *schema_path, *collectors, *models_arg, *runs_model;
+    const char *cmd, *url, *store, *schema_path, *collectors, *models_arg, *runs_model, *queries;
     unsigned batch, interval_ms, reconcile_s, overlap_s, seconds;
     bool full, flat, summary;
     struct schema *schema;
@@ -71,7 +73,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         {"collectors", 1, 0, 'c'}, {"models", 1, 0, 'm'},      {"batch", 1, 0, 'b'},
         {"interval-ms", 1, 0, 'i'},{"reconcile-s", 1, 0, 'r'}, {"overlap-s", 1, 0, 'o'},
         {"seconds", 1, 0, 't'},    {"full", 0, 0, 'f'},        {"verbose", 0, 0, 'v'},
-        {"flat", 0, 0, 'F'},       {"summary", 0, 0, 'y'},
+        {"flat", 0, 0, 'F'},       {"summary", 0, 0, 'y'},     {"queries", 1, 0, 'q'},
         {0, 0, 0, 0}};
     if (argc < 2)
         return usage();
@@ -93,6 +95,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         case 't': d->seconds = (unsigned)atoi(optarg); break;
         case 'f': d->full = true; break;
         case 'F': d->flat = true; break;
+        case 'q': d->queries = optarg; break;
         case 'v': log_level = LOG_DEBUG; break;
         default: return usage();
         }
@@ -444,7 +447,32 @@ static int cmd_live(struct drv *d)
     if (poller_live_new(&live, &d->db, d->schema, 2, 60000) < 0 || cache_rd_new(d->cache, &rd) < 0)
         return 1;
     int bad = 0, rc = 0;
-    for (size_t i = 0; i < cs.n && rc == 0; i++) {
+    if (d->queries) {
+        json_error_t jerr;
+        json_t *qs = json_load_file(d->queries, 0, &jerr);
+        size_t k;
+        json_t *q;
+        if (!json_is_array(qs)) {
+            fprintf(stderr, "%s: %s\n", d->queries, jerr.text);
+            rc = 2;
+        }
+        json_array_foreach(qs, k, q) {
+            const char *ev = json_string_value(json_array_get(q, 0));
+            const struct collector *col = NULL;
+            for (size_t i = 0; ev && i < cs.n; i++)
+                if (strcmp(cs.items[i].event, ev) == 0)
+                    col = &cs.items[i];
+            if (!col) {
+                fprintf(stderr, "query %zu: no collector %s\n", k, ev ? ev : "(none)");
+                rc = 2;
+                break;
+            }
+            if ((rc = live_case(live, rd, col, json_array_get(q, 1), &bad)) != 0)
+                break;
+        }
+        json_decref(qs);
+    }
+    for (size_t i = 0; !d->queries && i < cs.n && rc == 0; i++) {
         const struct collector *col = &cs.items[i];
         json_t *cases = opts_cases(col->model, d->flat);
         size_t k;

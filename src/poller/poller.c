@@ -172,13 +172,18 @@ static int connect_and_check(struct poller *p)
 
 static bool conn_error(int rc) { return rc == -EIO || rc == -ENOTCONN; }
 
-static enum poller_sync_pass due_pass(const struct poller_sync *s, int64_t now)
+enum poller_sync_pass poller_due_pass(const struct poller_sync *s, int64_t now)
 {
     const struct schema_model *m = s->src.m;
-    bool warm = s->state == CACHE_WARM;
-    if (m->cursor && warm && now >= s->next_reconcile_ms)
+    bool poll = now >= s->next_poll_ms;
+    bool reconcile = m->cursor && s->state == CACHE_WARM && now >= s->next_reconcile_ms;
+    /* Both due: the one due longer first. A round slower than reconcile_s
+     * (a loaded machine, a short reconcile_s) finds the reconciliation due
+     * at every turn; first come would never poll again, and inserts and
+     * updates would wait while only deletes are looked for. */
+    if (reconcile && (!poll || s->next_reconcile_ms <= s->next_poll_ms))
         return POLLER_PASS_RECONCILE;
-    if (now >= s->next_poll_ms)
+    if (poll)
         return m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL;
     return POLLER_PASS_NONE;
 }
@@ -329,7 +334,7 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     char err[POLLER_CONN_ERR_MAX + 256];
     int rc;
     if (s->pass == POLLER_PASS_NONE) {
-        enum poller_sync_pass due = due_pass(s, now);
+        enum poller_sync_pass due = poller_due_pass(s, now);
         if (due == POLLER_PASS_NONE) {
             if (s->next_poll_ms < *earliest)
                 *earliest = s->next_poll_ms;

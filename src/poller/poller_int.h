@@ -514,6 +514,12 @@ static inline uint64_t poller_sync_done(const struct poller_sync *s)
     return s->run.applied + s->run.skipped;
 }
 
+/* ---- poller.c ------------------------------------------------------------ */
+
+/* The pass model s should run at now (poller clock, ms), from its next_poll_ms
+ * and next_reconcile_ms: when both are due, the one due longer. */
+enum poller_sync_pass poller_due_pass(const struct poller_sync *s, int64_t now);
+
 /* ---- gone.c -------------------------------------------------------------- */
 
 /* After a poll that began after summary s->asked: when the cache holds more

@@ -262,3 +262,33 @@ Test(poller_sync, an_idle_poll_commits_nothing)
     new_pass();
     cr_assert_not(apply(rows(T0, 1, 0, BATCH)), "an idle poll right after must not commit");
 }
+
+/* A round slower than reconcile_s finds the reconciliation due at every
+ * turn: the poll, due longer, still gets its turn (the starvation that
+ * left inserts and updates unread in fault.kill9_warm on a loaded machine). */
+Test(poller_sync, a_reconciliation_due_at_every_turn_does_not_starve_the_poll)
+{
+    sync.state = CACHE_WARM;
+    sync.next_poll_ms = 0;
+    sync.next_reconcile_ms = 0;
+    int64_t now = 1000;
+    cr_assert_eq(poller_due_pass(&sync, now), POLLER_PASS_RECONCILE, "at start: reconcile first");
+    int polls = 0;
+    for (int turn = 0; turn < 10; turn++) {
+        now += 3000; /* each round takes 3 s; reconcile_s is 1 s, the interval 0.2 s */
+        enum poller_sync_pass p = poller_due_pass(&sync, now);
+        if (p == POLLER_PASS_RECONCILE) {
+            sync.next_reconcile_ms = now + 1000;
+        } else {
+            cr_assert_eq(p, POLLER_PASS_POLL);
+            sync.next_poll_ms = now + 200;
+            polls++;
+        }
+    }
+    cr_assert_geq(polls, 4, "%d polls in 10 turns", polls);
+    sync.next_poll_ms = now + 200;
+    sync.next_reconcile_ms = now + 1000;
+    cr_assert_eq(poller_due_pass(&sync, now), POLLER_PASS_NONE);
+    cr_assert_eq(poller_due_pass(&sync, now + 500), POLLER_PASS_POLL);
+    cr_assert_eq(poller_due_pass(&sync, now + 1000), POLLER_PASS_POLL, "the poll was due first");
+}

@@ -42,8 +42,7 @@ static int direction(struct oparse *o, const struct schema_field *f, const json_
     }
     const char *d = json_is_string(v) ? json_string_value(v) : "";
     if (strcmp(d, "asc") != 0 && strcmp(d, "desc") != 0)
-        return ofail(o, "Invalid orderBy direction for field %s: expected \"asc\" or \"desc\"",
-                     f->name);
+        return ofail(o, "Invalid value for argument `%s`. Expected SortOrder.", f->name);
     *desc = d[0] == 'd';
     return 0;
 }

@@ -125,7 +125,8 @@ static int select_entry(struct parse *ps, struct cache_plan_node *n, bool *mark,
     }
     const struct schema_relation *r = schema_relation_find(m, name, len);
     if (!r)
-        return fail(ps, "Unknown field \"%.*s\" on model %s", (int)len, name, m->name);
+        return fail(ps, "Unknown field `%.*s` for select statement on model `%s`.", (int)len, name,
+                    m->name);
     if (!on)
         return 0;
     size_t had = n->n_children;
@@ -193,7 +194,7 @@ static int node_select(struct parse *ps, struct cache_plan_node *n, const json_t
         if (mark[i])
             n->fields[n->n_fields++] = &m->fields[i];
     if (!n->n_fields && !n->n_children && !n->has_counts)
-        return fail(ps, "The select on model %s needs at least one field set to true", m->name);
+        return fail(ps, "The `select` statement for type %s must not be empty.", m->name);
     if (items_plain(n)) { /* the common order renders faster: fields, then the rest */
         n->items = NULL;
         n->n_items = 0;
@@ -215,9 +216,11 @@ static int include_entry(struct parse *ps, struct cache_plan_node *n, const char
     const struct schema_relation *r = schema_relation_find(m, name, len);
     if (!r) {
         if (schema_field_find(m, name, len))
-            return fail(ps, "Field \"%.*s\" on model %s is not a relation and cannot be included",
-                        (int)len, name, m->name);
-        return fail(ps, "Unknown relation \"%.*s\" on model %s", (int)len, name, m->name);
+            return fail(ps, "Invalid scalar field `%.*s` for include statement on model %s.\nNote "
+                            "that include statements only accept relation fields.", (int)len, name,
+                        m->name);
+        return fail(ps, "Unknown field `%.*s` for include statement on model `%s`.", (int)len, name,
+                    m->name);
     }
     if (val && json_is_false(val))
         return 0;
@@ -321,11 +324,41 @@ static int counts_parse(struct parse *ps, struct cache_plan_node *n, const json_
 
 /* ---- findMany arguments: take, skip, cursor, distinct ------------------------------ */
 
+/* Prisma's name of a JSON value's type, as its validation messages print it. */
+static const char *prisma_kind(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "Object";
+    case JSON_ARRAY: return "List";
+    case JSON_STRING: return "String";
+    case JSON_INTEGER: return "Int";
+    case JSON_REAL: return "Float";
+    case JSON_TRUE:
+    case JSON_FALSE: return "Boolean";
+    case JSON_NULL: return "Null";
+    }
+    return "Json";
+}
+
+/* Prisma: "Argument `cursor` of type CompanyWhereUniqueInput needs at least
+ * one of `companyRecId` arguments." (the unique fields joined by " or "). */
+static int cursor_fail(struct parse *ps, const struct schema_model *m)
+{
+    char names[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < m->n_fields && len < sizeof names; i++)
+        if (m->fields[i].is_unique)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s`%s`", len ? " or " : "",
+                                    m->fields[i].name);
+    return fail(ps, "Argument `cursor` of type %sWhereUniqueInput needs at least one of %s arguments.",
+                m->name, names);
+}
+
 static int take_skip(struct parse *ps, struct cache_plan_node *n, const char *k, const json_t *v)
 {
     if (!json_is_integer(v))
-        return fail(ps, "Invalid value for `%s` on model %s: expected an integer, got %s", k,
-                    n->model->name, json_kind(v));
+        return fail(ps, "Argument `%s`: Invalid value provided. Expected Int, provided %s.", k,
+                    prisma_kind(v));
     json_int_t i = json_integer_value(v);
     if (k[0] == 't') {
         n->has_take = true;
@@ -333,8 +366,7 @@ static int take_skip(struct parse *ps, struct cache_plan_node *n, const char *k,
         return 0;
     }
     if (i < 0)
-        return fail(ps, "Invalid value for `skip` on model %s: it must be 0 or more",
-                    n->model->name);
+        return fail(ps, "Invalid value for skip argument: Value can only be positive, found: %" JSON_INTEGER_FORMAT, i);
     n->skip = (uint64_t)i;
     return 0;
 }
@@ -348,8 +380,7 @@ static int cursor_parse(struct parse *ps, struct cache_plan_node *n, const json_
         json_object_keylen_foreach((json_t *)v, k, klen, val) break;
     const struct schema_field *f = k ? schema_field_find(n->model, k, klen) : NULL;
     if (!f || !f->is_unique)
-        return fail(ps, "Invalid cursor on model %s: expected an object with one unique field "
-                        "(such as {\"%s\": ...})", n->model->name, n->model->pk->name);
+        return cursor_fail(ps, n->model);
     if (json_is_null(val) || cache_fvalue_make(ps->arena, f, val, &n->cursor) < 0)
         return fail(ps, "Invalid value for cursor field %s on model %s", f->name, n->model->name);
     n->cursor_field = f;
@@ -365,7 +396,8 @@ static int distinct_parse(struct parse *ps, struct cache_plan_node *n, const jso
         const struct schema_field *f =
             json_is_string(e) ? schema_field_find(n->model, json_string_value(e), json_string_length(e)) : NULL;
         if (!f)
-            return fail(ps, "Invalid distinct on model %s: expected scalar field names", n->model->name);
+            return fail(ps, "Invalid value for argument `distinct`. Expected %sScalarFieldEnum.",
+                        n->model->name);
         d[i] = f;
     }
     n->distinct = d;

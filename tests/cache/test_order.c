@@ -40,7 +40,7 @@ Test(cache_order, errors_name_the_problem)
     size_t n;
     char err[256] = "";
     cr_assert_eq(parse("Product", "{\"name\":\"up\"}", &k, &n, &arena, err), -EINVAL);
-    cr_assert_str_eq(err, "Invalid orderBy direction for field name: expected \"asc\" or \"desc\"");
+    cr_assert_str_eq(err, "Invalid value for argument `name`. Expected SortOrder.");
     cr_assert_eq(parse("Category", "{\"subcategories\":{\"_count\":\"asc\"}}", &k, &n, &arena, err), -EINVAL);
     cr_assert_str_eq(err, "orderBy on the to-many relation subcategories of model Category is not "
                           "supported: order by scalar fields or to-one relations");

@@ -123,15 +123,17 @@ Test(cache_plan, select_and_include_together)
 
 Test(cache_plan, unknown_names)
 {
-    error_is("Company", "{\"select\":[\"foo\"]}", "Unknown field \"foo\" on model Company");
-    error_is("Company", "{\"select\":{\"id\":true,\"foo\":true}}", "Unknown field \"foo\" on model Company");
-    error_is("Company", "{\"include\":[\"foo\"]}", "Unknown relation \"foo\" on model Company");
+    error_is("Company", "{\"select\":[\"foo\"]}", "Unknown field `foo` for select statement on model `Company`.");
+    error_is("Company", "{\"select\":{\"id\":true,\"foo\":true}}",
+             "Unknown field `foo` for select statement on model `Company`.");
+    error_is("Company", "{\"include\":[\"foo\"]}", "Unknown field `foo` for include statement on model `Company`.");
     error_is("Company", "{\"include\":{\"parent\":{\"include\":{\"bar\":true}}}}",
-             "Unknown relation \"bar\" on model Company");
+             "Unknown field `bar` for include statement on model `Company`.");
     error_is("Product", "{\"include\":{\"subcategory\":{\"select\":[\"nope\"]}}}",
-             "Unknown field \"nope\" on model Subcategory");
+             "Unknown field `nope` for select statement on model `Subcategory`.");
     error_is("Company", "{\"include\":[\"name\"]}",
-             "Field \"name\" on model Company is not a relation and cannot be included");
+             "Invalid scalar field `name` for include statement on model Company.\nNote that include "
+             "statements only accept relation fields.");
 }
 
 Test(cache_plan, unknown_options)
@@ -150,13 +152,13 @@ Test(cache_plan, unknown_options)
 Test(cache_plan, find_many_arguments)
 {
     error_is("Company", "{\"take\":\"2\"}",
-             "Invalid value for `take` on model Company: expected an integer, got a string");
-    error_is("Company", "{\"skip\":-1}", "Invalid value for `skip` on model Company: it must be 0 or more");
+             "Argument `take`: Invalid value provided. Expected Int, provided String.");
+    error_is("Company", "{\"skip\":1.5}", "Argument `skip`: Invalid value provided. Expected Int, provided Float.");
+    error_is("Company", "{\"skip\":-1}", "Invalid value for skip argument: Value can only be positive, found: -1");
     error_is("Company", "{\"cursor\":{\"name\":\"x\"}}",
-             "Invalid cursor on model Company: expected an object with one unique field (such as "
-             "{\"id\": ...})");
+             "Argument `cursor` of type CompanyWhereUniqueInput needs at least one of `id` arguments.");
     error_is("Company", "{\"distinct\":[\"nope\"]}",
-             "Invalid distinct on model Company: expected scalar field names");
+             "Invalid value for argument `distinct`. Expected CompanyScalarFieldEnum.");
     error_is("Company", "{\"count\":true,\"select\":[\"id\"]}",
              "`count: true` answers a number: it cannot be combined with select or include");
     error_is("Company", "{\"select\":{\"_count\":{\"select\":{\"parent\":true}}}}",
@@ -223,10 +225,10 @@ Test(cache_plan, bad_types)
              "Invalid value for \"parent\" in include on model Company: expected true, false or an object, got a string");
     error_is("Company", "{\"include\":{\"parent\":[\"id\"]}}",
              "Invalid value for \"parent\" in include on model Company: expected true, false or an object, got an array");
-    error_is("Company", "{\"select\":{}}", "The select on model Company needs at least one field set to true");
+    error_is("Company", "{\"select\":{}}", "The `select` statement for type Company must not be empty.");
     error_is("Company", "{\"select\":{\"id\":false}}",
-             "The select on model Company needs at least one field set to true");
-    error_is("Company", "{\"select\":[]}", "The select on model Company needs at least one field set to true");
+             "The `select` statement for type Company must not be empty.");
+    error_is("Company", "{\"select\":[]}", "The `select` statement for type Company must not be empty.");
 }
 
 Test(cache_plan, fini_accepts_null_and_twice)

@@ -92,7 +92,7 @@ static const struct conf_key keys[] = {
       "cwcachectl warm (--retry-for): how long the source may stay unreachable (a database "
       "restart) before the warm-up gives up, s; it reconnects with backoff and resumes from the "
       "cursor; 0: fail at once"),
-    B(poll_summary, "false",
+    B(poll_summary, "true",
       "one query per poll asks every model for its row count and newest last-update: pages are "
       "read only for models that moved, and a count below the cache's finds deleted rows within "
       "a poll; false: every model is read at every poll and deletes wait for reconcile_s"),

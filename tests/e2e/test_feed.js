@@ -17,7 +17,7 @@ test.before(async () => {
   // found by the polls' row counts (docs/poller.md "Hard deletes").
   // A long ping interval: the coalescing test holds a polling session
   // without a GET for as long as a loaded machine takes.
-  server = await L.startServer(source, { args: ["--reconcile-s", "3600", "--poll-summary", "--ping-interval", "120000"] });
+  server = await L.startServer(source, { args: ["--reconcile-s", "3600", "--ping-interval", "120000"] });
   await L.waitReady(server);
 });
 test.after(async () => {
@@ -352,7 +352,7 @@ test("asOf moves on while the summary skips idle polls (the clock of the summary
   // A server of its own with a 1 s late-commit window: polls are skipped
   // once nothing moved for that window plus two intervals.
   const src = await L.startSource(20);
-  const srv = await L.startServer(src, { args: ["--poll-summary", "--overlap-s", "1", "--poll-interval-ms", "200"] });
+  const srv = await L.startServer(src, { args: ["--overlap-s", "1", "--poll-interval-ms", "200"] });
   try {
     await L.waitReady(srv);
     const s = await L.connect(srv);

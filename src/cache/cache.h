@@ -451,6 +451,11 @@ struct cache_source {
 /* The LMDB store seen through rd (between cache_rd_begin and cache_rd_end). */
 struct cache_source cache_source_lmdb(struct cache_rd *rd);
 
+/* Whether Prisma pages node n in memory: the cursor row must then be among
+ * the rows that match n's filters (and, in a relation, belong to the same
+ * parent), else the page is empty; otherwise the cursor only positions. */
+bool cache_plan_cursor_in_memory(const struct cache_plan_node *n);
+
 /* Appends the JSON array of the plan's rows to out (for a `count` plan the
  * number of root rows): rows in key order unless ordered, filtered and paged
  * as the plan says, to-one relations as an object or null, to-many as

@@ -6,7 +6,7 @@
  *     in orderBy order, the primary key ascending breaking ties;
  *   - cursor: from the cursor row's position on (inclusive), found by its
  *     unique field whether or not it matches `where`; no such row, no rows;
- *     where Prisma pages in memory (cursor_in_memory) the cursor row must
+ *     where Prisma pages in memory (cache_plan_cursor_in_memory) the cursor row must
  *     be among the matching rows, else the page is empty;
  *     a cursor row with nulls in its orderBy values keeps its place in the
  *     order (nulls first ascending), as Prisma's cursor conditions do;
@@ -172,7 +172,7 @@ static int cursor_row(struct cache_level *l, struct slice *row)
  * It then looks for the cursor row among the rows that matched, and finds
  * none when the cursor row does not match `where` (or is another
  * parent's): the page is empty. Otherwise the cursor only positions. */
-static bool cursor_in_memory(const struct cache_plan_node *n)
+bool cache_plan_cursor_in_memory(const struct cache_plan_node *n)
 {
     if (n->via || n->n_distinct)
         return true;
@@ -213,7 +213,7 @@ static int cursor_cut(struct cache_level *l, struct sort_ctx *sc, size_t *lo, si
     struct pick c = {row, cache_row_pk(row), NULL};
     if (rc == 0)
         rc = keys_fill(l, keys, &c);
-    bool back = n->has_take && n->take < 0, among = !cursor_in_memory(n);
+    bool back = n->has_take && n->take < 0, among = !cache_plan_cursor_in_memory(n);
     for (size_t i = 0; rc == 0 && !among && i < l->n; i++)
         among = l->rows[i].pk == c.pk;
     if (!among) {
@@ -471,7 +471,7 @@ static int index_start(struct cache_level *l, const struct schema_field *f, stru
 {
     struct slice row, v;
     int rc = cursor_row(l, &row);
-    if (rc == 0 && cursor_in_memory(l->node) && (rc = cursor_matches(l, row)) >= 0)
+    if (rc == 0 && cache_plan_cursor_in_memory(l->node) && (rc = cursor_matches(l, row)) >= 0)
         rc = rc ? 0 : -ENOENT; /* not among the matching rows: an empty page */
     if (rc == 0)
         rc = cache_row_value(row, l->node->model, f, &v);

@@ -384,13 +384,13 @@ static void where(struct poller_lsql *q, const struct schema_model *m, const str
 
 /* Its canonical values (cache_plan_where) as filter values; strings are
  * decoded into memory the parameter owns. */
-static void fixed_where(struct poller_lsql *q, const struct cache_plan *p)
+static void fixed_where(struct poller_lsql *q, const struct cache_plan *p, unsigned a)
 {
     for (size_t i = 0; i < p->n_where; i++) {
         const struct schema_field *f = p->where[i].field;
         struct cache_fvalue v = {.json = p->where[i].json};
         buf_puts(&q->sql, " AND ");
-        ref(q, 't', 0, f->column);
+        ref(q, 't', a, f->column);
         if (is_null_json(v.json)) {
             buf_puts(&q->sql, " IS NULL");
             continue;
@@ -510,10 +510,38 @@ static void order_by(struct poller_lsql *q, const struct cache_plan_node *n, boo
     buf_puts(&q->sql, reverse ? " DESC" : " ASC");
 }
 
-/* CROSS JOIN (SELECT [c0].[pk] AS [k0], <key i's value> AS [k<i+1>] FROM T AS [c0]
- * LEFT JOIN ... WHERE [c0].[cursor field] = @p) AS [cur]: no cursor row, no rows. */
-static void cursor_join(struct poller_lsql *q, const struct cache_plan_node *n)
+/* Where Prisma pages in memory, the cursor row must itself match the
+ * level's filters: EXISTS (the same row as [t<a>] AND where [AND the
+ * collector's filter]), so a cursor row that does not match gives no rows. */
+static void cursor_matches(struct poller_lsql *q, const struct cache_plan *p,
+                           const struct cache_plan_node *n)
 {
+    unsigned a = ++q->alias;
+    buf_puts(&q->sql, " AND EXISTS (SELECT 1 FROM ");
+    table_as(q, n->model, 't', a);
+    buf_puts(&q->sql, " WHERE ");
+    ref(q, 't', a, n->model->pk->column);
+    buf_puts(&q->sql, " = ");
+    ref(q, 'c', 0, n->model->pk->column);
+    if (p)
+        fixed_where(q, p, a);
+    if (n->where) {
+        buf_puts(&q->sql, " AND (");
+        where(q, n->model, n->where, a);
+        buf_putc(&q->sql, ')');
+    }
+    buf_putc(&q->sql, ')');
+}
+
+/* CROSS JOIN (SELECT [c0].[pk] AS [k0], <key i's value> AS [k<i+1>]
+ * [, [c0].[fk] AS [kp]] FROM T AS [c0] LEFT JOIN ... WHERE [c0].[cursor
+ * field] = @p [AND it matches]) AS [cur]: no cursor row, no rows. In a
+ * relation, [kp] is the cursor row's parent: only that parent's rows page
+ * from it (cursor_cond). */
+static void cursor_join(struct poller_lsql *q, const struct cache_plan *p,
+                        const struct cache_plan_node *n)
+{
+    bool in_memory = cache_plan_cursor_in_memory(n);
     buf_puts(&q->sql, " CROSS JOIN (SELECT ");
     ref(q, 'c', 0, n->model->pk->column);
     buf_puts(&q->sql, " AS [k0]");
@@ -522,6 +550,11 @@ static void cursor_join(struct poller_lsql *q, const struct cache_plan_node *n)
         key_ref(q, key_at(n, i, 'c'));
         buf_printf(&q->sql, " AS [k%zu]", i + 1);
     }
+    if (n->via) {
+        buf_puts(&q->sql, ", ");
+        ref(q, 'c', 0, n->via->fk->column);
+        buf_puts(&q->sql, " AS [kp]");
+    }
     buf_puts(&q->sql, " FROM ");
     table_as(q, n->model, 'c', 0);
     joins(q, n, 'c');
@@ -529,6 +562,8 @@ static void cursor_join(struct poller_lsql *q, const struct cache_plan_node *n)
     ref(q, 'c', 0, n->cursor_field->column);
     buf_puts(&q->sql, " = ");
     value(q, n->cursor_field, &n->cursor);
+    if (in_memory && ((p && p->n_where) || n->where))
+        cursor_matches(q, p, n);
     buf_puts(&q->sql, ") AS [cur]");
 }
 
@@ -590,6 +625,11 @@ static void cursor_cond(struct poller_lsql *q, const struct cache_plan_node *n, 
     }
     ref(q, 't', 0, n->model->pk->column);
     buf_puts(&q->sql, back ? " <= [cur].[k0])" : " >= [cur].[k0])");
+    if (n->via) { /* the cursor row's parent's rows only */
+        buf_puts(&q->sql, " AND ");
+        ref(q, 't', 0, n->via->fk->column);
+        buf_puts(&q->sql, " = [cur].[kp]");
+    }
 }
 
 /* NUL-terminates the statement (not counted in its length). */
@@ -637,11 +677,11 @@ static void select_node(struct poller_lsql *q, const struct cache_plan *p, const
     buf_puts(&q->sql, " FROM ");
     table_as(q, n->model, 't', 0);
     if (n->cursor_field)
-        cursor_join(q, n);
+        cursor_join(q, p, n);
     joins(q, n, 'j');
     buf_puts(&q->sql, " WHERE 1 = 1");
     if (sh->fixed)
-        fixed_where(q, p);
+        fixed_where(q, p, 0);
     if (sh->in_rel) {
         buf_puts(&q->sql, " AND ");
         in_keys(q, sh->in_rel->fk->column, sh->in, sh->n_in);

@@ -156,6 +156,16 @@ void fx_delete(const char *model, uint64_t pk)
     cr_assert_eq(cache_wtxn_commit(w), 0);
 }
 
+/* Marks model warm (as a finished first load does): the cache then answers for it. */
+void fx_warm(const char *model)
+{
+    struct cache_wtxn *w;
+    struct cache_meta m = {.state = CACHE_WARM};
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    cr_assert_eq(cache_meta_put(w, fx_model(model), &m), 0);
+    cr_assert_eq(cache_wtxn_commit(w), 0);
+}
+
 char *fx_row_json(struct slice row, const struct schema_model *m)
 {
     struct cache_row_view v;

@@ -6,21 +6,12 @@
 
 TestSuite(cache_changes, .init = fx_open, .fini = fx_close);
 
-static void warm(const char *model)
-{
-    struct cache_wtxn *w;
-    struct cache_meta m = {.state = CACHE_WARM};
-    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
-    cr_assert_eq(cache_meta_put(w, fx_model(model), &m), 0);
-    cr_assert_eq(cache_wtxn_commit(w), 0);
-}
-
 static void warm_all(void)
 {
-    warm("Category");
-    warm("Subcategory");
-    warm("Product");
-    warm("Company");
+    fx_warm("Category");
+    fx_warm("Subcategory");
+    fx_warm("Product");
+    fx_warm("Company");
 }
 
 /* The log after txn `after` as text: "Model:key:op" or "rel:key:op" entries. */
@@ -86,7 +77,7 @@ Test(cache_changes, models_not_warm_are_not_logged)
     uint64_t v0 = now_txn();
     fx_category(1, "one");
     cr_assert_eq(log_after(v0).n, 0);
-    warm("Category");
+    fx_warm("Category");
     cr_assert_str_eq(log_after(v0).text, "Category:0:r", "turning warm replaces the model");
 }
 
@@ -126,7 +117,7 @@ Test(cache_changes, a_swapped_rebuild_replaces_the_model)
 Test(cache_changes, a_new_store_knows_only_its_newest_version)
 {
     cr_assert_eq(horizon(), 0);
-    warm("Category");
+    fx_warm("Category");
     cr_assert_eq(horizon(), now_txn() - 1, "complete from the first logged txn on");
 }
 

@@ -5,22 +5,13 @@
 
 #include "fixture.h"
 
-static void warm(const char *model)
-{
-    struct cache_wtxn *w;
-    struct cache_meta m = {.state = CACHE_WARM};
-    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
-    cr_assert_eq(cache_meta_put(w, fx_model(model), &m), 0);
-    cr_assert_eq(cache_wtxn_commit(w), 0);
-}
-
 static void open_warm(void)
 {
     fx_open();
-    warm("Category");
-    warm("Subcategory");
-    warm("Product");
-    warm("Company");
+    fx_warm("Category");
+    fx_warm("Subcategory");
+    fx_warm("Product");
+    fx_warm("Company");
 }
 
 TestSuite(cache_patch, .init = open_warm, .fini = fx_close);
@@ -324,7 +315,7 @@ Test(cache_patch, a_patch_over_the_limit_or_mostly_changed_or_past_the_log_leave
     cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
     cr_assert_eq(cache_meta_put(w, fx_model("Category"), &m), 0);
     cr_assert_eq(cache_wtxn_commit(w), 0);
-    warm("Category");
+    fx_warm("Category");
     cr_assert_eq(patch_once(&r, &k, 0, &out, &changed), -ESTALE);
     cr_assert_eq(out.len, 4);
     buf_fini(&out);

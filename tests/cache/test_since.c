@@ -3,15 +3,6 @@
 
 #include "fixture.h"
 
-static void warm(const char *model)
-{
-    struct cache_wtxn *w;
-    struct cache_meta m = {.state = CACHE_WARM};
-    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
-    cr_assert_eq(cache_meta_put(w, fx_model(model), &m), 0);
-    cr_assert_eq(cache_wtxn_commit(w), 0);
-}
-
 /* Category 1 > subcategories 10, 11 > products 100 (in 10), 101 (in 11);
  * category 2 with nothing; companies 1 > 2 > 3. All warm. */
 static void data(void)
@@ -28,10 +19,10 @@ static void data(void)
     fx_company(1, "Root", false, &none);
     fx_company(2, "Kid", false, &p1);
     fx_company(3, "Grandkid", false, &p2);
-    warm("Category");
-    warm("Subcategory");
-    warm("Product");
-    warm("Company");
+    fx_warm("Category");
+    fx_warm("Subcategory");
+    fx_warm("Product");
+    fx_warm("Company");
 }
 
 TestSuite(cache_since, .init = data, .fini = fx_close);
@@ -153,7 +144,7 @@ Test(cache_since, versions_the_log_cannot_answer_are_stale)
     cr_assert_eq(cache_wtxn_commit(w), 0);
     expect_stale("Category", "{\"include\":{\"subcategories\":true}}", v); /* not warm */
     expect("Category", NULL, v, "");                                    /* not read: fine */
-    warm("Subcategory");
+    fx_warm("Subcategory");
     expect_stale("Category", "{\"include\":{\"subcategories\":true}}", v); /* replaced */
     expect("Category", "{\"include\":{\"subcategories\":true}}", now_txn(), "");
 }
@@ -208,8 +199,8 @@ Test(cache_since, a_to_one_without_an_inverse_is_found_by_a_scan)
                                 "  owner Owner? @relation(fields: [ownerId], references: [id])\n}\n");
     struct cache_opts o = {.path = fx_dir, .map_size = 64u << 20, .schema = fx_schema};
     cr_assert_eq(cache_open(&fx_cache, &o), 0);
-    warm("Owner");
-    warm("Pet");
+    fx_warm("Owner");
+    fx_warm("Pet");
     struct cache_value o1[] = {cv_int(1), cv_text("Ann")}, o2[] = {cv_int(2), cv_text("Bo")};
     struct cache_value a[] = {cv_int(7), cv_int(1)}, b[] = {cv_int(8), cv_int(2)},
                        c[] = {cv_int(9), cv_int(1)};

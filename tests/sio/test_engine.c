@@ -83,7 +83,7 @@ Test(sio_engine, a_delayed_refusal_is_sent_when_its_timer_fires)
     }
     cr_assert_eq(message("40{\"psk\":\"guess\"}"), 0);
     cr_assert_eq(ss->outq.n, 0, "the third failure is answered late");
-    fixture_run_ms(s, 120);
+    FIXTURE_RUN_UNTIL(s, ss->outq.n > 0, FIXTURE_WAIT_MS);
     fixture_expect(&ss->outq, "44{\"message\":\"Unauthorized\"}");
     cr_assert_eq(ss->sock.state, SOCK_NONE);
 }

@@ -42,16 +42,20 @@ Test(sio_session, a_forged_sid_finds_nothing)
 
 Test(sio_session, the_heartbeat_pings_then_closes_a_silent_session)
 {
+    /* A long pingTimeout first, so a descheduled test cannot see the close
+     * before it has seen the ping; the short one is read when the next ping
+     * goes out. */
     s->o.ping_interval_ms = 20;
-    s->o.ping_timeout_ms = 20;
+    s->o.ping_timeout_ms = FIXTURE_WAIT_MS * 2;
     struct sio_session *a = sio_session_new(s, SIO_T_POLLING);
     sio_handle h = a->h;
-    fixture_run_ms(s, 30);
+    FIXTURE_RUN_UNTIL(s, a->awaiting_pong, FIXTURE_WAIT_MS);
     cr_assert(a->awaiting_pong);
     fixture_expect(&a->outq, "2");
     sio_session_pong(a);
     cr_assert_not(a->awaiting_pong, "a pong restarts the interval");
-    fixture_run_ms(s, 200);
+    s->o.ping_timeout_ms = 20;
+    FIXTURE_RUN_UNTIL(s, !sio_session_get(s, h), FIXTURE_WAIT_MS);
     cr_assert_null(sio_session_get(s, h), "no pong within pingTimeout: closed");
 }
 
@@ -62,7 +66,7 @@ Test(sio_session, a_session_that_never_connects_is_closed)
     struct sio_session *b = sio_session_new(s, SIO_T_POLLING);
     sio_handle ha = a->h, hb = b->h;
     b->sock.state = SOCK_CONNECTED;
-    fixture_run_ms(s, 60);
+    FIXTURE_RUN_UNTIL(s, !sio_session_get(s, ha), FIXTURE_WAIT_MS);
     cr_assert_null(sio_session_get(s, ha));
     cr_assert_eq(sio_session_get(s, hb), b, "a connected session stays");
 }

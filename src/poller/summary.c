@@ -3,9 +3,17 @@
  * last-update and largest key, in one UNION ALL statement:
  *
  *   SELECT <n>, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint)
- *   UNION ALL SELECT <id>, COUNT_BIG(*), CAST(MAX([lu]) AS datetime2(7)),
- *   MAX(CAST([pk] AS bigint)) FROM [dbo].[T] UNION ALL ...
+ *   UNION ALL SELECT <id>, (SELECT COUNT_BIG(*) FROM [dbo].[T]),
+ *   (SELECT CAST(MAX([lu]) AS datetime2(7)) FROM [dbo].[T]),
+ *   (SELECT CAST(MAX([pk]) AS bigint) FROM [dbo].[T]) UNION ALL ...
  *
+ * Each figure is its own subquery so that each is answered the cheap way:
+ * the count from the narrowest index, each MAX by one seek at the end of
+ * the index that leads with its column (the cursor index, the primary
+ * key). One SELECT computing all three aggregates reads every row of the
+ * table instead (SQLite does; a server may too), and MAX(CAST(pk)) hides
+ * the key's index from the optimizer; widening to bigint after MAX gives
+ * the same number.
  * Every last-update goes out as datetime2(7), so datetime and datetime2
  * columns share one column type. The first row (id: the number of schema
  * models) is the source clock: SQL Server evaluates it once, when the
@@ -38,12 +46,17 @@ void poller_summary_init(struct poller_summary *s, const struct schema *sc, cons
         if (!b.len)
             buf_printf(&b, "SELECT %zu, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint)",
                        sc->n_models);
-        buf_printf(&b, " UNION ALL SELECT %u, COUNT_BIG(*), CAST(MAX(", (unsigned)m->id);
-        poller_sql_ident(&b, m->cursor->column);
-        buf_puts(&b, ") AS datetime2(7)), MAX(CAST(");
-        poller_sql_ident(&b, m->pk->column);
-        buf_puts(&b, " AS bigint)) FROM ");
+        buf_printf(&b, " UNION ALL SELECT %u, (SELECT COUNT_BIG(*) FROM ", (unsigned)m->id);
         poller_sql_table(&b, m);
+        buf_puts(&b, "), (SELECT CAST(MAX(");
+        poller_sql_ident(&b, m->cursor->column);
+        buf_puts(&b, ") AS datetime2(7)) FROM ");
+        poller_sql_table(&b, m);
+        buf_puts(&b, "), (SELECT CAST(MAX(");
+        poller_sql_ident(&b, m->pk->column);
+        buf_puts(&b, ") AS bigint) FROM ");
+        poller_sql_table(&b, m);
+        buf_putc(&b, ')');
     }
     buf_putc(&b, '\0');
     s->sql = xstrdup((const char *)buf_data(&b));

@@ -38,10 +38,12 @@ Test(poller_summary, one_row_per_polled_model_with_a_cursor)
     poller_summary_init(&sum, s, models);
     cr_assert_str_eq(sum.sql,
                      "SELECT 3, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint) "
-                     "UNION ALL SELECT 0, COUNT_BIG(*), CAST(MAX([Last]]Update]) AS datetime2(7)), "
-                     "MAX(CAST([Company_RecID] AS bigint)) FROM [dbo].[Company] UNION ALL SELECT 2, "
-                     "COUNT_BIG(*), CAST(MAX([Last_Update_UTC]) AS datetime2(7)), "
-                     "MAX(CAST([Contact_RecID] AS bigint)) FROM [dbo].[Contact]");
+                     "UNION ALL SELECT 0, (SELECT COUNT_BIG(*) FROM [dbo].[Company]), "
+                     "(SELECT CAST(MAX([Last]]Update]) AS datetime2(7)) FROM [dbo].[Company]), "
+                     "(SELECT CAST(MAX([Company_RecID]) AS bigint) FROM [dbo].[Company]) "
+                     "UNION ALL SELECT 2, (SELECT COUNT_BIG(*) FROM [dbo].[Contact]), "
+                     "(SELECT CAST(MAX([Last_Update_UTC]) AS datetime2(7)) FROM [dbo].[Contact]), "
+                     "(SELECT CAST(MAX([Contact_RecID]) AS bigint) FROM [dbo].[Contact])");
     cr_assert_eq(sum.n, 3);
     poller_summary_fini(&sum);
     schema_free(s);
@@ -54,9 +56,10 @@ Test(poller_summary, models_not_polled_or_without_a_cursor_are_left_out)
     struct poller_summary sum;
     poller_summary_init(&sum, s, models);
     cr_assert_str_eq(sum.sql, "SELECT 3, CAST(0 AS bigint), SYSUTCDATETIME(), CAST(0 AS bigint) "
-                              "UNION ALL SELECT 2, COUNT_BIG(*), CAST(MAX([Last_Update_UTC]) AS "
-                              "datetime2(7)), MAX(CAST([Contact_RecID] AS bigint)) FROM "
-                              "[dbo].[Contact]");
+                              "UNION ALL SELECT 2, (SELECT COUNT_BIG(*) FROM [dbo].[Contact]), "
+                              "(SELECT CAST(MAX([Last_Update_UTC]) AS datetime2(7)) FROM "
+                              "[dbo].[Contact]), (SELECT CAST(MAX([Contact_RecID]) AS bigint) "
+                              "FROM [dbo].[Contact])");
     poller_summary_fini(&sum);
     models[2] = false;
     poller_summary_init(&sum, s, models);

@@ -495,31 +495,43 @@ int poller_sync_idle_record(struct poller_sync *s, struct cache_wtxn *w, int64_t
     return record_ok(s, w, &meta, &run, true);
 }
 
-/* Meta and run record written with the batch that ends a pass (or moves the cursor). */
+/* Meta and run record written with the batch that ends a pass (or moves
+ * the cursor). *write is false when nothing needs committing: the pass
+ * ended idle (nothing applied or deleted: rows read again and found
+ * unchanged, as a table without a cursor is at every poll) and its meta is
+ * as stored. Such passes count as idle polls, recorded once a minute as
+ * skipped ones are, so an idle poller commits nothing in between. */
 static int finish_meta(struct poller_sync *s, struct cache_wtxn *w, const struct poller_page *pg,
-                       bool *write_run)
+                       bool *write)
 {
     const struct schema_model *m = s->src.m;
     struct cache_meta meta;
     int rc = cache_meta_get(cache_wtxn_rd(w), m, &meta);
     if (rc < 0)
         return rc;
+    struct cache_meta was = meta;
     if (!s->rebuild) {
         meta.cursor = s->cursor;
         meta.state = s->state;
     }
     if (pg->newest > meta.source_newest_ts)
         meta.source_newest_ts = pg->newest;
-    *write_run = false;
+    *write = !s->rebuild;
     if (!pg->done)
         return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
     int64_t now = clock_wall_ms();
     s->run.end_ms = now;
-    bool empty = s->run.read == 0 && s->run.deleted == 0 && s->pass != POLLER_PASS_RECONCILE;
-    *write_run = !empty || s->warmed_now || now - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS ||
-                 meta.last_status != 0;
-    if (!*write_run)
-        return s->rebuild ? 0 : cache_meta_put(w, m, &meta);
+    bool empty = s->run.applied == 0 && s->run.deleted == 0 && s->pass != POLLER_PASS_RECONCILE;
+    bool write_run = !empty || s->warmed_now || now - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS ||
+                     meta.last_status != 0;
+    if (!write_run) {
+        *write = !s->rebuild && (meta.state != was.state || meta.source_newest_ts != was.source_newest_ts ||
+                                 cursor_cmp(&meta.cursor, &was.cursor) != 0);
+        if (!s->idle_polls++)
+            s->idle_since_ms = s->run.start_ms;
+        return *write ? cache_meta_put(w, m, &meta) : 0;
+    }
+    *write = true;
     if (s->pass == POLLER_PASS_RECONCILE)
         meta.last_reconcile_ms = now;
     if (empty)
@@ -567,7 +579,7 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
                       struct poller_page *pg, bool *dirty, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
-    uint64_t t0 = clock_mono_ns(), deleted_before = s->run.deleted;
+    uint64_t t0 = clock_mono_ns(), deleted_before = s->run.deleted, applied_before = s->run.applied;
     int rc = s->pass == POLLER_PASS_RECONCILE ? 0 : apply_rows(s, e, w, pg);
     if (rc < 0) {
         return poller_cache_fail(e->cache, rc, err, errlen, "model %s: storing a row", m->name);
@@ -586,10 +598,11 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
     log_debug(LOG_POLLER, "%s: %s page of %zu rows (%s), last (%" PRId64 ", %" PRIu64 ")", m->name,
               s->run.kind, pg->n, pg->done ? "last" : "more", pg->last.ts, pg->last.pk);
     advance_state(s, pg);
-    bool wrote_run;
-    rc = finish_meta(s, w, pg, &wrote_run);
+    bool wrote;
+    rc = finish_meta(s, w, pg, &wrote);
     /* An idle poll changes nothing: its transaction is aborted, not committed. */
-    *dirty = pg->n > 0 || s->run.deleted != deleted_before || wrote_run || s->warmed_now;
+    *dirty = s->run.applied != applied_before || s->run.deleted != deleted_before || wrote ||
+             s->warmed_now;
     e->ns_apply += clock_mono_ns() - t0;
     if (rc < 0)
         poller_cache_fail(e->cache, rc, err, errlen, "model %s: writing meta", m->name);

@@ -339,9 +339,10 @@ static int run_sql(struct tds_session *s, const struct rw_stmt *rs, const struct
 {
     struct tds_error e;
     sqlite3_stmt *st = NULL;
-    const char *tail = NULL;
-    if (sqlite3_prepare_v2(s->db, (const char *)buf_data(&rs->sql), (int)rs->sql.len + 1, &st,
-                           &tail) != SQLITE_OK) {
+    /* Queries are kept prepared: clients repeat them (a poller's summary,
+     * keyset pages). DML and DDL change the data or schema: prepared anew. */
+    if (plans_prepare(&s->plans, s->db, (const char *)buf_data(&rs->sql), rs->sql.len,
+                      rs->kind == RW_QUERY, &st) != SQLITE_OK) {
         error_from_sqlite(s->db, &e);
         exec_error(s, &e, in_proc);
         return 1;
@@ -366,7 +367,7 @@ static int run_sql(struct tds_session *s, const struct rw_stmt *rs, const struct
                   counted ? (uint64_t)sqlite3_changes64(s->db) : 0);
         rc = 0;
     }
-    sqlite3_finalize(st);
+    plans_release(&s->plans, st);
     return rc;
 }
 

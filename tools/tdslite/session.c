@@ -205,6 +205,7 @@ void session_run(struct tds_session *s)
 {
     buf_init(&s->scratch, 0);
     buf_init(&s->row, 0);
+    plans_init(&s->plans);
     int rc;
     while ((rc = tds_msg_read(&s->conn)) == 0) {
         if ((rc = request(s)) < 0)
@@ -224,6 +225,7 @@ void session_run(struct tds_session *s)
     /* A normal end is not logged: the login line is the connection's one debug line. */
     if (s->db && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    plans_fini(&s->plans);
     sqlite3_close(s->db);
     s->db = NULL;
     tds_tls_stop(&s->conn);

@@ -4,6 +4,7 @@
  * request loop (session.c), statement execution (exec.c) and RPC decoding
  * (rpc.c) that work on it. A session lives on its own thread.
  */
+#include "plans.h"
 #include "rewrite.h"
 #include "tdslite.h"
 
@@ -36,6 +37,7 @@ struct tds_session {
     bool tls_login_only;      /* TLS ends after the LOGIN7 packet (ENCRYPT_OFF agreed) */
     struct buf scratch;       /* value encoding, reused for every cell */
     struct buf row;           /* one encoded row, sent whole */
+    struct tds_plans plans;   /* prepared SELECTs kept by their text */
     /* The DONE of the last statement is held back: only when the next one
      * starts (or the request ends) do we know whether DONE_MORE is due. */
     bool done_pending;

@@ -12,9 +12,14 @@
 //     (the earlier algorithm: every model read at every poll) measured
 //     alternately in the same run, each a fresh cwcache on the same store;
 //     medians of --runs windows and the ratio.
+//     With --baseline DIR (a directory holding an earlier build's cwcache
+//     and tdslite), the idle windows compare this build with that one
+//     instead, both with poll_summary=true, alternately in the same run,
+//     each cwcache against its own tdslite on the same source file.
 //
 // usage: node tools/bench/poll_bench.js [--runs 3] [--idle-runs R] [--delete-runs R]
 //        [--deletes 50] [--intervals 1000,5000] [--companies 5000] [--window 30] [--smoke] [--keep]
+//        [--baseline DIR]
 //        (--idle-runs 0 or --delete-runs 0 leave that part out)
 // env: CWCACHE, TDSLITE (binaries; default build/...), CWCACHE_ROOT
 "use strict";
@@ -41,6 +46,7 @@ const WINDOW_S = SMOKE ? 3 : Number(arg("window", 30));
 const OVERLAP_S = SMOKE ? 1 : 10;
 const CWCACHE = process.env.CWCACHE || path.join(ROOT, "build/cwcache");
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
+const BASELINE = arg("baseline", "");
 const PSK = "bench-psk";
 const { median, pct, connect: connectPsk, committer } = require("./feed_common");
 const connect = (port) => connectPsk(port, PSK);
@@ -52,10 +58,10 @@ function deleter(db) {
 }
 
 // A cwcache on store dir against url; resolves once ready.
-async function server(dir, url, pollMs, summary, extra = []) {
+async function server(dir, url, pollMs, summary, extra = [], bin = CWCACHE) {
   const pf = path.join(dir, "cw.port");
   fs.rmSync(pf, { force: true });
-  const cw = start(CWCACHE, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"),
+  const cw = start(bin, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"),
     "--schema", path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
     "--poll-interval-ms", String(pollMs), `--poll-summary=${summary}`, ...extra], { DATABASE_URL: url, PSK, PORT: "" }, dir, "cwcache");
   const port = await portOf(pf, cw, "cwcache");
@@ -103,8 +109,8 @@ async function deleteRun(port, db, recs, pollMs) {
 // opens (the summary cannot tell how recent the newest rows are): a 10 s
 // window, waited out, stands for the default 120 s (with nothing changing,
 // the earlier algorithm's window re-read finds no rows either way).
-async function idleWindow(dir, url, tds, summary) {
-  const { cw } = await server(dir, url, 1000, summary, ["--overlap-s", String(OVERLAP_S)]);
+async function idleWindow(dir, url, tds, summary, bin = CWCACHE) {
+  const { cw } = await server(dir, url, 1000, summary, ["--overlap-s", String(OVERLAP_S)], bin);
   await sleep((OVERLAP_S + 5) * 1000); // the start's reconciliation walk and the window
   const c0 = cpuMs(cw.pid), t0 = cpuMs(tds.pid), w0 = Date.now();
   await sleep(WINDOW_S * 1000);
@@ -113,14 +119,22 @@ async function idleWindow(dir, url, tds, summary) {
   return { cw: (100 * c) / w, tds: (100 * t) / w, all: (100 * (c + t)) / w };
 }
 
-function idleReport(idle) {
+function idleReport(idle, names) {
   const f = (x) => x.toFixed(2);
   const med = (xs, k) => median(xs.map((x) => x[k]));
   console.log(`idle polling at P = 1000 ms, % of one core (median of ${IDLE_RUNS}):`);
-  for (const [k, name] of [["on", "poll_summary=true "], ["off", "poll_summary=false"]])
+  for (const [k, name] of [["on", names[0]], ["off", names[1]]])
     console.log(`  ${name}  cwcache ${f(med(idle[k], "cw"))}  tdslite ${f(med(idle[k], "tds"))}  together ${f(med(idle[k], "all"))}`);
   const ratios = idle.on.map((r, i) => r.all / idle.off[i].all);
-  console.log(`  ratio summary/earlier (median of per-run ratios): ${median(ratios).toFixed(3)}; target 1%: ${med(idle.on, "all") <= 1 ? "met" : "NOT met"}`);
+  console.log(`  ratio ${names[2]} (median of per-run ratios): ${median(ratios).toFixed(3)}; target 1%: ${med(idle.on, "all") <= 1 ? "met" : "NOT met"}`);
+}
+
+/* The baseline's own tdslite on the same source file (its answers cost what that build's do). */
+async function baselineSource(dir, db) {
+  const tf = path.join(dir, "tds-base.port");
+  const tds = start(path.join(BASELINE, "tdslite"), ["--db", db, "--port", "0", "--ready-file", tf, "--schema", path.join(ROOT, "schema"), "--log-level", "warn"], {}, dir, "tdslite-base");
+  const url = `sqlserver://127.0.0.1:${await portOf(tf, tds, "baseline tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
+  return { tds, url };
 }
 
 async function main() {
@@ -134,14 +148,18 @@ async function main() {
 
   const f = (x) => x.toFixed(2);
   const idle = { on: [], off: [] };
+  const base = BASELINE && IDLE_RUNS ? await baselineSource(dir, db) : null;
+  const names = base ? ["this build    ", "baseline build", "this/baseline"] : ["poll_summary=true ", "poll_summary=false", "summary/earlier"];
   for (let run = 0; run < IDLE_RUNS; run++) {
-    for (const summary of [true, false]) {
-      const r = await idleWindow(dir, url, tds, summary);
-      idle[summary ? "on" : "off"].push(r);
-      console.log(`  idle run ${run + 1}, poll_summary=${summary}: cwcache ${f(r.cw)}% + tdslite ${f(r.tds)}% = ${f(r.all)}% of a core over ${WINDOW_S} s`);
+    for (const k of ["on", "off"]) {
+      const r = base && k === "off" ? await idleWindow(dir, base.url, base.tds, true, path.join(BASELINE, "cwcache"))
+                                    : await idleWindow(dir, url, tds, k === "on");
+      idle[k].push(r);
+      console.log(`  idle run ${run + 1}, ${names[k === "on" ? 0 : 1].trim()}: cwcache ${f(r.cw)}% + tdslite ${f(r.tds)}% = ${f(r.all)}% of a core over ${WINDOW_S} s`);
     }
   }
-  if (IDLE_RUNS) idleReport(idle);
+  if (base) await stop(base.tds);
+  if (IDLE_RUNS) idleReport(idle, names);
 
   const s0 = await server(dir, url, INTERVALS[0], true);
   const sock = await connect(s0.port);

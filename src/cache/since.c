@@ -15,6 +15,15 @@
  * What reaches the root is every root row whose rendering may differ. It
  * is a superset only where a change touched a field the request does not
  * render.
+ *
+ * A node also reads models outside the include tree, and they get nodes of
+ * their own that render nothing but map up the same way: each relation of
+ * its where (some/every/none/is/isNot, nested ones under theirs), each
+ * `_count` (and the relations its where reads), each to-one step of an
+ * orderBy path. A child that starts or stops matching a filter, a count
+ * that moves, an order key that changes: each reaches the rows that read
+ * it, so a root row that starts matching is sent and one that stops is
+ * reported deleted (cache_query_render_keys), as a fresh fetch would show.
  */
 #include "cache/cache_int.h"
 
@@ -58,17 +67,25 @@ static bool keys_has(const struct keys *k, uint64_t key)
     return bsearch(&key, k->v, k->n, sizeof key, u64_cmp) != NULL;
 }
 
+/* A model read by a plan node, and the relation that reaches it from its
+ * parent node (NULL at the root). */
+struct since_node {
+    const struct schema_model *model;
+    const struct schema_relation *via;
+};
+
 /* The plan's nodes in pre-order, each with its parent's position: children
  * come after their parent, so a reverse walk visits leaves first. */
 struct since {
     struct cache_rd *rd;
-    const struct cache_plan_node **node;
+    struct since_node *node;
     size_t *parent;
     struct keys *keys;
     size_t n, cap;
 };
 
-static void nodes_add(struct since *s, const struct cache_plan_node *n, size_t parent)
+static size_t node_add(struct since *s, const struct schema_model *m, const struct schema_relation *via,
+                       size_t parent)
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 8;
@@ -76,8 +93,34 @@ static void nodes_add(struct since *s, const struct cache_plan_node *n, size_t p
         s->parent = xrealloc(s->parent, s->cap * sizeof *s->parent);
     }
     size_t me = s->n++;
-    s->node[me] = n;
+    s->node[me] = (struct since_node){m, via};
     s->parent[me] = parent;
+    return me;
+}
+
+/* The relations a filter on node `at` reads, each a node under it; the
+ * conditions of a relation filter are on its target, so theirs go under it. */
+static void filter_add(struct since *s, const struct cache_filter *f, size_t at)
+{
+    if (!f)
+        return;
+    if (f->rel)
+        at = node_add(s, f->rel->target, f->rel, at);
+    for (size_t i = 0; i < f->n_sub; i++)
+        filter_add(s, &f->sub[i], at);
+}
+
+static void nodes_add(struct since *s, const struct cache_plan_node *n, size_t parent)
+{
+    size_t me = node_add(s, n->model, n->via, parent);
+    filter_add(s, n->where, me);
+    for (size_t i = 0; i < n->n_counts; i++)
+        filter_add(s, n->counts[i].where, node_add(s, n->counts[i].rel->target, n->counts[i].rel, me));
+    for (size_t i = 0; i < n->n_order; i++) {
+        size_t at = me;
+        for (size_t k = 0; k < n->order[i].n_path; k++)
+            at = node_add(s, n->order[i].path[k]->target, n->order[i].path[k], at);
+    }
     for (size_t i = 0; i < n->n_children; i++)
         nodes_add(s, &n->children[i], me);
 }
@@ -87,7 +130,7 @@ static int entry_cb(void *arg, uint16_t id, uint64_t key, uint8_t op)
     struct since *s = arg;
     size_t n_models = s->rd->c->schema->n_models;
     for (size_t i = 0; i < s->n; i++) {
-        const struct cache_plan_node *n = s->node[i];
+        const struct since_node *n = &s->node[i];
         if (id < n_models && n->model->id == id) {
             if (op == CACHE_CHANGE_RESET)
                 return -ESTALE;
@@ -178,7 +221,7 @@ static int since_run(struct since *s, const struct cache_plan *p, uint64_t since
         return rc;
     for (size_t i = s->n; i-- > 1;) {
         keys_sort_unique(&s->keys[i]);
-        if ((rc = keys_map_up(s->rd, s->node[i]->via, &s->keys[i], &s->keys[s->parent[i]])) < 0)
+        if ((rc = keys_map_up(s->rd, s->node[i].via, &s->keys[i], &s->keys[s->parent[i]])) < 0)
             return rc;
     }
     keys_sort_unique(&s->keys[0]);

@@ -238,3 +238,281 @@ Test(cache_since, the_check_alone_sees_a_replacement_after_since)
     cache_rd_free(rd);
     cache_plan_fini(&p);
 }
+
+/* ---- models a request reads outside its include tree -----------------------------
+ * A relation filter, `_count` and an orderBy through a to-one relation read
+ * other models' rows: a change there can make a root row start or stop
+ * matching, or render differently, so it must reach the root too. */
+
+Test(cache_since, a_relation_filter_sends_the_rows_that_start_or_stop_matching)
+{
+    const char *q = "{\"where\":{\"subcategories\":{\"some\":{\"name\":\"Drills\"}}}}";
+    uint64_t v = now_txn();
+    struct cache_value c1 = cv_int(1), c2 = cv_int(2);
+    fx_subcategory(11, &c1, "Drills"); /* category 1 starts matching */
+    expect("Category", q, v, "1");
+    v = now_txn();
+    fx_subcategory(12, &c2, "Drills"); /* a new child: category 2 starts matching */
+    expect("Category", q, v, "2");
+    v = now_txn();
+    fx_delete("Subcategory", 12); /* category 2 stops matching */
+    fx_subcategory(11, &c2, "Drills"); /* moved: 1 stops, 2 starts */
+    expect("Category", q, v, "1,2");
+    expect("Category", "{\"where\":{\"subcategories\":{\"none\":{\"name\":\"Drills\"}}}}", v, "1,2");
+    expect("Category", "{\"where\":{\"subcategories\":{\"every\":{\"name\":\"Drills\"}}}}", v, "1,2");
+    expect("Category", NULL, v, ""); /* a request that reads no subcategory */
+}
+
+Test(cache_since, a_nested_relation_filter_maps_up_level_by_level)
+{
+    uint64_t v = now_txn();
+    struct cache_value s11 = cv_int(11);
+    fx_product(101, &s11, "Rip", "9");
+    expect("Category",
+           "{\"where\":{\"subcategories\":{\"some\":{\"products\":{\"some\":{\"price\":{\"gt\":5}}}}}}}", v,
+           "1");
+    /* in an include's where: the root row renders another child list */
+    expect("Category",
+           "{\"include\":{\"subcategories\":{\"where\":{\"products\":{\"some\":{\"price\":{\"gt\":5}}}}}}}",
+           v, "1");
+    /* inside a logical operator */
+    expect("Category", "{\"where\":{\"OR\":[{\"id\":7},{\"subcategories\":{\"some\":{\"products\":{\"some\":"
+                       "{\"name\":\"Rip\"}}}}}]}}",
+           v, "1");
+}
+
+Test(cache_since, a_to_one_filter_sends_the_rows_pointing_at_a_changed_target)
+{
+    uint64_t v = now_txn();
+    struct cache_value c1 = cv_int(1);
+    fx_subcategory(11, &c1, "Rasps");
+    expect("Product", "{\"where\":{\"subcategory\":{\"is\":{\"name\":\"Saws\"}}}}", v, "101");
+    expect("Product", "{\"where\":{\"subcategory\":{\"isNot\":{\"name\":\"Saws\"}}}}", v, "101");
+    v = now_txn();
+    fx_category(1, "Gear");
+    expect("Product", "{\"where\":{\"subcategory\":{\"is\":{\"category\":{\"is\":{\"name\":\"Tools\"}}}}}}",
+           v, "100,101");
+}
+
+Test(cache_since, a_count_sends_the_rows_whose_count_changed)
+{
+    uint64_t v = now_txn();
+    struct cache_value c2 = cv_int(2);
+    fx_subcategory(12, &c2, "New");
+    expect("Category", "{\"select\":{\"id\":true,\"_count\":{\"select\":{\"subcategories\":true}}}}", v, "2");
+    expect("Category", "{\"include\":{\"_count\":true}}", v, "2");
+    v = now_txn();
+    struct cache_value s10 = cv_int(10);
+    fx_product(100, &s10, "Claw", "7");
+    expect("Category",
+           "{\"include\":{\"_count\":{\"select\":{\"subcategories\":{\"where\":{\"products\":{\"some\":"
+           "{\"price\":{\"gt\":5}}}}}}}}}",
+           v, "1");
+    /* in an include: the count of the included rows' relation */
+    v = now_txn();
+    fx_product(102, &s10, "Peen", "1");
+    expect("Category", "{\"include\":{\"subcategories\":{\"include\":{\"_count\":true}}}}", v, "1");
+}
+
+Test(cache_since, an_order_through_a_to_one_relation_sends_the_rows_it_orders)
+{
+    uint64_t v = now_txn();
+    fx_category(1, "Aaa");
+    expect("Product", "{\"orderBy\":{\"subcategory\":{\"category\":{\"name\":\"asc\"}}}}", v, "100,101");
+    expect("Category",
+           "{\"include\":{\"subcategories\":{\"include\":{\"products\":{\"orderBy\":{\"subcategory\":"
+           "{\"category\":{\"name\":\"asc\"}}}}}}}}",
+           v, "1");
+}
+
+/* ---- the property: since + the old answer = a fresh fetch -------------------------
+ * After any sequence of changes, the old answer with the `since` answer
+ * applied (data upserted by id, deleted removed) equals a fresh answer to
+ * the same request, for requests that read other models through relation
+ * filters, counts and relation orders. A seeded random churn over every
+ * model checks it after each step. */
+
+struct mirror {
+    const char *model, *opts;
+    struct cache_plan plan;
+    json_t *rows; /* id (as text) -> row */
+    uint64_t version;
+};
+
+static struct collector mirror_col[8];
+
+/* Upserts each row of the JSON array `text` by its id into rows. */
+static void mirror_upsert(json_t *rows, const char *text)
+{
+    json_t *a = json_loads(text, 0, NULL);
+    cr_assert(json_is_array(a), "not an array: %s", text);
+    size_t i;
+    json_t *r;
+    json_array_foreach(a, i, r)
+    {
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)json_integer_value(json_object_get(r, "id")));
+        json_object_set(rows, id, r);
+    }
+    json_decref(a);
+}
+
+/* The rows as one JSON text in id order (the order of these requests' answers). */
+static char *mirror_text(json_t *rows)
+{
+    json_t *a = json_array();
+    for (long long id = 0; id < 1000; id++) {
+        char k[32];
+        snprintf(k, sizeof k, "%lld", id);
+        json_t *r = json_object_get(rows, k);
+        if (r)
+            json_array_append(a, r);
+    }
+    char *t = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(a);
+    return t;
+}
+
+static char *render_all(struct cache_rd *rd, const struct cache_plan *p)
+{
+    struct cache_source src = cache_source_lmdb(rd);
+    struct buf b;
+    buf_init(&b, 0);
+    size_t size;
+    cr_assert_eq(cache_query_render(p, &src, &b, 0, &size), 0);
+    char *t = fx_strdup_slice(buf_slice(&b));
+    buf_fini(&b);
+    return t;
+}
+
+/* Brings m up to the store with a since answer, then checks it against a fresh fetch. */
+static void mirror_step(struct mirror *m, struct cache_rd *rd, int step)
+{
+    uint64_t *keys;
+    size_t n;
+    cr_assert_eq(cache_since_keys(rd, &m->plan, m->version, &keys, &n), 0);
+    struct cache_source src = cache_source_lmdb(rd);
+    struct buf data, del;
+    buf_init(&data, 0);
+    buf_init(&del, 0);
+    cr_assert_eq(cache_query_render_keys(&m->plan, &src, keys, n, &data, &del), 0);
+    free(keys);
+    char *d = fx_strdup_slice(buf_slice(&data)), *x = fx_strdup_slice(buf_slice(&del));
+    mirror_upsert(m->rows, d);
+    json_t *gone = json_loads(x, 0, NULL);
+    size_t i;
+    json_t *g;
+    json_array_foreach(gone, i, g)
+    {
+        char id[32];
+        snprintf(id, sizeof id, "%lld", (long long)json_integer_value(g));
+        json_object_del(m->rows, id);
+    }
+    json_decref(gone);
+    m->version = cache_versions_snapshot(rd);
+    char *fresh = render_all(rd, &m->plan);
+    json_t *fj = json_loads(fresh, 0, NULL);
+    char *want = json_dumps(fj, JSON_COMPACT | JSON_PRESERVE_ORDER), *got = mirror_text(m->rows);
+    cr_assert_str_eq(got, want, "step %d, %s %s: the old answer with since %s applied (deleted %s) "
+                                "differs from a fresh fetch",
+                     step, m->model, m->opts, d, x);
+    json_decref(fj);
+    free(fresh);
+    free(want);
+    free(got);
+    free(d);
+    free(x);
+    buf_fini(&data);
+    buf_fini(&del);
+}
+
+/* Deletes the row when there is one. */
+static void del_maybe(const char *model, uint64_t pk)
+{
+    struct cache_wtxn *w;
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    int rc = cache_row_delete(w, fx_model(model), pk);
+    cr_assert(rc == 0 || rc == -ENOENT, "delete %s %llu: %d", model, (unsigned long long)pk, rc);
+    if (rc == 0)
+        cr_assert_eq(cache_wtxn_commit(w), 0);
+    else
+        cache_wtxn_abort(w);
+}
+
+static const char *pick(unsigned *seed, const char *const *from, size_t n) { return from[rand_r(seed) % n]; }
+
+/* One random change to one random model. */
+static void churn_one(unsigned *seed)
+{
+    static const char *const names[] = {"A", "B", "Drills"};
+    static const char *const prices[] = {"1", "6", "9"};
+    int r = rand_r(seed) % 9;
+    struct cache_value none = cv_null();
+    int64_t c = 1 + rand_r(seed) % 4, s = 10 + rand_r(seed) % 6, p = 100 + rand_r(seed) % 10,
+            k = 1 + rand_r(seed) % 6;
+    struct cache_value cat = rand_r(seed) % 5 ? cv_int(1 + rand_r(seed) % 4) : none;
+    struct cache_value sub = rand_r(seed) % 5 ? cv_int(10 + rand_r(seed) % 6) : none;
+    struct cache_value par = rand_r(seed) % 3 ? cv_int(1 + rand_r(seed) % 6) : none;
+    switch (r) {
+    case 0: fx_category(c, pick(seed, names, 3)); break;
+    case 1: case 2: fx_subcategory(s, &cat, pick(seed, names, 3)); break;
+    case 3: case 4: fx_product(p, &sub, pick(seed, names, 3), pick(seed, prices, 3)); break;
+    case 5: fx_company(k, pick(seed, names, 3), rand_r(seed) % 2, &par); break;
+    case 6: del_maybe(pick(seed, (const char *const[]){"Category", "Company"}, 2), (uint64_t)c); break;
+    case 7: del_maybe("Subcategory", (uint64_t)s); break;
+    default: del_maybe("Product", (uint64_t)p); break;
+    }
+}
+
+Test(cache_since, applying_since_to_the_old_answer_equals_a_fresh_fetch_under_random_churn)
+{
+    static const char *const reqs[][2] = {
+        {"Category", "{\"where\":{\"subcategories\":{\"some\":{\"name\":\"Drills\"}}}}"},
+        {"Category", "{\"where\":{\"subcategories\":{\"every\":{\"products\":{\"some\":{\"price\":{\"gt\":5}}}}}}}"},
+        {"Category", "{\"include\":{\"_count\":true,\"subcategories\":{\"where\":{\"products\":{\"none\":"
+                     "{\"name\":\"A\"}}},\"include\":{\"_count\":true}}}}"},
+        {"Category", "{\"select\":{\"id\":true,\"_count\":{\"select\":{\"subcategories\":{\"where\":"
+                     "{\"products\":{\"some\":{\"name\":\"B\"}}}}}}}}"},
+        {"Product", "{\"where\":{\"subcategory\":{\"is\":{\"category\":{\"is\":{\"name\":\"A\"}}}}},"
+                    "\"include\":{\"subcategory\":true}}"},
+        {"Company", "{\"where\":{\"OR\":[{\"children\":{\"some\":{\"deleted\":true}}},{\"parent\":"
+                    "{\"isNot\":{\"name\":\"A\"}}}]},\"include\":{\"parent\":true}}"},
+        {"Subcategory", "{\"include\":{\"products\":{\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":"
+                        "\"desc\"}}},{\"id\":\"desc\"}]}}}"},
+        {"Category", "{\"include\":{\"subcategories\":{\"include\":{\"products\":true}}}}"},
+    };
+    enum { N = sizeof reqs / sizeof reqs[0] };
+    struct mirror m[N];
+    struct cache_rd *rd;
+    cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    for (size_t i = 0; i < N; i++) {
+        m[i] = (struct mirror){.model = reqs[i][0], .opts = reqs[i][1], .rows = json_object()};
+        mirror_col[i] = (struct collector){.event = "fetchX", .model = fx_model(m[i].model)};
+        char err[256] = "";
+        json_t *j = json_loads(m[i].opts, 0, NULL);
+        cr_assert_not_null(j, "bad JSON %s", m[i].opts);
+        cr_assert_eq(cache_plan_parse(&m[i].plan, &mirror_col[i], j, err, sizeof err), 0, "%s: %s",
+                     m[i].opts, err);
+        json_decref(j);
+        char *all = render_all(rd, &m[i].plan);
+        mirror_upsert(m[i].rows, all);
+        free(all);
+        m[i].version = cache_versions_snapshot(rd);
+    }
+    cache_rd_end(rd);
+    unsigned seed = 17;
+    for (int step = 0; step < 300; step++) {
+        for (int k = rand_r(&seed) % 3; k >= 0; k--)
+            churn_one(&seed);
+        cr_assert_eq(cache_rd_begin(rd), 0);
+        for (size_t i = 0; i < N; i++)
+            mirror_step(&m[i], rd, step);
+        cache_rd_end(rd);
+    }
+    for (size_t i = 0; i < N; i++) {
+        cache_plan_fini(&m[i].plan);
+        json_decref(m[i].rows);
+    }
+    cache_rd_free(rd);
+}

@@ -337,6 +337,58 @@ test("a hard delete at the source is served within two poll intervals, as a chan
   }
 });
 
+const renameContact = (id, first) =>
+  py(
+    `c.execute("UPDATE Contact SET First_Name=?, Last_Update=${NOW}, Last_Update_UTC=${NOW} WHERE Contact_RecID=?",(sys.argv[2],int(sys.argv[3])))`,
+    first,
+    id
+  );
+
+// The old answer with a since answer applied: data upserted, deleted removed.
+function applySince(rows, a) {
+  const m = new Map(rows.map((r) => [r.companyRecId, r]));
+  for (const r of a.data) m.set(r.companyRecId, r);
+  for (const id of a.deleted) m.delete(id);
+  return [...m.values()].sort((p, q) => p.companyRecId - q.companyRecId);
+}
+
+test("a where through a relation: a root row that starts or stops matching because a contact changed is in since, change and the version", async () => {
+  const s = await L.connect(server);
+  try {
+    const marker = "Zed Relation Marker";
+    const req = { ...SELECT, where: { contacts: { some: { firstName: marker } } } };
+    const base = await L.emit(s, "fetchCompanies", { ...req, meta: true });
+    assert.equal(base.success, true, base.error);
+    assert.deepEqual(base.data, []);
+    const { ack, changes } = await subscribe(s, { ...req, since: base.version });
+    assert.equal(ack.success, true, ack.error);
+    const contacts = await L.emit(s, "fetchContacts", { select: ["contactRecId", "companyRecId"], where: { companyRecId: { not: null } } });
+    const { contactRecId: cid, companyRecId: comp } = contacts.data[0];
+
+    renameContact(cid, marker); // the company starts matching
+    const c = await until(() => changes.find((x) => x.data.some((r) => r.companyRecId === comp)), "the change event of the company that started matching");
+    assert.equal(c.subscription, ack.subscription);
+    const nm = await L.emit(s, "fetchCompanies", { ...req, ifNoneMatch: base.version });
+    assert.notEqual(nm.notModified, true, "a contact change is a change of this answer");
+    assert.ok(nm.data.some((r) => r.companyRecId === comp));
+    const since = await L.emit(s, "fetchCompanies", { ...req, since: base.version });
+    assert.deepEqual(since.data.map((r) => r.companyRecId), [comp]);
+    const fresh = await L.emit(s, "fetchCompanies", { ...req, meta: true });
+    assert.deepEqual(applySince(base.data, since), fresh.data, "the old answer with since applied is a fresh fetch");
+
+    renameContact(cid, "Someone Else"); // and stops
+    const gone = await until(() => changes.find((x) => x.deleted.includes(comp)), "the change event of the company that stopped matching");
+    assert.deepEqual(gone.data, []);
+    const since2 = await L.emit(s, "fetchCompanies", { ...req, since: fresh.version });
+    assert.deepEqual([since2.data, since2.deleted], [[], [comp]]);
+    const fresh2 = await L.emit(s, "fetchCompanies", req);
+    assert.deepEqual(applySince(fresh.data, since2), fresh2.data);
+    assert.deepEqual(fresh2.data, []);
+  } finally {
+    s.close();
+  }
+});
+
 test("subscribe with a version the log cannot answer is RESYNC", async () => {
   const s = await L.connect(server);
   try {

@@ -7,8 +7,9 @@
  * key and where its bytes start, recorded as it was rendered). The change
  * log names every root row whose rendering may differ since that answer's
  * data version (cache_since_keys: rows of the root model changed, inserted
- * or deleted, and rows whose included relations changed, mapped up through
- * the includes). The new answer walks the named keys in key order: the run
+ * or deleted, and rows whose included relations, or the models their
+ * filters, counts and orders read, changed, mapped up through the
+ * relations). The new answer walks the named keys in key order: the run
  * of old rows before each one is copied with a single memcpy (the commas
  * between them included), the named row is looked up and rendered as a
  * full render would render it, or left out when it is gone or no longer
@@ -19,36 +20,25 @@
  * the filters, in key order, each rendered from what the change log
  * covers": cache_plan_patchable() says which plans are so. Anything that
  * depends on other rows (take, skip, cursor, distinct, maxRows, counts of
- * root rows) or on data the log does not map to root rows (a relation
- * filter, `_count`, an orderBy through a relation, a cursor row found by
- * a unique value anywhere in a model) is rendered in full instead.
+ * root rows) or on data the log does not map to root rows (a cursor row
+ * found by a unique value anywhere in a model) is rendered in full
+ * instead. Relation filters, `_count` and orderBy through relations below
+ * the root are mapped (since.c), so they patch.
  */
 #include "cache/cache_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-static bool filter_scalar(const struct cache_filter *f)
-{
-    if (!f)
-        return true;
-    if (f->rel)
-        return false; /* some/every/none/is/isNot: other rows decide */
-    for (size_t i = 0; i < f->n_sub; i++)
-        if (!filter_scalar(&f->sub[i]))
-            return false;
-    return true;
-}
-
-/* A node whose rendering of a row depends only on that row and the rows
- * its includes reach (which the change log maps up to the row). */
+/* A node whose rendering of a row depends only on rows the change log maps
+ * up to it (cache_since_keys): its own, its includes', and those its
+ * relation filters, `_count` and orderBy through relations read. A cursor
+ * is the exception: its row is found by a unique value anywhere in the
+ * model, which maps to no row. */
 static bool node_local(const struct cache_plan_node *n)
 {
-    if (!filter_scalar(n->where) || n->has_counts || n->cursor_field)
+    if (n->cursor_field)
         return false;
-    for (size_t i = 0; i < n->n_order; i++)
-        if (n->order[i].n_path)
-            return false;
     for (size_t i = 0; i < n->n_children; i++)
         if (!node_local(&n->children[i]))
             return false;

@@ -104,11 +104,12 @@ Test(cache_patch, plans_in_key_order_of_local_rows_patch_the_rest_render_in_full
     cr_assert(!patchable("Category", "{\"distinct\":[\"name\"]}"));
     cr_assert(!patchable("Category", "{\"cursor\":{\"id\":2}}"));
     cr_assert(!patchable("Category", "{\"count\":true}"));
-    cr_assert(!patchable("Category", "{\"where\":{\"subcategories\":{\"some\":{\"name\":\"x\"}}}}"));
-    cr_assert(!patchable("Category", "{\"include\":{\"_count\":{\"select\":{\"subcategories\":true}}}}"));
-    cr_assert(!patchable("Category", "{\"include\":{\"subcategories\":{\"where\":{\"products\":{\"none\":{}}}}}}"));
     cr_assert(!patchable("Subcategory", "{\"include\":{\"products\":{\"cursor\":{\"id\":3}}}}"));
-    cr_assert(!patchable("Category", "{\"include\":{\"subcategories\":{\"include\":{\"products\":{\"orderBy\":{\"subcategory\":{\"name\":\"asc\"}}}}}}}"));
+    /* the change log maps what these read to the root rows (since.c) */
+    cr_assert(patchable("Category", "{\"where\":{\"subcategories\":{\"some\":{\"name\":\"x\"}}}}"));
+    cr_assert(patchable("Category", "{\"include\":{\"_count\":{\"select\":{\"subcategories\":true}}}}"));
+    cr_assert(patchable("Category", "{\"include\":{\"subcategories\":{\"where\":{\"products\":{\"none\":{}}}}}}"));
+    cr_assert(patchable("Category", "{\"include\":{\"subcategories\":{\"include\":{\"products\":{\"orderBy\":{\"subcategory\":{\"name\":\"asc\"}}}}}}}"));
 }
 
 /* ---- churn ----------------------------------------------------------------------------- */
@@ -184,6 +185,11 @@ static const struct {
     {"Product", "{\"where\":{\"price\":{\"gte\":\"20\"}},\"select\":[\"name\",\"price\"]}"},
     {"Company", "{\"include\":{\"parent\":true,\"children\":{\"where\":{\"deleted\":false}}}}"},
     {"Company", "{\"where\":{\"id\":{\"lte\":50},\"deleted\":false}}"},
+    /* other models read through relation filters, counts and orders */
+    {"Category", "{\"where\":{\"subcategories\":{\"some\":{\"products\":{\"some\":{\"name\":{\"startsWith\":\"a\"}}}}}},\"include\":{\"_count\":true}}"},
+    {"Subcategory", "{\"where\":{\"category\":{\"isNot\":{\"name\":\"beta\"}}},\"include\":{\"products\":{\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"desc\"}}},{\"name\":\"asc\"}]}}}"},
+    {"Company", "{\"where\":{\"children\":{\"every\":{\"deleted\":false}}},\"select\":{\"name\":true,\"_count\":{\"select\":{\"children\":{\"where\":{\"children\":{\"some\":{\"deleted\":true}}}}}}}}"},
+    {"Category", "{\"include\":{\"subcategories\":{\"where\":{\"products\":{\"none\":{\"price\":{\"gt\":\"50\"}}}},\"include\":{\"_count\":true}}}}"},
 };
 #define N_CHURNED (sizeof churned / sizeof *churned)
 

@@ -1,4 +1,4 @@
-// Shared by the Node benchmark drivers (sio_bench.js, feed_bench.js): the
+// Shared by the Node benchmark drivers (sio_bench.js, query_bench.js, ...): the
 // servers they start (stopped when the driver exits), their ports, readiness
 // and CPU time from /proc, so every driver measures the same way.
 "use strict";
@@ -60,10 +60,33 @@ async function startSource(tdslite, root, dir, companies) {
   return { db, proc: tp, url: `sqlserver://127.0.0.1:${port};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false` };
 }
 
+/* A cwcache on `dir`/data-`data` (shared by servers started with the same `data`)
+ * serving the source at `url`, logged to `dir`/`name`.log, PSK "bench-psk", with
+ * `extra` arguments; resolves once /readyz answers 200. The poller's interval is
+ * 600 s: after its start-up pass it idles, so its work is not measured. */
+async function startCwcache(bin, root, dir, url, name, data, extra = []) {
+  const pf = path.join(dir, name + ".port");
+  const p = start(bin, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data-" + data),
+    "--schema", path.join(root, "schema"), "--collectors", path.join(root, "collectors"), "--log-level", "warn",
+    "--poll-interval-ms", "600000", "--ping-timeout", "120000", ...extra], { DATABASE_URL: url, PSK: "bench-psk", PORT: "" }, dir, name);
+  const port = await portOf(pf, p, name);
+  await waitReady(port);
+  return { name, port, pid: p.pid, proc: p };
+}
+
+/* Stops a server started by start() and waits for it to exit. */
+function stop(p) {
+  return new Promise((res) => {
+    if (p.exitCode !== null) return res();
+    p.on("exit", () => res());
+    p.kill("SIGTERM");
+  });
+}
+
 /* A process's minor page faults so far (a fresh buffer's pages fault on first touch). */
 function minflt(pid) {
   const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   return Number(f.slice(f.lastIndexOf(")") + 2).split(" ")[7]);
 }
 
-module.exports = { procs, sleep, start, portOf, waitReady, cpuMs, minflt, startSource };
+module.exports = { procs, sleep, start, stop, portOf, waitReady, cpuMs, minflt, startSource, startCwcache };

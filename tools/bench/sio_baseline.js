@@ -1,7 +1,10 @@
 // Baseline: the original's contract on Node socket.io 4, serving the same
 // data set from memory (no database at all, so it is a generous baseline):
 // select picks fields into new objects as Prisma returns them, include
-// attaches related rows, socket.io serialises the ack.
+// attaches related rows, socket.io serialises the ack. Pages by `take`,
+// `skip` and a `cursor` on a field the rows are ordered by (the primary key:
+// docs/query.md's paging pattern) are cut from the same array, found through
+// a Map of that field built once, so a page costs what it returns.
 // usage: node sio_baseline.js DATA.json PORT_FILE
 "use strict";
 const fs = require("fs");
@@ -17,10 +20,34 @@ function pick(row, fields) {
   return o;
 }
 
+/* The rows of a page: from the cursor row (none: an empty page, as Prisma), skip, take. */
+function page(d, opts) {
+  let from = 0;
+  if (opts.orderBy !== undefined || opts.cursor !== undefined) {
+    const [f, dir] = Object.entries(opts.orderBy || {})[0] || [];
+    const [cf, v] = Object.entries(opts.cursor || {})[0] || [f];
+    if ((opts.orderBy && (dir !== "asc" || f !== cf)) || (opts.take !== undefined && opts.take < 0))
+      throw new Error("the baseline pages only forward, by a cursor on the field it orders by");
+    if (opts.cursor) {
+      d.at = d.at || {};
+      d.at[cf] = d.at[cf] || new Map(d.full.map((r, i) => [r[cf], i]));
+      from = d.at[cf].get(v);
+      if (from === undefined) return [];
+    }
+  }
+  from += opts.skip || 0;
+  return d.full.slice(from, opts.take === undefined ? undefined : from + opts.take);
+}
+
 function collect(event, opts) {
   const d = data[event];
   if (!d) throw new Error(`Unknown event: ${event}`);
   if (opts && opts.select && opts.include) throw new Error("Please either use `include` or `select`, but not both at the same time.");
+  if (opts && (opts.take !== undefined || opts.skip !== undefined || opts.cursor !== undefined || opts.orderBy !== undefined)) {
+    if (opts.include || opts.where) throw new Error("the baseline pages only whole rows or a select");
+    const rows = page(d, opts);
+    return opts.select ? rows.map((r) => pick(r, opts.select)) : rows.map((r) => ({ ...r }));
+  }
   if (opts && opts.select) return d.full.map((r) => pick(r, opts.select));
   if (opts && opts.include) {
     const names = Array.isArray(opts.include) ? opts.include : Object.keys(opts.include);

@@ -16,9 +16,7 @@ const { spawn, execFileSync } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
-const { ROOT, need, key } = require("./sio_common");
-const { io } = need("socket.io-client");
-const WebSocket = need("ws");
+const { ROOT, sioConnect, wsConnect } = require("./sio_common");
 
 const argv = process.argv.slice(2);
 const arg = (n, d) => {
@@ -37,43 +35,8 @@ const { procs, sleep, start, portOf, waitReady, cpuMs } = require("./bench_proc"
 
 // ---- clients ------------------------------------------------------------------
 
-function sioClient(port) {
-  return new Promise((resolve, reject) => {
-    const s = io(`http://127.0.0.1:${port}`, { auth: { psk: PSK }, transports: ["websocket"], forceNew: true, reconnection: false });
-    s.on("connect", () => resolve({ call: (ev, o) => s.emitWithAck(ev, o), close: () => s.close() }));
-    s.on("connect_error", reject);
-  });
-}
-
-function wsClient(port) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
-    const pending = new Map();
-    let next = 1, connected;
-    ws.on("message", (buf) => {
-      const m = buf.toString();
-      if (m[0] === "2") return ws.send("3");
-      if (m.startsWith("0")) return ws.send("40" + JSON.stringify({ psk: PSK }));
-      if (m.startsWith("40")) return connected();
-      if (!m.startsWith("43")) return;
-      const id = Number(m.slice(2, m.indexOf("[")));
-      const cb = pending.get(id);
-      pending.delete(id);
-      cb(m.length);
-    });
-    ws.on("error", reject);
-    connected = () =>
-      resolve({
-        call: (ev, o) =>
-          new Promise((r) => {
-            const id = next++;
-            pending.set(id, r);
-            ws.send("42" + id + JSON.stringify(o === undefined ? [ev, null] : [ev, o]));
-          }),
-        close: () => ws.close(),
-      });
-  });
-}
+const sioClient = (port) => sioConnect(port, PSK);
+const wsClient = (port) => wsConnect(port, PSK);
 
 // ---- one measurement ------------------------------------------------------------
 

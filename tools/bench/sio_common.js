@@ -18,3 +18,51 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const CWCACHE = process.env.CWCACHE || path.join(ROOT, "build/cwcache");
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
 module.exports = { ROOT, need, key, arg, flag, median, CWCACHE, TDSLITE };
+
+// ---- clients ---------------------------------------------------------------------
+// Both resolve to {call(event, opts) -> the ack, close()} once the namespace is joined.
+
+/* socket.io-client over the websocket transport; call() resolves to the parsed ack. */
+function sioConnect(port, psk) {
+  const { io } = need("socket.io-client");
+  return new Promise((resolve, reject) => {
+    const s = io(`http://127.0.0.1:${port}`, { auth: { psk }, transports: ["websocket"], forceNew: true, reconnection: false });
+    s.on("connect", () => resolve({ call: (ev, o) => s.emitWithAck(ev, o), close: () => s.close() }));
+    s.on("connect_error", reject);
+  });
+}
+
+/* A bare Engine.IO/Socket.IO client on `ws`: call() resolves to the ack packet's bytes
+ * without parsing them, so the client costs little next to the server. */
+function wsConnect(port, psk) {
+  const WebSocket = need("ws");
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    const pending = new Map();
+    let next = 1, connected;
+    ws.on("message", (buf) => {
+      const m = buf.toString();
+      if (m[0] === "2") return ws.send("3");
+      if (m.startsWith("0")) return ws.send("40" + JSON.stringify({ psk }));
+      if (m.startsWith("40")) return connected();
+      if (!m.startsWith("43")) return;
+      const id = Number(m.slice(2, m.indexOf("[")));
+      const cb = pending.get(id);
+      pending.delete(id);
+      cb(buf.length);
+    });
+    ws.on("error", reject);
+    connected = () =>
+      resolve({
+        call: (ev, o) =>
+          new Promise((r) => {
+            const id = next++;
+            pending.set(id, r);
+            ws.send("42" + id + JSON.stringify(o === undefined ? [ev, null] : [ev, o]));
+          }),
+        close: () => ws.close(),
+      });
+  });
+}
+module.exports.sioConnect = sioConnect;
+module.exports.wsConnect = wsConnect;

@@ -383,6 +383,31 @@ int cache_where_parse(void **arena, const struct schema_model *m, const json_t *
 int cache_fvalue_make(void **arena, const struct schema_field *f, const json_t *j,
                       struct cache_fvalue *out) MUST_CHECK;
 
+/* ---- prisma.c: Prisma Client 7's validation sentences ------------------------------- */
+/* Prisma's name of a JSON value's type ("Int", "Object", "List", ...). */
+const char *cache_prisma_kind(const json_t *j);
+/* Prisma's name of a field type ("Int", "Boolean", "DateTime", ...). */
+const char *cache_prisma_type(enum schema_type t);
+/* Whether Prisma takes j, by its JSON type, as a value of type t. */
+bool cache_prisma_accepts(enum schema_type t, const json_t *j);
+/* Why Prisma's DateTime parser (RFC 3339) refuses s ("premature end of
+ * input", ...), or NULL if it takes it. */
+const char *cache_prisma_datetime_error(const char *s);
+/* "Did you mean": the first candidate tried at the fewest edits (at most 3) from name. */
+struct cache_suggest {
+    const char *name;
+    size_t best;
+    const char *pick;
+};
+#define CACHE_SUGGEST(n) ((struct cache_suggest){(n), SIZE_MAX, NULL})
+void cache_suggest_try(struct cache_suggest *s, const char *cand);
+void cache_suggest_list(struct cache_suggest *s, const char *const *cands); /* NULL-terminated */
+void cache_suggest_fields(struct cache_suggest *s, const struct schema_model *m); /* scalars, relations */
+/* "Unknown argument `name`." with " Did you mean `x`?" when one is near
+ * (Prisma's closing "Available options are marked with ?." left out, as
+ * every converted sentence leaves out the annotated arguments it points to). */
+void cache_prisma_unknown_arg(char *err, size_t errlen, const struct cache_suggest *s);
+
 /* ---- order.c: orderBy ---------------------------------------------------------------- */
 int cache_order_parse(void **arena, const struct schema_model *m, const json_t *order_by,
                       const struct cache_order **out, size_t *n, char *err, size_t errlen) MUST_CHECK;

@@ -31,18 +31,27 @@ static int ofail(struct oparse *o, const char *fmt, ...)
     return -EINVAL;
 }
 
+/* Prisma's sentences: a required field takes a SortOrder string, a nullable
+ * one also {sort: SortOrder} (SortOrderInput). */
 static int direction(struct oparse *o, const struct schema_field *f, const json_t *v, bool *desc)
 {
-    if (json_is_object(v)) { /* {sort: "asc"} */
+    const char *arg = f->name;
+    if (json_is_object(v) && f->optional) { /* {sort: "asc"} */
         const json_t *s = json_object_get(v, "sort");
-        if (!s || json_object_size(v) != 1)
-            return ofail(o, "Invalid orderBy for field %s: expected \"asc\", \"desc\" or "
-                            "{\"sort\":\"asc\"|\"desc\"}", f->name);
+        if (!s)
+            return ofail(o, "Argument `sort` is missing.");
+        if (json_object_size(v) != 1)
+            return ofail(o, "Invalid orderBy for field %s: only {\"sort\": \"asc\"|\"desc\"} is "
+                            "supported (not nulls)", f->name);
         v = s;
+        arg = "sort";
     }
-    const char *d = json_is_string(v) ? json_string_value(v) : "";
+    if (!json_is_string(v))
+        return ofail(o, "Argument `%s`: Invalid value provided. Expected SortOrder%s, provided %s.", arg,
+                     f->optional && arg == f->name ? " or SortOrderInput" : "", cache_prisma_kind(v));
+    const char *d = json_string_value(v);
     if (strcmp(d, "asc") != 0 && strcmp(d, "desc") != 0)
-        return ofail(o, "Invalid value for argument `%s`. Expected SortOrder.", f->name);
+        return ofail(o, "Invalid value for argument `%s`. Expected SortOrder.", arg);
     *desc = d[0] == 'd';
     return 0;
 }
@@ -67,11 +76,21 @@ static int order_entry(struct oparse *o, const struct schema_model *m, const cha
         return 0;
     }
     const struct schema_relation *r = schema_relation_find(m, k, klen);
-    if (!r)
-        return ofail(o, "Unknown field \"%s\" in orderBy on model %s", k, m->name);
+    if (!r) {
+        struct cache_suggest sg = CACHE_SUGGEST(k);
+        cache_suggest_fields(&sg, m);
+        cache_prisma_unknown_arg(o->err, o->errlen, &sg);
+        return -EINVAL;
+    }
+    if (r->to_many && !json_is_object(v))
+        return ofail(o, "Argument `%s`: Invalid value provided. Expected %sOrderByRelationAggregateInput, "
+                        "provided %s.", r->name, r->target->name, cache_prisma_kind(v));
     if (r->to_many)
         return ofail(o, "orderBy on the to-many relation %s of model %s is not supported: order by "
                         "scalar fields or to-one relations", r->name, m->name);
+    if (!json_is_object(v))
+        return ofail(o, "Argument `%s`: Invalid value provided. Expected %sOrderByWithRelationInput, "
+                        "provided %s.", r->name, r->target->name, cache_prisma_kind(v));
     if (n_path == ORDER_PATH_MAX)
         return ofail(o, "orderBy on model %s follows more than %d relations", m->name, ORDER_PATH_MAX);
     path[n_path] = r;
@@ -81,9 +100,6 @@ static int order_entry(struct oparse *o, const struct schema_model *m, const cha
 static int order_object(struct oparse *o, const struct schema_model *m, const json_t *obj,
                         const struct schema_relation **path, size_t n_path)
 {
-    if (!json_is_object(obj))
-        return ofail(o, "Invalid orderBy on model %s: expected an object or an array of objects",
-                     m->name);
     const char *k;
     size_t klen;
     json_t *v;
@@ -123,9 +139,18 @@ int cache_order_parse(void **arena, const struct schema_model *m, const json_t *
         size_t i;
         const json_t *e;
         json_array_foreach(ob, i, e) {
-            if ((rc = order_object(&o, m, e, path, 0)) < 0)
+            if (!json_is_object(e))
+                rc = ofail(&o, "Argument `orderBy`: Invalid value provided. Expected "
+                               "%sOrderByWithRelationInput, provided (%s).", m->name, cache_prisma_kind(e));
+            if (rc < 0 || (rc = order_object(&o, m, e, path, 0)) < 0)
                 break;
         }
+    } else if (!json_is_object(ob)) {
+        rc = ofail(&o, "Argument `orderBy`: Invalid value provided. Expected %sOrderByWithRelationInput[] "
+                       "or %sOrderByWithRelationInput, provided %s.", m->name, m->name, cache_prisma_kind(ob));
+    } else if (json_object_size(ob) > 1) { /* Prisma: several keys need the array form */
+        rc = ofail(&o, "Argument `orderBy`: Invalid value provided. Expected %sOrderByWithRelationInput[], "
+                       "provided Object.", m->name);
     } else {
         rc = order_object(&o, m, ob, path, 0);
     }

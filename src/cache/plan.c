@@ -102,9 +102,6 @@ static int select_entry(struct parse *ps, struct cache_plan_node *n, bool *mark,
                         size_t len, const json_t *val, unsigned depth)
 {
     const struct schema_model *m = n->model;
-    if (val && !json_is_boolean(val) && !json_is_object(val))
-        return fail(ps, "Invalid value for \"%.*s\" in select on model %s: expected true, false or "
-                        "an object, got %s", (int)len, name, m->name, json_kind(val));
     bool on = !val || !json_is_false(val);
     if (len == 6 && memcmp(name, "_count", 6) == 0) {
         if (!on)
@@ -113,6 +110,9 @@ static int select_entry(struct parse *ps, struct cache_plan_node *n, bool *mark,
             item_add(n, CACHE_ITEM_COUNTS, 0);
         return counts_parse(ps, n, val);
     }
+    if (val && !json_is_boolean(val) && !json_is_object(val))
+        return fail(ps, "Invalid value for \"%.*s\" in select on model %s: expected true, false or "
+                        "an object, got %s", (int)len, name, m->name, json_kind(val));
     const struct schema_field *f = schema_field_find(m, name, len);
     if (f) {
         if (val && json_is_object(val))
@@ -183,8 +183,7 @@ static int node_select(struct parse *ps, struct cache_plan_node *n, const json_t
 {
     const struct schema_model *m = n->model;
     if (!json_is_array(sel) && !json_is_object(sel))
-        return fail(ps, "Invalid select on model %s: expected an array of field names or an "
-                        "object, got %s", m->name, json_kind(sel));
+        return fail(ps, "The `select` statement for type %s needs at least one truthy value.", m->name);
     bool *mark = cache_arena_alloc(ps->arena, m->n_fields + 1);
     n->items = cache_arena_alloc(ps->arena, (m->n_fields + m->n_relations + 2) * sizeof *n->items);
     int rc = select_entries(ps, n, mark, sel, depth);
@@ -208,11 +207,11 @@ static int include_entry(struct parse *ps, struct cache_plan_node *n, const char
                          const json_t *val, unsigned depth)
 {
     const struct schema_model *m = n->model;
+    if (len == 6 && memcmp(name, "_count", 6) == 0)
+        return val && json_is_false(val) ? 0 : counts_parse(ps, n, val);
     if (val && !json_is_boolean(val) && !json_is_object(val))
         return fail(ps, "Invalid value for \"%.*s\" in include on model %s: expected true, false or "
                         "an object, got %s", (int)len, name, m->name, json_kind(val));
-    if (len == 6 && memcmp(name, "_count", 6) == 0)
-        return val && json_is_false(val) ? 0 : counts_parse(ps, n, val);
     const struct schema_relation *r = schema_relation_find(m, name, len);
     if (!r) {
         if (schema_field_find(m, name, len))
@@ -259,6 +258,22 @@ static int node_include(struct parse *ps, struct cache_plan_node *n, const json_
 
 /* ---- {select?, include?} ------------------------------------------------------- */
 
+/* Prisma's "Unknown argument" for the first key of obj other than `known`. */
+static int unknown_arg(struct parse *ps, const json_t *obj, const char *known)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        if (strcmp(k, known) != 0)
+            break;
+    }
+    const char *const cands[] = {known, NULL};
+    struct cache_suggest sg = CACHE_SUGGEST(k);
+    cache_suggest_list(&sg, cands);
+    cache_prisma_unknown_arg(ps->err, ps->errlen, &sg);
+    return -EINVAL;
+}
+
 /* ---- _count -------------------------------------------------------------------- */
 
 static struct cache_count *counts_room(struct parse *ps, struct cache_plan_node *n)
@@ -276,16 +291,15 @@ static int count_entry(struct parse *ps, struct cache_plan_node *n, struct cache
 {
     const struct schema_relation *r = schema_relation_find(n->model, k, klen);
     if (!r || !r->to_many)
-        return fail(ps, "Unknown field \"%s\" in _count on model %s: expected a to-many relation",
-                    k, n->model->name);
+        return fail(ps, "Unknown field `%s` for select statement on model `%sCountOutputType`.", k,
+                    n->model->name);
     if (json_is_false(v))
         return 0;
     const struct cache_filter *w = NULL;
     if (json_is_object(v)) {
         const json_t *wj = json_object_get(v, "where");
         if (json_object_size(v) != (wj ? 1u : 0u))
-            return fail(ps, "Invalid _count of relation %s on model %s: only where is accepted",
-                        r->name, n->model->name);
+            return unknown_arg(ps, v, "where");
         int rc = wj ? cache_where_parse(ps->arena, r->target, wj, &w, ps->err, ps->errlen) : 0;
         if (rc < 0)
             return rc;
@@ -307,10 +321,14 @@ static int counts_parse(struct parse *ps, struct cache_plan_node *n, const json_
                 c[n->n_counts++] = (struct cache_count){&n->model->relations[i], NULL};
         return 0;
     }
+    if (!json_is_object(val))
+        return fail(ps, "Unknown field at \"_count selection\"");
     const json_t *sel = json_object_get(val, "select");
-    if (!json_is_object(val) || !json_is_object(sel) || json_object_size(val) != 1)
-        return fail(ps, "Invalid _count on model %s: expected true or {\"select\":{...}}",
-                    n->model->name);
+    if (json_object_size(val) != (sel ? 1u : 0u))
+        return unknown_arg(ps, val, "select");
+    if (!json_is_object(sel))
+        return fail(ps, "The `select` statement for type %sCountOutputType needs at least one truthy "
+                        "value.", n->model->name);
     const char *k;
     size_t klen;
     json_t *v;
@@ -323,22 +341,6 @@ static int counts_parse(struct parse *ps, struct cache_plan_node *n, const json_
 }
 
 /* ---- findMany arguments: take, skip, cursor, distinct ------------------------------ */
-
-/* Prisma's name of a JSON value's type, as its validation messages print it. */
-static const char *prisma_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "Object";
-    case JSON_ARRAY: return "List";
-    case JSON_STRING: return "String";
-    case JSON_INTEGER: return "Int";
-    case JSON_REAL: return "Float";
-    case JSON_TRUE:
-    case JSON_FALSE: return "Boolean";
-    case JSON_NULL: return "Null";
-    }
-    return "Json";
-}
 
 /* Prisma: "Argument `cursor` of type CompanyWhereUniqueInput needs at least
  * one of `companyRecId` arguments." (the unique fields joined by " or "). */
@@ -358,7 +360,7 @@ static int take_skip(struct parse *ps, struct cache_plan_node *n, const char *k,
 {
     if (!json_is_integer(v))
         return fail(ps, "Argument `%s`: Invalid value provided. Expected Int, provided %s.", k,
-                    prisma_kind(v));
+                    cache_prisma_kind(v));
     json_int_t i = json_integer_value(v);
     if (k[0] == 't') {
         n->has_take = true;
@@ -379,9 +381,17 @@ static int cursor_parse(struct parse *ps, struct cache_plan_node *n, const json_
     if (json_is_object(v) && json_object_size(v) == 1)
         json_object_keylen_foreach((json_t *)v, k, klen, val) break;
     const struct schema_field *f = k ? schema_field_find(n->model, k, klen) : NULL;
+    if (!json_is_object(v))
+        return fail(ps, "Argument `cursor`: Invalid value provided. Expected %sWhereUniqueInput, "
+                        "provided %s.", n->model->name, cache_prisma_kind(v));
     if (!f || !f->is_unique)
         return cursor_fail(ps, n->model);
-    if (json_is_null(val) || cache_fvalue_make(ps->arena, f, val, &n->cursor) < 0)
+    if (json_is_null(val))
+        return fail(ps, "Argument `%s` must not be null.", f->name);
+    if (!cache_prisma_accepts(f->type, val))
+        return fail(ps, "Argument `%s`: Invalid value provided. Expected %s, provided %s.", f->name,
+                    cache_prisma_type(f->type), cache_prisma_kind(val));
+    if (cache_fvalue_make(ps->arena, f, val, &n->cursor) < 0)
         return fail(ps, "Invalid value for cursor field %s on model %s", f->name, n->model->name);
     n->cursor_field = f;
     return 0;
@@ -389,6 +399,10 @@ static int cursor_parse(struct parse *ps, struct cache_plan_node *n, const json_
 
 static int distinct_parse(struct parse *ps, struct cache_plan_node *n, const json_t *v)
 {
+    if (!json_is_array(v) && !json_is_string(v))
+        return fail(ps, "Argument `distinct`: Invalid value provided. Expected %sScalarFieldEnum or "
+                        "%sScalarFieldEnum[], provided %s.", n->model->name, n->model->name,
+                    cache_prisma_kind(v));
     size_t cnt = json_is_array(v) ? json_array_size(v) : 1;
     const struct schema_field **d = cache_arena_alloc(ps->arena, (cnt + 1) * sizeof *d);
     for (size_t i = 0; i < cnt; i++) {
@@ -407,6 +421,19 @@ static int distinct_parse(struct parse *ps, struct cache_plan_node *n, const jso
 
 /* ---- {select?, include?, where?, orderBy?, ...} ---------------------------------- */
 
+/* findMany's own arguments (Prisma's order: its "Did you mean" candidates). */
+static const char *const find_args[] = {"where", "orderBy", "cursor", "take", "skip", "distinct", NULL};
+static const char *const to_one_args[] = {"where", NULL};
+
+/* Prisma's "Unknown argument `k`." with its suggestion among cands. */
+static int unknown_option(struct parse *ps, const char *k, const char *const *cands)
+{
+    struct cache_suggest sg = CACHE_SUGGEST(k);
+    cache_suggest_list(&sg, cands);
+    cache_prisma_unknown_arg(ps->err, ps->errlen, &sg);
+    return -EINVAL;
+}
+
 /* findMany's own arguments of one node; 1 when k is none of them. */
 static int find_arg(struct parse *ps, struct cache_plan_node *n, const char *k, const json_t *v,
                     const char *where)
@@ -415,9 +442,11 @@ static int find_arg(struct parse *ps, struct cache_plan_node *n, const char *k, 
                  strcmp(k, "skip") == 0 || strcmp(k, "cursor") == 0 || strcmp(k, "distinct") == 0;
     if (!known)
         return 1;
+    if (n->via && !n->via->to_many && strcmp(k, "where") == 0)
+        return fail(ps, "Unknown option \"where\" in %s: a to-one relation takes only select and "
+                        "include", where);
     if (n->via && !n->via->to_many)
-        return fail(ps, "Unknown option \"%s\" in %s: a to-one relation takes only select and "
-                        "include", k, where);
+        return unknown_option(ps, k, to_one_args);
     if (json_is_null(v))
         return 0;
     if (strcmp(k, "where") == 0)
@@ -456,9 +485,7 @@ static int node_args_count(struct parse *ps, struct cache_plan_node *n, const js
             if (rc < 0)
                 return rc;
         } else {
-            return fail(ps, "Unknown option \"%s\" in %s: expected select, include, where, "
-                            "orderBy, take, skip, cursor, distinct%s", k, where,
-                        count ? " or count" : "");
+            return unknown_option(ps, k, n->via && !n->via->to_many ? to_one_args : find_args);
         }
     }
     if (sel && inc)

@@ -231,38 +231,64 @@ int cache_fvalue_make(void **arena, const struct schema_field *f, const json_t *
     return rc;
 }
 
-static const char *type_expect(const struct schema_field *f)
+/* Prisma's "Expected ..." for a value of field f given to op: "=" is the
+ * shorthand {field: value}, `elem` an element of an in/notIn list. */
+static void expected(const struct schema_field *f, const char *op, bool elem, char *out, size_t n)
 {
-    switch (f->type) {
-    case SCHEMA_INT:
-    case SCHEMA_BIGINT: return "an integer";
-    case SCHEMA_FLOAT: return "a number";
-    case SCHEMA_DECIMAL: return "a number or a decimal string";
-    case SCHEMA_DATETIME: return "an ISO-8601 date-time string";
-    case SCHEMA_BOOLEAN: return "true or false";
-    default: return "a string";
-    }
+    const char *t = cache_prisma_type(f->type);
+    const char *ft = f->type == SCHEMA_BOOLEAN ? "Bool" : t; /* BoolFilter, NestedBoolFilter */
+    bool opt = f->optional;
+    if (strcmp(op, "=") == 0)
+        snprintf(out, n, opt ? "%sNullableFilter, %s or Null" : "%sFilter or %s", ft, t);
+    else if (elem)
+        snprintf(out, n, "%s", t);
+    else if (strcmp(op, "not") == 0)
+        snprintf(out, n, opt ? "%s, Nested%sNullableFilter or Null" : "%s or Nested%sFilter", t, ft);
+    else if (strcmp(op, "in") == 0 || strcmp(op, "notIn") == 0)
+        snprintf(out, n, opt ? "%s[] or Null" : "%s[]", t);
+    else if (strcmp(op, "equals") == 0 && opt)
+        snprintf(out, n, "%s, %sFieldRefInput or Null", t, t);
+    else
+        snprintf(out, n, "%s or %sFieldRefInput", t, t);
 }
 
-/* op "=" is the shorthand {field: value}: messages call it `equals`, and a
- * null on a required field names the field, as Prisma does. */
+/* A value cwcache cannot take: Prisma's sentence where Prisma refuses it too
+ * (a JSON type the field does not take, a DateTime string RFC 3339 does not
+ * parse), otherwise ours. */
+static int value_fail(struct wparse *w, const struct schema_field *f, const json_t *j, const char *op,
+                      bool elem)
+{
+    const char *arg = strcmp(op, "=") == 0 ? f->name : op;
+    char want[160];
+    if (!cache_prisma_accepts(f->type, j)) {
+        expected(f, op, elem, want, sizeof want);
+        return wfail(w, "Argument `%s`: Invalid value provided. Expected %s, provided %s.", arg, want,
+                     cache_prisma_kind(j));
+    }
+    const char *why = f->type == SCHEMA_DATETIME ? cache_prisma_datetime_error(json_string_value(j)) : NULL;
+    if (why)
+        return wfail(w, "Invalid value for argument `%s`: %s. Expected ISO-8601 DateTime.", arg, why);
+    char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    int rc = wfail(w, "Invalid value %s for `%s` on field %s: not a valid %s", t ? t : "?", arg, f->name,
+                   cache_prisma_type(f->type));
+    free(t);
+    return rc;
+}
+
+/* op "=" is the shorthand {field: value}: a null on a required field names
+ * the field, as Prisma does; `elem`: an element of an in/notIn list. */
 static int value_get(struct wparse *w, const struct schema_field *f, const json_t *j, const char *op,
-                     bool null_ok, struct cache_fvalue *out)
+                     bool null_ok, bool elem, struct cache_fvalue *out)
 {
     bool shorthand = strcmp(op, "=") == 0;
-    const char *name = shorthand ? "equals" : op;
-    if (json_is_null(j) && !null_ok)
-        return wfail(w, "Invalid value for `%s` on field %s: null is not allowed here", name, f->name);
-    if (json_is_null(j) && !f->optional)
-        return wfail(w, "Argument `%s` %s", shorthand ? f->name : op,
-                     w->in_list ? "is missing." : "must not be null.");
-    if (cache_fvalue_make(w->arena, f, j, out) < 0) {
-        char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
-        int rc = wfail(w, "Invalid value %s for `%s` on field %s: expected %s", t ? t : "?", name,
-                       f->name, type_expect(f));
-        free(t);
-        return rc;
-    }
+    if (json_is_null(j) && elem && f->optional)
+        return wfail(w, "Argument `%s`: Invalid value provided. Expected Null, provided (Null).", op);
+    if (json_is_null(j) && (elem || (w->in_list && !f->optional && null_ok)))
+        return wfail(w, "Argument `%s` is missing.", shorthand ? f->name : op);
+    if (json_is_null(j) && (!null_ok || !f->optional))
+        return wfail(w, "Argument `%s` must not be null.", shorthand ? f->name : op);
+    if (cache_fvalue_make(w->arena, f, j, out) < 0)
+        return value_fail(w, f, j, op, elem);
     return 0;
 }
 
@@ -281,17 +307,19 @@ static int scalar_filter(struct wparse *w, const struct schema_field *f, const j
 static int list_op(struct wparse *w, const struct schema_field *f, const char *name, const json_t *v,
                    struct cache_filter *out)
 {
-    if (!json_is_array(v)) { /* Prisma takes a single value as a one-element list */
-        struct cache_fvalue *one = walloc(w, 1, sizeof *one);
-        out->vals = one;
-        out->n_vals = 1;
-        return value_get(w, f, v, name, false, one);
+    if (json_is_null(v))
+        return wfail(w, "Argument `%s` must not be null.", name);
+    if (!json_is_array(v)) { /* Prisma 7 takes a list only */
+        char want[160];
+        expected(f, name, false, want, sizeof want);
+        return wfail(w, "Argument `%s`: Invalid value provided. Expected %s, provided %s.", name, want,
+                     cache_prisma_kind(v));
     }
     struct cache_fvalue *vals = walloc(w, json_array_size(v), sizeof *vals);
     size_t i;
     const json_t *e;
     json_array_foreach(v, i, e) {
-        int rc = value_get(w, f, e, name, false, &vals[i]);
+        int rc = value_get(w, f, e, name, false, true, &vals[i]);
         if (rc < 0)
             return rc;
     }
@@ -300,22 +328,42 @@ static int list_op(struct wparse *w, const struct schema_field *f, const char *n
     return 0;
 }
 
+/* Prisma's filter arguments for a field of type t, in its order (the "Did you
+ * mean" candidates). */
+static const char *const *filter_names(enum schema_type t)
+{
+    static const char *const str[] = {"equals", "in", "notIn", "lt", "lte", "gt", "gte", "contains",
+                                      "startsWith", "endsWith", "not", NULL};
+    static const char *const boolean[] = {"equals", "not", NULL};
+    static const char *const other[] = {"equals", "in", "notIn", "lt", "lte", "gt", "gte", "not", NULL};
+    return t == SCHEMA_STRING ? str : t == SCHEMA_BOOLEAN ? boolean : other;
+}
+
+/* An argument Prisma does not take here: its "Unknown argument" sentence. */
+static int unknown_arg(struct wparse *w, const char *name, const char *const *cands,
+                       const struct schema_model *fields_of)
+{
+    struct cache_suggest sg = CACHE_SUGGEST(name);
+    if (cands)
+        cache_suggest_list(&sg, cands);
+    if (fields_of)
+        cache_suggest_fields(&sg, fields_of);
+    cache_prisma_unknown_arg(w->err, w->errlen, &sg);
+    return -EINVAL;
+}
+
 static int scalar_op(struct wparse *w, const struct schema_field *f, const char *name, const json_t *v,
                      struct cache_filter *out)
 {
     size_t k = 0;
     while (k < sizeof scalar_ops / sizeof *scalar_ops && strcmp(scalar_ops[k].name, name) != 0)
         k++;
-    if (k == sizeof scalar_ops / sizeof *scalar_ops)
-        return wfail(w, "Unknown filter `%s` on field %s: use equals, not, in, notIn, lt, lte, gt, "
-                        "gte, contains, startsWith, endsWith or mode", name, f->name);
+    bool known = k < sizeof scalar_ops / sizeof *scalar_ops;
+    if (!known || (scalar_ops[k].op >= CACHE_F_CONTAINS && f->type != SCHEMA_STRING) ||
+        (scalar_ops[k].op >= CACHE_F_LT && scalar_ops[k].op <= CACHE_F_GTE && f->type == SCHEMA_BOOLEAN))
+        return unknown_arg(w, name, filter_names(f->type), NULL);
     enum cache_filter_op op = scalar_ops[k].op;
     *out = (struct cache_filter){.op = op, .field = f};
-    if (op >= CACHE_F_CONTAINS && f->type != SCHEMA_STRING)
-        return wfail(w, "Filter `%s` needs a String field; %s is %s", name, f->name,
-                     schema_type_name(f->type));
-    if (op >= CACHE_F_LT && op <= CACHE_F_GTE && f->type == SCHEMA_BOOLEAN)
-        return wfail(w, "Filter `%s` does not apply to Boolean field %s", name, f->name);
     if (op == CACHE_F_NE && json_is_object(v)) { /* not: {nested filter} */
         struct cache_filter *sub = walloc(w, 1, sizeof *sub);
         *out = (struct cache_filter){.op = CACHE_F_NOT, .sub = sub, .n_sub = 1};
@@ -326,7 +374,7 @@ static int scalar_op(struct wparse *w, const struct schema_field *f, const char 
     struct cache_fvalue *one = walloc(w, 1, sizeof *one);
     out->vals = one;
     out->n_vals = 1;
-    return value_get(w, f, v, name, op == CACHE_F_EQ || op == CACHE_F_NE, one);
+    return value_get(w, f, v, name, op == CACHE_F_EQ || op == CACHE_F_NE, false, one);
 }
 
 /* {equals, not, ...}: the ANDed conditions; a bare value is `equals`. */
@@ -336,7 +384,7 @@ static int scalar_filter(struct wparse *w, const struct schema_field *f, const j
     if (!json_is_object(val)) {
         struct cache_fvalue *one = walloc(w, 1, sizeof *one);
         *out = (struct cache_filter){.op = CACHE_F_EQ, .field = f, .vals = one, .n_vals = 1};
-        return value_get(w, f, val, "=", true, one);
+        return value_get(w, f, val, "=", true, false, one);
     }
     struct cache_filter *sub = walloc(w, json_object_size(val), sizeof *sub);
     size_t n = 0;
@@ -348,9 +396,8 @@ static int scalar_filter(struct wparse *w, const struct schema_field *f, const j
                                        strcmp(json_string_value(v), "default") != 0))
                 return wfail(w, "Invalid value for `mode` on field %s: expected \"default\" or "
                                 "\"insensitive\"", f->name);
-            if (f->type != SCHEMA_STRING)
-                return wfail(w, "`mode` applies to String fields only; %s is %s", f->name,
-                             schema_type_name(f->type));
+            if (f->type != SCHEMA_STRING) /* Prisma takes mode on no SQL Server field */
+                return unknown_arg(w, k, filter_names(f->type), NULL);
             continue;
         }
         int rc = scalar_op(w, f, k, v, &sub[n++]);
@@ -368,9 +415,13 @@ static int where_object(struct wparse *w, const struct schema_model *m, const js
 static int junction(struct wparse *w, const struct schema_model *m, const char *key, const json_t *v,
                     struct cache_filter *out)
 {
+    bool or = strcmp(key, "OR") == 0; /* Prisma: OR takes a list only */
+    if (or && !json_is_array(v))
+        return wfail(w, "Argument `OR`: Invalid value provided. Expected %sWhereInput[], provided %s.",
+                     m->name, cache_prisma_kind(v));
     if (!json_is_object(v) && !json_is_array(v))
-        return wfail(w, "Invalid value for `%s` in where on model %s: expected an object or an "
-                        "array of objects", key, m->name);
+        return wfail(w, "Argument `%s`: Invalid value provided. Expected %sWhereInput or %sWhereInput[], "
+                        "provided %s.", key, m->name, m->name, cache_prisma_kind(v));
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     struct cache_filter *sub = walloc(w, n, sizeof *sub);
     bool not = strcmp(key, "NOT") == 0;
@@ -378,7 +429,8 @@ static int junction(struct wparse *w, const struct schema_model *m, const char *
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
         if (!json_is_object(e))
-            return wfail(w, "Invalid value in `%s` on model %s: expected an object", key, m->name);
+            return wfail(w, "Argument `%s`: Invalid value provided. Expected %sWhereInput, provided %s.",
+                         key, m->name, cache_prisma_kind(e));
         struct cache_filter *t = &sub[i];
         if (not) {
             struct cache_filter *inner = walloc(w, 1, sizeof *inner);
@@ -390,7 +442,7 @@ static int junction(struct wparse *w, const struct schema_model *m, const char *
             return rc;
     }
     w->in_list -= json_is_array(v);
-    *out = (struct cache_filter){.op = strcmp(key, "OR") == 0 ? CACHE_F_OR : CACHE_F_AND, .sub = sub,
+    *out = (struct cache_filter){.op = or ? CACHE_F_OR : CACHE_F_AND, .sub = sub,
                                  .n_sub = n};
     return 0;
 }
@@ -406,10 +458,11 @@ static int relation_where(struct wparse *w, const struct schema_relation *r, con
 static int to_many_filter(struct wparse *w, const struct schema_relation *r, const json_t *val,
                           struct cache_filter *out)
 {
-    static const char *names[] = {"some", "every", "none"};
+    static const char *const names[] = {"some", "every", "none", NULL};
+    static const char *const prisma_order[] = {"every", "some", "none", NULL};
     if (!json_is_object(val))
-        return wfail(w, "Invalid filter on relation %s of model %s: expected an object with some, "
-                        "every or none", r->name, r->model->name);
+        return wfail(w, "Argument `%s`: Invalid value provided. Expected %sListRelationFilter, "
+                        "provided %s.", r->name, r->target->name, cache_prisma_kind(val));
     struct cache_filter *sub = walloc(w, json_object_size(val), sizeof *sub);
     size_t n = 0;
     const char *k;
@@ -419,10 +472,10 @@ static int to_many_filter(struct wparse *w, const struct schema_relation *r, con
         while (i < 3 && strcmp(names[i], k) != 0)
             i++;
         if (i == 3)
-            return wfail(w, "Unknown filter `%s` on relation %s of model %s: use some, every or "
-                            "none", k, r->name, r->model->name);
+            return unknown_arg(w, k, prisma_order, NULL);
         if (!json_is_object(v))
-            return wfail(w, "Invalid value for `%s` on relation %s: expected an object", k, r->name);
+            return wfail(w, "Argument `%s`: Invalid value provided. Expected %sWhereInput, provided %s.",
+                         k, r->target->name, cache_prisma_kind(v));
         int rc = relation_where(w, r, v, &sub[n]);
         sub[n++].op = (enum cache_filter_op)(CACHE_F_SOME + i);
         if (rc < 0)
@@ -440,24 +493,52 @@ static int to_one_cond(struct wparse *w, const struct schema_relation *r, enum c
         return 0;
     }
     if (!json_is_object(v))
-        return wfail(w, "Invalid value for relation %s of model %s: expected an object or null",
-                     r->name, r->model->name);
+        return wfail(w, "Argument `%s`: Invalid value provided. Expected %sWhereInput or Null, "
+                        "provided %s.", op == CACHE_F_IS ? "is" : "isNot", r->target->name,
+                     cache_prisma_kind(v));
     int rc = relation_where(w, r, v, out);
     out->op = op;
     return rc;
+}
+
+/* The first key of obj that is no where key of m (field, relation, AND/OR/NOT), or NULL. */
+static const char *foreign_key(const struct schema_model *m, const json_t *obj)
+{
+    const char *k;
+    size_t klen;
+    json_t *v;
+    json_object_keylen_foreach((json_t *)obj, k, klen, v) {
+        bool junction = strcmp(k, "AND") == 0 || strcmp(k, "OR") == 0 || strcmp(k, "NOT") == 0;
+        if (!junction && !schema_field_find(m, k, klen) && !schema_relation_find(m, k, klen))
+            return k;
+    }
+    return NULL;
 }
 
 /* {is: x, isNot: y}, or a bare where (Prisma's shorthand for is), or null. */
 static int to_one_filter(struct wparse *w, const struct schema_relation *r, const json_t *val,
                          struct cache_filter *out)
 {
+    static const char *const names[] = {"is", "isNot", NULL};
+    if (!json_is_object(val) && !json_is_null(val)) {
+        bool opt = r->fk && r->fk->optional;
+        return wfail(w, "Argument `%s`: Invalid value provided. Expected %s%sScalarRelationFilter%s"
+                        "%sWhereInput%s, provided %s.", r->name, r->target->name,
+                     opt ? "Nullable" : "", opt ? ", " : " or ", r->target->name, opt ? " or Null" : "",
+                     cache_prisma_kind(val));
+    }
     const json_t *is = json_is_object(val) ? json_object_get(val, "is") : NULL;
     const json_t *is_not = json_is_object(val) ? json_object_get(val, "isNot") : NULL;
-    if (!is && !is_not)
-        return to_one_cond(w, r, CACHE_F_IS, val, out);
-    if (json_object_size(val) != (size_t)(!!is + !!is_not))
-        return wfail(w, "Invalid filter on relation %s of model %s: `is`/`isNot` cannot be mixed "
-                        "with field conditions", r->name, r->model->name);
+    if (!is && !is_not) { /* a bare where: Prisma names a key of neither form as is/isNot's */
+        const char *bad = json_is_object(val) ? foreign_key(r->target, val) : NULL;
+        return bad ? unknown_arg(w, bad, names, NULL) : to_one_cond(w, r, CACHE_F_IS, val, out);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)val, k, v) {
+        if (strcmp(k, "is") != 0 && strcmp(k, "isNot") != 0)
+            return unknown_arg(w, k, names, NULL);
+    }
     struct cache_filter *sub = walloc(w, 2, sizeof *sub);
     size_t n = 0;
     int rc = 0;
@@ -478,16 +559,19 @@ static int where_entry(struct wparse *w, const struct schema_model *m, const cha
     if (f)
         return scalar_filter(w, f, v, out);
     const struct schema_relation *r = schema_relation_find(m, k, klen);
-    if (!r)
-        return wfail(w, "Unknown field \"%s\" in where on model %s", k, m->name);
+    if (!r) {
+        static const char *const junctions[] = {"AND", "OR", "NOT", NULL};
+        return unknown_arg(w, k, junctions, m);
+    }
     return r->to_many ? to_many_filter(w, r, v, out) : to_one_filter(w, r, v, out);
 }
 
 static int where_object(struct wparse *w, const struct schema_model *m, const json_t *obj,
                         struct cache_filter *out)
 {
-    if (!json_is_object(obj))
-        return wfail(w, "Invalid where on model %s: expected an object", m->name);
+    if (!json_is_object(obj)) /* the level's where: elements and relation filters check their own */
+        return wfail(w, "Argument `where`: Invalid value provided. Expected %sWhereInput, provided %s.",
+                     m->name, cache_prisma_kind(obj));
     if (++w->depth > WHERE_DEPTH_MAX)
         return wfail(w, "The where on model %s is nested too deep (more than %d levels)", m->name,
                      WHERE_DEPTH_MAX);

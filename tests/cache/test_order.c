@@ -26,10 +26,11 @@ Test(cache_order, forms_and_relation_paths)
     size_t n;
     char err[256] = "";
     cr_assert_eq(parse("Product", "[{\"name\":\"desc\"},{\"subcategory\":{\"category\":{\"name\":"
-                                  "{\"sort\":\"asc\"}}}}]", &k, &n, &arena, err), 0, "%s", err);
-    cr_assert_eq(n, 2);
+                                  "\"asc\"}}},{\"price\":{\"sort\":\"desc\"}}]", &k, &n, &arena, err), 0, "%s", err);
+    cr_assert_eq(n, 3);
     cr_assert(k[0].desc && k[0].n_path == 0);
     cr_assert(!k[1].desc && k[1].n_path == 2 && k[1].field == fx_field("Category", "name"));
+    cr_assert(k[2].desc && k[2].field == fx_field("Product", "price"), "{sort} on a nullable field");
     cache_arena_free(&arena);
 }
 
@@ -44,8 +45,32 @@ Test(cache_order, errors_name_the_problem)
     cr_assert_eq(parse("Category", "{\"subcategories\":{\"_count\":\"asc\"}}", &k, &n, &arena, err), -EINVAL);
     cr_assert_str_eq(err, "orderBy on the to-many relation subcategories of model Category is not "
                           "supported: order by scalar fields or to-one relations");
-    cr_assert_eq(parse("Product", "{\"nope\":\"asc\"}", &k, &n, &arena, err), -EINVAL);
-    cr_assert_str_eq(err, "Unknown field \"nope\" in orderBy on model Product");
+    /* Prisma 7's sentences (docs/query.md) */
+    static const char *const cases[][2] = {
+        {"{\"nope\":\"asc\"}", "Unknown argument `nope`. Did you mean `name`?"},
+        {"{\"zzzzzz\":\"asc\"}", "Unknown argument `zzzzzz`."},
+        {"{\"subcategory\":{\"nme\":\"asc\"}}", "Unknown argument `nme`. Did you mean `name`?"},
+        {"{\"name\":{\"sort\":\"asc\"}}",
+         "Argument `name`: Invalid value provided. Expected SortOrder, provided Object."},
+        {"{\"name\":5}", "Argument `name`: Invalid value provided. Expected SortOrder, provided Int."},
+        {"{\"price\":{\"sort\":\"up\"}}", "Invalid value for argument `sort`. Expected SortOrder."},
+        {"{\"price\":{\"nulls\":\"first\"}}", "Argument `sort` is missing."},
+        {"{\"subcategory\":\"asc\"}", "Argument `subcategory`: Invalid value provided. Expected "
+                                        "SubcategoryOrderByWithRelationInput, provided String."},
+        {"5", "Argument `orderBy`: Invalid value provided. Expected ProductOrderByWithRelationInput[] or "
+              "ProductOrderByWithRelationInput, provided Int."},
+        {"[5]", "Argument `orderBy`: Invalid value provided. Expected ProductOrderByWithRelationInput, "
+                "provided (Int)."},
+        {"{\"name\":\"asc\",\"id\":\"asc\"}", "Argument `orderBy`: Invalid value provided. Expected "
+                                            "ProductOrderByWithRelationInput[], provided Object."},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_assert_eq(parse("Product", cases[i][0], &k, &n, &arena, err), -EINVAL, "%s accepted", cases[i][0]);
+        cr_assert_str_eq(err, cases[i][1], "for %s", cases[i][0]);
+    }
+    cr_assert_eq(parse("Category", "{\"subcategories\":\"asc\"}", &k, &n, &arena, err), -EINVAL);
+    cr_assert_str_eq(err, "Argument `subcategories`: Invalid value provided. Expected "
+                          "SubcategoryOrderByRelationAggregateInput, provided String.");
     cache_arena_free(&arena);
 }
 

@@ -110,7 +110,7 @@ Test(cache_page, order_by_collation_nulls_first_and_relations)
 {
     ids("Company", "\"orderBy\":{\"name\":\"asc\"}", "[5,3,4,2,6,1]");
     ids("Company", "\"orderBy\":{\"name\":\"desc\"}", "[1,2,6,4,3,5]");
-    ids("Company", "\"orderBy\":[{\"deleted\":\"desc\"},{\"id\":{\"sort\":\"desc\"}}]", "[3,6,5,4,2,1]");
+    ids("Company", "\"orderBy\":[{\"deleted\":\"desc\"},{\"id\":\"desc\"}]", "[3,6,5,4,2,1]");
     ids("Subcategory", "\"orderBy\":{\"name\":\"desc\"}", "[11,13,10,12]");
     ids("Subcategory", "\"orderBy\":{\"name\":\"asc\"}", "[12,10,13,11]");
     ids("Product", "\"orderBy\":{\"subcategory\":{\"name\":\"asc\"}}", "[102,100,104,103,101]");

@@ -26,7 +26,7 @@ static void error_is(const char *model, const char *opts, const char *want)
     struct cache_plan p;
     char err[256] = "";
     cr_assert_eq(parse(&p, model, opts, err, sizeof err), -EINVAL, "%s accepted", opts);
-    cr_assert_str_eq(err, want, "for %s", opts);
+    cr_assert_str_eq(err, want, "for %s: %s", opts, err);
     cr_assert_null(p.arena, "a failed parse frees what it allocated");
 }
 
@@ -138,14 +138,18 @@ Test(cache_plan, unknown_names)
 
 Test(cache_plan, unknown_options)
 {
-    error_is("Company", "{\"wher\":{\"id\":1}}",
-             "Unknown option \"wher\" in options: expected select, include, where, orderBy, take, "
-             "skip, cursor, distinct or count");
-    error_is("Company", "{\"include\":{\"children\":{\"count\":true}}}",
-             "Unknown option \"count\" in relation \"children\" on model Company: expected select, "
-             "include, where, orderBy, take, skip, cursor, distinct");
-    error_is("Company", "{\"include\":{\"parent\":{\"take\":1}}}",
-             "Unknown option \"take\" in relation \"parent\" on model Company: a to-one relation "
+    /* Prisma 7's sentences: a suggestion at most 3 edits away, among its findMany arguments */
+    error_is("Company", "{\"wher\":{\"id\":1}}", "Unknown argument `wher`. Did you mean `where`?");
+    error_is("Company", "{\"foo\":1}", "Unknown argument `foo`.");
+    error_is("Company", "{\"include\":{\"children\":{\"count\":true}}}", "Unknown argument `count`.");
+    error_is("Company", "{\"include\":{\"children\":{\"nope\":1}}}",
+             "Unknown argument `nope`. Did you mean `take`?");
+    error_is("Company", "{\"include\":{\"parent\":{\"take\":1}}}", "Unknown argument `take`.");
+    error_is("Company", "{\"include\":{\"parent\":{\"wher\":1}}}",
+             "Unknown argument `wher`. Did you mean `where`?");
+    /* Prisma filters a to-one include; cwcache does not (yet): its own words */
+    error_is("Company", "{\"include\":{\"parent\":{\"where\":{}}}}",
+             "Unknown option \"where\" in relation \"parent\" on model Company: a to-one relation "
              "takes only select and include");
 }
 
@@ -161,8 +165,28 @@ Test(cache_plan, find_many_arguments)
              "Invalid value for argument `distinct`. Expected CompanyScalarFieldEnum.");
     error_is("Company", "{\"count\":true,\"select\":[\"id\"]}",
              "`count: true` answers a number: it cannot be combined with select or include");
+    error_is("Company", "{\"cursor\":5}",
+             "Argument `cursor`: Invalid value provided. Expected CompanyWhereUniqueInput, provided Int.");
+    error_is("Company", "{\"cursor\":{\"id\":null}}", "Argument `id` must not be null.");
+    error_is("Company", "{\"cursor\":{\"id\":\"7\"}}",
+             "Argument `id`: Invalid value provided. Expected Int, provided String.");
+    error_is("Company", "{\"distinct\":5}",
+             "Argument `distinct`: Invalid value provided. Expected CompanyScalarFieldEnum or "
+             "CompanyScalarFieldEnum[], provided Int.");
+    error_is("Company", "{\"where\":5}",
+             "Argument `where`: Invalid value provided. Expected CompanyWhereInput, provided Int.");
+    error_is("Company", "{\"include\":{\"children\":{\"where\":[]}}}",
+             "Argument `where`: Invalid value provided. Expected CompanyWhereInput, provided List.");
     error_is("Company", "{\"select\":{\"_count\":{\"select\":{\"parent\":true}}}}",
-             "Unknown field \"parent\" in _count on model Company: expected a to-many relation");
+             "Unknown field `parent` for select statement on model `CompanyCountOutputType`.");
+    error_is("Company", "{\"include\":{\"_count\":5}}", "Unknown field at \"_count selection\"");
+    error_is("Company", "{\"include\":{\"_count\":{\"nope\":1}}}", "Unknown argument `nope`.");
+    error_is("Company", "{\"include\":{\"_count\":{\"select\":5}}}",
+             "The `select` statement for type CompanyCountOutputType needs at least one truthy value.");
+    error_is("Company", "{\"include\":{\"_count\":{\"select\":{\"children\":{\"take\":1}}}}}",
+             "Unknown argument `take`.");
+    error_is("Company", "{\"include\":{\"_count\":{\"select\":{\"children\":{\"wher\":{}}}}}}",
+             "Unknown argument `wher`. Did you mean `where`?");
     struct cache_plan p;
     char err[256];
     cr_assert_eq(parse(&p, "Company", "{\"take\":-3,\"skip\":2,\"cursor\":{\"id\":7},"
@@ -210,7 +234,7 @@ Test(cache_plan, bad_types)
     error_is("Company", "[\"id\"]", "Invalid options: expected an object with select or include, got an array");
     error_is("Company", "\"id\"", "Invalid options: expected an object with select or include, got a string");
     error_is("Company", "{\"select\":\"id\"}",
-             "Invalid select on model Company: expected an array of field names or an object, got a string");
+             "The `select` statement for type Company needs at least one truthy value.");
     error_is("Company", "{\"select\":[1]}",
              "Invalid select on model Company: array entries must be field names, got a number");
     error_is("Company", "{\"select\":{\"id\":1}}",

@@ -102,36 +102,98 @@ static void where_bad(const char *model, const char *where, const char *want)
     cr_assert_not_null(j, "bad test JSON %s", where);
     cr_assert_eq(cache_where_parse(&arena, fx_model(model), j, &f, err, sizeof err), -EINVAL,
                  "%s accepted", where);
-    cr_assert_str_eq(err, want, "for %s", where);
+    cr_assert_str_eq(err, want, "for %s: %s", where, err);
     json_decref(j);
     cache_arena_free(&arena);
 }
 
-Test(cache_where, option_errors_name_field_and_filter)
+/* Prisma 7's own sentences, read from Prisma 7.10 on tdslite (docs/query.md) */
+Test(cache_where, option_errors_are_prismas)
 {
-    where_bad("Company", "{\"nope\":1}", "Unknown field \"nope\" in where on model Company");
-    where_bad("Company", "{\"id\":{\"like\":1}}",
-              "Unknown filter `like` on field id: use equals, not, in, notIn, lt, lte, gt, gte, "
-              "contains, startsWith, endsWith or mode");
+    /* unknown arguments, with a suggestion at most 3 edits away, in Prisma's order */
+    where_bad("Company", "{\"nope\":1}", "Unknown argument `nope`. Did you mean `name`?");
+    where_bad("Company", "{\"nmae\":1}", "Unknown argument `nmae`. Did you mean `name`?");
+    where_bad("Company", "{\"zzzzzz\":1}", "Unknown argument `zzzzzz`.");
+    where_bad("Company", "{\"id\":{\"like\":1}}", "Unknown argument `like`. Did you mean `lte`?");
+    where_bad("Company", "{\"id\":{\"contains\":\"1\"}}", "Unknown argument `contains`.");
+    where_bad("Company", "{\"deleted\":{\"lt\":true}}", "Unknown argument `lt`. Did you mean `not`?");
+    where_bad("Company", "{\"id\":{\"mode\":\"insensitive\"}}", "Unknown argument `mode`. Did you mean `lte`?");
+    where_bad("Company", "{\"children\":{\"any\":{}}}", "Unknown argument `any`. Did you mean `none`?");
+    where_bad("Company", "{\"children\":{\"xyzzy\":{}}}", "Unknown argument `xyzzy`.");
+    where_bad("Company", "{\"children\":{\"sme\":{}}}", "Unknown argument `sme`. Did you mean `some`?");
+    where_bad("Company", "{\"parent\":{\"is\":{},\"id\":1}}", "Unknown argument `id`. Did you mean `is`?");
+    where_bad("Company", "{\"parent\":{\"foo\":1}}", "Unknown argument `foo`. Did you mean `is`?");
+    /* values of the wrong JSON type */
     where_bad("Company", "{\"id\":\"1\"}",
-              "Invalid value \"1\" for `equals` on field id: expected an integer");
-    where_bad("Company", "{\"id\":{\"contains\":\"1\"}}", "Filter `contains` needs a String field; id is Int");
-    where_bad("Company", "{\"deleted\":{\"lt\":true}}", "Filter `lt` does not apply to Boolean field deleted");
-    where_bad("Company", "{\"name\":{\"mode\":\"loud\"}}",
-              "Invalid value for `mode` on field name: expected \"default\" or \"insensitive\"");
-    where_bad("Company", "{\"children\":{\"any\":{}}}",
-              "Unknown filter `any` on relation children of model Company: use some, every or none");
-    where_bad("Company", "{\"parent\":{\"is\":{},\"id\":1}}",
-              "Invalid filter on relation parent of model Company: `is`/`isNot` cannot be mixed with "
-              "field conditions");
-    where_bad("Company", "{\"OR\":5}",
-              "Invalid value for `OR` in where on model Company: expected an object or an array of objects");
+              "Argument `id`: Invalid value provided. Expected IntFilter or Int, provided String.");
+    where_bad("AllTypes", "{\"i\":\"1\"}",
+              "Argument `i`: Invalid value provided. Expected IntNullableFilter, Int or Null, provided String.");
+    where_bad("Company", "{\"deleted\":\"x\"}",
+              "Argument `deleted`: Invalid value provided. Expected BoolFilter or Boolean, provided String.");
+    where_bad("Company", "{\"name\":{\"contains\":5}}",
+              "Argument `contains`: Invalid value provided. Expected String or StringFieldRefInput, provided Int.");
+    where_bad("AllTypes", "{\"t\":{\"equals\":\"x\"}}",
+              "Argument `equals`: Invalid value provided. Expected Boolean, BooleanFieldRefInput or Null, "
+              "provided String.");
+    where_bad("AllTypes", "{\"f\":{\"gt\":true}}",
+              "Argument `gt`: Invalid value provided. Expected Float or FloatFieldRefInput, provided Boolean.");
+    where_bad("Company", "{\"id\":{\"not\":\"x\"}}",
+              "Argument `not`: Invalid value provided. Expected Int or NestedIntFilter, provided String.");
+    where_bad("AllTypes", "{\"i\":{\"not\":\"x\"}}",
+              "Argument `not`: Invalid value provided. Expected Int, NestedIntNullableFilter or Null, "
+              "provided String.");
+    where_bad("Company", "{\"id\":{\"in\":\"x\"}}",
+              "Argument `in`: Invalid value provided. Expected Int[], provided String.");
+    where_bad("Company", "{\"id\":{\"in\":5}}", "Argument `in`: Invalid value provided. Expected Int[], provided Int.");
+    where_bad("AllTypes", "{\"i\":{\"notIn\":\"x\"}}",
+              "Argument `notIn`: Invalid value provided. Expected Int[] or Null, provided String.");
+    where_bad("Company", "{\"id\":{\"in\":[\"x\"]}}",
+              "Argument `in`: Invalid value provided. Expected Int, provided String.");
+    /* DateTime strings: the reason RFC 3339's parser gives */
     where_bad("AllTypes", "{\"d\":{\"gt\":\"yesterday\"}}",
-              "Invalid value \"yesterday\" for `gt` on field d: expected an ISO-8601 date-time string");
-    where_bad("Company", "{\"name\":{\"lt\":null}}", "Invalid value for `lt` on field name: null is not allowed here");
+              "Invalid value for argument `gt`: input contains invalid characters. Expected ISO-8601 DateTime.");
+    where_bad("AllTypes", "{\"d\":\"x\"}",
+              "Invalid value for argument `d`: premature end of input. Expected ISO-8601 DateTime.");
+    where_bad("AllTypes", "{\"d\":\"2024-13-01T00:00:00Z\"}",
+              "Invalid value for argument `d`: input is out of range. Expected ISO-8601 DateTime.");
+    where_bad("AllTypes", "{\"d\":\"2024-02-30T00:00:00Z\"}",
+              "Invalid value for argument `d`: input is out of range. Expected ISO-8601 DateTime.");
+    where_bad("AllTypes", "{\"d\":\"2024-01-01T00:00:00Z junk\"}",
+              "Invalid value for argument `d`: trailing input. Expected ISO-8601 DateTime.");
+    where_bad("AllTypes", "{\"d\":{\"in\":[\"2024-01\"]}}",
+              "Invalid value for argument `in`: premature end of input. Expected ISO-8601 DateTime.");
+    /* AND/OR/NOT and relation filters */
+    where_bad("Company", "{\"OR\":5}",
+              "Argument `OR`: Invalid value provided. Expected CompanyWhereInput[], provided Int.");
+    where_bad("Company", "{\"OR\":{}}",
+              "Argument `OR`: Invalid value provided. Expected CompanyWhereInput[], provided Object.");
+    where_bad("Company", "{\"AND\":5}",
+              "Argument `AND`: Invalid value provided. Expected CompanyWhereInput or CompanyWhereInput[], "
+              "provided Int.");
+    where_bad("Company", "{\"NOT\":[5]}",
+              "Argument `NOT`: Invalid value provided. Expected CompanyWhereInput, provided Int.");
+    where_bad("Company", "{\"children\":5}",
+              "Argument `children`: Invalid value provided. Expected CompanyListRelationFilter, provided Int.");
+    where_bad("Company", "{\"children\":{\"some\":5}}",
+              "Argument `some`: Invalid value provided. Expected CompanyWhereInput, provided Int.");
+    where_bad("Company", "{\"parent\":5}",
+              "Argument `parent`: Invalid value provided. Expected CompanyNullableScalarRelationFilter, "
+              "CompanyWhereInput or Null, provided Int.");
+    where_bad("Company", "{\"parent\":{\"isNot\":5}}",
+              "Argument `isNot`: Invalid value provided. Expected CompanyWhereInput or Null, provided Int.");
+    /* nulls */
+    where_bad("Company", "{\"name\":{\"lt\":null}}", "Argument `lt` must not be null.");
     where_bad("Company", "{\"name\":null}", "Argument `name` must not be null.");
     where_bad("Company", "{\"deleted\":{\"not\":null}}", "Argument `not` must not be null.");
+    where_bad("Company", "{\"id\":{\"in\":null}}", "Argument `in` must not be null.");
+    where_bad("Company", "{\"id\":{\"in\":[null]}}", "Argument `in` is missing.");
+    where_bad("AllTypes", "{\"i\":{\"notIn\":[null]}}",
+              "Argument `notIn`: Invalid value provided. Expected Null, provided (Null).");
     where_bad("Company", "{\"OR\":[{\"name\":null}]}", "Argument `name` is missing.");
+    /* no Prisma sentence: cwcache's own, naming the option */
+    where_bad("Company", "{\"name\":{\"mode\":\"loud\"}}",
+              "Invalid value for `mode` on field name: expected \"default\" or \"insensitive\"");
+    where_bad("AllTypes", "{\"i\":1.5}", "Invalid value 1.5 for `i` on field i: not a valid Int");
 }
 
 Test(cache_where, values_take_the_stored_form)

@@ -123,6 +123,57 @@ async function main() {
       console.log(`README ${event} ${JSON.stringify(opts)}\n  prisma:  ${want.slice(0, 300)}\n  cwcache: ${got.slice(0, 300)}`);
     }
   }
+  /* Bad arguments: cwcache answers Prisma's own sentence (docs/query.md
+   * "Errors"): its message's text after the annotated arguments, without "Available
+   * options are marked with ?." that points into the annotated arguments
+   * and without the AssertionError("...") wrapper of a negative skip. */
+  const sentence = (e) => {
+    const lines = e.message.trim().split("\n"); /* the text after the annotated call or arguments */
+    const end = lines.findLastIndex((l) => l.trim() === "})" || l.startsWith("\u2192"));
+    return lines.slice(end + 1).join("\n").trim().replace(" Available options are marked with ?.", "")
+      .replace(/^AssertionError\("(.*)"\)$/, "$1");
+  };
+  const badArgs = [
+    { where: { companyName: { foo: "x" } } }, { where: { nope: 1 } }, { where: { companyname: "x" } },
+    { where: { companyRecId: "x" } }, { where: { companyStatusRecId: "x" } }, { where: { phoneNbr: 5 } },
+    { where: { deleteFlag: "x" } }, { where: { lastUpdate: 5 } }, { where: { annualRevenue: "x" } },
+    { where: { companyRecId: { gt: "x" } } }, { where: { companyName: { contains: 5 } } },
+    { where: { companyStatusRecId: { equals: "x" } } }, { where: { deleteFlag: { equals: "x" } } },
+    { where: { companyRecId: { not: "x" } } }, { where: { companyStatusRecId: { not: "x" } } },
+    { where: { companyRecId: { contains: "1" } } }, { where: { deleteFlag: { gt: true } } },
+    { where: { companyRecId: { mode: "insensitive" } } }, { where: { companyRecId: { in: "x" } } },
+    { where: { companyRecId: { in: 5 } } }, { where: { companyStatusRecId: { in: "x" } } },
+    { where: { companyRecId: { in: ["x"] } } }, { where: { companyRecId: { in: [null] } } },
+    { where: { companyStatusRecId: { notIn: [null] } } }, { where: { companyRecId: { in: null } } },
+    { where: { companyRecId: { lt: null } } }, { where: { companyName: { equals: null } } },
+    { where: { dateAcquired: "notadate" } }, { where: { dateAcquired: "x" } }, { where: { dateAcquired: "2024-13-01" } },
+    { where: { dateAcquired: "2024-02-30T00:00:00Z" } }, { where: { dateAcquired: "2024-01-01T00:00:00Z junk" } },
+    { where: { dateAcquired: { gt: "x" } } }, { where: { dateAcquired: { in: ["2024-01"] } } },
+    { where: { AND: 5 } }, { where: { AND: [5] } }, { where: { OR: 5 } }, { where: { OR: {} } }, { where: { NOT: [5] } },
+    { where: { childCompanies: { foo: {} } } }, { where: { childCompanies: 5 } }, { where: { childCompanies: { some: 5 } } },
+    { where: { parentCompany: 5 } }, { where: { parentCompany: { is: {}, companyName: "x" } } },
+    { where: { parentCompany: { foo: 5 } } }, { where: { parentCompany: { isNot: 5 } } }, { where: 5 },
+    { orderBy: { nope: "asc" } }, { orderBy: { companyname: "asc" } }, { orderBy: { childCompanies: "asc" } },
+    { orderBy: 5 }, { orderBy: [5] }, { orderBy: { companyName: { sort: "asc" } } }, { orderBy: { phoneNbr: { sort: "x" } } },
+    { orderBy: { phoneNbr: { foo: "asc" } } }, { orderBy: { parentCompany: "asc" } }, { orderBy: { parentCompany: { nope: "asc" } } },
+    { orderBy: { companyName: "asc", companyId: "asc" } }, { orderBy: { companyName: "up" } },
+    { foo: 1 }, { whre: {} }, { include: { childCompanies: { nope: 1 } } }, { include: { parentCompany: { take: 1 } } },
+    { include: { childCompanies: { select: { companyName: true }, include: { contacts: true } } } },
+    { include: { _count: { select: { nope: true } } } }, { include: { _count: { select: { childCompanies: { take: 1 } } } } },
+    { include: { _count: 5 } }, { include: { _count: { nope: 1 } } }, { include: { _count: { select: 5 } } },
+    { select: 5 }, { select: {} }, { include: { nope: true } }, { include: { companyName: true } },
+    { cursor: 5 }, { cursor: {} }, { cursor: { companyRecId: null } }, { cursor: { companyRecId: "x" } },
+    { take: "3" }, { skip: -1 }, { distinct: 5 }, { distinct: "nope" },
+  ];
+  for (const opts of badArgs) {
+    const want = await prisma.company.findMany(opts).then((r) => "rows: " + r.length, (e) => "error: " + sentence(e));
+    const res = await L.emit(s, "fetchCompanies", opts);
+    const got = res.success ? "rows: " + res.data.length : "error: " + res.error;
+    if (want !== got) {
+      bad++;
+      console.log(`bad argument ${JSON.stringify(opts)}\n  prisma:  ${want}\n  cwcache: ${got}`);
+    }
+  }
   for (let i = 0; i < N; i++) {
     const r = rng(Math.imul(i + 1, 2654435761));
     const [event, col] = pick(r, collectors);
@@ -162,7 +213,8 @@ async function main() {
       console.log(`#${i} ${event} ${JSON.stringify(opts)}\n  prisma:  ${want.slice(0, 300)}\n  cwcache: ${got.slice(0, 300)}`);
     }
   }
-  console.log(`${N + examples.length - bad} of ${N + examples.length} equal (${examples.length} README examples)`);
+  const total = N + examples.length + badArgs.length;
+  console.log(`${total - bad} of ${total} equal (${examples.length} README examples, ${badArgs.length} bad arguments)`);
   s.close();
   await prisma.$disconnect();
   await L.stopServer(server);

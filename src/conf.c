@@ -79,8 +79,8 @@ static const struct conf_key keys[] = {
       "largest answer sent, MiB; a larger one is refused with an error that says how to page it "
       "(the standard socket.io-client drops messages over 100 MiB)"),
     U(max_session_buffer_mb, "16", 1, 1048576,
-      "MiB a session may have queued and not yet written beyond the answer being written; a "
-      "client that reads slower than it asks is disconnected past it (logged once)"),
+      "MiB a session may have queued and not yet written beyond the answer being written and the "
+      "next; a client that reads slower than it asks is disconnected past it (logged once)"),
     U(max_inflight_per_session, "16", 1, UINT32_MAX,
       "events a session may have being rendered at once; one more disconnects it (logged once)"),
     U(poll_interval_ms, "5000", 1, UINT32_MAX, "poller interval, ms"),

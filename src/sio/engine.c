@@ -17,11 +17,16 @@
 
 /* A client that asks faster than it reads would have the server hold
  * every answer for it: past max_session_buffer_bytes queued beyond the
- * packet its transport is writing, the session ends (logged once, here). */
+ * packet its transport is writing, the session ends (logged once, here).
+ * The queue's head is the packet the transport writes next (a transport
+ * takes one off the queue when it starts writing it): it does not count,
+ * or an idle session's one answer over the limit (a 57 MB fetchCompanies,
+ * well under max_answer_mb) would close the session it was asked on. */
 static int buffer_check(struct sio_session *ss)
 {
     const struct sio *s = ss->srv;
-    if (ss->outq.bytes <= s->o.max_session_buffer_bytes)
+    size_t head = ss->outq.head ? sio_pkt_len(ss->outq.head) : 0;
+    if (ss->outq.bytes - head <= s->o.max_session_buffer_bytes)
         return 0;
     log_warn(LOG_SIO,
              "session %s (%s) closed: %.1f MiB in %zu packets queued and not read, over "

@@ -167,3 +167,51 @@ test("bad options are refused with Prisma's words", async () => {
   }
 });
 
+test("max_answer_mb refuses a nested include in words on both transports", async () => {
+  const opts = { include: { company: { include: { contacts: true } } } };
+  const s0 = await L.connect(server, { transports: ["websocket"] });
+  const full = await L.emit(s0, "fetchContacts", opts);
+  s0.close();
+  assert.equal(full.success, true, full.error);
+  const mb = Math.ceil(Buffer.byteLength(JSON.stringify(full.data)) / 2 ** 20);
+  assert.ok(mb >= 2, `${mb} MB: big enough for a 1 MB limit`);
+  const small = await L.startServer(source, { args: ["--max-answer-mb", "1"] });
+  try {
+    await L.waitReady(small);
+    for (const transport of ["websocket", "polling"]) {
+      const s = await L.connect(small, { transports: [transport] });
+      try {
+        const big = await L.emit(s, "fetchContacts", opts);
+        assert.deepEqual(big, { success: false, error: `answer too large (${mb} MB > 1 MB): page it with take and cursor` }, transport);
+        const page = await L.emit(s, "fetchContacts", { ...opts, take: 5 });
+        assert.equal(page.success, true, page.error);
+        assert.deepEqual(page.data, full.data.slice(0, 5), `${transport}: the same session answers a page`);
+      } finally {
+        s.close();
+      }
+    }
+  } finally {
+    assert.equal(await L.stopServer(small), 0);
+  }
+});
+
+test("one answer over max_session_buffer_mb reaches a session that reads it, on both transports", async () => {
+  const opts = { include: { company: { include: { contacts: true } } } };
+  const tight = await L.startServer(source, { args: ["--max-session-buffer-mb", "1"] });
+  try {
+    await L.waitReady(tight);
+    for (const transport of ["websocket", "polling"]) {
+      const s = await L.connect(tight, { transports: [transport] });
+      try {
+        const res = await L.emit(s, "fetchContacts", opts);
+        assert.equal(res.success, true, `${transport}: ${res.error}`);
+        assert.ok(Buffer.byteLength(JSON.stringify(res.data)) > 2 ** 20 * 1.5, "the answer is over the session buffer");
+        assert.equal((await L.emit(s, "fetchContacts", { take: 1 })).success, true, `${transport}: the session stays`);
+      } finally {
+        s.close();
+      }
+    }
+  } finally {
+    assert.equal(await L.stopServer(tight), 0);
+  }
+});

@@ -135,20 +135,30 @@ Test(sio_engine, worker_answers_go_to_their_session_and_late_ones_are_dropped)
 }
 
 /* Answers the client does not take pile up on the session's queue: past
- * max_session_buffer_bytes the session is closed, and later answers for
- * it are dropped. */
+ * max_session_buffer_bytes beyond the one its transport writes next, the
+ * session is closed, and later answers for it are dropped. */
 Test(sio_engine, answers_queued_past_the_session_buffer_close_the_session)
 {
     s->o.max_session_buffer_bytes = 100;
-    answer_n(4);
-    cr_assert(closed(), "four unread answers are 124 bytes");
+    answer_n(5);
+    cr_assert(closed(), "four unread answers behind the next are 124 bytes");
 }
 
 Test(sio_engine, answers_within_the_session_buffer_stay_queued)
 {
     s->o.max_session_buffer_bytes = 100;
-    answer_n(3);
+    answer_n(4);
     cr_assert_not(closed());
-    cr_assert_eq(ss->outq.n, 3);
-    cr_assert_eq(ss->outq.bytes, 93);
+    cr_assert_eq(ss->outq.n, 4);
+    cr_assert_eq(ss->outq.bytes, 124);
+}
+
+/* One answer bigger than the whole buffer, on a session writing nothing, is
+ * the packet its transport writes next: it is sent, not a reason to close. */
+Test(sio_engine, one_answer_over_the_session_buffer_is_sent)
+{
+    s->o.max_session_buffer_bytes = 10;
+    answer_n(1);
+    cr_assert_not(closed());
+    cr_assert_eq(ss->outq.n, 1);
 }

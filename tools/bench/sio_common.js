@@ -49,15 +49,17 @@ function wsConnect(port, psk) {
       const id = Number(m.slice(2, m.indexOf("[")));
       const cb = pending.get(id);
       pending.delete(id);
-      cb(buf.length);
+      cb[0](buf.length);
     });
     ws.on("error", reject);
+    // A session the server closes fails its calls rather than leaving them waiting.
+    ws.on("close", () => pending.forEach((cb) => cb[1](new Error("the server closed the session"))));
     connected = () =>
       resolve({
         call: (ev, o) =>
-          new Promise((r) => {
+          new Promise((r, j) => {
             const id = next++;
-            pending.set(id, r);
+            pending.set(id, [r, j]);
             ws.send("42" + id + JSON.stringify(o === undefined ? [ev, null] : [ev, o]));
           }),
         close: () => ws.close(),

@@ -23,16 +23,23 @@
 
 /* ---- spare tail buffers -------------------------------------------------- *
  *
- * An answer of a few MiB rendered into a fresh buffer first touches every
- * 4 KiB page of it, each a page fault that zeroes the page (big buffers
- * are their own mappings: main.c's mmap threshold), and grows it by
- * doubling: for the full records of 5000 companies that was about half of
- * an unreused ack's CPU. Buffers of freed tails are kept for the next
- * answers instead, a few and a bounded number of bytes (answer_buffers_mb:
- * memory held while idle), shared by every loop and worker like the tails. */
+ * An answer rendered into a fresh buffer first touches every 4 KiB page of
+ * it, each a page fault that zeroes the page, and grows it by doubling
+ * (realloc copies). Big buffers are their own mappings (main.c's mmap
+ * threshold); smaller ones come from a worker's malloc arena, which gives
+ * the top of its heap back (madvise) as soon as the loop frees an answer
+ * over malloc's trim threshold there, so a 300 KB answer faulted its pages
+ * again every time too. For the full records of 5000 companies that was
+ * about half of an unreused ack's CPU, for a 2-field select (0.3 MB) a
+ * third. Buffers of freed tails are kept for the next answers instead, a
+ * few and a bounded number of bytes (answer_buffers_mb: memory held while
+ * idle), shared by every loop and worker like the tails; when more are
+ * freed than are kept, the biggest stay (a small answer rendered into a
+ * big buffer touches only its own pages; a big one in a small buffer
+ * grows it). */
 
-#define SPARE_MAX 4              /* buffers kept: about one per concurrent render */
-#define SPARE_MIN_CAP (1u << 20) /* smaller ones come from malloc's heap, faults and all paid once */
+#define SPARE_MAX 4                /* buffers kept: about one per concurrent render */
+#define SPARE_MIN_CAP (64u << 10)  /* smaller answers stay within malloc's trim threshold */
 
 static struct {
     pthread_mutex_t mu;
@@ -65,21 +72,50 @@ static void spare_take(struct buf *b)
     pthread_mutex_unlock(&spare.mu);
 }
 
-/* Keeps b's memory for a later tail, or frees it. */
+/* The smallest kept buffer, if it is smaller than cap; -1 if none. */
+static int spare_smaller(size_t cap)
+{
+    int at = -1;
+    for (size_t i = 0; i < spare.n; i++)
+        if (spare.b[i].cap < cap && (at < 0 || spare.b[i].cap < spare.b[at].cap))
+            at = (int)i;
+    return at;
+}
+
+/* Keeps b's memory for a later tail, in place of smaller ones if need be,
+ * or frees it. Called with spare.mu held; what it drops goes into *drop. */
+static bool spare_keep(struct buf *b, struct buf drop[SPARE_MAX], size_t *n_drop)
+{
+    if (b->cap > spare.cap_bytes)
+        return false;
+    int at;
+    while ((spare.n == SPARE_MAX || spare.bytes + b->cap > spare.cap_bytes) &&
+           (at = spare_smaller(b->cap)) >= 0) {
+        spare.bytes -= spare.b[at].cap;
+        drop[(*n_drop)++] = spare.b[at];
+        spare.b[at] = spare.b[--spare.n];
+    }
+    if (spare.n == SPARE_MAX || spare.bytes + b->cap > spare.cap_bytes)
+        return false;
+    spare.b[spare.n++] = *b;
+    spare.bytes += b->cap;
+    return true;
+}
+
 static void spare_put(struct buf *b)
 {
+    struct buf drop[SPARE_MAX];
+    size_t n_drop = 0;
+    bool kept = false;
     if (b->cap >= SPARE_MIN_CAP) {
         pthread_mutex_lock(&spare.mu);
-        bool kept = spare.n < SPARE_MAX && spare.bytes + b->cap <= spare.cap_bytes;
-        if (kept) {
-            spare.b[spare.n++] = *b;
-            spare.bytes += b->cap;
-        }
+        kept = spare_keep(b, drop, &n_drop);
         pthread_mutex_unlock(&spare.mu);
-        if (kept)
-            return;
     }
-    buf_fini(b);
+    for (size_t i = 0; i < n_drop; i++) /* freed outside the lock: munmap takes a while */
+        buf_fini(&drop[i]);
+    if (!kept)
+        buf_fini(b);
 }
 
 size_t sio_tail_spares_bytes(void)

@@ -12,9 +12,14 @@
 // With --reuse the builds keep answer reuse on (answer_cache_mb as shipped):
 // every ack after the first is the kept answer, the path no render touches.
 //
+// With --bare SIO_BARE the limit server (tools/bench/sio_bare.c) answers the
+// same request with the first build's answer bytes, prebuilt, in every round
+// next to the builds, and each build's ratio to it is printed (issue 14 goal 1).
+//
 // usage: node tools/bench/sio_ab.js --bin OLD --bin NEW [--bin ...] [--rounds 3]
 //        [--companies 5000] [--acks 300] [--event fetchCompanies] [--reuse]
 //        [--opts '{"select":["companyId","companyName"]}']   (JSON; null: full records)
+//        [--bare build/tools/bench/sio_bare]
 // env: TDSLITE (default build/tools/tdslite/tdslite), CWCACHE_ROOT
 "use strict";
 const fs = require("fs");
@@ -30,10 +35,27 @@ const BINS = argv.flatMap((a, i) => (a === "--bin" ? [argv[i + 1]] : []));
 const ROUNDS = Number(arg("rounds", 3)), ACKS = Number(arg("acks", 300)), COMPANIES = Number(arg("companies", 5000));
 const EVENT = arg("event", "fetchCompanies");
 const REUSE = argv.includes("--reuse");
+const BARE = arg("bare", null);
 const OPTS = JSON.parse(arg("opts", '{"select":["companyId","companyName"]}'));
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
 const PSK = "bench-psk";
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/* The payload of one ack for the request, as the server sends it (for sio_bare). */
+function fetchPayload(port) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, { perMessageDeflate: false });
+    ws.on("error", reject);
+    ws.on("message", (b) => {
+      const m = b.toString();
+      if (m.startsWith("0")) return ws.send("40" + JSON.stringify({ psk: PSK }));
+      if (m.startsWith("40")) return ws.send("421" + JSON.stringify(OPTS === null ? [EVENT] : [EVENT, OPTS]));
+      if (!m.startsWith("431[")) return;
+      ws.close();
+      resolve(m.slice(4, -1));
+    });
+  });
+}
 
 /* ACKS requests one after another; the server's CPU per ack in ms. */
 function measure(port, pid) {
@@ -79,10 +101,25 @@ const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit"
   const tds = start(TDSLITE, ["--db", db, "--port", "0", "--ready-file", tp, "--schema", path.join(ROOT, "schema"), "--log-level", "warn"], {}, dir, "tdslite");
   const url = `sqlserver://127.0.0.1:${await portOf(tp, tds, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
   const warm = await serve(BINS[0], dir, url, ["--poll-interval-ms", "600000"], "warm"); // ready = warm
+  let bareFile = null;
+  if (BARE) {
+    bareFile = path.join(dir, "answers.txt");
+    const req = JSON.stringify(OPTS === null ? [EVENT] : [EVENT, OPTS]);
+    fs.writeFileSync(bareFile, req + "\t" + (await fetchPayload(warm.port)) + "\n");
+  }
   await stop(warm.p);
   console.log(`sio_ab: ${EVENT} ${JSON.stringify(OPTS)}, ${COMPANIES} companies, ${ACKS} acks x ${ROUNDS} rounds, ${REUSE ? "answer reuse on" : "no answer reuse"}`);
-  const cpu = BINS.map(() => []), flt = BINS.map(() => []);
-  for (let r = 0; r < ROUNDS; r++)
+  const cpu = BINS.map(() => []), flt = BINS.map(() => []), bare = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    if (BARE) {
+      const pf = path.join(dir, "bare.port");
+      fs.rmSync(pf, { force: true });
+      const p = start(BARE, [bareFile, pf], { PSK }, dir, "bare");
+      const m = await measure(await portOf(pf, p, "sio_bare"), p.pid);
+      bare.push(m.cpu);
+      await stop(p);
+      console.log(`  round ${r + 1} sio_bare: ${m.cpu.toFixed(3)} ms CPU/ack, ${m.flt.toFixed(0)} page faults/ack`);
+    }
     for (const [i, bin] of BINS.entries()) {
       const reuse = REUSE ? [] : ["--answer-cache-mb", "0"];
       const s = await serve(bin, dir, url, [...reuse, "--poller", "false", "--max-staleness-s", "86400"], `b${i}`);
@@ -92,8 +129,11 @@ const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit"
       await stop(s.p);
       console.log(`  round ${r + 1} ${bin}: ${m.cpu.toFixed(3)} ms CPU/ack, ${m.flt.toFixed(0)} page faults/ack`);
     }
+  }
+  if (BARE) console.log(`sio_bare: median ${median(bare).toFixed(3)} ms CPU/ack`);
   for (const [i, bin] of BINS.entries())
-    console.log(`${bin}: median ${median(cpu[i]).toFixed(3)} ms CPU/ack, ${median(flt[i]).toFixed(0)} faults/ack, ratio to ${BINS[0]} ${median(cpu[i].map((x, r) => x / cpu[0][r])).toFixed(3)}`);
+    console.log(`${bin}: median ${median(cpu[i]).toFixed(3)} ms CPU/ack, ${median(flt[i]).toFixed(0)} faults/ack, ratio to ${BINS[0]} ${median(cpu[i].map((x, r) => x / cpu[0][r])).toFixed(3)}` +
+      (BARE ? `, to sio_bare ${median(cpu[i].map((x, r) => x / bare[r])).toFixed(2)}` : ""));
   procs.forEach((p) => p.kill("SIGTERM"));
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(0);

@@ -73,8 +73,8 @@ static const struct conf_key keys[] = {
     U(answer_cache_mb, "256", 0, UINT32_MAX,
       "MiB of rendered answers reused for identical requests while the cache is unchanged; 0: off"),
     U(answer_buffers_mb, "32", 0, UINT32_MAX,
-      "MiB of freed answer buffers (1 MiB or more each, at most 4) kept for the next answers: a "
-      "fresh buffer's page faults cost an unreused multi-MiB answer about half its CPU; 0: none"),
+      "MiB of freed answer buffers (64 KiB or more each, at most 4, the biggest) kept for the next "
+      "answers: a fresh buffer's page faults cost an unreused answer half its CPU; 0: none"),
     U(max_answer_mb, "96", 1, 4095,
       "largest answer sent, MiB; a larger one is refused with an error that says how to page it "
       "(the standard socket.io-client drops messages over 100 MiB)"),

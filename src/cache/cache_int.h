@@ -475,6 +475,7 @@ struct cache_level {
     int (*emit)(struct cache_level *l, const struct cache_row_view *v);
     struct pick *rows;
     size_t n, cap;
+    struct slice *keys;        /* top-k: the rows' sort keys, cap + 1 slots (page.c) */
 };
 /* Reads, filters, orders and pages the level's rows, emitting each (page.c). */
 int cache_level_run(struct cache_level *l) MUST_CHECK;

@@ -63,6 +63,10 @@ static int pick_push(struct cache_level *l, struct slice row, uint64_t pk)
     return 0;
 }
 
+static uint64_t topk_size(const struct cache_plan_node *n);
+static int topk_push(struct cache_level *l, struct slice row, const struct cache_row_view *v,
+                     uint64_t k);
+
 static int candidate_cb(void *arg, struct slice row)
 {
     struct cache_level *l = arg;
@@ -77,8 +81,10 @@ static int candidate_cb(void *arg, struct slice row)
         return 0;
     if (n->where && (rc = cache_filter_eval(&l->r->ev, n->where, &v)) != CACHE_TRI_T)
         return rc < 0 ? rc : 0;
-    if (collects(l))
-        return pick_push(l, row, v.pk);
+    if (collects(l)) {
+        uint64_t k = topk_size(n);
+        return k ? topk_push(l, row, &v, k) : pick_push(l, row, v.pk);
+    }
     if (l->skipped < n->skip) {
         l->skipped++;
         return 0;
@@ -118,15 +124,122 @@ static int pick_cmp(const void *a, const void *b, void *arg)
     return cache_order_cmp(s->n->order, s->n->n_order, x->keys, x->pk, y->keys, y->pk, s->tmp);
 }
 
-static int keys_fill(struct cache_level *l, struct slice *keys, struct pick *p)
+static int keys_of(struct cache_level *l, const struct cache_row_view *v, struct slice *keys)
 {
     const struct cache_plan_node *n = l->node;
-    struct cache_row_view v;
-    int rc = cache_row_view(p->row, n->model, &v);
+    int rc = 0;
     for (size_t k = 0; rc == 0 && k < n->n_order; k++)
-        rc = cache_order_value(l->r->src, &n->order[k], n->model, &v, &keys[k]);
-    p->keys = keys;
+        rc = cache_order_value(l->r->src, &n->order[k], n->model, v, &keys[k]);
     return rc;
+}
+
+static int keys_fill(struct cache_level *l, struct slice *keys, struct pick *p)
+{
+    struct cache_row_view v;
+    int rc = cache_row_view(p->row, l->node->model, &v);
+    p->keys = keys;
+    return rc ? rc : keys_of(l, &v, keys);
+}
+
+/* ---- top-k ------------------------------------------------------------------------- *
+ *
+ * A collected level with take, and no cursor or distinct (which need every
+ * matching row), keeps only the skip + |take| rows its page can return:
+ * a bounded heap whose top is the worst of them (the last in page order;
+ * the first, for a negative take, which reads from the end), replaced when
+ * a better row arrives. Memory is those rows and their sort keys, not
+ * every matching row's (about 33 bytes a row: 12 MB for 20 contacts by an
+ * unindexed field out of 360k). The order is total (the primary key breaks
+ * ties), so the heap holds exactly the rows the full sort's page starts
+ * with; level_finish sorts them as it sorts every collected level. */
+
+static uint64_t topk_size(const struct cache_plan_node *n)
+{
+    if (!n->has_take || n->cursor_field || n->n_distinct)
+        return 0;
+    uint64_t t = n->take < 0 ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
+    return t > UINT64_MAX - n->skip ? 0 : t + n->skip; /* past any count: the full sort */
+}
+
+/* > 0: a is worse for the page than b (further from its start). */
+static int topk_worse(struct cache_level *l, const struct pick *a, const struct pick *b)
+{
+    const struct cache_plan_node *n = l->node;
+    int c = cache_order_cmp(n->order, n->n_order, a->keys, a->pk, b->keys, b->pk, &l->r->ev.tmp);
+    return n->take < 0 ? -c : c;
+}
+
+static void pick_swap(struct pick *a, struct pick *b)
+{
+    struct pick t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void topk_up(struct cache_level *l, size_t i)
+{
+    while (i > 0 && topk_worse(l, &l->rows[i], &l->rows[(i - 1) / 2]) > 0) {
+        pick_swap(&l->rows[i], &l->rows[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+}
+
+static void topk_down(struct cache_level *l, size_t i)
+{
+    for (;;) {
+        size_t w = i, c = 2 * i + 1;
+        if (c < l->n && topk_worse(l, &l->rows[c], &l->rows[w]) > 0)
+            w = c;
+        if (c + 1 < l->n && topk_worse(l, &l->rows[c + 1], &l->rows[w]) > 0)
+            w = c + 1;
+        if (w == i)
+            return;
+        pick_swap(&l->rows[i], &l->rows[w]);
+        i = w;
+    }
+}
+
+/* Room for one more row below k, and the spare key slot: the keys move
+ * to a new block in row order (row i's keys at slot i). */
+static void topk_grow(struct cache_level *l, uint64_t k)
+{
+    size_t no = l->node->n_order, cap = l->cap ? l->cap * 2 : 64;
+    if (cap > k)
+        cap = (size_t)k;
+    struct slice *keys = xmalloc((cap + 1) * no * sizeof *keys + 1);
+    for (size_t i = 0; i < l->n; i++) {
+        memcpy(keys + i * no, l->rows[i].keys, no * sizeof *keys);
+        l->rows[i].keys = keys + i * no;
+    }
+    free(l->keys);
+    l->keys = keys;
+    l->rows = xrealloc(l->rows, cap * sizeof *l->rows);
+    l->cap = cap;
+}
+
+static int topk_push(struct cache_level *l, struct slice row, const struct cache_row_view *v,
+                     uint64_t k)
+{
+    size_t no = l->node->n_order;
+    if (l->n < k && l->n == l->cap)
+        topk_grow(l, k);
+    /* A free slot: the next row's while filling, else the spare one past cap. */
+    struct pick p = {row, v->pk, l->keys + (l->n < k ? l->n : l->cap) * no};
+    int rc = keys_of(l, v, (struct slice *)p.keys);
+    if (rc < 0)
+        return rc;
+    if (l->n < k) {
+        l->rows[l->n++] = p;
+        topk_up(l, l->n - 1);
+        return 0;
+    }
+    if (topk_worse(l, &p, &l->rows[0]) >= 0)
+        return 0; /* no better than the worst kept */
+    memcpy((struct slice *)l->rows[0].keys, p.keys, no * sizeof *p.keys);
+    l->rows[0].row = p.row;
+    l->rows[0].pk = p.pk;
+    topk_down(l, 0);
+    return 0;
 }
 
 /* ---- cursor ------------------------------------------------------------------------ */
@@ -328,13 +441,14 @@ static int emit_kept(struct cache_level *l, const bool *keep)
 static int level_finish(struct cache_level *l)
 {
     const struct cache_plan_node *n = l->node;
-    struct slice *keys = xmalloc((l->n * n->n_order + 1) * sizeof *keys);
+    bool heaped = l->keys != NULL; /* top-k: keys made as rows came, rows in heap order */
+    struct slice *keys = heaped ? NULL : xmalloc((l->n * n->n_order + 1) * sizeof *keys);
     bool *keep = xcalloc(l->n + 1, sizeof *keep);
     struct sort_ctx sc = {n, &l->r->ev.tmp};
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < l->n; i++)
+    for (size_t i = 0; rc == 0 && !heaped && i < l->n; i++)
         rc = keys_fill(l, keys + i * n->n_order, &l->rows[i]);
-    if (rc == 0 && (n->n_order || l->shuffled) && l->n > 1) /* rows is NULL when empty */
+    if (rc == 0 && (n->n_order || l->shuffled || heaped) && l->n > 1) /* rows is NULL when empty */
         qsort_r(l->rows, l->n, sizeof *l->rows, pick_cmp, &sc);
     size_t lo = 0, hi = l->n;
     if (rc == 0 && n->cursor_field)
@@ -559,7 +673,9 @@ int cache_level_run(struct cache_level *l)
     else if (rc == 0 && collects(l))
         rc = level_finish(l);
     free(l->rows);
+    free(l->keys);
     l->rows = NULL;
+    l->keys = NULL;
     l->n = l->cap = 0;
     return rc;
 }

@@ -1,6 +1,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fixture.h"
 
@@ -191,6 +193,122 @@ Test(cache_page, arguments_inside_relations)
     fx_expect("Company", "{\"where\":{\"id\":1},\"select\":{\"id\":true,\"children\":{\"take\":-1,"
                          "\"select\":[\"id\"]}}}",
               "[{\"id\":1,\"children\":[{\"id\":6}]}]");
+}
+
+/* ---- top-k: a page by an unindexed order keeps only skip + |take| rows ---- */
+
+/* The answer as JSON (select ["id"] and, for Company, its children's ids). */
+static json_t *answer(const char *model, const char *opts)
+{
+    char err[256] = "", *got;
+    cr_assert_eq(fx_render(model, opts, 0, &got, err, sizeof err), 0, "%s: %s", opts, err);
+    json_t *j = json_loads(got, 0, NULL);
+    cr_assert(j, "%s gave %s", opts, got);
+    free(got);
+    return j;
+}
+
+/* The rows of `all` (the full sort) that a page of take/skip/cursor returns,
+ * as Prisma pages: from the cursor row on (or back to it, for a negative
+ * take), skip rows, then |take| rows, in the order of `all`. */
+static json_t *page_of(json_t *all, int64_t take, uint64_t skip, int64_t cursor)
+{
+    int64_t n = (int64_t)json_array_size(all), at = take < 0 ? n - 1 : 0;
+    for (int64_t i = 0; cursor && i < n; i++)
+        if (json_integer_value(json_object_get(json_array_get(all, (size_t)i), "id")) == cursor)
+            at = i;
+    int64_t want = take < 0 ? -take : take, step = take < 0 ? -1 : 1;
+    at += step * (int64_t)skip;
+    json_t *page = json_array();
+    for (int64_t k = 0; k < want && at >= 0 && at < n; k++, at += step)
+        json_array_append(page, json_array_get(all, (size_t)at));
+    if (take < 0) { /* read backwards, returned in order */
+        json_t *r = json_array();
+        for (size_t i = json_array_size(page); i-- > 0;)
+            json_array_append(r, json_array_get(page, i));
+        json_decref(page);
+        page = r;
+    }
+    return page;
+}
+
+static void same_page(const char *what, json_t *got, json_t *want)
+{
+    char *g = json_dumps(got, JSON_COMPACT), *w = json_dumps(want, JSON_COMPACT);
+    cr_assert(json_equal(got, want), "%s: got %s, the full sort's page is %s", what, g, w);
+    free(g);
+    free(w);
+}
+
+/* A root page by `order` (and `where`) equals the same page cut from the
+ * full sort of every matching row. */
+static void root_page(const char *order, const char *where, int64_t take, uint64_t skip, int64_t cursor)
+{
+    char base[512], opts[640], cur[48] = "";
+    snprintf(base, sizeof base, "{\"select\":[\"id\"],\"orderBy\":%s%s%s", order, *where ? ",\"where\":" : "", where);
+    if (cursor)
+        snprintf(cur, sizeof cur, ",\"cursor\":{\"id\":%lld}", (long long)cursor);
+    snprintf(opts, sizeof opts, "%s,\"take\":%lld,\"skip\":%llu%s}", base, (long long)take,
+             (unsigned long long)skip, cur);
+    strcat(base, "}");
+    json_t *all = answer("Company", base), *got = answer("Company", opts);
+    json_t *want = page_of(all, take, skip, cursor);
+    same_page(opts, got, want);
+    json_decref(all), json_decref(got), json_decref(want);
+}
+
+/* The same for each parent's children (a relation level, paged per parent). */
+static void children_page(const char *order, int64_t take, uint64_t skip)
+{
+    char all_opts[512], opts[640];
+    snprintf(all_opts, sizeof all_opts,
+             "{\"select\":{\"id\":true,\"children\":{\"orderBy\":%s,\"select\":[\"id\"]}}}", order);
+    snprintf(opts, sizeof opts,
+             "{\"select\":{\"id\":true,\"children\":{\"orderBy\":%s,\"take\":%lld,\"skip\":%llu,"
+             "\"select\":[\"id\"]}}}", order, (long long)take, (unsigned long long)skip);
+    json_t *all = answer("Company", all_opts), *got = answer("Company", opts);
+    cr_assert_eq(json_array_size(all), json_array_size(got));
+    for (size_t i = 0; i < json_array_size(all); i++) {
+        json_t *want = page_of(json_object_get(json_array_get(all, i), "children"), take, skip, 0);
+        same_page(opts, json_object_get(json_array_get(got, i), "children"), want);
+        json_decref(want);
+    }
+    json_decref(all), json_decref(got);
+}
+
+/* 40 companies: many ties on `deleted` and `parentId` (nulls among them),
+ * so the primary key decides most places; children under 1-4. */
+static void more_companies(void)
+{
+    for (int64_t id = 7; id <= 40; id++) {
+        char name[32];
+        snprintf(name, sizeof name, "c%lld", (long long)(id * 7 % 11));
+        struct cache_value parent = id % 5 == 0 ? cv_null() : cv_int(id % 4 + 1);
+        fx_company(id, name, id % 3 == 0, &parent);
+    }
+}
+
+Test(cache_page, top_k_pages_equal_the_full_sort)
+{
+    more_companies();
+    static const char *orders[] = {
+        "{\"deleted\":\"desc\"}",
+        "[{\"deleted\":\"asc\"},{\"parentId\":\"desc\"}]",
+        "{\"parentId\":\"asc\"}",
+        "{\"parent\":{\"deleted\":\"desc\"}}",
+        "[{\"parentId\":\"desc\"},{\"id\":\"desc\"}]",
+    };
+    static const int64_t takes[] = {1, 2, 3, 7, 39, 41, -1, -2, -3, -7, -41};
+    static const uint64_t skips[] = {0, 1, 3, 38};
+    for (size_t o = 0; o < sizeof orders / sizeof *orders; o++)
+        for (size_t t = 0; t < sizeof takes / sizeof *takes; t++)
+            for (size_t k = 0; k < sizeof skips / sizeof *skips; k++) {
+                root_page(orders[o], "", takes[t], skips[k], 0);
+                root_page(orders[o], "{\"deleted\":false}", takes[t], skips[k], 0);
+                root_page(orders[o], "", takes[t], skips[k], 17); /* a cursor: the full sort */
+                if (skips[k] < 5)
+                    children_page(orders[o], takes[t], skips[k]);
+            }
 }
 
 Test(cache_page, an_answer_over_the_limit_reports_its_full_size)

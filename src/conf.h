@@ -44,6 +44,9 @@ struct conf {
     unsigned overlap_s;       /* late-commit window re-read before each cursor */
     unsigned reconcile_s;     /* delete reconciliation interval */
     unsigned batch_rows;      /* keyset page size */
+    unsigned write_txn_mb;    /* bulk passes: row bytes per write transaction */
+    unsigned page_mb;         /* bulk passes: bytes of rows per fetched page */
+    unsigned index_build_mb;  /* index build after a first load: sort memory */
     unsigned warm_retry_s;    /* cwcachectl warm: outage tolerated before giving up */
     bool poll_summary;        /* one count/newest query per poll (docs/poller.md) */
     unsigned change_log_max_entries; /* change log bounds (cache/changes.c) */

@@ -235,6 +235,24 @@ int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const str
 /* Appends to the model's run history, dropping the oldest beyond CACHE_RUNS_KEPT. */
 int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const struct cache_run *r) MUST_CHECK;
 
+/* Index entries of a first load are built after its rows (build.c): a
+ * transaction that calls this and puts the first row into an empty slot no
+ * reader sees (a model not yet warm, a rebuild's shadow) marks the slot's
+ * indexes pending, and no writer maintains them until they are built. */
+void cache_wtxn_defer_indexes(struct cache_wtxn *w);
+struct cache_build_opts {
+    size_t run_bytes; /* entries sorted in memory before a run is spilled to disk */
+    size_t txn_bytes; /* entries appended per write transaction */
+};
+/* Builds the pending indexes of the slot writes to model m go to, in
+ * transactions of o->txn_bytes, and clears the mark with the last; *built
+ * when there was something to build. The model's passes call it before
+ * their last page (whose transaction makes the slot readable); a slot made
+ * readable with its indexes still pending gets them built in that
+ * transaction, unbounded. */
+int cache_index_build(struct cache *c, const struct schema_model *m,
+                      const struct cache_build_opts *o, bool *built) MUST_CHECK;
+
 /* Full rebuild (warm --full): rows go to a shadow copy of the model's
  * database and its indexes, over as many transactions as needed; readers
  * keep seeing the old copy until cache_rebuild_swap() commits with the

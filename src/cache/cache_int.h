@@ -19,6 +19,8 @@
  *       "\0resets"              be64 per model (schema order): the last transaction that
  *                               replaced the model wholesale (changes.c)
  *       [0x01][be16 model id]   struct cache_meta, versioned fixed layout (meta.c)
+ *       [0x04][be16 model id]   u8 slot mask, be64 txn id: the slots whose indexes are
+ *                               pending (rows loaded without them; build.c)
  *       [0x02][be16 model id][be64 seq]
  *                               struct cache_run; seq grows by one per run, the oldest
  *                               beyond CACHE_RUNS_KEPT are deleted
@@ -71,6 +73,7 @@
 #define CACHE_META_KEY_MODEL 0x01u
 #define CACHE_META_KEY_RUN 0x02u
 #define CACHE_META_KEY_HEALTH 0x03u /* the one source record (source.c) */
+#define CACHE_META_KEY_DEFER 0x04u  /* per model: indexes pending after a first load (build.c) */
 
 /* Every database the cache uses gets a dense number: rows of model m in slot
  * s are db m*2+s, index of to-many relation t in slot s is db (n_models+t)*2+s. */
@@ -130,6 +133,8 @@ struct cache_wtxn {
     uint8_t *changed;        /* per model: its data version moves at commit (versions.c) */
     struct buf chg;          /* changes noted for the log, written at commit (changes.c) */
     bool reset_any;          /* a model was replaced: "\0resets" is rewritten */
+    bool defer_ok;           /* a first load into an unreadable slot defers its indexes */
+    uint8_t *defer;          /* per model: its pending-index mark as read in this txn (build.c) */
 };
 
 /* ---- versions.c ------------------------------------------------------------ */
@@ -337,6 +342,24 @@ int cache_sindex_empty(struct cache_wtxn *w, const struct schema_model *m, unsig
 int cache_sindex_open(struct cache *c, MDB_txn *txn) MUST_CHECK;
 /* The model that declares field f. */
 const struct schema_model *cache_sindex_model(const struct schema *s, const struct schema_field *f);
+
+/* The entry of row (of model m) in index field f into out (a key alone). */
+int cache_sindex_entry(const struct schema_model *m, const struct schema_field *f, struct slice row,
+                       struct buf *tmp, struct buf *out) MUST_CHECK;
+
+/* ---- build.c: indexes built after a first load --------------------------------- */
+/* The first row goes into empty `slot`: marks its indexes pending when the
+ * txn opted in and no reader can see the slot. */
+int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
+/* *yes when the slot's indexes are pending: its rows change without them
+ * (the mark notes that this txn wrote rows). */
+int cache_build_deferred(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                         bool *yes) MUST_CHECK;
+/* Clears the slot's mark (the slot was emptied, or its indexes are built). */
+int cache_build_forget(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
+/* Builds the slot's pending indexes inside w (no bound on its size): before
+ * the slot becomes readable, when nobody ran cache_index_build(). */
+int cache_build_now(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
 
 /* ---- read.c ----------------------------------------------------------------- */
 /* The cached cursor of database db at the current nesting level (opened or

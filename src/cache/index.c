@@ -78,6 +78,10 @@ static int relation_update(struct cache_wtxn *w, const struct schema_relation *r
 int cache_index_update(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
                        struct slice old_row, struct slice new_row)
 {
+    bool deferred;
+    int d = cache_build_deferred(w, m, slot, &deferred);
+    if (d < 0 || deferred)
+        return d; /* built from the rows once they are all in (build.c) */
     uint64_t pk = cache_row_pk(new_row.len ? new_row : old_row);
     for (size_t i = 0; i < w->c->n_incoming[m->id]; i++) {
         int rc = relation_update(w, w->c->incoming[m->id][i], slot, pk, old_row, new_row);

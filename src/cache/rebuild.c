@@ -22,6 +22,8 @@ static int slot_empty(struct cache_wtxn *w, const struct schema_model *m, unsign
         size_t db = cache_db_index(c, c->incoming[m->id][i]->to_many_id, slot);
         rc = cache_lmdb_empty(w->txn, c->dbi[db]);
     }
+    if (rc == 0)
+        rc = cache_build_forget(w, m, slot);
     return rc == 0 ? cache_sindex_empty(w, m, slot) : rc;
 }
 
@@ -56,7 +58,10 @@ int cache_rebuild_swap(struct cache_wtxn *w, const struct schema_model *m)
     }
     unsigned old = cache_slot_live(w->slots, m->id);
     rd_cursors_forget(w);
-    int rc = slot_empty(w, m, old);
+    /* The copy readers get must have whole indexes. */
+    int rc = cache_build_now(w, m, old ^ 1u);
+    if (rc == 0)
+        rc = slot_empty(w, m, old);
     if (rc < 0)
         return rc;
     w->slots[m->id] = (uint8_t)(old ^ 1u);

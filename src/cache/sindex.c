@@ -134,6 +134,12 @@ static int entry_of(const struct schema_model *m, const struct schema_field *f, 
     return rc;
 }
 
+int cache_sindex_entry(const struct schema_model *m, const struct schema_field *f, struct slice row,
+                       struct buf *tmp, struct buf *out)
+{
+    return entry_of(m, f, row, tmp, out);
+}
+
 static int entry_op(MDB_txn *txn, MDB_dbi dbi, const struct buf *k, bool add)
 {
     MDB_val key = {k->len, (void *)buf_data(k)}, val = {0, NULL};

@@ -42,6 +42,7 @@ static void wtxn_free(struct cache_wtxn *w)
     free(w->tail);
     free(w->tail_known);
     free(w->changed);
+    free(w->defer);
     free(w);
 }
 
@@ -152,6 +153,8 @@ static int row_append(struct cache_wtxn *w, const struct schema_model *m, size_t
         return rc;
     if (!empty && pk <= last)
         return -EEXIST;
+    if (empty && (rc = cache_build_start(w, m, slot)) < 0)
+        return rc;
     MDB_val key = {8, (void *)(row.p + CACHE_ROW_PK)}, val = {row.len, (void *)row.p};
     rc = cache_lmdb_put(w->txn, w->c->dbi[db], &key, &val, MDB_APPEND);
     if (rc < 0)
@@ -265,6 +268,12 @@ int cache_meta_put(struct cache_wtxn *w, const struct schema_model *m, const str
     uint8_t k[3];
     cache_meta_key(k, m);
     MDB_val key = {3, k}, val = {w->enc.len, buf_data(&w->enc)};
+    if (meta->state == CACHE_WARM) {
+        /* Readers read a warm model's live slot: its indexes must be whole. */
+        int rc = cache_build_now(w, m, cache_slot_live(w->slots, m->id));
+        if (rc < 0)
+            return rc;
+    }
     note_state_change(w, m, key, meta->state);
     return cache_lmdb_put(w->txn, w->c->meta, &key, &val, 0);
 }

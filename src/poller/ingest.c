@@ -11,6 +11,12 @@
  * pages with their cursor, so what commits is exactly what a sequential
  * pass would have committed after that page: a crash or kill at any time
  * leaves rows and cursor consistent, and the next pass resumes there.
+ *
+ * Heap: a transaction holds the pages it writes until it commits (and LMDB
+ * keeps them for the next), so it ends past txn_bytes of rows; pages are
+ * sized by page_bytes (poller_sync_batch). A first load leaves the indexes
+ * to a build after its rows (cache/build.c): the pass's last page, whose
+ * transaction makes the model readable, waits for that build.
  */
 #include "poller/poller_int.h"
 
@@ -37,6 +43,7 @@ struct ingest {
     struct slot slots[INGEST_PAGES];
     struct queue free_q;  /* pages to fill; closed and emptied when the writer stops */
     struct queue full_q;  /* fetched pages, in order; closed when the fetcher ends */
+    struct poller_page *held; /* the pass's last page, taken but not yet written */
     int fetch_rc;         /* the fetcher's error: set before it closes full_q */
     char fetch_err[POLLER_CONN_ERR_MAX + 128];
 };
@@ -101,32 +108,45 @@ static void free_put(struct ingest *g, struct poller_page *pg)
  * *ended: the pass's last page was among them, or the fetcher failed. */
 static int write_txn(struct ingest *g, bool *ended, char *err, size_t errlen)
 {
-    struct poller_page *pg = full_take(g, true);
+    struct poller_page *pg = g->held ? g->held : full_take(g, true);
+    g->held = NULL;
     if (!pg) {
         *ended = true;
         snprintf(err, errlen, "%s", g->fetch_err);
         return g->fetch_rc;
     }
+    int rc = pg->done ? poller_sync_build(g->s, g->e, err, errlen) : 0;
+    if (rc < 0) {
+        free_put(g, pg);
+        return rc;
+    }
     struct cache_wtxn *w;
-    int rc = cache_wtxn_begin(g->e->cache, &w);
+    rc = cache_wtxn_begin(g->e->cache, &w);
     if (rc < 0) {
         free_put(g, pg);
         poller_cache_fail(g->e->cache, rc, err, errlen, "model %s: opening a write transaction",
                           g->s->src.m->name);
         return rc;
     }
+    cache_wtxn_defer_indexes(w);
     bool dirty = false;
-    size_t rows = 0;
+    size_t rows = 0, bytes = 0;
     while (pg) {
         bool d = false;
         rc = poller_sync_apply(g->s, g->e, w, pg, &d, err, errlen);
         dirty |= d;
         rows += pg->n;
+        bytes += pg->rows.len;
         *ended = pg->done;
         free_put(g, pg); /* LMDB copied the rows: the page can be refilled */
-        if (rc < 0 || *ended || rows >= POLLER_INGEST_TXN_ROWS)
+        if (rc < 0 || *ended || rows >= POLLER_INGEST_TXN_ROWS ||
+            (g->e->txn_bytes && bytes >= g->e->txn_bytes))
             break;
         pg = full_take(g, false);
+        if (pg && pg->done) {
+            g->held = pg; /* after the index build, in a transaction of its own */
+            break;
+        }
     }
     if (rc < 0 || !dirty) {
         cache_wtxn_abort(w);

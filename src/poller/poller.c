@@ -73,6 +73,9 @@ void poller_opts_tune(struct poller_opts *o, const struct conf *c)
     o->overlap_s = c->overlap_s;
     o->reconcile_s = c->reconcile_s;
     o->batch_rows = c->batch_rows;
+    o->write_txn_mb = c->write_txn_mb;
+    o->page_mb = c->page_mb;
+    o->index_build_mb = c->index_build_mb;
     o->summary = c->poll_summary;
 }
 
@@ -497,6 +500,10 @@ static struct poller *state_new(const struct poller_opts *o)
                                       .conn = &p->conn,
                                       .batch_rows = p->o.batch_rows,
                                       .overlap_s = p->o.overlap_s};
+    /* Only the index build's bounds: the server's passes write page by page. */
+    struct poller_sync_env bounds = {0};
+    poller_sync_env_bounds(&bounds, &p->o);
+    p->env.build = bounds.build;
     return p;
 }
 

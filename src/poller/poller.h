@@ -46,6 +46,10 @@ struct poller_opts {
     unsigned overlap_s;         /* late-commit window re-read before the cursor; 0: none */
     unsigned reconcile_s;       /* delete reconciliation interval, > 0 */
     unsigned batch_rows;        /* keyset page size, > 0 */
+    /* Warm-up passes (0: no bound): row bytes per write transaction and
+     * per fetched page, and the sort memory of the index build after a
+     * first load (cache_index_build). */
+    unsigned write_txn_mb, page_mb, index_build_mb;
     /* poller_warm only (cwcachectl sets it from warm_retry_s): how long the
      * source may stay unreachable before the warm-up gives up, s; 0: at once. */
     unsigned retry_s;
@@ -65,6 +69,7 @@ struct poller_timing {
     uint64_t ns_fetch;  /* waiting for db-lib rows, converting and encoding them (fetch side) */
     uint64_t ns_apply;  /* LMDB puts of encoded rows, indexes, meta (writer side) */
     uint64_t ns_commit; /* LMDB commits */
+    uint64_t ns_build;  /* index builds after first loads (cache_index_build) */
     uint64_t ns_pass;   /* wall time of those passes: warm-up fetches and writes in two
                            threads, so fetch + apply + commit can exceed it */
 };

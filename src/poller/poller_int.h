@@ -407,6 +407,7 @@ struct poller_sync_group {
 struct poller_sync {
     struct poller_src_model src;
     struct poller_row row;
+    size_t row_bytes;           /* fetch side: mean encoded row of the last page (page_bytes) */
     enum poller_sync_pass pass;
     bool rebuild;               /* warm --full: rows go to the shadow copy */
     int64_t clock;              /* source clock read at the pass start (100 ns ticks) */
@@ -445,10 +446,16 @@ struct poller_sync_env {
     unsigned batch_rows;
     unsigned overlap_s;
     bool warm;                  /* a warm-up (cwcachectl warm): runs are recorded as "warm" */
+    /* Pipelined passes (ingest.c; 0: no bound): row bytes per write
+     * transaction and per fetched page. A first load into an empty model
+     * defers its indexes, built with `build` before the pass's last page. */
+    size_t txn_bytes, page_bytes;
+    struct cache_build_opts build;
     /* counts for tests and benchmarks: time spent per phase (ns). ns_fetch is
      * only written by the fetch side, the others by the writer. */
     uint64_t rows, ns_fetch, ns_apply, ns_commit;
     uint64_t ns_pass;           /* wall time of pipelined passes (ingest.c) */
+    uint64_t ns_build;          /* index builds after first loads */
 };
 
 void poller_sync_init(struct poller_sync *s, const struct schema_model *m);
@@ -493,6 +500,13 @@ bool poller_sync_idle_tick(struct poller_sync *s, int64_t now_ms);
 /* Records the skipped polls as a success (meta last_ok_ms, an idle run). */
 int poller_sync_idle_record(struct poller_sync *s, struct cache_wtxn *w,
                             int64_t now_ms) MUST_CHECK;
+/* Sets the bounds of pipelined passes and index builds from o. */
+void poller_sync_env_bounds(struct poller_sync_env *e, const struct poller_opts *o);
+/* Builds the model's pending indexes (cache_index_build) if a first load
+ * deferred them: before the pass's last page, whose transaction makes the
+ * model readable. */
+int poller_sync_build(struct poller_sync *s, struct poller_sync_env *e, char *err,
+                      size_t errlen) MUST_CHECK;
 /* Commits w, adding the time to e->ns_commit. */
 int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w) MUST_CHECK;
 /* Runs one batch of the current pass and commits it with the cursor.

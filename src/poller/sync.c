@@ -30,6 +30,7 @@
 #include "log.h"
 
 #define RECONCILE_CHUNK_MIN 10000
+#define PAGE_ROWS_MIN 100 /* a page of large rows still reads this many (page_bytes) */
 #define IDLE_RUN_EVERY_MS 60000 /* an empty poll is recorded at most this often */
 
 void poller_sync_init(struct poller_sync *s, const struct schema_model *m)
@@ -296,6 +297,16 @@ int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_
     int32_t batch = (int32_t)e->batch_rows;
     if (s->pass == POLLER_PASS_RECONCILE && batch < RECONCILE_CHUNK_MIN)
         batch = RECONCILE_CHUNK_MIN;
+    /* Large rows: fewer per page, so the pages in flight stay near
+     * page_bytes; the first page of a model, its row size unknown, is small. */
+    if (s->pass != POLLER_PASS_RECONCILE && e->page_bytes &&
+        (size_t)batch > (s->row_bytes ? e->page_bytes / s->row_bytes : PAGE_ROWS_MIN)) {
+        size_t n = s->row_bytes ? e->page_bytes / s->row_bytes : PAGE_ROWS_MIN;
+        if (n < PAGE_ROWS_MIN)
+            n = PAGE_ROWS_MIN;
+        if ((size_t)batch > n)
+            batch = (int32_t)n;
+    }
     return batch;
 }
 
@@ -450,6 +461,8 @@ int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct p
     e->ns_fetch += clock_mono_ns() - t0;
     if (rc < 0)
         return rc;
+    if (pg->n && s->pass != POLLER_PASS_RECONCILE)
+        s->row_bytes = pg->rows.len / pg->n + 1;
     pg->done = pg->n < (size_t)batch;
     return poller_sync_advance(s, pg, err, errlen);
 }
@@ -633,6 +646,31 @@ static void restore(struct poller_sync *s, const struct saved *v)
     s->run = v->run;
 }
 
+void poller_sync_env_bounds(struct poller_sync_env *e, const struct poller_opts *o)
+{
+    const size_t mib = 1024 * 1024;
+    e->txn_bytes = o->write_txn_mb ? o->write_txn_mb * mib : 0;
+    e->page_bytes = o->page_mb ? o->page_mb * mib : 0;
+    e->build.run_bytes = o->index_build_mb ? o->index_build_mb * mib : SIZE_MAX;
+    e->build.txn_bytes = e->txn_bytes ? e->txn_bytes : SIZE_MAX;
+}
+
+int poller_sync_build(struct poller_sync *s, struct poller_sync_env *e, char *err, size_t errlen)
+{
+    uint64_t t0 = clock_mono_ns();
+    bool built;
+    int rc = cache_index_build(e->cache, s->src.m, &e->build, &built);
+    uint64_t ns = clock_mono_ns() - t0;
+    e->ns_build += ns;
+    if (rc < 0)
+        return poller_cache_fail(e->cache, rc, err, errlen, "model %s: building its indexes",
+                                 s->src.m->name);
+    if (built)
+        log_info(LOG_POLLER, "%s: indexes built after the first load in %.1f s", s->src.m->name,
+                 (double)ns / 1e9);
+    return 0;
+}
+
 int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w)
 {
     uint64_t t0 = clock_mono_ns();
@@ -665,6 +703,8 @@ int poller_sync_step(struct poller_sync *s, struct poller_sync_env *e, bool *don
     struct saved v;
     save(s, &v);
     int rc = poller_sync_fetch(s, e, &s->page, err, errlen);
+    if (rc == 0 && s->page.done && s->pass != POLLER_PASS_RECONCILE)
+        rc = poller_sync_build(s, e, err, errlen); /* before the page that makes the model readable */
     if (rc < 0)
         goto fail;
     struct cache_wtxn *w;

@@ -272,6 +272,7 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
                                      .batch_rows = o->batch_rows,
                                      .overlap_s = o->overlap_s,
                                      .warm = true};
+    poller_sync_env_bounds(&w.env, o);
     int rc = poller_conn_job_begin(o->cache, &w.env.rd, err, errlen);
     if (rc < 0)
         return rc;
@@ -288,6 +289,7 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
         o->timing->ns_apply += w.env.ns_apply;
         o->timing->ns_commit += w.env.ns_commit;
         o->timing->ns_pass += w.env.ns_pass;
+        o->timing->ns_build += w.env.ns_build;
     }
     return rc;
 }

@@ -1,0 +1,661 @@
+/*
+ * Indexes built after a first load (issue 14 goal 3). Putting a row's
+ * relation and secondary index entries with the row costs a random leaf of
+ * each index per row: a large first load dirties (and keeps in the heap
+ * until commit) far more index pages than row pages. So a writer that opts
+ * in (cache_wtxn_defer_indexes) and puts the first row into an empty slot
+ * that no reader can see (not the live slot of a warm model) marks the slot
+ * "indexes pending" in the same transaction, and from then on every writer
+ * leaves that slot's index entries alone. cache_index_build() then reads the
+ * rows once, sorts the entries in runs of bounded size (spilled to an
+ * unnamed file in the data directory), merges the runs and appends them in
+ * key order (MDB_APPEND: pages are filled once, never split), committing
+ * every txn_bytes, and clears the mark in its last transaction.
+ *
+ * Crash safety: the mark commits with the first rows and is cleared only with
+ * the last index entry, so a crash anywhere leaves it set, and the next build
+ * empties the slot's indexes and starts over. Readers never see a slot with
+ * the mark: the mark is never set on a readable slot, and making a slot
+ * readable (the warm state, a rebuild's swap) builds its indexes first in
+ * that transaction when nobody built them before (cache_build_now).
+ *
+ * The mark: meta [0x04][be16 model id] = [u8 slot mask][be64 id of the last
+ * transaction that wrote rows under it]. A build finds out from the second
+ * that rows changed while it was appending (another writer), and builds again.
+ */
+#include "cache/cache_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MARK_LOADED 0x80u /* w->defer: the mark was read in this txn */
+#define MARK_BUMPED 0x40u /* w->defer: this txn recorded its row writes */
+#define MARK_SLOTS 0x03u
+#define REC_HDR 4u                /* a sorted entry: [be16 index][be16 len][bytes] */
+#define READ_BUF (64u * 1024)     /* per run while merging */
+#define BUILD_ATTEMPTS 3          /* builds in a row that other writers may undo */
+
+/* ---- the mark -------------------------------------------------------------------- */
+
+static void mark_key(uint8_t k[3], const struct schema_model *m)
+{
+    k[0] = CACHE_META_KEY_DEFER;
+    k[1] = (uint8_t)(m->id >> 8);
+    k[2] = (uint8_t)m->id;
+}
+
+static int mark_read(MDB_txn *txn, struct cache *c, const struct schema_model *m, uint8_t *mask,
+                     uint64_t *last)
+{
+    uint8_t k[3];
+    mark_key(k, m);
+    MDB_val key = {3, k}, val;
+    int rc = cache_lmdb_get(txn, c->meta, &key, &val);
+    *mask = 0;
+    *last = 0;
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (val.mv_size != 9)
+        return -EPROTO;
+    *mask = ((const uint8_t *)val.mv_data)[0] & MARK_SLOTS;
+    *last = get_be64((const uint8_t *)val.mv_data + 1);
+    return 0;
+}
+
+static int mark_write(MDB_txn *txn, struct cache *c, const struct schema_model *m, uint8_t mask,
+                      uint64_t last)
+{
+    uint8_t k[3], v[9] = {mask};
+    mark_key(k, m);
+    put_be64(v + 1, last);
+    MDB_val key = {3, k}, val = {9, v};
+    int rc = mask ? cache_lmdb_put(txn, c->meta, &key, &val, 0) : cache_lmdb_del(txn, c->meta, &key, NULL);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* The model's mark as this txn sees it, read once per txn. */
+static int mark_get(struct cache_wtxn *w, const struct schema_model *m, uint8_t **d)
+{
+    if (!w->defer)
+        w->defer = xcalloc(w->c->schema->n_models ? w->c->schema->n_models : 1, 1);
+    *d = &w->defer[m->id];
+    if (**d & MARK_LOADED)
+        return 0;
+    uint8_t mask;
+    uint64_t last;
+    int rc = mark_read(w->txn, w->c, m, &mask, &last);
+    if (rc == 0)
+        **d = (uint8_t)(MARK_LOADED | mask);
+    return rc;
+}
+
+static int mark_set(struct cache_wtxn *w, const struct schema_model *m, uint8_t mask)
+{
+    uint8_t *d;
+    int rc = mark_get(w, m, &d);
+    if (rc == 0)
+        rc = mark_write(w->txn, w->c, m, mask, cache_lmdb_txn_id(w->txn));
+    if (rc == 0)
+        *d = (uint8_t)(MARK_LOADED | MARK_BUMPED | mask);
+    return rc;
+}
+
+static bool has_indexes(const struct cache *c, const struct schema_model *m)
+{
+    if (c->n_incoming[m->id])
+        return true;
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (m->fields[i].sindex)
+            return true;
+    return false;
+}
+
+void cache_wtxn_defer_indexes(struct cache_wtxn *w) { w->defer_ok = true; }
+
+int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
+{
+    if (!w->defer_ok || !has_indexes(w->c, m))
+        return 0;
+    if (slot == cache_slot_live(w->slots, m->id)) {
+        struct cache_meta meta;
+        int rc = cache_meta_get(&w->rd, m, &meta);
+        if (rc < 0)
+            return rc;
+        if (meta.state == CACHE_WARM)
+            return 0; /* readers read this slot now: its indexes stay whole */
+    }
+    uint8_t *d;
+    int rc = mark_get(w, m, &d);
+    return rc < 0 ? rc : mark_set(w, m, (uint8_t)((*d & MARK_SLOTS) | 1u << slot));
+}
+
+int cache_build_deferred(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                         bool *yes)
+{
+    uint8_t *d;
+    int rc = mark_get(w, m, &d);
+    *yes = rc == 0 && (*d & 1u << slot);
+    if (*yes && !(*d & MARK_BUMPED))
+        rc = mark_set(w, m, *d & MARK_SLOTS); /* a build running meanwhile must start over */
+    return rc;
+}
+
+int cache_build_forget(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
+{
+    uint8_t *d;
+    int rc = mark_get(w, m, &d);
+    if (rc < 0 || !(*d & 1u << slot))
+        return rc;
+    return mark_set(w, m, (uint8_t)(*d & MARK_SLOTS & ~(1u << slot)));
+}
+
+/* ---- entries ----------------------------------------------------------------------- */
+
+/* The indexes that follow model m's rows: its incoming relations (numbered
+ * first), then its secondary index fields. */
+struct idx_list {
+    const struct schema_model *m;
+    size_t n_rel, n;
+    const struct schema_field *fields[UINT8_MAX];
+};
+
+static void idx_list_init(struct idx_list *l, const struct cache *c, const struct schema_model *m)
+{
+    l->m = m;
+    l->n_rel = c->n_incoming[m->id];
+    l->n = l->n_rel;
+    for (size_t i = 0; i < m->n_fields && l->n - l->n_rel < UINT8_MAX; i++)
+        if (m->fields[i].sindex)
+            l->fields[l->n++ - l->n_rel] = &m->fields[i];
+}
+
+static MDB_dbi idx_dbi(const struct cache *c, const struct idx_list *l, size_t i, unsigned slot)
+{
+    if (i < l->n_rel)
+        return c->dbi[cache_db_index(c, c->incoming[l->m->id][i]->to_many_id, slot)];
+    return c->dbi[cache_db_sindex(c, l->fields[i - l->n_rel]->sindex - 1u, slot)];
+}
+
+/* A run being collected: records back to back, and pointers to sort them. */
+struct run_mem {
+    struct buf rec;
+    const uint8_t **ptr;
+    size_t n, cap;
+};
+
+static void rec_add(struct run_mem *r, size_t idx, const uint8_t *p, size_t len)
+{
+    uint8_t h[REC_HDR] = {(uint8_t)(idx >> 8), (uint8_t)idx, (uint8_t)(len >> 8), (uint8_t)len};
+    buf_append(&r->rec, h, REC_HDR);
+    buf_append(&r->rec, p, len);
+    r->n++;
+}
+
+static size_t rec_len(const uint8_t *r) { return REC_HDR + ((size_t)r[2] << 8 | r[3]); }
+
+/* Index number, then the entry's bytes as LMDB orders keys (memcmp, the
+ * shorter first on a common prefix); a relation entry is [be64 fk][be64
+ * pk], which is its key then its duplicate in the same order. */
+static int rec_cmp(const uint8_t *a, const uint8_t *b)
+{
+    int c = memcmp(a, b, 2);
+    if (c)
+        return c;
+    size_t la = rec_len(a) - REC_HDR, lb = rec_len(b) - REC_HDR;
+    c = memcmp(a + REC_HDR, b + REC_HDR, la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+    return rec_cmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b);
+}
+
+/* The entries of one row into r. */
+static int row_entries(const struct cache *c, const struct idx_list *l, struct slice row,
+                       struct buf *tmp, struct buf *key, struct run_mem *r)
+{
+    uint8_t e[16];
+    put_be64(e + 8, cache_row_pk(row));
+    for (size_t i = 0; i < l->n_rel; i++) {
+        int64_t fk;
+        int rc = cache_row_int(row, c->incoming[l->m->id][i]->target,
+                               c->incoming[l->m->id][i]->fk, &fk);
+        if (rc == -ENOENT)
+            continue; /* a null foreign key: no parent, no entry */
+        if (rc < 0)
+            return rc;
+        put_be64(e, (uint64_t)fk);
+        rec_add(r, i, e, 16);
+    }
+    for (size_t i = l->n_rel; i < l->n; i++) {
+        int rc = cache_sindex_entry(l->m, l->fields[i - l->n_rel], row, tmp, key);
+        if (rc < 0)
+            return rc;
+        rec_add(r, i, buf_data(key), key->len);
+    }
+    return 0;
+}
+
+/* Points at every record of r and sorts them. */
+static void run_sort(struct run_mem *r)
+{
+    if (r->cap < r->n) {
+        r->cap = r->n;
+        r->ptr = xrealloc(r->ptr, r->cap * sizeof *r->ptr);
+    }
+    const uint8_t *p = buf_data(&r->rec);
+    for (size_t i = 0; i < r->n; i++, p += rec_len(p))
+        r->ptr[i] = p;
+    qsort(r->ptr, r->n, sizeof *r->ptr, ptr_cmp);
+}
+
+/* ---- spilled runs ------------------------------------------------------------------- */
+
+struct spill {
+    int fd;
+    off_t *start; /* n + 1 offsets: run i is [start[i], start[i+1]) */
+    size_t n;
+};
+
+static int spill_open(struct spill *s, const char *dir)
+{
+    s->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (s->fd < 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/index-build-XXXXXX", dir);
+        s->fd = mkstemp(path);
+        if (s->fd < 0)
+            return -errno;
+        unlink(path);
+    }
+    s->start = xcalloc(1, sizeof *s->start);
+    return 0;
+}
+
+static void spill_close(struct spill *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->start);
+    s->fd = -1;
+    s->start = NULL;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Writes the sorted run to the file and empties it. */
+static int spill_run(struct spill *s, struct run_mem *r, struct buf *io)
+{
+    run_sort(r);
+    buf_reset(io);
+    int rc = 0;
+    off_t end = s->start[s->n];
+    for (size_t i = 0; rc == 0 && i < r->n; i++) {
+        buf_append(io, r->ptr[i], rec_len(r->ptr[i]));
+        if (io->len >= READ_BUF || i + 1 == r->n) {
+            rc = write_all(s->fd, buf_data(io), io->len);
+            end += (off_t)io->len;
+            buf_reset(io);
+        }
+    }
+    s->start = xrealloc(s->start, (s->n + 2) * sizeof *s->start);
+    s->start[++s->n] = end;
+    buf_reset(&r->rec);
+    r->n = 0;
+    return rc;
+}
+
+/* One run being read back. */
+struct reader {
+    uint8_t *mem;
+    size_t len, pos;
+    off_t at, end;
+};
+
+/* The reader's next record, or NULL at its end (*rc on a read error). */
+static const uint8_t *reader_next(int fd, struct reader *rd, int *rc)
+{
+    if (rd->len - rd->pos < REC_HDR || rd->len - rd->pos < rec_len(rd->mem + rd->pos)) {
+        size_t keep = rd->len - rd->pos;
+        memmove(rd->mem, rd->mem + rd->pos, keep);
+        rd->len = keep;
+        rd->pos = 0;
+        size_t want = READ_BUF - keep;
+        if ((off_t)want > rd->end - rd->at)
+            want = (size_t)(rd->end - rd->at);
+        ssize_t k = want ? pread(fd, rd->mem + keep, want, rd->at) : 0;
+        if (k < 0) {
+            *rc = -errno;
+            return NULL;
+        }
+        rd->at += k;
+        rd->len += (size_t)k;
+        if (rd->len - rd->pos < REC_HDR || rd->len < rec_len(rd->mem)) {
+            if (rd->len)
+                *rc = -EIO; /* a torn record: the file is ours, so never */
+            return NULL;
+        }
+    }
+    const uint8_t *r = rd->mem + rd->pos;
+    rd->pos += rec_len(r);
+    return r;
+}
+
+/* ---- appending --------------------------------------------------------------------- */
+
+struct appender {
+    struct cache *c;
+    const struct idx_list *l;
+    unsigned slot;
+    struct cache_wtxn *w;     /* the current transaction */
+    bool own;                 /* ours to commit every txn_bytes */
+    size_t txn_bytes, bytes;
+    MDB_cursor **cur;         /* per index, opened in the current txn */
+    uint8_t *last_fk;         /* per relation: the last key appended (8 bytes), for dups */
+    bool *has_last;
+    uint64_t entries;
+};
+
+static void cursors_close(struct appender *a)
+{
+    for (size_t i = 0; i < a->l->n; i++)
+        if (a->cur[i]) {
+            cache_lmdb_cursor_close(a->cur[i]);
+            a->cur[i] = NULL;
+        }
+}
+
+static int next_txn(struct appender *a)
+{
+    cursors_close(a);
+    int rc = cache_wtxn_commit(a->w);
+    a->w = NULL;
+    if (rc == 0)
+        rc = cache_wtxn_begin(a->c, &a->w);
+    a->bytes = 0;
+    return rc;
+}
+
+static int append_rec(struct appender *a, const uint8_t *r)
+{
+    size_t i = (size_t)r[0] << 8 | r[1], len = rec_len(r) - REC_HDR;
+    const uint8_t *p = r + REC_HDR;
+    if (i >= a->l->n)
+        return -EPROTO;
+    if (a->own && a->bytes >= a->txn_bytes) {
+        int rc = next_txn(a);
+        if (rc < 0)
+            return rc;
+    }
+    if (!a->cur[i]) {
+        int rc = cache_lmdb_cursor_open(a->w->txn, idx_dbi(a->c, a->l, i, a->slot), &a->cur[i]);
+        if (rc < 0)
+            return rc;
+    }
+    MDB_val key, val;
+    unsigned flags = MDB_APPEND;
+    if (i < a->l->n_rel) {
+        key = (MDB_val){8, (void *)p};
+        val = (MDB_val){8, (void *)(p + 8)};
+        if (a->has_last[i] && memcmp(a->last_fk + 8 * i, p, 8) == 0)
+            flags = MDB_APPENDDUP; /* another child of the last parent */
+        memcpy(a->last_fk + 8 * i, p, 8);
+        a->has_last[i] = true;
+    } else {
+        key = (MDB_val){len, (void *)p};
+        val = (MDB_val){0, NULL};
+    }
+    a->bytes += len;
+    a->entries++;
+    return cache_lmdb_cursor_put(a->cur[i], &key, &val, flags);
+}
+
+/* Heap of readers by their current record (a min-heap of indexes into rd). */
+struct merge {
+    struct reader *rd;
+    const uint8_t **cur;
+    size_t *heap, n;
+};
+
+static bool heap_less(const struct merge *g, size_t a, size_t b)
+{
+    return rec_cmp(g->cur[g->heap[a]], g->cur[g->heap[b]]) < 0;
+}
+
+static void heap_down(struct merge *g, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < g->n && heap_less(g, l, m))
+            m = l;
+        if (r < g->n && heap_less(g, r, m))
+            m = r;
+        if (m == i)
+            return;
+        size_t t = g->heap[i];
+        g->heap[i] = g->heap[m];
+        g->heap[m] = t;
+        i = m;
+    }
+}
+
+static int merge_runs(struct spill *s, struct appender *a)
+{
+    struct merge g = {xcalloc(s->n, sizeof *g.rd), xcalloc(s->n, sizeof *g.cur),
+                      xcalloc(s->n, sizeof *g.heap), 0};
+    int rc = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        g.rd[i] = (struct reader){xmalloc(READ_BUF), 0, 0, s->start[i], s->start[i + 1]};
+        if ((g.cur[i] = reader_next(s->fd, &g.rd[i], &rc)) != NULL)
+            g.heap[g.n++] = i;
+    }
+    for (size_t i = g.n; i-- > 0;)
+        heap_down(&g, i);
+    while (rc == 0 && g.n) {
+        size_t top = g.heap[0];
+        rc = append_rec(a, g.cur[top]);
+        if (rc == 0 && (g.cur[top] = reader_next(s->fd, &g.rd[top], &rc)) == NULL)
+            g.heap[0] = g.heap[--g.n];
+        heap_down(&g, 0);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        free(g.rd[i].mem);
+    free(g.rd);
+    free(g.cur);
+    free(g.heap);
+    return rc;
+}
+
+/* ---- the build ------------------------------------------------------------------------ */
+
+struct build {
+    struct cache *c;
+    const struct schema_model *m;
+    unsigned slot;
+    const struct cache_build_opts *o;
+    struct idx_list l;
+    struct run_mem run;
+    struct spill spill;
+    struct buf io, tmp, key;
+};
+
+/* Reads every row of the slot in w: entries into runs. */
+static int collect(struct build *b, struct cache_wtxn *w)
+{
+    MDB_cursor *cur;
+    int rc = cache_lmdb_cursor_open(w->txn, b->c->dbi[cache_db_rows(b->m->id, b->slot)], &cur);
+    if (rc < 0)
+        return rc;
+    MDB_val k, v;
+    for (rc = cache_lmdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = cache_lmdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if ((rc = row_entries(b->c, &b->l, (struct slice){v.mv_data, v.mv_size}, &b->tmp, &b->key,
+                              &b->run)) < 0)
+            break;
+        /* The pointers, and as much again for qsort's merge buffer. */
+        if (b->run.rec.len + 2 * b->run.n * sizeof *b->run.ptr < b->o->run_bytes)
+            continue;
+        if (b->spill.fd < 0 && (rc = spill_open(&b->spill, b->c->path)) < 0)
+            break;
+        if ((rc = spill_run(&b->spill, &b->run, &b->io)) < 0)
+            break;
+    }
+    cache_lmdb_cursor_close(cur);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc == 0 && b->spill.fd >= 0 && b->run.n)
+        rc = spill_run(&b->spill, &b->run, &b->io);
+    return rc;
+}
+
+/* Collects, empties the slot's indexes and appends every entry; with own,
+ * commits on the way (*w is then the last transaction, still open). */
+static int build_run(struct build *b, struct cache_wtxn **w, bool own, uint64_t *entries)
+{
+    int rc = collect(b, *w);
+    for (size_t i = 0; rc == 0 && i < b->l.n; i++)
+        rc = cache_lmdb_empty((*w)->txn, idx_dbi(b->c, &b->l, i, b->slot)); /* a crashed build's part */
+    struct appender a = {.c = b->c, .l = &b->l, .slot = b->slot, .w = *w, .own = own,
+                         .txn_bytes = b->o->txn_bytes,
+                         .cur = xcalloc(b->l.n, sizeof *a.cur),
+                         .last_fk = xcalloc(b->l.n_rel + 1, 8),
+                         .has_last = xcalloc(b->l.n_rel + 1, sizeof *a.has_last)};
+    if (rc == 0 && b->spill.fd >= 0) {
+        rc = merge_runs(&b->spill, &a);
+    } else if (rc == 0) {
+        run_sort(&b->run);
+        for (size_t i = 0; rc == 0 && i < b->run.n; i++)
+            rc = append_rec(&a, b->run.ptr[i]);
+    }
+    cursors_close(&a);
+    *w = a.w;
+    *entries = a.entries;
+    free(a.cur);
+    free(a.last_fk);
+    free(a.has_last);
+    return rc;
+}
+
+static void build_init(struct build *b, struct cache *c, const struct schema_model *m,
+                       unsigned slot, const struct cache_build_opts *o)
+{
+    memset(b, 0, sizeof *b);
+    *b = (struct build){.c = c, .m = m, .slot = slot, .o = o, .spill = {.fd = -1}};
+    idx_list_init(&b->l, c, m);
+    buf_init(&b->run.rec, 0);
+    /* Room for a whole run at once: doubling would overshoot run_bytes (and
+     * the pages a small model leaves untouched cost nothing). */
+    if (o->run_bytes != SIZE_MAX)
+        buf_reserve(&b->run.rec, o->run_bytes / 3 * 2);
+    buf_init(&b->io, 0);
+    buf_init(&b->tmp, 0);
+    buf_init(&b->key, 0);
+}
+
+static void build_fini(struct build *b)
+{
+    spill_close(&b->spill);
+    buf_fini(&b->run.rec);
+    free(b->run.ptr);
+    buf_fini(&b->io);
+    buf_fini(&b->tmp);
+    buf_fini(&b->key);
+}
+
+int cache_build_now(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
+{
+    uint8_t *d;
+    int rc = mark_get(w, m, &d);
+    if (rc < 0 || !(*d & 1u << slot))
+        return rc;
+    struct cache_build_opts o = {.run_bytes = SIZE_MAX, .txn_bytes = SIZE_MAX};
+    struct build b;
+    build_init(&b, w->c, m, slot, &o);
+    uint64_t n;
+    struct cache_wtxn *cur = w;
+    rc = build_run(&b, &cur, false, &n);
+    build_fini(&b);
+    if (rc == 0)
+        rc = cache_build_forget(w, m, slot);
+    if (rc == 0) /* a load of one page does not call cache_index_build() */
+        log_debug(LOG_CACHE, "model %s: built its indexes (%llu entries) in the transaction that "
+                  "makes it readable", m->name, (unsigned long long)n);
+    return rc;
+}
+
+/* One attempt: *again when rows were written while it appended. */
+static int build_once(struct cache *c, const struct schema_model *m,
+                      const struct cache_build_opts *o, bool *built, bool *again)
+{
+    *again = false;
+    struct cache_wtxn *w;
+    int rc = cache_wtxn_begin(c, &w);
+    if (rc < 0)
+        return rc;
+    unsigned slot = cache_slot_write(w->slots, m->id);
+    uint8_t mask;
+    uint64_t last;
+    if ((rc = mark_read(w->txn, c, m, &mask, &last)) < 0 || !(mask & 1u << slot)) {
+        cache_wtxn_abort(w);
+        return rc;
+    }
+    struct build b;
+    build_init(&b, c, m, slot, o);
+    uint64_t n = 0;
+    rc = build_run(&b, &w, true, &n);
+    build_fini(&b);
+    uint64_t now;
+    if (rc == 0)
+        rc = mark_read(w->txn, c, m, &mask, &now);
+    *again = rc == 0 && now != last;
+    if (rc == 0 && !*again)
+        rc = cache_build_forget(w, m, slot);
+    if (rc < 0 || !w) {
+        cache_wtxn_abort(w);
+        return rc < 0 ? rc : -EIO;
+    }
+    rc = cache_wtxn_commit(w);
+    *built = rc == 0 && !*again;
+    if (*built)
+        log_info(LOG_CACHE, "model %s: built its indexes (%llu entries)", m->name,
+                 (unsigned long long)n);
+    return rc;
+}
+
+int cache_index_build(struct cache *c, const struct schema_model *m,
+                      const struct cache_build_opts *o, bool *built)
+{
+    *built = false;
+    if (c->read_only)
+        return -EROFS;
+    bool again = false;
+    int rc = 0;
+    for (int i = 0; rc == 0 && (i == 0 || again) && i < BUILD_ATTEMPTS; i++)
+        rc = build_once(c, m, o, built, &again);
+    if (rc == 0 && again) {
+        log_warn(LOG_CACHE, "model %s: rows kept changing while its indexes were built; they are "
+                 "built when it becomes readable", m->name);
+    }
+    return rc;
+}

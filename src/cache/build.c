@@ -19,9 +19,8 @@
  * readable (the warm state, a rebuild's swap) builds its indexes first in
  * that transaction when nobody built them before (cache_build_now).
  *
- * The mark: meta [0x04][be16 model id] = [u8 slot mask][be64 id of the last
- * transaction that wrote rows under it]. A build finds out from the second
- * that rows changed while it was appending (another writer), and builds again.
+ * The mark lives in mark.c. A build finds out from it that rows changed
+ * while it was appending (another writer), and builds again.
  */
 #include "cache/cache_int.h"
 
@@ -34,128 +33,9 @@
 
 #include "log.h"
 
-#define MARK_LOADED 0x80u /* w->defer: the mark was read in this txn */
-#define MARK_BUMPED 0x40u /* w->defer: this txn recorded its row writes */
-#define MARK_SLOTS 0x03u
 #define REC_HDR 4u                /* a sorted entry: [be16 index][be16 len][bytes] */
 #define READ_BUF (64u * 1024)     /* per run while merging */
 #define BUILD_ATTEMPTS 3          /* builds in a row that other writers may undo */
-
-/* ---- the mark -------------------------------------------------------------------- */
-
-static void mark_key(uint8_t k[3], const struct schema_model *m)
-{
-    k[0] = CACHE_META_KEY_DEFER;
-    k[1] = (uint8_t)(m->id >> 8);
-    k[2] = (uint8_t)m->id;
-}
-
-static int mark_read(MDB_txn *txn, struct cache *c, const struct schema_model *m, uint8_t *mask,
-                     uint64_t *last)
-{
-    uint8_t k[3];
-    mark_key(k, m);
-    MDB_val key = {3, k}, val;
-    int rc = cache_lmdb_get(txn, c->meta, &key, &val);
-    *mask = 0;
-    *last = 0;
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
-    if (val.mv_size != 9)
-        return -EPROTO;
-    *mask = ((const uint8_t *)val.mv_data)[0] & MARK_SLOTS;
-    *last = get_be64((const uint8_t *)val.mv_data + 1);
-    return 0;
-}
-
-static int mark_write(MDB_txn *txn, struct cache *c, const struct schema_model *m, uint8_t mask,
-                      uint64_t last)
-{
-    uint8_t k[3], v[9] = {mask};
-    mark_key(k, m);
-    put_be64(v + 1, last);
-    MDB_val key = {3, k}, val = {9, v};
-    int rc = mask ? cache_lmdb_put(txn, c->meta, &key, &val, 0) : cache_lmdb_del(txn, c->meta, &key, NULL);
-    return rc == -ENOENT ? 0 : rc;
-}
-
-/* The model's mark as this txn sees it, read once per txn. */
-static int mark_get(struct cache_wtxn *w, const struct schema_model *m, uint8_t **d)
-{
-    if (!w->defer)
-        w->defer = xcalloc(w->c->schema->n_models ? w->c->schema->n_models : 1, 1);
-    *d = &w->defer[m->id];
-    if (**d & MARK_LOADED)
-        return 0;
-    uint8_t mask;
-    uint64_t last;
-    int rc = mark_read(w->txn, w->c, m, &mask, &last);
-    if (rc == 0)
-        **d = (uint8_t)(MARK_LOADED | mask);
-    return rc;
-}
-
-static int mark_set(struct cache_wtxn *w, const struct schema_model *m, uint8_t mask)
-{
-    uint8_t *d;
-    int rc = mark_get(w, m, &d);
-    if (rc == 0)
-        rc = mark_write(w->txn, w->c, m, mask, cache_lmdb_txn_id(w->txn));
-    if (rc == 0)
-        *d = (uint8_t)(MARK_LOADED | MARK_BUMPED | mask);
-    return rc;
-}
-
-static bool has_indexes(const struct cache *c, const struct schema_model *m)
-{
-    if (c->n_incoming[m->id])
-        return true;
-    for (size_t i = 0; i < m->n_fields; i++)
-        if (m->fields[i].sindex)
-            return true;
-    return false;
-}
-
-void cache_wtxn_defer_indexes(struct cache_wtxn *w) { w->defer_ok = true; }
-
-int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
-{
-    if (!w->defer_ok || !has_indexes(w->c, m))
-        return 0;
-    if (slot == cache_slot_live(w->slots, m->id)) {
-        struct cache_meta meta;
-        int rc = cache_meta_get(&w->rd, m, &meta);
-        if (rc < 0)
-            return rc;
-        if (meta.state == CACHE_WARM)
-            return 0; /* readers read this slot now: its indexes stay whole */
-    }
-    uint8_t *d;
-    int rc = mark_get(w, m, &d);
-    return rc < 0 ? rc : mark_set(w, m, (uint8_t)((*d & MARK_SLOTS) | 1u << slot));
-}
-
-int cache_build_deferred(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
-                         bool *yes)
-{
-    uint8_t *d;
-    int rc = mark_get(w, m, &d);
-    *yes = rc == 0 && (*d & 1u << slot);
-    if (*yes && !(*d & MARK_BUMPED))
-        rc = mark_set(w, m, *d & MARK_SLOTS); /* a build running meanwhile must start over */
-    return rc;
-}
-
-int cache_build_forget(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
-{
-    uint8_t *d;
-    int rc = mark_get(w, m, &d);
-    if (rc < 0 || !(*d & 1u << slot))
-        return rc;
-    return mark_set(w, m, (uint8_t)(*d & MARK_SLOTS & ~(1u << slot)));
-}
 
 /* ---- entries ----------------------------------------------------------------------- */
 
@@ -368,7 +248,7 @@ struct appender {
     struct cache *c;
     const struct idx_list *l;
     unsigned slot;
-    struct cache_wtxn *w;     /* the current transaction */
+    MDB_txn *txn;             /* the current transaction */
     bool own;                 /* ours to commit every txn_bytes */
     size_t txn_bytes, bytes;
     MDB_cursor **cur;         /* per index, opened in the current txn */
@@ -389,10 +269,10 @@ static void cursors_close(struct appender *a)
 static int next_txn(struct appender *a)
 {
     cursors_close(a);
-    int rc = cache_wtxn_commit(a->w);
-    a->w = NULL;
+    int rc = cache_lmdb_txn_commit(a->txn);
+    a->txn = NULL;
     if (rc == 0)
-        rc = cache_wtxn_begin(a->c, &a->w);
+        rc = cache_lmdb_txn_begin(a->c, false, &a->txn);
     a->bytes = 0;
     return rc;
 }
@@ -409,7 +289,7 @@ static int append_rec(struct appender *a, const uint8_t *r)
             return rc;
     }
     if (!a->cur[i]) {
-        int rc = cache_lmdb_cursor_open(a->w->txn, idx_dbi(a->c, a->l, i, a->slot), &a->cur[i]);
+        int rc = cache_lmdb_cursor_open(a->txn, idx_dbi(a->c, a->l, i, a->slot), &a->cur[i]);
         if (rc < 0)
             return rc;
     }
@@ -501,10 +381,10 @@ struct build {
 };
 
 /* Reads every row of the slot in w: entries into runs. */
-static int collect(struct build *b, struct cache_wtxn *w)
+static int collect(struct build *b, MDB_txn *txn)
 {
     MDB_cursor *cur;
-    int rc = cache_lmdb_cursor_open(w->txn, b->c->dbi[cache_db_rows(b->m->id, b->slot)], &cur);
+    int rc = cache_lmdb_cursor_open(txn, b->c->dbi[cache_db_rows(b->m->id, b->slot)], &cur);
     if (rc < 0)
         return rc;
     MDB_val k, v;
@@ -531,12 +411,12 @@ static int collect(struct build *b, struct cache_wtxn *w)
 
 /* Collects, empties the slot's indexes and appends every entry; with own,
  * commits on the way (*w is then the last transaction, still open). */
-static int build_run(struct build *b, struct cache_wtxn **w, bool own, uint64_t *entries)
+static int build_run(struct build *b, MDB_txn **txn, bool own, uint64_t *entries)
 {
-    int rc = collect(b, *w);
+    int rc = collect(b, *txn);
     for (size_t i = 0; rc == 0 && i < b->l.n; i++)
-        rc = cache_lmdb_empty((*w)->txn, idx_dbi(b->c, &b->l, i, b->slot)); /* a crashed build's part */
-    struct appender a = {.c = b->c, .l = &b->l, .slot = b->slot, .w = *w, .own = own,
+        rc = cache_lmdb_empty(*txn, idx_dbi(b->c, &b->l, i, b->slot)); /* a crashed build's part */
+    struct appender a = {.c = b->c, .l = &b->l, .slot = b->slot, .txn = *txn, .own = own,
                          .txn_bytes = b->o->txn_bytes,
                          .cur = xcalloc(b->l.n, sizeof *a.cur),
                          .last_fk = xcalloc(b->l.n_rel + 1, 8),
@@ -549,7 +429,7 @@ static int build_run(struct build *b, struct cache_wtxn **w, bool own, uint64_t 
             rc = append_rec(&a, b->run.ptr[i]);
     }
     cursors_close(&a);
-    *w = a.w;
+    *txn = a.txn;
     *entries = a.entries;
     free(a.cur);
     free(a.last_fk);
@@ -585,16 +465,17 @@ static void build_fini(struct build *b)
 
 int cache_build_now(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
 {
-    uint8_t *d;
-    int rc = mark_get(w, m, &d);
-    if (rc < 0 || !(*d & 1u << slot))
+    uint8_t mask;
+    uint64_t last;
+    int rc = cache_mark_read(w->txn, w->c, m, &mask, &last);
+    if (rc < 0 || !(mask & 1u << slot))
         return rc;
     struct cache_build_opts o = {.run_bytes = SIZE_MAX, .txn_bytes = SIZE_MAX};
     struct build b;
     build_init(&b, w->c, m, slot, &o);
     uint64_t n;
-    struct cache_wtxn *cur = w;
-    rc = build_run(&b, &cur, false, &n);
+    MDB_txn *txn = w->txn;
+    rc = build_run(&b, &txn, false, &n);
     build_fini(&b);
     if (rc == 0)
         rc = cache_build_forget(w, m, slot);
@@ -609,33 +490,39 @@ static int build_once(struct cache *c, const struct schema_model *m,
                       const struct cache_build_opts *o, bool *built, bool *again)
 {
     *again = false;
-    struct cache_wtxn *w;
-    int rc = cache_wtxn_begin(c, &w);
+    MDB_txn *txn;
+    int rc = cache_lmdb_txn_begin(c, false, &txn);
     if (rc < 0)
         return rc;
-    unsigned slot = cache_slot_write(w->slots, m->id);
-    uint8_t mask;
-    uint64_t last;
-    if ((rc = mark_read(w->txn, c, m, &mask, &last)) < 0 || !(mask & 1u << slot)) {
-        cache_wtxn_abort(w);
+    uint8_t *slots = xcalloc(c->schema->n_models ? c->schema->n_models : 1, 1);
+    uint8_t mask = 0;
+    uint64_t last = 0, now = 0;
+    unsigned slot = 0;
+    if ((rc = cache_slots_load(c, txn, slots)) == 0) {
+        slot = cache_slot_write(slots, m->id);
+        rc = cache_mark_read(txn, c, m, &mask, &last);
+    }
+    free(slots);
+    if (rc < 0 || !(mask & 1u << slot)) {
+        cache_lmdb_txn_abort(txn);
         return rc;
     }
     struct build b;
     build_init(&b, c, m, slot, o);
     uint64_t n = 0;
-    rc = build_run(&b, &w, true, &n);
+    rc = build_run(&b, &txn, true, &n);
     build_fini(&b);
-    uint64_t now;
     if (rc == 0)
-        rc = mark_read(w->txn, c, m, &mask, &now);
+        rc = cache_mark_read(txn, c, m, &mask, &now);
     *again = rc == 0 && now != last;
     if (rc == 0 && !*again)
-        rc = cache_build_forget(w, m, slot);
-    if (rc < 0 || !w) {
-        cache_wtxn_abort(w);
+        rc = cache_mark_write(txn, c, m, (uint8_t)(mask & ~(1u << slot)), now);
+    if (rc < 0 || !txn) {
+        if (txn)
+            cache_lmdb_txn_abort(txn);
         return rc < 0 ? rc : -EIO;
     }
-    rc = cache_wtxn_commit(w);
+    rc = cache_lmdb_txn_commit(txn);
     *built = rc == 0 && !*again;
     if (*built)
         log_info(LOG_CACHE, "model %s: built its indexes (%llu entries)", m->name,

@@ -347,7 +347,12 @@ const struct schema_model *cache_sindex_model(const struct schema *s, const stru
 int cache_sindex_entry(const struct schema_model *m, const struct schema_field *f, struct slice row,
                        struct buf *tmp, struct buf *out) MUST_CHECK;
 
-/* ---- build.c: indexes built after a first load --------------------------------- */
+/* ---- mark.c: a first load's pending indexes ------------------------------------- */
+int cache_mark_read(MDB_txn *txn, struct cache *c, const struct schema_model *m, uint8_t *mask,
+                    uint64_t *last) MUST_CHECK;
+/* mask 0 deletes the mark. */
+int cache_mark_write(MDB_txn *txn, struct cache *c, const struct schema_model *m, uint8_t mask,
+                     uint64_t last) MUST_CHECK;
 /* The first row goes into empty `slot`: marks its indexes pending when the
  * txn opted in and no reader can see the slot. */
 int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
@@ -357,6 +362,7 @@ int cache_build_deferred(struct cache_wtxn *w, const struct schema_model *m, uns
                          bool *yes) MUST_CHECK;
 /* Clears the slot's mark (the slot was emptied, or its indexes are built). */
 int cache_build_forget(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
+/* ---- build.c: indexes built after a first load --------------------------------- */
 /* Builds the slot's pending indexes inside w (no bound on its size): before
  * the slot becomes readable, when nobody ran cache_index_build(). */
 int cache_build_now(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;

@@ -89,9 +89,9 @@ static const struct conf_key keys[] = {
     U(reconcile_s, "900", 1, UINT32_MAX, "interval of the poller's delete reconciliation, s"),
     U(batch_rows, "5000", 1, 1000000, "rows per keyset page the poller and cwcachectl warm read"),
     U(write_txn_mb, "8", 1, 4096,
-      "MiB of rows per write transaction of a warm-up pass: LMDB holds a transaction's pages in "
+      "MiB of rows (or index entries) per write transaction of a warm-up pass: LMDB holds a transaction's pages in "
       "memory until it commits (and keeps them for the next), so this bounds the writer's heap"),
-    U(page_mb, "2", 1, 4096,
+    U(page_mb, "1", 1, 4096,
       "MiB of rows per fetched page of a warm-up pass (fewer than batch_rows rows when they are "
       "large); up to 4 pages are in flight between the fetch thread and the writer"),
     U(index_build_mb, "8", 1, 4096,

@@ -306,7 +306,9 @@ static int append_rec(struct appender *a, const uint8_t *r)
         key = (MDB_val){len, (void *)p};
         val = (MDB_val){0, NULL};
     }
-    a->bytes += len;
+    /* What the entry costs in LMDB's pages: a node header and its pointer,
+     * and for a relation's new parent a sub-page for its children. */
+    a->bytes += i < a->l->n_rel ? (flags == MDB_APPEND ? 48 : 10) : len + 10;
     a->entries++;
     return cache_lmdb_cursor_put(a->cur[i], &key, &val, flags);
 }

@@ -7,17 +7,22 @@ with like:
   cold    `cwcachectl warm` into an empty data directory
   noop    `cwcachectl warm` again with nothing changed (overlap re-read + reconciliation)
   full    `cwcachectl warm --full` over the warm store (only with --full)
+  base    (with --base-cwcachectl) a cold warm-up by another build, e.g. main's
 Reports medians of wall time, rows/s, CPU seconds of cwcachectl and of tdslite,
 peak RSS (ru_maxrss of the process: includes the LMDB pages it mapped) and the
 peak anonymous RSS (RssAnon sampled every 20 ms: the tool's own memory), and the
-ratio of each to the baseline.
+ratio of each to the baseline; then the cold warm-up's time per model (the
+models of 10,000 rows or more) and the part of it spent building the indexes
+after the first load, and the load average at each run (the machine may be shared).
 
 Usage: warm_bench.py --cwcachectl P --warm-read P --tdslite P --schema P --collectors P
                      [--companies 1000000] [--runs 3] [--workdir DIR] [--full] [--smoke]
+                     [--base-cwcachectl P]
 The generated source is kept in --workdir (source-<companies>.db) and reused.
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -51,11 +56,28 @@ def sample_anon(pid, out, stop):
     out.append(peak)
 
 
+MODEL_DONE = re.compile(r"warm: model \d+ of \d+, (\w+): done: (\d+) rows in ([\d.]+)(ms|s)")
+MODEL_BUILT = re.compile(r"poller: (\w+): indexes built after the first load in ([\d.]+) s")
+
+
+def per_model(log):
+    """{model: [rows, seconds, index build seconds]} from cwcachectl warm's log."""
+    out = {}
+    for m in MODEL_DONE.finditer(log):
+        out[m.group(1)] = [int(m.group(2)), float(m.group(3)) / (1000 if m.group(4) == "ms" else 1), 0.0]
+    for m in MODEL_BUILT.finditer(log):
+        if m.group(1) in out:
+            out[m.group(1)][2] = float(m.group(2))
+    return out
+
+
 def measure(args, env, server_pid):
-    """Runs args; returns wall s, cpu s, ru_maxrss KiB, peak RssAnon KiB, server cpu s, stdout."""
+    """Runs args; returns wall s, cpu s, ru_maxrss KiB, peak RssAnon KiB, server cpu s, stdout,
+    per-model times."""
     srv0 = proc_cpu(server_pid)
     t0 = time.monotonic()
-    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    errf = tempfile.TemporaryFile(mode="w+")
+    p = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=errf, text=True)
     peak, stop = [], threading.Event()
     sampler = threading.Thread(target=sample_anon, args=(p.pid, peak, stop))
     sampler.start()
@@ -67,8 +89,10 @@ def measure(args, env, server_pid):
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         sys.exit(f"warm_bench: {' '.join(args)} exited {p.returncode}")
+    errf.seek(0)
     return {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss,
-            "anon": peak[0] if peak else 0, "srv_cpu": proc_cpu(server_pid) - srv0, "out": out}
+            "anon": peak[0] if peak else 0, "srv_cpu": proc_cpu(server_pid) - srv0, "out": out,
+            "models": per_model(errf.read())}
 
 
 def start_server(a, db, tmp):
@@ -98,6 +122,7 @@ def main():
     ap.add_argument("--workdir")
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--base-cwcachectl")
     a = ap.parse_args()
     if a.smoke:
         a.companies, a.runs = 200, 1
@@ -114,7 +139,9 @@ def main():
     env = dict(os.environ, DATABASE_URL=url)
     data = os.path.join(work, "data")
     ctl = [a.cwcachectl, "--data-dir", data, "--schema", a.schema, "--collectors", a.collectors]
-    kinds = ["read", "cold", "noop"] + (["full"] if a.full else [])
+    kinds = ["read", "cold", "noop"] + (["full"] if a.full else []) + \
+        (["base"] if a.base_cwcachectl else [])
+    base_ctl = [a.base_cwcachectl] + ctl[1:] if a.base_cwcachectl else None
     res = {k: [] for k in kinds}
     rows = 0
     try:
@@ -127,8 +154,12 @@ def main():
             res["noop"].append(measure(ctl + ["warm"], env, srv.pid))
             if a.full:
                 res["full"].append(measure(ctl + ["warm", "--full"], env, srv.pid))
+            if base_ctl:
+                shutil.rmtree(data, ignore_errors=True)
+                res["base"].append(measure(base_ctl + ["warm"], env, srv.pid))
             print(f"run {r + 1}/{a.runs}: " + ", ".join(
-                f"{k} {res[k][-1]['wall']:.1f}s" for k in kinds), flush=True)
+                f"{k} {res[k][-1]['wall']:.1f}s" for k in kinds) +
+                "; load average %.1f %.1f %.1f" % os.getloadavg(), flush=True)
     finally:
         srv.send_signal(signal.SIGTERM)
         srv.wait(timeout=30)
@@ -150,6 +181,17 @@ def report(res, kinds, rows, a):
         print(f"{k:6} {m['wall']:9.2f} {rows / m['wall']:10.0f} {m['wall'] / base:7.2f} "
               f"{m['cpu']:10.2f} {m['srv_cpu']:13.2f} {m['maxrss'] / 1024:12.1f} "
               f"{m['anon'] / 1024:13.1f}")
+    models = {}
+    for m in res["cold"]:
+        for name, v in m["models"].items():
+            models.setdefault(name, []).append(v)
+    big = sorted((n for n, v in models.items() if v[0][0] >= 10000), key=lambda n: -models[n][0][0])
+    if big:
+        print(f"\ncold, per model (medians): {'rows':>9} {'s':>8} {'index build s':>14}")
+        for n in big:
+            v = models[n]
+            print(f"{n:26} {v[0][0]:9} {statistics.median(x[1] for x in v):8.2f} "
+                  f"{statistics.median(x[2] for x in v):14.2f}")
     if a.smoke and not (rows > 0 and all(med[k]["wall"] > 0 for k in kinds)):
         sys.exit("warm_bench: smoke run produced no figures")
 

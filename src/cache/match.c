@@ -3,12 +3,14 @@
  * three-valued logic, as the SQL Prisma sends does: a comparison with a
  * null column is unknown, NOT keeps unknown unknown, and only true keeps a
  * row. Relation conditions read the related rows through the source (the
- * store or the live fallback's rows), so they are true or false:
+ * store or the live fallback's rows); as in Prisma's SQL (EXISTS
+ * subqueries for to-many, a LEFT JOIN for to-one):
  *   some   a child for which the condition is true
  *   none   no such child
  *   every  no child for which it is false (unknown does not count)
- *   is     the related row exists and the condition is true (is: null: no related row)
- *   isNot  the negation of is
+ *   is     the condition on the related row, unknown kept; false without one
+ *   isNot  NOT the condition on the related row; true without one
+ *   is: null / isNot: null   the foreign key is / is not null
  */
 #include "cache/cache_int.h"
 
@@ -103,25 +105,32 @@ static int to_many_eval(struct cache_eval *e, const struct cache_filter *f, cons
     return tri(f->op == CACHE_F_SOME ? found : !found);
 }
 
+/* As Prisma's SQL: `is: null` / `isNot: null` test the foreign key itself
+ * (a key naming no row is not null); `is: W` is W on the joined row
+ * (unknown stays unknown) and false without one; `isNot: W` is NOT W, and
+ * true without a row. */
 static int to_one_eval(struct cache_eval *e, const struct cache_filter *f, const struct cache_row_view *v)
 {
     int64_t fk;
     struct slice row;
     bool is = f->op == CACHE_F_IS;
-    int rc = cache_json_int(cache_row_member_value(v, f->rel->fk), &fk);
+    struct slice key = cache_row_member_value(v, f->rel->fk);
+    if (f->n_sub == 0)
+        return tri(is_null_json(key) == is);
+    int rc = cache_json_int(key, &fk);
     if (rc == 0)
         rc = e->src->ops->get(e->src->ctx, f->rel->target, (uint64_t)fk, &row);
-    if (rc == -ENOENT) /* no related row: `is: null` holds */
-        return tri(is == (f->n_sub == 0));
+    if (rc == -ENOENT)
+        return tri(!is);
     if (rc < 0)
         return rc;
-    if (f->n_sub == 0)
-        return tri(!is);
     struct cache_row_view t;
     if ((rc = cache_row_view(row, f->rel->target, &t)) < 0 ||
         (rc = cache_filter_eval(e, &f->sub[0], &t)) < 0)
         return rc;
-    return tri((rc == CACHE_TRI_T) == is);
+    if (is || rc == CACHE_TRI_U)
+        return rc;
+    return rc == CACHE_TRI_T ? CACHE_TRI_F : CACHE_TRI_T;
 }
 
 /* AND: false wins, then unknown; OR: true wins, then unknown. */

@@ -515,7 +515,8 @@ static const char *foreign_key(const struct schema_model *m, const json_t *obj)
     return NULL;
 }
 
-/* {is: x, isNot: y}, or a bare where (Prisma's shorthand for is), or null. */
+/* {is: x, isNot: y}, or a bare where (Prisma's shorthand for is), or null.
+ * A bare {} is no condition at all in Prisma (not "is: {}"). */
 static int to_one_filter(struct wparse *w, const struct schema_relation *r, const json_t *val,
                          struct cache_filter *out)
 {
@@ -526,6 +527,10 @@ static int to_one_filter(struct wparse *w, const struct schema_relation *r, cons
                         "%sWhereInput%s, provided %s.", r->name, r->target->name,
                      opt ? "Nullable" : "", opt ? ", " : " or ", r->target->name, opt ? " or Null" : "",
                      cache_prisma_kind(val));
+    }
+    if (json_is_object(val) && json_object_size(val) == 0) {
+        *out = (struct cache_filter){.op = CACHE_F_AND};
+        return 0;
     }
     const json_t *is = json_is_object(val) ? json_object_get(val, "is") : NULL;
     const json_t *is_not = json_is_object(val) ? json_object_get(val, "isNot") : NULL;
@@ -590,12 +595,47 @@ static int where_object(struct wparse *w, const struct schema_model *m, const js
     return 0;
 }
 
+/*
+ * Prisma leaves empty conditions out ({}, an AND or NOT of nothing, {f: {}},
+ * a bare {rel: {}}) rather than reading them as true: in an AND or at the
+ * top that is the same, but an OR drops them (OR [a, {}] is a, OR [{}] is
+ * false: 1=0) and NOT of one is none again (NOT {} keeps every row).
+ * Inside some/every/none/is/isNot an empty condition is true (1=1).
+ * Rewrites the tree in place; true when f itself is empty.
+ */
+static bool simplify(struct cache_filter *f)
+{
+    struct cache_filter *sub = (struct cache_filter *)f->sub;
+    switch (f->op) {
+    case CACHE_F_AND:
+    case CACHE_F_OR: {
+        size_t n = 0;
+        for (size_t i = 0; i < f->n_sub; i++)
+            if (!simplify(&sub[i]))
+                sub[n++] = sub[i];
+        f->n_sub = n;
+        return f->op == CACHE_F_AND && n == 0;
+    }
+    case CACHE_F_NOT:
+        if (!simplify(&sub[0]))
+            return false;
+        *f = (struct cache_filter){.op = CACHE_F_AND};
+        return true;
+    default:
+        if (f->rel && f->n_sub)
+            simplify(&sub[0]);
+        return false;
+    }
+}
+
 int cache_where_parse(void **arena, const struct schema_model *m, const json_t *where,
                       const struct cache_filter **out, char *err, size_t errlen)
 {
     struct wparse w = {arena, err, errlen, 0};
     struct cache_filter *f = walloc(&w, 1, sizeof *f);
     int rc = where_object(&w, m, where, f);
+    if (rc == 0)
+        simplify(f);
     *out = rc == 0 ? f : NULL;
     return rc;
 }

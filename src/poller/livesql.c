@@ -298,30 +298,60 @@ static void scalar(struct poller_lsql *q, const struct cache_filter *f, unsigned
     value(q, f->field, &f->vals[0]);
 }
 
-/* EXISTS (SELECT 1 FROM target AS [tN] WHERE <link> [AND [NOT] (sub)]) */
+/* EXISTS (SELECT 1 FROM target AS [tN] WHERE <link> AND [NOT] (sub)): to-many */
 static void exists(struct poller_lsql *q, const struct cache_filter *f, unsigned a, bool negate,
-                   bool sub, bool sub_not)
+                   bool sub_not)
 {
     const struct schema_relation *r = f->rel;
     unsigned c = ++q->alias;
     buf_puts(&q->sql, negate ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ");
     table_as(q, r->target, 't', c);
-    buf_puts(&q->sql, " WHERE ");
-    if (r->to_many) { /* the child's foreign key names this row */
-        ref(q, 't', c, r->fk->column);
-        buf_puts(&q->sql, " = ");
-        ref(q, 't', a, r->model->pk->column);
-    } else { /* this row's foreign key names the target */
-        ref(q, 't', c, r->target->pk->column);
-        buf_puts(&q->sql, " = ");
+    buf_puts(&q->sql, " WHERE "); /* the child's foreign key names this row */
+    ref(q, 't', c, r->fk->column);
+    buf_puts(&q->sql, " = ");
+    ref(q, 't', a, r->model->pk->column);
+    buf_puts(&q->sql, sub_not ? " AND NOT (" : " AND (");
+    where(q, r->target, &f->sub[0], c);
+    buf_puts(&q->sql, "))");
+}
+
+/*
+ * is / isNot as Prisma's LEFT JOIN gives them: `is: null` / `isNot: null`
+ * test the foreign key; `is: W` is W on the related row with its unknown
+ * kept (false without a row), `isNot: W` NOT W (true without a row). EXISTS
+ * is two-valued, so the row's W is read as 1, 0 or 2 (unknown) and 2 made
+ * null again:
+ *   NULLIF(COALESCE((SELECT CASE WHEN (W) THEN 1 WHEN NOT (W) THEN 0 ELSE 2 END
+ *     FROM target AS [tN] WHERE [tN].[pk] = [t<a>].[fk]), 0), 2) = 1
+ * (isNot swaps 1 and 0 and has no row count as 1). W is written once and
+ * its text repeated: the copy names the same parameters.
+ */
+static void to_one(struct poller_lsql *q, const struct cache_filter *f, unsigned a)
+{
+    const struct schema_relation *r = f->rel;
+    bool is = f->op == CACHE_F_IS;
+    if (!f->n_sub) {
         ref(q, 't', a, r->fk->column);
+        buf_puts(&q->sql, is ? " IS NULL" : " IS NOT NULL");
+        return;
     }
-    if (sub) {
-        buf_puts(&q->sql, sub_not ? " AND NOT (" : " AND (");
-        where(q, r->target, &f->sub[0], c);
-        buf_putc(&q->sql, ')');
-    }
-    buf_putc(&q->sql, ')');
+    unsigned c = ++q->alias;
+    buf_puts(&q->sql, "NULLIF(COALESCE((SELECT CASE WHEN (");
+    size_t from = q->sql.len;
+    where(q, r->target, &f->sub[0], c);
+    size_t len = q->sql.len - from;
+    char *cond = xmalloc(len + 1);
+    memcpy(cond, buf_data(&q->sql) + from, len);
+    buf_puts(&q->sql, is ? ") THEN 1 WHEN NOT (" : ") THEN 0 WHEN NOT (");
+    buf_append(&q->sql, cond, len);
+    free(cond);
+    buf_puts(&q->sql, is ? ") THEN 0 ELSE 2 END FROM " : ") THEN 1 ELSE 2 END FROM ");
+    table_as(q, r->target, 't', c);
+    buf_puts(&q->sql, " WHERE ");
+    ref(q, 't', c, r->target->pk->column);
+    buf_puts(&q->sql, " = ");
+    ref(q, 't', a, r->fk->column);
+    buf_puts(&q->sql, is ? "), 0), 2) = 1" : "), 1), 2) = 1");
 }
 
 static void junction(struct poller_lsql *q, const struct schema_model *m, const struct cache_filter *f,
@@ -360,19 +390,17 @@ static void where(struct poller_lsql *q, const struct schema_model *m, const str
         buf_putc(&q->sql, ')');
         return;
     case CACHE_F_SOME:
-        exists(q, f, a, false, true, false);
+        exists(q, f, a, false, false);
         return;
     case CACHE_F_NONE:
-        exists(q, f, a, true, true, false);
+        exists(q, f, a, true, false);
         return;
     case CACHE_F_EVERY: /* no related row for which the condition is false */
-        exists(q, f, a, true, true, true);
+        exists(q, f, a, true, true);
         return;
-    case CACHE_F_IS: /* is: null holds when there is no related row */
-        exists(q, f, a, f->n_sub == 0, f->n_sub > 0, false);
-        return;
+    case CACHE_F_IS:
     case CACHE_F_ISNOT:
-        exists(q, f, a, f->n_sub > 0, f->n_sub > 0, false);
+        to_one(q, f, a);
         return;
     default:
         scalar(q, f, a);

@@ -102,10 +102,40 @@ Test(cache_page, relation_filters)
     ids("Category", "\"where\":{\"subcategories\":{\"every\":{\"name\":{\"contains\":\"a\"}}}}", "[1,2]");
     ids("Subcategory", "\"where\":{\"category\":{\"is\":{\"name\":\"tools\"}}}", "[10,11]");
     ids("Subcategory", "\"where\":{\"category\":{\"name\":\"Tools\"}}", "[10,11]");
-    ids("Subcategory", "\"where\":{\"category\":null}", "[12,13]");
-    ids("Subcategory", "\"where\":{\"category\":{\"isNot\":null}}", "[10,11]");
+    /* Prisma: `null` tests the foreign key, so 13's key naming no row is not null */
+    ids("Subcategory", "\"where\":{\"category\":null}", "[12]");
+    ids("Subcategory", "\"where\":{\"category\":{\"isNot\":null}}", "[10,11,13]");
     ids("Subcategory", "\"where\":{\"category\":{\"isNot\":{\"name\":\"Tools\"}}}", "[12,13]");
+    ids("Subcategory", "\"where\":{\"category\":{\"is\":{}}}", "[10,11]");
     ids("Product", "\"where\":{\"subcategory\":{\"category\":{\"name\":\"tools\"}}}", "[100,101,104]");
+}
+
+/* Prisma joins a to-one relation (LEFT JOIN) and keeps SQL's unknown: the
+ * parent of 2, 3 and 6 (1) has a null parentId, so `parentId = 5` on it is
+ * unknown, and so is its negation; without a parent isNot holds. */
+Test(cache_page, to_one_filters_keep_unknown)
+{
+    ids("Company", "\"where\":{\"parent\":{\"isNot\":{\"parentId\":5}}}", "[1,4,5]");
+    ids("Company", "\"where\":{\"NOT\":{\"parent\":{\"parentId\":5}}}", "[1,4,5]");
+    ids("Company", "\"where\":{\"NOT\":{\"parent\":{\"is\":{\"parentId\":{\"not\":5}}}}}", "[1,5]");
+    ids("Company", "\"where\":{\"parent\":{\"is\":{\"parentId\":{\"not\":5}}}}", "[4]");
+}
+
+/* Prisma leaves empty conditions out: true in AND, dropped from OR (an OR
+ * of nothing is false), NOT of one is none; a bare {rel: {}} is none too. */
+Test(cache_page, empty_conditions_as_prisma)
+{
+    ids("Company", "\"where\":{\"OR\":[{\"id\":2},{}]}", "[2]");
+    ids("Company", "\"where\":{\"OR\":[{}]}", "[]");
+    ids("Company", "\"where\":{\"OR\":[{\"id\":2},{\"AND\":[{}]},{\"name\":{}}]}", "[2]");
+    ids("Company", "\"where\":{\"NOT\":{}}", "[1,2,3,4,5,6]");
+    ids("Company", "\"where\":{\"NOT\":[]}", "[1,2,3,4,5,6]");
+    ids("Company", "\"where\":{\"NOT\":[{\"id\":2},{}]}", "[1,3,4,5,6]");
+    ids("Company", "\"where\":{\"parent\":{}}", "[1,2,3,4,5,6]");
+    ids("Company", "\"where\":{\"OR\":[{\"id\":5},{\"parent\":{}}]}", "[5]");
+    ids("Company", "\"where\":{\"parent\":{\"NOT\":{}}}", "[2,3,4,6]");
+    ids("Company", "\"where\":{\"children\":{\"some\":{\"NOT\":{}}}}", "[1,2]");
+    ids("Company", "\"where\":{\"children\":{\"every\":{\"OR\":[{}]}}}", "[3,4,5,6]");
 }
 
 Test(cache_page, order_by_collation_nulls_first_and_relations)

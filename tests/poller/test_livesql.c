@@ -102,10 +102,29 @@ Test(poller_livesql, relation_filters_are_exists_subqueries)
     cr_assert_str_eq(sql(&f),
                      "SELECT " COLS " FROM [dbo].[Com]]pany] AS [t0] WHERE 1 = 1 AND ((NOT EXISTS "
                      "(SELECT 1 FROM [dbo].[Com]]pany] AS [t1] WHERE [t1].[Parent_RecID] = "
-                     "[t0].[Company_RecID] AND NOT ([t1].[Co]]mpany Name] IS NULL))) AND (EXISTS "
-                     "(SELECT 1 FROM [dbo].[Com]]pany] AS [t2] WHERE [t2].[Company_RecID] = "
-                     "[t0].[Parent_RecID])) AND (1 = 0) AND (NOT ([t0].[Company_RecID] IN (@p1, @p2)))) "
-                     "ORDER BY [t0].[Company_RecID] ASC");
+                     "[t0].[Company_RecID] AND NOT ([t1].[Co]]mpany Name] IS NULL))) AND "
+                     "([t0].[Parent_RecID] IS NOT NULL) AND (1 = 0) AND (NOT ([t0].[Company_RecID] "
+                     "IN (@p1, @p2)))) ORDER BY [t0].[Company_RecID] ASC");
+    done(&f);
+}
+
+/* is / isNot keep the related row's unknown (Prisma joins it): 1, 0 or 2
+ * from one CASE, the condition's text (and parameters) repeated. */
+Test(poller_livesql, to_one_filters_are_three_valued)
+{
+    struct fx f;
+    plan(&f, "{\"where\":{\"parent\":{\"isNot\":{\"name\":\"x\"}},\"NOT\":{\"parent\":{\"name\":\"y\"}}}}");
+    cr_assert_eq(poller_lsql_root(&f.q, &f.p, false), 0);
+    cr_assert_str_eq(sql(&f),
+                     "SELECT " COLS " FROM [dbo].[Com]]pany] AS [t0] WHERE 1 = 1 AND ((NULLIF(COALESCE(("
+                     "SELECT CASE WHEN ([t1].[Co]]mpany Name] = @p1) THEN 0 WHEN NOT ([t1].[Co]]mpany "
+                     "Name] = @p1) THEN 1 ELSE 2 END FROM [dbo].[Com]]pany] AS [t1] WHERE "
+                     "[t1].[Company_RecID] = [t0].[Parent_RecID]), 1), 2) = 1) AND (NOT (NULLIF(COALESCE(("
+                     "SELECT CASE WHEN ([t2].[Co]]mpany Name] = @p2) THEN 1 WHEN NOT ([t2].[Co]]mpany "
+                     "Name] = @p2) THEN 0 ELSE 2 END FROM [dbo].[Com]]pany] AS [t2] WHERE "
+                     "[t2].[Company_RecID] = [t0].[Parent_RecID]), 0), 2) = 1))) ORDER BY "
+                     "[t0].[Company_RecID] ASC");
+    cr_assert_eq(f.q.n, 2);
     done(&f);
 }
 

@@ -419,6 +419,14 @@ LIVE_QUERIES = [
     [CT, {"where": {"lastName": {"gte": "M"}}, "orderBy": [{"lastName": "asc"}, {"firstName": "desc"}], "cursor": {"contactRecId": 50}, "take": 10}],
     [O, {"where": {"probabilityToClose": {"lt": 30.5}}, "select": ["opportunityRecId", "probabilityToClose"]}],
     [O, {"where": {"company": {"is": {"childCompanies": {"some": {"deleteFlag": False}}}}}, "take": 5}],
+    # to-one filters keep the related row's unknown, as Prisma's LEFT JOIN (oracle)
+    [C, {"where": {"parentCompany": {"isNot": {"websiteUrl": {"contains": "a"}}}}, "select": ["companyRecId"]}],
+    [C, {"where": {"NOT": {"parentCompany": {"annualRevenue": {"gt": 100000}}}}, "select": ["companyRecId"]}],
+    [C, {"where": {"parentCompany": None}, "select": ["companyRecId"]}],
+    # empty conditions as Prisma: dropped from OR, NOT of one is none
+    [C, {"where": {"OR": [{"companyRecId": {"lt": 5}}, {}]}, "select": ["companyRecId"]}],
+    [C, {"where": {"OR": [{"companyRecId": 3}, {"parentCompany": {}}]}, "select": ["companyRecId"]}],
+    [C, {"where": {"NOT": {}}, "take": 3, "select": ["companyRecId"]}],
 ]
 
 

@@ -122,3 +122,41 @@ bool collate_match(const uint8_t *hay, size_t hlen, const uint8_t *needle, size_
         collate_next(hay, hlen, &at);
     }
 }
+
+static int hex_digit(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The 16 bytes of a GUID's text, in text order; false unless it is one. */
+static bool guid_bytes(const uint8_t *s, size_t n, uint8_t out[16])
+{
+    if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+        return false;
+    for (size_t i = 0, k = 0; k < 16; k++) {
+        if (s[i] == '-')
+            i++;
+        int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[k] = (uint8_t)(hi << 4 | lo);
+        i += 2;
+    }
+    return true;
+}
+
+int collate_guid_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    /* text positions, most significant first (stored bytes 10-15, 8-9, 6-7, 4-5, 0-3) */
+    static const uint8_t order[16] = {10, 11, 12, 13, 14, 15, 8, 9, 7, 6, 5, 4, 3, 2, 1, 0};
+    uint8_t x[16], y[16];
+    if (!guid_bytes(a, alen, x) || !guid_bytes(b, blen, y))
+        return collate_cmp(a, alen, b, blen);
+    for (size_t k = 0; k < 16; k++)
+        if (x[order[k]] != y[order[k]])
+            return x[order[k]] < y[order[k]] ? -1 : 1;
+    return 0;
+}

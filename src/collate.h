@@ -31,6 +31,15 @@ uint32_t collate_fold(uint32_t cp);
 uint32_t collate_next(const uint8_t *s, size_t n, size_t *i);
 /* <0, 0, >0 as a sorts before, equal to, after b. */
 int collate_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+/*
+ * uniqueidentifier order, as SQL Server compares GUIDs (and .NET's SqlGuid):
+ * by the bytes of its stored form in the order 10-15, 8-9, 6-7, 4-5, 0-3,
+ * where the first three groups are stored little-endian. In the text form
+ * "00112233-4455-6677-8899-aabbccddeeff" that is bytes aa bb cc dd ee ff,
+ * 88 99, 77 66, 55 44, 33 22 11 00: not the text's order. Case is
+ * ignored; text that is not a GUID falls back to collate_cmp().
+ */
+int collate_guid_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 /* Whether hay contains / starts with / ends with needle under the folding. */
 bool collate_match(const uint8_t *hay, size_t hlen, const uint8_t *needle, size_t nlen,
                    enum collate_match how);

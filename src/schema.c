@@ -864,6 +864,7 @@ static int scalar_make(struct parser *p, struct schema_model *m, struct pfield *
     f->optional = pf->optional;
     f->is_id = pf->is_id;
     f->is_unique = pf->is_id || pf->is_unique;
+    f->guid = f->db_type && strcasecmp(f->db_type, "UniqueIdentifier") == 0;
     f->index = (uint16_t)m->n_fields;
     pf->out_index = m->n_fields++;
     return 0;

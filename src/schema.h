@@ -35,6 +35,7 @@ struct schema_field {
     bool optional;         /* declared with '?' */
     bool is_id;            /* @id */
     bool is_unique;        /* @id or @unique: a `cursor` may name it */
+    bool guid;             /* @db.UniqueIdentifier: ordered as SQL Server orders GUIDs */
     uint16_t index;        /* position in model->fields */
     /* 1 + the dense number (0..schema->n_indexes-1, over all models) of the
      * secondary index this field leads (@@index([field, ...])); 0: none. */

@@ -118,7 +118,7 @@ int cache_value_cmp(const struct schema_field *f, struct slice a, struct slice b
         size_t mark = tmp->len;
         buf_reserve(tmp, a.len + b.len); /* x must not move while y is decoded */
         struct slice x = cache_json_text(a, tmp), y = cache_json_text(b, tmp);
-        int c = collate_cmp(x.p, x.len, y.p, y.len);
+        int c = f->guid ? collate_guid_cmp(x.p, x.len, y.p, y.len) : collate_cmp(x.p, x.len, y.p, y.len);
         tmp->len = mark;
         return c;
     }

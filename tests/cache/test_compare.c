@@ -65,3 +65,20 @@ Test(cache_compare, json_text_views_or_decodes)
     cr_assert(slice_eq(s, slice_str("t\tab\xF0\x9F\x98\x80")), "a surrogate pair becomes one code point");
     buf_fini(&tmp);
 }
+
+/* A uniqueidentifier String orders as SQL Server orders GUIDs, not as text. */
+Test(cache_compare, guid_strings_order_as_sql_server)
+{
+    struct schema *s = fx_schema_parse("model G {\n  id Int @id\n  g String? @db.UniqueIdentifier\n"
+                                       "  t String? @db.NVarChar(40)\n}\n");
+    const struct schema_model *m = schema_model_find(s, "G");
+    cr_assert_not_null(m);
+    const struct schema_field *g = &m->fields[1], *t = &m->fields[2];
+    const char *a = "\"ff000000-0000-0000-0000-000000000001\"", *b = "\"00000000-0000-0000-0000-000000000002\"";
+    struct buf tmp;
+    buf_init(&tmp, 0);
+    cr_assert_lt(cache_value_cmp(g, slice_str(a), slice_str(b), &tmp), 0, "the last group decides");
+    cr_assert_gt(cache_value_cmp(t, slice_str(a), slice_str(b), &tmp), 0, "text compares as text");
+    buf_fini(&tmp);
+    schema_free(s);
+}

@@ -56,3 +56,23 @@ Test(common_collate, invalid_utf8_bytes_are_their_own_code_points)
     cr_assert_eq(collate_fold('Q'), 'q');
     cr_assert_eq(collate_fold(0xD7), 0xD7, "the multiplication sign is not a letter");
 }
+
+static int gcmp(const char *a, const char *b)
+{
+    int c = collate_guid_cmp((const uint8_t *)a, strlen(a), (const uint8_t *)b, strlen(b));
+    return (c > 0) - (c < 0);
+}
+
+/* SQL Server's uniqueidentifier order: the text's last group decides first,
+ * then bytes 8-9, then 7 before 6, 5 before 4, 3 down to 0. */
+Test(common_collate, guids_order_by_sql_server_byte_groups)
+{
+    cr_assert_eq(gcmp("ff000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002"), -1);
+    cr_assert_eq(gcmp("00000000-0000-0000-0100-000000000001", "00000000-0000-0001-0000-000000000001"), 1);
+    cr_assert_eq(gcmp("00000000-0000-0001-0000-000000000001", "00000000-0000-0100-0000-000000000001"), 1);
+    cr_assert_eq(gcmp("00000000-0001-0000-0000-000000000001", "00000000-0100-0000-0000-000000000001"), 1);
+    cr_assert_eq(gcmp("00000001-0000-0000-0000-000000000001", "ff000000-0000-0000-0000-000000000001"), 1);
+    cr_assert_eq(gcmp("0000FF00-0000-0000-0000-000000000001", "0000ff00-0000-0000-0000-000000000001"), 0,
+                 "case is ignored");
+    cr_assert_eq(gcmp("a", "B"), -1, "text that is no GUID compares by the collation");
+}

@@ -417,6 +417,41 @@ static void check_rpc_positional_names(DBPROCESS *p)
     CHECK(n == 1, "@statement by position counted %d rows, want 1", n);
 }
 
+/* uniqueidentifier sorts and compares as SQL Server's GUIDs: by the byte
+ * groups 10-15, 8-9, 6-7, 4-5, 0-3 of the stored form (the first three
+ * groups little-endian), so the text's last group decides first. */
+static void check_guid_order(DBPROCESS *p)
+{
+    CHECK(run(p, "DROP TABLE IF EXISTS t_guid") == 0, "drop t_guid");
+    CHECK(run(p, "CREATE TABLE t_guid (id int NOT NULL PRIMARY KEY, g uniqueidentifier NULL)") == 0,
+          "create t_guid: %s", last_msg);
+    CHECK(run(p, "INSERT INTO t_guid VALUES (1, '00000000-0000-0000-0000-000000000002'), "
+                 "(2, 'FF000000-0000-0000-0000-000000000001'), (3, '00000000-0000-0000-0100-000000000001'), "
+                 "(4, '00000000-0000-0001-0000-000000000001'), (5, '00000000-0000-0100-0000-000000000001'), "
+                 "(6, '00000001-0000-0000-0000-000000000001'), (7, NULL)") == 0,
+          "fill t_guid: %s", last_msg);
+    static const struct {
+        const char *sql, *want;
+    } q[] = {
+        /* 2 < 6 (text byte 3 weighs more than 0), 5 < 4 (7 more than 6),
+         * 4 < 3 (group 8-9 more than 6-7), 3 < 1 (the last group first); nulls first */
+        {"SELECT id FROM t_guid ORDER BY g, id", "7 2 6 5 4 3 1"},
+        {"SELECT id FROM t_guid ORDER BY g DESC", "1 3 4 5 6 2 7"},
+        {"SELECT id FROM t_guid WHERE g > '00000000-0000-0100-0000-000000000001' ORDER BY id", "1 3 4"},
+        {"SELECT id FROM t_guid WHERE g = 'ff000000-0000-0000-0000-000000000001'", "2"},
+    };
+    for (size_t k = 0; k < sizeof q / sizeof *q; k++) {
+        char got[64] = "";
+        size_t len = 0;
+        CHECK(dbcmd(p, q[k].sql) == SUCCEED && dbsqlexec(p) == SUCCEED && dbresults(p) == SUCCEED,
+              "%s: %s", q[k].sql, last_msg);
+        while (dbnextrow(p) == REG_ROW)
+            len += (size_t)snprintf(got + len, sizeof got - len, "%s%s", len ? " " : "", text(p, 1));
+        drain(p);
+        CHECK(strcmp(got, q[k].want) == 0, "%s: got '%s', want '%s'", q[k].sql, got, q[k].want);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct poller_db db;
@@ -449,6 +484,7 @@ int main(int argc, char **argv)
     check_rpc_positional_names(p);
     check_keyset(p);
     check_cancel(p);
+    check_guid_order(p);
     dbclose(p);
     dbexit();
     poller_db_fini(&db);

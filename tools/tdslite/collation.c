@@ -3,7 +3,8 @@
  * declared COLLATE NOCASE (generate.c), and every tdslite connection
  * replaces SQLite's ASCII-only NOCASE by cwcache's own rule (src/collate.h:
  * Latin/Greek/Cyrillic case folding, accents significant, trailing spaces
- * ignored), and LIKE by the same folding. So a client (Prisma included)
+ * ignored), and LIKE by the same folding; uniqueidentifier columns are
+ * declared COLLATE GUID, SQL Server's GUID order. So a client (Prisma included)
  * sees the equality, order and LIKE matches cwcache computes from its
  * cache. Other SQLite users of the file (the tests' Python) keep the
  * built-in NOCASE: text columns carry no index, so nothing stored depends
@@ -20,6 +21,14 @@ static int nocase_cmp(void *arg, int alen, const void *a, int blen, const void *
 {
     (void)arg;
     return collate_cmp(a, (size_t)alen, b, (size_t)blen);
+}
+
+/* uniqueidentifier columns (declared COLLATE GUID) compare and sort as
+ * SQL Server compares GUIDs, by byte groups, not as text (collate.h). */
+static int guid_cmp(void *arg, int alen, const void *a, int blen, const void *b)
+{
+    (void)arg;
+    return collate_guid_cmp(a, (size_t)alen, b, (size_t)blen);
 }
 
 struct like {
@@ -76,6 +85,7 @@ int tds_collation_register(sqlite3 *db)
 {
     const int det = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     int rc = sqlite3_create_collation_v2(db, "NOCASE", SQLITE_UTF8, NULL, nocase_cmp, NULL);
+    rc |= sqlite3_create_collation_v2(db, "GUID", SQLITE_UTF8, NULL, guid_cmp, NULL);
     rc |= sqlite3_create_function(db, "like", 2, det, NULL, fn_like, NULL, NULL);
     rc |= sqlite3_create_function(db, "like", 3, det, NULL, fn_like, NULL, NULL);
     return rc == SQLITE_OK ? 0 : -EIO;

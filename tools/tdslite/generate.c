@@ -160,7 +160,9 @@ static int table_create(sqlite3 *db, const struct schema_model *m, const struct 
             buf_puts(&b, " PRIMARY KEY"); /* INTEGER PRIMARY KEY: the rowid itself */
         else if (!c->nullable)
             buf_puts(&b, " NOT NULL");
-        if (tds_type_is_text(&c->type) || c->type.kind == TK_GUID)
+        if (c->type.kind == TK_GUID)
+            buf_puts(&b, " COLLATE GUID"); /* SQL Server's GUID order (collation.c) */
+        else if (tds_type_is_text(&c->type))
             buf_puts(&b, " COLLATE NOCASE"); /* SQL Server's usual _CI_ collations */
     }
     for (size_t r = 0; r < m->n_relations; r++) {

@@ -1035,7 +1035,9 @@ static int rw_coldef(struct rw *r, size_t a, size_t b, struct buf *o)
             return -EINVAL;
         k = next;
     }
-    if (tds_type_is_text(&cd.type) && !collate)
+    if (cd.type.kind == TK_GUID)
+        out_str(o, "COLLATE GUID"); /* SQL Server's GUID order (collation.c) */
+    else if (tds_type_is_text(&cd.type) && !collate)
         out_str(o, "COLLATE NOCASE");
     coldef_add(r->st, &cd);
     return 0;

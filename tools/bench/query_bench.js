@@ -23,7 +23,7 @@
 // next to it.
 //
 // usage: node tools/bench/query_bench.js [--runs 3] [--sizes 5000,50000] [--paging 50000]
-//        [--page 1000] [--cpu-ms 600] [--max-s 4] [--smoke] [--keep]
+//        [--page 1000] [--cpu-ms 600] [--max-s 4] [--smoke] [--keep]   (--sizes 0: paging only; --paging 0: no paging)
 // env: CWCACHE, TDSLITE (binaries; default build/...), CWCACHE_ROOT
 "use strict";
 const fs = require("fs");
@@ -34,7 +34,7 @@ const { procs, start, stop, portOf, cpuMs, startSource, startCwcache } = require
 
 const SMOKE = flag("smoke");
 const RUNS = SMOKE ? 1 : Number(arg("runs", 3));
-const SIZES = SMOKE ? [200] : arg("sizes", "5000,50000").split(",").map(Number);
+const SIZES = SMOKE ? [200] : arg("sizes", "5000,50000").split(",").map(Number).filter((n) => n > 0); // 0: none
 const PAGING = SMOKE ? 200 : Number(arg("paging", 50000));
 const PAGE = SMOKE ? 50 : Number(arg("page", 1000));
 /* A measurement runs until the server has spent CPU_MS (enough 10 ms ticks for

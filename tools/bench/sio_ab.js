@@ -85,7 +85,7 @@ async function serve(bin, dir, url, args, name) {
   fs.rmSync(pf, { force: true });
   const p = start(bin, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"), "--schema",
     path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
-    "--ping-timeout", "120000", ...args], { DATABASE_URL: url, PSK, PORT: "" }, dir, name);
+    "--ping-timeout", "120000", "--max-session-buffer-mb", "1024", ...args], { DATABASE_URL: url, PSK, PORT: "" }, dir, name);
   const port = await portOf(pf, p, name);
   await waitReady(port);
   return { port, p };

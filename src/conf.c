@@ -72,7 +72,7 @@ static const struct conf_key keys[] = {
       "querying (to the second); independent of socketTimeout"),
     U(answer_cache_mb, "256", 0, UINT32_MAX,
       "MiB of rendered answers reused for identical requests while the cache is unchanged; 0: off"),
-    U(answer_buffers_mb, "32", 0, UINT32_MAX,
+    U(answer_buffers_mb, "128", 0, UINT32_MAX,
       "MiB of freed answer buffers (64 KiB or more each, at most 4, the biggest) kept for the next "
       "answers: a fresh buffer's page faults cost an unreused answer half its CPU; 0: none"),
     U(max_answer_mb, "96", 1, 4095,

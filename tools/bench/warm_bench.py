@@ -56,7 +56,7 @@ def sample_anon(pid, out, stop):
     out.append(peak)
 
 
-MODEL_DONE = re.compile(r"warm: model \d+ of \d+, (\w+): done: (\d+) rows in ([\d.]+)(ms|s)")
+MODEL_DONE = re.compile(r"warm: model \d+ of \d+, (\w+): done: (\d+) rows in (?:(\d+)m)?([\d.]+)(ms|s)")
 MODEL_BUILT = re.compile(r"poller: (\w+): indexes built after the first load in ([\d.]+) s")
 
 
@@ -64,7 +64,8 @@ def per_model(log):
     """{model: [rows, seconds, index build seconds]} from cwcachectl warm's log."""
     out = {}
     for m in MODEL_DONE.finditer(log):
-        out[m.group(1)] = [int(m.group(2)), float(m.group(3)) / (1000 if m.group(4) == "ms" else 1), 0.0]
+        secs = float(m.group(4)) / (1000 if m.group(5) == "ms" else 1) + 60 * int(m.group(3) or 0)
+        out[m.group(1)] = [int(m.group(2)), secs, 0.0]
     for m in MODEL_BUILT.finditer(log):
         if m.group(1) in out:
             out[m.group(1)][2] = float(m.group(2))

@@ -388,6 +388,88 @@ static bool seen_add(struct cache_level *l, struct seen *s, size_t i)
     }
 }
 
+/* ---- distinct from a cursor ------------------------------------------------------------
+ * Prisma 7 runs distinct in memory, on the rows its SQL returned, and only
+ * then looks for the cursor row among them (client-engine-runtime:
+ * distinctBy, then paginate's findIndex). Its SQL cursor condition lets
+ * through the rows at or after the cursor in page order and also earlier
+ * rows where an orderBy value on a nullable field or a relation path is
+ * null on either side (such a key matches and follows anything): those
+ * take part in distinct too, so the cursor row (and rows after it) can
+ * lose to them, and a dropped cursor row makes the page empty. */
+
+static bool is_null_json(struct slice v) { return v.len == 4 && memcmp(v.p, "null", 4) == 0; }
+
+/* Prisma's cursor condition for key k: x at or after (after) / equal to c. */
+static bool key_passes(const struct cache_order *k, struct slice x, struct slice c, bool after, bool back,
+                       struct buf *tmp)
+{
+    bool xn = is_null_json(x), cn = is_null_json(c);
+    if (xn || cn)
+        return k->field->optional || k->n_path;
+    int cmp = cache_value_cmp(k->field, x, c, tmp);
+    if (!after)
+        return cmp == 0;
+    return (k->desc != back) ? cmp < 0 : cmp > 0;
+}
+
+/* OR over i of (keys before i equal AND key i after), the primary key last and inclusive. */
+static bool cursor_passes(const struct cache_plan_node *n, const struct pick *r, const struct pick *c,
+                          bool back, struct buf *tmp)
+{
+    for (size_t i = 0; i < n->n_order; i++) {
+        bool eq = true;
+        for (size_t j = 0; j < i && eq; j++)
+            eq = key_passes(&n->order[j], r->keys[j], c->keys[j], false, back, tmp);
+        if (eq && key_passes(&n->order[i], r->keys[i], c->keys[i], true, back, tmp))
+            return true;
+    }
+    for (size_t j = 0; j < n->n_order; j++)
+        if (!key_passes(&n->order[j], r->keys[j], c->keys[j], false, back, tmp))
+            return false;
+    return back ? r->pk <= c->pk : r->pk >= c->pk;
+}
+
+/* Marks the page of a level with distinct and a cursor (rows sorted, keys filled). */
+static int distinct_from_cursor(struct cache_level *l, struct sort_ctx *sc, bool *keep)
+{
+    const struct cache_plan_node *n = l->node;
+    struct slice row;
+    int rc = cursor_row(l, &row);
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    struct slice *ckeys = xmalloc((n->n_order + 1) * sizeof *ckeys);
+    struct pick c = {row, cache_row_pk(row), NULL};
+    if ((rc = keys_fill(l, ckeys, &c)) < 0) {
+        free(ckeys);
+        return rc;
+    }
+    bool back = n->has_take && n->take < 0, found = false;
+    uint64_t want = !n->has_take ? UINT64_MAX : back ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
+    uint64_t skipped = 0, taken = 0;
+    size_t cap = 16;
+    while (cap < 2 * l->n)
+        cap *= 2;
+    struct seen s = {xcalloc(cap, sizeof *s.slot), cap - 1};
+    for (size_t k = 0; k < l->n && taken < want; k++) {
+        size_t i = back ? l->n - 1 - k : k;
+        if (!cursor_passes(n, &l->rows[i], &c, back, sc->tmp) || seen_add(l, &s, i))
+            continue;
+        found |= l->rows[i].pk == c.pk;
+        if (!found)
+            continue;
+        if (skipped < n->skip) {
+            skipped++;
+            continue;
+        }
+        keep[i] = true;
+        taken++;
+    }
+    free(s.slot);
+    free(ckeys);
+    return 0;
+}
+
 /* ---- the window ----------------------------------------------------------------------- */
 
 /* Marks the rows of [lo, hi) the page returns, reading backwards for a negative take. */
@@ -451,8 +533,13 @@ static int level_finish(struct cache_level *l)
     if (rc == 0 && (n->n_order || l->shuffled || heaped) && l->n > 1) /* rows is NULL when empty */
         qsort_r(l->rows, l->n, sizeof *l->rows, pick_cmp, &sc);
     size_t lo = 0, hi = l->n;
-    if (rc == 0 && n->cursor_field)
+    if (rc == 0 && n->cursor_field && n->n_distinct) {
+        lo = hi; /* no window: distinct_from_cursor marks the page */
+        if ((rc = distinct_from_cursor(l, &sc, keep)) == 0)
+            rc = emit_kept(l, keep);
+    } else if (rc == 0 && n->cursor_field) {
         rc = cursor_cut(l, &sc, &lo, &hi);
+    }
     if (rc == 0 && lo < hi) {
         window(l, lo, hi, keep);
         rc = emit_kept(l, keep);

@@ -138,6 +138,21 @@ Test(cache_page, empty_conditions_as_prisma)
     ids("Company", "\"where\":{\"children\":{\"every\":{\"OR\":[{}]}}}", "[3,4,5,6]");
 }
 
+/* distinct with a cursor as Prisma 7 runs it: its SQL cursor condition lets
+ * the rows with a null parentId through (null matches any value there),
+ * distinct runs on them too, then the page starts at the cursor row or is
+ * empty when distinct dropped it. Sorted: 1, 5 (null), 2, 3, 6 (1), 4 (2). */
+Test(cache_page, distinct_then_cursor_as_prisma)
+{
+    ids("Company", "\"orderBy\":[{\"parentId\":\"asc\"},{\"id\":\"asc\"}],\"cursor\":{\"id\":6},"
+                   "\"distinct\":[\"deleted\"]", "[]");
+    ids("Company", "\"orderBy\":[{\"parentId\":\"asc\"},{\"id\":\"asc\"}],\"cursor\":{\"id\":3},"
+                   "\"distinct\":[\"deleted\"]", "[3]");
+    ids("Company", "\"orderBy\":[{\"parentId\":\"asc\"},{\"id\":\"asc\"}],\"cursor\":{\"id\":3},"
+                   "\"distinct\":[\"name\"],\"skip\":1", "[6,4]");
+    ids("Company", "\"orderBy\":[{\"name\":\"asc\"}],\"cursor\":{\"id\":4},\"distinct\":\"deleted\"", "[4]");
+}
+
 Test(cache_page, order_by_collation_nulls_first_and_relations)
 {
     ids("Company", "\"orderBy\":{\"name\":\"asc\"}", "[5,3,4,2,6,1]");

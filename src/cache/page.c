@@ -312,7 +312,9 @@ static int cursor_matches(struct cache_level *l, struct slice row)
     return rc < 0 ? rc : rc == CACHE_TRI_T;
 }
 
-/* Cuts rows[] (sorted) at the cursor: [*lo, *hi) remains. */
+/* Cuts rows[] (sorted) at the cursor: [*lo, *hi) remains. Where Prisma's
+ * cursor condition is exact (orderBy on required fields only): the cursor
+ * row positions, matching the where or not. */
 static int cursor_cut(struct cache_level *l, struct sort_ctx *sc, size_t *lo, size_t *hi)
 {
     const struct cache_plan_node *n = l->node;
@@ -326,14 +328,7 @@ static int cursor_cut(struct cache_level *l, struct sort_ctx *sc, size_t *lo, si
     struct pick c = {row, cache_row_pk(row), NULL};
     if (rc == 0)
         rc = keys_fill(l, keys, &c);
-    bool back = n->has_take && n->take < 0, among = !cache_plan_cursor_in_memory(n);
-    for (size_t i = 0; rc == 0 && !among && i < l->n; i++)
-        among = l->rows[i].pk == c.pk;
-    if (!among) {
-        *lo = *hi = 0;
-        free(keys);
-        return rc;
-    }
+    bool back = n->has_take && n->take < 0;
     for (size_t i = 0; rc == 0 && i < l->n; i++) {
         int cmp = pick_cmp(&l->rows[i], &c, sc);
         if (!back && cmp < 0)
@@ -388,15 +383,17 @@ static bool seen_add(struct cache_level *l, struct seen *s, size_t i)
     }
 }
 
-/* ---- distinct from a cursor ------------------------------------------------------------
- * Prisma 7 runs distinct in memory, on the rows its SQL returned, and only
- * then looks for the cursor row among them (client-engine-runtime:
- * distinctBy, then paginate's findIndex). Its SQL cursor condition lets
- * through the rows at or after the cursor in page order and also earlier
- * rows where an orderBy value on a nullable field or a relation path is
- * null on either side (such a key matches and follows anything): those
- * take part in distinct too, so the cursor row (and rows after it) can
- * lose to them, and a dropped cursor row makes the page empty. */
+/* ---- a cursor Prisma pages in memory -----------------------------------------------------
+ * Where its cursor condition cannot be exact (cache_plan_cursor_in_memory),
+ * Prisma 7 takes the rows its SQL cursor condition returns, runs distinct
+ * on them in memory, then looks for the cursor row among them
+ * (client-engine-runtime: distinctBy, then paginate's findIndex; no cursor
+ * row: an empty page) and pages from there. That condition is not "at or
+ * after the cursor": a nullable orderBy field matches and follows anything
+ * when either side is null, and a key through a relation follows when the
+ * relation is missing, but a required one through a relation matches
+ * nothing when the cursor's is missing. So earlier rows can take part in
+ * distinct (and drop the cursor row), and later ones can be left out. */
 
 static bool is_null_json(struct slice v) { return v.len == 4 && memcmp(v.p, "null", 4) == 0; }
 
@@ -405,8 +402,10 @@ static bool key_passes(const struct cache_order *k, struct slice x, struct slice
                        struct buf *tmp)
 {
     bool xn = is_null_json(x), cn = is_null_json(c);
-    if (xn || cn)
-        return k->field->optional || k->n_path;
+    if (k->field->optional && (xn || cn)) /* x = c OR c IS NULL OR x IS NULL, and so for after */
+        return true;
+    if (xn || cn) /* a required field through a relation: after also when x's relation is missing */
+        return after && xn;
     int cmp = cache_value_cmp(k->field, x, c, tmp);
     if (!after)
         return cmp == 0;
@@ -430,8 +429,8 @@ static bool cursor_passes(const struct cache_plan_node *n, const struct pick *r,
     return back ? r->pk <= c->pk : r->pk >= c->pk;
 }
 
-/* Marks the page of a level with distinct and a cursor (rows sorted, keys filled). */
-static int distinct_from_cursor(struct cache_level *l, struct sort_ctx *sc, bool *keep)
+/* Marks the page of a level whose cursor Prisma pages in memory (rows sorted, keys filled). */
+static int cursor_window(struct cache_level *l, struct sort_ctx *sc, bool *keep)
 {
     const struct cache_plan_node *n = l->node;
     struct slice row;
@@ -453,7 +452,7 @@ static int distinct_from_cursor(struct cache_level *l, struct sort_ctx *sc, bool
     struct seen s = {xcalloc(cap, sizeof *s.slot), cap - 1};
     for (size_t k = 0; k < l->n && taken < want; k++) {
         size_t i = back ? l->n - 1 - k : k;
-        if (!cursor_passes(n, &l->rows[i], &c, back, sc->tmp) || seen_add(l, &s, i))
+        if (!cursor_passes(n, &l->rows[i], &c, back, sc->tmp) || (n->n_distinct && seen_add(l, &s, i)))
             continue;
         found |= l->rows[i].pk == c.pk;
         if (!found)
@@ -533,9 +532,9 @@ static int level_finish(struct cache_level *l)
     if (rc == 0 && (n->n_order || l->shuffled || heaped) && l->n > 1) /* rows is NULL when empty */
         qsort_r(l->rows, l->n, sizeof *l->rows, pick_cmp, &sc);
     size_t lo = 0, hi = l->n;
-    if (rc == 0 && n->cursor_field && n->n_distinct) {
-        lo = hi; /* no window: distinct_from_cursor marks the page */
-        if ((rc = distinct_from_cursor(l, &sc, keep)) == 0)
+    if (rc == 0 && n->cursor_field && cache_plan_cursor_in_memory(n)) {
+        lo = hi; /* no window: cursor_window marks the page */
+        if ((rc = cursor_window(l, &sc, keep)) == 0)
             rc = emit_kept(l, keep);
     } else if (rc == 0 && n->cursor_field) {
         rc = cursor_cut(l, &sc, &lo, &hi);

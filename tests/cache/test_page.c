@@ -153,6 +153,21 @@ Test(cache_page, distinct_then_cursor_as_prisma)
     ids("Company", "\"orderBy\":[{\"name\":\"asc\"}],\"cursor\":{\"id\":4},\"distinct\":\"deleted\"", "[4]");
 }
 
+/* A required field through a relation: Prisma's cursor condition is
+ * `x = c` and `x > c OR the relation is missing`, so with the cursor's
+ * relation missing (103's category) only rows missing it too follow it:
+ * not 100, 101 and 104 that sort after it. Sorted: 102, 103 (no
+ * category), then 100, 101, 104 (Tools). */
+Test(cache_page, cursor_through_a_relation_as_prisma)
+{
+    ids("Product", "\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"asc\"}}},{\"id\":\"asc\"}],"
+                   "\"cursor\":{\"id\":103}", "[103]");
+    ids("Product", "\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"asc\"}}},{\"id\":\"asc\"}],"
+                   "\"cursor\":{\"id\":102}", "[102,103]");
+    ids("Product", "\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"asc\"}}},{\"id\":\"asc\"}],"
+                   "\"cursor\":{\"id\":101}", "[101,104]");
+}
+
 Test(cache_page, order_by_collation_nulls_first_and_relations)
 {
     ids("Company", "\"orderBy\":{\"name\":\"asc\"}", "[5,3,4,2,6,1]");

@@ -77,6 +77,9 @@ void poller_opts_tune(struct poller_opts *o, const struct conf *c)
     o->page_mb = c->page_mb;
     o->index_build_mb = c->index_build_mb;
     o->summary = c->poll_summary;
+    uint64_t quarter_ms = (uint64_t)c->max_staleness_s * 1000 / 4;
+    o->idle_record_ms = quarter_ms < POLLER_IDLE_RECORD_MAX_MS ? (unsigned)quarter_ms
+                                                               : POLLER_IDLE_RECORD_MAX_MS;
 }
 
 static bool stopping(struct poller *p)
@@ -270,7 +273,7 @@ static void summarize(struct poller *p, int64_t now)
 static void poll_skip(struct poller *p, struct poller_sync *s, int64_t now)
 {
     const struct schema_model *m = s->src.m;
-    p->idle_due[m->id] |= poller_sync_idle_tick(s, clock_wall_ms());
+    p->idle_due[m->id] |= poller_sync_idle_tick(s, &p->env, clock_wall_ms());
     s->next_poll_ms = now + p->o.interval_ms;
     if (p->sum.clock_ms > cache_asof(p->o.cache, &m->id, 1))
         cache_asof_note(p->o.cache, m, p->sum.clock_ms);
@@ -499,7 +502,8 @@ static struct poller *state_new(const struct poller_opts *o)
     p->env = (struct poller_sync_env){.cache = o->cache,
                                       .conn = &p->conn,
                                       .batch_rows = p->o.batch_rows,
-                                      .overlap_s = p->o.overlap_s};
+                                      .overlap_s = p->o.overlap_s,
+                                      .idle_record_ms = p->o.idle_record_ms};
     /* Only the index build's bounds: the server's passes write page by page. */
     struct poller_sync_env bounds = {0};
     poller_sync_env_bounds(&bounds, &p->o);

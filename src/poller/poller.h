@@ -36,6 +36,11 @@ struct poller_db {
 int poller_db_parse(struct poller_db *out, const char *url, char *err, size_t errlen) MUST_CHECK;
 void poller_db_fini(struct poller_db *db);
 
+/* The longest an idle model goes without its last match written (meta
+ * last_ok_ms, a run record), ms: the history stays short at a day of idle
+ * polls. */
+#define POLLER_IDLE_RECORD_MAX_MS 60000u
+
 struct poller_opts {
     const struct poller_db *db;
     const struct schema *schema;
@@ -55,6 +60,11 @@ struct poller_opts {
     unsigned retry_s;
     bool summary;               /* one count/newest query per poll decides which models to read
                                    and finds deletes (docs/poller.md); false: read every model */
+    /* An idle model's last match with the source (meta last_ok_ms) is
+     * written at least this often, ms: a quarter of max_staleness_s, at
+     * most a minute, so readiness never lapses while polls find nothing.
+     * 0: a minute. */
+    unsigned idle_record_ms;
     /* Optional: called once from the poller thread when every polled model
      * is warm for the first time, with their number. */
     void (*on_warm)(void *arg, size_t n_models);
@@ -75,7 +85,8 @@ struct poller_timing {
 };
 
 /* Copies the tunables (poll_interval_ms, overlap_s, reconcile_s,
- * batch_rows, poll_summary) from a loaded configuration. */
+ * batch_rows, poll_summary, the warm-up bounds) from a loaded
+ * configuration, and derives idle_record_ms from max_staleness_s. */
 void poller_opts_tune(struct poller_opts *o, const struct conf *c);
 
 struct poller;

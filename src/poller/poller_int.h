@@ -445,6 +445,7 @@ struct poller_sync_env {
     struct poller_conn *conn;
     unsigned batch_rows;
     unsigned overlap_s;
+    unsigned idle_record_ms;    /* poller_opts.idle_record_ms; 0: POLLER_IDLE_RECORD_MAX_MS */
     bool warm;                  /* a warm-up (cwcachectl warm): runs are recorded as "warm" */
     /* Pipelined passes (ingest.c; 0: no bound): row bytes per write
      * transaction and per fetched page. A first load into an empty model
@@ -496,7 +497,7 @@ int poller_sync_delete_missing(struct cache_wtxn *w, const struct schema_model *
                                uint64_t upto, uint64_t *deleted) MUST_CHECK;
 /* A poll skipped because the summary showed nothing moved; true when its
  * run record is due (poller_sync_idle_record). */
-bool poller_sync_idle_tick(struct poller_sync *s, int64_t now_ms);
+bool poller_sync_idle_tick(struct poller_sync *s, const struct poller_sync_env *e, int64_t now_ms);
 /* Records the skipped polls as a success (meta last_ok_ms, an idle run). */
 int poller_sync_idle_record(struct poller_sync *s, struct cache_wtxn *w,
                             int64_t now_ms) MUST_CHECK;

@@ -31,7 +31,6 @@
 
 #define RECONCILE_CHUNK_MIN 10000
 #define PAGE_ROWS_MIN 100 /* a page of large rows still reads this many (page_bytes) */
-#define IDLE_RUN_EVERY_MS 60000 /* an empty poll is recorded at most this often */
 
 void poller_sync_init(struct poller_sync *s, const struct schema_model *m)
 {
@@ -479,7 +478,7 @@ static int record_ok(struct poller_sync *s, struct cache_wtxn *w, struct cache_m
     }
     meta->last_run_start_ms = run->start_ms;
     meta->last_run_end_ms = run->end_ms;
-    meta->last_ok_ms = run->end_ms; /* at least every IDLE_RUN_EVERY_MS: staleness stays fine-grained */
+    meta->last_ok_ms = run->end_ms; /* at least every idle_record_ms (readiness) */
     meta->last_status = 0;
     meta->last_error[0] = '\0';
     int rc = cache_meta_put(w, s->src.m, meta);
@@ -488,11 +487,18 @@ static int record_ok(struct poller_sync *s, struct cache_wtxn *w, struct cache_m
     return rc;
 }
 
-bool poller_sync_idle_tick(struct poller_sync *s, int64_t now_ms)
+/* An empty poll is recorded at most this often, and at least: it is the
+ * model's last match with the source, which readiness judges. */
+static int64_t idle_record_ms(const struct poller_sync_env *e)
+{
+    return e->idle_record_ms ? e->idle_record_ms : POLLER_IDLE_RECORD_MAX_MS;
+}
+
+bool poller_sync_idle_tick(struct poller_sync *s, const struct poller_sync_env *e, int64_t now_ms)
 {
     if (!s->idle_polls++)
         s->idle_since_ms = now_ms;
-    return now_ms - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS;
+    return now_ms - s->last_empty_run_ms >= idle_record_ms(e);
 }
 
 int poller_sync_idle_record(struct poller_sync *s, struct cache_wtxn *w, int64_t now_ms)
@@ -514,8 +520,8 @@ int poller_sync_idle_record(struct poller_sync *s, struct cache_wtxn *w, int64_t
  * unchanged, as a table without a cursor is at every poll) and its meta is
  * as stored. Such passes count as idle polls, recorded once a minute as
  * skipped ones are, so an idle poller commits nothing in between. */
-static int finish_meta(struct poller_sync *s, struct cache_wtxn *w, const struct poller_page *pg,
-                       bool *write)
+static int finish_meta(struct poller_sync *s, const struct poller_sync_env *e, struct cache_wtxn *w,
+                       const struct poller_page *pg, bool *write)
 {
     const struct schema_model *m = s->src.m;
     struct cache_meta meta;
@@ -535,7 +541,7 @@ static int finish_meta(struct poller_sync *s, struct cache_wtxn *w, const struct
     int64_t now = clock_wall_ms();
     s->run.end_ms = now;
     bool empty = s->run.applied == 0 && s->run.deleted == 0 && s->pass != POLLER_PASS_RECONCILE;
-    bool write_run = !empty || s->warmed_now || now - s->last_empty_run_ms >= IDLE_RUN_EVERY_MS ||
+    bool write_run = !empty || s->warmed_now || now - s->last_empty_run_ms >= idle_record_ms(e) ||
                      meta.last_status != 0;
     if (!write_run) {
         *write = !s->rebuild && (meta.state != was.state || meta.source_newest_ts != was.source_newest_ts ||
@@ -612,7 +618,7 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
               s->run.kind, pg->n, pg->done ? "last" : "more", pg->last.ts, pg->last.pk);
     advance_state(s, pg);
     bool wrote;
-    rc = finish_meta(s, w, pg, &wrote);
+    rc = finish_meta(s, e, w, pg, &wrote);
     /* An idle poll changes nothing: its transaction is aborted, not committed. */
     *dirty = s->run.applied != applied_before || s->run.deleted != deleted_before || wrote ||
              s->warmed_now;

@@ -10,7 +10,8 @@ Cases:
            second server on the same data directory is refused, naming the
            lock; cwcachectl works outside the checkout with CWCACHE_CONFIG;
            Ctrl-C stops the demo
-  outage   the source stops while a warm server runs: one WARN naming the
+  outage   a warm server on an idle source stays ready past max_staleness_s;
+           then the source stops: one WARN naming the
            cause, the source down in /status.json, `cwcachectl status` and
            /metrics; /readyz and /status.json agree at every look, ready
            until max_staleness_s passes, then 503 naming the stale models;
@@ -205,7 +206,8 @@ class Outage:
         deadline = time.time() + secs
         while not cond():
             check(self.srv.poll() is None, "cwcache exited:\n" + self.text())
-            check(time.time() < deadline, f"no {what} within {secs} s:\n" + self.text())
+            check(time.time() < deadline, f"no {what} within {secs} s:\n{self.text()}\n"
+                  f"/readyz: {http(self.base + '/readyz')[1][:2000]}")
             time.sleep(0.2)
 
     def look(self):
@@ -244,6 +246,13 @@ def case_outage(root, build):
         check(metric(metrics, "cwcache_source_up") == 1, "cwcache_source_up before")
         check(metric(metrics, "cwcache_source_last_success_timestamp_seconds") > time.time() - 60,
               "last success before")
+        # Idle polls find nothing, yet each model's last match is written
+        # often enough (a quarter of max_staleness_s) that it never goes stale.
+        until = time.time() + o.MAX_STALENESS_S + 5
+        while time.time() < until:
+            code, ready, _, _ = o.look()
+            check(code == 200, f"not ready while the source is up and idle: {ready}")
+            time.sleep(0.5)
 
         o.source_stop()
         o.wait(lambda: o.look()[2]["source"]["state"] == "down", 120, "source down")

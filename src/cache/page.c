@@ -367,6 +367,22 @@ static bool distinct_same(const struct cache_plan_node *n, const struct cache_ro
 }
 
 /* true when row i repeats the distinct values of a row seen before (then not added). */
+/* An empty table for up to `rows` rows, at most half full. */
+static struct seen seen_new(size_t rows)
+{
+    size_t cap = 16;
+    while (cap < 2 * rows)
+        cap *= 2;
+    return (struct seen){xcalloc(cap, sizeof(size_t)), cap - 1};
+}
+
+/* The rows a page returns at most (take, or all), and whether it reads backwards. */
+static uint64_t page_want(const struct cache_plan_node *n, bool *back)
+{
+    *back = n->has_take && n->take < 0;
+    return !n->has_take ? UINT64_MAX : *back ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
+}
+
 static bool seen_add(struct cache_level *l, struct seen *s, size_t i)
 {
     const struct cache_plan_node *n = l->node;
@@ -443,13 +459,9 @@ static int cursor_window(struct cache_level *l, struct sort_ctx *sc, bool *keep)
         free(ckeys);
         return rc;
     }
-    bool back = n->has_take && n->take < 0, found = false;
-    uint64_t want = !n->has_take ? UINT64_MAX : back ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
-    uint64_t skipped = 0, taken = 0;
-    size_t cap = 16;
-    while (cap < 2 * l->n)
-        cap *= 2;
-    struct seen s = {xcalloc(cap, sizeof *s.slot), cap - 1};
+    bool back, found = false;
+    uint64_t want = page_want(n, &back), skipped = 0, taken = 0;
+    struct seen s = seen_new(l->n);
     for (size_t k = 0; k < l->n && taken < want; k++) {
         size_t i = back ? l->n - 1 - k : k;
         if (!cursor_passes(n, &l->rows[i], &c, back, sc->tmp) || (n->n_distinct && seen_add(l, &s, i)))
@@ -475,17 +487,9 @@ static int cursor_window(struct cache_level *l, struct sort_ctx *sc, bool *keep)
 static size_t window(struct cache_level *l, size_t lo, size_t hi, bool *keep)
 {
     const struct cache_plan_node *n = l->node;
-    bool back = n->has_take && n->take < 0;
-    uint64_t want = !n->has_take ? UINT64_MAX : back ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
-    struct seen s = {0};
-    if (n->n_distinct) {
-        size_t cap = 16;
-        while (cap < 2 * (hi - lo))
-            cap *= 2;
-        s.slot = xcalloc(cap, sizeof *s.slot);
-        s.mask = cap - 1;
-    }
-    uint64_t skipped = 0, taken = 0;
+    bool back;
+    uint64_t want = page_want(n, &back), skipped = 0, taken = 0;
+    struct seen s = n->n_distinct ? seen_new(hi - lo) : (struct seen){0};
     for (size_t k = 0; k < hi - lo && taken < want; k++) {
         size_t i = back ? hi - 1 - k : lo + k;
         if (n->n_distinct && seen_add(l, &s, i))

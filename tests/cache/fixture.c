@@ -156,6 +156,18 @@ void fx_delete(const char *model, uint64_t pk)
     cr_assert_eq(cache_wtxn_commit(w), 0);
 }
 
+void fx_delete_maybe(const char *model, uint64_t pk)
+{
+    struct cache_wtxn *w;
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    int rc = cache_row_delete(w, fx_model(model), pk);
+    cr_assert(rc == 0 || rc == -ENOENT, "delete %s %llu: %d", model, (unsigned long long)pk, rc);
+    if (rc == 0)
+        cr_assert_eq(cache_wtxn_commit(w), 0);
+    else
+        cache_wtxn_abort(w);
+}
+
 /* Marks model warm (as a finished first load does): the cache then answers for it. */
 void fx_warm(const char *model)
 {

@@ -39,6 +39,7 @@ void fx_subcategory(int64_t id, const struct cache_value *category, const char *
 void fx_product(int64_t id, const struct cache_value *subcategory, const char *name, const char *price);
 void fx_company(int64_t id, const char *name, bool deleted, const struct cache_value *parent);
 void fx_delete(const char *model, uint64_t pk);
+void fx_delete_maybe(const char *model, uint64_t pk); /* no row: nothing */
 void fx_warm(const char *model);
 
 /* A NUL-terminated copy of a slice (caller frees); strndup would read past it

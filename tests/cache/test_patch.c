@@ -117,19 +117,6 @@ Test(cache_patch, plans_in_key_order_of_local_rows_patch_the_rest_render_in_full
 static const char *const names[] = {"alpha", "beta", "gamma", "delta", "apple", "zeta", "avocado", "omega"};
 #define N_NAMES (sizeof names / sizeof *names)
 
-/* Deletes the row when there is one. */
-static void del(const char *model, uint64_t pk)
-{
-    struct cache_wtxn *w;
-    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
-    int rc = cache_row_delete(w, fx_model(model), pk);
-    cr_assert(rc == 0 || rc == -ENOENT, "delete %s %llu: %d", model, (unsigned long long)pk, rc);
-    if (rc == 0)
-        cr_assert_eq(cache_wtxn_commit(w), 0);
-    else
-        cache_wtxn_abort(w);
-}
-
 static struct cache_value maybe_ref(unsigned range)
 {
     return rand() % 6 == 0 ? cv_null() : cv_int(1 + rand() % (int)range);
@@ -147,28 +134,28 @@ static void churn_one(void)
     if (what == 0) {
         uint64_t id = 1 + (uint64_t)(rand() % 45);
         if (op == 0)
-            del("Category", id);
+            fx_delete_maybe("Category", id);
         else
             fx_category((int64_t)id, name);
     } else if (what == 1) {
         uint64_t id = 1 + (uint64_t)(rand() % 90);
         struct cache_value c = maybe_ref(45);
         if (op == 0)
-            del("Subcategory", id);
+            fx_delete_maybe("Subcategory", id);
         else
             fx_subcategory((int64_t)id, &c, rand() % 5 ? name : NULL);
     } else if (what == 2) {
         uint64_t id = 1 + (uint64_t)(rand() % 170);
         struct cache_value sc = maybe_ref(90);
         if (op == 0)
-            del("Product", id);
+            fx_delete_maybe("Product", id);
         else
             fx_product((int64_t)id, &sc, name, rand() % 3 ? price : NULL);
     } else {
         uint64_t id = 1 + (uint64_t)(rand() % 70);
         struct cache_value parent = maybe_ref(70);
         if (op == 0)
-            del("Company", id);
+            fx_delete_maybe("Company", id);
         else
             fx_company((int64_t)id, name, rand() % 2, &parent);
     }

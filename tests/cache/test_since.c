@@ -426,19 +426,6 @@ static void mirror_step(struct mirror *m, struct cache_rd *rd, int step)
     buf_fini(&del);
 }
 
-/* Deletes the row when there is one. */
-static void del_maybe(const char *model, uint64_t pk)
-{
-    struct cache_wtxn *w;
-    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
-    int rc = cache_row_delete(w, fx_model(model), pk);
-    cr_assert(rc == 0 || rc == -ENOENT, "delete %s %llu: %d", model, (unsigned long long)pk, rc);
-    if (rc == 0)
-        cr_assert_eq(cache_wtxn_commit(w), 0);
-    else
-        cache_wtxn_abort(w);
-}
-
 static const char *pick(unsigned *seed, const char *const *from, size_t n) { return from[rand_r(seed) % n]; }
 
 /* One random change to one random model. */
@@ -458,9 +445,9 @@ static void churn_one(unsigned *seed)
     case 1: case 2: fx_subcategory(s, &cat, pick(seed, names, 3)); break;
     case 3: case 4: fx_product(p, &sub, pick(seed, names, 3), pick(seed, prices, 3)); break;
     case 5: fx_company(k, pick(seed, names, 3), rand_r(seed) % 2, &par); break;
-    case 6: del_maybe(pick(seed, (const char *const[]){"Category", "Company"}, 2), (uint64_t)c); break;
-    case 7: del_maybe("Subcategory", (uint64_t)s); break;
-    default: del_maybe("Product", (uint64_t)p); break;
+    case 6: fx_delete_maybe(pick(seed, (const char *const[]){"Category", "Company"}, 2), (uint64_t)c); break;
+    case 7: fx_delete_maybe("Subcategory", (uint64_t)s); break;
+    default: fx_delete_maybe("Product", (uint64_t)p); break;
     }
 }
 

@@ -79,17 +79,16 @@ static void release(struct sio *s, struct lws *wsi, struct sio_conn *c)
         sio_route_release(s, wsi, c);
 }
 
-/* An accepted socket sends what it is given at once (TCP_NODELAY), as Node's
- * sockets do: with Nagle's algorithm the last part of an answer written in
- * more than one piece (SIO_WRITE_CHUNK) waited for the client's delayed ACK,
- * 40 ms, so every answer over 32 KiB took 40 ms more than its bytes (a
- * 1000-row page of docs/query.md's paging pattern: 50 ms, against 2.6 ms
- * from the Node baseline). lws 4.1 sets no such option itself; a socket
- * gets it at its first request and again when it becomes a websocket. */
+/* A socket accepted here sends what it is given at once (TCP_NODELAY), as
+ * lws's own listener's sockets (one loop) and Node's do: under Nagle's
+ * algorithm the last piece of an answer written in more than one
+ * (SIO_WRITE_CHUNK) waited for the client's delayed ACK, 40 ms, so every
+ * answer over 32 KiB took 40 ms more than its bytes (docs/query.md).
+ * lws 4.1 sets no option on a socket it adopts. */
 static void no_delay(int fd)
 {
     int one = 1;
-    if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
         log_debug(LOG_SIO, "TCP_NODELAY on socket %d: %s", fd, strerror(errno));
 }
 
@@ -104,8 +103,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     if (!s)
         return 0;
     switch (reason) {
-    case LWS_CALLBACK_HTTP: /* each request: lws 4.1 calls no per-socket hook that we get */
-        no_delay(lws_get_socket_fd(wsi));
+    case LWS_CALLBACK_HTTP:
         return http_request(s, wsi, c, in ? (const char *)in : "/");
     case LWS_CALLBACK_HTTP_BODY:
         return sio_polling_body(s, c, in, len);
@@ -130,7 +128,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return c ? upgrade_filter(s, wsi, c) : -1;
     case LWS_CALLBACK_ESTABLISHED:
-        no_delay(lws_get_socket_fd(wsi));
         return c->link ? sio_route_ws_established(s, wsi, c) : sio_ws_established(s, wsi, c);
     case LWS_CALLBACK_RECEIVE:
         return c->link ? sio_route_ws_receive(s, wsi, c, in, len)
@@ -234,9 +231,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop, (void)revents;
     struct sio *s = w->data;
     int fd;
-    while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+    while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        no_delay(fd);
         if (!lws_adopt_socket_vhost(s->vh, fd))
             log_warn(LOG_SIO, "loop %u: a new connection could not be adopted", s->loop);
+    }
 }
 
 static int listen_start(struct sio *s, char *err, size_t errlen)

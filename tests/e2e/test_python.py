@@ -5,7 +5,9 @@ README examples answered with the source's data, wrong PSK refused.
 With CWCACHE_E2E_URL (and CWCACHE_E2E_DB, the source's SQLite file, and
 CWCACHE_E2E_PSK) it runs against servers already running there instead of
 starting its own (tests/e2e/test_replicas.js: replicas behind HAProxy)."""
+import ctypes
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -195,6 +197,55 @@ def subscribed(db, url, transports):
         sio.disconnect()
 
 
+SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture (5.6+)
+
+
+def accepted_nodelay(pid, port):
+    """TCP_NODELAY of each socket the server accepted on port, read from a
+    copy of the server's descriptor (pidfd_getfd: the test is its parent)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd, got = os.pidfd_open(pid), []
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                    continue
+            except FileNotFoundError:
+                continue
+            dup = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(fd), 0)
+            if dup < 0:
+                continue  # closed meanwhile
+            with socket.socket(fileno=dup) as sk:
+                if sk.type != socket.SOCK_STREAM or sk.family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                try:
+                    if sk.getsockname()[1] != port:
+                        continue
+                    sk.getpeername()  # the listener has no peer
+                except OSError:
+                    continue
+                got.append(sk.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+    finally:
+        os.close(pidfd)
+    return got
+
+
+def nodelay(url, transports):
+    """Answers go out as written (TCP_NODELAY, as Node's sockets): with
+    Nagle's algorithm the end of every answer over one write waited for the
+    client's delayed ACK, 40 ms."""
+    sio = socketio.Client(reconnection=False)
+    sio.connect(url, auth={"psk": PSK}, transports=transports, wait_timeout=20)
+    try:
+        ack = sio.call("fetchCompanies", {"select": ["companyId"]}, timeout=60)
+        check(ack.get("success"), f"fetchCompanies: {ack}")
+        port = int(url.rsplit(":", 1)[1])
+        flags = accepted_nodelay(procs[-1].pid, port)
+        check(flags and all(flags), f"TCP_NODELAY of the accepted sockets on :{port}: {flags}")
+    finally:
+        sio.disconnect()
+
+
 def refused(url):
     """python-socketio reports a generic ConnectionError; the server's
     CONNECT_ERROR payload arrives through the connect_error handler."""
@@ -220,7 +271,10 @@ def main():
                          ("polling gzip", lambda: polling_gzip(url)),
                          ("subscribe polling", lambda: subscribed(db, url, ["polling"])),
                          ("subscribe websocket", lambda: subscribed(db, url, ["websocket"])),
-                         ("wrong psk", lambda: check(refused(url), "wrong PSK refused"))]:
+                         ("wrong psk", lambda: check(refused(url), "wrong PSK refused"))] + (
+                         [] if os.environ.get("CWCACHE_E2E_URL") else  # servers not ours
+                         [("no delay polling", lambda: nodelay(url, ["polling"])),
+                          ("no delay websocket", lambda: nodelay(url, ["websocket"]))]):
             try:
                 fn()
                 print(f"ok - {name}")

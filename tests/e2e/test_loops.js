@@ -46,8 +46,12 @@ function clientsConnected() {
   return L.httpReq(`${server.url}/metrics`).then((r) => Number(/^cwcache_clients_connected (\d+)$/m.exec(r.body)[1]));
 }
 
-test("polling clients sharing two kept-alive connections reach their sessions' loops", async () => {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+// Each polling client holds one connection in its long poll; the others
+// are shared by every client's POSTs and next polls. With fewer connections
+// than clients, requests queued behind long polls that end only at the next
+// ping (25 s), and a pong queued that long missed the ping timeout.
+test("polling clients sharing kept-alive connections reach their sessions' loops", async () => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const socks = await clients(12, { transports: ["polling"], agent });
   try {
     await everyAnswerRight(socks, 4);

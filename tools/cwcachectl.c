@@ -67,6 +67,7 @@ enum {
     OPT_INCLUDE,
     OPT_BATCH_ROWS,
     OPT_RETRY_FOR,
+    OPT_RECONCILE,
 };
 
 struct ctl {
@@ -1170,7 +1171,7 @@ static void warm_progress_cb(void *arg, const struct schema_model *m, uint64_t d
 }
 
 struct warm_st {
-    bool full;
+    bool full, reconcile;
 };
 
 /* "300", "90s", "5m", "1h" as decimal seconds in out; -EINVAL. */
@@ -1204,6 +1205,8 @@ static int warm_opt(struct ctl *c, int opt, const char *arg, void *stp)
     struct warm_st *st = stp;
     if (opt == OPT_FULL)
         st->full = true;
+    else if (opt == OPT_RECONCILE)
+        st->reconcile = true;
     else if (opt == OPT_BATCH_ROWS) {
         char err[ERR_LEN];
         if (conf_set_flag(&c->cf, "--batch-rows", arg, err, sizeof err) < 0)
@@ -1257,6 +1260,7 @@ static int warm_run(struct ctl *c, const bool *pick, const struct warm_st *st)
     };
     poller_opts_tune(&o, &c->cf);
     o.retry_s = c->cf.warm_retry_s;
+    o.reconcile = st->reconcile;
     double t0 = clock_mono_s();
     struct warm_progress p = {.tty = isatty(STDERR_FILENO) == 1, .mark = t0};
     for (size_t i = 0; i < c->schema->n_models; i++)
@@ -1290,8 +1294,9 @@ static int cmd_warm(struct ctl *c, const struct cmd *cmd, int argc, char **argv)
         {"full", no_argument, NULL, OPT_FULL},
         {"batch-rows", required_argument, NULL, OPT_BATCH_ROWS},
         {"retry-for", required_argument, NULL, OPT_RETRY_FOR},
+        {"reconcile", no_argument, NULL, OPT_RECONCILE},
     };
-    static const struct cmd_opts own = {"", longs, 3, warm_opt};
+    static const struct cmd_opts own = {"", longs, 4, warm_opt};
     struct warm_st st = {0};
     bool *pick = NULL;
     int rc = cmd_begin_source(c, cmd, argc, argv, &own, &st, false, &pick);
@@ -1414,7 +1419,8 @@ static const struct cmd cmds[] = {
      "Exit 0 only when all are equal.\n"
      "  --json   one JSON object per model and line\n"},
     {"warm", cmd_warm, "fill or catch up the cache from the source, then exit",
-     "Usage: cwcachectl warm [MODEL...] [--full] [--batch-rows N] [--retry-for DURATION]\n"
+     "Usage: cwcachectl warm [MODEL...] [--full] [--reconcile] [--batch-rows N]\n"
+     "                       [--retry-for DURATION]\n"
      "Runs the poller once to completion for the models named (default: those the\n"
      "collectors need), showing progress (a bar on a terminal, log lines otherwise), then\n"
      "exits: 0 on success, 1 with the error otherwise. Opens the store read-write; a\n"
@@ -1422,6 +1428,11 @@ static const struct cmd cmds[] = {
      "SIGINT/SIGTERM stop it cleanly between batches (exit 1, \"interrupted\").\n"
      "A lost connection to the source (a database restart) is retried with backoff and the\n"
      "warm-up resumes from its cursor; an error the server answers fails at once.\n"
+     "Rows deleted at the source are found by their count, as the server's polls find\n"
+     "them (a per-RecID-range walk when the cache holds more rows than the source).\n"
+     "  --reconcile      read every key of each model instead, as the server's periodic\n"
+     "                   reconciliation does (also finds a delete that an insert the\n"
+     "                   polls cannot see hides from the count)\n"
      "  --full           rebuild each model from scratch in a shadow copy and swap it in\n"
      "                   atomically at the end; an interrupted rebuild leaves the old data\n"
      "  --batch-rows N   keyset page size (default: batch_rows, see cwcache --help)\n"

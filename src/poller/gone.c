@@ -193,6 +193,13 @@ static int check(struct poller_sync *s, struct poller_sync_env *e, struct poller
     return rc;
 }
 
+void poller_gone_prepare(struct poller_sync *s, const struct poller_summary_model *asked)
+{
+    s->asked = *asked;
+    s->fresh = 0;
+    s->fresh_after = asked->has_newest ? asked->newest + POLLER_TICKS_PER_MS : INT64_MIN;
+}
+
 int poller_gone_check(struct poller_sync *s, struct poller_sync_env *e, uint64_t *deleted,
                       char *err, size_t errlen)
 {

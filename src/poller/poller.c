@@ -311,11 +311,10 @@ static void idle_records(struct poller *p)
 static void poll_prepare(struct poller *p, struct poller_sync *s, int64_t now)
 {
     s->compare = summary_on(p, now) && summary_governs(s) && s->latest.valid;
-    s->asked = s->latest;
     s->fresh = 0;
-    s->fresh_after = !s->compare       ? INT64_MAX
-                     : s->asked.has_newest ? s->asked.newest + POLLER_TICKS_PER_MS
-                                           : INT64_MIN;
+    s->fresh_after = INT64_MAX;
+    if (s->compare)
+        poller_gone_prepare(s, &s->latest);
 }
 
 /* After a poll: deleted rows when the counts say so; the cache is now up to `asked`. */

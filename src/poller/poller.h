@@ -58,6 +58,9 @@ struct poller_opts {
     /* poller_warm only (cwcachectl sets it from warm_retry_s): how long the
      * source may stay unreachable before the warm-up gives up, s; 0: at once. */
     unsigned retry_s;
+    /* poller_warm only: find deleted rows by reading every key of each
+     * model (as the poller's reconciliation) instead of by their count. */
+    bool reconcile;
     bool summary;               /* one count/newest query per poll decides which models to read
                                    and finds deletes (docs/poller.md); false: read every model */
     /* An idle model's last match with the source (meta last_ok_ms) is

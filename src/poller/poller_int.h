@@ -537,6 +537,9 @@ enum poller_sync_pass poller_due_pass(const struct poller_sync *s, int64_t now);
 
 /* ---- gone.c -------------------------------------------------------------- */
 
+/* Before a poll whose counts will be compared with asked (read just before
+ * it): rows the poll inserts newer than asked's newest are not in them. */
+void poller_gone_prepare(struct poller_sync *s, const struct poller_summary_model *asked);
 /* After a poll that began after summary s->asked: when the cache holds more
  * rows than the source counted (rows the poll inserted since excepted),
  * compares key counts per RecID range and walks only the ranges that

@@ -5,6 +5,12 @@
  * one in a single commit; a stop or an error abandons the shadow, and the
  * old copy (with its cursor) stays as it was.
  *
+ * Rows deleted at the source are found as the poller's polls find them
+ * (gone.c): the model's count read before its poll, and a walk of the key
+ * ranges that differ when the cache then holds more; with nothing new, a
+ * warm-up reads only what changed since each cursor. `reconcile` (or a
+ * source without the summary) reads every key instead.
+ *
  * A database restart must not fail a scheduled warm-up: when the
  * connection is lost (refused, reset, timed out), the warm-up reconnects
  * with exponential backoff for up to retry_s and repeats the step that
@@ -170,16 +176,83 @@ static int pass_retrying(struct warm *w, struct poller_sync *s, enum poller_sync
     return rc;
 }
 
+/* The model's row count, newest last-update and largest key as the source
+ * has them now, for the count comparison after the poll that follows
+ * (gone.c): *asked false when the warm-up reconciles instead (asked to,
+ * poll_summary off, or a source that answers the statement with an error). A lost connection is retried. */
+static int summary_ask(struct warm *w, struct poller_sync *s, bool *asked, char *err,
+                       size_t errlen)
+{
+    const struct schema_model *m = s->src.m;
+    *asked = false;
+    if (!w->o->summary || w->o->reconcile || !m->cursor)
+        return 0;
+    bool *one = xcalloc(w->o->schema->n_models, sizeof *one);
+    one[m->id] = true;
+    struct poller_summary sum;
+    poller_summary_init(&sum, w->o->schema, one);
+    free(one);
+    int rc;
+    while ((rc = poller_summary_read(&sum, &w->conn, err, errlen)) < 0 &&
+           reconnected(w, rc, err, errlen))
+        ;
+    if (rc == 0 && sum.m[m->id].valid) {
+        poller_gone_prepare(s, &sum.m[m->id]);
+        *asked = true;
+    } else if (rc < 0 && !poller_conn_lost(&w->conn)) {
+        log_warn(LOG_POLLER, "%s: %s; reconciling every key instead", m->name, err);
+        rc = 0;
+    }
+    poller_summary_fini(&sum);
+    return rc;
+}
+
+/* Caught up also means rows deleted at the source are gone here: when the
+ * summary read before the poll counted fewer rows than the cache now
+ * holds, the ranges of keys that differ are walked (gone.c); without a
+ * summary, every key is reconciled. Deleted rows are counted in the run
+ * history, where `cwcachectl warm` finds them. */
+static int deletes(struct warm *w, struct poller_sync *s, bool asked, uint64_t total, char *err,
+                   size_t errlen)
+{
+    if (!asked)
+        return pass_retrying(w, s, POLLER_PASS_RECONCILE, total, err, errlen);
+    uint64_t deleted;
+    int rc;
+    while ((rc = poller_gone_check(s, &w->env, &deleted, err, errlen)) < 0 &&
+           reconnected(w, rc, err, errlen))
+        ;
+    return rc;
+}
+
+/* The rows in the source, for the progress figures: the summary's count
+ * when there is one. */
+static int count_rows(struct warm *w, struct poller_sync *s, bool asked, uint64_t *total,
+                      char *err, size_t errlen)
+{
+    if (asked) {
+        *total = s->asked.rows;
+        return 0;
+    }
+    int rc;
+    while ((rc = poller_src_count(&w->conn, &s->src, total)) < 0) {
+        snprintf(err, errlen, "model %s: counting rows: %s", s->src.m->name, w->conn.err);
+        if (!reconnected(w, rc, err, errlen))
+            return rc;
+    }
+    return 0;
+}
+
 static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
     uint64_t total = 0;
-    int rc;
-    while ((rc = poller_src_count(&w->conn, &s->src, &total)) < 0) {
-        snprintf(err, errlen, "model %s: counting rows: %s", m->name, w->conn.err);
-        if (!reconnected(w, rc, err, errlen))
-            return rc;
-    }
+    bool asked = false;
+    int rc = summary_ask(w, s, &asked, err, errlen);
+    if (rc == 0)
+        rc = count_rows(w, s, asked, &total, err, errlen);
+    if (rc < 0)
+        return rc;
     if (full) {
         rc = rebuild_txn(w, m, 0, s);
         if (rc < 0) {
@@ -191,14 +264,14 @@ static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *er
         s->state = CACHE_COLD;
     }
     rc = pass_retrying(w, s, m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL, total, err, errlen);
+    uint64_t done = poller_sync_done(s);
     if (rc == 0 && full) {
         rc = rebuild_txn(w, m, 1, s);
         if (rc < 0)
             poller_cache_fail(w->env.cache, rc, err, errlen,
                               "model %s: swapping in the rebuilt copy", m->name);
     } else if (rc == 0 && m->cursor) {
-        /* Caught up also means rows deleted at the source are gone here. */
-        rc = pass_retrying(w, s, POLLER_PASS_RECONCILE, total, err, errlen);
+        rc = deletes(w, s, asked, total, err, errlen);
     }
     if (rc < 0 && full && rebuild_txn(w, m, 2, s) < 0)
         log_warn(LOG_POLLER, "%s: abandoning the rebuild failed", m->name);
@@ -206,7 +279,7 @@ static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *er
     if (rc < 0 && rc != -EINTR)
         poller_sync_record_error(s, &w->env, rc, err);
     if (rc == 0 && w->progress)
-        w->progress(w->arg, m, poller_sync_done(s), total, true);
+        w->progress(w->arg, m, done, total, true);
     return rc;
 }
 

@@ -5,7 +5,7 @@ For each of --runs runs, measured in the same run so the ratios compare like
 with like:
   read    warm_read: the same tables read through FreeTDS and thrown away (baseline)
   cold    `cwcachectl warm` into an empty data directory
-  noop    `cwcachectl warm` again with nothing changed (overlap re-read + reconciliation)
+  noop    `cwcachectl warm` again with nothing changed (overlap re-read + the count check for deletes)
   full    `cwcachectl warm --full` over the warm store (only with --full)
   base    (with --base-cwcachectl) a cold warm-up by another build, e.g. main's
 Reports medians of wall time, rows/s, CPU seconds of cwcachectl and of tdslite,

@@ -82,10 +82,26 @@ static void release_get_noop(struct sio_session *ss)
     ss->get_wsi = NULL;
 }
 
+void sio_engine_poll_parked(struct sio_session *ss)
+{
+    /* During an upgrade no poll may wait. engine.io-client pauses polling
+     * when it reads 3probe, lets its pending poll end, and only then sends
+     * "5". The noop sent at the probe travels on the poll's connection and
+     * 3probe on the websocket's (perhaps through another loop): when the
+     * noop is read first the client polls again, and were that poll to
+     * wait, the upgrade and the paused client would stall until the next
+     * ping. engine.io's server answers every poll during an upgrade with a
+     * noop (a 100 ms check); here each is answered as it arrives. */
+    if (ss->upgrading && !ss->outq.n)
+        sio_pktq_push(&ss->outq, sio_pkt_lit("6"));
+    sio_session_kick(ss);
+}
+
 /* Packets on a websocket that is not (yet) the session's transport. The
  * client proves the websocket works (2probe -> 3probe), we release the
- * pending polling GET with a noop so the client stops polling, and the
- * client's "5" moves the session over. Anything else ends the attempt but
+ * pending polling GET with a noop so the client stops polling (and any
+ * GET after it: sio_engine_poll_parked), and the client's "5" moves the
+ * session over. Anything else ends the attempt but
  * not the session, as engine.io does. */
 static void probe_packet(struct sio_session *ss, struct lws *from, const struct eio_packet *p)
 {

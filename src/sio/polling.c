@@ -67,8 +67,7 @@ static int poll_get(struct sio *s, struct lws *wsi, struct sio_conn *c, struct s
     ss->get_wsi = wsi;
     /* The session's heartbeat bounds how long a poll may wait, not lws. */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    if (ss->outq.n)
-        lws_callback_on_writable(wsi);
+    sio_engine_poll_parked(ss);
     return 0;
 }
 

@@ -416,8 +416,7 @@ static void owner_get(struct sio *s, struct mail *m)
         return;
     }
     ss->get_wsi = w;
-    if (ss->outq.n)
-        lws_callback_on_writable(w);
+    sio_engine_poll_parked(ss);
 }
 
 static void owner_post(struct sio *s, struct mail *m)

@@ -547,6 +547,10 @@ int sio_engine_packet(struct sio_session *ss, struct lws *from, const struct eio
 /* One websocket message, or a whole polling POST body (\x1e-separated). */
 int sio_engine_message(struct sio_session *ss, struct lws *from, struct slice msg);
 int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice body);
+/* A polling GET was just parked on the session (ss->get_wsi): it is
+ * woken when packets are queued, and answered at once with a noop during
+ * an upgrade. */
+void sio_engine_poll_parked(struct sio_session *ss);
 /* Hands every finished worker answer to its session (loop thread, after
  * the result queue's wake-up). */
 void sio_engine_results(struct sio *s);

@@ -170,10 +170,11 @@ function sql(db, query, params = []) {
   return JSON.parse(out.toString());
 }
 
-// An Engine.IO session on a bare websocket: frames in arrival order.
-function rawWs(server, query = "") {
+// An Engine.IO session on a bare websocket: frames in arrival order. opts
+// go to ws (an `agent` whose kept-alive connection is to carry it).
+function rawWs(server, query = "", opts = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket${query}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket${query}`, opts);
     const queue = [];
     const waiters = [];
     ws.closed = null;

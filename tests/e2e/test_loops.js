@@ -169,3 +169,43 @@ test("a poll that lands on the loop not owning its session is compressed as a lo
     b.destroy();
   }
 });
+
+// During an upgrade engine.io-client pauses polling when it reads 3probe:
+// it waits for its pending poll to end and only then sends "5". The noop
+// that ends the poll pending at the probe travels on another connection
+// than 3probe (perhaps through another loop) and may reach the client
+// first: the client then polls again, and that poll must end at once with
+// a noop too, as engine.io's server answers every poll during an upgrade,
+// or the upgrade (and the client, whose polling is paused) waits for the
+// next ping. The session's ping comes pingInterval (25 s) after its
+// handshake: a poll left waiting would end with "2", never with "6".
+// Both arrangements: the polls local to the session's loop and the
+// websocket mailed from the other, and the reverse.
+test("a poll during the upgrade ends with a noop whichever loops the poll and the websocket are on", async () => {
+  for (const pollsLocal of [true, false]) {
+    const [a, b] = await connectionsOnTwoLoops(); // a websocket keeps its agent's connection
+    try {
+      const sid = await handshake(a); // the session lives on a's loop
+      const [poller, wsAgent] = pollsLocal ? [a, b] : [b, a];
+      const url = `${POLL()}&sid=${sid}`;
+      const get = () => L.httpReq(url, { agent: poller });
+      const pending = get();
+      const ws = await L.rawWs(server, `&sid=${sid}`, { agent: wsAgent });
+      ws.send("2probe");
+      assert.deepEqual(await ws.next(), { data: "3probe" });
+      assert.equal((await pending).body, "6", "the poll pending at the probe ends with a noop");
+      // The client read that noop before 3probe and polled again.
+      assert.equal((await get()).body, "6", "a poll during the upgrade ends with a noop, not at the next ping");
+      ws.send("5");
+      ws.send("40" + JSON.stringify({ psk: L.PSK }));
+      const joined = await ws.next();
+      assert.ok(joined.data && joined.data.startsWith("40{"), `the websocket carries the session: ${JSON.stringify(joined)}`);
+      const late = await get();
+      assert.equal(late.status, 400, "polling ends with the upgrade");
+      ws.close();
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
+  }
+});

@@ -58,6 +58,20 @@ Test(sio_engine, noops_upgrades_and_opens_are_ignored)
     cr_assert_eq(ss->outq.n, 0);
 }
 
+Test(sio_engine, a_poll_during_an_upgrade_is_answered_with_a_noop)
+{
+    sio_engine_poll_parked(ss);
+    cr_assert_eq(ss->outq.n, 0, "outside an upgrade a poll waits for packets");
+    ss->upgrading = true;
+    sio_engine_poll_parked(ss);
+    fixture_expect(&ss->outq, "6");
+    cr_assert_eq(ss->outq.n, 0);
+    sio_session_send(ss, sio_pkt_lit("40"));
+    sio_engine_poll_parked(ss);
+    fixture_expect(&ss->outq, "40");
+    cr_assert_eq(ss->outq.n, 0, "queued packets end the poll without a noop");
+}
+
 Test(sio_engine, socket_io_output_reaches_the_session_queue_in_order)
 {
     cr_assert_eq(sio_engine_payload(ss, NULL, slice_str("40\x1e" "421[\"nope\"]\x1e" "3")), 0);

@@ -61,6 +61,9 @@ static const struct conf_key keys[] = {
     U(connect_timeout, "45000", 0, UINT32_MAX,
       "ms a session may go without joining / (a successful CONNECT) before it is closed, as the "
       "Node server's connectTimeout; 0: never"),
+    U(upgrade_timeout, "10000", 1, UINT32_MAX,
+      "ms a websocket may take from opening to completing the upgrade from polling before it is "
+      "closed and the session keeps polling, as engine.io's upgradeTimeout"),
     K(max_payload, CONF_U64, NULL, true, "1000000", 16, UINT64_MAX,
       "Engine.IO maxPayload: largest client message, bytes"),
     U(loops, "0", 0, 64,

@@ -30,6 +30,7 @@ struct conf {
     unsigned ping_interval;   /* ms */
     unsigned ping_timeout;    /* ms */
     unsigned connect_timeout; /* ms without a CONNECT before the session closes; 0: none */
+    unsigned upgrade_timeout; /* ms an upgrade may take before its websocket is closed */
     uint64_t max_payload;     /* bytes */
     unsigned loops;           /* service loops (0: one per online core) */
     unsigned workers;         /* query threads */

@@ -215,7 +215,7 @@ static int serve_start(struct app *a)
     struct sio_opts so = {
         .bind = c->bind, .port = (int)c->port, .tls_cert = c->tls_cert, .tls_key = c->tls_key,
         .ping_interval_ms = c->ping_interval, .ping_timeout_ms = c->ping_timeout,
-        .connect_timeout_ms = c->connect_timeout,
+        .connect_timeout_ms = c->connect_timeout, .upgrade_timeout_ms = c->upgrade_timeout,
         .max_payload = c->max_payload, .loops = c->loops, .workers = c->workers,
         .answer_cache_bytes = (size_t)c->answer_cache_mb << 20,
         .answer_buffer_bytes = (size_t)c->answer_buffers_mb << 20,

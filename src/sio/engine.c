@@ -97,6 +97,33 @@ void sio_engine_poll_parked(struct sio_session *ss)
     sio_session_kick(ss);
 }
 
+/* As engine.io's upgradeTimeout: an upgrade left unfinished (a client that
+ * probed and never sent "5") gives up its websocket, and the session, no
+ * longer upgrading, lets its polls wait again instead of answering each
+ * with a noop. */
+static void upgrade_wait_cb(struct sio_timer *t)
+{
+    struct sio_session *ss = lws_container_of(t, struct sio_session, upgrade_wait);
+    log_debug(LOG_SIO, "session %s: upgrade not completed within upgrade_timeout, closing its websocket",
+              ss->sid);
+    if (ss->probe_wsi)
+        sio_conn_close_req(ss->probe_wsi, &ss->srv->writing, LWS_CLOSE_STATUS_NORMAL);
+    sio_engine_probe_end(ss);
+}
+
+void sio_engine_probe_open(struct sio_session *ss, struct lws *w)
+{
+    ss->probe_wsi = w;
+    sio_timer_start(ss->srv->ev, &ss->upgrade_wait, upgrade_wait_cb, ss->srv->o.upgrade_timeout_ms);
+}
+
+void sio_engine_probe_end(struct sio_session *ss)
+{
+    ss->probe_wsi = NULL;
+    ss->upgrading = false;
+    sio_timer_stop(ss->srv->ev, &ss->upgrade_wait);
+}
+
 /* Packets on a websocket that is not (yet) the session's transport. The
  * client proves the websocket works (2probe -> 3probe), we release the
  * pending polling GET with a noop so the client stops polling (and any
@@ -116,8 +143,7 @@ static void probe_packet(struct sio_session *ss, struct lws *from, const struct 
     if (p->type == EIO_UPGRADE && ss->upgrading) {
         ss->transport = SIO_T_WEBSOCKET;
         ss->ws_wsi = from;
-        ss->probe_wsi = NULL;
-        ss->upgrading = false;
+        sio_engine_probe_end(ss);
         /* A GET that raced the upgrade is answered with a noop: whatever
          * is queued now belongs to the websocket. */
         release_get_noop(ss);
@@ -125,8 +151,7 @@ static void probe_packet(struct sio_session *ss, struct lws *from, const struct 
         return;
     }
     log_debug(LOG_SIO, "session %s: upgrade aborted by packet type %d", ss->sid, (int)p->type);
-    ss->probe_wsi = NULL;
-    ss->upgrading = false;
+    sio_engine_probe_end(ss);
     sio_conn_close_req(from, &ss->srv->writing, LWS_CLOSE_STATUS_NORMAL);
 }
 

@@ -346,8 +346,7 @@ static void standin_gone(struct sio *s, struct lws *w, struct sio_conn *c)
         ss->ws_wsi = NULL;
         sio_session_close(ss, "transport close");
     } else if (ss->probe_wsi == w) {
-        ss->probe_wsi = NULL;
-        ss->upgrading = false;
+        sio_engine_probe_end(ss);
     }
 }
 
@@ -455,7 +454,7 @@ static void owner_ws_open(struct sio *s, struct mail *m)
         to_near(s, l, c);
         return;
     }
-    ss->probe_wsi = w;
+    sio_engine_probe_open(ss, w);
 }
 
 static void owner_ws_msg(struct sio *s, struct mail *m)

@@ -172,6 +172,7 @@ static void close_with(struct sio_session *ss, const char *why, int code)
     sio_timer_stop(s->ev, &ss->ping);
     sio_timer_stop(s->ev, &ss->auth_delay);
     sio_timer_stop(s->ev, &ss->connect_wait);
+    sio_timer_stop(s->ev, &ss->upgrade_wait);
     /* A pending GET learns about the close from a "1" packet, as
      * engine.io's polling transport sends it; the connection owns that
      * packet, so it is written even though the session is gone. */

@@ -27,6 +27,7 @@ struct sio_opts {
     unsigned ping_interval_ms;     /* Engine.IO pingInterval (25000) */
     unsigned ping_timeout_ms;      /* Engine.IO pingTimeout (20000) */
     unsigned connect_timeout_ms;   /* Socket.IO connectTimeout (45000; 0: none) */
+    unsigned upgrade_timeout_ms;   /* Engine.IO upgradeTimeout (10000) */
     size_t max_payload;            /* Engine.IO maxPayload (1000000) */
     unsigned loops;                /* service loops, one thread each (0: one per online core) */
     unsigned workers;              /* query worker threads (2), split over the loops */

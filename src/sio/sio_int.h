@@ -513,6 +513,7 @@ struct sio_session {
     struct sio_timer ping;        /* next ping, or the pong deadline */
     struct sio_timer auth_delay;  /* a refused CONNECT answered late */
     struct sio_timer connect_wait;/* closes a session that never joins "/" */
+    struct sio_timer upgrade_wait;/* closes a probe_wsi that never completes the upgrade */
     struct sio_socket sock;
 };
 
@@ -551,6 +552,13 @@ int sio_engine_payload(struct sio_session *ss, struct lws *from, struct slice bo
  * woken when packets are queued, and answered at once with a noop during
  * an upgrade. */
 void sio_engine_poll_parked(struct sio_session *ss);
+/* A websocket (or a stand-in for one) opened to upgrade the polling
+ * session to: it becomes ss->probe_wsi, closed unless the upgrade
+ * completes within upgrade_timeout_ms. */
+void sio_engine_probe_open(struct sio_session *ss, struct lws *w);
+/* The upgrade attempt is over (completed, failed, or its websocket went):
+ * no probe_wsi, not upgrading, no timeout. */
+void sio_engine_probe_end(struct sio_session *ss);
 /* Hands every finished worker answer to its session (loop thread, after
  * the result queue's wake-up). */
 void sio_engine_results(struct sio *s);

@@ -26,7 +26,7 @@ int sio_ws_established(struct sio *s, struct lws *wsi, struct sio_conn *c)
     }
     if (ss->transport != SIO_T_POLLING || ss->probe_wsi)
         return -1;
-    ss->probe_wsi = wsi;
+    sio_engine_probe_open(ss, wsi);
     return 0;
 }
 
@@ -141,8 +141,7 @@ void sio_ws_closed(struct sio *s, struct lws *wsi, struct sio_conn *c)
             ss->ws_wsi = NULL;
             sio_session_close(ss, "transport close");
         } else if (ss->probe_wsi == wsi) {
-            ss->probe_wsi = NULL;
-            ss->upgrading = false;
+            sio_engine_probe_end(ss);
         }
     }
     sio_conn_reset(c, &s->writing);

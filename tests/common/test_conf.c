@@ -41,6 +41,7 @@ Test(common_conf, defaults_match_the_original)
     cr_assert_eq(c.ping_interval, 25000);
     cr_assert_eq(c.ping_timeout, 20000);
     cr_assert_eq(c.connect_timeout, 45000);
+    cr_assert_eq(c.upgrade_timeout, 10000);
     cr_assert_eq(c.max_payload, 1000000);
     cr_assert_eq(c.workers, 2);
     cr_assert_str_eq(c.data_dir, "./data");

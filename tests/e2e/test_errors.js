@@ -252,6 +252,47 @@ test("connect timeout: a session that never joins / is closed, a connected one s
   }
 });
 
+// engine.io's upgradeTimeout: a websocket that probed and never sent "5"
+// is closed, the session keeps polling, its polls wait for packets again
+// (during the upgrade each is answered with a noop at once), and a later
+// upgrade is accepted.
+test("upgrade timeout: an upgrade never completed loses its websocket, the session keeps polling", async () => {
+  const ut = await L.startServer(source, { args: ["--upgrade-timeout", "400", "--poller", "false"] });
+  try {
+    const url = `${ut.url}/socket.io/?EIO=4&transport=polling`;
+    const sid = JSON.parse((await L.httpReq(url)).body.slice(1)).sid;
+    const poll = `${url}&sid=${sid}`;
+    const probe = async () => {
+      const ws = await L.rawWs(ut, `&sid=${sid}`);
+      ws.send("2probe");
+      assert.equal((await ws.next()).data, "3probe");
+      assert.equal((await L.httpReq(poll)).body, "6", "a poll during the upgrade ends with a noop");
+      return ws;
+    };
+    const t0 = Date.now();
+    const stuck = await probe();
+    assert.ok((await stuck.next(5000)).close !== undefined, "the unfinished upgrade's websocket is closed");
+    assert.ok(Date.now() - t0 >= 300, "not before upgrade_timeout");
+
+    const waiting = L.httpReq(poll);
+    await L.sleep(200); // the poll is parked before the CONNECT arrives
+    const post = await L.httpReq(poll, {
+      method: "POST", body: "40" + JSON.stringify({ psk: L.PSK }), headers: { "content-type": "text/plain" },
+    });
+    assert.equal(post.body, "ok");
+    assert.match((await waiting).body, /^40\{"sid":/, "the poll waited for the CONNECT's answer, not a noop");
+
+    const ws = await probe();
+    ws.send("5");
+    ws.send('421["fetchCompanies",{"select":["companyId"],"take":1}]');
+    assert.match((await ws.next(30000)).data || "", /^431\[\{"success":true/, "the second upgrade completed");
+    assert.equal((await L.httpReq(poll)).status, 400, "polling ended with it");
+    ws.close();
+  } finally {
+    assert.equal(await L.stopServer(ut), 0);
+  }
+});
+
 test("heartbeat: pings every pingInterval, no pong within pingTimeout closes", async () => {
   const hb = await L.startServer(source, { args: ["--ping-interval", "300", "--ping-timeout", "200", "--poller", "false"] });
   try {

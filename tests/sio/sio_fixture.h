@@ -22,6 +22,7 @@ static inline struct sio *fixture_sio(const char *psk)
     s->o.ping_interval_ms = 25000;
     s->o.ping_timeout_ms = 20000;
     s->o.connect_timeout_ms = 45000;
+    s->o.upgrade_timeout_ms = 10000;
     s->o.max_payload = 1000000;
     s->o.max_session_buffer_bytes = 16 << 20;
     s->o.max_inflight_per_session = 16;

@@ -72,6 +72,17 @@ Test(sio_engine, a_poll_during_an_upgrade_is_answered_with_a_noop)
     cr_assert_eq(ss->outq.n, 0, "queued packets end the poll without a noop");
 }
 
+Test(sio_engine, an_upgrade_not_completed_in_time_ends_and_polls_wait_again)
+{
+    s->o.upgrade_timeout_ms = 20;
+    sio_engine_probe_open(ss, NULL); /* no connection: the timer alone is under test */
+    ss->upgrading = true;
+    FIXTURE_RUN_UNTIL(s, !ss->upgrading, FIXTURE_WAIT_MS);
+    cr_assert_not(ss->upgrading, "upgrade_timeout ended the upgrade");
+    sio_engine_poll_parked(ss);
+    cr_assert_eq(ss->outq.n, 0, "a poll waits for packets again");
+}
+
 Test(sio_engine, socket_io_output_reaches_the_session_queue_in_order)
 {
     cr_assert_eq(sio_engine_payload(ss, NULL, slice_str("40\x1e" "421[\"nope\"]\x1e" "3")), 0);

@@ -104,8 +104,8 @@ void sio_engine_poll_parked(struct sio_session *ss)
 static void upgrade_wait_cb(struct sio_timer *t)
 {
     struct sio_session *ss = lws_container_of(t, struct sio_session, upgrade_wait);
-    log_debug(LOG_SIO, "session %s: upgrade not completed within upgrade_timeout, closing its websocket",
-              ss->sid);
+    log_debug(LOG_SIO, "session %s: upgrade_timeout passed before the upgrade completed, closing "
+              "its websocket", ss->sid);
     if (ss->probe_wsi)
         sio_conn_close_req(ss->probe_wsi, &ss->srv->writing, LWS_CLOSE_STATUS_NORMAL);
     sio_engine_probe_end(ss);

@@ -115,6 +115,11 @@ struct cache_rd {
     uint64_t vers_epoch;     /* the epoch vers was read in */
     MDB_cursor **cur;        /* n_db * CACHE_NEST_MAX cached cursors */
     uint64_t *cur_epoch;
+    /* Whole-table scans: how much of each row the reader reads (0: all; a
+     * hint for the prefetch, render.c sets it around a select's scan), and
+     * the tree read-ahead's counts (for tests and benchmarks). */
+    size_t scan_row_bytes;
+    uint64_t ahead_leaves, ahead_rows, ahead_lost;
 };
 
 struct cache_wtxn {
@@ -204,6 +209,34 @@ int cache_lmdb_cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val,
  * page to pass as `seen` with the next row. A hint only: never for a
  * write txn's rows (its dirty pages are not map pages). */
 const void *cache_lmdb_page_prefetch(const MDB_val *val, const void *seen, bool back);
+/* The B-tree read-ahead of a forward scan of a whole rows database (lmdb.c). */
+#define AHEAD_RING 16u
+#define AHEAD_DEPTH_MAX 8u
+struct cache_lmdb_level {
+    const uint8_t *page; /* a branch page on the shadow's path */
+    unsigned i, n;       /* the child followed, of n */
+};
+struct cache_lmdb_ahead {
+    const uint8_t *map;
+    uint64_t pages;                         /* the map's last page + 1 */
+    unsigned depth;                         /* the tree's, leaves included */
+    struct cache_lmdb_level lv[AHEAD_DEPTH_MAX];
+    uint64_t ring[AHEAD_RING];              /* the coming leaves' page numbers */
+    unsigned head, n;
+    size_t row_bytes;                       /* of each row prefetched; 0: all */
+    const void *seen;                       /* the leaf of the last row */
+    bool on, end, first;
+    uint64_t leaves, rows, lost;            /* leaves followed, rows prefetched, times lost */
+};
+/* Starts the read-ahead of a forward scan from the first row (`first`,
+ * NULL for an empty scan) of database `name` in txn, a read txn (a write
+ * txn's pages are not all in the map); a tree it cannot follow leaves
+ * only the map-page guess. row_bytes: how much of each row the reader
+ * reads (0: all of it). */
+void cache_lmdb_ahead_start(struct cache_lmdb_ahead *a, MDB_txn *txn, const char *name,
+                            const MDB_val *first, size_t row_bytes);
+/* Called with each row the cursor reaches, in order: a hint only. */
+const void *cache_lmdb_ahead_step(struct cache_lmdb_ahead *a, const MDB_val *val);
 int cache_lmdb_cursor_put(MDB_cursor *cur, MDB_val *key, MDB_val *val,
                           unsigned flags) MUST_CHECK;
 int cache_lmdb_cursor_del(MDB_cursor *cur) MUST_CHECK;

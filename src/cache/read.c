@@ -211,11 +211,19 @@ int cache_scan_range(struct cache_rd *rd, const struct schema_model *m, uint64_t
     uint8_t k[8];
     MDB_val key, val, next;
     const void *page = NULL;
+    struct cache_lmdb_ahead ahead;
     rd->nest++;
     rc = range_start(cur, &key, &val, k, from, back, from_end);
+    /* The whole table forwards follows the tree ahead of the cursor. */
+    bool tree = !rd->w && from_end && !back;
+    if (tree)
+        cache_lmdb_ahead_start(&ahead, rd->txn, rd->c->db_name[db], rc == 0 ? &val : NULL,
+                               rd->scan_row_bytes);
     while (rc == 0) {
         rc = cache_lmdb_cursor_get(cur, &key, &next, back ? MDB_PREV : MDB_NEXT);
-        if (rc == 0 && !rd->w)
+        if (rc == 0 && tree)
+            cache_lmdb_ahead_step(&ahead, &next);
+        else if (rc == 0 && !rd->w)
             page = cache_lmdb_page_prefetch(&next, page, back);
         if (rc == 0)
             row_prefetch(&next);
@@ -224,6 +232,11 @@ int cache_scan_range(struct cache_rd *rd, const struct schema_model *m, uint64_t
         val = next;
     }
     rd->nest--;
+    if (tree) {
+        rd->ahead_leaves += ahead.leaves;
+        rd->ahead_rows += ahead.rows;
+        rd->ahead_lost += ahead.lost;
+    }
     cache_rd_cursor_done(rd, db, cur);
     return r ? r : rc == -ENOENT ? 0 : rc;
 }

@@ -210,7 +210,7 @@ int cache_lmdb_cursor_get(MDB_cursor *cur, MDB_val *key, MDB_val *val,
  * write txn's rows (its dirty pages are not map pages). */
 const void *cache_lmdb_page_prefetch(const MDB_val *val, const void *seen, bool back);
 /* The B-tree read-ahead of a forward scan of a whole rows database (lmdb.c). */
-#define AHEAD_RING 16u
+#define AHEAD_RING 64u /* > AHEAD_MAX (lmdb.c) */
 #define AHEAD_DEPTH_MAX 8u
 struct cache_lmdb_level {
     const uint8_t *page; /* a branch page on the shadow's path */
@@ -222,7 +222,7 @@ struct cache_lmdb_ahead {
     unsigned depth;                         /* the tree's, leaves included */
     struct cache_lmdb_level lv[AHEAD_DEPTH_MAX];
     uint64_t ring[AHEAD_RING];              /* the coming leaves' page numbers */
-    unsigned head, n;
+    unsigned head, n, want;                 /* ring start, leaves in it, its target */
     size_t row_bytes;                       /* of each row prefetched; 0: all */
     const void *seen;                       /* the leaf of the last row */
     bool on, end, first;

@@ -353,7 +353,11 @@ struct cache_filter {
 struct cache_order {
     const struct schema_relation *const *path; /* to-one relations, n_path of them */
     size_t n_path;
-    const struct schema_field *field;
+    const struct schema_field *field;          /* at the path's end; NULL for a count */
+    /* {"rel":{"_count":"asc"}}: the to-many relation at the path's end whose
+     * rows are counted (0 when a relation on the path is missing, as
+     * Prisma's COALESCE); NULL for a field. */
+    const struct schema_relation *count;
     bool desc;
 };
 

@@ -473,10 +473,13 @@ void cache_prisma_unknown_arg(char *err, size_t errlen, const struct cache_sugge
 /* ---- order.c: orderBy ---------------------------------------------------------------- */
 int cache_order_parse(void **arena, const struct schema_model *m, const json_t *order_by,
                       const struct cache_order **out, size_t *n, char *err, size_t errlen) MUST_CHECK;
-/* The value key k orders a row of m by ("null" when a relation on the path
- * is absent); a view into the row or a related row, valid as the source's rows. */
-int cache_order_value(const struct cache_source *src, const struct cache_order *k,
-                      const struct schema_model *m, const struct cache_row_view *v, struct slice *out) MUST_CHECK;
+/* The value key k orders row v by: a view into the row or a related row,
+ * valid as the source's rows ("null" when a relation on the path is
+ * absent); for a count key 8 bytes in *arena (never null). */
+int cache_order_value(const struct cache_source *src, const struct cache_order *k, void **arena,
+                      const struct cache_row_view *v, struct slice *out) MUST_CHECK;
+/* Compares two values of key k, neither null. */
+int cache_order_key_cmp(const struct cache_order *k, struct slice a, struct slice b, struct buf *tmp);
 /* Compares two rows by their key values (a[i], b[i] for keys[i]), then by pk. */
 int cache_order_cmp(const struct cache_order *keys, size_t n, const struct slice *a, uint64_t apk,
                     const struct slice *b, uint64_t bpk, struct buf *tmp);
@@ -538,6 +541,7 @@ struct cache_level {
     struct pick *rows;
     size_t n, cap;
     struct slice *keys;        /* top-k: the rows' sort keys, cap + 1 slots (page.c) */
+    void *arena;               /* count keys' values (cache_order_value) */
 };
 /* Reads, filters, orders and pages the level's rows, emitting each (page.c). */
 int cache_level_run(struct cache_level *l) MUST_CHECK;

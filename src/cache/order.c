@@ -1,9 +1,11 @@
 /*
  * orderBy: parsing Prisma's forms into keys, and comparing two rows by
  * them. {"name":"desc"}, [{"a":"asc"},{"b":"desc"}], {"sort":"asc"} as the
- * direction, and to-one relation paths ({"company":{"name":"asc"}}).
- * Nulls sort first ascending and last descending, as on SQL Server; the
- * primary key ascending ends every order, so pages are stable.
+ * direction, to-one relation paths ({"company":{"name":"asc"}}) and the
+ * number of a to-many relation's rows ({"contacts":{"_count":"desc"}},
+ * at the end of a path too). Nulls sort first ascending and last
+ * descending, as on SQL Server; the primary key ascending ends every
+ * order, so pages are stable.
  */
 #include "cache/cache_int.h"
 
@@ -59,6 +61,51 @@ static int direction(struct oparse *o, const struct schema_field *f, const json_
 static int order_object(struct oparse *o, const struct schema_model *m, const json_t *obj,
                         const struct schema_relation **path, size_t n_path);
 
+static int key_add(struct oparse *o, const struct schema_relation **path, size_t n_path,
+                   const struct schema_field *f, const struct schema_relation *count, bool desc)
+{
+    if (o->n == o->cap)
+        return ofail(o, "orderBy has too many keys");
+    const struct schema_relation **p = cache_arena_alloc(o->arena, (n_path + 1) * sizeof *p);
+    memcpy(p, path, n_path * sizeof *p);
+    o->keys[o->n++] = (struct cache_order){p, n_path, f, count, desc};
+    return 0;
+}
+
+/* {"rel":{"_count":"asc"}} on a to-many relation (Prisma's
+ * <Target>OrderByRelationAggregateInput: `_count` is its only argument). */
+static int count_entry(struct oparse *o, const struct schema_relation *r, const json_t *v,
+                       const struct schema_relation **path, size_t n_path)
+{
+    if (!json_is_object(v))
+        return ofail(o, "Argument `%s`: Invalid value provided. Expected %sOrderByRelationAggregateInput, "
+                        "provided %s.", r->name, r->target->name, cache_prisma_kind(v));
+    if (!json_object_size(v))
+        return ofail(o, "Argument `%s` of type %sOrderByRelationAggregateInput needs at least one argument.",
+                     r->name, r->target->name);
+    const char *k;
+    json_t *d;
+    json_object_foreach((json_t *)v, k, d) {
+        if (strcmp(k, "_count") != 0) {
+            static const char *const only[] = {"_count", NULL};
+            struct cache_suggest sg = CACHE_SUGGEST(k);
+            cache_suggest_list(&sg, only);
+            cache_prisma_unknown_arg(o->err, o->errlen, &sg);
+            return -EINVAL;
+        }
+    }
+    d = json_object_get(v, "_count");
+    if (json_is_null(d))
+        return ofail(o, "Argument `_count` must not be null.");
+    if (!json_is_string(d))
+        return ofail(o, "Argument `_count`: Invalid value provided. Expected SortOrder, provided %s.",
+                     cache_prisma_kind(d));
+    const char *s = json_string_value(d);
+    if (strcmp(s, "asc") != 0 && strcmp(s, "desc") != 0)
+        return ofail(o, "Invalid value for argument `_count`. Expected SortOrder.");
+    return key_add(o, path, n_path, NULL, r, s[0] == 'd');
+}
+
 static int order_entry(struct oparse *o, const struct schema_model *m, const char *k, size_t klen,
                        const json_t *v, const struct schema_relation **path, size_t n_path)
 {
@@ -66,14 +113,7 @@ static int order_entry(struct oparse *o, const struct schema_model *m, const cha
     if (f) {
         bool desc = false; /* set by direction() on success; gcc -O3 cannot see that */
         int rc = direction(o, f, v, &desc);
-        if (rc < 0)
-            return rc;
-        if (o->n == o->cap)
-            return ofail(o, "orderBy has too many keys");
-        const struct schema_relation **p = cache_arena_alloc(o->arena, (n_path + 1) * sizeof *p);
-        memcpy(p, path, n_path * sizeof *p);
-        o->keys[o->n++] = (struct cache_order){p, n_path, f, desc};
-        return 0;
+        return rc < 0 ? rc : key_add(o, path, n_path, f, NULL, desc);
     }
     const struct schema_relation *r = schema_relation_find(m, k, klen);
     if (!r) {
@@ -82,12 +122,8 @@ static int order_entry(struct oparse *o, const struct schema_model *m, const cha
         cache_prisma_unknown_arg(o->err, o->errlen, &sg);
         return -EINVAL;
     }
-    if (r->to_many && !json_is_object(v))
-        return ofail(o, "Argument `%s`: Invalid value provided. Expected %sOrderByRelationAggregateInput, "
-                        "provided %s.", r->name, r->target->name, cache_prisma_kind(v));
     if (r->to_many)
-        return ofail(o, "orderBy on the to-many relation %s of model %s is not supported: order by "
-                        "scalar fields or to-one relations", r->name, m->name);
+        return count_entry(o, r, v, path, n_path);
     if (!json_is_object(v))
         return ofail(o, "Argument `%s`: Invalid value provided. Expected %sOrderByWithRelationInput, "
                         "provided %s.", r->name, r->target->name, cache_prisma_kind(v));
@@ -161,8 +197,28 @@ int cache_order_parse(void **arena, const struct schema_model *m, const json_t *
 
 static const struct slice null_value = {(const uint8_t *)"null", 4};
 
-int cache_order_value(const struct cache_source *src, const struct cache_order *k,
-                      const struct schema_model *m, const struct cache_row_view *v, struct slice *out)
+static int count_cb(void *arg, struct slice row)
+{
+    (void)row;
+    ++*(uint64_t *)arg;
+    return 0;
+}
+
+/* A count key's value: the number big-endian in 8 bytes of *arena, so
+ * that byte order is numeric order. */
+static int count_value(const struct cache_source *src, const struct cache_order *k, uint64_t pk,
+                       bool missing, void **arena, struct slice *out)
+{
+    uint64_t n = 0;
+    int rc = missing ? 0 : src->ops->children(src->ctx, k->count, (int64_t)pk, count_cb, &n);
+    uint8_t *p = cache_arena_alloc(arena, 8);
+    put_be64(p, n);
+    *out = (struct slice){p, 8};
+    return rc;
+}
+
+int cache_order_value(const struct cache_source *src, const struct cache_order *k, void **arena,
+                      const struct cache_row_view *v, struct slice *out)
 {
     struct cache_row_view cur = *v;
     for (size_t i = 0; i < k->n_path; i++) {
@@ -174,27 +230,36 @@ int cache_order_value(const struct cache_source *src, const struct cache_order *
             rc = src->ops->get(src->ctx, r->target, (uint64_t)fk, &row);
         if (rc == 0)
             rc = cache_row_view(row, r->target, &cur);
+        if (rc == -ENOENT && k->count) /* COALESCE(count, 0) over a missing row */
+            return count_value(src, k, 0, true, arena, out);
         if (rc == -ENOENT) {
             *out = null_value;
             return 0;
         }
         if (rc < 0)
             return rc;
-        m = r->target;
     }
-    (void)m;
+    if (k->count)
+        return count_value(src, k, cur.pk, false, arena, out);
     *out = cache_row_member_value(&cur, k->field);
     return 0;
 }
 
 static bool is_null(struct slice v) { return slice_eq(v, null_value); }
 
+int cache_order_key_cmp(const struct cache_order *k, struct slice a, struct slice b, struct buf *tmp)
+{
+    if (k->count)
+        return memcmp(a.p, b.p, 8) > 0 ? 1 : memcmp(a.p, b.p, 8) < 0 ? -1 : 0;
+    return cache_value_cmp(k->field, a, b, tmp);
+}
+
 int cache_order_cmp(const struct cache_order *keys, size_t n, const struct slice *a, uint64_t apk,
                     const struct slice *b, uint64_t bpk, struct buf *tmp)
 {
     for (size_t i = 0; i < n; i++) {
         bool an = is_null(a[i]), bn = is_null(b[i]);
-        int c = an || bn ? (int)bn - (int)an : cache_value_cmp(keys[i].field, a[i], b[i], tmp);
+        int c = an || bn ? (int)bn - (int)an : cache_order_key_cmp(&keys[i], a[i], b[i], tmp);
         if (c)
             return keys[i].desc ? -c : c;
     }

@@ -129,7 +129,7 @@ static int keys_of(struct cache_level *l, const struct cache_row_view *v, struct
     const struct cache_plan_node *n = l->node;
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < n->n_order; k++)
-        rc = cache_order_value(l->r->src, &n->order[k], n->model, v, &keys[k]);
+        rc = cache_order_value(l->r->src, &n->order[k], &l->arena, v, &keys[k]);
     return rc;
 }
 
@@ -289,8 +289,8 @@ bool cache_plan_cursor_in_memory(const struct cache_plan_node *n)
 {
     if (n->via || n->n_distinct)
         return true;
-    for (size_t k = 0; k < n->n_order; k++)
-        if (n->order[k].n_path || n->order[k].field->optional)
+    for (size_t k = 0; k < n->n_order; k++) /* a count is never null (COALESCE): exact */
+        if (!n->order[k].count && (n->order[k].n_path || n->order[k].field->optional))
             return true;
     return false;
 }
@@ -418,11 +418,11 @@ static bool key_passes(const struct cache_order *k, struct slice x, struct slice
                        struct buf *tmp)
 {
     bool xn = is_null_json(x), cn = is_null_json(c);
-    if (k->field->optional && (xn || cn)) /* x = c OR c IS NULL OR x IS NULL, and so for after */
+    if (k->field && k->field->optional && (xn || cn)) /* x = c OR c IS NULL OR x IS NULL, and so for after */
         return true;
     if (xn || cn) /* a required field through a relation: after also when x's relation is missing */
         return after && xn;
-    int cmp = cache_value_cmp(k->field, x, c, tmp);
+    int cmp = cache_order_key_cmp(k, x, c, tmp);
     if (!after)
         return cmp == 0;
     return (k->desc != back) ? cmp < 0 : cmp > 0;
@@ -764,6 +764,7 @@ int cache_level_run(struct cache_level *l)
         rc = level_finish(l);
     free(l->rows);
     free(l->keys);
+    cache_arena_free(&l->arena);
     l->rows = NULL;
     l->keys = NULL;
     l->n = l->cap = 0;

@@ -583,10 +583,13 @@ static bool node_visit(const struct cache_plan_node *n, model_visit fn, void *ar
 {
     if (!fn(arg, n->model) || !filter_models(n->where, fn, arg))
         return false;
-    for (size_t i = 0; i < n->n_order; i++)
+    for (size_t i = 0; i < n->n_order; i++) {
         for (size_t k = 0; k < n->order[i].n_path; k++)
             if (!fn(arg, n->order[i].path[k]->target))
                 return false;
+        if (n->order[i].count && !fn(arg, n->order[i].count->target))
+            return false;
+    }
     for (size_t i = 0; i < n->n_counts; i++)
         if (!fn(arg, n->counts[i].rel->target) || !filter_models(n->counts[i].where, fn, arg))
             return false;
@@ -699,7 +702,7 @@ void cache_plan_path(const struct cache_plan_node *n, struct cache_path *out)
     struct conds c = {0};
     conds_collect(n->model, n->where, &c);
     const struct cache_order *o = n->order;
-    bool one = n->n_order == 1 && !o[0].n_path;
+    bool one = n->n_order == 1 && !o[0].n_path && o[0].field;
     if (!n->n_order || (one && o[0].field == n->model->pk)) {
         if (c.key || n->cursor_field)
             out->kind = CACHE_PATH_KEY;

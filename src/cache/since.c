@@ -20,7 +20,7 @@
  * their own that render nothing but map up the same way: each relation of
  * its where (some/every/none/is/isNot, nested ones under theirs), each
  * `_count` (and the relations its where reads), each to-one step of an
- * orderBy path. A child that starts or stops matching a filter, a count
+ * orderBy path and the to-many relation an orderBy counts. A child that starts or stops matching a filter, a count
  * that moves, an order key that changes: each reaches the rows that read
  * it, so a root row that starts matching is sent and one that stops is
  * reported deleted (cache_query_render_keys), as a fresh fetch would show.
@@ -120,6 +120,8 @@ static void nodes_add(struct since *s, const struct cache_plan_node *n, size_t p
         size_t at = me;
         for (size_t k = 0; k < n->order[i].n_path; k++)
             at = node_add(s, n->order[i].path[k]->target, n->order[i].path[k], at);
+        if (n->order[i].count)
+            node_add(s, n->order[i].count->target, n->order[i].count, at);
     }
     for (size_t i = 0; i < n->n_children; i++)
         nodes_add(s, &n->children[i], me);

@@ -8,6 +8,7 @@
  *              [LEFT JOIN [dbo].[U] AS [j1] ON [j1].[pk] = [t0].[fk] ...]   (orderBy paths)
  *            WHERE collector filter AND where AND at-or-after-the-cursor
  *            ORDER BY keys, [t0].[pk] OFFSET @s ROWS FETCH NEXT @n ROWS ONLY
+ *            (a key: a column, or a relation's count: (SELECT COUNT_BIG(*) ...))
  *   to-many  the same for a chunk of parents (AND [t0].[fk] IN (@k1, ...)),
  *            without OFFSET/FETCH: skip, take and distinct count per parent
  *   to-one   SELECT [t0].cols FROM [dbo].[T] AS [t0] WHERE [t0].[pk] IN (...)
@@ -460,7 +461,7 @@ bool poller_lsql_fixed_exact(const struct cache_plan *p)
 struct okey {
     char pre;
     unsigned n;
-    const struct schema_field *field;
+    const struct cache_order *o;
 };
 
 static struct okey key_at(const struct cache_plan_node *n, size_t i, char pre)
@@ -468,19 +469,36 @@ static struct okey key_at(const struct cache_plan_node *n, size_t i, char pre)
     unsigned hops = 0;
     for (size_t j = 0; j <= i; j++)
         hops += (unsigned)n->order[j].n_path;
-    return (struct okey){pre, n->order[i].n_path ? hops : 0, n->order[i].field};
+    return (struct okey){pre, n->order[i].n_path ? hops : 0, &n->order[i]};
 }
 
+/* The key's value: a column of that row, or for a count the number of its
+ * related rows, (SELECT COUNT_BIG(*) FROM child AS [tN] WHERE [tN].[fk] =
+ * that row's key): 0 when a relation on the path is missing, as Prisma's
+ * COALESCE(count, 0). */
 static void key_ref(struct poller_lsql *q, struct okey k)
 {
-    ref(q, k.n || k.pre != 'j' ? k.pre : 't', k.n, k.field->column);
+    char pre = k.n || k.pre != 'j' ? k.pre : 't';
+    const struct schema_relation *r = k.o->count;
+    if (!r) {
+        ref(q, pre, k.n, k.o->field->column);
+        return;
+    }
+    unsigned c = ++q->alias;
+    buf_puts(&q->sql, "(SELECT COUNT_BIG(*) FROM ");
+    table_as(q, r->target, 't', c);
+    buf_puts(&q->sql, " WHERE ");
+    ref(q, 't', c, r->fk->column);
+    buf_puts(&q->sql, " = ");
+    ref(q, pre, k.n, r->model->pk->column);
+    buf_putc(&q->sql, ')');
 }
 
 /* A key that repeats an earlier one changes nothing (and SQL Server refuses
  * a column twice in ORDER BY). */
 static bool key_repeats(const struct cache_plan_node *n, size_t i)
 {
-    if (n->order[i].n_path)
+    if (n->order[i].n_path || n->order[i].count)
         return false;
     for (size_t j = 0; j < i; j++)
         if (!n->order[j].n_path && n->order[j].field == n->order[i].field)

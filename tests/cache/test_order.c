@@ -31,6 +31,13 @@ Test(cache_order, forms_and_relation_paths)
     cr_assert(k[0].desc && k[0].n_path == 0);
     cr_assert(!k[1].desc && k[1].n_path == 2 && k[1].field == fx_field("Category", "name"));
     cr_assert(k[2].desc && k[2].field == fx_field("Product", "price"), "{sort} on a nullable field");
+    /* the number of a to-many relation's rows, at the end of a path too */
+    cr_assert_eq(parse("Product", "[{\"subcategory\":{\"category\":{\"subcategories\":{\"_count\":"
+                                  "\"desc\"}}}},{\"id\":\"asc\"}]", &k, &n, &arena, err), 0, "%s", err);
+    cr_assert_eq(n, 2);
+    cr_assert(k[0].desc && k[0].n_path == 2 && !k[0].field);
+    cr_assert_eq(k[0].count, schema_relation_find(fx_model("Category"), "subcategories", 13));
+    cr_assert(!k[1].count && k[1].field == fx_field("Product", "id"));
     cache_arena_free(&arena);
 }
 
@@ -42,9 +49,6 @@ Test(cache_order, errors_name_the_problem)
     char err[256] = "";
     cr_assert_eq(parse("Product", "{\"name\":\"up\"}", &k, &n, &arena, err), -EINVAL);
     cr_assert_str_eq(err, "Invalid value for argument `name`. Expected SortOrder.");
-    cr_assert_eq(parse("Category", "{\"subcategories\":{\"_count\":\"asc\"}}", &k, &n, &arena, err), -EINVAL);
-    cr_assert_str_eq(err, "orderBy on the to-many relation subcategories of model Category is not "
-                          "supported: order by scalar fields or to-one relations");
     /* Prisma 7's sentences (docs/query.md) */
     static const char *const cases[][2] = {
         {"{\"nope\":\"asc\"}", "Unknown argument `nope`. Did you mean `name`?"},
@@ -71,12 +75,26 @@ Test(cache_order, errors_name_the_problem)
     cr_assert_eq(parse("Category", "{\"subcategories\":\"asc\"}", &k, &n, &arena, err), -EINVAL);
     cr_assert_str_eq(err, "Argument `subcategories`: Invalid value provided. Expected "
                           "SubcategoryOrderByRelationAggregateInput, provided String.");
+    static const char *const counts[][2] = {
+        {"{\"subcategories\":{}}", "Argument `subcategories` of type SubcategoryOrderByRelationAggregateInput "
+                                   "needs at least one argument."},
+        {"{\"subcategories\":{\"_cont\":\"asc\"}}", "Unknown argument `_cont`. Did you mean `_count`?"},
+        {"{\"subcategories\":{\"_count\":\"asc\",\"name\":\"asc\"}}", "Unknown argument `name`."},
+        {"{\"subcategories\":{\"_count\":null}}", "Argument `_count` must not be null."},
+        {"{\"subcategories\":{\"_count\":{\"sort\":\"asc\"}}}",
+         "Argument `_count`: Invalid value provided. Expected SortOrder, provided Object."},
+        {"{\"subcategories\":{\"_count\":\"up\"}}", "Invalid value for argument `_count`. Expected SortOrder."},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        cr_assert_eq(parse("Category", counts[i][0], &k, &n, &arena, err), -EINVAL, "%s accepted", counts[i][0]);
+        cr_assert_str_eq(err, counts[i][1], "for %s", counts[i][0]);
+    }
     cache_arena_free(&arena);
 }
 
 Test(cache_order, nulls_first_ascending_then_key)
 {
-    struct cache_order key = {NULL, 0, fx_field("AllTypes", "i"), false};
+    struct cache_order key = {.field = fx_field("AllTypes", "i")};
     struct slice null = slice_str("null"), one = slice_str("1");
     struct buf tmp;
     buf_init(&tmp, 0);

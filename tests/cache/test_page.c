@@ -168,6 +168,24 @@ Test(cache_page, cursor_through_a_relation_as_prisma)
                    "\"cursor\":{\"id\":101}", "[101,104]");
 }
 
+/* orderBy the number of a to-many relation's rows, as Prisma's
+ * COALESCE(count, 0): 1 has children 2, 3, 6 and 2 has 4; through a
+ * missing parent (1, 5) the count is 0. A count is never null, so a cursor
+ * on it only positions (3 is deleted: the page still starts after it). */
+Test(cache_page, order_by_a_relation_count)
+{
+    ids("Company", "\"orderBy\":[{\"children\":{\"_count\":\"desc\"}},{\"id\":\"desc\"}]", "[1,2,6,5,4,3]");
+    ids("Company", "\"orderBy\":{\"children\":{\"_count\":\"asc\"}}", "[3,4,5,6,2,1]");
+    ids("Company", "\"orderBy\":[{\"parent\":{\"children\":{\"_count\":\"asc\"}}},{\"id\":\"asc\"}]",
+        "[1,5,4,2,3,6]");
+    ids("Company", "\"orderBy\":{\"parent\":{\"children\":{\"_count\":\"asc\"}}},\"take\":-2", "[3,6]");
+    ids("Company", "\"where\":{\"deleted\":false},\"orderBy\":{\"children\":{\"_count\":\"desc\"}},"
+                   "\"cursor\":{\"id\":3}", "[4,5,6]");
+    fx_expect("Company", "{\"where\":{\"id\":1},\"select\":{\"id\":true,\"children\":{\"orderBy\":"
+                         "[{\"children\":{\"_count\":\"asc\"}},{\"id\":\"desc\"}],\"select\":[\"id\"]}}}",
+              "[{\"id\":1,\"children\":[{\"id\":6},{\"id\":3},{\"id\":2}]}]");
+}
+
 Test(cache_page, order_by_collation_nulls_first_and_relations)
 {
     ids("Company", "\"orderBy\":{\"name\":\"asc\"}", "[5,3,4,2,6,1]");
@@ -357,6 +375,8 @@ Test(cache_page, top_k_pages_equal_the_full_sort)
         "{\"parentId\":\"asc\"}",
         "{\"parent\":{\"deleted\":\"desc\"}}",
         "[{\"parentId\":\"desc\"},{\"id\":\"desc\"}]",
+        "{\"children\":{\"_count\":\"desc\"}}",
+        "[{\"parent\":{\"children\":{\"_count\":\"asc\"}}},{\"deleted\":\"asc\"}]",
     };
     static const int64_t takes[] = {1, 2, 3, 7, 39, 41, -1, -2, -3, -7, -41};
     static const uint64_t skips[] = {0, 1, 3, 38};

@@ -176,12 +176,26 @@ function whereFor(r, m, depth) {
   return w;
 }
 
-// orderBy: 1-3 keys on scalars and to-one relation paths, the key last
-// (SQL Server promises no order without ORDER BY: always order).
+// orderBy: 1-3 keys on scalars, to-one relation paths and the number of a
+// to-many relation's rows ({rel: {_count}}, at the end of a path too), the
+// key last (SQL Server promises no order without ORDER BY: always order).
+function countKey(r, m) {
+  return { [pick(r, m.toMany).name]: { _count: dir(r) } };
+}
 function orderFor(r, m, last = true) {
   const o = [];
   const n = Math.floor(r() * 3);
   for (let i = 0; i < n; i++) {
+    if (m.toMany.length && chance(r, 0.15)) {
+      o.push(countKey(r, m));
+      continue;
+    }
+    const viaOne = m.toOne.filter((rel) => S.models[rel.type].toMany.length);
+    if (viaOne.length && chance(r, 0.05)) {
+      const rel = pick(r, viaOne);
+      o.push({ [rel.name]: countKey(r, S.models[rel.type]) });
+      continue;
+    }
     if (m.toOne.length && chance(r, 0.3)) {
       const rel = pick(r, m.toOne);
       const t = S.models[rel.type];
@@ -443,6 +457,11 @@ async function main() {
       { orderBy: 5 }, { orderBy: [5] }, { orderBy: { companyName: { sort: "asc" } } }, { orderBy: { phoneNbr: { sort: "x" } } },
       { orderBy: { phoneNbr: { foo: "asc" } } }, { orderBy: { parentCompany: "asc" } }, { orderBy: { parentCompany: { nope: "asc" } } },
       { orderBy: { companyName: "asc", companyId: "asc" } }, { orderBy: { companyName: "up" } },
+      { orderBy: { childCompanies: {} } }, { orderBy: { childCompanies: { _count: "up" } } },
+      { orderBy: { childCompanies: { _count: null } } }, { orderBy: { childCompanies: { _count: 5 } } },
+      { orderBy: { childCompanies: { _cont: "asc" } } }, { orderBy: { childCompanies: { _count: "asc", x: 1 } } },
+      { orderBy: { childCompanies: { companyName: "asc" } } }, { orderBy: { _count: "asc" } },
+      { orderBy: { parentCompany: { childCompanies: { _count: { sort: "asc" } } } } },
       { foo: 1 }, { whre: {} }, { include: { childCompanies: { nope: 1 } } }, { include: { parentCompany: { take: 1 } } },
       { include: { childCompanies: { select: { companyName: true }, include: { contacts: true } } } },
       { include: { _count: { select: { nope: true } } } }, { include: { _count: { select: { childCompanies: { take: 1 } } } } },

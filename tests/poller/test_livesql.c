@@ -146,6 +146,24 @@ Test(poller_livesql, a_cursor_joins_its_row_and_compares_the_order_keys_in_turn)
     done(&f);
 }
 
+/* orderBy a relation's count: a COUNT_BIG subquery on the row, or on the
+ * row a to-one path reaches (none there: 0, as Prisma's COALESCE). */
+Test(poller_livesql, a_count_order_is_a_counting_subquery)
+{
+    struct fx f;
+    plan(&f, "{\"orderBy\":[{\"children\":{\"_count\":\"desc\"}},{\"parent\":{\"children\":{\"_count\":"
+             "\"asc\"}}}],\"take\":2}");
+    cr_assert_eq(poller_lsql_root(&f.q, &f.p, false), 0);
+    cr_assert_str_eq(sql(&f),
+                     "SELECT " COLS " FROM [dbo].[Com]]pany] AS [t0] LEFT JOIN [dbo].[Com]]pany] AS [j1] ON "
+                     "[j1].[Company_RecID] = [t0].[Parent_RecID] WHERE 1 = 1 ORDER BY (SELECT COUNT_BIG(*) "
+                     "FROM [dbo].[Com]]pany] AS [t1] WHERE [t1].[Parent_RecID] = [t0].[Company_RecID]) DESC, "
+                     "(SELECT COUNT_BIG(*) FROM [dbo].[Com]]pany] AS [t2] WHERE [t2].[Parent_RecID] = "
+                     "[j1].[Company_RecID]) ASC, [t0].[Company_RecID] ASC OFFSET @p1 ROWS FETCH NEXT @p2 "
+                     "ROWS ONLY");
+    done(&f);
+}
+
 Test(poller_livesql, relation_levels_take_their_parents_keys_and_counts_group)
 {
     struct fx f;

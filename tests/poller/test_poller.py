@@ -427,6 +427,14 @@ LIVE_QUERIES = [
     [C, {"where": {"OR": [{"companyRecId": {"lt": 5}}, {}]}, "select": ["companyRecId"]}],
     [C, {"where": {"OR": [{"companyRecId": 3}, {"parentCompany": {}}]}, "select": ["companyRecId"]}],
     [C, {"where": {"NOT": {}}, "take": 3, "select": ["companyRecId"]}],
+    # orderBy a relation's count (a COUNT_BIG subquery), through a to-one path, with a cursor, nested
+    [C, {"orderBy": [{"contacts": {"_count": "desc"}}, {"companyRecId": "asc"}], "take": 12, "select": ["companyRecId"]}],
+    [C, {"orderBy": [{"parentCompany": {"childCompanies": {"_count": "asc"}}}, {"companyRecId": "desc"}],
+         "cursor": {"companyRecId": 20}, "take": -7, "select": ["companyRecId"]}],
+    [C, {"where": {"deleteFlag": False}, "orderBy": {"childCompanies": {"_count": "desc"}}, "cursor": {"companyRecId": 9},
+         "take": 5, "select": {"companyRecId": True, "contacts": {"orderBy": [{"opportunityContacts": {"_count": "desc"}},
+                                                                              {"contactRecId": "asc"}], "take": 2,
+                                                                  "select": {"contactRecId": True}}}}],
 ]
 
 

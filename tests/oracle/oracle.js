@@ -141,12 +141,18 @@ function scalarCond(r, f, sample) {
         { equals: zoned }, { in: [v, off] }, { not: v }]);
     }
     case "Decimal": {
-      /* Decimal as a string and as a number. Whole numbers only as numbers and
-       * no trailing zeros in strings: Prisma sends 868.43 as "868.4299999999999"
-       * and "1.50" as is, which SQL Server converts to the column's decimal(p,s)
-       * (rounding) but tdslite compares as they are (docs/query.md) */
+      /* Decimal as a string and as a number, in every form Prisma sends as
+       * text and SQL Server converts to the column's decimal(p,s), rounding:
+       * numbers (868.43 goes as "868.4299999999999"), whole numbers as numbers
+       * and strings, trailing zeros, more decimals than the column's scale
+       * (rounding down and up) */
       const n = Math.round(Number(v));
-      return pick(r, [{ gt: v }, { lte: v }, { equals: v }, { gte: n }, { lt: n }, n, v, { in: [v, n + 1] }, { not: n }]);
+      const dotted = v.includes(".") ? v : v + ".";
+      const forms = [v, Number(v), n, String(n), dotted + "00", dotted + "0004", dotted + "00051",
+        dotted + "4", dotted + "6", Number(v) + 1e-9, Number(v) - 0.3];
+      const x = () => pick(r, forms);
+      return pick(r, [() => ({ gt: x() }), () => ({ lte: x() }), () => ({ equals: x() }), () => ({ gte: x() }),
+        () => ({ lt: x() }), x, () => ({ in: [x(), x()] }), () => ({ not: x() }), () => ({ notIn: [x()] })])();
     }
     case "Float": return pick(r, [{ gt: v }, { lte: v }, { equals: v }, v, { not: v }]);
     default: return undefined;

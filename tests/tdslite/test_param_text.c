@@ -23,12 +23,14 @@ static void setup(void)
 
 static void teardown(void) { sqlite3_close(db); }
 
-/* The ids (as "1,2") the statement returns with its one parameter bound from text. */
-static void rows_are(const char *sql, const char *param, const char *want)
+/* The ids (as "1,2") the statement returns with its one parameter bound
+ * from text, compared with a column of type col (NULL: unknown). */
+static void rows_typed(const char *sql, const char *param, const struct tds_type *col, const char *want)
 {
     sqlite3_stmt *st;
+    struct tds_error e = {0};
     cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-    cr_assert_eq(tds_text_param_bind(st, 1, param, strlen(param)), SQLITE_OK);
+    cr_assert_eq(tds_text_param_bind(st, 1, param, strlen(param), col, &e), 0, "%s: %s", param, e.msg);
     char got[64] = "";
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (*got)
@@ -38,6 +40,8 @@ static void rows_are(const char *sql, const char *param, const char *want)
     sqlite3_finalize(st);
     cr_assert_str_eq(got, want, "%s with '%s'", sql, param);
 }
+
+static void rows_are(const char *sql, const char *param, const char *want) { rows_typed(sql, param, NULL, want); }
 
 TestSuite(tdslite_param_text, .init = setup, .fini = teardown);
 
@@ -68,4 +72,40 @@ Test(tdslite_param_text, other_strings_stay_text)
     rows_are("SELECT id FROM t WHERE s = ? ORDER BY id", "12.5", "");
     rows_are("SELECT id FROM t WHERE s = ? ORDER BY id", "SKU-1", "2");
     rows_are("SELECT id FROM t WHERE dt LIKE ? ORDER BY id", "2015-07-01%", "2,3");
+}
+
+/* Compared with a decimal(p,s) column, SQL Server converts the string to
+ * that type, rounding half away from zero to its scale: what Prisma sends
+ * for a JSON number (float noise) or a string with more digits. */
+Test(tdslite_param_text, decimal_strings_convert_to_the_columns_type)
+{
+    const struct tds_type d18_2 = {.kind = TK_DECIMAL, .precision = 18, .scale = 2};
+    const struct tds_type d4_0 = {.kind = TK_DECIMAL, .precision = 4, .scale = 0};
+    rows_typed("SELECT id FROM t WHERE dec = ? ORDER BY id", "74936.1899999999", &d18_2, "1");
+    rows_typed("SELECT id FROM t WHERE dec = ? ORDER BY id", "120557.7400", &d18_2, "2");
+    rows_typed("SELECT id FROM t WHERE dec = ? ORDER BY id", "9.495", &d18_2, "3");
+    rows_typed("SELECT id FROM t WHERE dec = ? ORDER BY id", " +9.50 ", &d18_2, "3");
+    rows_typed("SELECT id FROM t WHERE dec > ? ORDER BY id", "9.504", &d18_2, "1,2");
+    rows_typed("SELECT id FROM t WHERE dec > ? ORDER BY id", "9.494", &d18_2, "1,2,3");
+    rows_typed("SELECT id FROM t WHERE dec < ? ORDER BY id", "10", &d4_0, "3");
+    rows_typed("SELECT id FROM t WHERE dec IN (?) ORDER BY id", "9.5", &d4_0, "");
+    rows_typed("SELECT id FROM t WHERE dec > ? ORDER BY id", "-9.5", &d4_0, "1,2,3");
+    /* the same text against an unknown column stays text */
+    rows_are("SELECT id FROM t WHERE dec = ? ORDER BY id", "120557.7400", "");
+}
+
+Test(tdslite_param_text, a_string_that_is_no_number_fails_as_on_sql_server)
+{
+    const struct tds_type d6_2 = {.kind = TK_DECIMAL, .precision = 6, .scale = 2};
+    static const char *const bad[][2] = {{"abc", "8114"}, {"1e3", "8114"}, {"", "8114"}, {"12345.6", "8115"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        sqlite3_stmt *st;
+        struct tds_error e = {0};
+        cr_assert_eq(sqlite3_prepare_v2(db, "SELECT id FROM t WHERE dec = ?", -1, &st, NULL), SQLITE_OK);
+        cr_assert_lt(tds_text_param_bind(st, 1, bad[i][0], strlen(bad[i][0]), &d6_2, &e), 0, "%s", bad[i][0]);
+        char num[16];
+        snprintf(num, sizeof num, "%d", (int)e.number);
+        cr_assert_str_eq(num, bad[i][1], "%s: %s", bad[i][0], e.msg);
+        sqlite3_finalize(st);
+    }
 }

@@ -76,6 +76,22 @@ Test(tdslite_rewrite, parameters_stay_parameters)
                         "\"Last_Update\", \"Company_RecID\" LIMIT ( @n)");
 }
 
+/* The column each parameter meets (`col op @p`, `col [NOT] IN (@p, ...)`):
+ * exec.c converts the parameter to that column's type, as SQL Server does. */
+Test(tdslite_rewrite, parameters_note_the_column_they_are_compared_with)
+{
+    rw("SELECT a FROM [dbo].[T] WHERE [dbo].[T].[Annual_Revenue] > @P1 AND (x IN (@P2,@P3) OR "
+       "[T].[y] NOT IN (@P4)) AND @P5 = 1 AND z LIKE @P6 AND w <= @P7 ORDER BY a OFFSET @P8 ROWS");
+    const struct rw_stmt *st = &b.stmts[0];
+    static const char *const want[][2] = {{"@p1", "Annual_Revenue"}, {"@p2", "x"}, {"@p3", "x"},
+                                           {"@p4", "y"}, {"@p7", "w"}};
+    cr_assert_eq(st->n_pcols, sizeof want / sizeof *want);
+    for (size_t i = 0; i < st->n_pcols; i++) {
+        cr_assert_str_eq(st->pcols[i].param, want[i][0]);
+        cr_assert_str_eq(st->pcols[i].column, want[i][1], "%s", want[i][0]);
+    }
+}
+
 Test(tdslite_rewrite, strings_are_copied_verbatim)
 {
     cr_assert_str_eq(rw("SELECT N'it''s [not] @P1 -- no', 'x' FROM t"),

@@ -97,7 +97,31 @@ static void error_from_sqlite(sqlite3 *db, struct tds_error *e)
     }
 }
 
-static int bind_params(sqlite3_stmt *st, const struct tds_params *ps, struct tds_error *e)
+static const struct tds_type *catalog_lookup(struct tds_session *s, const char *table,
+                                             const char *column, struct tds_type *t,
+                                             bool *nullable)
+{
+    return catalog_column_type(s->db, table, column, t, nullable) == 0 ? t : NULL;
+}
+
+/* The declared type of the column parameter `name` is compared with, if
+ * the rewrite saw one and a table of the statement has it. */
+static const struct tds_type *compared_type(struct tds_session *s, const struct rw_stmt *rs, const char *name,
+                                            struct tds_type *t)
+{
+    bool nullable;
+    for (size_t i = 0; rs && i < rs->n_pcols; i++) {
+        if (strcasecmp(rs->pcols[i].param, name) != 0)
+            continue;
+        for (size_t k = 0; k < rs->n_from; k++)
+            if (catalog_lookup(s, rs->from[k], rs->pcols[i].column, t, &nullable))
+                return t;
+    }
+    return NULL;
+}
+
+static int bind_params(struct tds_session *s, const struct rw_stmt *rs, sqlite3_stmt *st,
+                       const struct tds_params *ps, struct tds_error *e)
 {
     int n = sqlite3_bind_parameter_count(st);
     for (int i = 1; i <= n; i++) {
@@ -122,22 +146,18 @@ static int bind_params(sqlite3_stmt *st, const struct tds_params *ps, struct tds
         case TDS_VAL_REAL:
             sqlite3_bind_double(st, i, p->d);
             break;
-        case TDS_VAL_TEXT:
-            tds_text_param_bind(st, i, (const char *)bytes, p->len);
+        case TDS_VAL_TEXT: {
+            struct tds_type t;
+            if (tds_text_param_bind(st, i, (const char *)bytes, p->len, compared_type(s, rs, name, &t), e) < 0)
+                return -EINVAL;
             break;
+        }
         case TDS_VAL_BLOB:
             sqlite3_bind_blob(st, i, bytes, (int)p->len, SQLITE_STATIC);
             break;
         }
     }
     return 0;
-}
-
-static const struct tds_type *catalog_lookup(struct tds_session *s, const char *table,
-                                             const char *column, struct tds_type *t,
-                                             bool *nullable)
-{
-    return catalog_column_type(s->db, table, column, t, nullable) == 0 ? t : NULL;
 }
 
 /* SQL Server's result type of SUM/AVG over a column of type t. */
@@ -352,7 +372,7 @@ static int run_sql(struct tds_session *s, const struct rw_stmt *rs, const struct
         return 0;
     }
     int rc;
-    if (bind_params(st, ps, &e) < 0) {
+    if (bind_params(s, rs, st, ps, &e) < 0) {
         exec_error(s, &e, in_proc);
         rc = 1;
     } else if (sqlite3_column_count(st) > 0) {

@@ -905,6 +905,41 @@ static int rw_sysvar(struct rw *r, const struct token *t, struct buf *o)
     return -EINVAL;
 }
 
+/* The column a parameter at i is compared with, as Prisma and the live
+ * fallback write it: `col op @p` or `col [NOT] IN (@p1, @p2, ...)`; NULL
+ * when it is anything else. */
+static const struct token *compared_column(const struct rw *r, size_t i)
+{
+    static const char *const cmp[] = {"=", "<>", "!=", "<", "<=", ">", ">=", "!<", "!>"};
+    const struct token *t = r->t;
+    const struct token *col = NULL;
+    for (size_t k = 0; i >= 2 && k < sizeof cmp / sizeof *cmp; k++)
+        if (tok_op(&t[i - 1], cmp[k]))
+            col = &t[i - 2];
+    size_t k = i;
+    while (!col && k >= 2 && tok_op(&t[k - 1], ",") && t[k - 2].k == T_PARAM)
+        k -= 2;
+    if (!col && k >= 3 && tok_op(&t[k - 1], "(") && tok_is(&t[k - 2], "IN"))
+        col = k >= 4 && tok_is(&t[k - 3], "NOT") ? &t[k - 4] : &t[k - 3];
+    return col && (col->k == T_QID || col->k == T_WORD) ? col : NULL;
+}
+
+static void pcol_note(struct rw *r, size_t i)
+{
+    const struct token *col = compared_column(r, i);
+    if (!col)
+        return;
+    struct rw_stmt *st = r->st;
+    st->pcols = xrealloc(st->pcols, (st->n_pcols + 1) * sizeof *st->pcols);
+    struct rw_pcol *pc = &st->pcols[st->n_pcols++];
+    const struct token *t = &r->t[i];
+    size_t n = t->len < RW_NAME_MAX - 1 ? t->len : RW_NAME_MAX - 1;
+    for (size_t k = 0; k < n; k++)
+        pc->param[k] = (char)tolower((unsigned char)t->p[k]);
+    pc->param[n] = '\0';
+    tok_name(col, pc->column);
+}
+
 static int rw_one(struct rw *r, size_t i, struct buf *o, size_t *next)
 {
     const struct token *t = &r->t[i];
@@ -932,6 +967,7 @@ static int rw_one(struct rw *r, size_t i, struct buf *o, size_t *next)
         return 0;
     }
     case T_PARAM: {
+        pcol_note(r, i);
         buf_putc(o, ' ');
         for (size_t k = 0; k < t->len; k++)
             buf_putc(o, (char)tolower((unsigned char)t->p[k]));
@@ -1252,6 +1288,7 @@ static void stmt_fini(struct rw_stmt *st)
     free(st->items);
     free(st->from);
     free(st->cols);
+    free(st->pcols);
 }
 
 void rw_batch_fini(struct rw_batch *b)

@@ -6,7 +6,8 @@
  *   TOP (n) / TOP n               -> LIMIT n at the end of that SELECT
  *   OFFSET n ROWS FETCH NEXT m ROWS ONLY -> LIMIT m OFFSET n
  *   [name], dbo.x, db.dbo.x, db..x -> "name", "x"
- *   @P1, @Name                    -> SQLite named parameters @p1, @name (values are bound)
+ *   @P1, @Name                    -> SQLite named parameters @p1, @name (values are bound;
+ *                                    the column one is compared with noted: rw_pcol)
  *   WITH (NOLOCK), OPTION (...)   -> dropped
  *   SYSUTCDATETIME() GETDATE() DB_NAME() COUNT_BIG() ISNULL() LEN() @@VERSION ...
  *                                 -> tdslite_* SQL functions or SQLite built-ins
@@ -51,13 +52,21 @@ struct rw_item {
     bool anon;            /* an expression without alias: SQL Server sends an empty name */
 };
 
+#define RW_NAME_MAX 129
+
+/* A parameter compared with a column (`col op @p`, `col [NOT] IN (@p, ...)`):
+ * SQL Server converts it to the column's type, so exec.c binds it so. */
+struct rw_pcol {
+    char param[RW_NAME_MAX]; /* "@p1" */
+    char column[RW_NAME_MAX];
+};
+
 struct rw_coldef {
     char name[129];
     struct tds_type type;
     bool nullable, identity;
 };
 
-#define RW_NAME_MAX 129
 
 struct rw_stmt {
     enum rw_kind kind;
@@ -71,6 +80,8 @@ struct rw_stmt {
     size_t n_from;
     struct rw_coldef *cols;    /* RW_CREATE_TABLE */
     size_t n_cols;
+    struct rw_pcol *pcols;     /* parameters compared with a column */
+    size_t n_pcols;
 };
 
 struct rw_batch {

@@ -363,10 +363,14 @@ int catalog_functions_register(struct sqlite3 *db, const char *dbname, int spid)
 int tds_collation_register(struct sqlite3 *db) MUST_CHECK;
 
 /* Binds text parameter i as SQL Server would convert it against a typed
- * column: datetime-shaped strings in the stored form (rounded to 1/300 s),
+ * column: compared with a decimal/numeric or money column (col, NULL when
+ * unknown), converted to that type, rounded to its scale (error 8114 or
+ * 8115 as SQL Server when it is no number or too large); else
+ * datetime-shaped strings in the stored form (rounded to 1/300 s),
  * canonical numbers as numbers, the rest as text (param_text.c). */
 struct sqlite3_stmt;
-int tds_text_param_bind(struct sqlite3_stmt *st, int i, const char *p, size_t n);
+int tds_text_param_bind(struct sqlite3_stmt *st, int i, const char *p, size_t n, const struct tds_type *col,
+                        struct tds_error *e) MUST_CHECK;
 /* Opens the data file in WAL mode with the functions registered. */
 int catalog_open(struct sqlite3 **out, const char *path, const char *dbname, int spid,
                  bool create) MUST_CHECK;

@@ -393,6 +393,10 @@ struct cache_plan_node {
     uint64_t skip;
     const struct schema_field *cursor_field; /* NULL: no cursor */
     struct cache_fvalue cursor;
+    /* The source applied orderBy and Prisma's cursor condition (the live
+     * fallback's SQL, n_order then 0): rows come in page order and the
+     * level runs distinct, starts at the cursor row, skips and takes. */
+    bool cursor_applied;
     const struct schema_field **distinct;
     size_t n_distinct;
     const struct cache_count *counts;     /* `_count`, rendered after children[counts_at - 1] */

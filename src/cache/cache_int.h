@@ -287,6 +287,10 @@ static inline unsigned cache_slot_write(const uint8_t *slots, size_t model)
 /* Appends the decimal as Prisma's Decimal (decimal.js toString) prints it,
  * without quotes. -EINVAL unless text is [-]digits[.digits] with a digit. */
 int cache_decimal_normalise(const char *text, size_t len, struct buf *out) MUST_CHECK;
+/* Appends [-]int[.frac] rounded to `scale` fraction digits, half away from
+ * zero, as SQL Server converts a value to decimal(p,s) (text with fewer
+ * digits unchanged), NUL-terminated. -EINVAL when it is not such text. */
+int cache_decimal_round(const char *text, size_t len, unsigned scale, struct buf *out) MUST_CHECK;
 /* Compares two normalised decimals (the text between a stored value's quotes). */
 int cache_decimal_cmp(struct slice a, struct slice b);
 
@@ -478,6 +482,9 @@ int cache_order_parse(void **arena, const struct schema_model *m, const json_t *
  * absent); for a count key 8 bytes in *arena (never null). */
 int cache_order_value(const struct cache_source *src, const struct cache_order *k, void **arena,
                       const struct cache_row_view *v, struct slice *out) MUST_CHECK;
+/* Whether a null value of a key came from its path's last foreign key
+ * naming no row (not from a null key or an earlier missing row). */
+bool cache_order_dangling(struct slice v);
 /* Compares two values of key k, neither null. */
 int cache_order_key_cmp(const struct cache_order *k, struct slice a, struct slice b, struct buf *tmp);
 /* Compares two rows by their key values (a[i], b[i] for keys[i]), then by pk. */

@@ -137,6 +137,51 @@ int cache_decimal_normalise(const char *text, size_t len, struct buf *out)
     return 0;
 }
 
+int cache_decimal_round(const char *text, size_t len, unsigned scale, struct buf *out)
+{
+    bool neg;
+    struct digits ip, fp;
+    if (!decimal_split(text, len, &neg, &ip, &fp))
+        return -EINVAL;
+    if (fp.n <= scale) {
+        buf_append(out, text, len);
+        buf_putc(out, '\0');
+        out->len--;
+        return 0;
+    }
+    /* The kept digits (int and `scale` fraction digits) with a leading 0
+     * for the carry, incremented when the first dropped digit is >= 5. */
+    size_t start = out->len, n = 1 + ip.n + scale;
+    buf_putc(out, '0');
+    buf_append(out, ip.p, ip.n);
+    buf_append(out, fp.p, scale);
+    uint8_t *d = buf_data(out) + start;
+    for (size_t k = n; fp.p[scale] >= '5' && k-- > 0;) {
+        if (d[k] != '9') {
+            d[k]++;
+            break;
+        }
+        d[k] = '0';
+    }
+    /* [-]digits[.frac] from the kept digits */
+    struct buf t;
+    buf_init(&t, 0);
+    if (neg)
+        buf_putc(&t, '-');
+    size_t lead = d[0] == '0' && n - scale > 1; /* the carry's digit, unused */
+    buf_append(&t, d + lead, n - scale - lead);
+    if (scale) {
+        buf_putc(&t, '.');
+        buf_append(&t, d + n - scale, scale);
+    }
+    out->len = start;
+    buf_append(out, buf_data(&t), t.len);
+    buf_putc(out, '\0');
+    out->len--;
+    buf_fini(&t);
+    return 0;
+}
+
 /* A normalised decimal ("-12.5", "1e-7", "1.5e+21") as sign and significand. */
 static bool decimal_parse(struct slice t, bool *neg, bool *zero, struct significand *s)
 {

@@ -196,6 +196,13 @@ int cache_order_parse(void **arena, const struct schema_model *m, const json_t *
 }
 
 static const struct slice null_value = {(const uint8_t *)"null", 4};
+/* The same null for a key whose path's last foreign key names no row: it
+ * orders as null, but Prisma's cursor condition tests that key column
+ * (`fk IS NULL`), so it is told apart by its address. */
+static const uint8_t dangling_text[] = "null";
+static const struct slice dangling_value = {dangling_text, 4};
+
+bool cache_order_dangling(struct slice v) { return v.p == dangling_text; }
 
 static int count_cb(void *arg, struct slice row)
 {
@@ -226,6 +233,7 @@ int cache_order_value(const struct cache_source *src, const struct cache_order *
         int64_t fk;
         struct slice row;
         int rc = cache_json_int(cache_row_member_value(&cur, r->fk), &fk);
+        bool has_fk = rc == 0;
         if (rc == 0)
             rc = src->ops->get(src->ctx, r->target, (uint64_t)fk, &row);
         if (rc == 0)
@@ -233,7 +241,7 @@ int cache_order_value(const struct cache_source *src, const struct cache_order *
         if (rc == -ENOENT && k->count) /* COALESCE(count, 0) over a missing row */
             return count_value(src, k, 0, true, arena, out);
         if (rc == -ENOENT) {
-            *out = null_value;
+            *out = has_fk && i + 1 == k->n_path ? dangling_value : null_value;
             return 0;
         }
         if (rc < 0)

@@ -409,7 +409,9 @@ static bool seen_add(struct cache_level *l, struct seen *s, size_t i)
  * when either side is null, and a key through a relation follows when the
  * relation is missing, but a required one through a relation matches
  * nothing when the cursor's is missing. So earlier rows can take part in
- * distinct (and drop the cursor row), and later ones can be left out. */
+ * distinct (and drop the cursor row), and later ones can be left out.
+ * "Missing" is what Prisma's SQL tests: the path's last foreign key IS
+ * NULL (or a row before it is missing); a key naming no row is not. */
 
 static bool is_null_json(struct slice v) { return v.len == 4 && memcmp(v.p, "null", 4) == 0; }
 
@@ -421,7 +423,7 @@ static bool key_passes(const struct cache_order *k, struct slice x, struct slice
     if (k->field && k->field->optional && (xn || cn)) /* x = c OR c IS NULL OR x IS NULL, and so for after */
         return true;
     if (xn || cn) /* a required field through a relation: after also when x's relation is missing */
-        return after && xn;
+        return after && xn && !cache_order_dangling(x);
     int cmp = cache_order_key_cmp(k, x, c, tmp);
     if (!after)
         return cmp == 0;
@@ -445,28 +447,31 @@ static bool cursor_passes(const struct cache_plan_node *n, const struct pick *r,
     return back ? r->pk <= c->pk : r->pk >= c->pk;
 }
 
-/* Marks the page of a level whose cursor Prisma pages in memory (rows sorted, keys filled). */
-static int cursor_window(struct cache_level *l, struct sort_ctx *sc, bool *keep)
+/* Is collected row i the cursor row? (by its unique value) */
+static bool is_cursor_row(struct cache_level *l, size_t i)
 {
     const struct cache_plan_node *n = l->node;
-    struct slice row;
-    int rc = cursor_row(l, &row);
-    if (rc < 0)
-        return rc == -ENOENT ? 0 : rc;
-    struct slice *ckeys = xmalloc((n->n_order + 1) * sizeof *ckeys);
-    struct pick c = {row, cache_row_pk(row), NULL};
-    if ((rc = keys_fill(l, ckeys, &c)) < 0) {
-        free(ckeys);
-        return rc;
-    }
+    struct cache_row_view v;
+    return cache_row_view(l->rows[i].row, n->model, &v) == 0 &&
+           cache_value_cmp(n->cursor_field, cache_row_member_value(&v, n->cursor_field), n->cursor.json,
+                           &l->r->ev.tmp) == 0;
+}
+
+/* The page from the cursor row on: over the rows in page order (from the
+ * end for a negative take) that pass Prisma's cursor condition against c
+ * (c NULL: the source applied it, n->cursor_applied), distinct first, then
+ * the cursor row, skip and take. */
+static void window_from_cursor(struct cache_level *l, const struct pick *c, struct buf *tmp, bool *keep)
+{
+    const struct cache_plan_node *n = l->node;
     bool back, found = false;
     uint64_t want = page_want(n, &back), skipped = 0, taken = 0;
     struct seen s = seen_new(l->n);
     for (size_t k = 0; k < l->n && taken < want; k++) {
         size_t i = back ? l->n - 1 - k : k;
-        if (!cursor_passes(n, &l->rows[i], &c, back, sc->tmp) || (n->n_distinct && seen_add(l, &s, i)))
+        if ((c && !cursor_passes(n, &l->rows[i], c, back, tmp)) || (n->n_distinct && seen_add(l, &s, i)))
             continue;
-        found |= l->rows[i].pk == c.pk;
+        found |= c ? l->rows[i].pk == c->pk : is_cursor_row(l, i);
         if (!found)
             continue;
         if (skipped < n->skip) {
@@ -477,8 +482,26 @@ static int cursor_window(struct cache_level *l, struct sort_ctx *sc, bool *keep)
         taken++;
     }
     free(s.slot);
+}
+
+/* Marks the page of a level whose cursor Prisma pages in memory (rows sorted, keys filled). */
+static int cursor_window(struct cache_level *l, struct sort_ctx *sc, bool *keep)
+{
+    const struct cache_plan_node *n = l->node;
+    if (n->cursor_applied) {
+        window_from_cursor(l, NULL, sc->tmp, keep);
+        return 0;
+    }
+    struct slice row;
+    int rc = cursor_row(l, &row);
+    if (rc < 0)
+        return rc == -ENOENT ? 0 : rc;
+    struct slice *ckeys = xmalloc((n->n_order + 1) * sizeof *ckeys);
+    struct pick c = {row, cache_row_pk(row), NULL};
+    if ((rc = keys_fill(l, ckeys, &c)) == 0)
+        window_from_cursor(l, &c, sc->tmp, keep);
     free(ckeys);
-    return 0;
+    return rc;
 }
 
 /* ---- the window ----------------------------------------------------------------------- */
@@ -536,7 +559,7 @@ static int level_finish(struct cache_level *l)
     if (rc == 0 && (n->n_order || l->shuffled || heaped) && l->n > 1) /* rows is NULL when empty */
         qsort_r(l->rows, l->n, sizeof *l->rows, pick_cmp, &sc);
     size_t lo = 0, hi = l->n;
-    if (rc == 0 && n->cursor_field && cache_plan_cursor_in_memory(n)) {
+    if (rc == 0 && n->cursor_field && (n->cursor_applied || cache_plan_cursor_in_memory(n))) {
         lo = hi; /* no window: cursor_window marks the page */
         if ((rc = cursor_window(l, &sc, keep)) == 0)
             rc = emit_kept(l, keep);

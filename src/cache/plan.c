@@ -697,7 +697,7 @@ void cache_plan_path(const struct cache_plan_node *n, struct cache_path *out)
         out->kind = CACHE_PATH_CHILDREN;
         return;
     }
-    if (n->n_distinct)
+    if (n->n_distinct || n->cursor_applied) /* every row; the source's order */
         return;
     struct conds c = {0};
     conds_collect(n->model, n->where, &c);

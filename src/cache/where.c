@@ -87,8 +87,20 @@ static int64_t datetime_round(int64_t ms)
     return day * 86400000 + (tick * 10 + 1) / 3;
 }
 
+/* The scale of a Decimal field: @db.Decimal(p,s), else Prisma's
+ * decimal(32,16) on SQL Server. */
+static unsigned decimal_scale(const struct schema_field *f)
+{
+    const char *comma = f->db_type ? strchr(f->db_type, ',') : NULL;
+    return comma ? (unsigned)strtoul(comma + 1, NULL, 10) : 16;
+}
+
+/* A value of f from its JSON (text: a number's own text); scratch holds a
+ * Decimal's text rounded to the field's scale, as SQL Server converts the
+ * string tedious sends for it to the column's decimal(p,s) (868.434 is
+ * 868.43 in a decimal(18,2)). */
 static int value_from_json(const struct schema_field *f, json_t *j, const char *text,
-                           struct cache_value *v)
+                           struct buf *scratch, struct cache_value *v)
 {
     if (json_is_null(j)) {
         v->kind = CV_NULL;
@@ -117,6 +129,9 @@ static int value_from_json(const struct schema_field *f, json_t *j, const char *
             text = json_string_value(j);
         else if (!json_is_number(j))
             return -EINVAL;
+        buf_reset(scratch);
+        if (cache_decimal_round(text, strlen(text), decimal_scale(f), scratch) == 0)
+            text = (const char *)buf_data(scratch);
         *v = (struct cache_value){.kind = CV_DECIMAL, .s = slice_str(text)};
         return 0;
     case SCHEMA_DATETIME:
@@ -148,7 +163,9 @@ int cache_where_canonical(const struct schema_field *f, const char *json_value, 
     json_error_t jerr;
     json_t *j = json_loads(json_value, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     struct cache_value v;
-    int rc = j ? value_from_json(f, j, json_value, &v) : -EINVAL;
+    struct buf scratch;
+    buf_init(&scratch, 0);
+    int rc = j ? value_from_json(f, j, json_value, &scratch, &v) : -EINVAL;
     if (rc == 0 && f->type == SCHEMA_BYTES) {
         json_put_str(out, (const char *)v.s.p, v.s.len); /* base64 text compares as given */
     } else if (rc == 0) {
@@ -158,6 +175,7 @@ int cache_where_canonical(const struct schema_field *f, const char *json_value, 
         snprintf(err, errlen, "where: %s is not a valid %s value for field %s", json_value,
                  schema_type_name(f->type), f->name);
     json_decref(j);
+    buf_fini(&scratch);
     return rc;
 }
 
@@ -213,7 +231,9 @@ int cache_fvalue_make(void **arena, const struct schema_field *f, const json_t *
     }
     struct cache_value v;
     char err[8];
-    int rc = value_from_json(f, (json_t *)j, text, &v);
+    struct buf scratch;
+    buf_init(&scratch, 0);
+    int rc = value_from_json(f, (json_t *)j, text, &scratch, &v);
     if (rc == 0 && f->type == SCHEMA_BYTES && v.kind != CV_NULL)
         json_put_str(&b, (const char *)v.s.p, v.s.len);
     else if (rc == 0)
@@ -227,6 +247,7 @@ int cache_fvalue_make(void **arena, const struct schema_field *f, const json_t *
         if (v.kind == CV_FLOAT)
             out->f = v.f;
     }
+    buf_fini(&scratch);
     buf_fini(&b);
     return rc;
 }

@@ -303,14 +303,19 @@ static struct lnode *lnode_add(struct lstore *st, const struct cache_plan_node *
     return ln;
 }
 
-/* Adds lnodes for n and its subtree (n's first); copy receives n's copy. */
+/* Adds lnodes for n and its subtree (n's first); copy receives n's copy.
+ * Where Prisma pages a cursor in memory, SQL applied its cursor condition
+ * but the page starts at the cursor row only after distinct: the copy
+ * keeps the cursor for that (cursor_applied). */
 static void copy_node(struct lstore *st, const struct cache_plan_node *n, struct cache_plan_node *copy)
 {
     *copy = *n;
     copy->where = NULL;
     copy->order = NULL;
     copy->n_order = 0;
-    copy->cursor_field = NULL;
+    copy->cursor_applied = n->cursor_field && cache_plan_cursor_in_memory(n);
+    if (!copy->cursor_applied)
+        copy->cursor_field = NULL;
     copy->children = xcalloc(n->n_children + 1, sizeof *copy->children);
     size_t at = st->n_nodes;
     lnode_add(st, n);

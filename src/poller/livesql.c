@@ -622,38 +622,63 @@ static void key_value(struct poller_lsql *q, const struct cache_plan_node *n, si
         key_ref(q, key_at(n, i, 'j'));
 }
 
-/* The row's value of key i sorts strictly after (before) the cursor's in
- * page order, nulls first ascending: with x the value that must be the
- * smaller, ((x IS NULL AND y IS NOT NULL) OR x < y). */
-static void key_after(struct poller_lsql *q, const struct cache_plan_node *n, size_t i, bool after)
+/*
+ * Prisma's cursor condition, key by key (x the row's value, c the cursor
+ * row's; the comparison is the page's direction: > ascending, < descending,
+ * swapped when a negative take reads backwards):
+ *   a nullable field        x = c OR c IS NULL OR x IS NULL   (equal)
+ *                           x > c OR x IS NULL OR c IS NULL   (after)
+ *   a required field through a to-one path
+ *                           x = c;   x > c OR <fk> IS NULL
+ *     where <fk> is the path's last foreign key in the row that holds it
+ *     (null too when a row before it is missing; a key naming no row is
+ *     not null);
+ *   anything else (never null: required fields, counts)   x = c;  x > c
+ * Where that cannot be exact (cache_plan_cursor_in_memory) it is not "at or
+ * after the cursor": the renderer then runs distinct over these rows and
+ * starts the page at the cursor row (cursor_applied), as Prisma does in
+ * memory and the cache does (page.c).
+ */
+static void key_nulls(struct poller_lsql *q, const struct cache_plan_node *n, size_t i, bool after)
 {
-    bool row_larger = after != n->order[i].desc;
-    buf_puts(&q->sql, "((");
-    key_value(q, n, i, row_larger);
-    buf_puts(&q->sql, " IS NULL AND ");
-    key_value(q, n, i, !row_larger);
-    buf_puts(&q->sql, " IS NOT NULL) OR ");
-    key_value(q, n, i, row_larger);
-    buf_puts(&q->sql, " < ");
-    key_value(q, n, i, !row_larger);
+    const struct cache_order *o = &n->order[i];
+    if (o->field && o->field->optional) {
+        buf_puts(&q->sql, " OR ");
+        key_value(q, n, i, false);
+        buf_puts(&q->sql, " IS NULL OR ");
+        key_value(q, n, i, true);
+        buf_puts(&q->sql, " IS NULL");
+    } else if (o->field && o->n_path && after) {
+        struct okey k = key_at(n, i, 'j');
+        buf_puts(&q->sql, " OR ");
+        ref(q, o->n_path > 1 ? 'j' : 't', o->n_path > 1 ? k.n - 1 : 0, o->path[o->n_path - 1]->fk->column);
+        buf_puts(&q->sql, " IS NULL");
+    }
+}
+
+static void key_after(struct poller_lsql *q, const struct cache_plan_node *n, size_t i, bool back)
+{
+    buf_puts(&q->sql, "(");
+    key_value(q, n, i, false);
+    buf_puts(&q->sql, n->order[i].desc != back ? " < " : " > ");
+    key_value(q, n, i, true);
+    key_nulls(q, n, i, true);
     buf_putc(&q->sql, ')');
 }
 
 static void key_equal(struct poller_lsql *q, const struct cache_plan_node *n, size_t i)
 {
-    buf_puts(&q->sql, "((");
-    key_value(q, n, i, false);
-    buf_puts(&q->sql, " IS NULL AND ");
-    key_value(q, n, i, true);
-    buf_puts(&q->sql, " IS NULL) OR ");
+    buf_puts(&q->sql, "(");
     key_value(q, n, i, false);
     buf_puts(&q->sql, " = ");
     key_value(q, n, i, true);
+    key_nulls(q, n, i, false);
     buf_putc(&q->sql, ')');
 }
 
-/* The row is at or after the cursor row in page order (at or before it
- * when reading backwards): the keys compared in turn, the primary key last. */
+/* Prisma's cursor condition: for some key, the keys before it equal and
+ * it after; or every key equal and the primary key at or after the
+ * cursor's (at or before it when reading backwards). */
 static void cursor_cond(struct poller_lsql *q, const struct cache_plan_node *n, bool back)
 {
     buf_puts(&q->sql, " AND (");
@@ -662,7 +687,7 @@ static void cursor_cond(struct poller_lsql *q, const struct cache_plan_node *n, 
             key_equal(q, n, j);
             buf_puts(&q->sql, " AND ");
         }
-        key_after(q, n, i, !back);
+        key_after(q, n, i, back);
         buf_puts(&q->sql, " OR ");
     }
     for (size_t j = 0; j < n->n_order; j++) {
@@ -694,7 +719,7 @@ struct shape {
     const struct schema_relation *in_rel; /* rows of these parents (to-many) */
     const int64_t *in;
     size_t n_in;
-    bool reverse;         /* read the order backwards (a negative take) */
+    bool reverse;         /* read the order backwards (a negative take, paged here) */
     bool page;            /* OFFSET/FETCH */
     uint64_t skip;
     int64_t fetch;        /* -1: no FETCH */
@@ -737,8 +762,8 @@ static void select_node(struct poller_lsql *q, const struct cache_plan *p, const
         where(q, n->model, n->where, 0);
         buf_putc(&q->sql, ')');
     }
-    if (n->cursor_field)
-        cursor_cond(q, n, sh->reverse);
+    if (n->cursor_field) /* a negative take pages back from the cursor, wherever it is paged */
+        cursor_cond(q, n, n->has_take && n->take < 0);
     if (!sh->keys_only || sh->page) /* a derived table is ordered only to be paged */
         order_by(q, n, sh->reverse);
     if (sh->page) {
@@ -755,7 +780,8 @@ static void select_node(struct poller_lsql *q, const struct cache_plan *p, const
 
 bool poller_lsql_root_paged(const struct cache_plan *p)
 {
-    return !p->root.n_distinct && poller_lsql_fixed_exact(p);
+    const struct cache_plan_node *n = &p->root;
+    return !n->n_distinct && !(n->cursor_field && cache_plan_cursor_in_memory(n)) && poller_lsql_fixed_exact(p);
 }
 
 int poller_lsql_root(struct poller_lsql *q, const struct cache_plan *p, bool count)

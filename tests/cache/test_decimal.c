@@ -93,3 +93,29 @@ Test(cache_decimal, compares_normalised_text)
     cr_assert_eq(cache_decimal_cmp(slice_str("1e+21"), slice_str("1000000000000000000000")), 0);
     cr_assert_lt(cache_decimal_cmp(slice_str("-1e-7"), slice_str("-1e-8")), 0);
 }
+
+static void rounds(const char *in, unsigned scale, const char *want)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(cache_decimal_round(in, strlen(in), scale, &b), 0, "\"%s\" rejected", in);
+    cr_assert_str_eq((const char *)buf_data(&b), want, "\"%s\" at scale %u", in, scale);
+    buf_fini(&b);
+}
+
+/* As SQL Server converts a value to decimal(p,s): half away from zero. */
+Test(cache_decimal, rounds_to_a_scale_half_away_from_zero)
+{
+    rounds("868.4299999999999", 2, "868.43");
+    rounds("733406.120004", 4, "733406.1200");
+    rounds("9.995", 2, "10.00");
+    rounds("-9.995", 2, "-10.00");
+    rounds("-0.004", 2, "-0.00");
+    rounds("99.5", 0, "100");
+    rounds("12.34", 4, "12.34");
+    rounds("12", 2, "12");
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(cache_decimal_round("1e3", 3, 2, &b), -EINVAL);
+    buf_fini(&b);
+}

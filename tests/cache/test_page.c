@@ -65,6 +65,10 @@ Test(cache_page, scalar_filters_compare_strings_case_insensitively)
 
 Test(cache_page, numbers_lists_and_decimals)
 {
+    /* a value with more digits than the column's scale (decimal(32,16)
+     * here) is rounded to it first, as SQL Server converts it */
+    ids("Product", "\"where\":{\"price\":\"12.50000000000000004\"}", "[100]");
+    ids("Product", "\"where\":{\"price\":{\"lt\":\"9.98999999999999999\"}}", "[102,103]");
     ids("Company", "\"where\":{\"id\":{\"in\":[1,3,99]}}", "[1,3]");
     ids("Company", "\"where\":{\"id\":{\"notIn\":[1,3]}}", "[2,4,5,6]");
     ids("Company", "\"where\":{\"id\":{\"in\":[]}}", "[]");
@@ -154,18 +158,29 @@ Test(cache_page, distinct_then_cursor_as_prisma)
 }
 
 /* A required field through a relation: Prisma's cursor condition is
- * `x = c` and `x > c OR the relation is missing`, so with the cursor's
- * relation missing (103's category) only rows missing it too follow it:
- * not 100, 101 and 104 that sort after it. Sorted: 102, 103 (no
- * category), then 100, 101, 104 (Tools). */
+ * `x = c` and `x > c OR <the path's last foreign key> IS NULL`. 102 has no
+ * subcategory and 105 one that does not exist (so no row holds the
+ * category key: null too); 103's subcategory 13 names category 99, which
+ * does not exist: that key is not null, so 103 follows no cursor, not
+ * even its own. Sorted: 102, 103, 105 (no category name), then 100, 101,
+ * 104 (Tools). */
 Test(cache_page, cursor_through_a_relation_as_prisma)
 {
-    ids("Product", "\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"asc\"}}},{\"id\":\"asc\"}],"
-                   "\"cursor\":{\"id\":103}", "[103]");
-    ids("Product", "\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"asc\"}}},{\"id\":\"asc\"}],"
-                   "\"cursor\":{\"id\":102}", "[102,103]");
-    ids("Product", "\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"asc\"}}},{\"id\":\"asc\"}],"
-                   "\"cursor\":{\"id\":101}", "[101,104]");
+    struct cache_value s77 = cv_int(77);
+    fx_product(105, &s77, "Ghost", NULL);
+    const char *order = "\"orderBy\":[{\"subcategory\":{\"category\":{\"name\":\"asc\"}}},{\"id\":\"asc\"}],";
+    char args[256];
+    snprintf(args, sizeof args, "%s\"cursor\":{\"id\":103}", order);
+    ids("Product", args, "[]");
+    snprintf(args, sizeof args, "%s\"cursor\":{\"id\":102}", order);
+    ids("Product", args, "[102,105]");
+    snprintf(args, sizeof args, "%s\"cursor\":{\"id\":101}", order);
+    ids("Product", args, "[101,104]");
+    snprintf(args, sizeof args, "%s\"cursor\":{\"id\":105},\"take\":-5", order);
+    ids("Product", args, "[102,105]");
+    /* one hop: 105's own subcategory key names no row */
+    ids("Product", "\"orderBy\":[{\"subcategory\":{\"id\":\"asc\"}},{\"id\":\"asc\"}],\"cursor\":{\"id\":102}",
+        "[102]");
 }
 
 /* orderBy the number of a to-many relation's rows, as Prisma's

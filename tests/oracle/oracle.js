@@ -381,10 +381,25 @@ async function loadSchema(Prisma, prisma) {
   }
 }
 
+/* Foreign keys naming no row, as old ConnectWise databases have them (the
+ * source declares no constraints): one and two hops before an orderBy
+ * path's end (company 13's parent; 15's parent is 13), deeper (22's
+ * children's children), a company without children, products and a
+ * subcategory. Prisma's cursor condition tests the key (`fk IS NULL`),
+ * so such rows take part in cursors differently from missing relations. */
+function danglingKeys(db) {
+  const sql = "UPDATE Company SET Parent_Company_RecID = 90000 + Company_RecID WHERE Company_RecID IN (7, 13, 22);" +
+    "UPDATE IV_Item SET IV_SubCat_RecID = 99999 WHERE IV_Item_RecID IN (5, 9);" +
+    "UPDATE IV_SubCategory SET IV_Cat_RecID = 99999 WHERE IV_SubCat_RecID = 2;";
+  execFileSync(L.PY, ["-c", "import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nc.executescript(sys.argv[2])\nc.commit()",
+    db, sql]);
+}
+
 async function main() {
   const { PrismaClient, Prisma } = generateClient();
   const { PrismaMssql } = require("@prisma/adapter-mssql");
   const source = await L.startSource(120);
+  danglingKeys(source.db);
   const server = await L.startServer(source);
   await L.waitReady(server);
   const prisma = new PrismaClient({ adapter: new PrismaMssql({ server: "127.0.0.1", port: source.port,

@@ -128,26 +128,33 @@ Test(poller_livesql, to_one_filters_are_three_valued)
     done(&f);
 }
 
-Test(poller_livesql, a_cursor_joins_its_row_and_compares_the_order_keys_in_turn)
+/* Prisma's cursor condition: a required field through a path follows when
+ * the path's last foreign key is null ([j1].[Parent_RecID]: the first hop's
+ * row holds it), a nullable one matches any null; the comparisons follow
+ * the page (a negative take reads backwards). A cursor Prisma pages in
+ * memory is not paged here: the renderer starts the page at its row. */
+Test(poller_livesql, a_cursor_joins_its_row_and_writes_prismas_condition)
 {
     struct fx f;
-    plan(&f, "{\"cursor\":{\"code\":\"A]\"},\"orderBy\":{\"parent\":{\"name\":\"asc\"}},\"take\":2}");
+    plan(&f, "{\"cursor\":{\"code\":\"A]\"},\"orderBy\":[{\"parent\":{\"parent\":{\"code\":\"asc\"}}},"
+             "{\"name\":\"desc\"}],\"take\":-2}");
     cr_assert_eq(poller_lsql_root(&f.q, &f.p, false), 0);
     cr_assert_str_eq(sql(&f),
                      "SELECT " COLS " FROM [dbo].[Com]]pany] AS [t0] CROSS JOIN (SELECT [c0].[Company_RecID] "
-                     "AS [k0], [c1].[Co]]mpany Name] AS [k1] FROM [dbo].[Com]]pany] AS [c0] LEFT JOIN "
-                     "[dbo].[Com]]pany] AS [c1] ON [c1].[Company_RecID] = [c0].[Parent_RecID] WHERE "
-                     "[c0].[Code] = @p1) AS [cur] LEFT JOIN [dbo].[Com]]pany] AS [j1] ON "
-                     "[j1].[Company_RecID] = [t0].[Parent_RecID] WHERE 1 = 1 AND ((([cur].[k1] IS NULL AND "
-                     "[j1].[Co]]mpany Name] IS NOT NULL) OR [cur].[k1] < [j1].[Co]]mpany Name]) OR "
-                     "(([j1].[Co]]mpany Name] IS NULL AND [cur].[k1] IS NULL) OR [j1].[Co]]mpany Name] = "
-                     "[cur].[k1]) AND [t0].[Company_RecID] >= [cur].[k0]) ORDER BY [j1].[Co]]mpany Name] "
-                     "ASC, [t0].[Company_RecID] ASC OFFSET @p2 ROWS FETCH NEXT @p3 ROWS ONLY");
+                     "AS [k0], [c2].[Code] AS [k1], [c0].[Co]]mpany Name] AS [k2] FROM [dbo].[Com]]pany] AS "
+                     "[c0] LEFT JOIN [dbo].[Com]]pany] AS [c1] ON [c1].[Company_RecID] = [c0].[Parent_RecID] "
+                     "LEFT JOIN [dbo].[Com]]pany] AS [c2] ON [c2].[Company_RecID] = [c1].[Parent_RecID] WHERE "
+                     "[c0].[Code] = @p1) AS [cur] LEFT JOIN [dbo].[Com]]pany] AS [j1] ON [j1].[Company_RecID] "
+                     "= [t0].[Parent_RecID] LEFT JOIN [dbo].[Com]]pany] AS [j2] ON [j2].[Company_RecID] = "
+                     "[j1].[Parent_RecID] WHERE 1 = 1 AND (([j2].[Code] < [cur].[k1] OR [j1].[Parent_RecID] "
+                     "IS NULL) OR ([j2].[Code] = [cur].[k1]) AND ([t0].[Co]]mpany Name] > [cur].[k2] OR "
+                     "[t0].[Co]]mpany Name] IS NULL OR [cur].[k2] IS NULL) OR ([j2].[Code] = [cur].[k1]) AND "
+                     "([t0].[Co]]mpany Name] = [cur].[k2] OR [t0].[Co]]mpany Name] IS NULL OR [cur].[k2] IS "
+                     "NULL) AND [t0].[Company_RecID] <= [cur].[k0]) ORDER BY [j2].[Code] ASC, [t0].[Co]]mpany "
+                     "Name] DESC, [t0].[Company_RecID] ASC");
     done(&f);
 }
 
-/* orderBy a relation's count: a COUNT_BIG subquery on the row, or on the
- * row a to-one path reaches (none there: 0, as Prisma's COALESCE). */
 Test(poller_livesql, a_count_order_is_a_counting_subquery)
 {
     struct fx f;

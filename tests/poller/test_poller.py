@@ -322,6 +322,13 @@ def case_live(env):
     """The live fallback's answer is byte-identical to the cached answer of
     the same data (full records, select, include, nested include)."""
     env.generate(60)
+    # Foreign keys naming no row (the source declares no constraints): a
+    # parent of other companies (so two hops end on it) and a leaf. Prisma's
+    # cursor condition tests such a key (`fk IS NULL`), unlike a null one.
+    con = sqlite3.connect(env.db)
+    con.execute("UPDATE Company SET Parent_Company_RecID = 90000 + Company_RecID WHERE Company_RecID IN (11, 17)")
+    con.commit()
+    con.close()
     env.start_server()
     env.drv("warm")
     r = env.drv("live", check=False)
@@ -431,6 +438,26 @@ LIVE_QUERIES = [
     [C, {"orderBy": [{"contacts": {"_count": "desc"}}, {"companyRecId": "asc"}], "take": 12, "select": ["companyRecId"]}],
     [C, {"orderBy": [{"parentCompany": {"childCompanies": {"_count": "asc"}}}, {"companyRecId": "desc"}],
          "cursor": {"companyRecId": 20}, "take": -7, "select": ["companyRecId"]}],
+    # Prisma's cursor condition where it pages in memory (the cache's page.c, docs/query.md): distinct over
+    # the rows it lets through (earlier ones with a null orderBy value too), then the page from the cursor
+    # row; through a relation: missing (null key) vs a key naming no row (11, 17); negative takes
+    [C, {"orderBy": [{"parentCompanyRecId": "asc"}, {"companyRecId": "asc"}], "cursor": {"companyRecId": 30},
+         "distinct": ["deleteFlag"], "select": ["companyRecId"]}],
+    [C, {"orderBy": [{"phoneNbr": {"sort": "desc"}}, {"companyRecId": "asc"}], "cursor": {"companyRecId": 12},
+         "distinct": "leadFlag", "take": -3, "select": ["companyRecId"]}],
+    [C, {"orderBy": [{"parentCompany": {"companyName": "asc"}}, {"companyRecId": "asc"}], "cursor": {"companyRecId": 3},
+         "take": 8, "select": ["companyRecId"]}],
+    [C, {"orderBy": [{"parentCompany": {"companyName": "asc"}}, {"companyRecId": "asc"}], "cursor": {"companyRecId": 13},
+         "select": ["companyRecId"]}],
+    [C, {"orderBy": [{"parentCompany": {"companyName": "desc"}}, {"companyRecId": "asc"}], "cursor": {"companyRecId": 11},
+         "select": ["companyRecId"]}],
+    [C, {"orderBy": [{"parentCompany": {"parentCompany": {"companyName": "asc"}}}, {"companyRecId": "desc"}],
+         "cursor": {"companyRecId": 3}, "take": -9, "skip": 1, "select": ["companyRecId"]}],
+    [C, {"orderBy": [{"parentCompany": {"parentCompany": {"companyRecId": "asc"}}}, {"companyRecId": "asc"}],
+         "cursor": {"companyRecId": 20}, "distinct": ["leadFlag"], "select": ["companyRecId", "leadFlag"]}],
+    [C, {"where": {"companyRecId": {"lt": 25}}, "take": 20, "select": {"companyRecId": True, "childCompanies": {
+        "orderBy": [{"phoneNbr": "asc"}, {"companyRecId": "desc"}], "cursor": {"companyRecId": 15}, "take": -2,
+        "distinct": ["deleteFlag"], "select": {"companyRecId": True}}}}],
     [C, {"where": {"deleteFlag": False}, "orderBy": {"childCompanies": {"_count": "desc"}}, "cursor": {"companyRecId": 9},
          "take": 5, "select": {"companyRecId": True, "contacts": {"orderBy": [{"opportunityContacts": {"_count": "desc"}},
                                                                               {"contactRecId": "asc"}], "take": 2,

@@ -100,11 +100,21 @@ struct cache_cursor {
     uint64_t pk;
 };
 
+/* A model's first load in key order (poller/sync.c), while it runs: rows
+ * up to key `after` are in (none yet unless `started`), and the poll that
+ * follows it starts from `clock`, the source clock read before it. */
+struct cache_load {
+    bool on, started;
+    int64_t clock;
+    uint64_t after;
+};
+
 #define CACHE_ERROR_MAX 256
 
 struct cache_meta {
     enum cache_state state;
     struct cache_cursor cursor;
+    struct cache_load load;        /* on: a first load in key order runs (cursor unset) */
     uint64_t rows;                 /* maintained by put/delete; read-only for callers */
     int64_t source_newest_ts;      /* newest last-update the source had at the last poll (100 ns ticks) */
     int64_t last_run_start_ms, last_run_end_ms;
@@ -135,7 +145,8 @@ struct cache_run {
                                       datetime parameters), each recovered by a read by RecID */
     int32_t status;                /* 0 ok, else a negative errno */
     uint32_t polls;                /* polls folded into an "idle" record; else 1 (0 reads as 1) */
-    char kind[16];                 /* "poll", "reconcile", "warm", "full"; "idle" in the history */
+    char kind[16];                 /* "poll", "reconcile", "deletes", "load", "warm", "full";
+                                      "idle" in the history */
     char error[CACHE_ERROR_MAX];
 };
 

@@ -16,6 +16,8 @@
 #define RUN_FIXED_V2 60u /* + polls */
 #define RUN_FIXED 68u    /* + stalled */
 #define RUN_KIND_MAX 15u
+#define META_LOAD_ON 1u      /* byte 3: a first load in key order runs */
+#define META_LOAD_STARTED 2u /* ... and has rows */
 
 const char *cache_state_name(enum cache_state s)
 {
@@ -33,9 +35,15 @@ static int64_t get_i64(const uint8_t *p) { return (int64_t)get_be64(p); }
 void cache_meta_encode(const struct cache_meta *m, struct buf *out)
 {
     size_t elen = strnlen(m->last_error, CACHE_ERROR_MAX - 1);
-    uint8_t h[META_FIXED] = {CACHE_META_VERSION, (uint8_t)m->state, m->cursor.set, 0};
-    put_i64(h + 4, m->cursor.ts);
-    put_be64(h + 12, m->cursor.pk);
+    /* A load in progress has no cursor yet: its position takes the
+     * cursor's bytes, flagged in byte 3 (which older versions wrote as 0
+     * and ignore: they read an unset cursor and poll from the start). */
+    bool load = m->load.on && !m->cursor.set;
+    uint8_t h[META_FIXED] = {CACHE_META_VERSION, (uint8_t)m->state, m->cursor.set,
+                             (uint8_t)(load ? META_LOAD_ON | (m->load.started ? META_LOAD_STARTED : 0)
+                                            : 0)};
+    put_i64(h + 4, load ? m->load.clock : m->cursor.ts);
+    put_be64(h + 12, load ? m->load.after : m->cursor.pk);
     put_be64(h + 20, m->rows);
     put_i64(h + 28, m->source_newest_ts);
     put_i64(h + 36, m->last_run_start_ms);
@@ -63,6 +71,11 @@ int cache_meta_decode(struct slice in, struct cache_meta *m)
     m->cursor.set = in.p[2];
     m->cursor.ts = get_i64(in.p + 4);
     m->cursor.pk = get_be64(in.p + 12);
+    if (!m->cursor.set && (in.p[3] & META_LOAD_ON)) {
+        m->load = (struct cache_load){true, (in.p[3] & META_LOAD_STARTED) != 0, m->cursor.ts,
+                                      m->cursor.pk};
+        m->cursor = (struct cache_cursor){0};
+    }
     m->rows = get_be64(in.p + 20);
     m->source_newest_ts = get_i64(in.p + 28);
     m->last_run_start_ms = get_i64(in.p + 36);

@@ -194,11 +194,14 @@ static int write_all(struct ingest *g, const volatile bool *stop,
         }
         /* A failed transaction applies nothing: its positions are forgotten too. */
         struct cache_cursor cursor = s->cursor;
+        struct cache_load load = s->load;
+        struct cache_cursor load_newest = s->load_newest;
         enum cache_state state = s->state;
         struct cache_run run = s->run;
         int rc = write_txn(g, &ended, err, errlen);
         if (rc < 0) {
-            s->cursor = cursor, s->state = state, s->run = run;
+            s->cursor = cursor, s->load = load, s->state = state, s->run = run;
+            s->load_newest = load_newest;
             return rc;
         }
         if (progress)
@@ -210,8 +213,8 @@ static int write_all(struct ingest *g, const volatile bool *stop,
 int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const volatile bool *stop,
                        poller_ingest_progress_cb progress, void *arg, char *err, size_t errlen)
 {
-    if (s->pass != POLLER_PASS_POLL && s->pass != POLLER_PASS_FULL) {
-        snprintf(err, errlen, "model %s: only poll and full passes are pipelined", s->src.m->name);
+    if (s->pass != POLLER_PASS_POLL && s->pass != POLLER_PASS_FULL && s->pass != POLLER_PASS_LOAD) {
+        snprintf(err, errlen, "model %s: only poll, load and full passes are pipelined", s->src.m->name);
         return -EINVAL;
     }
     uint64_t t0 = clock_mono_ns();

@@ -201,6 +201,8 @@ static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_s
     poller_health_up(&p->health, p->o.cache);
     if (pass == POLLER_PASS_RECONCILE) {
         s->next_reconcile_ms = now + (int64_t)p->o.reconcile_s * 1000;
+    } else if (pass == POLLER_PASS_LOAD) {
+        s->next_poll_ms = now; /* at once: the poll reads the rows changed during the load */
     } else {
         s->next_poll_ms = now + p->o.interval_ms;
     }

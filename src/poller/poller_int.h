@@ -387,7 +387,8 @@ enum poller_sync_pass {
     POLLER_PASS_NONE,
     POLLER_PASS_POLL,
     POLLER_PASS_FULL,
-    POLLER_PASS_RECONCILE
+    POLLER_PASS_RECONCILE,
+    POLLER_PASS_LOAD /* a cursor model's first load, in key order (begun as a poll) */
 };
 
 /* A window [lo, hi) of last-update values read by RecID alone. A poll
@@ -421,6 +422,10 @@ struct poller_sync {
     bool key_started;
     bool warmed_now;            /* this pass made the model warm */
     struct cache_cursor cursor; /* the committed cursor (or, rebuilding, the shadow's) */
+    struct cache_load load;     /* likewise: the first load's committed position */
+    struct cache_cursor load_newest; /* writer: the newest last-update the load read that is
+                                        not past its clock (pk 0): where its poll starts */
+    bool loaded;                /* the pass begun last is a first load (it needs a poll after) */
     enum cache_state state;     /* likewise */
     struct cache_run run;       /* the pass's run record, appended at its end */
     struct poller_page page;    /* the batch poller_sync_step() fetches and applies */
@@ -461,7 +466,11 @@ struct poller_sync_env {
 
 void poller_sync_init(struct poller_sync *s, const struct schema_model *m);
 void poller_sync_fini(struct poller_sync *s);
-/* Starts a pass (reads the clock for polls). */
+/* Starts a pass (reads the clock for polls). A poll of a model with a
+ * cursor whose slot is empty and cold, or whose first load was cut short,
+ * begins (or resumes) that load instead: rows in key order, appended, and
+ * the cursor set to the source clock read before it, so the poll that
+ * must follow reads every row changed meanwhile (s->loaded). */
 int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum poller_sync_pass pass,
                       char *err, size_t errlen) MUST_CHECK;
 /*
@@ -553,7 +562,7 @@ int poller_gone_check(struct poller_sync *s, struct poller_sync_env *e, uint64_t
 /* Called by poller_ingest_pass() after each commit. */
 typedef void (*poller_ingest_progress_cb)(void *arg, const struct poller_sync *s);
 
-/* Runs the current pass (begun with poller_sync_begin(); poll or full) to its end
+/* Runs the current pass (begun with poller_sync_begin(); poll, load or full) to its end
  * with a fetch thread reading pages ahead while this thread writes them.
  * A transaction takes every page already fetched (up to POLLER_INGEST_TXN_ROWS
  * rows), each with its cursor, so commits overlap fetching and batch up when

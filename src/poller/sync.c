@@ -9,6 +9,18 @@
  *             next pass's window. Unchanged rows (same XXH3) are not written.
  *  full       models without a cursor column: every row in pk order, and
  *             keys the source no longer has are deleted between pages.
+ *  load       a cursor model's first load into an empty slot: every row in
+ *             pk order (appended: pages filled once, the indexes built after,
+ *             cache/build.c), then the cursor is the source clock read before
+ *             it, or the newest last-update it read before that clock when
+ *             older (so the cursor follows the data, as a poll's does).
+ *             Last-update order would put each row on a random leaf. A row
+ *             changed during the load has a later last-update and is read by
+ *             the poll that follows (the overlap re-read covers late commits);
+ *             one deleted during it goes as any delete does (gone.c,
+ *             reconciliation). Its position is committed with each page
+ *             (meta.load), so a load cut short resumes after its last key
+ *             with its first clock (and follows only the newest it reads then).
  *  reconcile  source keys in pk order in chunks, merged with the cache's
  *             keys in the same range: what the source lacks is deleted.
  *
@@ -59,6 +71,12 @@ static int cursor_cmp(const struct cache_cursor *a, const struct cache_cursor *b
     return a->pk < b->pk ? -1 : a->pk > b->pk;
 }
 
+static bool load_same(const struct cache_load *a, const struct cache_load *b)
+{
+    return a->on == b->on && a->started == b->started && a->clock == b->clock &&
+           a->after == b->after;
+}
+
 /* The run kind in the history: what an operator reading `cwcachectl runs`
  * needs to tell apart (cache.h: "poll", "reconcile", "warm", "full"). */
 static const char *pass_kind(enum poller_sync_pass p, bool rebuild, bool warm)
@@ -71,8 +89,41 @@ static const char *pass_kind(enum poller_sync_pass p, bool rebuild, bool warm)
         return warm ? "warm" : "poll";
     case POLLER_PASS_RECONCILE:
         return "reconcile";
+    case POLLER_PASS_LOAD:
+        return warm ? "warm" : "load";
     default: return "none";
     }
+}
+
+/* Does a poll of s begin (or resume) a first load in key order? A
+ * rebuild's shadow copy starts empty. */
+static bool first_load(const struct poller_sync *s, uint64_t rows)
+{
+    return s->src.m->cursor && !s->cursor.set &&
+           (s->load.on || (s->state == CACHE_COLD && (s->rebuild || rows == 0)));
+}
+
+/* A new load reads the clock its poll will start from; one cut short
+ * resumes after its last committed key with the clock it read first. */
+static int load_begin(struct poller_sync *s, struct poller_sync_env *e, char *err, size_t errlen)
+{
+    s->loaded = true;
+    if (!s->load.on) {
+        int64_t clock;
+        int rc = poller_src_clock_read(e->conn, &s->src, &clock);
+        if (rc < 0) {
+            snprintf(err, errlen, "model %s: reading the source clock: %s", s->src.m->name,
+                     e->conn->err);
+            s->pass = POLLER_PASS_NONE;
+            return rc;
+        }
+        s->load = (struct cache_load){.on = true, .clock = clock};
+        s->load_newest = (struct cache_cursor){0};
+    }
+    s->clock = s->load.clock;
+    s->key_after = s->load.after;
+    s->key_started = s->load.started;
+    return 0;
 }
 
 int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum poller_sync_pass pass,
@@ -81,13 +132,14 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
     const struct schema_model *m = s->src.m;
     memset(&s->run, 0, sizeof s->run);
     s->run.start_ms = clock_wall_ms();
-    snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild, e->warm));
+    s->loaded = false;
     s->key_after = 0;
     s->key_started = false;
     s->in_nulls_tail = false;
     s->scan_from = false;
     s->group = (struct poller_sync_group){0};
     s->warmed_now = false;
+    uint64_t rows = 0;
     if (!s->rebuild) {
         struct cache_meta meta;
         int rc = cache_rd_begin(e->rd);
@@ -100,8 +152,15 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
         }
         s->cursor = meta.cursor;
         s->state = meta.state;
+        s->load = meta.load;
+        rows = meta.rows;
     }
+    if (pass == POLLER_PASS_POLL && first_load(s, rows))
+        pass = POLLER_PASS_LOAD;
+    snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild, e->warm));
     s->pass = pass;
+    if (pass == POLLER_PASS_LOAD)
+        return load_begin(s, e, err, errlen);
     if (pass != POLLER_PASS_POLL)
         return 0;
     int rc = poller_src_clock_read(e->conn, &s->src, &s->clock);
@@ -228,6 +287,16 @@ static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct po
             pg->ent[pg->n - 1].fresh = has && ts > s->fresh_after;
         return rc;
     }
+    if (s->pass == POLLER_PASS_LOAD) {
+        int64_t ts;
+        bool has;
+        if (poller_row_cursor_ticks(e->conn, m->cursor->index, &ts, &has) == 0 && has) {
+            if (ts > pg->newest)
+                pg->newest = ts;
+            if (ts <= s->clock && (!pg->capped.set || ts > pg->capped.ts))
+                pg->capped = (struct cache_cursor){true, ts, 0};
+        }
+    }
     return poller_page_add_row(pg, m, s->row.vals, pk, err, errlen);
 }
 
@@ -283,6 +352,7 @@ static int run_query(struct poller_sync *s, struct poller_sync_env *e, int32_t b
                              s->group.pk_next);
         return exec_kind(s, e, poll_kind(s), batch, ks, s->scan.ts, 0, s->scan.pk);
     case POLLER_PASS_FULL:
+    case POLLER_PASS_LOAD:
         return exec_kind(s, e, s->key_started ? POLLER_SQL_ROWS : POLLER_SQL_ROWS_FIRST, batch, ks,
                          0, 0, s->key_after);
     default:
@@ -532,6 +602,7 @@ static int finish_meta(struct poller_sync *s, const struct poller_sync_env *e, s
     if (!s->rebuild) {
         meta.cursor = s->cursor;
         meta.state = s->state;
+        meta.load = s->load;
     }
     if (pg->newest > meta.source_newest_ts)
         meta.source_newest_ts = pg->newest;
@@ -545,7 +616,8 @@ static int finish_meta(struct poller_sync *s, const struct poller_sync_env *e, s
                      meta.last_status != 0;
     if (!write_run) {
         *write = !s->rebuild && (meta.state != was.state || meta.source_newest_ts != was.source_newest_ts ||
-                                 cursor_cmp(&meta.cursor, &was.cursor) != 0);
+                                 cursor_cmp(&meta.cursor, &was.cursor) != 0 ||
+                                 !load_same(&meta.load, &was.load));
         if (!s->idle_polls++)
             s->idle_since_ms = s->run.start_ms;
         return *write ? cache_meta_put(w, m, &meta) : 0;
@@ -558,9 +630,33 @@ static int finish_meta(struct poller_sync *s, const struct poller_sync_env *e, s
     return record_ok(s, w, &meta, &s->run, empty);
 }
 
+/* A load's page (sorted): its position; the last sets the cursor, and the
+ * model stays warming until the poll after it. */
+static void advance_load(struct poller_sync *s, const struct poller_page *pg)
+{
+    if (pg->n) {
+        s->load.after = pg->ent[pg->n - 1].pk;
+        s->load.started = true;
+    }
+    if (s->state == CACHE_COLD && (pg->n || pg->done))
+        s->state = CACHE_WARMING;
+    if (pg->capped.set && (!s->load_newest.set || pg->capped.ts > s->load_newest.ts))
+        s->load_newest = pg->capped;
+    if (pg->done) {
+        /* Unset (no row had a last-update before the clock): the poll reads
+         * from the start. */
+        s->cursor = s->load_newest;
+        s->load = (struct cache_load){0};
+    }
+}
+
 /* The new committed cursor and state after a page. */
 static void advance_state(struct poller_sync *s, const struct poller_page *pg)
 {
+    if (s->pass == POLLER_PASS_LOAD) {
+        advance_load(s, pg);
+        return;
+    }
     if (s->pass == POLLER_PASS_POLL && pg->capped.set && cursor_cmp(&pg->capped, &s->cursor) > 0)
         s->cursor = pg->capped;
     if (s->pass == POLLER_PASS_RECONCILE)
@@ -605,7 +701,8 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
     }
     s->run.read += pg->n;
     s->run.stalled += pg->stalled;
-    if (s->pass != POLLER_PASS_POLL && !s->rebuild) {
+    /* A load fills an empty slot: there is nothing between its keys to delete. */
+    if (s->pass != POLLER_PASS_POLL && s->pass != POLLER_PASS_LOAD && !s->rebuild) {
         poller_page_sort(pg);
         rc = delete_gaps(w, m, pg, &s->run.deleted);
         if (rc < 0) {
@@ -630,7 +727,8 @@ int poller_sync_apply(struct poller_sync *s, struct poller_sync_env *e, struct c
 
 /* Everything a failed batch must put back: nothing of it is applied. */
 struct saved {
-    struct cache_cursor cursor, scan;
+    struct cache_cursor cursor, scan, load_newest;
+    struct cache_load load;
     enum cache_state state;
     uint64_t key_after;
     bool key_started, scan_nulls, scan_from;
@@ -640,13 +738,15 @@ struct saved {
 
 static void save(const struct poller_sync *s, struct saved *v)
 {
-    *v = (struct saved){s->cursor,     s->scan,      s->state, s->key_after, s->key_started,
-                        s->scan_nulls, s->scan_from, s->group, s->run};
+    *v = (struct saved){s->cursor,     s->scan,       s->load_newest, s->load,
+                        s->state,      s->key_after,  s->key_started, s->scan_nulls,
+                        s->scan_from,  s->group,      s->run};
 }
 
 static void restore(struct poller_sync *s, const struct saved *v)
 {
-    s->cursor = v->cursor, s->scan = v->scan, s->state = v->state;
+    s->cursor = v->cursor, s->scan = v->scan, s->load = v->load, s->state = v->state;
+    s->load_newest = v->load_newest;
     s->key_after = v->key_after, s->key_started = v->key_started, s->scan_nulls = v->scan_nulls;
     s->scan_from = v->scan_from, s->group = v->group;
     s->run = v->run;

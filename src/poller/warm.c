@@ -5,6 +5,10 @@
  * one in a single commit; a stop or an error abandons the shadow, and the
  * old copy (with its cursor) stays as it was.
  *
+ * A model with a cursor loads an empty slot (or a rebuild's shadow) in key
+ * order, then polls from the source clock read before that load
+ * (sync.c): the poll's count is then compared for deletes.
+ *
  * Rows deleted at the source are found as the poller's polls find them
  * (gone.c): the model's count read before its poll, and a walk of the key
  * ranges that differ when the cache then holds more; with nothing new, a
@@ -114,6 +118,7 @@ static int rebuild_txn(struct warm *w, const struct schema_model *m, int op,
         if (rc == 0) {
             /* The new copy's cursor and state replace the old ones with the swap. */
             meta.cursor = s->cursor;
+            meta.load = (struct cache_load){0}; /* a load the live copy had cut short */
             meta.state = CACHE_WARM;
             rc = cache_meta_put(t, m, &meta);
         }
@@ -129,26 +134,26 @@ static int rebuild_txn(struct warm *w, const struct schema_model *m, int op,
 
 struct pass_progress {
     struct warm *w;
-    uint64_t total;
+    uint64_t before, total; /* rows of the model's earlier passes (a load before its poll) */
 };
 
 static void on_page(void *arg, const struct poller_sync *s)
 {
     struct pass_progress *pp = arg;
-    pp->w->progress(pp->w->arg, s->src.m, poller_sync_done(s), pp->total, false);
+    pp->w->progress(pp->w->arg, s->src.m, pp->before + poller_sync_done(s), pp->total, false);
 }
 
 /* Poll and full passes carry the rows: they are pipelined (ingest.c).
  * Reconciliation reads keys only and runs batch by batch. */
 static int run_pass(struct warm *w, struct poller_sync *s, enum poller_sync_pass pass,
-                    uint64_t total, char *err, size_t errlen)
+                    uint64_t before, uint64_t total, char *err, size_t errlen)
 {
     const struct schema_model *m = s->src.m;
     int rc = poller_sync_begin(s, &w->env, pass, err, errlen);
     if (rc < 0)
         return rc;
     if (pass != POLLER_PASS_RECONCILE) {
-        struct pass_progress pp = {w, total};
+        struct pass_progress pp = {w, before, total};
         return poller_ingest_pass(s, &w->env, w->stop, w->progress ? on_page : NULL, &pp, err,
                                   errlen);
     }
@@ -168,10 +173,11 @@ static int run_pass(struct warm *w, struct poller_sync *s, enum poller_sync_pass
 /* A pass that lost its connection starts again from the cursor its
  * committed batches left. */
 static int pass_retrying(struct warm *w, struct poller_sync *s, enum poller_sync_pass pass,
-                         uint64_t total, char *err, size_t errlen)
+                         uint64_t before, uint64_t total, char *err, size_t errlen)
 {
     int rc;
-    while ((rc = run_pass(w, s, pass, total, err, errlen)) < 0 && reconnected(w, rc, err, errlen))
+    while ((rc = run_pass(w, s, pass, before, total, err, errlen)) < 0 &&
+           reconnected(w, rc, err, errlen))
         ;
     return rc;
 }
@@ -216,7 +222,7 @@ static int deletes(struct warm *w, struct poller_sync *s, bool asked, uint64_t t
                    size_t errlen)
 {
     if (!asked)
-        return pass_retrying(w, s, POLLER_PASS_RECONCILE, total, err, errlen);
+        return pass_retrying(w, s, POLLER_PASS_RECONCILE, 0, total, err, errlen);
     uint64_t deleted;
     int rc;
     while ((rc = poller_gone_check(s, &w->env, &deleted, err, errlen)) < 0 &&
@@ -261,10 +267,20 @@ static int warm_model(struct warm *w, struct poller_sync *s, bool full, char *er
         }
         s->rebuild = true;
         s->cursor = (struct cache_cursor){0};
+        s->load = (struct cache_load){0};
         s->state = CACHE_COLD;
     }
-    rc = pass_retrying(w, s, m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL, total, err, errlen);
+    rc = pass_retrying(w, s, m->cursor ? POLLER_PASS_POLL : POLLER_PASS_FULL, 0, total, err,
+                       errlen);
     uint64_t done = poller_sync_done(s);
+    if (rc == 0 && s->loaded) {
+        /* A first load in key order: the poll from the clock read before it
+         * reads what changed meanwhile, and its count is the one to compare. */
+        rc = summary_ask(w, s, &asked, err, errlen);
+        if (rc == 0)
+            rc = pass_retrying(w, s, POLLER_PASS_POLL, done, total, err, errlen);
+        done += poller_sync_done(s);
+    }
     if (rc == 0 && full) {
         rc = rebuild_txn(w, m, 1, s);
         if (rc < 0)

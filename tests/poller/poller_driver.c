@@ -6,7 +6,9 @@
  *
  *   exec               SQL batches from stdin (separated by lines "GO") run on
  *                      the source: test setup only, the poller never writes
- *   warm [--full]      poller_warm for the models; prints each model's last run
+ *   warm [--full]      poller_warm for the models; prints each model's last run;
+ *                      --pause-after N: once a model has N rows committed, prints
+ *                      "paused MODEL" on stderr and waits for a line on stdin
  *   run --seconds S    the poller thread for S seconds (or until SIGTERM), then
  *                      poller_stop; prints how long the stop took
  *   verify             poller_verify for each model; exit 1 on any difference
@@ -16,7 +18,7 @@
  *                      --flat: includes one level deep only (no nested include);
  *                      --queries FILE: instead, the requests of FILE, a JSON
  *                      array of [event, opts] pairs
- *   runs MODEL         the model's run history (kind read applied skipped deleted status)
+ *   runs MODEL         the model's run history (kind read applied skipped deleted status end_ms)
  *   dump MODEL         the model's full records rendered from the cache (JSON)
  *
  * Options: --models A,B  --batch N  --interval-ms N  --reconcile-s N  --summary
@@ -41,7 +43,7 @@
 
 struct drv {
     const char *cmd, *url, *store, *schema_path, *collectors, *models_arg, *runs_model, *queries;
-    unsigned batch, interval_ms, reconcile_s, overlap_s, seconds;
+    unsigned batch, interval_ms, reconcile_s, overlap_s, seconds, pause_after;
     bool full, flat, summary;
     struct schema *schema;
     struct cache *cache;
@@ -74,7 +76,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         {"interval-ms", 1, 0, 'i'},{"reconcile-s", 1, 0, 'r'}, {"overlap-s", 1, 0, 'o'},
         {"seconds", 1, 0, 't'},    {"full", 0, 0, 'f'},        {"verbose", 0, 0, 'v'},
         {"flat", 0, 0, 'F'},       {"summary", 0, 0, 'y'},     {"queries", 1, 0, 'q'},
-        {0, 0, 0, 0}};
+        {"pause-after", 1, 0, 'P'}, {0, 0, 0, 0}};
     if (argc < 2)
         return usage();
     d->cmd = argv[1];
@@ -96,6 +98,7 @@ static int parse_args(struct drv *d, int argc, char **argv)
         case 'f': d->full = true; break;
         case 'F': d->flat = true; break;
         case 'q': d->queries = optarg; break;
+        case 'P': d->pause_after = (unsigned)atoi(optarg); break;
         case 'v': log_level = LOG_DEBUG; break;
         default: return usage();
         }
@@ -209,9 +212,9 @@ static int cmd_exec(struct drv *d)
 static int print_run(void *arg, const struct cache_run *r)
 {
     printf("%s %s polls=%" PRIu32 " read=%" PRIu64 " applied=%" PRIu64 " skipped=%" PRIu64
-           " deleted=%" PRIu64 " stalled=%" PRIu64 " status=%d %s\n",
+           " deleted=%" PRIu64 " stalled=%" PRIu64 " status=%d end_ms=%" PRId64 " %s\n",
            (const char *)arg, r->kind, r->polls, r->read, r->applied, r->skipped, r->deleted,
-           r->stalled, r->status, r->error);
+           r->stalled, r->status, r->end_ms, r->error);
     return 0;
 }
 
@@ -236,19 +239,35 @@ static struct poller_opts opts_of(struct drv *d)
     return o;
 }
 
+/* --pause-after: the test changes the source while a model's pass is
+ * under way (the writer waits here, after a commit). */
+struct pause {
+    unsigned after;
+    bool *paused; /* per model */
+};
+
 static void progress(void *arg, const struct schema_model *m, uint64_t done, uint64_t total,
                      bool finished)
 {
-    (void)arg;
+    struct pause *p = arg;
     if (finished)
         fprintf(stderr, "warm %s: %" PRIu64 "/%" PRIu64 " done\n", m->name, done, total);
+    if (!finished && p->after && done >= p->after && !p->paused[m->id]) {
+        p->paused[m->id] = true;
+        fprintf(stderr, "paused %s\n", m->name);
+        char line[16];
+        if (!fgets(line, sizeof line, stdin))
+            fprintf(stderr, "pause: stdin closed\n");
+    }
 }
 
 static int cmd_warm(struct drv *d)
 {
     char err[512];
     struct poller_opts o = opts_of(d);
-    int rc = poller_warm(&o, d->full, progress, NULL, &warm_stop, err, sizeof err);
+    struct pause pause = {d->pause_after, calloc(d->schema->n_models, sizeof(bool))};
+    int rc = poller_warm(&o, d->full, progress, &pause, &warm_stop, err, sizeof err);
+    free(pause.paused);
     if (rc < 0) {
         fprintf(stderr, "warm: %s (%d)\n", err, rc);
         return 1;

@@ -118,11 +118,11 @@ def runs_of(env, model):
     runs = []
     for line in out.splitlines():
         m = re.match(r"\S+ (\w+) polls=(\d+) read=(\d+) applied=(\d+) skipped=(\d+) deleted=(\d+) "
-                     r"stalled=(\d+) status=(-?\d+)", line)
+                     r"stalled=(\d+) status=(-?\d+) end_ms=(\d+)", line)
         if m:
             runs.append(dict(kind=m[1], polls=int(m[2]), read=int(m[3]), applied=int(m[4]),
                              skipped=int(m[5]), deleted=int(m[6]), stalled=int(m[7]),
-                             status=int(m[8])))
+                             status=int(m[8]), end_ms=int(m[9])))
     return runs, out
 
 
@@ -605,6 +605,156 @@ def case_deletes(env):
               f"{model}: {n} rows deleted by \"deletes\" runs:\n{out}")
         check(all(r["deleted"] == 0 for r in runs if r["kind"] == "reconcile"),
               f"{model}: a reconciliation deleted rows:\n{out}")
+    print(out)
+
+
+# ---- first loads in key order -------------------------------------------------
+
+# Models with a cursor in two clocks: Contact's is Last_Update_UTC (read
+# against SYSUTCDATETIME()), ProductInventory's Last_Update local time
+# (GETDATE()); tdslite runs in a zone west of UTC, so a load that read the
+# wrong clock would start its poll hours late and miss every change.
+LOAD_MODELS = (("ProductInventory", "Inventory_By_Warehouse", "Inventory_By_Warehouse_RecID"),
+               ("Contact", "Contact", "Contact_RecID"))
+LOAD_TZ = "America/New_York"
+
+
+def load_zone():
+    os.environ["TZ"] = LOAD_TZ
+    time.tzset()
+
+
+def stamp(when):
+    """A datetime value as SQL Server stores one (whole hundredths are exact in
+    its 1/300 s steps): tdslite keeps what it is given, and sends it rounded."""
+    return when.strftime("%Y-%m-%d %H:%M:%S.") + f"{when.microsecond // 10000 * 10:03d}"
+
+
+class LoadChanges:
+    """Rows of one table changed while its first load runs, relative to the
+    read position: updated behind and ahead of it, inserted behind it (a key
+    taken out before the load) and ahead, deleted behind and ahead."""
+
+    def __init__(self, env, table, key):
+        self.env, self.table, self.key = env, table, key
+        con = sqlite3.connect(env.db)
+        keys = [r[0] for r in con.execute(f"SELECT {key} FROM {table} ORDER BY {key}")]
+        self.cols = [r[1] for r in con.execute(f"PRAGMA table_info({table})")]
+        self.upd_behind, self.del_behind, self.ins_behind = keys[3], keys[5], keys[11]
+        self.upd_ahead, self.del_ahead, self.ins_ahead = keys[-1], keys[-2], keys[-1] + 1000
+        con.execute(f"CREATE TABLE saved_{table} AS SELECT * FROM {table} WHERE {key} = ?",
+                    (self.ins_behind,))
+        con.execute(f"DELETE FROM {table} WHERE {key} = ?", (self.ins_behind,))
+        con.commit()
+        con.close()
+
+    def apply(self):
+        import datetime
+        con = sqlite3.connect(self.env.db)
+        now = {"Last_Update": stamp(datetime.datetime.now()),
+               "Last_Update_UTC": stamp(datetime.datetime.now(datetime.timezone.utc))}
+        sets = ", ".join(f"{c} = '{v}'" for c, v in now.items() if c in self.cols)
+        t, k = self.table, self.key
+        for pk in (self.upd_behind, self.upd_ahead):
+            con.execute(f"UPDATE {t} SET {sets} WHERE {k} = ?", (pk,))
+        con.execute(f"DELETE FROM {t} WHERE {k} IN (?, ?)", (self.del_behind, self.del_ahead))
+        con.execute(f"UPDATE saved_{t} SET {sets}")
+        con.execute(f"INSERT INTO {t} SELECT * FROM saved_{t}")
+        con.execute(f"UPDATE saved_{t} SET {k} = ?", (self.ins_ahead,))
+        con.execute(f"INSERT INTO {t} SELECT * FROM saved_{t}")
+        con.commit()
+        con.close()
+        # Past the overlap window (--overlap-s 1): a poll starting from a clock
+        # read after the changes would not re-read them.
+        time.sleep(1.5)
+
+
+def case_first_load_warm(env):
+    """A warm-up's first load of a model with a cursor reads it in key order
+    and then polls from the source clock read before the load: rows updated,
+    inserted and deleted while it ran (behind and ahead of its position) are
+    right when it ends, with a UTC and a local-time last-update. A load cut
+    short (kill -9 mid-load) resumes from its last key with its first clock."""
+    load_zone()
+    env.generate(300)
+    changes = {m: LoadChanges(env, t, k) for m, t, k in LOAD_MODELS}
+    env.start_server()
+    models = ",".join(m for m, _, _ in LOAD_MODELS)
+    p = subprocess.Popen(env.drv_args("warm", "--models", models, "--batch", "20", "--overlap-s", "1",
+                                      "--pause-after", "40"),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    for i, (model, _, _) in enumerate(LOAD_MODELS):
+        line = ""
+        while not line.startswith("paused "):
+            line = p.stderr.readline()
+            check(line, f"warm ended before pausing in {model}")
+        check(line.split()[1] == model, f"paused in {line.split()[1]}, expected {model}")
+        runs, out = runs_of(env, model)
+        check(not runs, f"{model}: the load ended before the changes:\n{out}")
+        changes[model].apply()
+        if i == len(LOAD_MODELS) - 1:
+            p.kill()  # the last one: cut short mid-load, then resumed
+            p.communicate()
+        else:
+            p.stdin.write("\n")
+            p.stdin.flush()
+    env.drv("warm", "--models", models, "--batch", "20", "--overlap-s", "1")
+    ok, out = env.verify("--models", models)
+    check(ok, "after the first loads:\n" + out)
+    first, _, _ = LOAD_MODELS[0]
+    runs, out = runs_of(env, first)
+    warm = [r for r in runs if r["kind"] == "warm"]  # newest first; then the second warm-up's
+    check(len(warm) == 3 and warm[2]["read"] >= 100 and warm[1]["applied"] >= 2,
+          f"{first}: a load then a poll that read the changes behind it:\n{out}")
+    print(out)
+
+
+def case_first_load_server(env):
+    """The server's poller loads a cold model in key order (one page a turn)
+    and polls right after from the clock read before the load: rows changed
+    while it ran are right after that poll (the process is stopped mid-load
+    while they change)."""
+    load_zone()
+    env.generate(300)
+    changes = {m: LoadChanges(env, t, k) for m, t, k in LOAD_MODELS}
+    env.start_server()
+    models = ",".join(m for m, _, _ in LOAD_MODELS)
+    p = env.drv_start("run", "--models", models, "--batch", "10", "--overlap-s", "1",
+                      "--interval-ms", "200", "--reconcile-s", "3600", "--verbose")
+    lines = []
+    try:
+        pages = 0
+        while pages < 2:
+            line = p.stderr.readline()
+            check(line, "the poller ended:\n" + "".join(lines[-20:]))
+            lines.append(line)
+            pages += "Contact: load page of" in line
+        os.kill(p.pid, signal.SIGSTOP)  # mid-transaction, maybe: no store reads until SIGCONT
+        changed_ms = time.time() * 1000
+        for c in changes.values():
+            c.apply()
+        os.kill(p.pid, signal.SIGCONT)
+        import threading
+        drain = threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True)
+        drain.start()
+        deadline = time.time() + STEP_S
+        while True:
+            kinds = {m: [r["kind"] for r in runs_of(env, m)[0]] for m, _, _ in LOAD_MODELS}
+            # The run after the load is the poll (an idle one if it read nothing).
+            if all(k[-1:] == ["load"] and len(k) >= 2 for k in kinds.values()):
+                break
+            check(time.time() < deadline, f"no poll after the loads: {kinds}")
+            time.sleep(0.2)
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=STEP_S)
+    for model, _, _ in LOAD_MODELS:
+        runs, out = runs_of(env, model)
+        check(runs[-1]["end_ms"] > changed_ms, f"{model}: the load ended before the changes:\n{out}")
+    ok, out = env.verify("--models", models)
+    check(ok, "after the first loads and a poll:\n" + out)
     print(out)
 
 

@@ -194,6 +194,15 @@ enum poller_sync_pass poller_due_pass(const struct poller_sync *s, int64_t now)
     return POLLER_PASS_NONE;
 }
 
+/* When model s is next due: its poll, or its reconciliation where one can run. */
+static int64_t next_due_ms(const struct poller_sync *s)
+{
+    bool reconciles = s->src.m->cursor && s->state == CACHE_WARM;
+    if (reconciles && s->next_reconcile_ms < s->next_poll_ms)
+        return s->next_reconcile_ms;
+    return s->next_poll_ms;
+}
+
 static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_sync_pass pass,
                           int64_t now)
 {
@@ -342,15 +351,12 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     int rc;
     if (s->pass == POLLER_PASS_NONE) {
         enum poller_sync_pass due = poller_due_pass(s, now);
-        if (due == POLLER_PASS_NONE) {
-            if (s->next_poll_ms < *earliest)
-                *earliest = s->next_poll_ms;
-            return 0;
-        }
+        if (due == POLLER_PASS_NONE)
+            goto wait;
         if (due == POLLER_PASS_POLL && summary_on(p, now) && summary_governs(s) &&
             !s->poll_now) {
             poll_skip(p, s, now);
-            return 0;
+            goto wait;
         }
         if (due == POLLER_PASS_POLL)
             poll_prepare(p, s, now);
@@ -371,9 +377,9 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
         if (pass == POLLER_PASS_POLL || pass == POLLER_PASS_FULL)
             cache_polls_note(p->o.cache, s->src.m);
         pass_finished(p, s, pass, clock_mono_ms());
-    } else {
-        *busy = true;
+        goto wait;
     }
+    *busy = true;
     return 0;
 fail:
     s->seen.valid = false;
@@ -387,7 +393,15 @@ fail:
     poller_sync_record_error(s, &p->env, rc, err);
     s->pass = POLLER_PASS_NONE;
     s->next_poll_ms = clock_mono_ms() + backoff_next(p, &s->backoff_ms);
-    return conn_error(rc) ? rc : 0;
+    if (conn_error(rc))
+        return rc;
+wait:
+    /* Whatever the turn did, the round sleeps no longer than this model
+     * waits: a load is followed by a poll at once, a first poll by a
+     * reconciliation, however long the poll interval. */
+    if (next_due_ms(s) < *earliest)
+        *earliest = next_due_ms(s);
+    return 0;
 }
 
 /* Calls on_warm once, when every polled model is warm the first time. */

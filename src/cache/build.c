@@ -64,11 +64,18 @@ static MDB_dbi idx_dbi(const struct cache *c, const struct idx_list *l, size_t i
     return c->dbi[cache_db_sindex(c, l->fields[i - l->n_rel]->sindex - 1u, slot)];
 }
 
-/* A run being collected: records back to back, and pointers to sort them. */
+/* A run being collected: records back to back, and what sorts them (see
+ * run_sort: the records' order, and as much again to sort into). */
+struct sort_ent {
+    uint64_t k;         /* the entry's first 8 bytes, big-endian, zero-padded */
+    const uint8_t *p;   /* the record */
+};
+
 struct run_mem {
     struct buf rec;
-    const uint8_t **ptr;
+    struct sort_ent *ent, *tmp;
     size_t n, cap;
+    size_t n_idx, *start; /* the indexes, and n_idx + 1 group offsets */
 };
 
 static void rec_add(struct run_mem *r, size_t idx, const uint8_t *p, size_t len)
@@ -81,22 +88,51 @@ static void rec_add(struct run_mem *r, size_t idx, const uint8_t *p, size_t len)
 
 static size_t rec_len(const uint8_t *r) { return REC_HDR + ((size_t)r[2] << 8 | r[3]); }
 
+static size_t rec_idx(const uint8_t *r) { return (size_t)r[0] << 8 | r[1]; }
+
+static uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+/* The first 8 bytes of the entry as a number that orders as the bytes do
+ * (zero-padded: a shorter entry sorts before one it is a prefix of, or ties). */
+static uint64_t rec_key(const uint8_t *r)
+{
+    size_t len = rec_len(r) - REC_HDR;
+    if (len >= 8)
+        return load_be64(r + REC_HDR);
+    uint8_t b[8] = {0};
+    memcpy(b, r + REC_HDR, len);
+    return load_be64(b);
+}
+
 /* Index number, then the entry's bytes as LMDB orders keys (memcmp, the
  * shorter first on a common prefix); a relation entry is [be64 fk][be64
- * pk], which is its key then its duplicate in the same order. */
+ * pk], which is its key then its duplicate in the same order. The first
+ * 16 bytes are compared as numbers (most entries differ there). */
 static int rec_cmp(const uint8_t *a, const uint8_t *b)
 {
-    int c = memcmp(a, b, 2);
-    if (c)
-        return c;
-    size_t la = rec_len(a) - REC_HDR, lb = rec_len(b) - REC_HDR;
-    c = memcmp(a + REC_HDR, b + REC_HDR, la < lb ? la : lb);
+    size_t ia = rec_idx(a), ib = rec_idx(b);
+    if (ia != ib)
+        return ia < ib ? -1 : 1;
+    size_t la = rec_len(a) - REC_HDR, lb = rec_len(b) - REC_HDR, off = 0;
+    a += REC_HDR, b += REC_HDR;
+    for (; off + 8 <= la && off + 8 <= lb && off < 16; off += 8) {
+        uint64_t x = load_be64(a + off), y = load_be64(b + off);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    size_t n = (la < lb ? la : lb) - off;
+    int c = n ? memcmp(a + off, b + off, n) : 0;
     return c ? c : (la > lb) - (la < lb);
 }
 
-static int ptr_cmp(const void *a, const void *b)
+static int ent_cmp(const void *a, const void *b)
 {
-    return rec_cmp(*(const uint8_t *const *)a, *(const uint8_t *const *)b);
+    return rec_cmp(((const struct sort_ent *)a)->p, ((const struct sort_ent *)b)->p);
 }
 
 /* The entries of one row into r. */
@@ -125,17 +161,80 @@ static int row_entries(const struct cache *c, const struct idx_list *l, struct s
     return 0;
 }
 
-/* Points at every record of r and sorts them. */
+/* Stable LSD radix sort of e[0, n) by k, through tmp; only the bytes that
+ * differ somewhere take a pass (a foreign key below 2^24: three). Returns
+ * the array that holds the result (e or tmp). */
+static struct sort_ent *radix_sort(struct sort_ent *e, struct sort_ent *tmp, size_t n)
+{
+    uint64_t all_or = 0, all_and = ~(uint64_t)0;
+    for (size_t i = 0; i < n; i++)
+        all_or |= e[i].k, all_and &= e[i].k;
+    uint64_t differ = all_or ^ all_and;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (!(differ >> shift & 0xff))
+            continue;
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[e[i].k >> shift & 0xff]++;
+        for (size_t b = 0, at = 0; b < 256; b++) {
+            size_t c = count[b];
+            count[b] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[e[i].k >> shift & 0xff]++] = e[i];
+        struct sort_ent *t = e;
+        e = tmp;
+        tmp = t;
+    }
+    return e;
+}
+
+/* Orders entries of equal k by the rest of their bytes: a relation's
+ * entries of one parent are already in key order (rows are read so, and
+ * the radix sort is stable), a secondary index's may not be. */
+static void ties_sort(struct sort_ent *e, size_t n)
+{
+    for (size_t i = 0, j; i < n; i = j) {
+        bool sorted = true;
+        for (j = i + 1; j < n && e[j].k == e[i].k; j++)
+            sorted = sorted && rec_cmp(e[j - 1].p, e[j].p) <= 0;
+        if (!sorted)
+            qsort(e + i, j - i, sizeof *e, ent_cmp);
+    }
+}
+
+/* Sorts the records of r into r->ent (rec_cmp order): grouped by index
+ * (a counting sort, stable), then each group by its first 8 bytes (radix)
+ * and the ties by the rest. No comparison sort over the whole run: a
+ * relation's entries cost a few passes over an array. */
 static void run_sort(struct run_mem *r)
 {
     if (r->cap < r->n) {
         r->cap = r->n;
-        r->ptr = xrealloc(r->ptr, r->cap * sizeof *r->ptr);
+        r->ent = xrealloc(r->ent, r->cap * sizeof *r->ent);
+        r->tmp = xrealloc(r->tmp, r->cap * sizeof *r->tmp);
     }
+    size_t *start = r->start;
+    memset(start, 0, (r->n_idx + 1) * sizeof *start);
     const uint8_t *p = buf_data(&r->rec);
     for (size_t i = 0; i < r->n; i++, p += rec_len(p))
-        r->ptr[i] = p;
-    qsort(r->ptr, r->n, sizeof *r->ptr, ptr_cmp);
+        start[rec_idx(p) + 1]++;
+    for (size_t g = 1; g <= r->n_idx; g++)
+        start[g] += start[g - 1];
+    p = buf_data(&r->rec);
+    for (size_t i = 0; i < r->n; i++, p += rec_len(p))
+        r->tmp[start[rec_idx(p)]++] = (struct sort_ent){rec_key(p), p};
+    /* start[g] is now where group g ends: shift back to where it starts. */
+    memmove(start + 1, start, r->n_idx * sizeof *start);
+    start[0] = 0;
+    for (size_t g = 0; g < r->n_idx; g++) {
+        size_t n = start[g + 1] - start[g];
+        struct sort_ent *out = radix_sort(r->tmp + start[g], r->ent + start[g], n);
+        if (out != r->ent + start[g])
+            memcpy(r->ent + start[g], out, n * sizeof *out);
+        ties_sort(r->ent + start[g], n);
+    }
 }
 
 /* ---- spilled runs ------------------------------------------------------------------- */
@@ -192,7 +291,7 @@ static int spill_run(struct spill *s, struct run_mem *r, struct buf *io)
     int rc = 0;
     off_t end = s->start[s->n];
     for (size_t i = 0; rc == 0 && i < r->n; i++) {
-        buf_append(io, r->ptr[i], rec_len(r->ptr[i]));
+        buf_append(io, r->ent[i].p, rec_len(r->ent[i].p));
         if (io->len >= READ_BUF || i + 1 == r->n) {
             rc = write_all(s->fd, buf_data(io), io->len);
             end += (off_t)io->len;
@@ -395,8 +494,8 @@ static int collect(struct build *b, MDB_txn *txn)
         if ((rc = row_entries(b->c, &b->l, (struct slice){v.mv_data, v.mv_size}, &b->tmp, &b->key,
                               &b->run)) < 0)
             break;
-        /* The pointers, and as much again for qsort's merge buffer. */
-        if (b->run.rec.len + 2 * b->run.n * sizeof *b->run.ptr < b->o->run_bytes)
+        /* The records, and two sort entries each (run_sort). */
+        if (b->run.rec.len + 2 * b->run.n * sizeof *b->run.ent < b->o->run_bytes)
             continue;
         if (b->spill.fd < 0 && (rc = spill_open(&b->spill, b->c->path)) < 0)
             break;
@@ -428,7 +527,7 @@ static int build_run(struct build *b, MDB_txn **txn, bool own, uint64_t *entries
     } else if (rc == 0) {
         run_sort(&b->run);
         for (size_t i = 0; rc == 0 && i < b->run.n; i++)
-            rc = append_rec(&a, b->run.ptr[i]);
+            rc = append_rec(&a, b->run.ent[i].p);
     }
     cursors_close(&a);
     *txn = a.txn;
@@ -446,6 +545,8 @@ static void build_init(struct build *b, struct cache *c, const struct schema_mod
     *b = (struct build){.c = c, .m = m, .slot = slot, .o = o, .spill = {.fd = -1}};
     idx_list_init(&b->l, c, m);
     buf_init(&b->run.rec, 0);
+    b->run.n_idx = b->l.n;
+    b->run.start = xcalloc(b->l.n + 1, sizeof *b->run.start);
     /* Room for a whole run at once: doubling would overshoot run_bytes (and
      * the pages a small model leaves untouched cost nothing). */
     if (o->run_bytes != SIZE_MAX)
@@ -459,7 +560,9 @@ static void build_fini(struct build *b)
 {
     spill_close(&b->spill);
     buf_fini(&b->run.rec);
-    free(b->run.ptr);
+    free(b->run.ent);
+    free(b->run.tmp);
+    free(b->run.start);
     buf_fini(&b->io);
     buf_fini(&b->tmp);
     buf_fini(&b->key);

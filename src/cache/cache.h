@@ -251,6 +251,17 @@ int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const s
  * reader sees (a model not yet warm, a rebuild's shadow) marks the slot's
  * indexes pending, and no writer maintains them until they are built. */
 void cache_wtxn_defer_indexes(struct cache_wtxn *w);
+/* A warm-up's commits without fsync (issue 14 goal 3): an fsync per commit
+ * costs a disk wait each. cache_unsynced_begin() first makes a marker file
+ * durable (the data directory's unsynced.<pid>, holding the boot id), then
+ * turns fsync off for this process; cache_unsynced_end() (or cache_close)
+ * syncs every commit and removes the marker. A killed process loses
+ * nothing (its commits are in the OS cache, consistent): the next writer to
+ * open the store syncs it and removes the marker. A marker from another
+ * boot means the system went down with commits maybe half on disk: the next
+ * writer empties the store (cache_open), which is then loaded again. */
+int cache_unsynced_begin(struct cache *c) MUST_CHECK;
+int cache_unsynced_end(struct cache *c) MUST_CHECK;
 struct cache_build_opts {
     size_t run_bytes; /* entries sorted in memory before a run is spilled to disk */
     size_t txn_bytes; /* entries appended per write transaction */

@@ -82,6 +82,7 @@ struct cache {
     char *path;              /* the data directory, for messages */
     const struct schema *schema;
     bool read_only;
+    bool unsynced;           /* committing without fsync (unsynced.c) */
     MDB_dbi meta;
     MDB_dbi changes;         /* 0 when a read-only open finds no change log */
     struct {
@@ -177,6 +178,16 @@ int cache_lmdb_err(int mdb_rc); /* the mapping itself (the layer's calls and tes
 int cache_lmdb_env_open(struct cache *c, const struct cache_opts *o, unsigned maxdbs) MUST_CHECK;
 void cache_lmdb_env_close(struct cache *c);
 int cache_lmdb_env_stats(struct cache *c, struct cache_stats *out) MUST_CHECK;
+/* Commits without fsync (on) or with it again; this process only. */
+int cache_lmdb_env_nosync(struct cache *c, bool on) MUST_CHECK;
+/* Flushes every commit so far to disk. */
+int cache_lmdb_env_sync(struct cache *c) MUST_CHECK;
+/* unsynced.c, at open: before LMDB opens the store, empties one that a
+ * warm-up left unsynced when the system went down (a writer; a reader gets
+ * -ESTALE); after, a writer syncs what a warm-up killed in this boot left
+ * and removes its marker. */
+int cache_unsynced_reset(const struct cache *c) MUST_CHECK;
+int cache_unsynced_settle(struct cache *c) MUST_CHECK;
 uint64_t cache_lmdb_last_txn(struct cache *c); /* 0 when unknown */
 /* Begin and renew adopt a map another process grew (see lmdb.c); a begun or
  * renewed txn ends with exactly one of reset (read txns), commit or abort.

@@ -172,6 +172,9 @@ static int env_prepare(struct cache *c, const struct cache_opts *o)
 {
     if (!o->read_only && mkdir(o->path, 0750) < 0 && errno != EEXIST)
         return -errno;
+    int rc = cache_unsynced_reset(c);
+    if (rc < 0)
+        return rc;
     if (o->read_only) {
         char p[4096];
         struct stat st;
@@ -203,6 +206,8 @@ int cache_open(struct cache **out, const struct cache_opts *o)
     int rc = env_prepare(c, o);
     if (rc == 0)
         rc = dbs_open_all(c, o->path);
+    if (rc == 0)
+        rc = cache_unsynced_settle(c);
     if (rc < 0) {
         if (rc != -EPROTO && rc != -ENOENT) {
             char why[CACHE_STRERROR_MAX];
@@ -220,6 +225,9 @@ void cache_close(struct cache *c)
 {
     if (!c)
         return;
+    if (c->unsynced && cache_unsynced_end(c) < 0)
+        log_warn(LOG_CACHE, "%s: syncing the warm-up's commits at close failed: the next writer "
+                 "syncs them", c->path);
     cache_lmdb_env_close(c);
     free(c->path);
     for (size_t i = 0; i < c->n_db; i++)

@@ -157,6 +157,16 @@ int cache_lmdb_env_open(struct cache *c, const struct cache_opts *o, unsigned ma
     return cache_lmdb_err(mdb_env_open(c->env, o->path, flags, 0640));
 }
 
+int cache_lmdb_env_nosync(struct cache *c, bool on)
+{
+    return cache_lmdb_err(mdb_env_set_flags(c->env, MDB_NOSYNC, on ? 1 : 0));
+}
+
+int cache_lmdb_env_sync(struct cache *c)
+{
+    return cache_lmdb_err(mdb_env_sync(c->env, 1));
+}
+
 void cache_lmdb_env_close(struct cache *c)
 {
     if (c->env)

@@ -696,10 +696,16 @@ def case_first_load_warm(env):
         if i == len(LOAD_MODELS) - 1:
             p.kill()  # the last one: cut short mid-load, then resumed
             p.communicate()
+            # It committed without fsync: its marker stays for the next
+            # writer (which syncs the store and removes it, cache/unsynced.c).
+            check(os.path.exists(os.path.join(env.store, f"unsynced.{p.pid}")),
+                  f"no unsynced marker after the kill: {os.listdir(env.store)}")
         else:
             p.stdin.write("\n")
             p.stdin.flush()
     env.drv("warm", "--models", models, "--batch", "20", "--overlap-s", "1")
+    left = [f for f in os.listdir(env.store) if f.startswith("unsynced.")]
+    check(not left, f"markers left after the warm-up synced: {left}")
     ok, out = env.verify("--models", models)
     check(ok, "after the first loads:\n" + out)
     first, _, _ = LOAD_MODELS[0]

@@ -194,13 +194,19 @@ enum poller_sync_pass poller_due_pass(const struct poller_sync *s, int64_t now)
     return POLLER_PASS_NONE;
 }
 
-/* When model s is next due: its poll, or its reconciliation where one can run. */
-static int64_t next_due_ms(const struct poller_sync *s)
+int64_t poller_next_due_ms(const struct poller_sync *s)
 {
     bool reconciles = s->src.m->cursor && s->state == CACHE_WARM;
     if (reconciles && s->next_reconcile_ms < s->next_poll_ms)
         return s->next_reconcile_ms;
     return s->next_poll_ms;
+}
+
+void poller_retry_at(struct poller_sync *s, enum poller_sync_pass failed, int64_t at)
+{
+    s->next_poll_ms = at;
+    if (failed == POLLER_PASS_RECONCILE)
+        s->next_reconcile_ms = at + 1;
 }
 
 static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_sync_pass pass,
@@ -349,22 +355,23 @@ static int model_turn(struct poller *p, struct poller_sync *s, bool *busy, int64
     int64_t now = clock_mono_ms();
     char err[POLLER_CONN_ERR_MAX + 256];
     int rc;
-    if (s->pass == POLLER_PASS_NONE) {
-        enum poller_sync_pass due = poller_due_pass(s, now);
-        if (due == POLLER_PASS_NONE)
+    enum poller_sync_pass pass = s->pass;
+    if (pass == POLLER_PASS_NONE) {
+        pass = poller_due_pass(s, now);
+        if (pass == POLLER_PASS_NONE)
             goto wait;
-        if (due == POLLER_PASS_POLL && summary_on(p, now) && summary_governs(s) &&
+        if (pass == POLLER_PASS_POLL && summary_on(p, now) && summary_governs(s) &&
             !s->poll_now) {
             poll_skip(p, s, now);
             goto wait;
         }
-        if (due == POLLER_PASS_POLL)
+        if (pass == POLLER_PASS_POLL)
             poll_prepare(p, s, now);
-        rc = poller_sync_begin(s, &p->env, due, err, sizeof err);
+        rc = poller_sync_begin(s, &p->env, pass, err, sizeof err);
         if (rc < 0)
             goto fail;
+        pass = s->pass; /* a poll may begin as a first load */
     }
-    enum poller_sync_pass pass = s->pass;
     bool done;
     rc = poller_sync_step(s, &p->env, &done, err, sizeof err);
     if (rc < 0)
@@ -392,15 +399,15 @@ fail:
         log_failure(p, s->src.m, err);
     poller_sync_record_error(s, &p->env, rc, err);
     s->pass = POLLER_PASS_NONE;
-    s->next_poll_ms = clock_mono_ms() + backoff_next(p, &s->backoff_ms);
+    poller_retry_at(s, pass, clock_mono_ms() + backoff_next(p, &s->backoff_ms));
     if (conn_error(rc))
         return rc;
 wait:
     /* Whatever the turn did, the round sleeps no longer than this model
      * waits: a load is followed by a poll at once, a first poll by a
      * reconciliation, however long the poll interval. */
-    if (next_due_ms(s) < *earliest)
-        *earliest = next_due_ms(s);
+    if (poller_next_due_ms(s) < *earliest)
+        *earliest = poller_next_due_ms(s);
     return 0;
 }
 

@@ -543,6 +543,12 @@ static inline uint64_t poller_sync_done(const struct poller_sync *s)
 /* The pass model s should run at now (poller clock, ms), from its next_poll_ms
  * and next_reconcile_ms: when both are due, the one due longer. */
 enum poller_sync_pass poller_due_pass(const struct poller_sync *s, int64_t now);
+/* When model s is next due: its poll, or its reconciliation where one can run. */
+int64_t poller_next_due_ms(const struct poller_sync *s);
+/* After a failed pass: every pass of s waits until at (its back-off); a
+ * failed reconciliation goes after the poll, so that retrying it neither
+ * spins nor keeps inserts and updates waiting behind it. */
+void poller_retry_at(struct poller_sync *s, enum poller_sync_pass failed, int64_t at);
 
 /* ---- gone.c -------------------------------------------------------------- */
 

@@ -292,3 +292,27 @@ Test(poller_sync, a_reconciliation_due_at_every_turn_does_not_starve_the_poll)
     cr_assert_eq(poller_due_pass(&sync, now + 500), POLLER_PASS_POLL);
     cr_assert_eq(poller_due_pass(&sync, now + 1000), POLLER_PASS_POLL, "the poll was due first");
 }
+
+/* A reconciliation that fails (a full map, a source answering nonsense)
+ * waits its back-off like any pass, and the poll goes first: retried at
+ * once, it would spin the poller thread (its due time stays in the past). */
+Test(poller_sync, a_failed_reconciliation_waits_and_lets_the_poll_go_first)
+{
+    sync.state = CACHE_WARM;
+    sync.next_poll_ms = 0;
+    sync.next_reconcile_ms = 0;
+    int64_t now = 1000;
+    cr_assert_eq(poller_due_pass(&sync, now), POLLER_PASS_RECONCILE);
+    poller_retry_at(&sync, POLLER_PASS_RECONCILE, now + 500);
+    cr_assert_eq(poller_next_due_ms(&sync), now + 500, "the back-off, not a time past");
+    cr_assert_eq(poller_due_pass(&sync, now), POLLER_PASS_NONE);
+    cr_assert_eq(poller_due_pass(&sync, now + 499), POLLER_PASS_NONE);
+    cr_assert_eq(poller_due_pass(&sync, now + 500), POLLER_PASS_POLL, "the poll first");
+    cr_assert_eq(poller_due_pass(&sync, now + 501), POLLER_PASS_POLL, "the poll, due longer");
+    sync.next_poll_ms = now + 700; /* it ran */
+    cr_assert_eq(poller_due_pass(&sync, now + 501), POLLER_PASS_RECONCILE, "then the reconciliation");
+    /* a failed poll waits too */
+    poller_retry_at(&sync, POLLER_PASS_POLL, now + 900);
+    sync.next_reconcile_ms = now + 5000;
+    cr_assert_eq(poller_next_due_ms(&sync), now + 900);
+}

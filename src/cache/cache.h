@@ -101,8 +101,9 @@ struct cache_cursor {
 };
 
 /* A model's first load in key order (poller/sync.c), while it runs: rows
- * up to key `after` are in (none yet unless `started`), and the poll that
- * follows it starts from `clock`, the source clock read before it. */
+ * up to key `after` are in (none yet unless `started`); `clock` is the
+ * source clock read before it: the poll that follows starts from the
+ * newest last-update the load read that is not past it. */
 struct cache_load {
     bool on, started;
     int64_t clock;
@@ -317,6 +318,10 @@ int cache_sindex_read(struct cache_rd *rd, const struct schema_model *m, const s
 /* Calls cb for every row of r->target whose foreign key equals fk (to-many r), in key order. */
 int cache_children(struct cache_rd *rd, const struct schema_relation *r, int64_t fk, cache_row_cb cb,
                    void *arg) MUST_CHECK;
+/* The number of rows cache_children() would give, read from the relation
+ * index's duplicate count alone (no row is read). */
+int cache_children_count(struct cache_rd *rd, const struct schema_relation *r, int64_t fk,
+                         uint64_t *n) MUST_CHECK;
 /* Meta of a model; a model never written reads as cold and zero. */
 int cache_meta_get(struct cache_rd *rd, const struct schema_model *m, struct cache_meta *out) MUST_CHECK;
 typedef int (*cache_run_cb)(void *arg, const struct cache_run *r);
@@ -491,6 +496,9 @@ struct cache_source_ops {
     /* The number `_count` entry c gives a parent; NULL: counted through
      * children() and c's filter. */
     int (*count)(void *ctx, const struct cache_count *c, int64_t parent, uint64_t *n);
+    /* The number of rows children() gives a parent, without reading them;
+     * NULL: counted through children(). */
+    int (*children_count)(void *ctx, const struct schema_relation *r, int64_t parent, uint64_t *n);
 };
 struct cache_source {
     const struct cache_source_ops *ops;

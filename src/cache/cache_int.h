@@ -488,6 +488,11 @@ void cache_prisma_unknown_arg(char *err, size_t errlen, const struct cache_sugge
 /* ---- order.c: orderBy ---------------------------------------------------------------- */
 int cache_order_parse(void **arena, const struct schema_model *m, const json_t *order_by,
                       const struct cache_order **out, size_t *n, char *err, size_t errlen) MUST_CHECK;
+/* The number of rows src's children() gives parent under r, through the
+ * source's children_count when it has one (LMDB: the index's duplicate
+ * count, no row read). */
+int cache_source_children_count(const struct cache_source *src, const struct schema_relation *r,
+                                int64_t parent, uint64_t *n) MUST_CHECK;
 /* The value key k orders row v by: a view into the row or a related row,
  * valid as the source's rows ("null" when a relation on the path is
  * absent); for a count key 8 bytes in *arena (never null). */

@@ -91,6 +91,32 @@ int cache_index_update(struct cache_wtxn *w, const struct schema_model *m, unsig
     return cache_sindex_update(w, m, slot, old_row, new_row);
 }
 
+int cache_children_count(struct cache_rd *rd, const struct schema_relation *r, int64_t fk,
+                         uint64_t *n)
+{
+    *n = 0;
+    if (!r->to_many)
+        return -EINVAL;
+    size_t db = cache_db_index(rd->c, r->to_many_id, cache_slot_live(rd->slots, r->target->id));
+    MDB_cursor *cur;
+    int rc = cache_rd_cursor(rd, db, &cur);
+    if (rc < 0)
+        return rc;
+    uint8_t k[8];
+    put_be64(k, (uint64_t)fk);
+    MDB_val key = {8, k}, val;
+    rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_SET);
+    if (rc == 0) {
+        size_t count;
+        rc = cache_lmdb_err(mdb_cursor_count(cur, &count));
+        *n = count;
+    } else if (rc == -ENOENT) {
+        rc = 0;
+    }
+    cache_rd_cursor_done(rd, db, cur);
+    return rc;
+}
+
 /* Calls cb for each child the cursor's current key holds, in pk order. */
 static int children_walk(struct cache_rd *rd, MDB_cursor *cur, const struct schema_relation *r,
                          cache_row_cb cb, void *arg)

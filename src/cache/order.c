@@ -211,13 +211,22 @@ static int count_cb(void *arg, struct slice row)
     return 0;
 }
 
+int cache_source_children_count(const struct cache_source *src, const struct schema_relation *r,
+                                int64_t parent, uint64_t *n)
+{
+    *n = 0;
+    if (src->ops->children_count)
+        return src->ops->children_count(src->ctx, r, parent, n);
+    return src->ops->children(src->ctx, r, parent, count_cb, n);
+}
+
 /* A count key's value: the number big-endian in 8 bytes of *arena, so
  * that byte order is numeric order. */
 static int count_value(const struct cache_source *src, const struct cache_order *k, uint64_t pk,
                        bool missing, void **arena, struct slice *out)
 {
     uint64_t n = 0;
-    int rc = missing ? 0 : src->ops->children(src->ctx, k->count, (int64_t)pk, count_cb, &n);
+    int rc = missing ? 0 : cache_source_children_count(src, k->count, (int64_t)pk, &n);
     uint8_t *p = cache_arena_alloc(arena, 8);
     put_be64(p, n);
     *out = (struct slice){p, 8};

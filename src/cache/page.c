@@ -366,7 +366,6 @@ static bool distinct_same(const struct cache_plan_node *n, const struct cache_ro
     return true;
 }
 
-/* true when row i repeats the distinct values of a row seen before (then not added). */
 /* An empty table for up to `rows` rows, at most half full. */
 static struct seen seen_new(size_t rows)
 {
@@ -383,6 +382,7 @@ static uint64_t page_want(const struct cache_plan_node *n, bool *back)
     return !n->has_take ? UINT64_MAX : *back ? (uint64_t)-(n->take + 1) + 1 : (uint64_t)n->take;
 }
 
+/* true when row i repeats the distinct values of a row seen before (then not added). */
 static bool seen_add(struct cache_level *l, struct seen *s, size_t i)
 {
     const struct cache_plan_node *n = l->node;

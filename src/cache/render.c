@@ -102,9 +102,9 @@ static int counts_render(struct cache_render *r, const struct cache_plan_node *n
     buf_puts(r->out, "\"_count\":{");
     for (size_t i = 0; i < n->n_counts; i++) {
         struct count_ctx cc = {&r->ev, &n->counts[i], 0};
-        int rc = r->src->ops->count
-                     ? r->src->ops->count(r->src->ctx, cc.c, (int64_t)v->pk, &cc.n)
-                     : r->src->ops->children(r->src->ctx, cc.c->rel, (int64_t)v->pk, count_cb, &cc);
+        int rc = r->src->ops->count ? r->src->ops->count(r->src->ctx, cc.c, (int64_t)v->pk, &cc.n)
+                 : !cc.c->where     ? cache_source_children_count(r->src, cc.c->rel, (int64_t)v->pk, &cc.n)
+                 : r->src->ops->children(r->src->ctx, cc.c->rel, (int64_t)v->pk, count_cb, &cc);
         if (rc < 0)
             return rc;
         if (i)
@@ -396,6 +396,11 @@ static int lmdb_children(void *ctx, const struct schema_relation *r, int64_t fk,
     return cache_children(ctx, r, fk, cb, arg);
 }
 
+static int lmdb_children_count(void *ctx, const struct schema_relation *r, int64_t fk, uint64_t *n)
+{
+    return cache_children_count(ctx, r, fk, n);
+}
+
 static int lmdb_range(void *ctx, const struct schema_model *m, uint64_t from, bool from_end, bool back,
                       cache_row_cb cb, void *arg)
 {
@@ -408,7 +413,13 @@ static int lmdb_index(void *ctx, const struct schema_model *m, const struct sche
     return cache_sindex_read(ctx, m, f, r, cb, arg);
 }
 
-static const struct cache_source_ops lmdb_ops = {lmdb_get, lmdb_scan, lmdb_children, lmdb_range,
-                                                 lmdb_index};
+static const struct cache_source_ops lmdb_ops = {
+    .get = lmdb_get,
+    .scan = lmdb_scan,
+    .children = lmdb_children,
+    .range = lmdb_range,
+    .index = lmdb_index,
+    .children_count = lmdb_children_count,
+};
 
 struct cache_source cache_source_lmdb(struct cache_rd *rd) { return (struct cache_source){&lmdb_ops, rd}; }

@@ -469,8 +469,9 @@ void poller_sync_fini(struct poller_sync *s);
 /* Starts a pass (reads the clock for polls). A poll of a model with a
  * cursor whose slot is empty and cold, or whose first load was cut short,
  * begins (or resumes) that load instead: rows in key order, appended, and
- * the cursor set to the source clock read before it, so the poll that
- * must follow reads every row changed meanwhile (s->loaded). */
+ * the cursor set to the newest last-update read that is not past the
+ * source clock read before it, so the poll that must follow reads every
+ * row changed meanwhile (s->loaded). */
 int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum poller_sync_pass pass,
                       char *err, size_t errlen) MUST_CHECK;
 /*

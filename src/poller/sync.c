@@ -11,9 +11,12 @@
  *             keys the source no longer has are deleted between pages.
  *  load       a cursor model's first load into an empty slot: every row in
  *             pk order (appended: pages filled once, the indexes built after,
- *             cache/build.c), then the cursor is the source clock read before
- *             it, or the newest last-update it read before that clock when
- *             older (so the cursor follows the data, as a poll's does).
+ *             cache/build.c), then the cursor is the newest last-update it
+ *             read that is not past the source clock read before it (so the
+ *             cursor follows the data, as a poll's does); none: unset, and
+ *             the poll reads from the start. A load resumed after a restart
+ *             knows only the rows it read since (the newest is not kept), so
+ *             its cursor may be older: its poll re-reads more, never less.
  *             Last-update order would put each row on a random leaf. A row
  *             changed during the load has a later last-update and is read by
  *             the poll that follows (the overlap re-read covers late commits);
@@ -268,15 +271,17 @@ static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct po
     if (rc < 0)
         return rc;
     uint64_t pk = poller_row_pk(&s->row);
-    if (s->pass == POLLER_PASS_POLL) {
-        int64_t ts;
-        bool has;
+    int64_t ts;
+    bool has;
+    if (s->pass == POLLER_PASS_POLL || s->pass == POLLER_PASS_LOAD) {
         rc = poller_row_cursor_ticks(e->conn, m->cursor->index, &ts, &has);
         if (rc < 0) {
             snprintf(err, errlen, "model %s: cursor column %s: not a date", m->name,
                      m->cursor->column);
             return rc;
         }
+    }
+    if (s->pass == POLLER_PASS_POLL) {
         pg->last = (struct cache_cursor){true, has ? ts : INT64_MIN, pk};
         if ((!has || ts <= s->clock) && cursor_cmp(&pg->last, &pg->capped) > 0)
             pg->capped = pg->last;
@@ -287,15 +292,11 @@ static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct po
             pg->ent[pg->n - 1].fresh = has && ts > s->fresh_after;
         return rc;
     }
-    if (s->pass == POLLER_PASS_LOAD) {
-        int64_t ts;
-        bool has;
-        if (poller_row_cursor_ticks(e->conn, m->cursor->index, &ts, &has) == 0 && has) {
-            if (ts > pg->newest)
-                pg->newest = ts;
-            if (ts <= s->clock && (!pg->capped.set || ts > pg->capped.ts))
-                pg->capped = (struct cache_cursor){true, ts, 0};
-        }
+    if (s->pass == POLLER_PASS_LOAD && has) {
+        if (ts > pg->newest)
+            pg->newest = ts;
+        if (ts <= s->clock && (!pg->capped.set || ts > pg->capped.ts))
+            pg->capped = (struct cache_cursor){true, ts, 0};
     }
     return poller_page_add_row(pg, m, s->row.vals, pk, err, errlen);
 }

@@ -6,8 +6,9 @@
  * old copy (with its cursor) stays as it was.
  *
  * A model with a cursor loads an empty slot (or a rebuild's shadow) in key
- * order, then polls from the source clock read before that load
- * (sync.c): the poll's count is then compared for deletes.
+ * order, then polls from the newest last-update it read that is not past
+ * the source clock read before that load (sync.c): the poll's count is
+ * then compared for deletes.
  *
  * Rows deleted at the source are found as the poller's polls find them
  * (gone.c): the model's count read before its poll, and a walk of the key

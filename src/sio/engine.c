@@ -114,7 +114,8 @@ static void upgrade_wait_cb(struct sio_timer *t)
 void sio_engine_probe_open(struct sio_session *ss, struct lws *w)
 {
     ss->probe_wsi = w;
-    sio_timer_start(ss->srv->ev, &ss->upgrade_wait, upgrade_wait_cb, ss->srv->o.upgrade_timeout_ms);
+    if (ss->srv->o.upgrade_timeout_ms) /* 0: no limit, as connect_timeout */
+        sio_timer_start(ss->srv->ev, &ss->upgrade_wait, upgrade_wait_cb, ss->srv->o.upgrade_timeout_ms);
 }
 
 void sio_engine_probe_end(struct sio_session *ss)

@@ -462,7 +462,9 @@ static void owner_ws_msg(struct sio *s, struct mail *m)
     struct lws *w = m->link->standin;
     struct sio_conn *c = w ? lws_wsi_user(w) : NULL;
     struct sio_session *ss = c ? sio_session_get(s, c->h) : NULL;
-    if (!ss)
+    /* Closing (an upgrade that timed out): what the client still sends on
+     * it is not the session's, as on a local websocket (ws.c). */
+    if (!ss || c->ws_close)
         return;
     if (m->rx == SIO_WS_MSG)
         (void)sio_engine_message(ss, w, buf_slice(&m->body));

@@ -29,6 +29,10 @@ static struct ids children(int64_t category)
     cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
     cr_assert_eq(cache_rd_begin(rd), 0);
     cr_assert_eq(cache_children(rd, fx_rel("Category", "subcategories"), category, collect, &ids), 0);
+    /* every test also checks the count read from the index alone */
+    uint64_t n = 99;
+    cr_assert_eq(cache_children_count(rd, fx_rel("Category", "subcategories"), category, &n), 0);
+    cr_assert_eq(n, ids.n, "count %llu, walk %zu", (unsigned long long)n, ids.n);
     cache_rd_free(rd);
     return ids;
 }

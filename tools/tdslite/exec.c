@@ -148,7 +148,11 @@ static int bind_params(struct tds_session *s, const struct rw_stmt *rs, sqlite3_
             break;
         case TDS_VAL_TEXT: {
             struct tds_type t;
-            if (tds_text_param_bind(st, i, (const char *)bytes, p->len, compared_type(s, rs, name, &t), e) < 0)
+            int rc = tds_text_param_bind(st, i, (const char *)bytes, p->len,
+                                         compared_type(s, rs, name, &t), e);
+            if (rc == -EIO) /* SQLite's own failure: e is not set */
+                error_from_sqlite(s->db, e);
+            if (rc < 0)
                 return -EINVAL;
             break;
         }

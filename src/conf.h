@@ -40,6 +40,7 @@ struct conf {
     unsigned answer_buffers_mb; /* freed answer buffers kept for the next answers */
     unsigned max_answer_mb;   /* largest answer sent; larger ones are refused */
     unsigned max_session_buffer_mb;   /* a session's unwritten bytes past its current answer */
+    unsigned inline_render_rows;    /* smaller answers render on the loop, not a worker */
     unsigned max_inflight_per_session;/* a session's events being rendered */
     unsigned poll_interval_ms;
     unsigned overlap_s;       /* late-commit window re-read before each cursor */

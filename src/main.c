@@ -222,6 +222,7 @@ static int serve_start(struct app *a)
         .max_answer_bytes = (size_t)c->max_answer_mb << 20,
         .max_session_buffer_bytes = (size_t)c->max_session_buffer_mb << 20,
         .max_inflight_per_session = c->max_inflight_per_session,
+        .inline_render_rows = c->inline_render_rows,
         .psk = c->insecure_no_psk && !c->psk ? NULL : c->psk,
         .cors_origins = c->cors_origins, .auth_delay_ms = c->auth_delay_ms,
         .http_compression = c->http_compression,

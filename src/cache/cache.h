@@ -524,6 +524,10 @@ int cache_query_render(const struct cache_plan *p, const struct cache_source *sr
 void cache_err_too_large(char *err, size_t errlen, size_t size, size_t max_bytes);
 /* true when every model the plan reads is warm in rd's snapshot. */
 bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd);
+/* true when the plan reads no more than max rows in rd's snapshot (between
+ * cache_rd_begin and _end): only rows of its root model (no relation or
+ * _count, in no filter or order either), and that model holds at most max. */
+bool cache_plan_rows_at_most(const struct cache_plan *p, struct cache_rd *rd, uint64_t max);
 /* The ids of the models the plan reads, each once, into out (room for
  * schema->n_models); returns how many. */
 size_t cache_plan_models(const struct cache_plan *p, uint16_t *out);

@@ -610,6 +610,24 @@ bool cache_plan_warm(const struct cache_plan *p, struct cache_rd *rd)
     return p->root.model && node_visit(&p->root, warm_visit, rd);
 }
 
+static bool visit_count(void *arg, const struct schema_model *m)
+{
+    (void)m;
+    ++*(size_t *)arg;
+    return true;
+}
+
+bool cache_plan_rows_at_most(const struct cache_plan *p, struct cache_rd *rd, uint64_t max)
+{
+    /* Visited once: only the root's own rows are read (a relation to the
+     * same model, in a filter, an order or an include, is a second visit). */
+    size_t visits = 0;
+    if (!p->root.model || !rd->active)
+        return false;
+    node_visit(&p->root, visit_count, &visits);
+    return visits == 1 && cache_meta_live_rows(rd, p->root.model) <= max;
+}
+
 struct model_set {
     uint16_t *ids;
     size_t n;

@@ -61,17 +61,25 @@ static void auth_delay_cb(struct sio_timer *t)
 
 static int socket_message(struct sio_session *ss, struct slice data)
 {
+    struct sio *s = ss->srv;
     struct sio_socket *k = &ss->sock;
     if (sio_socket_message(k, data) < 0) {
         sio_session_close(ss, k->close_why);
         return -1;
     }
     if (k->refuse_after_ms) {
-        sio_timer_start(ss->srv->ev, &ss->auth_delay, auth_delay_cb, k->refuse_after_ms);
+        sio_timer_start(s->ev, &ss->auth_delay, auth_delay_cb, k->refuse_after_ms);
         k->refuse_after_ms = 0;
     }
-    subs_tick_start(ss->srv);
-    return socket_flush(ss);
+    subs_tick_start(s);
+    sio_handle h = ss->h;
+    if (socket_flush(ss) < 0)
+        return -1;
+    /* An answer rendered right here (sio_job_run_here) goes out now: no
+     * wake-up would bring it. Its queue may close the session. */
+    if (s->results)
+        sio_engine_results(s);
+    return sio_session_get(s, h) ? 0 : -1;
 }
 
 /* Ends a parked polling GET with a noop ("6"). */

@@ -1,8 +1,10 @@
 /*
- * An event's answer, rendered on a worker thread (worker.c runs these).
- * Each worker owns its LMDB read handle (an MDB_txn never changes
- * threads) and renders into a tail of its own, with room in front for
- * "43<id>" and LWS_PRE, so the loop writes it in place. A plan whose
+ * An event's answer, rendered on a worker thread (worker.c runs these),
+ * or, when it reads few rows, on the loop that received it
+ * (sio_job_run_here: a hand-off to a worker and back costs more than a
+ * fifth of a 5000-row select). Each thread owns its LMDB read handle (an
+ * MDB_txn never changes threads) and renders into a tail of its own, with
+ * room in front for "43<id>" and LWS_PRE, so the loop writes it in place. A plan whose
  * models are not all warm is answered by the live fallback instead, so a
  * cold cache never yields partial data.
  */
@@ -60,8 +62,10 @@ static int rows_render(struct sio *s, struct sio_job *j, struct cache_rd *rd, st
 
 /* The answer's rows from the cache, when every model the plan reads is
  * warm (*warm): all of them, or with `since` the changed ones followed by
- * ',"deleted":[...]'. Notes the data version it shows and, with reuse on,
- * what it read, from the same snapshot. */
+ * ',"deleted":[...]'. For an answer kept for reuse or with feed options,
+ * notes the data version it shows and what it read, from the same
+ * snapshot. With j->here (on the loop), -EXDEV when the plan reads more
+ * than inline_render_rows rows or a cold model: nothing was rendered. */
 static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, struct sio_tail *t,
                          bool *warm, char *err, size_t errlen)
 {
@@ -73,6 +77,10 @@ static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, 
     if (rc < 0)
         return 0; /* treated as cold: the live path answers */
     *warm = cache_plan_warm(&j->plan, rd);
+    if (j->here && !(*warm && cache_plan_rows_at_most(&j->plan, rd, s->o.inline_render_rows))) {
+        cache_rd_end(rd);
+        return -EXDEV; /* not for the loop */
+    }
     struct buf deleted;
     buf_init(&deleted, 0);
     if (*warm && j->feed.since) {
@@ -84,8 +92,10 @@ static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, 
     buf_fini(&deleted);
     if (rc < 0 && rc != -ESTALE && rc != -EFBIG)
         snprintf(err, errlen, "cache read failed: %s", strerror(-rc));
+    /* The version is shown by feed options and keeps a reused answer. */
     const uint64_t *vers;
-    if (*warm && rc == 0 && cache_versions_get(rd, &vers) == 0) {
+    bool versioned = j->key.len || sio_feed_any(&j->feed);
+    if (*warm && rc == 0 && versioned && cache_versions_get(rd, &vers) == 0) {
         struct sio_answer_deps *d = &j->deps;
         d->ids = xmalloc(s->o.schema->n_models * sizeof *d->ids);
         j->version = d->version = sio_feed_version(&j->plan, vers, d->ids, &d->n);
@@ -101,13 +111,18 @@ static void answer_run(struct sio *s, struct cache_rd *rd, struct sio_job *j)
     struct sio_tail *t = sio_tail_new();
     char err[512] = "";
     bool warm;
-    /* Read before the snapshot: the store holds at least what the clocks promise. */
-    int64_t asof = sio_feed_asof(s, &j->plan);
+    /* Read before the snapshot: the store holds at least what the clocks
+     * promise. Only answers with feed options show it. */
+    int64_t asof = sio_feed_any(&j->feed) ? sio_feed_asof(s, &j->plan) : 0;
     if (j->plan.count)
         sio_ack_count_open(&t->b);
     else
         sio_ack_ok_open(&t->b);
     int rc = render_cached(s, j, rd, t, &warm, err, sizeof err);
+    if (rc == -EXDEV) {
+        sio_tail_unref(t);
+        return;
+    }
     if (!warm && j->feed.since) {
         rc = -ESTALE; /* a model is not warm: its changes are not logged */
     } else if (!warm && s->o.live) {
@@ -214,6 +229,19 @@ static void thread_fini(void *arg, void *local)
 }
 
 const struct sio_pool_ops sio_job_ops = {thread_init, job_run, thread_fini};
+
+bool sio_job_run_here(struct sio *s, struct sio_job *j)
+{
+    if (!s->rd || !s->o.inline_render_rows || j->kind != SIO_JOB_ANSWER || sio_feed_any(&j->feed))
+        return false;
+    j->here = true;
+    answer_run(s, s->rd, j);
+    j->here = false;
+    if (!j->tail)
+        return false;
+    cache_plan_fini(&j->plan);
+    return true;
+}
 
 void sio_job_free(struct sio_job *j)
 {

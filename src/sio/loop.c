@@ -7,7 +7,9 @@
  *
  * The service loop runs in the thread that calls sio_run() and never
  * blocks: requests are parsed here, rendered on worker threads (job.c on
- * the pool of worker.c), and the finished jobs come back through the
+ * the pool of worker.c; only answers of at most inline_render_rows rows
+ * of one warm model are rendered here, a fraction of a millisecond for
+ * 5000), and the finished jobs come back through the
  * pool's result queue (queue.h), whose wake-up is lws_cancel_service():
  * it lands here as LWS_CALLBACK_EVENT_WAIT_CANCELLED and the engine hands
  * the answers to their sessions. Per-session timers (heartbeat, the

@@ -109,12 +109,14 @@ unsigned sio_server_inflight(const struct sio *s)
 struct sio_joins sio_server_joins(const struct sio *s)
 {
     if (!s->server)
-        return (struct sio_joins){.rendered = s->joins.rendered, .joined = s->joins.joined};
+        return (struct sio_joins){.rendered = s->joins.rendered, .joined = s->joins.joined,
+                                  .here = s->joins.here};
     struct sio_joins sum = {0};
     for (unsigned i = 0; i < s->server->n; i++) {
         const struct sio_joins *js = &s->server->loops[i]->joins;
         sum.rendered += __atomic_load_n(&js->rendered, __ATOMIC_RELAXED);
         sum.joined += __atomic_load_n(&js->joined, __ATOMIC_RELAXED);
+        sum.here += __atomic_load_n(&js->here, __ATOMIC_RELAXED);
     }
     return sum;
 }
@@ -357,6 +359,10 @@ static void server_render(struct sio *s, struct buf *b)
               "Answers rendered by the workers (one per rendering, however many acks it serves)");
     struct sio_joins js = sio_server_joins(s);
     buf_printf(b, "cwcache_answers_rendered_total %" PRIu64 "\n", js.rendered);
+    help_type(b, "cwcache_answers_rendered_on_loop_total", "counter",
+              "Of the answers rendered, those small enough (inline_render_rows) to be rendered by "
+              "the service loop that received them instead of a worker");
+    buf_printf(b, "cwcache_answers_rendered_on_loop_total %" PRIu64 "\n", js.here);
     help_type(b, "cwcache_answers_joined_total", "counter",
               "Events that waited for an identical request's rendering instead of rendering again");
     buf_printf(b, "cwcache_answers_joined_total %" PRIu64 "\n", js.joined);

@@ -37,6 +37,8 @@ struct sio_opts {
     size_t max_session_buffer_bytes; /* queued for a client beyond what is being written:
                                       * past it the session is closed */
     unsigned max_inflight_per_session; /* events being rendered: one more closes the session */
+    unsigned inline_render_rows;   /* answers reading at most this many rows render on the loop
+                                    * (0: always on a worker) */
     const char *psk;               /* NULL or "": no authentication (caller checked the flag) */
     const char *cors_origins;      /* comma-separated allow-list; NULL/"": echo any Origin */
     bool http_compression;         /* engine.io's httpCompression: gzip/deflate polling answers */

@@ -20,7 +20,7 @@
  *   session.c   session table (sid <-> slot/generation), heartbeat, closing
  *   socket.c    Socket.IO: CONNECT/auth, EVENT dispatch, answers returned
  *   subs.c      subscriptions: "subscribe"/"unsubscribe", change jobs, coalescing
- *   job.c       an event's answer, rendered on a worker thread
+ *   job.c       an event's answer, rendered on a worker thread (small ones on the loop)
  *   feed.c      versions in answers: meta, ifNoneMatch, since, RESYNC
  *   probes.c    /healthz, /readyz
  *   status.c    GET /status, /status.json
@@ -317,6 +317,7 @@ struct sio_job {
      * or, in a job of its own per such request, that it was one */
     struct sio_join *join;
     bool joined;
+    bool here;                    /* being rendered on the loop (sio_job_run_here) */
 };
 
 /* The pool's callbacks: each worker owns a cache read handle; a job is
@@ -324,6 +325,12 @@ struct sio_job {
 extern const struct sio_pool_ops sio_job_ops;
 /* Frees a job in any state (queued, rendered or delivered); accepts NULL. */
 void sio_job_free(struct sio_job *j);
+/* Renders answer j on the loop thread, through the loop's read handle,
+ * when it reads at most inline_render_rows rows of warm models and has no
+ * feed options: true, j->tail set. false: nothing was done, j goes to a
+ * worker (a bigger or cold answer would hold the loop, a live query wait
+ * on the network). */
+bool sio_job_run_here(struct sio *s, struct sio_job *j);
 
 /* ---- versions in answers (feed.c) ------------------------------------------ */
 
@@ -416,6 +423,7 @@ struct sio_join;
 struct sio_joins {
     struct sio_join *head;
     uint64_t rendered, joined;    /* answers rendered; requests that waited for one (/metrics) */
+    uint64_t here;                /* of the rendered, those the loop rendered (sio_job_run_here) */
 };
 
 void sio_joins_fini(struct sio_joins *js);

@@ -305,11 +305,21 @@ static int dispatch(struct sio_socket *k, uint64_t id, const struct sio_event *e
     j->col = col;
     j->t0_us = clock_mono_us();
     k->inflight++;
+    s->inflight++;
+    /* Rendered here, it is done before another request could join it. */
+    if (sio_job_run_here(s, j)) {
+        /* Finished as a worker's answer is: the engine takes it from the
+         * results (sio_socket_result_next) once this message is handled. */
+        __atomic_fetch_add(&s->joins.here, 1, __ATOMIC_RELAXED);
+        j->node.next = s->results;
+        s->results = &j->node;
+        return 0;
+    }
     if (join(s, j, ev->opts)) {
+        s->inflight--;
         sio_job_free(j);
         return 0;
     }
-    s->inflight++;
     sio_pool_submit(&s->pool, &j->node);
     return 0;
 }

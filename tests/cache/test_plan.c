@@ -359,3 +359,39 @@ Test(cache_plan, index_bounds_come_from_the_top_level_and)
     bounds_are("{\"where\":{\"i\":{\"gt\":9,\"lt\":2}}}", "018000000000000009", "018000000000000002", false);
     bounds_are("{\"where\":{\"OR\":[{\"i\":1}],\"s\":\"x\"}}", "", "", true);
 }
+
+/* true when the plan reads at most max rows in a fresh snapshot. */
+static bool rows_at_most(const char *model, const char *opts, uint64_t max)
+{
+    struct cache_plan p;
+    struct cache_rd *rd;
+    char err[256];
+    cr_assert_eq(parse(&p, model, opts, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cache_rd_new(fx_cache, &rd), 0);
+    cr_assert_eq(cache_rd_begin(rd), 0);
+    bool at_most = cache_plan_rows_at_most(&p, rd, max);
+    cache_rd_end(rd);
+    cr_assert_not(cache_plan_rows_at_most(&p, rd, max), "no snapshot: no answer");
+    cache_rd_free(rd);
+    cache_plan_fini(&p);
+    return at_most;
+}
+
+Test(cache_plan, rows_at_most_counts_the_root_model_and_no_relation)
+{
+    struct cache_value null = cv_null(), one = cv_int(1);
+    fx_company(1, "one", false, &null);
+    fx_company(2, "two", false, &one);
+    fx_company(3, "three", false, &one);
+    cr_assert(rows_at_most("Company", NULL, 3));
+    cr_assert(rows_at_most("Company", "{\"select\":[\"name\"],\"where\":{\"name\":\"two\"},"
+                                      "\"orderBy\":{\"name\":\"desc\"},\"take\":1}", 3));
+    cr_assert_not(rows_at_most("Company", NULL, 2), "three rows, over 2");
+    /* A relation to the same model still reads more rows than the model holds. */
+    cr_assert_not(rows_at_most("Company", "{\"include\":{\"children\":true}}", 100));
+    cr_assert_not(rows_at_most("Company", "{\"include\":{\"parent\":true}}", 100));
+    cr_assert_not(rows_at_most("Company", "{\"where\":{\"parent\":{\"name\":\"one\"}}}", 100));
+    cr_assert_not(rows_at_most("Company", "{\"orderBy\":{\"parent\":{\"name\":\"asc\"}}}", 100));
+    cr_assert_not(rows_at_most("Company", "{\"select\":{\"id\":true,\"_count\":true}}", 100));
+    cr_assert(rows_at_most("Category", NULL, 0), "an empty model");
+}

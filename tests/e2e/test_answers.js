@@ -147,3 +147,56 @@ test("one kept answer written to many clients at once stays intact for each", as
     clients.forEach((c) => c.close());
   }
 });
+
+// inline_render_rows: an answer that reads only the rows of a model no
+// bigger than it is rendered by the service loop that received it, any
+// other by a worker, and both give the same answer. The second server
+// reads the same source with every answer on a worker.
+test("small answers render on the loop, others on a worker, with the same bytes", async () => {
+  const workers = await L.startServer(source, { args: ["--inline-render-rows", "0", "--answer-cache-mb", "0"] });
+  const small = await L.startServer(source, { args: ["--inline-render-rows", "200", "--answer-cache-mb", "0"] });
+  await Promise.all([L.waitReady(workers), L.waitReady(small)]);
+  const here = async (srv) => {
+    const r = await L.httpReq(`${srv.url}/metrics`);
+    return Number(r.body.match(/^cwcache_answers_rendered_on_loop_total (\d+)$/m)[1]);
+  };
+  const a = await L.connect(workers, { transports: ["websocket"] });
+  const b = await L.connect(small, { transports: ["websocket"] });
+  try {
+    const cases = [
+      [SELECT, 1],
+      [undefined, 1],
+      [{ where: { companyName: { contains: "1" } }, orderBy: { companyName: "desc" }, take: 5 }, 1],
+      [{ include: { contacts: true }, take: 3 }, 0], // a relation: its rows too
+      [{ where: { contacts: { some: {} } }, select: ["companyRecId"] }, 0],
+      [{ select: { companyRecId: true, _count: { select: { contacts: true } } }, take: 4 }, 0],
+    ];
+    for (const [opts, onLoop] of cases) {
+      const before = [await here(workers), await here(small)];
+      const want = await L.emit(a, "fetchCompanies", opts);
+      const got = await L.emit(b, "fetchCompanies", opts);
+      assert.equal(want.success, true, want.error);
+      assert.equal(JSON.stringify(got), JSON.stringify(want), JSON.stringify(opts));
+      assert.equal((await here(workers)) - before[0], 0, "inline_render_rows 0: always a worker");
+      assert.equal((await here(small)) - before[1], onLoop, `on the loop: ${JSON.stringify(opts)}`);
+    }
+    // One row more than the limit: the 200 companies go to a worker.
+    const tight = await L.startServer(source, { args: ["--inline-render-rows", "199"], dataDir: undefined });
+    await L.waitReady(tight);
+    const c = await L.connect(tight, { transports: ["websocket"] });
+    try {
+      const before = await here(tight);
+      const got = await L.emit(c, "fetchCompanies", SELECT);
+      assert.equal(got.data.length, 200);
+      assert.equal((await here(tight)) - before, 0, "200 rows over a limit of 199");
+    } finally {
+      c.close();
+      assert.equal(await L.stopServer(tight), 0);
+    }
+  } finally {
+    a.close();
+    b.close();
+    assert.equal(await L.stopServer(workers), 0, "clean exit (no sanitizer report)");
+    assert.equal(await L.stopServer(small), 0, "clean exit (no sanitizer report)");
+  }
+});

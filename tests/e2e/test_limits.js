@@ -22,8 +22,10 @@ test.before(async () => {
   // ASan keeps freed memory in a quarantine (256 MiB by default): without
   // it, RSS follows what the server holds, as in a release build.
   const asan = [process.env.ASAN_OPTIONS, "quarantine_size_mb=0"].filter(Boolean).join(":");
+  // Every answer on a worker (inline_render_rows 0): these tests need
+  // answers in flight, which a loop rendering them itself never has.
   server = await L.startServer(source, {
-    args: ["--answer-cache-mb", String(ANSWER_CACHE_MB)],
+    args: ["--answer-cache-mb", String(ANSWER_CACHE_MB), "--inline-render-rows", "0"],
     env: { ASAN_OPTIONS: asan },
   });
   await L.waitReady(server);

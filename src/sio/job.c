@@ -74,8 +74,8 @@ static int render_cached(struct sio *s, struct sio_job *j, struct cache_rd *rd, 
     if (!rd)
         return 0;
     int rc = cache_rd_begin(rd);
-    if (rc < 0)
-        return 0; /* treated as cold: the live path answers */
+    if (rc < 0) /* treated as cold: the live path answers, on a worker */
+        return j->here ? -EXDEV : 0;
     *warm = cache_plan_warm(&j->plan, rd);
     if (j->here && !(*warm && cache_plan_rows_at_most(&j->plan, rd, s->o.inline_render_rows))) {
         cache_rd_end(rd);

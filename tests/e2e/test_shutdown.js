@@ -20,7 +20,9 @@ let source, server;
 
 test.before(async () => {
   source = await L.startSource(COMPANIES);
-  server = await L.startServer(source);
+  // Every answer on a worker (inline_render_rows 0): the stop must find
+  // one being rendered, which a loop rendering it itself never shows.
+  server = await L.startServer(source, { args: ["--inline-render-rows", "0"] });
   await L.waitReady(server);
 });
 test.after(() => L.stopAll());

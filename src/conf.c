@@ -81,8 +81,9 @@ static const struct conf_key keys[] = {
     U(inline_render_rows, "10000", 0, UINT32_MAX,
       "an answer that reads at most this many rows (its model holds no more, and no relation or "
       "_count is read) is rendered by the service loop that received it instead of a worker: no "
-      "hand-off between threads, a fifth of a 2-field select of 5000 rows; meanwhile that loop's "
-      "other connections wait (0.3 ms for that select, 2 ms for 5000 full records); 0: never"),
+      "hand-off between threads, about a seventh of a 2-field select of 5000 rows; meanwhile "
+      "that loop's other connections wait (0.3 ms for that select, 2 ms for 5000 full records); "
+      "0: never"),
     U(max_answer_mb, "96", 1, 4095,
       "largest answer sent, MiB; a larger one is refused with an error that says how to page it "
       "(the standard socket.io-client drops messages over 100 MiB)"),

@@ -1,12 +1,12 @@
 /*
  * An event's answer, rendered on a worker thread (worker.c runs these),
  * or, when it reads few rows, on the loop that received it
- * (sio_job_run_here: a hand-off to a worker and back costs more than a
- * fifth of a 5000-row select). Each thread owns its LMDB read handle (an
+ * (sio_job_run_here: a hand-off to a worker and back costs about a
+ * seventh of a 5000-row select). Each thread owns its LMDB read handle (an
  * MDB_txn never changes threads) and renders into a tail of its own, with
- * room in front for "43<id>" and LWS_PRE, so the loop writes it in place. A plan whose
- * models are not all warm is answered by the live fallback instead, so a
- * cold cache never yields partial data.
+ * room in front for "43<id>" and LWS_PRE, so the loop writes it in place.
+ * A plan whose models are not all warm is answered by the live fallback
+ * instead (always on a worker), so a cold cache never yields partial data.
  */
 #include "sio/sio_int.h"
 

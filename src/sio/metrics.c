@@ -356,7 +356,8 @@ static void server_render(struct sio *s, struct buf *b)
               "Events answered with a kept answer (answer_cache_mb)");
     buf_printf(b, "cwcache_answers_reused_total %" PRIu64 "\n", a.hits);
     help_type(b, "cwcache_answers_rendered_total", "counter",
-              "Answers rendered, by a worker or the loop (one per rendering, however many acks it serves)");
+              "Answers rendered, by a worker or the loop (one per rendering, however many acks it "
+              "serves)");
     struct sio_joins js = sio_server_joins(s);
     buf_printf(b, "cwcache_answers_rendered_total %" PRIu64 "\n", js.rendered);
     help_type(b, "cwcache_answers_rendered_on_loop_total", "counter",

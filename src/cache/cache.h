@@ -263,6 +263,9 @@ void cache_wtxn_defer_indexes(struct cache_wtxn *w);
  * writer empties the store (cache_open), which is then loaded again. */
 int cache_unsynced_begin(struct cache *c) MUST_CHECK;
 int cache_unsynced_end(struct cache *c) MUST_CHECK;
+/* Starts writing back what the unsynced commits left dirty, without
+ * waiting (so the sync at the end has less left to wait for). */
+int cache_unsynced_writeback(struct cache *c) MUST_CHECK;
 struct cache_build_opts {
     size_t run_bytes; /* entries sorted in memory before a run is spilled to disk */
     size_t txn_bytes; /* entries appended per write transaction */

@@ -180,6 +180,8 @@ void cache_lmdb_env_close(struct cache *c);
 int cache_lmdb_env_stats(struct cache *c, struct cache_stats *out) MUST_CHECK;
 /* Commits without fsync (on) or with it again; this process only. */
 int cache_lmdb_env_nosync(struct cache *c, bool on) MUST_CHECK;
+/* The data file's descriptor (for writeback hints). */
+int cache_lmdb_env_fd(struct cache *c, int *fd) MUST_CHECK;
 /* Flushes every commit so far to disk. */
 int cache_lmdb_env_sync(struct cache *c) MUST_CHECK;
 /* unsynced.c, at open: before LMDB opens the store, empties one that a

@@ -162,6 +162,11 @@ int cache_lmdb_env_nosync(struct cache *c, bool on)
     return cache_lmdb_err(mdb_env_set_flags(c->env, MDB_NOSYNC, on ? 1 : 0));
 }
 
+int cache_lmdb_env_fd(struct cache *c, int *fd)
+{
+    return cache_lmdb_err(mdb_env_get_fd(c->env, fd));
+}
+
 int cache_lmdb_env_sync(struct cache *c)
 {
     return cache_lmdb_err(mdb_env_sync(c->env, 1));

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -84,15 +85,30 @@ int cache_unsynced_begin(struct cache *c)
     return 0;
 }
 
+int cache_unsynced_writeback(struct cache *c)
+{
+    if (!c->unsynced)
+        return 0;
+    int fd, rc = cache_lmdb_env_fd(c, &fd);
+    if (rc == 0 && sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0)
+        rc = -errno;
+    return rc;
+}
+
 int cache_unsynced_end(struct cache *c)
 {
     if (!c->unsynced)
         return 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = cache_lmdb_env_nosync(c, false);
     if (rc == 0)
         rc = cache_lmdb_env_sync(c);
     if (rc < 0)
         return rc; /* the marker stays: the next writer syncs, or empties after a crash */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    log_info(LOG_CACHE, "%s: synced the commits made without fsync in %.2f s", c->path,
+             (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     c->unsynced = false;
     char path[4096];
     marker_path(c, (long)getpid(), path, sizeof path);

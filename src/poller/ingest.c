@@ -26,10 +26,12 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 #include "queue.h"
 
 #define INGEST_PAGES 4               /* one being fetched, up to three queued or being written */
 #define POLLER_INGEST_TXN_ROWS 50000 /* rows per transaction at most, whatever is queued */
+#define INGEST_WRITEBACK_BYTES (64u << 20) /* rows committed between writeback hints */
 
 /* A page and its link in the ingest's queues. */
 struct slot {
@@ -44,6 +46,7 @@ struct ingest {
     struct queue free_q;  /* pages to fill; closed and emptied when the writer stops */
     struct queue full_q;  /* fetched pages, in order; closed when the fetcher ends */
     struct poller_page *held; /* the pass's last page, taken but not yet written */
+    size_t unflushed;     /* bytes of rows committed since the last writeback hint */
     int fetch_rc;         /* the fetcher's error: set before it closes full_q */
     char fetch_err[POLLER_CONN_ERR_MAX + 128];
 };
@@ -155,6 +158,14 @@ static int write_txn(struct ingest *g, bool *ended, char *err, size_t errlen)
     rc = poller_sync_commit(g->e, w);
     if (rc < 0)
         poller_cache_fail(g->e->cache, rc, err, errlen, "model %s: commit", g->s->src.m->name);
+    /* A warm-up commits without fsync: the disk writes start now, not all
+     * at the sync that ends it. */
+    g->unflushed += bytes;
+    if (rc == 0 && g->unflushed >= INGEST_WRITEBACK_BYTES) {
+        g->unflushed = 0;
+        if (cache_unsynced_writeback(g->e->cache) < 0)
+            log_debug(LOG_POLLER, "model %s: starting the writeback failed", g->s->src.m->name);
+    }
     return rc;
 }
 

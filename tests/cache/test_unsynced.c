@@ -100,6 +100,8 @@ Test(cache_unsynced, the_marker_is_durable_before_the_first_commit_and_gone_afte
     fclose(f);
     cr_assert_str_eq(got, boot);
     fx_company(1, "Acme", false, &no_parent);
+    /* The writeback hint starts the disk writes of the data file. */
+    cr_assert_eq(cache_unsynced_writeback(fx_cache), 0);
     cr_assert_eq(cache_unsynced_end(fx_cache), 0);
     cr_assert(!exists(fx_dir, (long)getpid()));
     cr_assert_eq(companies(fx_cache), 1);

@@ -129,6 +129,25 @@ static int load_begin(struct poller_sync *s, struct poller_sync_env *e, char *er
     return 0;
 }
 
+/* A warm-up commits without fsync from its first pass that fills a model
+ * (a first load, a cold model's full read, a rebuild's shadow) to its end
+ * (cache_unsynced_begin: a marker makes that crash safe). The passes that
+ * only bring warm models up to date keep an fsync per commit: they write
+ * little, and a power loss then costs at most their last commits, not the
+ * store. */
+static void unsynced_from_here(const struct poller_sync *s, struct poller_sync_env *e,
+                               enum poller_sync_pass pass, uint64_t rows)
+{
+    bool fills = pass == POLLER_PASS_LOAD || s->rebuild ||
+                 (pass == POLLER_PASS_FULL && s->state == CACHE_COLD && rows == 0);
+    if (!e->warm || !fills)
+        return;
+    int rc = cache_unsynced_begin(e->cache);
+    if (rc < 0)
+        log_warn(LOG_POLLER, "model %s: committing without fsync: %s; every commit syncs",
+                 s->src.m->name, strerror(-rc));
+}
+
 int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum poller_sync_pass pass,
                       char *err, size_t errlen)
 {
@@ -160,6 +179,7 @@ int poller_sync_begin(struct poller_sync *s, struct poller_sync_env *e, enum pol
     }
     if (pass == POLLER_PASS_POLL && first_load(s, rows))
         pass = POLLER_PASS_LOAD;
+    unsynced_from_here(s, e, pass, rows);
     snprintf(s->run.kind, sizeof s->run.kind, "%s", pass_kind(pass, s->rebuild, e->warm));
     s->pass = pass;
     if (pass == POLLER_PASS_LOAD)

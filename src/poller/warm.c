@@ -366,11 +366,6 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
     int rc = poller_conn_job_begin(o->cache, &w.env.rd, err, errlen);
     if (rc < 0)
         return rc;
-    /* No fsync per commit: one sync at the end (cache_unsynced_begin). */
-    int sync_rc = cache_unsynced_begin(o->cache);
-    if (sync_rc < 0)
-        log_warn(LOG_POLLER, "warm: committing without fsync: %s; every commit syncs",
-                 strerror(-sync_rc));
     rc = poller_conn_open(&w.conn, o->db, err, errlen);
     if (rc < 0 && reconnected(&w, rc, err, errlen))
         rc = 0;
@@ -378,7 +373,9 @@ int poller_warm(const struct poller_opts *o, bool full, poller_progress_cb progr
         rc = warm_all(&w, full, err, errlen);
     poller_conn_close(&w.conn);
     poller_conn_job_end(w.env.rd);
-    if ((sync_rc = cache_unsynced_end(o->cache)) < 0 && rc == 0) {
+    /* The first load turned fsync off (sync.c): one sync now. */
+    int sync_rc = cache_unsynced_end(o->cache);
+    if (sync_rc < 0 && rc == 0) {
         poller_cache_fail(o->cache, sync_rc, err, errlen, "warm: syncing the commits to disk");
         rc = sync_rc;
     }

@@ -703,9 +703,12 @@ def case_first_load_warm(env):
         else:
             p.stdin.write("\n")
             p.stdin.flush()
-    env.drv("warm", "--models", models, "--batch", "20", "--overlap-s", "1")
+    r = env.drv("warm", "--models", models, "--batch", "20", "--overlap-s", "1")
     left = [f for f in os.listdir(env.store) if f.startswith("unsynced.")]
     check(not left, f"markers left after the warm-up synced: {left}")
+    synced = "synced the commits made without fsync"
+    check(synced in r.stderr, "the warm-up that ends a first load commits without fsync:\n" +
+          r.stderr[-2000:])
     ok, out = env.verify("--models", models)
     check(ok, "after the first loads:\n" + out)
     first, _, _ = LOAD_MODELS[0]
@@ -714,6 +717,10 @@ def case_first_load_warm(env):
     check(len(warm) == 3 and warm[2]["read"] >= 100 and warm[1]["applied"] >= 2,
           f"{first}: a load then a poll that read the changes behind it:\n{out}")
     print(out)
+    # Bringing warm models up to date keeps an fsync per commit.
+    r = env.drv("warm", "--models", models, "--batch", "20", "--overlap-s", "1")
+    check(synced not in r.stderr, "a warm-up of warm models committed without fsync:\n" +
+          r.stderr[-2000:])
 
 
 def case_first_load_server(env):

@@ -37,17 +37,24 @@ static struct poller_conn *owner(DBPROCESS *dbp)
     return c ? c : tl_opening;
 }
 
+#define CONN_CLOSED "the connection to the source was closed (the server stopped or the network " \
+                    "dropped it)"
+
 static int on_error(DBPROCESS *dbp, int severity, int dberr, int oserr, char *dberrstr,
                     char *oserrstr)
 {
-    (void)severity, (void)dberr;
+    (void)severity;
     struct poller_conn *c = owner(dbp);
     const char *what = dberrstr ? dberrstr : "db-lib error";
+    /* A connection lost in the middle of a call says so as one lost
+     * between calls does (fail()), with db-lib's words after. */
+    bool lost = dberr == SYBESEOF || dberr == SYBEREAD || dberr == SYBEWRIT;
+    const char *pre = lost ? CONN_CLOSED ": " : "";
     /* db-lib passes oserr -1 or 0 ("Success") when the OS had nothing to say. */
     if (c && !c->err[0] && oserr > 0 && oserrstr && *oserrstr)
-        snprintf(c->err, sizeof c->err, "%s (%s)", what, oserrstr);
+        snprintf(c->err, sizeof c->err, "%s%s (%s)", pre, what, oserrstr);
     else if (c && !c->err[0])
-        snprintf(c->err, sizeof c->err, "%s", what);
+        snprintf(c->err, sizeof c->err, "%s%s", pre, what);
     /* SYBETIME included: a hung server must fail the call, never block. */
     return INT_CANCEL;
 }
@@ -180,8 +187,7 @@ static int fail(struct poller_conn *c, const char *what)
     /* db-lib marks a connection the server closed between two calls dead
      * without calling a handler: say so rather than "query failed". */
     if (!c->err[0] && c->dbp && dbdead(c->dbp))
-        snprintf(c->err, sizeof c->err, "the connection to the source was closed (the server "
-                 "stopped or the network dropped it)");
+        snprintf(c->err, sizeof c->err, CONN_CLOSED);
     else if (!c->err[0])
         snprintf(c->err, sizeof c->err, "%s failed; db-lib gave no reason", what);
     if (c->dbp && !dbdead(c->dbp))

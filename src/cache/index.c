@@ -91,10 +91,12 @@ int cache_index_update(struct cache_wtxn *w, const struct schema_model *m, unsig
     return cache_sindex_update(w, m, slot, old_row, new_row);
 }
 
-int cache_children_count(struct cache_rd *rd, const struct schema_relation *r, int64_t fk,
-                         uint64_t *n)
+/* Positions a cursor of r's index on fk's children and calls fn with it;
+ * 0 without a call when fk has none. */
+typedef int (*children_fn)(struct cache_rd *rd, MDB_cursor *cur, void *arg);
+static int children_at(struct cache_rd *rd, const struct schema_relation *r, int64_t fk,
+                       children_fn fn, void *arg)
 {
-    *n = 0;
     if (!r->to_many)
         return -EINVAL;
     size_t db = cache_db_index(rd->c, r->to_many_id, cache_slot_live(rd->slots, r->target->id));
@@ -106,61 +108,65 @@ int cache_children_count(struct cache_rd *rd, const struct schema_relation *r, i
     put_be64(k, (uint64_t)fk);
     MDB_val key = {8, k}, val;
     rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_SET);
-    if (rc == 0) {
-        size_t count;
-        rc = cache_lmdb_err(mdb_cursor_count(cur, &count));
-        *n = count;
-    } else if (rc == -ENOENT) {
+    if (rc == 0)
+        rc = fn(rd, cur, arg);
+    else if (rc == -ENOENT)
         rc = 0;
-    }
     cache_rd_cursor_done(rd, db, cur);
     return rc;
 }
 
-/* Calls cb for each child the cursor's current key holds, in pk order. */
-static int children_walk(struct cache_rd *rd, MDB_cursor *cur, const struct schema_relation *r,
-                         cache_row_cb cb, void *arg)
+static int count_dups(struct cache_rd *rd, MDB_cursor *cur, void *arg)
 {
-    MDB_dbi rows = rd->c->dbi[cache_db_rows(r->target->id, cache_slot_live(rd->slots, r->target->id))];
+    (void)rd;
+    size_t count;
+    int rc = cache_lmdb_err(mdb_cursor_count(cur, &count));
+    *(uint64_t *)arg = count;
+    return rc;
+}
+
+int cache_children_count(struct cache_rd *rd, const struct schema_relation *r, int64_t fk,
+                         uint64_t *n)
+{
+    *n = 0;
+    return children_at(rd, r, fk, count_dups, n);
+}
+
+struct walk {
+    const struct schema_relation *r;
+    cache_row_cb cb;
+    void *arg;
+};
+
+/* Calls the walk's cb for each child the cursor's current key holds, in pk order. */
+static int children_walk(struct cache_rd *rd, MDB_cursor *cur, void *arg)
+{
+    const struct walk *wk = arg;
+    const struct schema_model *t = wk->r->target;
+    MDB_dbi rows = rd->c->dbi[cache_db_rows(t->id, cache_slot_live(rd->slots, t->id))];
     MDB_val key, val;
-    int rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+    int rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT), out = 0;
+    rd->nest++;
     for (; rc == 0; rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_NEXT_DUP)) {
-        if (val.mv_size != 8)
-            return -EPROTO;
+        if (val.mv_size != 8) {
+            out = -EPROTO;
+            break;
+        }
         MDB_val ck = {8, val.mv_data}, row;
         int g = cache_lmdb_get(rd->txn, rows, &ck, &row);
         if (g == -ENOENT) /* cannot happen with same-txn maintenance; never render a ghost */
             continue;
-        if (g)
-            return g;
-        int r2 = cb(arg, (struct slice){row.mv_data, row.mv_size});
-        if (r2)
-            return r2;
+        out = g ? g : wk->cb(wk->arg, (struct slice){row.mv_data, row.mv_size});
+        if (out)
+            break;
     }
-    return rc == -ENOENT ? 0 : rc;
+    rd->nest--;
+    return out ? out : rc == -ENOENT ? 0 : rc;
 }
 
 int cache_children(struct cache_rd *rd, const struct schema_relation *r, int64_t fk, cache_row_cb cb,
                    void *arg)
 {
-    if (!r->to_many)
-        return -EINVAL;
-    size_t db = cache_db_index(rd->c, r->to_many_id, cache_slot_live(rd->slots, r->target->id));
-    MDB_cursor *cur;
-    int rc = cache_rd_cursor(rd, db, &cur);
-    if (rc < 0)
-        return rc;
-    uint8_t k[8];
-    put_be64(k, (uint64_t)fk);
-    MDB_val key = {8, k}, val;
-    rc = cache_lmdb_cursor_get(cur, &key, &val, MDB_SET);
-    if (rc == 0) {
-        rd->nest++;
-        rc = children_walk(rd, cur, r, cb, arg);
-        rd->nest--;
-    } else if (rc == -ENOENT) {
-        rc = 0;
-    }
-    cache_rd_cursor_done(rd, db, cur);
-    return rc;
+    struct walk wk = {r, cb, arg};
+    return children_at(rd, r, fk, children_walk, &wk);
 }

@@ -481,7 +481,19 @@ struct build {
     struct buf io, tmp, key;
 };
 
-/* Reads every row of the slot in w: entries into runs. */
+/* One row's entries into the run, spilling it when full. */
+static int collect_row(struct build *b, struct slice row)
+{
+    int rc = row_entries(b->c, &b->l, row, &b->tmp, &b->key, &b->run);
+    /* The records, and two sort entries each (run_sort). */
+    if (rc < 0 || b->run.rec.len + 2 * b->run.n * sizeof *b->run.ent < b->o->run_bytes)
+        return rc;
+    if (b->spill.fd < 0 && (rc = spill_open(&b->spill, b->c->path)) < 0)
+        return rc;
+    return spill_run(&b->spill, &b->run, &b->io);
+}
+
+/* Reads every row of the slot in txn: entries into runs. */
 static int collect(struct build *b, MDB_txn *txn)
 {
     MDB_cursor *cur;
@@ -490,31 +502,21 @@ static int collect(struct build *b, MDB_txn *txn)
         return rc;
     MDB_val k, v;
     for (rc = cache_lmdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = cache_lmdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if ((rc = row_entries(b->c, &b->l, (struct slice){v.mv_data, v.mv_size}, &b->tmp, &b->key,
-                              &b->run)) < 0)
+         rc = cache_lmdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = collect_row(b, (struct slice){v.mv_data, v.mv_size})) < 0)
             break;
-        /* The records, and two sort entries each (run_sort). */
-        if (b->run.rec.len + 2 * b->run.n * sizeof *b->run.ent < b->o->run_bytes)
-            continue;
-        if (b->spill.fd < 0 && (rc = spill_open(&b->spill, b->c->path)) < 0)
-            break;
-        if ((rc = spill_run(&b->spill, &b->run, &b->io)) < 0)
-            break;
-    }
     cache_lmdb_cursor_close(cur);
-    if (rc == -ENOENT)
-        rc = 0;
-    if (rc == 0 && b->spill.fd >= 0 && b->run.n)
-        rc = spill_run(&b->spill, &b->run, &b->io);
-    return rc;
+    return rc == -ENOENT ? 0 : rc;
 }
 
-/* Collects, empties the slot's indexes and appends every entry; with own,
- * commits on the way (*w is then the last transaction, still open). */
-static int build_run(struct build *b, MDB_txn **txn, bool own, uint64_t *entries)
+/* Collects (unless the load did: collected), empties the slot's indexes and
+ * appends every entry; with own, commits on the way (*txn is then the last
+ * transaction, still open). */
+static int build_run(struct build *b, MDB_txn **txn, bool own, bool collected, uint64_t *entries)
 {
-    int rc = collect(b, *txn);
+    int rc = collected ? 0 : collect(b, *txn);
+    if (rc == 0 && b->spill.fd >= 0 && b->run.n)
+        rc = spill_run(&b->spill, &b->run, &b->io); /* the last run joins the spilled ones */
     for (size_t i = 0; rc == 0 && i < b->l.n; i++)
         rc = cache_lmdb_empty(*txn, idx_dbi(b->c, &b->l, i, b->slot)); /* a crashed build's part */
     struct appender a = {.c = b->c, .l = &b->l, .slot = b->slot, .txn = *txn, .own = own,
@@ -580,8 +582,9 @@ int cache_build_now(struct cache_wtxn *w, const struct schema_model *m, unsigned
     build_init(&b, w->c, m, slot, &o);
     uint64_t n;
     MDB_txn *txn = w->txn;
-    rc = build_run(&b, &txn, false, &n);
+    rc = build_run(&b, &txn, false, false, &n);
     build_fini(&b);
+    cache_collect_drop(w->c, m, slot);
     if (rc == 0)
         rc = cache_build_forget(w, m, slot);
     if (rc == 0) /* a load of one page does not call cache_index_build() */
@@ -589,6 +592,115 @@ int cache_build_now(struct cache_wtxn *w, const struct schema_model *m, unsigned
                   "makes it readable", m->name, (unsigned long long)n);
     return rc;
 }
+
+/* ---- entries collected during the load -------------------------------------------- */
+
+/*
+ * Reading the rows back after the load costs a read of every row (page
+ * faults on the freshly written map) and the extraction of its entries,
+ * all while the source idles. A transaction that opted in with bounds
+ * (cache_wtxn_defer_indexes) hands each row it inserts into a slot whose
+ * indexes are pending to the collector, which extracts the entries into the
+ * same sorted runs the build would have made: the writer does that while
+ * it waits for the next page. The build takes those runs instead of reading
+ * the rows when they are exactly the slot's rows: the collector began with
+ * the slot's first row, saw only inserts, every transaction that fed it
+ * committed, the last writer of the slot (the mark's transaction id) is the
+ * last transaction that fed it, and the slot holds as many rows as it was
+ * fed. Anything else (an update or delete under the mark, an aborted
+ * transaction, another writer, another model's load taking its place) drops
+ * it, and the build reads the rows as before. One collector per handle: its
+ * runs are bounded by run_bytes, like the build's.
+ */
+struct cache_collect {
+    struct build b;
+    struct cache_build_opts o; /* b.o while collecting: run_bytes */
+    uint64_t rows;             /* rows fed by committed transactions */
+    uint64_t pending;          /* rows fed by the open transaction */
+    uint64_t last_txn;         /* the last committed transaction that fed it */
+};
+
+static void collect_free(struct cache *c)
+{
+    if (!c->collect)
+        return;
+    build_fini(&c->collect->b);
+    free(c->collect);
+    c->collect = NULL;
+}
+
+void cache_collect_drop(struct cache *c, const struct schema_model *m, unsigned slot)
+{
+    if (c->collect && (!m || (c->collect->b.m == m && c->collect->b.slot == slot)))
+        collect_free(c);
+}
+
+void cache_collect_begin(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
+{
+    collect_free(w->c);
+    if (!w->collect_opts)
+        return;
+    struct cache_collect *k = xcalloc(1, sizeof *k);
+    k->o = *w->collect_opts;
+    build_init(&k->b, w->c, m, slot, &k->o);
+    w->c->collect = k;
+}
+
+void cache_collect_row(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                       struct slice old_row, struct slice new_row)
+{
+    struct cache_collect *k = w->c->collect;
+    if (!k || k->b.m != m || k->b.slot != slot)
+        return;
+    int rc = old_row.len || !new_row.len || !w->collect_opts ? -ECANCELED : 0;
+    if (rc == 0)
+        rc = collect_row(&k->b, new_row);
+    if (rc < 0) {
+        log_debug(LOG_CACHE, "model %s: entries no longer collected during the load (%s): the "
+                  "build reads the rows", m->name, rc == -ECANCELED ? "a row changed or went" :
+                  strerror(-rc));
+        collect_free(w->c);
+        return;
+    }
+    w->collect_fed = true;
+    k->pending++;
+}
+
+void cache_collect_end(struct cache_wtxn *w, uint64_t txn_id, bool committed)
+{
+    struct cache_collect *k = w->c->collect;
+    if (!w->collect_fed || !k)
+        return;
+    if (!committed) {
+        collect_free(w->c); /* its rows are gone, their entries are not */
+        return;
+    }
+    k->rows += k->pending;
+    k->pending = 0;
+    k->last_txn = txn_id;
+}
+
+/* The collector of (m, slot) when its runs hold exactly the slot's rows
+ * (last: the mark's last writer), taken from c; NULL otherwise (dropped). */
+static struct cache_collect *collect_take(struct cache *c, MDB_txn *txn,
+                                          const struct schema_model *m, unsigned slot,
+                                          uint64_t last)
+{
+    struct cache_collect *k = c->collect;
+    if (!k || k->b.m != m || k->b.slot != slot)
+        return NULL;
+    c->collect = NULL;
+    MDB_stat st;
+    if (k->pending == 0 && k->last_txn == last &&
+        cache_lmdb_stat(txn, c->dbi[cache_db_rows(m->id, slot)], &st) == 0 &&
+        st.ms_entries == k->rows)
+        return k;
+    c->collect = k;
+    collect_free(c);
+    return NULL;
+}
+
+/* ---- the build, in its own transactions -------------------------------------------- */
 
 /* One attempt: *again when rows were written while it appended. */
 static int build_once(struct cache *c, const struct schema_model *m,
@@ -612,11 +724,17 @@ static int build_once(struct cache *c, const struct schema_model *m,
         cache_lmdb_txn_abort(txn);
         return rc;
     }
-    struct build b;
-    build_init(&b, c, m, slot, o);
+    struct cache_collect *k = collect_take(c, txn, m, slot, last);
+    bool collected = k != NULL;
+    struct build own, *b = k ? &k->b : &own;
+    if (k)
+        b->o = o; /* the runs are made: from here on, the build's bounds */
+    else
+        build_init(b, c, m, slot, o);
     uint64_t n = 0;
-    rc = build_run(&b, &txn, true, &n);
-    build_fini(&b);
+    rc = build_run(b, &txn, true, collected, &n);
+    build_fini(b);
+    free(k);
     if (rc == 0)
         rc = cache_mark_read(txn, c, m, &mask, &now);
     *again = rc == 0 && now != last;
@@ -629,9 +747,11 @@ static int build_once(struct cache *c, const struct schema_model *m,
     }
     rc = cache_lmdb_txn_commit(txn);
     *built = rc == 0 && !*again;
+    if (*built && collected)
+        c->builds_collected++;
     if (*built)
-        log_info(LOG_CACHE, "model %s: built its indexes (%llu entries)", m->name,
-                 (unsigned long long)n);
+        log_info(LOG_CACHE, "model %s: built its indexes (%llu entries%s)", m->name,
+                 (unsigned long long)n, collected ? ", collected as its rows were loaded" : "");
     return rc;
 }
 

@@ -250,8 +250,13 @@ int cache_run_append(struct cache_wtxn *w, const struct schema_model *m, const s
 /* Index entries of a first load are built after its rows (build.c): a
  * transaction that calls this and puts the first row into an empty slot no
  * reader sees (a model not yet warm, a rebuild's shadow) marks the slot's
- * indexes pending, and no writer maintains them until they are built. */
-void cache_wtxn_defer_indexes(struct cache_wtxn *w);
+ * indexes pending, and no writer maintains them until they are built.
+ * With collect (the bounds cache_index_build() is given; it must outlive
+ * the transaction), the entries of the rows the load inserts are collected
+ * in sorted runs as they arrive, so the build need not read the rows back;
+ * NULL: it reads them. */
+struct cache_build_opts;
+void cache_wtxn_defer_indexes(struct cache_wtxn *w, const struct cache_build_opts *collect);
 /* A warm-up's commits without fsync (issue 14 goal 3): an fsync per commit
  * costs a disk wait each. cache_unsynced_begin() first makes a marker file
  * durable (the data directory's unsynced.<pid>, holding the boot id), then

@@ -102,6 +102,10 @@ struct cache {
     /* Per secondary index (schema->indexed order): complete in this store, so
      * readers may use it (sindex.c); a writable open builds what is missing. */
     bool *sindex_ready;
+    /* A first load's index entries, collected as its rows arrive (build.c);
+     * builds that used them instead of reading the rows (for tests). */
+    struct cache_collect *collect;
+    uint64_t builds_collected;
 };
 
 struct cache_rd {
@@ -141,6 +145,8 @@ struct cache_wtxn {
     bool reset_any;          /* a model was replaced: "\0resets" is rewritten */
     bool defer_ok;           /* a first load into an unreadable slot defers its indexes */
     uint8_t *defer;          /* per model: its pending-index mark as read in this txn (build.c) */
+    const struct cache_build_opts *collect_opts; /* collect the deferred entries (build.c) */
+    bool collect_fed;        /* this txn handed rows to the collector */
 };
 
 /* ---- versions.c ------------------------------------------------------------ */
@@ -403,19 +409,31 @@ int cache_mark_read(MDB_txn *txn, struct cache *c, const struct schema_model *m,
 /* mask 0 deletes the mark. */
 int cache_mark_write(MDB_txn *txn, struct cache *c, const struct schema_model *m, uint8_t mask,
                      uint64_t last) MUST_CHECK;
-/* The first row goes into empty `slot`: marks its indexes pending when the
- * txn opted in and no reader can see the slot. */
-int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
+/* The first row goes into empty `slot`: marks its indexes pending (*marked)
+ * when the txn opted in and no reader can see the slot. */
+int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                      bool *marked) MUST_CHECK;
 /* *yes when the slot's indexes are pending: its rows change without them
  * (the mark notes that this txn wrote rows). */
 int cache_build_deferred(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
                          bool *yes) MUST_CHECK;
-/* Clears the slot's mark (the slot was emptied, or its indexes are built). */
+/* Clears the slot's mark (the slot was emptied, or its indexes are built);
+ * the caller drops what was collected for it (cache_collect_drop). */
 int cache_build_forget(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
 /* ---- build.c: indexes built after a first load --------------------------------- */
 /* Builds the slot's pending indexes inside w (no bound on its size): before
  * the slot becomes readable, when nobody ran cache_index_build(). */
 int cache_build_now(struct cache_wtxn *w, const struct schema_model *m, unsigned slot) MUST_CHECK;
+/* Entries collected during the load (build.c says when the build uses them):
+ * begin with the first row put into the empty slot whose mark w sets (when w
+ * opted in with bounds; replaces any other collector), a row put or removed
+ * under the mark, the end of a transaction (its id), a slot's mark cleared
+ * (m NULL: whatever is collected, at close). */
+void cache_collect_begin(struct cache_wtxn *w, const struct schema_model *m, unsigned slot);
+void cache_collect_row(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                       struct slice old_row, struct slice new_row);
+void cache_collect_end(struct cache_wtxn *w, uint64_t txn_id, bool committed);
+void cache_collect_drop(struct cache *c, const struct schema_model *m, unsigned slot);
 
 /* ---- read.c ----------------------------------------------------------------- */
 /* The cached cursor of database db at the current nesting level (opened or

@@ -228,6 +228,7 @@ void cache_close(struct cache *c)
     if (c->unsynced && cache_unsynced_end(c) < 0)
         log_warn(LOG_CACHE, "%s: syncing the warm-up's commits at close failed: the next writer "
                  "syncs them", c->path);
+    cache_collect_drop(c, NULL, 0);
     cache_lmdb_env_close(c);
     free(c->path);
     for (size_t i = 0; i < c->n_db; i++)

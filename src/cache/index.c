@@ -80,8 +80,10 @@ int cache_index_update(struct cache_wtxn *w, const struct schema_model *m, unsig
 {
     bool deferred;
     int d = cache_build_deferred(w, m, slot, &deferred);
+    if (d == 0 && deferred)
+        cache_collect_row(w, m, slot, old_row, new_row);
     if (d < 0 || deferred)
-        return d; /* built from the rows once they are all in (build.c) */
+        return d; /* built once the rows are all in (build.c) */
     uint64_t pk = cache_row_pk(new_row.len ? new_row : old_row);
     for (size_t i = 0; i < w->c->n_incoming[m->id]; i++) {
         int rc = relation_update(w, w->c->incoming[m->id][i], slot, pk, old_row, new_row);

@@ -91,10 +91,16 @@ static bool has_indexes(const struct cache *c, const struct schema_model *m)
     return false;
 }
 
-void cache_wtxn_defer_indexes(struct cache_wtxn *w) { w->defer_ok = true; }
-
-int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot)
+void cache_wtxn_defer_indexes(struct cache_wtxn *w, const struct cache_build_opts *collect)
 {
+    w->defer_ok = true;
+    w->collect_opts = collect;
+}
+
+int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,
+                      bool *marked)
+{
+    *marked = false;
     if (!w->defer_ok || !has_indexes(w->c, m))
         return 0;
     if (slot == cache_slot_live(w->slots, m->id)) {
@@ -107,7 +113,10 @@ int cache_build_start(struct cache_wtxn *w, const struct schema_model *m, unsign
     }
     uint8_t *d;
     int rc = mark_get(w, m, &d);
-    return rc < 0 ? rc : mark_set(w, m, (uint8_t)((*d & MARK_SLOTS) | 1u << slot));
+    if (rc == 0)
+        rc = mark_set(w, m, (uint8_t)((*d & MARK_SLOTS) | 1u << slot));
+    *marked = rc == 0;
+    return rc;
 }
 
 int cache_build_deferred(struct cache_wtxn *w, const struct schema_model *m, unsigned slot,

@@ -22,6 +22,7 @@ static int slot_empty(struct cache_wtxn *w, const struct schema_model *m, unsign
         size_t db = cache_db_index(c, c->incoming[m->id][i]->to_many_id, slot);
         rc = cache_lmdb_empty(w->txn, c->dbi[db]);
     }
+    cache_collect_drop(c, m, slot);
     if (rc == 0)
         rc = cache_build_forget(w, m, slot);
     return rc == 0 ? cache_sindex_empty(w, m, slot) : rc;

@@ -52,10 +52,12 @@ int cache_wtxn_commit(struct cache_wtxn *w)
     if (rc == 0)
         rc = cache_versions_commit(w);
     cache_rd_fini(&w->rd); /* closes write cursors while the txn still lives */
+    uint64_t id = cache_lmdb_txn_id(w->txn);
     if (rc == 0)
         rc = cache_lmdb_txn_commit(w->txn);
     else
         cache_lmdb_txn_abort(w->txn);
+    cache_collect_end(w, id, rc == 0);
     wtxn_free(w);
     return rc;
 }
@@ -67,6 +69,7 @@ void cache_wtxn_abort(struct cache_wtxn *w)
     cache_rd_fini(&w->rd);
     if (w->txn)
         cache_lmdb_txn_abort(w->txn);
+    cache_collect_end(w, 0, false);
     wtxn_free(w);
 }
 
@@ -153,8 +156,11 @@ static int row_append(struct cache_wtxn *w, const struct schema_model *m, size_t
         return rc;
     if (!empty && pk <= last)
         return -EEXIST;
-    if (empty && (rc = cache_build_start(w, m, slot)) < 0)
+    bool marked = false;
+    if (empty && (rc = cache_build_start(w, m, slot, &marked)) < 0)
         return rc;
+    if (marked)
+        cache_collect_begin(w, m, slot);
     MDB_val key = {8, (void *)(row.p + CACHE_ROW_PK)}, val = {row.len, (void *)row.p};
     rc = cache_lmdb_put(w->txn, w->c->dbi[db], &key, &val, MDB_APPEND);
     if (rc < 0)

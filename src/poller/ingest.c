@@ -131,7 +131,7 @@ static int write_txn(struct ingest *g, bool *ended, char *err, size_t errlen)
                           g->s->src.m->name);
         return rc;
     }
-    cache_wtxn_defer_indexes(w);
+    cache_wtxn_defer_indexes(w, &g->e->build);
     bool dirty = false;
     size_t rows = 0, bytes = 0;
     while (pg) {

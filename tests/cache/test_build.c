@@ -58,10 +58,21 @@ static void row_of(const char *model, int64_t id, unsigned seed, struct cache_va
 
 static const char *const models[] = {"Company", "Product", "AllTypes"};
 
-/* Puts the rows of model in `txns` transactions, in a shuffled order, then
- * rewrites every 7th row with another seed and deletes every 13th: the
- * same final rows whatever the order. */
-static void load(struct cache *c, const char *model, int txns, bool defer)
+/* How load() writes: row by row (maintained), deferred (the build reads the
+ * rows), or deferred with the entries collected as the rows arrive. */
+enum how { MAINTAINED, DEFERRED, COLLECTED };
+
+static const struct cache_build_opts collect_small = {.run_bytes = 512, .txn_bytes = 700};
+
+static void txn_begin(struct cache *c, enum how how, struct cache_wtxn **w)
+{
+    cr_assert_eq(cache_wtxn_begin(c, w), 0);
+    if (how != MAINTAINED)
+        cache_wtxn_defer_indexes(*w, how == COLLECTED ? &collect_small : NULL);
+}
+
+/* Inserts the rows of model in `txns` transactions, in a shuffled order. */
+static void insert(struct cache *c, const char *model, int txns, enum how how)
 {
     const struct schema_model *m = fx_model(model);
     int64_t order[N_ROWS];
@@ -76,9 +87,7 @@ static void load(struct cache *c, const char *model, int txns, bool defer)
     int per = N_ROWS / txns + 1;
     for (int i = 0; i < N_ROWS;) {
         struct cache_wtxn *w;
-        cr_assert_eq(cache_wtxn_begin(c, &w), 0);
-        if (defer)
-            cache_wtxn_defer_indexes(w);
+        txn_begin(c, how, &w);
         for (int k = 0; k < per && i < N_ROWS; k++, i++) {
             struct cache_value v[9];
             char name[32], err[128];
@@ -87,19 +96,36 @@ static void load(struct cache *c, const char *model, int txns, bool defer)
         }
         cr_assert_eq(cache_wtxn_commit(w), 0);
     }
+}
+
+/* Rewrites every 7th row with another seed (rewrite) and deletes every
+ * 13th (drop) in one transaction. */
+static void change(struct cache *c, const char *model, enum how how, bool rewrite, bool drop)
+{
+    const struct schema_model *m = fx_model(model);
     struct cache_wtxn *w;
-    cr_assert_eq(cache_wtxn_begin(c, &w), 0);
-    if (defer)
-        cache_wtxn_defer_indexes(w);
-    for (int64_t id = 7; id <= N_ROWS; id += 7) {
+    txn_begin(c, how, &w);
+    for (int64_t id = 7; rewrite && id <= N_ROWS; id += 7) {
         struct cache_value v[9];
         char name[32], err[128];
         row_of(model, id, 2, v, name);
         cr_assert_eq(cache_row_put(w, m, v, NULL, err, sizeof err), 0, "%s", err);
     }
-    for (int64_t id = 13; id <= N_ROWS; id += 13)
+    for (int64_t id = 13; drop && id <= N_ROWS; id += 13)
         cr_assert_eq(cache_row_delete(w, m, (uint64_t)id), 0);
     cr_assert_eq(cache_wtxn_commit(w), 0);
+}
+
+static void churn(struct cache *c, const char *model, enum how how)
+{
+    change(c, model, how, true, true);
+}
+
+/* The inserts, then the churn: the same final rows whatever the order. */
+static void load(struct cache *c, const char *model, int txns, bool defer)
+{
+    insert(c, model, txns, defer ? DEFERRED : MAINTAINED);
+    churn(c, model, defer ? DEFERRED : MAINTAINED);
 }
 
 /* Every entry of every index that follows model's rows in its live slot. */
@@ -225,7 +251,7 @@ Test(cache_build, a_warm_model_keeps_its_indexes_row_by_row)
     row_of("Company", 1, 1, v, name);
     struct cache_wtxn *w;
     cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
-    cache_wtxn_defer_indexes(w);
+    cache_wtxn_defer_indexes(w, &collect_small);
     cr_assert_eq(cache_row_put(w, fx_model("Company"), v, NULL, err, sizeof err), 0);
     cr_assert_eq(cache_wtxn_commit(w), 0);
     cr_assert(!marked(fx_cache, "Company"));
@@ -274,4 +300,71 @@ Test(cache_build, a_rebuild_defers_into_its_shadow_and_the_swap_builds)
     expect_same(fx_cache, b, "Product");
     cache_close(b);
     fx_dir_remove(dir);
+}
+
+/* The runs collected during the load replace the read of the rows: the same
+ * entries, whether the runs were spilled during the load (and merged) or
+ * kept in memory, whatever the order of the inserts and the transactions. */
+Test(cache_build, entries_collected_during_a_load_of_inserts_build_the_same_indexes)
+{
+    char dir[64];
+    struct cache *b = open_other(dir);
+    const size_t sizes[][2] = {{512, 700}, {SIZE_MAX, SIZE_MAX}};
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        insert(fx_cache, models[i], 1, MAINTAINED);
+        insert(b, models[i], 1 + (int)i * 4, COLLECTED);
+        uint64_t used = b->builds_collected;
+        build(b, models[i], sizes[i % 2][0], sizes[i % 2][1], true);
+        cr_assert_eq(b->builds_collected, used + 1, "%s: the build took the collected runs",
+                     models[i]);
+        cr_assert(!marked(b, models[i]));
+        expect_same(fx_cache, b, models[i]);
+        /* Once built, writes maintain the indexes row by row again. */
+        churn(fx_cache, models[i], MAINTAINED);
+        churn(b, models[i], COLLECTED);
+        expect_same(fx_cache, b, models[i]);
+    }
+    cache_close(b);
+    fx_dir_remove(dir);
+}
+
+/* What the collector cannot account for makes the build read the rows:
+ * rows changed or deleted under the mark, a transaction that fed it and
+ * aborted, rows put by a transaction that does not collect. */
+Test(cache_build, a_load_the_collector_cannot_account_for_is_built_from_its_rows)
+{
+    for (int kind = 0; kind < 4; kind++) {
+        char da[64], db[64];
+        struct cache *a = open_other(da), *b = open_other(db);
+        insert(a, "Company", 1, MAINTAINED);
+        insert(b, "Company", 3, COLLECTED);
+        if (kind < 2) { /* rows rewritten, rows deleted */
+            change(a, "Company", MAINTAINED, kind == 0, kind == 1);
+            change(b, "Company", COLLECTED, kind == 0, kind == 1);
+        } else {
+            /* A row put by a transaction that aborts, or that does not collect. */
+            struct cache_wtxn *w;
+            txn_begin(b, kind == 2 ? COLLECTED : DEFERRED, &w);
+            struct cache_value v[9];
+            char name[32], err[128];
+            row_of("Company", N_ROWS + 1, 1, v, name);
+            cr_assert_eq(cache_row_put(w, fx_model("Company"), v, NULL, err, sizeof err), 0);
+            if (kind == 2) {
+                cache_wtxn_abort(w);
+                txn_begin(b, COLLECTED, &w); /* the next transaction commits it */
+                cr_assert_eq(cache_row_put(w, fx_model("Company"), v, NULL, err, sizeof err), 0);
+            }
+            cr_assert_eq(cache_wtxn_commit(w), 0);
+            txn_begin(a, MAINTAINED, &w);
+            cr_assert_eq(cache_row_put(w, fx_model("Company"), v, NULL, err, sizeof err), 0);
+            cr_assert_eq(cache_wtxn_commit(w), 0);
+        }
+        build(b, "Company", 512, 700, true);
+        cr_assert_eq(b->builds_collected, 0, "case %d: the rows were read", kind);
+        expect_same(a, b, "Company");
+        cache_close(a);
+        cache_close(b);
+        fx_dir_remove(da);
+        fx_dir_remove(db);
+    }
 }

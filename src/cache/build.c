@@ -6,11 +6,12 @@
  * in (cache_wtxn_defer_indexes) and puts the first row into an empty slot
  * that no reader can see (not the live slot of a warm model) marks the slot
  * "indexes pending" in the same transaction, and from then on every writer
- * leaves that slot's index entries alone. cache_index_build() then reads the
- * rows once, sorts the entries in runs of bounded size (spilled to an
- * unnamed file in the data directory), merges the runs and appends them in
- * key order (MDB_APPEND: pages are filled once, never split), committing
- * every txn_bytes, and clears the mark in its last transaction.
+ * leaves that slot's index entries alone. cache_index_build() then sorts
+ * the entries in runs of bounded size (spilled to an unnamed file in the
+ * data directory), collected as the rows arrived (below) or read from the
+ * rows, merges the runs and appends them in key order (MDB_APPEND: pages
+ * are filled once, never split), committing every txn_bytes, and clears the
+ * mark in its last transaction.
  *
  * Crash safety: the mark commits with the first rows and is cleared only with
  * the last index entry, so a crash anywhere leaves it set, and the next build

@@ -37,6 +37,7 @@
 #define REC_HDR 4u                /* a sorted entry: [be16 index][be16 len][bytes] */
 #define READ_BUF (64u * 1024)     /* per run while merging */
 #define BUILD_ATTEMPTS 3          /* builds in a row that other writers may undo */
+#define DUPS_MAX 4096             /* children of one parent appended in one call */
 
 /* ---- entries ----------------------------------------------------------------------- */
 
@@ -355,6 +356,10 @@ struct appender {
     uint8_t *last_fk;         /* per relation: the last key appended (8 bytes), for dups */
     bool *has_last;
     uint64_t entries;
+    /* More children of the last parent appended, not yet put (dups_flush):
+     * relation dups_idx, child keys back to back. */
+    size_t dups_idx, n_dups;
+    uint8_t *dups;            /* DUPS_MAX keys */
 };
 
 static void cursors_close(struct appender *a)
@@ -366,10 +371,34 @@ static void cursors_close(struct appender *a)
         }
 }
 
+/*
+ * The children of one parent go in one call (MDB_MULTIPLE, the relation
+ * indexes are MDB_DUPFIXED): LMDB then finds the parent's node once
+ * instead of descending the tree per child, which is what an append to a
+ * MDB_DUPSORT database otherwise costs (the low-cardinality foreign keys of
+ * a model hold most of its entries).
+ */
+static int dups_flush(struct appender *a)
+{
+    if (!a->n_dups)
+        return 0;
+    size_t i = a->dups_idx;
+    MDB_val key = {8, a->last_fk + 8 * i};
+    MDB_val val[2] = {{8, a->dups}, {a->n_dups, NULL}};
+    a->n_dups = 0;
+    return cache_lmdb_cursor_put(a->cur[i], &key, val, MDB_MULTIPLE | MDB_APPENDDUP);
+}
+
 static int next_txn(struct appender *a)
 {
+    int rc = dups_flush(a);
     cursors_close(a);
-    int rc = cache_lmdb_txn_commit(a->txn);
+    if (rc < 0) {
+        cache_lmdb_txn_abort(a->txn);
+        a->txn = NULL;
+        return rc;
+    }
+    rc = cache_lmdb_txn_commit(a->txn);
     a->txn = NULL;
     if (rc == 0)
         rc = cache_lmdb_txn_begin(a->c, false, &a->txn);
@@ -393,13 +422,26 @@ static int append_rec(struct appender *a, const uint8_t *r)
         if (rc < 0)
             return rc;
     }
+    a->entries++;
+    if (i < a->l->n_rel && a->has_last[i] && memcmp(a->last_fk + 8 * i, p, 8) == 0) {
+        /* Another child of the last parent: with the others (dups_flush). */
+        if (a->n_dups && (a->dups_idx != i || a->n_dups == DUPS_MAX)) {
+            int rc = dups_flush(a);
+            if (rc < 0)
+                return rc;
+        }
+        a->dups_idx = i;
+        memcpy(a->dups + 8 * a->n_dups++, p + 8, 8);
+        a->bytes += 10; /* a node pointer's worth in the parent's sub-page */
+        return 0;
+    }
+    int rc = dups_flush(a);
+    if (rc < 0)
+        return rc;
     MDB_val key, val;
-    unsigned flags = MDB_APPEND;
     if (i < a->l->n_rel) {
         key = (MDB_val){8, (void *)p};
         val = (MDB_val){8, (void *)(p + 8)};
-        if (a->has_last[i] && memcmp(a->last_fk + 8 * i, p, 8) == 0)
-            flags = MDB_APPENDDUP; /* another child of the last parent */
         memcpy(a->last_fk + 8 * i, p, 8);
         a->has_last[i] = true;
     } else {
@@ -408,9 +450,8 @@ static int append_rec(struct appender *a, const uint8_t *r)
     }
     /* What the entry costs in LMDB's pages: a node header and its pointer,
      * and for a relation's new parent a sub-page for its children. */
-    a->bytes += i < a->l->n_rel ? (flags == MDB_APPEND ? 48 : 10) : len + 10;
-    a->entries++;
-    return cache_lmdb_cursor_put(a->cur[i], &key, &val, flags);
+    a->bytes += i < a->l->n_rel ? 48 : len + 10;
+    return cache_lmdb_cursor_put(a->cur[i], &key, &val, MDB_APPEND);
 }
 
 /* Heap of readers by their current record (a min-heap of indexes into rd). */
@@ -524,7 +565,8 @@ static int build_run(struct build *b, MDB_txn **txn, bool own, bool collected, u
                          .txn_bytes = b->o->txn_bytes,
                          .cur = xcalloc(b->l.n, sizeof *a.cur),
                          .last_fk = xcalloc(b->l.n_rel + 1, 8),
-                         .has_last = xcalloc(b->l.n_rel + 1, sizeof *a.has_last)};
+                         .has_last = xcalloc(b->l.n_rel + 1, sizeof *a.has_last),
+                         .dups = xmalloc(DUPS_MAX * 8)};
     if (rc == 0 && b->spill.fd >= 0) {
         rc = merge_runs(&b->spill, &a);
     } else if (rc == 0) {
@@ -532,11 +574,14 @@ static int build_run(struct build *b, MDB_txn **txn, bool own, bool collected, u
         for (size_t i = 0; rc == 0 && i < b->run.n; i++)
             rc = append_rec(&a, b->run.ent[i].p);
     }
+    if (rc == 0 && a.txn)
+        rc = dups_flush(&a);
     cursors_close(&a);
     *txn = a.txn;
     *entries = a.entries;
     free(a.cur);
     free(a.last_fk);
+    free(a.dups);
     free(a.has_last);
     return rc;
 }

@@ -454,16 +454,35 @@ static int append_rec(struct appender *a, const uint8_t *r)
     return cache_lmdb_cursor_put(a->cur[i], &key, &val, MDB_APPEND);
 }
 
-/* Heap of readers by their current record (a min-heap of indexes into rd). */
+/* Heap of readers by their current record. Each slot holds what decides
+ * most comparisons (the index and the first 8 bytes as rec_key gives them,
+ * ordered as rec_cmp orders the records), so sifting reads the heap array
+ * only; a tie goes to rec_cmp. */
+struct heap_ent {
+    uint64_t k;
+    uint32_t idx, rd; /* the record's index; its reader */
+};
+
 struct merge {
     struct reader *rd;
     const uint8_t **cur;
-    size_t *heap, n;
+    struct heap_ent *heap;
+    size_t n;
 };
+
+static struct heap_ent heap_ent(const uint8_t *r, size_t rd)
+{
+    return (struct heap_ent){rec_key(r), (uint32_t)rec_idx(r), (uint32_t)rd};
+}
 
 static bool heap_less(const struct merge *g, size_t a, size_t b)
 {
-    return rec_cmp(g->cur[g->heap[a]], g->cur[g->heap[b]]) < 0;
+    const struct heap_ent *x = &g->heap[a], *y = &g->heap[b];
+    if (x->idx != y->idx)
+        return x->idx < y->idx;
+    if (x->k != y->k)
+        return x->k < y->k;
+    return rec_cmp(g->cur[x->rd], g->cur[y->rd]) < 0;
 }
 
 static void heap_down(struct merge *g, size_t i)
@@ -476,7 +495,7 @@ static void heap_down(struct merge *g, size_t i)
             m = r;
         if (m == i)
             return;
-        size_t t = g->heap[i];
+        struct heap_ent t = g->heap[i];
         g->heap[i] = g->heap[m];
         g->heap[m] = t;
         i = m;
@@ -491,15 +510,17 @@ static int merge_runs(struct spill *s, struct appender *a)
     for (size_t i = 0; i < s->n; i++) {
         g.rd[i] = (struct reader){xmalloc(READ_BUF), 0, 0, s->start[i], s->start[i + 1]};
         if ((g.cur[i] = reader_next(s->fd, &g.rd[i], &rc)) != NULL)
-            g.heap[g.n++] = i;
+            g.heap[g.n++] = heap_ent(g.cur[i], i);
     }
     for (size_t i = g.n; i-- > 0;)
         heap_down(&g, i);
     while (rc == 0 && g.n) {
-        size_t top = g.heap[0];
+        size_t top = g.heap[0].rd;
         rc = append_rec(a, g.cur[top]);
         if (rc == 0 && (g.cur[top] = reader_next(s->fd, &g.rd[top], &rc)) == NULL)
             g.heap[0] = g.heap[--g.n];
+        else if (rc == 0)
+            g.heap[0] = heap_ent(g.cur[top], top);
         heap_down(&g, 0);
     }
     for (size_t i = 0; i < s->n; i++)

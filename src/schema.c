@@ -859,6 +859,9 @@ static int scalar_make(struct parser *p, struct schema_model *m, struct pfield *
         m->pk = f;
     }
     f->name = xstrdup(pf->name);
+    f->key_len = strlen(f->name) + 4;
+    f->key = xmalloc(f->key_len + 1);
+    snprintf(f->key, f->key_len + 1, ",\"%s\":", f->name);
     f->column = xstrdup(pf->column ? pf->column : pf->name);
     f->db_type = pf->db_type ? xstrdup(pf->db_type) : NULL;
     f->optional = pf->optional;
@@ -1223,6 +1226,7 @@ void schema_free(struct schema *s)
         struct schema_model *m = &s->models[i];
         for (size_t j = 0; j < m->n_fields; j++) {
             free(m->fields[j].name);
+            free(m->fields[j].key);
             free(m->fields[j].column);
             free(m->fields[j].db_type);
         }

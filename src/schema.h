@@ -28,6 +28,12 @@ struct schema_model;
 
 struct schema_field {
     char *name;            /* camelCase name clients use */
+    /* `,"name":`, the field's JSON member key as a renderer writes it
+     * after another member (key + 1 without the comma). Stored rows keep
+     * values only (src/cache/row.c); every answer writes the key from here.
+     * Names are identifiers: nothing to escape. */
+    char *key;
+    size_t key_len;
     char *column;          /* SQL column (@map, else the name) */
     char *db_type;         /* native type from @db.X with blanks removed, e.g. "NVarChar(50)",
                             * "Money", "Decimal(18,4)"; NULL if none */

@@ -65,7 +65,7 @@
 
 #include "cache/cache.h"
 
-#define CACHE_FORMAT_VERSION 2u /* 2: uniqueidentifier text in lower case */
+#define CACHE_FORMAT_VERSION 3u /* 2: uniqueidentifier text in lower case; 3: rows keep values only (row.c) */
 #define CACHE_SLOTS 2
 #define CACHE_SLOT_LIVE 0x01u    /* bit 0 of a "\0slots" byte: the live slot */
 #define CACHE_SLOT_REBUILD 0x02u /* bit 1: a rebuild into the other slot is open */
@@ -334,40 +334,62 @@ void cache_base64_put(struct buf *out, const uint8_t *p, size_t n);
 /*
  * Encoded row (all integers big-endian, read with get_be*; rows may be
  * unaligned in LMDB):
- *   [0]      u8  row format version (1)
- *   [1]      u8  reserved (0)
+ *   [0]      u8  row format version (2)
+ *   [1]      u8  flags: CACHE_ROW_WIDE = u32 offsets (a body of 64 KiB or
+ *                more), else u16
  *   [2..4)   u16 n: number of scalar fields
  *   [4..12)  u64 pk
- *   [12..20) u64 XXH3-64 of the body
- *   [20..)   u32 off[n+1]: start of member i in the body; off[n] = body length + 1
- *   body     members `"name":value` joined by ',', in schema order
- * A full record is '{' body '}'; member i is body[off[i], off[i+1]-1).
+ *   [12..20) u64 XXH3-64 of the offsets and the body (the offsets too:
+ *                values 12,3 and 1,23 have the same body)
+ *   [20..)   u16 or u32 off[n+1]: start of value i in the body; off[n] =
+ *                body length
+ *   body     the rendered JSON values, in schema order, nothing between them
+ * Value i is body[off[i], off[i+1]); a JSON value is never empty. Keys are
+ * not stored: an answer writes each member's `"name":` from the schema
+ * (schema_field.key), so a row is about a quarter of its member text.
  */
-#define CACHE_ROW_VERSION 1u
+#define CACHE_ROW_VERSION 2u /* 1: members "name":value, u32 offsets */
+#define CACHE_ROW_WIDE 0x01u
 #define CACHE_ROW_PK 4u    /* offset of the pk */
-#define CACHE_ROW_HASH 12u /* offset of the body's hash */
+#define CACHE_ROW_HASH 12u /* offset of the hash */
 #define CACHE_ROW_HDR 20u
 
 struct cache_row_view {
     const uint8_t *body;
     size_t body_len;
-    const uint8_t *off;      /* n+1 big-endian u32 */
+    const uint8_t *off;      /* n+1 big-endian u16, or u32 when wide */
     size_t n;
+    bool wide;
     uint64_t pk, hash;
 };
 /* Validates the header against the model: -EPROTO for a foreign or damaged row. */
 int cache_row_view(struct slice row, const struct schema_model *m, struct cache_row_view *v) MUST_CHECK;
-/* Member i (`"name":value`) of a validated view; inline: a select reads
- * it once per field per row. */
-static inline struct slice cache_row_member(const struct cache_row_view *v, size_t i)
+/* The value of field i (its JSON text) of a validated view; inline: a
+ * select reads it once per field per row. */
+static inline struct slice cache_row_field(const struct cache_row_view *v, size_t i)
 {
-    size_t a = get_be32(v->off + 4 * i), b = get_be32(v->off + 4 * (i + 1));
-    if (a >= b || b - 1 > v->body_len)
+    size_t a, b;
+    if (v->wide)
+        a = get_be32(v->off + 4 * i), b = get_be32(v->off + 4 * (i + 1));
+    else
+        a = get_be16(v->off + 2 * i), b = get_be16(v->off + 2 * (i + 1));
+    if (a >= b || b > v->body_len)
         return (struct slice){v->body, 0}; /* damaged: render nothing rather than read past it */
-    return (struct slice){v->body + a, b - 1 - a};
+    return (struct slice){v->body + a, b - a};
 }
-/* Value of member i, after its key (whose length the name gives). */
-struct slice cache_row_member_value(const struct cache_row_view *v, const struct schema_field *f);
+static inline struct slice cache_row_member_value(const struct cache_row_view *v,
+                                                  const struct schema_field *f)
+{
+    return cache_row_field(v, f->index);
+}
+/* Appends the members of the full record, `"a":1,"b":2` (no braces): the
+ * keys from the schema, the values from the row. One reservation, no
+ * growth check per field. */
+void cache_row_members(const struct cache_row_view *v, const struct schema_model *m, struct buf *out);
+/* Bytes from a row's start to its body (header and offset table) in the
+ * common, narrow layout: with the first bytes of the body, what a select
+ * of leading fields reads of each row (a prefetch hint). */
+size_t cache_row_head_bytes(const struct schema_model *m);
 /* Parses a rendered JSON integer or null (-ENOENT). -EPROTO on anything else. */
 int cache_json_int(struct slice json, int64_t *out) MUST_CHECK;
 

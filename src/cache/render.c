@@ -1,6 +1,6 @@
 /*
- * Plan + rows -> the `data` array. Rows are read in place: a full record is
- * '{' + the stored body + '}', a select copies member slices, relations
+ * Plan + rows -> the `data` array. Rows are read in place: a member is its
+ * key (from the schema) and its stored value, relations
  * recurse through the source (LMDB or the live fallback's rows).
  *
  * Each array (the root, or a to-many relation of one row) is one level:
@@ -51,21 +51,24 @@ static int to_many_render(struct cache_render *r, const struct cache_plan_node *
 static void scalars_render(struct buf *out, const struct cache_plan_node *n,
                            const struct cache_row_view *v)
 {
-    if (n->n_fields == n->model->n_fields) { /* every scalar, in order: the stored body as is */
-        buf_append(out, v->body, v->body_len);
+    if (n->n_fields == n->model->n_fields) { /* every scalar, in order */
+        cache_row_members(v, n->model, out);
         return;
     }
     /* Measured first, then copied into one reservation: no growth check
-     * or call per field. */
-    size_t len = n->n_fields;
+     * or call per field. Each member is its key (from the schema, with a
+     * comma but for the first) and its stored value. */
+    size_t len = 0;
     for (size_t i = 0; i < n->n_fields; i++)
-        len += cache_row_member(v, n->fields[i]->index).len;
+        len += n->fields[i]->key_len + cache_row_field(v, n->fields[i]->index).len;
     buf_reserve(out, len);
     uint8_t *p = buf_data(out) + out->len;
     for (size_t i = 0; i < n->n_fields; i++) {
-        struct slice s = cache_row_member(v, n->fields[i]->index);
-        if (i)
-            *p++ = ',';
+        const struct schema_field *f = n->fields[i];
+        size_t c = i == 0;
+        memcpy(p, f->key + c, f->key_len - c);
+        p += f->key_len - c;
+        struct slice s = cache_row_field(v, f->index);
         memcpy(p, s.p, s.len);
         p += s.len;
     }
@@ -159,7 +162,9 @@ static int items_render(struct cache_render *r, const struct cache_plan_node *n,
             buf_putc(r->out, ',');
         int rc = 0;
         if (it->kind == CACHE_ITEM_FIELD) {
-            struct slice s = cache_row_member(v, it->index);
+            const struct schema_field *f = &n->model->fields[it->index];
+            struct slice s = cache_row_field(v, it->index);
+            buf_append(r->out, f->key + 1, f->key_len - 1);
             buf_append(r->out, s.p, s.len);
         } else if (it->kind == CACHE_ITEM_COUNTS) {
             rc = counts_render(r, n, v);
@@ -251,7 +256,7 @@ static size_t root_row_bytes(const struct cache_plan *p)
     for (size_t i = 0; i < n->n_children; i++)
         if (!n->children[i].via->to_many && n->children[i].via->fk->index >= HEAD_FIELDS)
             return 0;
-    return NODE_HEAD + CACHE_ROW_HDR + 4 * (n->model->n_fields + 1) + HEAD_BODY;
+    return NODE_HEAD + cache_row_head_bytes(n->model) + HEAD_BODY;
 }
 
 static const struct cache_source_ops lmdb_ops;

@@ -1,6 +1,7 @@
 /*
- * The stored row (layout in cache_int.h): pre-rendered JSON members and an
- * offset table, so a full record is one copy and a select a few slices.
+ * The stored row (layout in cache_int.h): the fields' rendered JSON values
+ * and an offset table, so an answer copies each value as it is stored and
+ * writes the key before it from the schema.
  * Rows are read in place from LMDB, possibly unaligned: every header
  * integer goes through get_be*.
  */
@@ -10,32 +11,6 @@
 #include <stdio.h>
 #include <xxhash.h>
 
-
-/* `"name":` is the name plus three bytes: Prisma identifiers need no escaping. */
-static size_t key_len(const struct schema_field *f) { return strlen(f->name) + 3; }
-
-/* `"name":` written in place. Field names come from schema_parse(), which
- * accepts only identifiers ([A-Za-z_][A-Za-z0-9_]*): they never need
- * escaping, so the bytes are what json_put_str would write, without its
- * per-byte scan on every row. */
-static void key_put(const struct schema_field *f, struct buf *out)
-{
-    size_t n = key_len(f) - 3;
-    buf_reserve(out, n + 3);
-    uint8_t *p = buf_data(out) + out->len;
-    p[0] = '"';
-    memcpy(p + 1, f->name, n);
-    p[n + 1] = '"';
-    p[n + 2] = ':';
-    out->len += n + 3;
-}
-
-static int member_put(const struct schema_field *f, const struct cache_value *v, struct buf *out,
-                      char *err, size_t errlen)
-{
-    key_put(f, out);
-    return cache_value_render(f, v, out, err, errlen);
-}
 
 static int pk_check(const struct schema_model *m, const struct cache_value *vals, char *err,
                     size_t errlen)
@@ -48,30 +23,46 @@ static int pk_check(const struct schema_model *m, const struct cache_value *vals
     return -EINVAL;
 }
 
-static int body_put(const struct schema_model *m, const struct cache_value *vals, struct buf *out,
-                    size_t hdr, char *err, size_t errlen)
+/* The values after a wide (u32) offset table at `tab`: how long the body
+ * is comes out only at the end. */
+static int values_put(const struct schema_model *m, const struct cache_value *vals, struct buf *out,
+                      size_t tab, char *err, size_t errlen)
 {
-    size_t body = hdr + CACHE_ROW_HDR + 4 * (m->n_fields + 1);
+    size_t body = tab + 4 * (m->n_fields + 1);
     for (size_t i = 0; i < m->n_fields; i++) {
-        if (i)
-            buf_putc(out, ',');
-        put_be32(buf_data(out) + hdr + CACHE_ROW_HDR + 4 * i, (uint32_t)(out->len - body));
-        int rc = member_put(&m->fields[i], &vals[i], out, err, errlen);
+        put_be32(buf_data(out) + tab + 4 * i, (uint32_t)(out->len - body));
+        int rc = cache_value_render(&m->fields[i], &vals[i], out, err, errlen);
         if (rc < 0)
             return rc;
     }
-    if (out->len - body >= UINT32_MAX) {
+    if (out->len - body > UINT32_MAX) {
         snprintf(err, errlen, "model %s: row larger than 4 GiB", m->name);
         return -EINVAL;
     }
-    put_be32(buf_data(out) + hdr + CACHE_ROW_HDR + 4 * m->n_fields, (uint32_t)(out->len - body + 1));
+    put_be32(buf_data(out) + tab + 4 * m->n_fields, (uint32_t)(out->len - body));
     return 0;
+}
+
+/* A body under 64 KiB (every row but a huge one) gets u16 offsets: the
+ * table is rewritten narrow in place (entry i is read before anything
+ * writes over it) and the body moves down. False: the row stays wide. */
+static bool offsets_narrow(struct buf *out, size_t tab, size_t n)
+{
+    uint8_t *t = buf_data(out) + tab;
+    size_t len = get_be32(t + 4 * n);
+    if (len > UINT16_MAX)
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        put_be16(t + 2 * i, (uint16_t)get_be32(t + 4 * i));
+    memmove(t + 2 * (n + 1), t + 4 * (n + 1), len);
+    out->len -= 2 * (n + 1);
+    return true;
 }
 
 int cache_row_encode(const struct schema_model *m, const struct cache_value *vals, struct buf *out,
                      char *err, size_t errlen)
 {
-    size_t hdr = out->len;
+    size_t start = out->len;
     int rc = pk_check(m, vals, err, errlen);
     if (rc < 0)
         return rc;
@@ -79,27 +70,30 @@ int cache_row_encode(const struct schema_model *m, const struct cache_value *val
         return -EINVAL;
     size_t head = CACHE_ROW_HDR + 4 * (m->n_fields + 1);
     buf_reserve(out, head);
-    memset(buf_data(out) + hdr, 0, head);
+    memset(buf_data(out) + start, 0, head);
     out->len += head;
-    if ((rc = body_put(m, vals, out, hdr, err, errlen)) < 0) {
-        out->len = hdr;
+    if ((rc = values_put(m, vals, out, start + CACHE_ROW_HDR, err, errlen)) < 0) {
+        out->len = start;
         return rc;
     }
-    uint8_t *h = buf_data(out) + hdr;
+    bool narrow = offsets_narrow(out, start + CACHE_ROW_HDR, m->n_fields);
+    uint8_t *h = buf_data(out) + start;
     h[0] = CACHE_ROW_VERSION;
+    h[1] = narrow ? 0 : CACHE_ROW_WIDE;
     h[2] = (uint8_t)(m->n_fields >> 8);
     h[3] = (uint8_t)m->n_fields;
     put_be64(h + CACHE_ROW_PK, (uint64_t)vals[m->pk->index].i);
-    put_be64(h + CACHE_ROW_HASH, XXH3_64bits(h + head, out->len - hdr - head));
+    put_be64(h + CACHE_ROW_HASH, XXH3_64bits(h + CACHE_ROW_HDR, out->len - start - CACHE_ROW_HDR));
     return 0;
 }
 
 int cache_row_view(struct slice row, const struct schema_model *m, struct cache_row_view *v)
 {
-    if (row.len < CACHE_ROW_HDR || row.p[0] != CACHE_ROW_VERSION)
+    if (row.len < CACHE_ROW_HDR || row.p[0] != CACHE_ROW_VERSION || (row.p[1] & ~CACHE_ROW_WIDE))
         return -EPROTO;
     v->n = (size_t)row.p[2] << 8 | row.p[3];
-    size_t head = CACHE_ROW_HDR + 4 * (v->n + 1);
+    v->wide = row.p[1] & CACHE_ROW_WIDE;
+    size_t head = CACHE_ROW_HDR + (v->wide ? 4 : 2) * (v->n + 1);
     if (v->n != m->n_fields || row.len < head)
         return -EPROTO;
     v->pk = get_be64(row.p + CACHE_ROW_PK);
@@ -107,19 +101,30 @@ int cache_row_view(struct slice row, const struct schema_model *m, struct cache_
     v->off = row.p + CACHE_ROW_HDR;
     v->body = row.p + head;
     v->body_len = row.len - head;
-    if (get_be32(v->off + 4 * v->n) != v->body_len + 1)
-        return -EPROTO;
-    return 0;
+    size_t end = v->wide ? get_be32(v->off + 4 * v->n) : get_be16(v->off + 2 * v->n);
+    return end == v->body_len ? 0 : -EPROTO;
 }
 
-struct slice cache_row_member_value(const struct cache_row_view *v, const struct schema_field *f)
+void cache_row_members(const struct cache_row_view *v, const struct schema_model *m, struct buf *out)
 {
-    struct slice s = cache_row_member(v, f->index);
-    size_t k = key_len(f);
-    if (s.len <= k)
-        return (struct slice){s.p, 0};
-    return (struct slice){s.p + k, s.len - k};
+    size_t len = v->body_len;
+    for (size_t i = 0; i < v->n; i++)
+        len += m->fields[i].key_len;
+    buf_reserve(out, len);
+    uint8_t *p = buf_data(out) + out->len;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct schema_field *f = &m->fields[i];
+        size_t c = i == 0; /* the first member has no comma before it */
+        memcpy(p, f->key + c, f->key_len - c);
+        p += f->key_len - c;
+        struct slice s = cache_row_field(v, i);
+        memcpy(p, s.p, s.len);
+        p += s.len;
+    }
+    out->len = (size_t)(p - buf_data(out));
 }
+
+size_t cache_row_head_bytes(const struct schema_model *m) { return CACHE_ROW_HDR + 2 * (m->n_fields + 1); }
 
 int cache_json_int(struct slice json, int64_t *out)
 {
@@ -150,7 +155,7 @@ int cache_row_value(struct slice row, const struct schema_model *m, const struct
         return rc;
     if (f->index >= v.n || &m->fields[f->index] != f)
         return -EINVAL;
-    *json_value = cache_row_member_value(&v, f);
+    *json_value = cache_row_field(&v, f->index);
     return json_value->len ? 0 : -EPROTO;
 }
 

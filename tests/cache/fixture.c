@@ -182,11 +182,13 @@ char *fx_row_json(struct slice row, const struct schema_model *m)
 {
     struct cache_row_view v;
     cr_assert_eq(cache_row_view(row, m, &v), 0);
-    char *s = malloc(v.body_len + 3);
-    s[0] = '{';
-    memcpy(s + 1, v.body, v.body_len);
-    s[v.body_len + 1] = '}';
-    s[v.body_len + 2] = '\0';
+    struct buf b;
+    buf_init(&b, 0);
+    buf_putc(&b, '{');
+    cache_row_members(&v, m, &b);
+    buf_putc(&b, '}');
+    char *s = fx_strdup_slice(buf_slice(&b));
+    buf_fini(&b);
     return s;
 }
 

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -102,6 +103,62 @@ Test(cache_env, a_different_schema_is_refused_with_eproto)
     cr_assert_eq(open_at(fx_dir, fx_schema, false, &fx_cache), 0, "the original still opens");
     schema_free(other);
     free(text);
+}
+
+/* Opens the store with stderr captured into a file; returns cache_open's
+ * code and what it logged. */
+static int open_logged(const struct schema *s, bool ro, char *log, size_t loglen)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/stderr.txt", fx_dir);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO), fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0600);
+    cr_assert(saved >= 0 && fd >= 0);
+    cr_assert_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    struct cache *c = NULL;
+    int rc = open_at(fx_dir, s, ro, &c);
+    fflush(stderr);
+    cr_assert_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(fd, log, loglen - 1, 0);
+    close(fd);
+    log[n > 0 ? n : 0] = '\0';
+    cache_close(c);
+    return rc;
+}
+
+/* A store written by a build with another row layout (the format record's
+ * version) is refused, in words that say what to do, never read as rows. */
+Test(cache_env, a_store_of_another_format_is_refused_in_words)
+{
+    cache_close(fx_cache);
+    fx_cache = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    MDB_val k = {4, "\0fmt"}, d;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    cr_assert_eq(mdb_env_set_maxdbs(env, 256), 0);
+    cr_assert_eq(mdb_env_open(env, fx_dir, 0, 0600), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    cr_assert_eq(mdb_get(txn, meta, &k, &d), 0);
+    uint8_t rec[12];
+    cr_assert_eq(d.mv_size, sizeof rec);
+    memcpy(rec, d.mv_data, sizeof rec);
+    cr_assert_eq(get_be32(rec), CACHE_FORMAT_VERSION);
+    put_be32(rec, CACHE_FORMAT_VERSION - 1);
+    d = (MDB_val){sizeof rec, rec};
+    cr_assert_eq(mdb_put(txn, meta, &k, &d, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    char log[1024], want[128];
+    snprintf(want, sizeof want, "store format %u, this build reads %u: warm a fresh data directory",
+             CACHE_FORMAT_VERSION - 1, CACHE_FORMAT_VERSION);
+    cr_assert_eq(open_logged(fx_schema, false, log, sizeof log), -EPROTO);
+    cr_assert(strstr(log, want), "%s", log);
+    cr_assert_eq(open_logged(fx_schema, true, log, sizeof log), -EPROTO);
+    cr_assert(strstr(log, want), "%s", log);
 }
 
 Test(cache_env, a_foreign_lmdb_env_is_refused)

@@ -23,7 +23,7 @@ static void expect_full(const struct cache_value *vals, const char *want)
     buf_fini(&b);
 }
 
-Test(cache_row, full_record_is_the_body_in_braces)
+Test(cache_row, full_record_is_keys_and_values_in_braces)
 {
     struct cache_value v[] = {cv_int(7), cv_int(-5), cv_int(INT64_MIN), cv_text("a\"\\\t"),
                               cv_bool(false), cv_dt(1709294400000LL), cv_dec("12345678901234567890.123456789"),
@@ -99,6 +99,76 @@ Test(cache_row, same_values_same_fingerprint_changed_value_other)
     buf_fini(&a), buf_fini(&b), buf_fini(&c);
 }
 
+/* Values are stored back to back: i=12,b=3 and i=1,b=23 have the same
+ * body ("1123"), so the fingerprint must cover the offsets, or the second
+ * put would be taken for an unchanged row and never stored. */
+Test(cache_row, same_body_split_differently_is_a_changed_row)
+{
+    struct cache_value v[] = {cv_int(1), cv_int(12), cv_int(3), cv_null(), cv_null(), cv_null(),
+                              cv_null(), cv_null(), cv_null()};
+    struct buf a = enc(v);
+    v[1] = cv_int(1), v[2] = cv_int(23);
+    struct buf b = enc(v);
+    struct cache_row_view va, vb;
+    cr_assert_eq(cache_row_view(buf_slice(&a), fx_model("AllTypes"), &va), 0);
+    cr_assert_eq(cache_row_view(buf_slice(&b), fx_model("AllTypes"), &vb), 0);
+    cr_assert_eq(va.body_len, vb.body_len);
+    cr_assert_eq(memcmp(va.body, vb.body, va.body_len), 0, "the same bytes");
+    cr_assert_neq(va.hash, vb.hash);
+    struct cache_wtxn *w;
+    enum cache_put res;
+    char err[128];
+    cr_assert_eq(cache_wtxn_begin(fx_cache, &w), 0);
+    cr_assert_eq(cache_row_put_encoded(w, fx_model("AllTypes"), buf_slice(&a), &res), 0);
+    cr_assert_eq(cache_row_put(w, fx_model("AllTypes"), v, &res, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(res, CACHE_PUT_UPDATED);
+    cache_wtxn_abort(w);
+    buf_fini(&a), buf_fini(&b);
+}
+
+/* A row whose body is k + 31 bytes: s is k characters, the other values
+ * "1" and seven nulls. */
+static struct buf row_with_text(size_t k, char **text)
+{
+    *text = malloc(k + 1);
+    memset(*text, 'x', k);
+    (*text)[k] = '\0';
+    struct cache_value v[] = {cv_int(1), cv_null(), cv_null(), cv_text(*text), cv_null(), cv_null(),
+                              cv_null(), cv_null(), cv_null()};
+    return enc(v);
+}
+
+/* Offsets are u16 while the body fits them (under 64 KiB), u32 past that;
+ * both read back the same values and render the same record. */
+Test(cache_row, offsets_are_narrow_up_to_64_kib_and_wide_past_it)
+{
+    const struct schema_model *m = fx_model("AllTypes");
+    for (size_t k = 65503; k <= 65506; k++) {
+        char *text;
+        struct buf b = row_with_text(k, &text);
+        bool wide = k + 31 > 65535;
+        struct cache_row_view v;
+        cr_assert_eq(cache_row_view(buf_slice(&b), m, &v), 0, "k=%zu", k);
+        cr_assert_eq(v.wide, wide, "k=%zu", k);
+        cr_assert_eq(v.body_len, k + 31);
+        cr_assert_eq(b.len, CACHE_ROW_HDR + (wide ? 4 : 2) * (m->n_fields + 1) + k + 31);
+        struct slice s;
+        cr_assert_eq(cache_row_value(buf_slice(&b), m, fx_field("AllTypes", "s"), &s), 0);
+        cr_assert_eq(s.len, k + 2);
+        cr_assert_eq(memcmp(s.p + 1, text, k), 0);
+        cr_assert_eq(cache_row_value(buf_slice(&b), m, fx_field("AllTypes", "by"), &s), 0);
+        cr_assert_eq(s.len, 4);
+        cr_assert_eq(memcmp(s.p, "null", 4), 0);
+        char *got = fx_row_json(buf_slice(&b), m);
+        size_t n = strlen(got);
+        cr_assert_eq(n, k + 31 + 50, "k=%zu", k); /* 9 keys: 40 bytes, 8 commas, 2 braces */
+        cr_assert_eq(memcmp(got, "{\"id\":1,\"i\":null,\"b\":null,\"s\":\"xx", 30), 0);
+        cr_assert_str_eq(got + n - 53, "xxx\",\"t\":null,\"d\":null,\"dec\":null,\"f\":null,\"by\":null}");
+        free(got), free(text);
+        buf_fini(&b);
+    }
+}
+
 Test(cache_row, bad_values_fail_and_leave_the_buffer_as_it_was)
 {
     struct cache_value v[] = {cv_int(1), cv_text("nope"), cv_null(), cv_null(), cv_null(), cv_null(),
@@ -127,6 +197,15 @@ Test(cache_row, damaged_or_foreign_rows_are_rejected)
     cr_assert_eq(cache_row_view((struct slice){s.p, s.len - 1}, fx_model("AllTypes"), &view), -EPROTO);
     cr_assert_eq(cache_row_view(s, fx_model("Category"), &view), -EPROTO, "field count differs");
     cr_assert_eq(cache_row_value(s, fx_model("AllTypes"), fx_field("Category", "name"), &val), -EINVAL);
+    buf_data(&b)[1] = 2;
+    cr_assert_eq(cache_row_view(s, fx_model("AllTypes"), &view), -EPROTO, "unknown flag");
+    buf_data(&b)[1] = 0;
+    buf_data(&b)[CACHE_ROW_HDR + 2 * 9 + 1]--; /* off[n] short of the body's length */
+    cr_assert_eq(cache_row_view(s, fx_model("AllTypes"), &view), -EPROTO, "damaged offsets");
+    buf_data(&b)[CACHE_ROW_HDR + 2 * 9 + 1]++;
+    cr_assert_eq(cache_row_view(s, fx_model("AllTypes"), &view), 0);
+    buf_data(&b)[0] = 1;
+    cr_assert_eq(cache_row_view(s, fx_model("AllTypes"), &view), -EPROTO, "the old layout");
     buf_data(&b)[0] = 9;
     cr_assert_eq(cache_row_view(s, fx_model("AllTypes"), &view), -EPROTO, "unknown version");
     buf_fini(&b);

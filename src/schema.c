@@ -860,7 +860,7 @@ static int scalar_make(struct parser *p, struct schema_model *m, struct pfield *
     }
     f->name = xstrdup(pf->name);
     f->key_len = strlen(f->name) + 4;
-    f->key = xmalloc(f->key_len + 1);
+    f->key = xcalloc(f->key_len + SCHEMA_KEY_PAD, 1);
     snprintf(f->key, f->key_len + 1, ",\"%s\":", f->name);
     f->column = xstrdup(pf->column ? pf->column : pf->name);
     f->db_type = pf->db_type ? xstrdup(pf->db_type) : NULL;

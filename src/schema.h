@@ -26,12 +26,15 @@ enum schema_type {
 
 struct schema_model;
 
+#define SCHEMA_KEY_PAD 32
+
 struct schema_field {
     char *name;            /* camelCase name clients use */
     /* `,"name":`, the field's JSON member key as a renderer writes it
      * after another member (key + 1 without the comma). Stored rows keep
      * values only (src/cache/row.c); every answer writes the key from here.
-     * Names are identifiers: nothing to escape. */
+     * Names are identifiers: nothing to escape. SCHEMA_KEY_PAD zero bytes
+     * follow it, so a renderer may copy it in 32-byte moves. */
     char *key;
     size_t key_len;
     char *column;          /* SQL column (@map, else the name) */

@@ -386,6 +386,9 @@ static inline struct slice cache_row_member_value(const struct cache_row_view *v
  * keys from the schema, the values from the row. One reservation, no
  * growth check per field. */
 void cache_row_members(const struct cache_row_view *v, const struct schema_model *m, struct buf *out);
+/* The same for n fields of the row's model, in the order given. */
+void cache_row_select(const struct cache_row_view *v, const struct schema_field *const *fields,
+                      size_t n, struct buf *out);
 /* Bytes from a row's start to its body (header and offset table) in the
  * common, narrow layout: with the first bytes of the body, what a select
  * of leading fields reads of each row (a prefetch hint). */

@@ -51,28 +51,10 @@ static int to_many_render(struct cache_render *r, const struct cache_plan_node *
 static void scalars_render(struct buf *out, const struct cache_plan_node *n,
                            const struct cache_row_view *v)
 {
-    if (n->n_fields == n->model->n_fields) { /* every scalar, in order */
+    if (n->n_fields == n->model->n_fields) /* every scalar, in order */
         cache_row_members(v, n->model, out);
-        return;
-    }
-    /* Measured first, then copied into one reservation: no growth check
-     * or call per field. Each member is its key (from the schema, with a
-     * comma but for the first) and its stored value. */
-    size_t len = 0;
-    for (size_t i = 0; i < n->n_fields; i++)
-        len += n->fields[i]->key_len + cache_row_field(v, n->fields[i]->index).len;
-    buf_reserve(out, len);
-    uint8_t *p = buf_data(out) + out->len;
-    for (size_t i = 0; i < n->n_fields; i++) {
-        const struct schema_field *f = n->fields[i];
-        size_t c = i == 0;
-        memcpy(p, f->key + c, f->key_len - c);
-        p += f->key_len - c;
-        struct slice s = cache_row_field(v, f->index);
-        memcpy(p, s.p, s.len);
-        p += s.len;
-    }
-    out->len = (size_t)(p - buf_data(out));
+    else
+        cache_row_select(v, n->fields, n->n_fields, out);
 }
 
 struct count_ctx {

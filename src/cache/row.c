@@ -105,23 +105,131 @@ int cache_row_view(struct slice row, const struct schema_model *m, struct cache_
     return end == v->body_len ? 0 : -EPROTO;
 }
 
+/*
+ * Members are written as short copies of variable length, two per field
+ * (the key, the value). A memcpy call each made a full record of 20 fields
+ * cost 3.5x the old single copy of the stored members (bench_cache_render,
+ * 5000 rows, all cached). Instead a key is one MOVE-byte move and a value
+ * a loop of 16-byte moves, which read and write past the copy's end: the
+ * output is reserved with MOVE bytes to spare, a key has SCHEMA_KEY_PAD
+ * bytes after it, and a value is copied so only when the row's body goes
+ * on for MOVE - 1 bytes past it (else by memcpy: the last values of a
+ * row). A full record's loop also reads each offset once and tests once
+ * per field (members_narrow): 1.6x the old copy, the same server CPU per
+ * ack (its rows are a third of the leaves).
+ */
+#define MOVE 32u
+_Static_assert(SCHEMA_KEY_PAD >= MOVE, "a key is read MOVE bytes at a time");
+
+static inline uint8_t *key_put(uint8_t *p, const char *key, size_t n)
+{
+    memcpy(p, key, MOVE);
+    for (size_t k = MOVE; k < n; k += MOVE)
+        memcpy(p + k, key + k, MOVE);
+    return p + n;
+}
+
+/* n bytes (at most MOVE - 1 before the source's end) in 16-byte moves. */
+static inline uint8_t *moves16(uint8_t *p, const uint8_t *s, size_t n)
+{
+    uint8_t *e = p + n;
+    do {
+        memcpy(p, s, 16);
+        p += 16, s += 16;
+    } while (p < e);
+    return e;
+}
+
+/* A row's layout in locals: stores through the output pointer may alias
+ * anything in memory, so fields read from the view would be read again
+ * after every copy. */
+struct layout {
+    const uint8_t *off, *body;
+    size_t len;
+    bool wide;
+};
+
+static inline struct layout layout_of(const struct cache_row_view *v)
+{
+    return (struct layout){v->off, v->body, v->body_len, v->wide};
+}
+
+static inline size_t off_at(struct layout l, size_t i)
+{
+    return l.wide ? get_be32(l.off + 4 * i) : get_be16(l.off + 2 * i);
+}
+
+/* `"key":value` (c = 1: the key without its comma). A damaged offset
+ * writes the key alone rather than read past the body. */
+static inline uint8_t *member_put(uint8_t *p, const struct schema_field *f, size_t c, struct layout l)
+{
+    p = key_put(p, f->key + c, f->key_len - c);
+    size_t a = off_at(l, f->index), b = off_at(l, f->index + 1u);
+    if (a >= b || b > l.len)
+        return p;
+    if (b + MOVE - 1 <= l.len)
+        return moves16(p, l.body + a, b - a);
+    memcpy(p, l.body + a, b - a);
+    return p + (b - a);
+}
+
+/* buf_reserve's own check, inline: it runs once per rendered row. */
+static inline uint8_t *room(struct buf *out, size_t n)
+{
+    if (!out->mem || out->cap - out->len < n)
+        buf_reserve(out, n);
+    return buf_data(out) + out->len;
+}
+
+/* Every member of a narrow row. The first member (no comma), a long key,
+ * the values near the body's end and damaged offsets take member_put;
+ * the rest a loop with one test. */
+static uint8_t *members_narrow(uint8_t *p, const struct schema_field *f, size_t n, struct layout l)
+{
+    if (!n)
+        return p;
+    p = member_put(p, &f[0], 1, l);
+    size_t i = 1, a = get_be16(l.off + 2);
+    for (; i < n; i++) {
+        size_t b = get_be16(l.off + 2 * (i + 1));
+        if (b <= a || b + MOVE - 1 > l.len || f[i].key_len > MOVE)
+            break;
+        memcpy(p, f[i].key, MOVE);
+        p = moves16(p + f[i].key_len, l.body + a, b - a);
+        a = b;
+    }
+    for (; i < n; i++)
+        p = member_put(p, &f[i], 0, l);
+    return p;
+}
+
 void cache_row_members(const struct cache_row_view *v, const struct schema_model *m, struct buf *out)
 {
-    size_t len = v->body_len;
-    for (size_t i = 0; i < v->n; i++)
-        len += m->fields[i].key_len;
-    buf_reserve(out, len);
-    uint8_t *p = buf_data(out) + out->len;
-    for (size_t i = 0; i < v->n; i++) {
-        const struct schema_field *f = &m->fields[i];
-        size_t c = i == 0; /* the first member has no comma before it */
-        memcpy(p, f->key + c, f->key_len - c);
-        p += f->key_len - c;
-        struct slice s = cache_row_field(v, i);
-        memcpy(p, s.p, s.len);
-        p += s.len;
-    }
-    out->len = (size_t)(p - buf_data(out));
+    const struct schema_field *f = m->fields;
+    size_t n = v->n, len = v->body_len + MOVE;
+    for (size_t i = 0; i < n; i++)
+        len += f[i].key_len;
+    uint8_t *p = room(out, len), *start = p;
+    struct layout l = layout_of(v);
+    if (!l.wide)
+        p = members_narrow(p, f, n, l);
+    else
+        for (size_t i = 0; i < n; i++)
+            p = member_put(p, &f[i], i == 0, l);
+    out->len += (size_t)(p - start);
+}
+
+void cache_row_select(const struct cache_row_view *v, const struct schema_field *const *fields,
+                      size_t n, struct buf *out)
+{
+    size_t len = v->body_len + MOVE; /* the values are at most the body */
+    for (size_t i = 0; i < n; i++)
+        len += fields[i]->key_len;
+    uint8_t *p = room(out, len), *start = p;
+    struct layout l = layout_of(v);
+    for (size_t i = 0; i < n; i++)
+        p = member_put(p, fields[i], i == 0, l);
+    out->len += (size_t)(p - start);
 }
 
 size_t cache_row_head_bytes(const struct schema_model *m) { return CACHE_ROW_HDR + 2 * (m->n_fields + 1); }

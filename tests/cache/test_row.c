@@ -211,6 +211,51 @@ Test(cache_row, damaged_or_foreign_rows_are_rejected)
     buf_fini(&b);
 }
 
+/* The view checks the header and the last offset; a damaged offset inside
+ * the table renders that member's key alone (the full record's fast loop
+ * and the select alike), never bytes outside the row. */
+Test(cache_row, a_damaged_offset_renders_the_key_alone)
+{
+    struct cache_value v[] = {cv_int(1), cv_int(2), cv_int(3), cv_text("abc"), cv_bool(true), cv_null(),
+                              cv_dec("12345678901234567890.123456789"), cv_null(), cv_null()}; /* a body for the fast loop */
+    const struct schema_model *m = fx_model("AllTypes");
+    struct buf b = enc(v);
+    /* Copied into a block of its exact size: a read past it trips ASan. */
+    uint8_t *row = malloc(b.len);
+    memcpy(row, buf_data(&b), b.len);
+    put_be16(row + CACHE_ROW_HDR + 2 * 2, 0xFFFF); /* off[2]: i ends, b starts past the body */
+    struct cache_row_view view;
+    cr_assert_eq(cache_row_view((struct slice){row, b.len}, m, &view), 0);
+    struct buf out;
+    buf_init(&out, 0);
+    cache_row_members(&view, m, &out);
+    const char *want = "\"id\":1,\"i\":,\"b\":,\"s\":\"abc\",\"t\":true,\"d\":null,"
+                       "\"dec\":\"12345678901234567890.123456789\",\"f\":null,\"by\":null";
+    cr_assert_eq(out.len, strlen(want));
+    cr_assert_eq(memcmp(buf_data(&out), want, out.len), 0);
+    const struct schema_field *sel[] = {fx_field("AllTypes", "b"), fx_field("AllTypes", "s")};
+    buf_reset(&out);
+    cache_row_select(&view, sel, 2, &out);
+    cr_assert_eq(out.len, strlen("\"b\":,\"s\":\"abc\""));
+    put_be16(row + CACHE_ROW_HDR + 2 * 3, 0xFFF0); /* off[3]: s starts after it ends */
+    buf_reset(&out);
+    cache_row_select(&view, sel, 2, &out);
+    cr_assert_eq(out.len, strlen("\"b\":,\"s\":"));
+    buf_reset(&out);
+    cache_row_members(&view, m, &out);
+    want = "\"id\":1,\"i\":,\"b\":,\"s\":,\"t\":true,";
+    cr_assert_eq(memcmp(buf_data(&out), want, strlen(want)), 0);
+    memcpy(row, buf_data(&b), b.len);
+    put_be16(row + CACHE_ROW_HDR + 2 * 3, 1); /* off[3] before off[2], both in the body */
+    buf_reset(&out);
+    cache_row_members(&view, m, &out);
+    want = "\"id\":1,\"i\":2,\"b\":,\"s\":23\"abc\",\"t\":true,";
+    cr_assert_eq(memcmp(buf_data(&out), want, strlen(want)), 0, "%.*s", (int)out.len, buf_data(&out));
+    buf_fini(&out);
+    free(row);
+    buf_fini(&b);
+}
+
 Test(cache_row, json_int_parser)
 {
     int64_t i;

@@ -12,6 +12,9 @@
 // With --reuse the builds keep answer reuse on (answer_cache_mb as shipped):
 // every ack after the first is the kept answer, the path no render touches.
 //
+// With --warm-each every build warms a data directory of its own from the
+// same source (builds whose store formats differ cannot share one).
+//
 // With --bare SIO_BARE the limit server (tools/bench/sio_bare.c) answers the
 // same request with the first build's answer bytes, prebuilt, in every round
 // next to the builds, and each build's ratio to it is printed (issue 14 goal 1).
@@ -19,7 +22,7 @@
 // usage: node tools/bench/sio_ab.js --bin OLD --bin NEW [--bin ...] [--rounds 3]
 //        [--companies 5000] [--acks 300] [--event fetchCompanies] [--reuse]
 //        [--opts '{"select":["companyId","companyName"]}']   (JSON; null: full records)
-//        [--bare build/tools/bench/sio_bare]
+//        [--bare build/tools/bench/sio_bare] [--warm-each]
 // env: TDSLITE (default build/tools/tdslite/tdslite), CWCACHE_ROOT
 "use strict";
 const fs = require("fs");
@@ -35,6 +38,7 @@ const BINS = argv.flatMap((a, i) => (a === "--bin" ? [argv[i + 1]] : []));
 const ROUNDS = Number(arg("rounds", 3)), ACKS = Number(arg("acks", 300)), COMPANIES = Number(arg("companies", 5000));
 const EVENT = arg("event", "fetchCompanies");
 const REUSE = argv.includes("--reuse");
+const WARM_EACH = argv.includes("--warm-each");
 const BARE = arg("bare", null);
 const OPTS = JSON.parse(arg("opts", '{"select":["companyId","companyName"]}'));
 const TDSLITE = process.env.TDSLITE || path.join(ROOT, "build/tools/tdslite/tdslite");
@@ -80,10 +84,10 @@ function measure(port, pid) {
   });
 }
 
-async function serve(bin, dir, url, args, name) {
+async function serve(bin, dir, url, args, name, data = "data") {
   const pf = path.join(dir, name + ".port");
   fs.rmSync(pf, { force: true });
-  const p = start(bin, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, "data"), "--schema",
+  const p = start(bin, ["--port", "0", "--port-file", pf, "--data-dir", path.join(dir, data), "--schema",
     path.join(ROOT, "schema"), "--collectors", path.join(ROOT, "collectors"), "--log-level", "warn",
     "--ping-timeout", "120000", "--max-session-buffer-mb", "1024", ...args], { DATABASE_URL: url, PSK, PORT: "" }, dir, name);
   const port = await portOf(pf, p, name);
@@ -100,14 +104,17 @@ const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit"
   require("child_process").execFileSync(TDSLITE, ["--db", db, "--generate", String(COMPANIES), "--schema", path.join(ROOT, "schema")], { stdio: "ignore" });
   const tds = start(TDSLITE, ["--db", db, "--port", "0", "--ready-file", tp, "--schema", path.join(ROOT, "schema"), "--log-level", "warn"], {}, dir, "tdslite");
   const url = `sqlserver://127.0.0.1:${await portOf(tp, tds, "tdslite")};database=cwwebapp_demo;user=sa;password=tdslite;encrypt=false`;
-  const warm = await serve(BINS[0], dir, url, ["--poll-interval-ms", "600000"], "warm"); // ready = warm
+  const dataOf = (i) => (WARM_EACH ? `data${i}` : "data");
   let bareFile = null;
-  if (BARE) {
-    bareFile = path.join(dir, "answers.txt");
-    const req = JSON.stringify(OPTS === null ? [EVENT] : [EVENT, OPTS]);
-    fs.writeFileSync(bareFile, req + "\t" + (await fetchPayload(warm.port)) + "\n");
+  for (const [i, bin] of (WARM_EACH ? BINS : BINS.slice(0, 1)).entries()) {
+    const warm = await serve(bin, dir, url, ["--poll-interval-ms", "600000"], "warm", dataOf(i)); // ready = warm
+    if (BARE && i === 0) {
+      bareFile = path.join(dir, "answers.txt");
+      const req = JSON.stringify(OPTS === null ? [EVENT] : [EVENT, OPTS]);
+      fs.writeFileSync(bareFile, req + "\t" + (await fetchPayload(warm.port)) + "\n");
+    }
+    await stop(warm.p);
   }
-  await stop(warm.p);
   console.log(`sio_ab: ${EVENT} ${JSON.stringify(OPTS)}, ${COMPANIES} companies, ${ACKS} acks x ${ROUNDS} rounds, ${REUSE ? "answer reuse on" : "no answer reuse"}`);
   const cpu = BINS.map(() => []), flt = BINS.map(() => []), bare = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -122,7 +129,7 @@ const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit"
     }
     for (const [i, bin] of BINS.entries()) {
       const reuse = REUSE ? [] : ["--answer-cache-mb", "0"];
-      const s = await serve(bin, dir, url, [...reuse, "--poller", "false", "--max-staleness-s", "86400"], `b${i}`);
+      const s = await serve(bin, dir, url, [...reuse, "--poller", "false", "--max-staleness-s", "86400"], `b${i}`, dataOf(i));
       const m = await measure(s.port, s.p.pid);
       cpu[i].push(m.cpu);
       flt[i].push(m.flt);

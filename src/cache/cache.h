@@ -45,6 +45,11 @@ void cache_close(struct cache *c); /* accepts NULL */
  * Writes into out and returns it. */
 #define CACHE_STRERROR_MAX 192
 const char *cache_strerror(const struct cache *c, int rc, char *out, size_t len);
+/* A disk full, a quota met or a full map (-ENOSPC, -EDQUOT, -EFBIG from a
+ * write): the store's own state, not a model's. Every commit fails the
+ * same way until an operator frees space or raises map_size_mb, so it is
+ * logged once for the store, not once per model. */
+bool cache_err_store_full(int rc);
 
 /* ---- Values as the source delivers them ---------------------------------- */
 

@@ -74,6 +74,8 @@ static void size_words(size_t n, char *out, size_t len)
     snprintf(out, len, u ? "%.4g %s" : "%.0f %s", v, unit[u]);
 }
 
+bool cache_err_store_full(int rc) { return rc == -ENOSPC || rc == -EDQUOT || rc == -EFBIG; }
+
 const char *cache_strerror(const struct cache *c, int rc, char *out, size_t len)
 {
     const char *path = c ? c->path : "the data directory";

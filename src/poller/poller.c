@@ -57,7 +57,9 @@ struct poller {
     bool checked;
     int64_t conn_backoff_ms;
     size_t rr;
-    struct log_repeat said;     /* keys: one per schema model, then the connection */
+    struct log_repeat said;     /* keys: one per schema model, the connection, the store */
+    bool store_full;            /* said full, and no commit since */
+    uint64_t full_commits;      /* env.commits when it was said */
     uint32_t rand;
     bool warm_told;         /* on_warm was called */
     struct poller_health health;
@@ -127,6 +129,32 @@ static void log_failure(struct poller *p, const struct schema_model *m, const ch
     size_t key = m ? m->id : p->o.schema->n_models;
     if (log_repeat_due(&p->said, key, msg, clock_mono_ms()))
         log_warn(LOG_POLLER, "%s", msg);
+}
+
+/* A full disk or map fails every model's commits alike: said for the
+ * store (with the first model that met it), compared by the state's words
+ * alone, so once a minute at most however many models meet it; and its end
+ * once after each time it was said. A disk on the edge that fails and
+ * takes commits by turns says so once a minute, not per commit. */
+static void log_store_full(struct poller *p, int rc, const char *msg)
+{
+    char why[CACHE_STRERROR_MAX];
+    cache_strerror(p->o.cache, rc, why, sizeof why);
+    if (!log_repeat_due(&p->said, p->o.schema->n_models + 1, why, clock_mono_ms()))
+        return;
+    log_warn(LOG_POLLER, "%s", msg);
+    p->store_full = true;
+    p->full_commits = p->env.commits;
+}
+
+/* After a pass: a commit since the store was said full means space again
+ * (an idle poll commits nothing, so it proves nothing). */
+static void store_writable(struct poller *p)
+{
+    if (!p->store_full || p->env.commits == p->full_commits)
+        return;
+    p->store_full = false;
+    log_info(LOG_POLLER, "the store takes commits again");
 }
 
 static void disable_missing(struct poller *p, struct poller_src_model *checked)
@@ -214,6 +242,7 @@ static void pass_finished(struct poller *p, struct poller_sync *s, enum poller_s
 {
     s->backoff_ms = 0;
     poller_health_up(&p->health, p->o.cache);
+    store_writable(p);
     if (pass == POLLER_PASS_RECONCILE) {
         s->next_reconcile_ms = now + (int64_t)p->o.reconcile_s * 1000;
     } else if (pass == POLLER_PASS_LOAD) {
@@ -395,6 +424,8 @@ fail:
      * anything else is this model's own failure. */
     if (conn_error(rc))
         poller_health_down(&p->health, p->o.cache, err);
+    else if (cache_err_store_full(rc))
+        log_store_full(p, rc, err);
     else
         log_failure(p, s->src.m, err);
     poller_sync_record_error(s, &p->env, rc, err);
@@ -519,7 +550,7 @@ static struct poller *state_new(const struct poller_opts *o)
     pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&p->mu, NULL);
-    log_repeat_init(&p->said, n + 1, LOG_REPEAT_MS);
+    log_repeat_init(&p->said, n + 2, LOG_REPEAT_MS);
     p->rand = (uint32_t)clock_mono_ns();
     p->env = (struct poller_sync_env){.cache = o->cache,
                                       .conn = &p->conn,

@@ -462,6 +462,7 @@ struct poller_sync_env {
     uint64_t rows, ns_fetch, ns_apply, ns_commit;
     uint64_t ns_pass;           /* wall time of pipelined passes (ingest.c) */
     uint64_t ns_build;          /* index builds after first loads */
+    uint64_t commits;           /* passes' transactions committed */
 };
 
 void poller_sync_init(struct poller_sync *s, const struct schema_model *m);

@@ -818,6 +818,7 @@ int poller_sync_commit(struct poller_sync_env *e, struct cache_wtxn *w)
     uint64_t t0 = clock_mono_ns();
     int rc = cache_wtxn_commit(w);
     e->ns_commit += clock_mono_ns() - t0;
+    e->commits += rc == 0;
     return rc;
 }
 
@@ -927,6 +928,11 @@ void poller_sync_record_error(struct poller_sync *s, struct poller_sync_env *e, 
         r = cache_wtxn_commit(w);
     else
         cache_wtxn_abort(w);
-    if (r < 0)
-        log_warn(LOG_POLLER, "%s: recording an error in meta failed: %d", m->name, r);
+    /* A store that took no commit for the pass takes none for its record
+     * either: that was said, once, with the pass's failure. */
+    if (r < 0 && !(cache_err_store_full(r) && cache_err_store_full(rc))) {
+        char why[CACHE_STRERROR_MAX];
+        log_warn(LOG_POLLER, "%s: the error could not be recorded in meta: %s", m->name,
+                 cache_strerror(e->cache, r, why, sizeof why));
+    }
 }

@@ -93,6 +93,34 @@ Test(common_json, invalid_utf8_becomes_fffd_per_maximal_subpart)
     buf_fini(&out);
 }
 
+/* Long text is scanned 8 bytes at a time: every byte value at every
+ * position of a 24-byte run must come out as it does on its own (a 1-byte
+ * string takes the byte loop), and a sequence across two words intact. */
+Test(common_json, every_byte_at_every_position_of_long_text)
+{
+    struct buf one;
+    buf_init(&one, 0);
+    char in[24], want[64];
+    for (int c = 0; c < 256; c++) {
+        char ch = (char)c;
+        buf_reset(&one);
+        json_put_str(&one, &ch, 1);
+        for (size_t pos = 0; pos < sizeof in; pos++) {
+            memset(in, 'a', sizeof in);
+            in[pos] = ch;
+            int n = snprintf(want, sizeof want, "\"%.*s%.*s%.*s\"", (int)pos, in,
+                             (int)one.len - 2, (const char *)buf_data(&one) + 1,
+                             (int)(sizeof in - pos - 1), in + pos + 1);
+            cr_assert_lt(n, (int)sizeof want);
+            str_is(in, sizeof in, want);
+        }
+    }
+    str_is("aaaaaaa\xc3\xa9" "bbbbbbbbbbbbbbb\"", 25,
+           "\"aaaaaaa\xc3\xa9" "bbbbbbbbbbbbbbb\\\"\"");
+    buf_fini(&one);
+    buf_fini(&out);
+}
+
 Test(common_json, length_is_explicit)
 {
     str_is("a\0b", 3, "\"a\\u0000b\"");

@@ -65,10 +65,8 @@ static void populate(uint8_t *mem, size_t from, size_t to)
         (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 }
 
-void buf_reserve(struct buf *b, size_t extra)
+void buf_grow(struct buf *b, size_t extra)
 {
-    if (b->mem && b->cap - b->len >= extra)
-        return;
     /* A request that cannot fit in memory is an OOM: doubling would wrap. */
     if (extra > SIZE_MAX / 4 - b->len - b->head)
         abort();
@@ -79,15 +77,6 @@ void buf_reserve(struct buf *b, size_t extra)
     b->mem = xrealloc(b->mem, b->head + cap);
     b->cap = cap;
     populate(b->mem, old, b->head + cap);
-}
-
-void buf_append(struct buf *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return;
-    buf_reserve(b, n);
-    memcpy(b->mem + b->head + b->len, p, n);
-    b->len += n;
 }
 
 void buf_printf(struct buf *b, const char *fmt, ...)

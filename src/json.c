@@ -118,11 +118,12 @@ static char *digits_put(char *end, uint64_t u)
     return end;
 }
 
-/* Digits of u. */
+/* Digits of u, by comparisons (a division per digit cost as much as
+ * writing them). */
 static size_t digits_count(uint64_t u)
 {
     size_t n = 1;
-    for (; u >= 10; u /= 10)
+    for (uint64_t p = 10; n < 20 && u >= p; p *= 10)
         n++;
     return n;
 }

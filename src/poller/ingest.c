@@ -14,7 +14,12 @@
  *
  * Heap: a transaction holds the pages it writes until it commits (and LMDB
  * keeps them for the next), so it ends past txn_bytes of rows; pages are
- * sized by page_bytes (poller_sync_batch). A first load leaves the indexes
+ * sized by page_bytes (poller_sync_batch). A load or full pass asks for
+ * batch_rows rows a statement and reads them over as many pages (sync.c,
+ * `stmt`): each statement is a round trip in which the source waits for
+ * the fetch thread to drain the last one's rows, and with pages of 1 MiB of
+ * large rows a statement each, those waits were a tenth of a 1M-company
+ * warm-up (docs/operations.md). A first load leaves the indexes
  * to a build after its rows (cache/build.c): the pass's last page, whose
  * transaction makes the model readable, waits for that build.
  */
@@ -231,6 +236,7 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
     uint64_t t0 = clock_mono_ns();
     struct ingest g;
     ingest_init(&g, s, e);
+    s->stmt.spans = true;
     pthread_t th;
     int rc = -pthread_create(&th, NULL, fetch_main, &g);
     if (rc < 0) {
@@ -243,7 +249,9 @@ int poller_ingest_pass(struct poller_sync *s, struct poller_sync_env *e, const v
         queue_close(&g.free_q);
         queue_take_all(&g.free_q);
         pthread_join(th, NULL);
+        poller_sync_stmt_close(s, e); /* the fetch thread has ended: the connection is ours */
     }
+    s->stmt.spans = false;
     ingest_fini(&g);
     s->pass = POLLER_PASS_NONE;
     e->ns_pass += clock_mono_ns() - t0;

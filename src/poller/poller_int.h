@@ -420,6 +420,15 @@ struct poller_sync {
     bool in_nulls_tail;         /* reconcile: re-reading rows whose last-update is NULL */
     uint64_t key_after;         /* full/reconcile: last source key of the previous chunk */
     bool key_started;
+    /* fetch side: the statement whose rows are being read. A pipelined load
+     * or full pass (ingest.c sets `spans`) asks for batch_rows rows a
+     * statement and reads them into pages of page_bytes, so a page of large
+     * rows is not a round trip of its own; every other pass reads one
+     * statement a page. */
+    struct {
+        bool spans, open;
+        int64_t left; /* rows the statement may still return */
+    } stmt;
     bool warmed_now;            /* this pass made the model warm */
     struct cache_cursor cursor; /* the committed cursor (or, rebuilding, the shadow's) */
     struct cache_load load;     /* likewise: the first load's committed position */
@@ -488,6 +497,9 @@ int32_t poller_sync_batch(const struct poller_sync *s, const struct poller_sync_
  * -EIO (connection), -EPROTO/-EINVAL (a value), with err. */
 int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
                       char *err, size_t errlen) MUST_CHECK;
+/* Cancels the statement a spanning pass left open (its pages were not all
+ * wanted: the writer failed or was stopped). Fetch side. */
+void poller_sync_stmt_close(struct poller_sync *s, struct poller_sync_env *e);
 /* Moves the read position past pg, which was just read. A poll page that
  * does not move it starts (or widens) a group walk and is marked stalled;
  * -EPROTO with err when no walk can help (the source ignores the key

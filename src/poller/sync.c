@@ -321,20 +321,43 @@ static int fetch_row(struct poller_sync *s, struct poller_sync_env *e, struct po
     return poller_page_add_row(pg, m, s->row.vals, pk, err, errlen);
 }
 
-static int fetch_rows(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
-                      char *err, size_t errlen)
+/* The open statement's next row: 1, 0 at its end (it closes), < 0 on an
+ * error (it closes; err says why). A row past the TOP it asked for is
+ * refused: the pass would not know where its pages end. */
+static int stmt_next_row(struct poller_sync *s, struct poller_sync_env *e, char *err, size_t errlen)
 {
-    int rc;
-    while ((rc = poller_conn_next_row(e->conn)) == 1) {
+    int rc = poller_conn_next_row(e->conn);
+    if (rc == 1 && s->stmt.left == 0) {
+        poller_conn_cancel(e->conn);
+        snprintf(err, errlen, "model %s: the source returned more rows than the TOP asked for",
+                 s->src.m->name);
+        rc = -EPROTO;
+    } else if (rc < 0) {
+        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
+    }
+    if (rc == 1)
+        s->stmt.left--;
+    else
+        s->stmt.open = false;
+    return rc;
+}
+
+/* Rows of the open statement into pg until it holds `room` rows or the
+ * statement ends; a statement whose rows are all read is read to its end,
+ * so it closes with the page that has its last row. */
+static int fetch_rows(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
+                      size_t room, char *err, size_t errlen)
+{
+    int rc = 0;
+    while ((pg->n < room || s->stmt.left == 0) && (rc = stmt_next_row(s, e, err, errlen)) == 1) {
         rc = fetch_row(s, e, pg, err, errlen);
         if (rc < 0) {
             poller_conn_cancel(e->conn);
+            s->stmt.open = false;
             return rc;
         }
     }
-    if (rc < 0)
-        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 int poller_sync_read_keys(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
@@ -547,28 +570,57 @@ int poller_sync_advance(struct poller_sync *s, struct poller_page *pg, char *err
     return 0;
 }
 
+/* Rows the next statement asks for: a spanning one batch_rows, at least a page's. */
+static int32_t stmt_rows(const struct poller_sync *s, const struct poller_sync_env *e, int32_t page)
+{
+    bool spans = s->stmt.spans && (s->pass == POLLER_PASS_LOAD || s->pass == POLLER_PASS_FULL);
+    return spans && (int64_t)e->batch_rows > page ? (int32_t)e->batch_rows : page;
+}
+
+static int stmt_open(struct poller_sync *s, struct poller_sync_env *e, int32_t rows, char *err,
+                     size_t errlen)
+{
+    struct poller_keyset ks;
+    int rc = run_query(s, e, rows, &ks);
+    if (rc < 0) {
+        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
+        return rc;
+    }
+    s->stmt.open = true;
+    s->stmt.left = rows;
+    return 0;
+}
+
+void poller_sync_stmt_close(struct poller_sync *s, struct poller_sync_env *e)
+{
+    if (s->stmt.open)
+        poller_conn_cancel(e->conn);
+    s->stmt.open = false;
+}
+
 int poller_sync_fetch(struct poller_sync *s, struct poller_sync_env *e, struct poller_page *pg,
                       char *err, size_t errlen)
 {
     uint64_t t0 = clock_mono_ns();
-    int32_t batch = poller_sync_batch(s, e);
+    int32_t room = poller_sync_batch(s, e);
     poller_page_reset(pg);
     pg->from_start = !s->key_started;
     pg->after = s->key_after;
-    struct poller_keyset ks;
-    int rc = run_query(s, e, batch, &ks);
-    if (rc < 0)
-        snprintf(err, errlen, "model %s: %s", s->src.m->name, e->conn->err);
-    else if (s->pass == POLLER_PASS_RECONCILE)
+    int rc = s->stmt.open ? 0 : stmt_open(s, e, stmt_rows(s, e, room), err, errlen);
+    if (rc == 0 && s->pass == POLLER_PASS_RECONCILE) {
         rc = poller_sync_read_keys(s, e, pg, err, errlen);
-    else
-        rc = fetch_rows(s, e, pg, err, errlen);
+        s->stmt.open = false; /* read to its end */
+    } else if (rc == 0) {
+        rc = fetch_rows(s, e, pg, (size_t)room, err, errlen);
+    }
     e->ns_fetch += clock_mono_ns() - t0;
     if (rc < 0)
         return rc;
     if (pg->n && s->pass != POLLER_PASS_RECONCILE)
         s->row_bytes = pg->rows.len / pg->n + keys_bytes(s->src.m) + 1;
-    pg->done = pg->n < (size_t)batch;
+    /* The statement ended short of its TOP: the source has no more. */
+    pg->done = s->pass == POLLER_PASS_RECONCILE ? pg->n < (size_t)room
+                                                : !s->stmt.open && s->stmt.left > 0;
     return poller_sync_advance(s, pg, err, errlen);
 }
 

@@ -26,6 +26,11 @@ Cases:
              in once for all its models (tdslite's log counts the logins); a
              source down longer than --retry-for: exit 1 naming the cause; an
              error the server answers (an unknown table) is not retried
+  pages      a warm-up's load reads batch_rows rows a statement over pages
+             of page_mb (tdslite's log counts the statements, the warm-up's
+             the pages): fewer statements than pages, and the store equals
+             the source (verify) whether a statement ends short, on a page
+             boundary or exactly at its TOP
   deploy     the systemd units pass `systemd-analyze verify`, the timer and
              the cron line fire at 06:00 on weekdays, the Kubernetes YAML
              parses with the same schedule and reads the shared configuration
@@ -408,6 +413,33 @@ class Source:
     def logins(self):
         with open(self.log) as f:
             return sum(" logged in " in line for line in f)
+
+
+def case_pages(env):
+    env.generate(3000)
+    src = Source(env)
+    src.start()
+    table = model_info(env)["Company"][0]
+    # tdslite logs the statement as SQLite runs it: a load's reads the rows
+    # in key order alone (a poll's orders by last-update first).
+    load = re.compile(r': SELECT ".* FROM "' + table + r'"( WHERE "\w+" > @\w+)? '
+                      r'ORDER BY "\w+" LIMIT')
+
+    def statements():
+        with open(src.log) as f:
+            return sum(bool(load.search(line.rstrip())) for line in f)
+
+    # 3000 rows of about 1.3 KB: pages of 1 MiB hold about 800 (the first
+    # 100); TOP 5000 ends short, TOP 1000 three times at its TOP, then empty.
+    for batch, want in ((5000, 1), (1000, 4)):
+        shutil.rmtree(env.data, ignore_errors=True)
+        before = statements()
+        r = env.ok("warm", "Company", "--batch-rows", str(batch), "--log-level", "debug")
+        pages = sum("warm: Company: batch: " in line for line in r.stderr.splitlines())
+        got = statements() - before
+        check(got == want, f"batch_rows {batch}: {got} statements read the load, wanted {want}")
+        check(pages > got, f"batch_rows {batch}: {pages} pages from {got} statements")
+        env.ok("verify", "Company")
 
 
 def wait_line(proc, lines, needle, what):
@@ -870,6 +902,8 @@ def main():
             case_interrupt(env)
         elif case == "retry":
             case_retry(env)
+        elif case == "pages":
+            case_pages(env)
         elif case == "deploy":
             case_deploy(env, deploy)
         elif case == "metrics":

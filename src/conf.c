@@ -96,13 +96,15 @@ static const struct conf_key keys[] = {
     U(overlap_s, "120", 0, 86400,
       "late-commit window the poller re-reads before each cursor, s (unchanged rows cost no write)"),
     U(reconcile_s, "900", 1, UINT32_MAX, "interval of the poller's delete reconciliation, s"),
-    U(batch_rows, "5000", 1, 1000000, "rows per keyset page the poller and cwcachectl warm read"),
+    U(batch_rows, "5000", 1, 1000000,
+      "rows per keyset statement the poller and cwcachectl warm read (a warm-up's load or full "
+      "pass reads them over pages of page_mb)"),
     U(write_txn_mb, "8", 1, 4096,
       "MiB of rows (or index entries) per write transaction of a warm-up pass: LMDB holds a transaction's pages in "
       "memory until it commits (and keeps them for the next), so this bounds the writer's heap"),
     U(page_mb, "1", 1, 4096,
-      "MiB of rows per fetched page of a warm-up pass (fewer than batch_rows rows when they are "
-      "large); up to 4 pages are in flight between the fetch thread and the writer"),
+      "MiB of rows per fetched page of a warm-up pass (a statement's batch_rows rows fill as many "
+      "pages as they need); up to 4 pages are in flight between the fetch thread and the writer"),
     U(index_build_mb, "8", 1, 4096,
       "MiB of index entries sorted in memory when a model's indexes are built after its first "
       "load; more are sorted in runs spilled to an unnamed file in the data directory"),

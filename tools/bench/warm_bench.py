@@ -7,7 +7,8 @@ with like:
   cold    `cwcachectl warm` into an empty data directory
   noop    `cwcachectl warm` again with nothing changed (overlap re-read + the count check for deletes)
   full    `cwcachectl warm --full` over the warm store (only with --full)
-  base    (with --base-cwcachectl) a cold warm-up by another build, e.g. main's
+  base    (with --base-cwcachectl) a cold warm-up by another build, e.g. main's,
+          before this build's cold warm-up in every other run
 Reports medians of wall time, rows/s, CPU seconds of cwcachectl and of tdslite,
 peak RSS (ru_maxrss of the process: includes the LMDB pages it mapped) and the
 peak anonymous RSS (RssAnon sampled every 20 ms: the tool's own memory), and the
@@ -150,14 +151,17 @@ def main():
             m = measure([a.warm_read, "--schema", a.schema, "--collectors", a.collectors], env, srv.pid)
             rows = int(m["out"].split()[1])
             res["read"].append(m)
+            # The base goes first in every other run: the place after the
+            # read moved a 1M warm-up's time by more than a change did.
+            if base_ctl and r % 2:
+                cold_base(base_ctl, data, env, srv.pid, res)
             shutil.rmtree(data, ignore_errors=True)
             res["cold"].append(measure(ctl + ["warm"], env, srv.pid))
             res["noop"].append(measure(ctl + ["warm"], env, srv.pid))
             if a.full:
                 res["full"].append(measure(ctl + ["warm", "--full"], env, srv.pid))
-            if base_ctl:
-                shutil.rmtree(data, ignore_errors=True)
-                res["base"].append(measure(base_ctl + ["warm"], env, srv.pid))
+            if base_ctl and not r % 2:
+                cold_base(base_ctl, data, env, srv.pid, res)
             print(f"run {r + 1}/{a.runs}: " + ", ".join(
                 f"{k} {res[k][-1]['wall']:.1f}s" for k in kinds) +
                 "; load average %.1f %.1f %.1f" % os.getloadavg(), flush=True)
@@ -167,6 +171,12 @@ def main():
     report(res, kinds, rows, a)
     if own_tmp:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def cold_base(base_ctl, data, env, pid, res):
+    shutil.rmtree(data, ignore_errors=True)
+    subprocess.run(["sync"], check=False)
+    res["base"].append(measure(base_ctl + ["warm"], env, pid))
 
 
 def report(res, kinds, rows, a):
@@ -182,6 +192,15 @@ def report(res, kinds, rows, a):
         print(f"{k:6} {m['wall']:9.2f} {rows / m['wall']:10.0f} {m['wall'] / base:7.2f} "
               f"{m['cpu']:10.2f} {m['srv_cpu']:13.2f} {m['maxrss'] / 1024:12.1f} "
               f"{m['anon'] / 1024:13.1f}")
+    # Each run against its own read (and the base beside it): the medians of
+    # those ratios compare like with like on a machine whose load moves.
+    per_run = {k: statistics.median(c["wall"] / r["wall"] for c, r in zip(res[k], res["read"]))
+               for k in kinds if k != "read"}
+    print("medians of the runs' ratios to their read: " +
+          ", ".join(f"{k} {v:.2f}" for k, v in per_run.items()))
+    if "base" in res:
+        print("median of the runs' cold / base: %.2f" % statistics.median(
+            c["wall"] / b["wall"] for c, b in zip(res["cold"], res["base"])))
     models = {}
     for m in res["cold"]:
         for name, v in m["models"].items():

@@ -2,10 +2,10 @@
 // (--answer-cache-mb 0): every ack is rendered from LMDB, so the figure is
 // the render path's cost plus the same framing and socket work every build
 // pays. One tdslite data set is generated and warmed once; each build then
-// serves the same data directory (--poller false) in turn, rounds interleave
-// the builds so a noisy moment hits all of them (readiness allows a day of
-// staleness: no poller runs after the warm-up), and each round's ratio is
-// against the first build measured next to it. Figure: server CPU per ack
+// serves the same data directory (--poller false) in turn (readiness allows
+// a day of staleness: no poller runs after the warm-up), rounds interleave
+// the builds, their order rotating, so a noisy moment hits all of them, and
+// each round's ratio is against the first build given, measured in it. Figure: server CPU per ack
 // (utime+stime from /proc/PID/stat around N acks, bare ws client, one
 // request at a time), medians of the rounds.
 //
@@ -127,7 +127,10 @@ const stop = (p) => new Promise((r) => (p.exitCode !== null ? r() : (p.on("exit"
       await stop(p);
       console.log(`  round ${r + 1} sio_bare: ${m.cpu.toFixed(3)} ms CPU/ack, ${m.flt.toFixed(0)} page faults/ack`);
     }
-    for (const [i, bin] of BINS.entries()) {
+    // The builds' order rotates a place each round: the one measured first
+    // (after sio_bare) paid a few percent more (a copy of the base as a control).
+    for (let k = 0; k < BINS.length; k++) {
+      const i = (k + r) % BINS.length, bin = BINS[i];
       const reuse = REUSE ? [] : ["--answer-cache-mb", "0"];
       const s = await serve(bin, dir, url, [...reuse, "--poller", "false", "--max-staleness-s", "86400"], `b${i}`, dataOf(i));
       const m = await measure(s.port, s.p.pid);
